@@ -1,0 +1,13 @@
+// The CPU extension module: one registration function per family, nothing else.
+#include <pybind11/pybind11.h>
+
+namespace regcore { namespace bindings {
+void bind_runtime(pybind11::module_& m);
+void bind_random_cpu(pybind11::module_& m);
+}}  // namespace regcore::bindings
+
+PYBIND11_MODULE(_regcore_cpu, m) {
+  m.doc() = "regcore native CPU kernels (scalar / AVX2 / AVX-512, OpenMP)";
+  regcore::bindings::bind_runtime(m);
+  regcore::bindings::bind_random_cpu(m);
+}

@@ -1,0 +1,74 @@
+// Drives a random transform (core/random_transforms.h) over elements [begin, end) of a call:
+// W counter blocks at a time in SIMD lanes, single blocks at the edges. Included only by per-ISA
+// kernel translation units. Element i always reads block offset + i/E, so the output does not
+// depend on where the caller cut [begin, end) or on the SIMD width.
+#pragma once
+#include "../../core/random_transforms.h"
+#include "../simd/vec.h"
+
+REGCORE_CORE_BEGIN
+namespace isa_kernels {
+
+#if REGCORE_SIMD_W > 1
+template <class T> struct vec_of;
+template <> struct vec_of<float> { using type = VF32; };
+template <> struct vec_of<uint32_t> { using type = VU32; };
+template <> struct vec_of<double> { using type = VF64; };
+#endif
+
+template <class Tr>
+void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64_t seed,
+                     uint64_t offset, const Tr& tr) {
+  using T = typename Tr::out_t;
+  constexpr int64_t E = Tr::E;
+  const StreamKey key = stream_key(seed);
+  // One block on the scalar path, writing only the elements of [begin, end) it covers.
+  auto one_block = [&](int64_t blk) {
+    uint32_t w[4];
+    stream_block(key, offset + uint64_t(blk), w);
+    T r[E];
+    tr.apply(w, r);
+    const int64_t first = blk * E;
+    for (int64_t k = 0; k < E; ++k) {
+      const int64_t i = first + k;
+      if (i >= begin && i < end) out[i] = r[k];
+    }
+  };
+  if (begin >= end) return;
+  int64_t blk = begin / E;
+  const int64_t blk_end = (end + E - 1) / E;
+  if (begin % E != 0) one_block(blk++);
+#if REGCORE_SIMD_W > 1
+  constexpr int64_t W = REGCORE_SIMD_W;
+  using VT = typename vec_of<T>::type;
+  // Full groups of W blocks whose elements all lie inside [begin, end).
+  for (; blk + W <= end / E; blk += W) {
+    const uint64_t b0 = offset + uint64_t(blk);
+    if (uint32_t(b0) > 0xFFFFFFFFu - uint32_t(W - 1)) {  // low counter word wraps inside the group
+      for (int64_t j = 0; j < W; ++j) one_block(blk + j);
+      continue;
+    }
+    VU32 x0 = VU32(uint32_t(b0)) + lane_iota(), x1 = VU32(uint32_t(b0 >> 32));
+    VU32 x2 = VU32(0u), x3 = VU32(0u);
+    philox4x32_10(x0, x1, x2, x3, key.k0, key.k1);
+    if constexpr (E == 4) {
+      const VU32 w[4] = {x0, x1, x2, x3};
+      VT r[4];
+      tr.apply(w, r);
+      store_transposed4(out + blk * E, r);
+    } else {
+      const VU32H wl[4] = {lo_half(x0), lo_half(x1), lo_half(x2), lo_half(x3)};
+      const VU32H wh[4] = {hi_half(x0), hi_half(x1), hi_half(x2), hi_half(x3)};
+      VT rl[2], rh[2];
+      tr.apply(wl, rl);
+      tr.apply(wh, rh);
+      store_interleaved2(out + blk * E, rl);
+      store_interleaved2(out + blk * E + W, rh);
+    }
+  }
+#endif
+  for (; blk < blk_end; ++blk) one_block(blk);
+}
+
+}  // namespace isa_kernels
+REGCORE_CORE_END

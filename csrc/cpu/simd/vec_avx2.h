@@ -1,0 +1,139 @@
+// AVX2 + FMA lane types (FMA is never emitted: -ffp-contract=off, see core/float_math.h).
+// Included only by translation units built with -mavx2 -mfma, inside the avx2 inline namespace.
+#pragma once
+#include <immintrin.h>
+#include "../../core/scalar_ops.h"
+
+#define REGCORE_SIMD_W 8
+
+REGCORE_CORE_BEGIN
+
+struct VU32 {
+  __m256i v;
+  VU32() = default;
+  explicit VU32(__m256i x) : v(x) {}
+  VU32(uint32_t c) : v(_mm256_set1_epi32(int(c))) {}
+};
+struct VF32 {
+  __m256 v;
+  VF32() = default;
+  explicit VF32(__m256 x) : v(x) {}
+  VF32(float c) : v(_mm256_set1_ps(c)) {}
+};
+struct MF32 { __m256 m; };
+struct VU32H {
+  __m128i v;
+  VU32H() = default;
+  explicit VU32H(__m128i x) : v(x) {}
+  VU32H(uint32_t c) : v(_mm_set1_epi32(int(c))) {}
+};
+struct VU64 {
+  __m256i v;
+  VU64() = default;
+  explicit VU64(__m256i x) : v(x) {}
+  VU64(uint64_t c) : v(_mm256_set1_epi64x((long long)c)) {}
+};
+struct VF64 {
+  __m256d v;
+  VF64() = default;
+  explicit VF64(__m256d x) : v(x) {}
+  VF64(double c) : v(_mm256_set1_pd(c)) {}
+};
+struct MF64 { __m256d m; };
+
+template <> struct ftraits<VF32> { using elem = float; using uint = VU32; };
+template <> struct ftraits<VF64> { using elem = double; using uint = VU64; };
+
+// --- 32-bit lanes
+REGCORE_HD VU32 operator^(VU32 a, VU32 b) { return VU32(_mm256_xor_si256(a.v, b.v)); }
+REGCORE_HD VU32 operator&(VU32 a, VU32 b) { return VU32(_mm256_and_si256(a.v, b.v)); }
+REGCORE_HD VU32 operator|(VU32 a, VU32 b) { return VU32(_mm256_or_si256(a.v, b.v)); }
+REGCORE_HD VU32 operator+(VU32 a, VU32 b) { return VU32(_mm256_add_epi32(a.v, b.v)); }
+REGCORE_HD VU32 operator-(VU32 a, VU32 b) { return VU32(_mm256_sub_epi32(a.v, b.v)); }
+REGCORE_HD VU32 operator>>(VU32 a, int s) { return VU32(_mm256_srli_epi32(a.v, s)); }
+REGCORE_HD VU32 operator<<(VU32 a, int s) { return VU32(_mm256_slli_epi32(a.v, s)); }
+REGCORE_HD void mulhilo32(VU32 a, uint32_t m, VU32& hi, VU32& lo) {
+  const __m256i mv = _mm256_set1_epi32(int(m));
+  __m256i even = _mm256_mul_epu32(a.v, mv);
+  __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a.v, 32), mv);
+  lo = VU32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA));
+  hi = VU32(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA));
+}
+REGCORE_HD VF32 to_f32(VU32 a) { return VF32(_mm256_cvtepi32_ps(a.v)); }
+REGCORE_HD VF32 to_fp(VU32 a) { return to_f32(a); }
+REGCORE_HD VF32 as_float(VU32 a) { return VF32(_mm256_castsi256_ps(a.v)); }
+REGCORE_HD VU32 lane_iota() { return VU32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+REGCORE_HD VU32H lo_half(VU32 a) { return VU32H(_mm256_castsi256_si128(a.v)); }
+REGCORE_HD VU32H hi_half(VU32 a) { return VU32H(_mm256_extracti128_si256(a.v, 1)); }
+
+// --- float32 lanes
+REGCORE_HD VF32 operator+(VF32 a, VF32 b) { return VF32(_mm256_add_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator-(VF32 a, VF32 b) { return VF32(_mm256_sub_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator*(VF32 a, VF32 b) { return VF32(_mm256_mul_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator/(VF32 a, VF32 b) { return VF32(_mm256_div_ps(a.v, b.v)); }
+REGCORE_HD VF32 vsqrt(VF32 a) { return VF32(_mm256_sqrt_ps(a.v)); }
+REGCORE_HD VF32 vmin(VF32 a, VF32 b) { return VF32(_mm256_min_ps(b.v, a.v)); }
+REGCORE_HD MF32 vgt(VF32 a, VF32 b) { return MF32{_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD VF32 vselect(MF32 m, VF32 a, VF32 b) { return VF32(_mm256_blendv_ps(b.v, a.v, m.m)); }
+REGCORE_HD VU32 as_uint(VF32 a) { return VU32(_mm256_castps_si256(a.v)); }
+
+// --- half-width 32-bit lanes
+REGCORE_HD VU32H operator^(VU32H a, VU32H b) { return VU32H(_mm_xor_si128(a.v, b.v)); }
+REGCORE_HD VU32H operator&(VU32H a, VU32H b) { return VU32H(_mm_and_si128(a.v, b.v)); }
+REGCORE_HD VU32H operator|(VU32H a, VU32H b) { return VU32H(_mm_or_si128(a.v, b.v)); }
+REGCORE_HD VU32H operator+(VU32H a, VU32H b) { return VU32H(_mm_add_epi32(a.v, b.v)); }
+REGCORE_HD VU32H operator-(VU32H a, VU32H b) { return VU32H(_mm_sub_epi32(a.v, b.v)); }
+REGCORE_HD VU32H operator>>(VU32H a, int s) { return VU32H(_mm_srli_epi32(a.v, s)); }
+REGCORE_HD VU32H operator<<(VU32H a, int s) { return VU32H(_mm_slli_epi32(a.v, s)); }
+REGCORE_HD VF64 to_f64(VU32H a) { return VF64(_mm256_cvtepi32_pd(a.v)); }
+REGCORE_HD VU64 widen_u64(VU32H a) { return VU64(_mm256_cvtepu32_epi64(a.v)); }
+
+// --- 64-bit lanes
+REGCORE_HD VU64 operator^(VU64 a, VU64 b) { return VU64(_mm256_xor_si256(a.v, b.v)); }
+REGCORE_HD VU64 operator&(VU64 a, VU64 b) { return VU64(_mm256_and_si256(a.v, b.v)); }
+REGCORE_HD VU64 operator|(VU64 a, VU64 b) { return VU64(_mm256_or_si256(a.v, b.v)); }
+REGCORE_HD VU64 operator+(VU64 a, VU64 b) { return VU64(_mm256_add_epi64(a.v, b.v)); }
+REGCORE_HD VU64 operator-(VU64 a, VU64 b) { return VU64(_mm256_sub_epi64(a.v, b.v)); }
+REGCORE_HD VU64 operator>>(VU64 a, int s) { return VU64(_mm256_srli_epi64(a.v, s)); }
+REGCORE_HD VU64 operator<<(VU64 a, int s) { return VU64(_mm256_slli_epi64(a.v, s)); }
+// Exact for a < 2^52 (AVX2 has no 64-bit integer conversion): plant a in the mantissa of 2^52.
+REGCORE_HD VF64 to_fp(VU64 a) {
+  const __m256i magic = _mm256_set1_epi64x(0x4330000000000000ll);
+  return VF64(_mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(a.v, magic)),
+                            _mm256_set1_pd(0x1p52)));
+}
+REGCORE_HD VF64 as_float(VU64 a) { return VF64(_mm256_castsi256_pd(a.v)); }
+
+// --- float64 lanes
+REGCORE_HD VF64 operator+(VF64 a, VF64 b) { return VF64(_mm256_add_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator-(VF64 a, VF64 b) { return VF64(_mm256_sub_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator*(VF64 a, VF64 b) { return VF64(_mm256_mul_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator/(VF64 a, VF64 b) { return VF64(_mm256_div_pd(a.v, b.v)); }
+REGCORE_HD VF64 vsqrt(VF64 a) { return VF64(_mm256_sqrt_pd(a.v)); }
+REGCORE_HD VF64 vmin(VF64 a, VF64 b) { return VF64(_mm256_min_pd(b.v, a.v)); }
+REGCORE_HD MF64 vgt(VF64 a, VF64 b) { return MF64{_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD VF64 vselect(MF64 m, VF64 a, VF64 b) { return VF64(_mm256_blendv_pd(b.v, a.v, m.m)); }
+REGCORE_HD VU64 as_uint(VF64 a) { return VU64(_mm256_castpd_si256(a.v)); }
+
+// --- stores in element order. Lane l of r[k] is element E*l + k.
+REGCORE_HD void store_transposed4(float* out, const VF32 r[4]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0].v, r[1].v), t1 = _mm256_unpackhi_ps(r[0].v, r[1].v);
+  __m256 t2 = _mm256_unpacklo_ps(r[2].v, r[3].v), t3 = _mm256_unpackhi_ps(r[2].v, r[3].v);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u1, 0x20));
+  _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+  _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+  _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
+}
+REGCORE_HD void store_transposed4(uint32_t* out, const VU32 r[4]) {
+  VF32 f[4] = {as_float(r[0]), as_float(r[1]), as_float(r[2]), as_float(r[3])};
+  store_transposed4(reinterpret_cast<float*>(out), f);
+}
+REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
+  __m256d lo = _mm256_unpacklo_pd(r[0].v, r[1].v), hi = _mm256_unpackhi_pd(r[0].v, r[1].v);
+  _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
+  _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+}
+
+REGCORE_CORE_END

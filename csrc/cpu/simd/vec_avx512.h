@@ -1,0 +1,140 @@
+// AVX-512 (F, BW, DQ, VL) lane types. Included only by translation units built with those
+// flags, inside the avx512 inline namespace (see core/config.h).
+#pragma once
+#include <immintrin.h>
+#include "../../core/scalar_ops.h"
+
+#define REGCORE_SIMD_W 16
+
+REGCORE_CORE_BEGIN
+
+struct VU32 {
+  __m512i v;
+  VU32() = default;
+  explicit VU32(__m512i x) : v(x) {}
+  VU32(uint32_t c) : v(_mm512_set1_epi32(int(c))) {}
+};
+struct VF32 {
+  __m512 v;
+  VF32() = default;
+  explicit VF32(__m512 x) : v(x) {}
+  VF32(float c) : v(_mm512_set1_ps(c)) {}
+};
+struct MF32 { __mmask16 m; };
+struct VU32H {
+  __m256i v;
+  VU32H() = default;
+  explicit VU32H(__m256i x) : v(x) {}
+  VU32H(uint32_t c) : v(_mm256_set1_epi32(int(c))) {}
+};
+struct VU64 {
+  __m512i v;
+  VU64() = default;
+  explicit VU64(__m512i x) : v(x) {}
+  VU64(uint64_t c) : v(_mm512_set1_epi64((long long)c)) {}
+};
+struct VF64 {
+  __m512d v;
+  VF64() = default;
+  explicit VF64(__m512d x) : v(x) {}
+  VF64(double c) : v(_mm512_set1_pd(c)) {}
+};
+struct MF64 { __mmask8 m; };
+
+template <> struct ftraits<VF32> { using elem = float; using uint = VU32; };
+template <> struct ftraits<VF64> { using elem = double; using uint = VU64; };
+
+// --- 32-bit lanes
+REGCORE_HD VU32 operator^(VU32 a, VU32 b) { return VU32(_mm512_xor_si512(a.v, b.v)); }
+REGCORE_HD VU32 operator&(VU32 a, VU32 b) { return VU32(_mm512_and_si512(a.v, b.v)); }
+REGCORE_HD VU32 operator|(VU32 a, VU32 b) { return VU32(_mm512_or_si512(a.v, b.v)); }
+REGCORE_HD VU32 operator+(VU32 a, VU32 b) { return VU32(_mm512_add_epi32(a.v, b.v)); }
+REGCORE_HD VU32 operator-(VU32 a, VU32 b) { return VU32(_mm512_sub_epi32(a.v, b.v)); }
+REGCORE_HD VU32 operator>>(VU32 a, int s) { return VU32(_mm512_srli_epi32(a.v, unsigned(s))); }
+REGCORE_HD VU32 operator<<(VU32 a, int s) { return VU32(_mm512_slli_epi32(a.v, unsigned(s))); }
+REGCORE_HD void mulhilo32(VU32 a, uint32_t m, VU32& hi, VU32& lo) {
+  const __m512i mv = _mm512_set1_epi32(int(m));
+  __m512i even = _mm512_mul_epu32(a.v, mv);
+  __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a.v, 32), mv);
+  lo = VU32(_mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)));
+  hi = VU32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd));
+}
+REGCORE_HD VF32 to_f32(VU32 a) { return VF32(_mm512_cvtepi32_ps(a.v)); }
+REGCORE_HD VF32 to_fp(VU32 a) { return to_f32(a); }
+REGCORE_HD VF32 as_float(VU32 a) { return VF32(_mm512_castsi512_ps(a.v)); }
+REGCORE_HD VU32 lane_iota() {
+  return VU32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+REGCORE_HD VU32H lo_half(VU32 a) { return VU32H(_mm512_castsi512_si256(a.v)); }
+REGCORE_HD VU32H hi_half(VU32 a) { return VU32H(_mm512_extracti64x4_epi64(a.v, 1)); }
+
+// --- float32 lanes
+REGCORE_HD VF32 operator+(VF32 a, VF32 b) { return VF32(_mm512_add_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator-(VF32 a, VF32 b) { return VF32(_mm512_sub_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator*(VF32 a, VF32 b) { return VF32(_mm512_mul_ps(a.v, b.v)); }
+REGCORE_HD VF32 operator/(VF32 a, VF32 b) { return VF32(_mm512_div_ps(a.v, b.v)); }
+REGCORE_HD VF32 vsqrt(VF32 a) { return VF32(_mm512_sqrt_ps(a.v)); }
+REGCORE_HD VF32 vmin(VF32 a, VF32 b) { return VF32(_mm512_min_ps(b.v, a.v)); }  // b < a ? b : a
+REGCORE_HD MF32 vgt(VF32 a, VF32 b) { return MF32{_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD VF32 vselect(MF32 m, VF32 a, VF32 b) { return VF32(_mm512_mask_blend_ps(m.m, b.v, a.v)); }
+REGCORE_HD VU32 as_uint(VF32 a) { return VU32(_mm512_castps_si512(a.v)); }
+
+// --- half-width 32-bit lanes (feed the float64 lanes)
+REGCORE_HD VU32H operator^(VU32H a, VU32H b) { return VU32H(_mm256_xor_si256(a.v, b.v)); }
+REGCORE_HD VU32H operator&(VU32H a, VU32H b) { return VU32H(_mm256_and_si256(a.v, b.v)); }
+REGCORE_HD VU32H operator|(VU32H a, VU32H b) { return VU32H(_mm256_or_si256(a.v, b.v)); }
+REGCORE_HD VU32H operator+(VU32H a, VU32H b) { return VU32H(_mm256_add_epi32(a.v, b.v)); }
+REGCORE_HD VU32H operator-(VU32H a, VU32H b) { return VU32H(_mm256_sub_epi32(a.v, b.v)); }
+REGCORE_HD VU32H operator>>(VU32H a, int s) { return VU32H(_mm256_srli_epi32(a.v, s)); }
+REGCORE_HD VU32H operator<<(VU32H a, int s) { return VU32H(_mm256_slli_epi32(a.v, s)); }
+REGCORE_HD VF64 to_f64(VU32H a) { return VF64(_mm512_cvtepi32_pd(a.v)); }
+REGCORE_HD VU64 widen_u64(VU32H a) { return VU64(_mm512_cvtepu32_epi64(a.v)); }
+
+// --- 64-bit lanes
+REGCORE_HD VU64 operator^(VU64 a, VU64 b) { return VU64(_mm512_xor_si512(a.v, b.v)); }
+REGCORE_HD VU64 operator&(VU64 a, VU64 b) { return VU64(_mm512_and_si512(a.v, b.v)); }
+REGCORE_HD VU64 operator|(VU64 a, VU64 b) { return VU64(_mm512_or_si512(a.v, b.v)); }
+REGCORE_HD VU64 operator+(VU64 a, VU64 b) { return VU64(_mm512_add_epi64(a.v, b.v)); }
+REGCORE_HD VU64 operator-(VU64 a, VU64 b) { return VU64(_mm512_sub_epi64(a.v, b.v)); }
+REGCORE_HD VU64 operator>>(VU64 a, int s) { return VU64(_mm512_srli_epi64(a.v, unsigned(s))); }
+REGCORE_HD VU64 operator<<(VU64 a, int s) { return VU64(_mm512_slli_epi64(a.v, unsigned(s))); }
+REGCORE_HD VF64 to_fp(VU64 a) { return VF64(_mm512_cvtepu64_pd(a.v)); }
+REGCORE_HD VF64 as_float(VU64 a) { return VF64(_mm512_castsi512_pd(a.v)); }
+
+// --- float64 lanes
+REGCORE_HD VF64 operator+(VF64 a, VF64 b) { return VF64(_mm512_add_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator-(VF64 a, VF64 b) { return VF64(_mm512_sub_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator*(VF64 a, VF64 b) { return VF64(_mm512_mul_pd(a.v, b.v)); }
+REGCORE_HD VF64 operator/(VF64 a, VF64 b) { return VF64(_mm512_div_pd(a.v, b.v)); }
+REGCORE_HD VF64 vsqrt(VF64 a) { return VF64(_mm512_sqrt_pd(a.v)); }
+REGCORE_HD VF64 vmin(VF64 a, VF64 b) { return VF64(_mm512_min_pd(b.v, a.v)); }
+REGCORE_HD MF64 vgt(VF64 a, VF64 b) { return MF64{_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD VF64 vselect(MF64 m, VF64 a, VF64 b) { return VF64(_mm512_mask_blend_pd(m.m, b.v, a.v)); }
+REGCORE_HD VU64 as_uint(VF64 a) { return VU64(_mm512_castpd_si512(a.v)); }
+
+// --- stores in element order. Lane l of r[k] is element E*l + k.
+REGCORE_HD void store_transposed4(float* out, const VF32 r[4]) {
+  __m512 t0 = _mm512_unpacklo_ps(r[0].v, r[1].v), t1 = _mm512_unpackhi_ps(r[0].v, r[1].v);
+  __m512 t2 = _mm512_unpacklo_ps(r[2].v, r[3].v), t3 = _mm512_unpackhi_ps(r[2].v, r[3].v);
+  __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xEE);
+  __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xEE);
+  // each 128-bit lane j of u_k now holds elements 4(4j+k) .. 4(4j+k)+3: transpose the lanes.
+  __m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44), v1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
+  __m512 v2 = _mm512_shuffle_f32x4(u0, u1, 0xEE), v3 = _mm512_shuffle_f32x4(u2, u3, 0xEE);
+  _mm512_storeu_ps(out, _mm512_shuffle_f32x4(v0, v1, 0x88));
+  _mm512_storeu_ps(out + 16, _mm512_shuffle_f32x4(v0, v1, 0xDD));
+  _mm512_storeu_ps(out + 32, _mm512_shuffle_f32x4(v2, v3, 0x88));
+  _mm512_storeu_ps(out + 48, _mm512_shuffle_f32x4(v2, v3, 0xDD));
+}
+REGCORE_HD void store_transposed4(uint32_t* out, const VU32 r[4]) {
+  VF32 f[4] = {as_float(r[0]), as_float(r[1]), as_float(r[2]), as_float(r[3])};
+  store_transposed4(reinterpret_cast<float*>(out), f);
+}
+REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
+  const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+  const __m512i hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  _mm512_storeu_pd(out, _mm512_permutex2var_pd(r[0].v, lo, r[1].v));
+  _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(r[0].v, hi, r[1].v));
+}
+
+REGCORE_CORE_END

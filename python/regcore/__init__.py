@@ -1,0 +1,18 @@
+"""regcore: fused, reproducible regularization kernels for neural-network training.
+
+Families: random streams (``regcore.random``), weight initialization (``regcore.init``).
+Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cuda``; the backend
+follows where the data lives (see ``build_info()``).
+"""
+from . import random  # noqa: F401
+from ._backend import use_backend  # noqa: F401
+from ._build_info import (  # noqa: F401
+    __version__,
+    active_isa,
+    available_isas,
+    build_info,
+    get_num_threads,
+    set_isa,
+    set_num_threads,
+)
+from .generator import Generator, default_generator, seed  # noqa: F401

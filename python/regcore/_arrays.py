@@ -1,0 +1,127 @@
+"""Where an array lives and how kernels reach it, without copying.
+
+``inspect(x, name, ...)`` checks an array argument and returns an :class:`ArrayRef`:
+
+* NumPy arrays and any CPU object NumPy can view without a copy (``__dlpack__`` on the CPU,
+  e.g. a PyTorch CPU tensor) become a NumPy view in ``target``;
+* objects exporting ``__dlpack__`` on a CUDA device (PyTorch, CuPy, JAX) or
+  ``__cuda_array_interface__`` become a device view made by the CUDA module (pointer, shape,
+  dtype, read-only flag, kept alive with the producer's capsule).
+
+Outputs are allocated with the input's own array library (its Array API namespace), on its
+device, so a CuPy array in gives a CuPy array out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from ._errors import NO_CUDA_BUILD, type_error, value_error
+
+# DLPack device types (dlpack.h, DLDeviceType)
+_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class ArrayRef:
+    obj: Any            # what the caller passed
+    device: str         # "cpu" or "cuda"
+    device_id: int
+    shape: tuple
+    dtype: np.dtype
+    target: Any         # np.ndarray view (cpu) or the CUDA module's DeviceView (cuda)
+    writeable: bool
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def same_place(self, other: "ArrayRef") -> bool:
+        return self.device == other.device and self.device_id == other.device_id
+
+
+def _cuda_view(x, name: str):
+    if _native.cuda is None:
+        raise RuntimeError(NO_CUDA_BUILD.format(name=name))
+    return _native.cuda.device_view(x, name)
+
+
+def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> ArrayRef:
+    """Check one array argument; refuse anything that would need a copy or a conversion."""
+    if isinstance(x, np.ndarray):
+        view, device, dev_id = x, "cpu", 0
+    elif hasattr(x, "__dlpack_device__") and hasattr(x, "__dlpack__"):
+        dev_type, dev_id = x.__dlpack_device__()
+        dev_type, dev_id = int(dev_type), int(dev_id)
+        if dev_type in (_DL_CUDA, _DL_CUDA_MANAGED):
+            view, device = _cuda_view(x, name), "cuda"
+        elif dev_type in (_DL_CPU, _DL_CUDA_HOST):
+            try:
+                view = np.from_dlpack(x)
+            except (BufferError, TypeError, RuntimeError) as exc:
+                raise type_error(name, "an array NumPy can view without a copy", type(x).__name__) from exc
+            device, dev_id = "cpu", 0
+        else:
+            raise type_error(name, "an array on the CPU or a CUDA device", f"DLPack device type {dev_type}")
+    elif hasattr(x, "__cuda_array_interface__"):
+        view, device, dev_id = _cuda_view(x, name), "cuda", None
+    else:
+        raise type_error(name, "an array (NumPy, or an object exporting __dlpack__)", type(x).__name__)
+
+    if device == "cpu":
+        shape, dtype = tuple(view.shape), view.dtype
+        is_writeable = bool(view.flags.writeable)
+        c_contig = bool(view.flags.c_contiguous)
+    else:
+        shape, dtype = tuple(view.shape), np.dtype(view.dtype)
+        is_writeable = not view.readonly
+        c_contig = view.c_contiguous
+        dev_id = view.device_id
+
+    if dtypes is not None and dtype not in dtypes:
+        expected = " or ".join(str(d) for d in dtypes)
+        raise type_error(name, f"an array of dtype {expected}", f"dtype {dtype}")
+    if not c_contig:
+        raise value_error(name, "a C-contiguous array", "an array with other strides")
+    if writeable and not is_writeable:
+        raise value_error(name, "a writeable array (it is updated in place)", "a read-only array")
+    return ArrayRef(x, device, int(dev_id or 0), shape, np.dtype(dtype), view, is_writeable)
+
+
+def same_place(ref: ArrayRef, other: ArrayRef, name: str) -> None:
+    if not ref.same_place(other):
+        raise value_error(name, f"an array on {ref.device}:{ref.device_id}", f"{other.device}:{other.device_id}")
+
+
+def namespace_of(x):
+    """The Array API namespace of an array (numpy for NumPy arrays)."""
+    if isinstance(x, np.ndarray):
+        return np
+    import array_api_compat
+
+    return array_api_compat.array_namespace(x)
+
+
+def empty_like_place(like, shape: tuple, dtype: np.dtype):
+    """An uninitialized array of shape/dtype, made by like's library on like's device.
+
+    Returns (array, ArrayRef). ``like=None`` means NumPy on the CPU.
+    """
+    if like is None or isinstance(like, np.ndarray):
+        out = np.empty(shape, dtype=dtype)
+    else:
+        import array_api_compat
+
+        xp = array_api_compat.array_namespace(like)
+        out = xp.empty(shape, dtype=getattr(xp, np.dtype(dtype).name), device=array_api_compat.device(like))
+    return out, inspect(out, "out", writeable=True, dtypes=None)

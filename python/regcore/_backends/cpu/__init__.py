@@ -1,0 +1,2 @@
+"""Native CPU backend: the extension's kernels on NumPy views (one module per family)."""
+from .random import *  # noqa: F401,F403

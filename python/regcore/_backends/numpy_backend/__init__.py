@@ -1,0 +1,3 @@
+"""Pure-NumPy backend: always available, the same answers as the native backends (one module
+per family)."""
+from .random import random_bits, random_normal, random_uniform  # noqa: F401

@@ -1,0 +1,87 @@
+"""Validation of scalar hyper-parameters, shared by every family. Nothing here touches arrays."""
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from ._errors import type_error, value_error
+
+
+def real(name: str, value, *, finite: bool = True) -> float:
+    """A real number (bool refused); NaN always refused, infinities unless finite=False."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise type_error(name, "a real number", value)
+    v = float(value)
+    if math.isnan(v):
+        raise value_error(name, "a number, not NaN", value)
+    if finite and math.isinf(v):
+        raise value_error(name, "a finite number", value)
+    return v
+
+
+def nonnegative(name: str, value) -> float:
+    v = real(name, value)
+    if v < 0:
+        raise value_error(name, "a value >= 0", value)
+    return v
+
+
+def positive(name: str, value) -> float:
+    v = real(name, value)
+    if v <= 0:
+        raise value_error(name, "a value > 0", value)
+    return v
+
+
+def probability(name: str, value) -> float:
+    v = real(name, value)
+    if not 0.0 <= v <= 1.0:
+        raise value_error(name, "a probability in [0, 1]", value)
+    return v
+
+
+def integer(name: str, value, *, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (Python or NumPy; bool and floats refused) within [lo, hi]."""
+    if isinstance(value, (bool, np.bool_)):
+        raise type_error(name, "an integer", value)
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise type_error(name, "an integer", value) from None
+    if lo is not None and v < lo:
+        raise value_error(name, f"an integer >= {lo}", value)
+    if hi is not None and v > hi:
+        raise value_error(name, f"an integer <= {hi}", value)
+    return v
+
+
+def choice(name: str, value, options) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise value_error(name, "one of " + ", ".join(repr(o) for o in options), value)
+    return value
+
+
+def float_dtype(name: str, dtype) -> np.dtype:
+    """float32 or float64, given as anything np.dtype accepts (or a framework dtype's name)."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        d = np.dtype(str(dtype).rsplit(".", 1)[-1]) if str(dtype).startswith(("torch.", "cupy.")) else None
+        if d is None:
+            raise type_error(name, "float32 or float64", dtype) from None
+    if d not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise type_error(name, "float32 or float64", dtype)
+    return d
+
+
+def shape(name: str, value) -> tuple:
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        value = (value,)
+    try:
+        dims = tuple(integer(f"{name}[{i}]", d, lo=0) for i, d in enumerate(value))
+    except TypeError:
+        raise type_error(name, "a tuple of non-negative integers", value) from None
+    return dims

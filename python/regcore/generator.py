@@ -1,0 +1,94 @@
+"""Generator: a Philox4x32-10 key (the seed) and a position in its counter space.
+
+Every call that draws random numbers reserves a disjoint range of counter blocks
+(``ceil(n / E)`` blocks for n elements, E elements per block; docs/random.md), so two calls never
+share bits, and the same sequence of calls from the same state gives the same bits on every
+backend, ISA level and thread count.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+
+from . import _validate
+from ._errors import value_error
+
+_U64 = 1 << 64
+
+
+class Generator:
+    """Counter-based random stream. ``Generator(seed)`` with 0 <= seed < 2**64."""
+
+    __slots__ = ("_seed", "_offset", "_lock")
+
+    def __init__(self, seed: int):
+        self._seed = _validate.integer("seed", seed, lo=0, hi=_U64 - 1)
+        self._offset = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def offset(self) -> int:
+        """Counter blocks consumed so far (the next call starts here)."""
+        return self._offset
+
+    @property
+    def state(self) -> dict:
+        """A checkpoint: ``Generator.from_state(g.state)`` continues exactly where g is."""
+        return {"algorithm": "philox4x32-10", "seed": self._seed, "offset": self._offset}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Generator":
+        if not isinstance(state, dict) or state.get("algorithm", "philox4x32-10") != "philox4x32-10":
+            raise value_error("state", "a dict from Generator.state", state)
+        g = cls(state.get("seed"))
+        g._offset = _validate.integer("state['offset']", state.get("offset"), lo=0, hi=_U64 - 1)
+        return g
+
+    def reserve(self, blocks: int) -> int:
+        """Take ``blocks`` counter blocks; returns the first. Called after validation only."""
+        with self._lock:
+            start = self._offset
+            if start + blocks >= _U64:
+                raise OverflowError("generator counter space exhausted (2**64 blocks)")
+            self._offset = start + blocks
+        return start
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={self._seed}, offset={self._offset})"
+
+
+_default = Generator(secrets.randbits(64))
+
+
+def default_generator() -> Generator:
+    """The generator used when a call gets ``generator=None`` (seeded from OS entropy)."""
+    return _default
+
+
+def seed(value: int) -> Generator:
+    """Replace the default generator with ``Generator(value)`` and return it."""
+    global _default
+    _default = Generator(value)
+    return _default
+
+
+def resolve(generator) -> Generator:
+    if generator is None:
+        return _default
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator: expected a regcore.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
+def elems_per_block(itemsize: int) -> int:
+    """E: elements one counter block (four 32-bit words) yields for outputs of this size."""
+    return 4 if itemsize <= 4 else 2
+
+
+def blocks_for(n: int, itemsize: int) -> int:
+    e = elems_per_block(itemsize)
+    return (n + e - 1) // e

@@ -1,0 +1,105 @@
+"""Random draws from the counter-based stream: bits, uniform, normal.
+
+Each has an allocating form (``uniform(shape, ...)``) and an in-place form (``uniform_(x, ...)``).
+Allocating forms take ``like=`` to allocate with another array's library on its device.
+The stream layout is the public contract of docs/random.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _arrays, _validate
+from ._backend import backend_for
+from ._errors import value_error
+from .generator import blocks_for, resolve
+
+__all__ = ["bits", "bits_", "uniform", "uniform_", "normal", "normal_"]
+
+_U32 = (np.dtype(np.uint32),)
+
+
+def _alloc(shape, dtype, like):
+    shape = _validate.shape("shape", shape)
+    return _arrays.empty_like_place(like, shape, dtype)
+
+
+def uniform_params(dtype: np.dtype, low, high):
+    """(lo, span, hi) in the output precision: lo + span*u, clamped to hi < high."""
+    low = _validate.real("low", low)
+    high = _validate.real("high", high)
+    t = dtype.type
+    lo, top = t(low), t(high)
+    if not lo < top:
+        raise value_error("high", f"a value > low={low} in {dtype}", high)
+    with np.errstate(over="ignore"):
+        span = t(top - lo)
+    if not np.isfinite(span):
+        raise value_error("high", f"high - low finite in {dtype}", high)
+    hi = np.nextafter(top, t(-np.inf))
+    return lo, span, hi
+
+
+def normal_params(dtype: np.dtype, mean, std):
+    mean = _validate.real("mean", mean)
+    std = _validate.nonnegative("std", std)
+    return dtype.type(mean), dtype.type(std)
+
+
+# --- bits
+
+def bits_(out, *, generator=None):
+    """Fill a uint32 array with raw stream words (element i = word i of the call's range)."""
+    ref = _arrays.inspect(out, "out", writeable=True, dtypes=_U32)
+    be = backend_for(ref, "out")
+    g = resolve(generator)
+    offset = g.reserve(blocks_for(ref.size, 4))
+    be.random_bits(ref.target, g.seed, offset)
+    return out
+
+
+def bits(shape, *, generator=None, like=None):
+    g = resolve(generator)
+    out, _ = _alloc(shape, np.dtype(np.uint32), like)
+    return bits_(out, generator=g)
+
+
+# --- uniform
+
+def uniform_(x, low=0.0, high=1.0, *, generator=None):
+    """Fill x in place with U[low, high) (float32 or float64)."""
+    ref = _arrays.inspect(x, "x", writeable=True)
+    lo, span, hi = uniform_params(ref.dtype, low, high)
+    be = backend_for(ref)
+    g = resolve(generator)
+    offset = g.reserve(blocks_for(ref.size, ref.dtype.itemsize))
+    be.random_uniform(ref.target, g.seed, offset, lo, span, hi)
+    return x
+
+
+def uniform(shape, low=0.0, high=1.0, *, dtype=np.float32, generator=None, like=None):
+    dtype = _validate.float_dtype("dtype", dtype)
+    uniform_params(dtype, low, high)  # validate before allocating
+    g = resolve(generator)
+    out, _ = _alloc(shape, dtype, like)
+    return uniform_(out, low, high, generator=g)
+
+
+# --- normal
+
+def normal_(x, mean=0.0, std=1.0, *, generator=None):
+    """Fill x in place with N(mean, std^2) (Box-Muller on the stream; docs/random.md)."""
+    ref = _arrays.inspect(x, "x", writeable=True)
+    m, s = normal_params(ref.dtype, mean, std)
+    be = backend_for(ref)
+    g = resolve(generator)
+    offset = g.reserve(blocks_for(ref.size, ref.dtype.itemsize))
+    be.random_normal(ref.target, g.seed, offset, m, s)
+    return x
+
+
+def normal(shape, mean=0.0, std=1.0, *, dtype=np.float32, generator=None, like=None):
+    dtype = _validate.float_dtype("dtype", dtype)
+    normal_params(dtype, mean, std)
+    g = resolve(generator)
+    out, _ = _alloc(shape, dtype, like)
+    return normal_(out, mean, std, generator=g)

@@ -1,9 +1,9 @@
-__all__ = ["random_bits", "random_uniform", "random_normal"]
-
-"""Native CPU backend: the extension's kernels, called on NumPy views."""
+"""Native CPU random fills."""
 from __future__ import annotations
 
 from ..._native import cpu as _ext
+
+__all__ = ["random_bits", "random_uniform", "random_normal"]
 
 
 def random_bits(out, seed, offset):

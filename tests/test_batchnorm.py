@@ -453,3 +453,26 @@ def test_bad_input_split_and_backward(backend):
         rc.batch_norm_backward(dy, x, None, saved)
     with pytest.raises(ValueError, match="red_total"):
         rc.batch_norm_backward_apply(dy, x, gamma, saved, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 5, 17), -1)])
+def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
+    """Same statistics in -> the same bits out of normalize and dx on every backend and ISA."""
+    x, gamma, beta, dy = _data(shape, axis, dtype, seed=21)
+    with rc.use_backend("numpy"):
+        total = rc.batch_norm_stats(x, axis=axis)
+    outs = []
+    for name, isa in BACKENDS:
+        if isa is not None:
+            rc.set_isa(isa)
+        with rc.use_backend(name):
+            y, saved = rc.batch_norm_apply(x, total, gamma, beta, axis=axis, activation="relu")
+            with rc.use_backend("numpy"):  # the same sums for everyone: only dx is compared
+                red = rc.batch_norm_backward_reduce(dy, x, saved)
+            dx = rc.batch_norm_backward_apply(dy, x, gamma, saved, red)[0]
+        outs.append((y, dx))
+    if rc.available_isas():
+        rc.set_isa(rc.available_isas()[-1])
+    for y, dx in outs[1:]:
+        assert np.array_equal(y, outs[0][0]) and np.array_equal(dx, outs[0][1])

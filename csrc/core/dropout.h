@@ -48,8 +48,8 @@ REGCORE_HD float m_exp(float x) { return expf(x); }
 REGCORE_HD double m_exp(double x) { return exp(x); }
 REGCORE_HD float m_tanh(float x) { return tanhf(x); }
 REGCORE_HD double m_tanh(double x) { return tanh(x); }
-REGCORE_HD float m_erf(float x) { return erff(x); }
-REGCORE_HD double m_erf(double x) { return erf(x); }
+REGCORE_HD float m_erfc(float x) { return erfcf(x); }
+REGCORE_HD double m_erfc(double x) { return erfc(x); }
 
 template <class T> struct act_const {
   static constexpr T SQRT_2_OVER_PI = T(0.79788456080286535588);   // sqrt(2/pi)
@@ -64,18 +64,20 @@ REGCORE_HD void activation(int act, T z, T& f, T& d) {
   using K = act_const<T>;
   switch (act) {
     case ACT_RELU: f = z > T(0) ? z : T(0); d = z > T(0) ? T(1) : T(0); return;
-    case ACT_GELU_ERF: {
-      const T cdf = T(0.5) * (T(1) + m_erf(z * K::INV_SQRT2));
+    // Both GELUs are written as z * (a probability computed without 1 + (-1 + tiny)): the
+    // textbook 0.5 z (1 + erf) or 0.5 z (1 + tanh) loses every digit for z << 0 in float32.
+    case ACT_GELU_ERF: {  // Phi(z) = erfc(-z / sqrt 2) / 2
+      const T cdf = T(0.5) * m_erfc(-z * K::INV_SQRT2);
       f = z * cdf;
       d = cdf + z * (K::INV_SQRT_2PI * m_exp(T(-0.5) * z * z));
       return;
     }
-    case ACT_GELU_TANH: {
+    case ACT_GELU_TANH: {  // (1 + tanh u) / 2 = sigmoid(2u), u = sqrt(2/pi) (z + 0.044715 z^3)
       const T z2 = z * z;
-      const T th = m_tanh(K::SQRT_2_OVER_PI * (z + K::GELU_C * z2 * z));
-      f = T(0.5) * z * (T(1) + th);
-      d = T(0.5) * (T(1) + th) +
-          T(0.5) * z * (T(1) - th * th) * K::SQRT_2_OVER_PI * (T(1) + T(3) * K::GELU_C * z2);
+      const T u = K::SQRT_2_OVER_PI * (z + K::GELU_C * z2 * z);
+      const T s = T(1) / (T(1) + m_exp(T(-2) * u));
+      f = z * s;
+      d = s + z * (T(2) * s * (T(1) - s)) * (K::SQRT_2_OVER_PI * (T(1) + T(3) * K::GELU_C * z2));
       return;
     }
     case ACT_TANH: { const T th = m_tanh(z); f = th; d = T(1) - th * th; return; }

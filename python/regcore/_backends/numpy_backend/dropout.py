@@ -50,7 +50,8 @@ def _store_mask(keep, bits, bytes_):
 
 
 def _scaled(a, keep, scale):
-    return np.where(keep, a * scale, a.dtype.type(0))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 at p = 1 lands in dropped slots
+        return np.where(keep, a * scale, a.dtype.type(0))
 
 
 def dropout_forward(x, y, bits, bytes_, seed, offset, t, drop_all, scale):
@@ -65,7 +66,7 @@ def dropout_backward(dy, dx, bits, bytes_, seed, offset, t, drop_all, scale):
     dx.reshape(-1)[:] = _scaled(dy.reshape(-1), keep, scale)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def activation(act: int, z: np.ndarray):
@@ -74,16 +75,16 @@ def activation(act: int, z: np.ndarray):
     if act == 1:
         pos = z > 0
         return np.where(pos, z, t(0)), pos.astype(z.dtype)
-    if act == 2:
-        e = _erf(z * t(0.70710678118654752440)).astype(z.dtype)
-        cdf = t(0.5) * (t(1) + e)
+    if act == 2:  # Phi(z) = erfc(-z / sqrt 2) / 2 (no cancellation for z << 0)
+        cdf = t(0.5) * _erfc(-z * t(0.70710678118654752440)).astype(z.dtype)
         return z * cdf, cdf + z * (t(0.39894228040143267794) * np.exp(t(-0.5) * z * z))
-    if act == 3:
+    if act == 3:  # (1 + tanh u) / 2 = sigmoid(2u)
         c, k = t(0.79788456080286535588), t(0.044715)
         z2 = z * z
-        th = np.tanh(c * (z + k * z2 * z))
-        f = t(0.5) * z * (t(1) + th)
-        return f, t(0.5) * (t(1) + th) + t(0.5) * z * (t(1) - th * th) * c * (t(1) + t(3) * k * z2)
+        u = c * (z + k * z2 * z)
+        with np.errstate(over="ignore"):
+            s = t(1) / (t(1) + np.exp(t(-2) * u))
+        return z * s, s + z * (t(2) * s * (t(1) - s)) * (c * (t(1) + t(3) * k * z2))
     if act == 4:
         th = np.tanh(z)
         return th, t(1) - th * th

@@ -95,3 +95,17 @@ REGCORE_CORE_BEGIN
 REGCORE_HD double widen(float a) { return double(a); }
 REGCORE_HD double widen(double a) { return a; }
 REGCORE_CORE_END
+
+// ---- dropout family: mask bytes <-> keep words (scalar; the SIMD headers have their own).
+REGCORE_CORE_BEGIN
+#if !defined(REGCORE_ISA_avx2) && !defined(REGCORE_ISA_avx512)
+REGCORE_HD uint32_t bytes_to_word(const uint8_t* b) {
+  uint32_t w = 0;
+  for (int j = 0; j < 32; ++j) w |= uint32_t(b[j] != 0) << j;
+  return w;
+}
+REGCORE_HD void word_to_bytes(uint32_t w, uint8_t* b) {
+  for (int j = 0; j < 32; ++j) b[j] = uint8_t((w >> j) & 1u);
+}
+#endif
+REGCORE_CORE_END

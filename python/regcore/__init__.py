@@ -1,11 +1,13 @@
 """regcore: fused, reproducible regularization kernels for neural-network training.
 
-Families: random streams (``regcore.random``), weight initialization (``regcore.init``).
+Families: random streams (``regcore.random``), weight initialization (``regcore.init``),
+dropout and its relatives (``regcore.dropout``, names exported here).
 Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cuda``; the backend
 follows where the data lives (see ``build_info()``).
 """
 from . import random  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401
     __version__,

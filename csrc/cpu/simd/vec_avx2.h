@@ -148,3 +148,54 @@ REGCORE_HD void vstore(double* p, VF64 a) { _mm256_storeu_pd(p, a.v); }
 REGCORE_HD VF64 widen_lo(VF32 a) { return VF64(_mm256_cvtps_pd(_mm256_castps256_ps128(a.v))); }
 REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1))); }
 REGCORE_CORE_END
+
+// ---- dropout family: loads/stores, keep-bit masks, the in-register 4xW transpose.
+REGCORE_CORE_BEGIN
+// Lanes whose bit (bit l for lane l) is clear become +0; an AND, so inf/NaN there vanish too.
+REGCORE_HD VF32 vkeep(uint32_t bits, VF32 a) {
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  __m256i m = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), sel), sel);
+  return VF32(_mm256_and_ps(_mm256_castsi256_ps(m), a.v));
+}
+REGCORE_HD VF64 vkeep(uint32_t bits, VF64 a) {
+  const __m256i sel = _mm256_setr_epi64x(1, 2, 4, 8);
+  __m256i m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((long long)bits), sel), sel);
+  return VF64(_mm256_and_pd(_mm256_castsi256_pd(m), a.v));
+}
+// Bit l = (lane l >= t), unsigned: max(w, t) == w.
+REGCORE_HD uint32_t ge_bits(VU32 w, uint32_t t) {
+  __m256i eq = _mm256_cmpeq_epi32(_mm256_max_epu32(w.v, _mm256_set1_epi32(int(t))), w.v);
+  return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(eq)));
+}
+// in[k] lane l holds element 4l + k (one Philox block per lane); out[j] lane l holds element
+// jW + l (memory order). Same shuffles as store_transposed4, kept in registers.
+REGCORE_HD void transpose4(const VU32 in[4], VU32 out[4]) {
+  __m256 r0 = _mm256_castsi256_ps(in[0].v), r1 = _mm256_castsi256_ps(in[1].v);
+  __m256 r2 = _mm256_castsi256_ps(in[2].v), r3 = _mm256_castsi256_ps(in[3].v);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  out[0] = VU32(_mm256_castps_si256(_mm256_permute2f128_ps(u0, u1, 0x20)));
+  out[1] = VU32(_mm256_castps_si256(_mm256_permute2f128_ps(u2, u3, 0x20)));
+  out[2] = VU32(_mm256_castps_si256(_mm256_permute2f128_ps(u0, u1, 0x31)));
+  out[3] = VU32(_mm256_castps_si256(_mm256_permute2f128_ps(u2, u3, 0x31)));
+}
+// 32 mask bytes (0 = dropped) -> one keep word.
+REGCORE_HD uint32_t bytes_to_word(const uint8_t* b) {
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  return ~uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())));
+}
+// One keep word -> 32 mask bytes (1 = kept).
+REGCORE_HD void word_to_bytes(uint32_t w, uint8_t* b) {
+  // byte j takes bit j: broadcast the word's byte j/8 to bytes j, then test bit j%8.
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+  // shuffle_epi8 works within 128-bit halves: indices 2,3 in the high half address its bytes
+  // 0..15 only, so load the word into both halves first.
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(int(w)), spread);
+  __m256i m = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(b), _mm256_and_si256(m, _mm256_set1_epi8(1)));
+}
+REGCORE_CORE_END

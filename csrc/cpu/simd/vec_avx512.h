@@ -154,3 +154,35 @@ REGCORE_HD void vstore(double* p, VF64 a) { _mm512_storeu_pd(p, a.v); }
 REGCORE_HD VF64 widen_lo(VF32 a) { return VF64(_mm512_cvtps_pd(_mm512_castps512_ps256(a.v))); }
 REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a.v, 1))); }
 REGCORE_CORE_END
+
+// ---- dropout family: loads/stores, keep-bit masks, the in-register 4xW transpose.
+REGCORE_CORE_BEGIN
+// Lanes whose bit is clear become +0 (a zero-masked move: inf/NaN there vanish too).
+REGCORE_HD VF32 vkeep(uint32_t bits, VF32 a) { return VF32(_mm512_maskz_mov_ps(__mmask16(bits), a.v)); }
+REGCORE_HD VF64 vkeep(uint32_t bits, VF64 a) { return VF64(_mm512_maskz_mov_pd(__mmask8(bits), a.v)); }
+REGCORE_HD uint32_t ge_bits(VU32 w, uint32_t t) {
+  return uint32_t(_mm512_cmpge_epu32_mask(w.v, _mm512_set1_epi32(int(t))));
+}
+// in[k] lane l holds element 4l + k; out[j] lane l holds element jW + l (see store_transposed4).
+REGCORE_HD void transpose4(const VU32 in[4], VU32 out[4]) {
+  __m512 r0 = _mm512_castsi512_ps(in[0].v), r1 = _mm512_castsi512_ps(in[1].v);
+  __m512 r2 = _mm512_castsi512_ps(in[2].v), r3 = _mm512_castsi512_ps(in[3].v);
+  __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
+  __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
+  __m512 u0 = _mm512_shuffle_ps(t0, t2, 0x44), u1 = _mm512_shuffle_ps(t0, t2, 0xEE);
+  __m512 u2 = _mm512_shuffle_ps(t1, t3, 0x44), u3 = _mm512_shuffle_ps(t1, t3, 0xEE);
+  __m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44), v1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
+  __m512 v2 = _mm512_shuffle_f32x4(u0, u1, 0xEE), v3 = _mm512_shuffle_f32x4(u2, u3, 0xEE);
+  out[0] = VU32(_mm512_castps_si512(_mm512_shuffle_f32x4(v0, v1, 0x88)));
+  out[1] = VU32(_mm512_castps_si512(_mm512_shuffle_f32x4(v0, v1, 0xDD)));
+  out[2] = VU32(_mm512_castps_si512(_mm512_shuffle_f32x4(v2, v3, 0x88)));
+  out[3] = VU32(_mm512_castps_si512(_mm512_shuffle_f32x4(v2, v3, 0xDD)));
+}
+REGCORE_HD uint32_t bytes_to_word(const uint8_t* b) {
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  return uint32_t(_mm256_test_epi8_mask(v, v));
+}
+REGCORE_HD void word_to_bytes(uint32_t w, uint8_t* b) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(b), _mm256_maskz_set1_epi8(__mmask32(w), 1));
+}
+REGCORE_CORE_END

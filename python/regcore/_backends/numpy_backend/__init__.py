@@ -2,3 +2,4 @@
 per family)."""
 from .random import random_bits, random_normal, random_uniform  # noqa: F401
 from .batchnorm import bn_grad_apply, bn_grad_reduce, bn_moments, bn_normalize  # noqa: F401
+from .dropout import *  # noqa: F401,F403

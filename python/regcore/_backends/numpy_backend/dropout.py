@@ -1,0 +1,130 @@
+"""Dropout family in NumPy, following docs/dropout.md: the same keep words, bit order and
+per-element formulas as csrc/core/dropout.h (the masks are bit-identical with the native
+backends; activations go through NumPy's math functions, within the tolerance the docs state)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._philox import CHUNK_BLOCKS, stream_words
+
+
+def keep_mask(n: int, seed: int, offset: int, t: int, drop_all: bool) -> np.ndarray:
+    """Flat bool mask of n elements: word i%4 of block offset + i//4 compared with t."""
+    if drop_all:
+        return np.zeros(n, dtype=bool)
+    if t == 0:
+        return np.ones(n, dtype=bool)
+    nblocks = (n + 3) // 4
+    out = np.empty(nblocks * 4, dtype=bool)
+    tt = np.uint32(t)
+    for start in range(0, nblocks, CHUNK_BLOCKS):
+        count = min(CHUNK_BLOCKS, nblocks - start)
+        w = np.stack(stream_words(seed, offset + start, count), axis=1).reshape(-1)
+        out[4 * start: 4 * (start + count)] = w >= tt
+    return out[:n]
+
+
+def _pack_bits(keep: np.ndarray, bits: np.ndarray) -> None:
+    """Element i -> bit i%8 of byte i//8 of the little-endian uint32 words; pad bits zero."""
+    packed = np.packbits(keep, bitorder="little")
+    view = bits.reshape(-1).view(np.uint8)
+    view[:] = 0
+    view[: packed.size] = packed
+
+
+def _mask_from(n, bits, bytes_, seed, offset, t, drop_all):
+    if bits is not None:
+        return np.unpackbits(bits.reshape(-1).view(np.uint8), bitorder="little")[:n].astype(bool)
+    if bytes_ is not None:
+        return bytes_.reshape(-1)[:n] != 0
+    return keep_mask(n, seed, offset, t, drop_all)
+
+
+def _store_mask(keep, bits, bytes_):
+    if bits is not None:
+        _pack_bits(keep, bits)
+    if bytes_ is not None:
+        bytes_.reshape(-1)[:] = keep
+
+
+def _scaled(a, keep, scale):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 at p = 1 lands in dropped slots
+        return np.where(keep, a * scale, a.dtype.type(0))
+
+
+def dropout_forward(x, y, bits, bytes_, seed, offset, t, drop_all, scale):
+    n = x.size
+    keep = keep_mask(n, seed, offset, t, drop_all)
+    _store_mask(keep, bits, bytes_)
+    y.reshape(-1)[:] = _scaled(x.reshape(-1), keep, scale)
+
+
+def dropout_backward(dy, dx, bits, bytes_, seed, offset, t, drop_all, scale):
+    keep = _mask_from(dy.size, bits, bytes_, seed, offset, t, drop_all)
+    dx.reshape(-1)[:] = _scaled(dy.reshape(-1), keep, scale)
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def activation(act: int, z: np.ndarray):
+    """(f(z), f'(z)) in z's dtype, the formulas of core/dropout.h."""
+    t = z.dtype.type
+    if act == 1:
+        pos = z > 0
+        return np.where(pos, z, t(0)), pos.astype(z.dtype)
+    if act == 2:  # Phi(z) = erfc(-z / sqrt 2) / 2 (no cancellation for z << 0)
+        cdf = t(0.5) * _erfc(-z * t(0.70710678118654752440)).astype(z.dtype)
+        return z * cdf, cdf + z * (t(0.39894228040143267794) * np.exp(t(-0.5) * z * z))
+    if act == 3:  # (1 + tanh u) / 2 = sigmoid(2u)
+        c, k = t(0.79788456080286535588), t(0.044715)
+        z2 = z * z
+        u = c * (z + k * z2 * z)
+        with np.errstate(over="ignore"):
+            s = t(1) / (t(1) + np.exp(t(-2) * u))
+        return z * s, s + z * (t(2) * s * (t(1) - s)) * (c * (t(1) + t(3) * k * z2))
+    if act == 4:
+        th = np.tanh(z)
+        return th, t(1) - th * th
+    if act == 5:
+        with np.errstate(over="ignore"):
+            s = t(1) / (t(1) + np.exp(-z))
+        return s, s * (t(1) - s)
+    return z, np.ones_like(z)
+
+
+def bias_act_dropout_forward(x, bias, residual, y, bits, bytes_, act, seed, offset, t, drop_all, scale):
+    n = x.size
+    keep = keep_mask(n, seed, offset, t, drop_all)
+    _store_mask(keep, bits, bytes_)
+    f, _ = activation(act, x + bias)
+    v = _scaled(f.reshape(-1), keep, scale)
+    if residual is not None:
+        v = v + residual.reshape(-1)
+    y.reshape(-1)[:] = v
+
+
+def bias_act_dropout_backward(dy, x, bias, bits, bytes_, dx, dbias, act, seed, offset, t, drop_all, scale):
+    keep = _mask_from(x.size, bits, bytes_, seed, offset, t, drop_all)
+    _, d = activation(act, x + bias)
+    g = np.where(keep, (dy.reshape(-1) * scale) * d.reshape(-1), x.dtype.type(0))
+    dx.reshape(-1)[:] = g
+    cols = bias.size
+    if cols:
+        dbias[:] = g.reshape(-1, cols).sum(axis=0, dtype=np.float64).astype(x.dtype)
+
+
+def gaussian_noise(x, y, seed, offset, mean, std, multiplicative):
+    """The draws of random.normal(mean, std) (same transform, same stream), combined with x."""
+    from .random import random_normal
+    random_normal(y, seed, offset, mean, std)
+    if multiplicative:
+        np.multiply(x, y, out=y)
+    else:
+        np.add(x, y, out=y)
+
+
+__all__ = ["dropout_forward", "dropout_backward", "bias_act_dropout_forward",
+           "bias_act_dropout_backward", "gaussian_noise"]

@@ -1,0 +1,260 @@
+"""Dropout and its relatives: fused one-pass kernels with 1-bit, 1-byte or zero-byte masks.
+
+* ``dropout`` / ``dropout_`` / ``dropout_backward``: inverted (scale kept values by 1/q at
+  training) or vanilla (no scaling; ``dropout_scale`` multiplies by q at inference) dropout.
+* ``dropconnect``: the same mask on a weight tensor.
+* ``gaussian_noise``: additive or multiplicative (Gaussian dropout) noise, the exact draws of
+  ``regcore.random.normal`` for the same generator state.
+* ``bias_act_dropout`` / ``bias_act_dropout_backward``: y = dropout(act(x + bias)) [+ residual]
+  in one pass, and dx with the dbias reduction fused.
+* ``mc_dropout``: Monte Carlo dropout with a streaming (Welford) mean and standard deviation.
+
+The keep rule, bit order, scale and memory traffic are in docs/dropout.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _arrays, _validate
+from ._backend import backend_for
+from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask
+from ._errors import type_error, value_error
+from .generator import resolve
+
+__all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout_backward",
+           "dropout_scale", "dropconnect", "gaussian_noise", "bias_act_dropout",
+           "bias_act_dropout_backward", "mc_dropout"]
+
+_U32 = np.dtype(np.uint32)
+_U8 = np.dtype(np.uint8)
+
+
+def _blocks(n: int) -> int:
+    """Counter blocks a mask of n elements takes: one 32-bit word per element, four per block."""
+    return (n + 3) // 4
+
+
+def _options(p, mode, mask):
+    p = _validate.probability("p", p)
+    mode = _validate.choice("mode", mode, MODES)
+    kind = _validate.choice("mask", mask, MASK_KINDS)
+    return p, mode, kind
+
+
+def _new_mask(ref, p, mode, kind, generator):
+    """Allocate the mask storage next to the data and reserve the stream (after validation)."""
+    n = ref.size
+    bits = bytes_ = None
+    if kind == "bits":
+        bits, _ = _arrays.empty_like_place(ref.obj, ((n + 31) // 32,), _U32)
+    elif kind == "bytes":
+        bytes_, _ = _arrays.empty_like_place(ref.obj, (n,), _U8)
+    offset = generator.reserve(_blocks(n))
+    return DropoutMask(p=p, mode=mode, kind=kind, shape=ref.shape, dtype=ref.dtype, device=ref.device,
+                       device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
+
+
+def _target(a):
+    """The backend's view of an array we allocated (None stays None)."""
+    return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
+
+
+def _run_forward(be, xref, yref, m):
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.dropout_forward(xref.target, yref.target, _target(bits), _target(bytes_), seed, offset, t,
+                       drop_all, scale)
+
+
+def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
+    """y, mask = dropout(x, p): each element kept with probability q = 1 - p (exactly
+    (2**32 - round(p * 2**32)) / 2**32) and scaled by 1/q (mode="inverted") or not ("vanilla").
+
+    mask="bits" stores 1 bit per element, "bytes" 1 byte, "none" nothing (backward regenerates
+    the mask from the generator's seed and the call's counter offset)."""
+    xref = _arrays.inspect(x, "x")
+    p, mode, kind = _options(p, mode, mask)
+    g = resolve(generator)
+    be = backend_for(xref)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, mode, kind, g)
+    _run_forward(be, xref, yref, m)
+    return y, m
+
+
+def dropout_(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
+    """Dropout in place on x (writeable, C-contiguous); returns the mask."""
+    xref = _arrays.inspect(x, "x", writeable=True)
+    p, mode, kind = _options(p, mode, mask)
+    g = resolve(generator)
+    be = backend_for(xref)
+    m = _new_mask(xref, p, mode, kind, g)
+    _run_forward(be, xref, xref, m)
+    return m
+
+
+def dropconnect(w, p=0.5, *, generator=None, mode="inverted", mask="bits"):
+    """DropConnect (Wan et al., 2013): drop individual weights rather than activations.
+    Returns (w_dropped, mask); the gradient for w is ``dropout_backward(grad_w_dropped, mask)``."""
+    wref = _arrays.inspect(w, "w")
+    p, mode, kind = _options(p, mode, mask)
+    g = resolve(generator)
+    be = backend_for(wref, "w")
+    out, oref = _arrays.empty_like_place(w, wref.shape, wref.dtype)
+    m = _new_mask(wref, p, mode, kind, g)
+    _run_forward(be, wref, oref, m)
+    return out, m
+
+
+def _check_against_mask(ref, mask: DropoutMask, name: str) -> None:
+    if ref.dtype != mask.dtype:
+        raise type_error(name, f"dtype {mask.dtype} (the mask's)", f"dtype {ref.dtype}")
+    if ref.shape != mask.shape:
+        raise value_error(name, f"shape {mask.shape} (the mask's)", ref.shape)
+    if ref.device != mask.device or ref.device_id != mask.device_id:
+        raise value_error(name, f"an array on {mask.device}:{mask.device_id} (the mask's)",
+                          f"{ref.device}:{ref.device_id}")
+
+
+def _mask_arg(mask, name="mask") -> DropoutMask:
+    if not isinstance(mask, DropoutMask):
+        raise type_error(name, "a DropoutMask returned by dropout()", type(mask).__name__)
+    return mask
+
+
+def dropout_backward(dy, mask):
+    """dx = dy * keep * scale with the forward call's mask (stored or regenerated)."""
+    m = _mask_arg(mask)
+    dyref = _arrays.inspect(dy, "dy")
+    _check_against_mask(dyref, m, "dy")
+    be = backend_for(dyref, "dy")
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
+                        drop_all, scale)
+    return dx
+
+
+def dropout_scale(x, p):
+    """Inference with mode="vanilla" (the weight-scaling rule): y = x * (1 - p) in x's dtype,
+    with 1 - p computed in float64 and rounded once."""
+    xref = _arrays.inspect(x, "x")
+    p = _validate.probability("p", p)
+    return x * xref.dtype.type(1.0 - p)
+
+
+def gaussian_noise(x, std, *, mode="additive", generator=None):
+    """additive: y = x + std * z; multiplicative (Gaussian dropout): y = x * (1 + std * z).
+    The factor (std * z, or 1 + std * z) is exactly ``regcore.random.normal(mean, std)`` with
+    mean 0 or 1, drawn from the same generator state. For Gaussian dropout matching a dropout
+    rate p, use std = sqrt(p / (1 - p))."""
+    xref = _arrays.inspect(x, "x")
+    std = _validate.nonnegative("std", std)
+    mode = _validate.choice("mode", mode, ("additive", "multiplicative"))
+    g = resolve(generator)
+    be = backend_for(xref)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    from .generator import blocks_for
+    offset = g.reserve(blocks_for(xref.size, xref.dtype.itemsize))
+    t = xref.dtype.type
+    mult = mode == "multiplicative"
+    be.gaussian_noise(xref.target, yref.target, g.seed, offset, t(1.0 if mult else 0.0), t(std), mult)
+    return y
+
+
+def _bias_act_inputs(x, bias, residual):
+    xref = _arrays.inspect(x, "x")
+    if xref.ndim < 1:
+        raise value_error("x", "an array with at least one dimension (bias runs along the last)", xref.shape)
+    bref = _arrays.inspect(bias, "bias")
+    _arrays.same_place(xref, bref, "bias")
+    if bref.dtype != xref.dtype:
+        raise type_error("bias", f"dtype {xref.dtype} (x's)", f"dtype {bref.dtype}")
+    if bref.shape != (xref.shape[-1],):
+        raise value_error("bias", f"shape ({xref.shape[-1]},) (the last axis of x)", bref.shape)
+    rref = None
+    if residual is not None:
+        rref = _arrays.inspect(residual, "residual")
+        _arrays.same_place(xref, rref, "residual")
+        if rref.dtype != xref.dtype:
+            raise type_error("residual", f"dtype {xref.dtype} (x's)", f"dtype {rref.dtype}")
+        if rref.shape != xref.shape:
+            raise value_error("residual", f"shape {xref.shape} (x's)", rref.shape)
+    return xref, bref, rref
+
+
+def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, generator=None,
+                     mode="inverted", mask="bits"):
+    """y = dropout(act(x + bias)) [+ residual] in one pass; bias runs along the last axis.
+
+    activation: "identity", "relu", "gelu" (exact, erf), "gelu_tanh" (tanh approximation),
+    "tanh", "sigmoid". Returns (y, state) for ``bias_act_dropout_backward``."""
+    xref, bref, rref = _bias_act_inputs(x, bias, residual)
+    act = _validate.choice("activation", activation, tuple(ACTIVATIONS))
+    p, mode, kind = _options(p, mode, mask)
+    g = resolve(generator)
+    be = backend_for(xref)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, mode, kind, g)
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.bias_act_dropout_forward(xref.target, bref.target, None if rref is None else rref.target, yref.target,
+                                _target(bits), _target(bytes_), ACTIVATIONS[act], seed, offset, t,
+                                drop_all, scale)
+    return y, BiasActDropoutState(x, bias, act, residual is not None, m)
+
+
+def bias_act_dropout_backward(dy, state):
+    """(dx, dbias), plus d(residual) = dy (the same array) when forward had a residual.
+    One pass over dy and x; dbias accumulates in float64 in fixed row chunks (the same for any
+    thread count) and is rounded once to the dtype."""
+    if not isinstance(state, BiasActDropoutState):
+        raise type_error("state", "a BiasActDropoutState returned by bias_act_dropout()", type(state).__name__)
+    m = state.mask
+    dyref = _arrays.inspect(dy, "dy")
+    _check_against_mask(dyref, m, "dy")
+    xref = _arrays.inspect(state.x, "state.x")
+    bref = _arrays.inspect(state.bias, "state.bias")
+    be = backend_for(dyref, "dy")
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    db, dbref = _arrays.empty_like_place(state.bias, bref.shape, bref.dtype)
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
+                                 dxref.target, dbref.target, ACTIVATIONS[state.activation], seed, offset,
+                                 t, drop_all, scale)
+    if state.has_residual:
+        return dx, db, dy
+    return dx, db
+
+
+def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
+    """Monte Carlo dropout (Gal & Ghahramani, 2016): T = samples stochastic passes
+    ``forward_fn(x, generator)``, returning the per-element mean and standard deviation.
+
+    Welford's update in float64 (no T-sized buffer, no cancellation); the results come back in
+    the dtype of forward_fn's output. All passes draw from the one generator in turn, so pass k
+    gets the counter range right after pass k-1's: disjoint, and reproducible from the state.
+    ddof=0: the spread of the T samples; ddof=1: the unbiased variance estimate."""
+    if not callable(forward_fn):
+        raise type_error("forward_fn", "a callable forward_fn(x, generator)", type(forward_fn).__name__)
+    samples = _validate.integer("samples", samples, lo=1)
+    ddof = _validate.integer("ddof", ddof, lo=0)
+    if ddof >= samples:
+        raise value_error("ddof", f"an integer < samples={samples}", ddof)
+    g = resolve(generator)
+    mean = m2 = None
+    xp = shape = out_dtype = None
+    for k in range(1, samples + 1):
+        y = forward_fn(x, g)
+        if k == 1:
+            ref = _arrays.inspect(y, "forward_fn(x, generator)")
+            xp, shape, out_dtype = _arrays.namespace_of(y), ref.shape, y.dtype
+            mean = xp.zeros_like(y, dtype=xp.float64)
+            m2 = xp.zeros_like(y, dtype=xp.float64)
+        elif tuple(y.shape) != shape or y.dtype != out_dtype:
+            raise value_error("forward_fn", f"outputs of one shape {shape} and dtype {out_dtype}",
+                              f"shape {tuple(y.shape)}, dtype {y.dtype} at pass {k}")
+        y64 = xp.astype(y, xp.float64)
+        delta = y64 - mean
+        mean = mean + delta / k
+        m2 = m2 + delta * (y64 - mean)
+    std = xp.sqrt(m2 / (samples - ddof))
+    return xp.astype(mean, out_dtype), xp.astype(std, out_dtype)

@@ -88,3 +88,17 @@ REGCORE_CORE_BEGIN
 REGCORE_HD float to_fp(uint32_t u) { return float(int32_t(u)); }
 REGCORE_HD double to_fp(uint64_t u) { return double(int64_t(u)); }
 REGCORE_CORE_END
+
+// ---- init family: clamps and the float64 lanes that compute a float32 or float64 result.
+REGCORE_CORE_BEGIN
+// max that is exact and ordered the same on every backend (b > a ? b : a, like vmin).
+REGCORE_HD float vmax(float a, float b) { return b > a ? b : a; }
+REGCORE_HD double vmax(double a, double b) { return b > a ? b : a; }
+// f64_lanes<R>: float64 lanes, as many as R has (R = the output lanes of an E = 2 draw).
+template <class R> struct f64_lanes;
+template <> struct f64_lanes<float> { using type = double; };
+template <> struct f64_lanes<double> { using type = double; };
+// Round-to-nearest float64 -> output precision (the second argument only picks the overload).
+REGCORE_HD float narrow_to(double x, float) { return float(x); }
+REGCORE_HD double narrow_to(double x, double) { return x; }
+REGCORE_CORE_END

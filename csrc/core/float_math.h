@@ -160,6 +160,10 @@ REGCORE_HD F ndtri_as241(F p) {
   b = b * r + F(0x1.5281b386e1ab5p+5);
   b = b * r + F(1.0);
   const F central = (q * a) / b;
+  // The tail pieces cost a log, a sqrt and two divisions: skip them when no lane needs them.
+  // (Only which lanes are computed changes, never a lane's value: the bits stay the same.)
+  const auto in_tail = vgt(qq, F(0x1.71eb851eb851fp-3));
+  if (!vany(in_tail)) return central;
   // Tails: s = sqrt(-ln t), t = min(p, 1 - p) >= 2^-1000 (a positive normal number: log_unit's domain).
   const F t = vmin(p, F(1.0) - p);
   const F s = vsqrt(log_unit(t) * F(-1.0));
@@ -181,27 +185,30 @@ REGCORE_HD F ndtri_as241(F p) {
   d = d * r + F(0x1.06cefbb46a449p+1);
   d = d * r + F(1.0);
   const F mid = c / d;
-  r = s - F(5.0);
-  F e = F(0x1.afb74d693bf93p-23);
-  e = e * r + F(0x1.c6ec6cc59e02ap-16);
-  e = e * r + F(0x1.45c1908425345p-10);
-  e = e * r + F(0x1.b2b41193b4ee7p-6);
-  e = e * r + F(0x1.2fad9315255cfp-2);
-  e = e * r + F(0x1.c8ea6461fa445p+0);
-  e = e * r + F(0x1.5daea6e875003p+2);
-  e = e * r + F(0x1.aa1b1c13ee526p+2);
-  F f = F(0x1.269bff1f8c19p-49);
-  f = f * r + F(0x1.31446f740b9ep-23);
-  f = f * r + F(0x1.35c2c496374bfp-16);
-  f = f * r + F(0x1.9c8bc979dc5d7p-11);
-  f = f * r + F(0x1.e76f93215462ap-7);
-  f = f * r + F(0x1.186eb183443fbp-3);
-  f = f * r + F(0x1.331d34fc7d77fp-1);
-  f = f * r + F(1.0);
-  const F far = e / f;
-  F tail = vselect(vgt(s, F(5.0)), far, mid);
+  const auto in_far = vgt(s, F(5.0));
+  F tail = mid;
+  if (vany(in_far)) {
+    r = s - F(5.0);
+    F e = F(0x1.afb74d693bf93p-23);
+    e = e * r + F(0x1.c6ec6cc59e02ap-16);
+    e = e * r + F(0x1.45c1908425345p-10);
+    e = e * r + F(0x1.b2b41193b4ee7p-6);
+    e = e * r + F(0x1.2fad9315255cfp-2);
+    e = e * r + F(0x1.c8ea6461fa445p+0);
+    e = e * r + F(0x1.5daea6e875003p+2);
+    e = e * r + F(0x1.aa1b1c13ee526p+2);
+    F f = F(0x1.269bff1f8c19p-49);
+    f = f * r + F(0x1.31446f740b9ep-23);
+    f = f * r + F(0x1.35c2c496374bfp-16);
+    f = f * r + F(0x1.9c8bc979dc5d7p-11);
+    f = f * r + F(0x1.e76f93215462ap-7);
+    f = f * r + F(0x1.186eb183443fbp-3);
+    f = f * r + F(0x1.331d34fc7d77fp-1);
+    f = f * r + F(1.0);
+    tail = vselect(in_far, e / f, mid);
+  }
   tail = vselect(vgt(F(0.0), q), tail * F(-1.0), tail);
-  return vselect(vgt(qq, F(0x1.71eb851eb851fp-3)), tail, central);
+  return vselect(in_tail, tail, central);
 }
 
 REGCORE_CORE_END

@@ -101,4 +101,6 @@ template <> struct f64_lanes<double> { using type = double; };
 // Round-to-nearest float64 -> output precision (the second argument only picks the overload).
 REGCORE_HD float narrow_to(double x, float) { return float(x); }
 REGCORE_HD double narrow_to(double x, double) { return x; }
+// Whether any lane of a comparison mask is set (to skip work no lane needs; never changes bits).
+REGCORE_HD bool vany(bool m) { return m; }
 REGCORE_CORE_END

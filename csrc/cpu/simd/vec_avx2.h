@@ -148,6 +148,7 @@ template <> struct f64_lanes<VF32H> { using type = VF64; };
 template <> struct f64_lanes<VF64> { using type = VF64; };
 REGCORE_HD VF32H narrow_to(VF64 x, VF32H) { return VF32H(_mm256_cvtpd_ps(x.v)); }
 REGCORE_HD VF64 narrow_to(VF64 x, VF64) { return x; }
+REGCORE_HD bool vany(MF64 m) { return _mm256_movemask_pd(m.m) != 0; }
 REGCORE_HD VF32H vmin(VF32H a, VF32H b) { return VF32H(_mm_min_ps(b.v, a.v)); }
 REGCORE_HD VF32H vmax(VF32H a, VF32H b) { return VF32H(_mm_max_ps(b.v, a.v)); }  // b > a ? b : a
 REGCORE_HD VF32 vmax(VF32 a, VF32 b) { return VF32(_mm256_max_ps(b.v, a.v)); }

@@ -88,7 +88,7 @@ template <class F> REGCORE_HD void sincos_quarter(F a, F& s, F& c, float) {
   pc = F(0x1.a01a02p-16f) + z * pc;
   pc = F(-0x1.6c16c2p-10f) + z * pc;
   pc = F(0x1.555556p-5f) + z * pc;
-  pc = F(-0.5f) + z * pc;
+  pc = F(-0x1p-1f) + z * pc;
   c = F(1.0f) + z * pc;
 }
 template <class F> REGCORE_HD void sincos_quarter(F a, F& s, F& c, double) {
@@ -112,7 +112,7 @@ template <class F> REGCORE_HD void sincos_quarter(F a, F& s, F& c, double) {
   pc = F(0x1.a01a01a01a01ap-16) + z * pc;
   pc = F(-0x1.6c16c16c16c17p-10) + z * pc;
   pc = F(0x1.5555555555555p-5) + z * pc;
-  pc = F(-0.5) + z * pc;
+  pc = F(-0x1p-1) + z * pc;
   c = F(1.0) + z * pc;
 }
 
@@ -126,6 +126,89 @@ REGCORE_HD void quadrant_rotate(F c, F s, U q, F& cos_t, F& sin_t) {
   U diff = (cb ^ sb) & swap;
   cos_t = as_float((cb ^ diff) ^ (((q + U(1)) & U(2)) << C::SIGN_SHIFT));
   sin_t = as_float((sb ^ diff) ^ ((q & U(2)) << C::SIGN_SHIFT));
+}
+
+// ---- init family: the standard normal quantile, for inverse-CDF sampling (trunc_normal).
+
+// Phi^-1(p), float64 lanes only, for p in [2^-1000, 1 - 2^-53] (the caller clamps).
+// Wichura, "Algorithm AS 241: The percentage points of the normal distribution", Applied
+// Statistics 37(3), 477-484 (1988), PPND16: relative error about 1e-16. Three rational
+// approximations: |q| <= 0.425 around the median in r = 0.180625 - q^2, and two tail pieces in
+// r = sqrt(-ln(min(p, 1-p))) split at r = 5. All three are evaluated and the lane's piece is
+// picked with exact selects, so scalar, SIMD and CUDA give the same bits; the published decimal
+// coefficients appear here rounded once to float64 (hex), Horner order as in the paper.
+template <class F>
+REGCORE_HD F ndtri_as241(F p) {
+  const F q = p - F(0.5);
+  const F qq = q * q;
+  // Central piece: q * A(r) / B(r).
+  F r = F(0x1.71eb851eb851fp-3) - qq;
+  F a = F(0x1.39a296f7d925ep+11);
+  a = a * r + F(0x1.052d26b2e45e4p+15);
+  a = a * r + F(0x1.06c1c55b78f2p+16);
+  a = a * r + F(0x1.66c3e869b752ap+15);
+  a = a * r + F(0x1.ad1d8cd4ee71dp+13);
+  a = a * r + F(0x1.ece5d2213c0ccp+10);
+  a = a * r + F(0x1.0a4888b1a436ep+7);
+  a = a * r + F(0x1.b18d91e9eef75p+1);
+  F b = F(0x1.46a7eca984b69p+12);
+  b = b * r + F(0x1.c0e457cb1ae76p+14);
+  b = b * r + F(0x1.3317caa64f4bep+15);
+  b = b * r + F(0x1.4b772d5d65266p+14);
+  b = b * r + F(0x1.512322e75c89fp+12);
+  b = b * r + F(0x1.5797efdc8b3f7p+9);
+  b = b * r + F(0x1.5281b386e1ab5p+5);
+  b = b * r + F(1.0);
+  const F central = (q * a) / b;
+  // The tail pieces cost a log, a sqrt and two divisions: skip them when no lane needs them.
+  // (Only which lanes are computed changes, never a lane's value: the bits stay the same.)
+  const auto in_tail = vgt(qq, F(0x1.71eb851eb851fp-3));
+  if (!vany(in_tail)) return central;
+  // Tails: s = sqrt(-ln t), t = min(p, 1 - p) >= 2^-1000 (a positive normal number: log_unit's domain).
+  const F t = vmin(p, F(1.0) - p);
+  const F s = vsqrt(log_unit(t) * F(-1.0));
+  r = s - F(0x1.999999999999ap+0);  // 1.6
+  F c = F(0x1.9615ac0b7ace9p-11);
+  c = c * r + F(0x1.744eb6c45ec67p-6);
+  c = c * r + F(0x1.ef2abb9b85c37p-3);
+  c = c * r + F(0x1.453cc085375b2p+0);
+  c = c * r + F(0x1.d2ecb1a3d02c4p+1);
+  c = c * r + F(0x1.713f71462256ap+2);
+  c = c * r + F(0x1.2857748cab19bp+2);
+  c = c * r + F(0x1.6c665fde9526ap+0);
+  F d = F(0x1.20d3f686439e4p-30);
+  d = d * r + F(0x1.1f18cbfdf2728p-11);
+  d = d * r + F(0x1.f207a7eab17bfp-7);
+  d = d * r + F(0x1.2f5123394f04p-3);
+  d = d * r + F(0x1.61292f23385c9p-1);
+  d = d * r + F(0x1.ad278e6526633p+0);
+  d = d * r + F(0x1.06cefbb46a449p+1);
+  d = d * r + F(1.0);
+  const F mid = c / d;
+  const auto in_far = vgt(s, F(5.0));
+  F tail = mid;
+  if (vany(in_far)) {
+    r = s - F(5.0);
+    F e = F(0x1.afb74d693bf93p-23);
+    e = e * r + F(0x1.c6ec6cc59e02ap-16);
+    e = e * r + F(0x1.45c1908425345p-10);
+    e = e * r + F(0x1.b2b41193b4ee7p-6);
+    e = e * r + F(0x1.2fad9315255cfp-2);
+    e = e * r + F(0x1.c8ea6461fa445p+0);
+    e = e * r + F(0x1.5daea6e875003p+2);
+    e = e * r + F(0x1.aa1b1c13ee526p+2);
+    F f = F(0x1.269bff1f8c19p-49);
+    f = f * r + F(0x1.31446f740b9ep-23);
+    f = f * r + F(0x1.35c2c496374bfp-16);
+    f = f * r + F(0x1.9c8bc979dc5d7p-11);
+    f = f * r + F(0x1.e76f93215462ap-7);
+    f = f * r + F(0x1.186eb183443fbp-3);
+    f = f * r + F(0x1.331d34fc7d77fp-1);
+    f = f * r + F(1.0);
+    tail = vselect(in_far, e / f, mid);
+  }
+  tail = vselect(vgt(F(0.0), q), tail * F(-1.0), tail);
+  return vselect(in_tail, tail, central);
 }
 
 REGCORE_CORE_END

@@ -109,3 +109,19 @@ REGCORE_HD void word_to_bytes(uint32_t w, uint8_t* b) {
 }
 #endif
 REGCORE_CORE_END
+
+// ---- init family: clamps and the float64 lanes that compute a float32 or float64 result.
+REGCORE_CORE_BEGIN
+// max that is exact and ordered the same on every backend (b > a ? b : a, like vmin).
+REGCORE_HD float vmax(float a, float b) { return b > a ? b : a; }
+REGCORE_HD double vmax(double a, double b) { return b > a ? b : a; }
+// f64_lanes<R>: float64 lanes, as many as R has (R = the output lanes of an E = 2 draw).
+template <class R> struct f64_lanes;
+template <> struct f64_lanes<float> { using type = double; };
+template <> struct f64_lanes<double> { using type = double; };
+// Round-to-nearest float64 -> output precision (the second argument only picks the overload).
+REGCORE_HD float narrow_to(double x, float) { return float(x); }
+REGCORE_HD double narrow_to(double x, double) { return x; }
+// Whether any lane of a comparison mask is set (to skip work no lane needs; never changes bits).
+REGCORE_HD bool vany(bool m) { return m; }
+REGCORE_CORE_END

@@ -8,14 +8,15 @@
 REGCORE_CORE_BEGIN
 namespace cuda_kernels {
 
-template <class T, int E> struct alignas(16) Pack { T v[E]; };
+// One block's E outputs, stored with one 8- or 16-byte store (E = 2 float32 draws: 8 bytes).
+template <class T, int E> struct alignas(sizeof(T) * E) Pack { T v[E]; };
 
 template <class Tr>
 __global__ void stream_generate_kernel(typename Tr::out_t* __restrict__ out, int64_t n, uint64_t seed,
-                                       uint64_t offset, Tr tr, bool aligned16) {
+                                       uint64_t offset, Tr tr, bool aligned) {
   using T = typename Tr::out_t;
   constexpr int E = Tr::E;
-  static_assert(sizeof(T) * E == 16, "one block is one 16-byte store");
+  static_assert(sizeof(T) * E == 16 || sizeof(T) * E == 8, "one block is one 8- or 16-byte store");
   const StreamKey key = stream_key(seed);
   const int64_t nblocks = (n + E - 1) / E;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -25,7 +26,7 @@ __global__ void stream_generate_kernel(typename Tr::out_t* __restrict__ out, int
     Pack<T, E> r;
     tr.apply(w, r.v);
     const int64_t i0 = b * E;
-    if (aligned16 && i0 + E <= n) {
+    if (aligned && i0 + E <= n) {
       *reinterpret_cast<Pack<T, E>*>(out + i0) = r;
     } else {
 #pragma unroll
@@ -40,7 +41,8 @@ void launch_stream_generate(typename Tr::out_t* out, int64_t n, uint64_t seed, u
                             const Tr& tr, uintptr_t stream, const char* name) {
   if (n <= 0) return;
   const int64_t nblocks = (n + Tr::E - 1) / Tr::E;
-  const bool aligned = (reinterpret_cast<uintptr_t>(out) & 15u) == 0;
+  const uintptr_t pack_bytes = sizeof(typename Tr::out_t) * Tr::E;
+  const bool aligned = (reinterpret_cast<uintptr_t>(out) & (pack_bytes - 1)) == 0;
   stream_generate_kernel<Tr><<<::regcore::cuda::grid_for(nblocks), ::regcore::cuda::kThreads, 0,
                                ::regcore::cuda::as_stream(stream)>>>(out, n, seed, offset, tr, aligned);
   ::regcore::cuda::check_launch(name);

@@ -14,6 +14,10 @@ template <class T> struct vec_of;
 template <> struct vec_of<float> { using type = VF32; };
 template <> struct vec_of<uint32_t> { using type = VU32; };
 template <> struct vec_of<double> { using type = VF64; };
+// Output lanes of an E = 2 draw: one per block of a half-width group (W/2 lanes).
+template <class T> struct half_vec_of;
+template <> struct half_vec_of<float> { using type = VF32H; };
+template <> struct half_vec_of<double> { using type = VF64; };
 #endif
 
 template <class Tr>
@@ -40,7 +44,6 @@ void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64
   if (begin % E != 0) one_block(blk++);
 #if REGCORE_SIMD_W > 1
   constexpr int64_t W = REGCORE_SIMD_W;
-  using VT = typename vec_of<T>::type;
   // Full groups of W blocks whose elements all lie inside [begin, end).
   for (; blk + W <= end / E; blk += W) {
     const uint64_t b0 = offset + uint64_t(blk);
@@ -53,13 +56,13 @@ void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64
     philox4x32_10(x0, x1, x2, x3, key.k0, key.k1);
     if constexpr (E == 4) {
       const VU32 w[4] = {x0, x1, x2, x3};
-      VT r[4];
+      typename vec_of<T>::type r[4];
       tr.apply(w, r);
       store_transposed4(out + blk * E, r);
     } else {
       const VU32H wl[4] = {lo_half(x0), lo_half(x1), lo_half(x2), lo_half(x3)};
       const VU32H wh[4] = {hi_half(x0), hi_half(x1), hi_half(x2), hi_half(x3)};
-      VT rl[2], rh[2];
+      typename half_vec_of<T>::type rl[2], rh[2];
       tr.apply(wl, rl);
       tr.apply(wh, rh);
       store_interleaved2(out + blk * E, rl);

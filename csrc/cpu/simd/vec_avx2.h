@@ -136,6 +136,27 @@ REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
   _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
 }
 
+
+// ---- init family: float32 lanes as wide as VF64 (results of E = 2 draws in float32), clamps.
+struct VF32H {
+  __m128 v;
+  VF32H() = default;
+  explicit VF32H(__m128 x) : v(x) {}
+  VF32H(float c) : v(_mm_set1_ps(c)) {}
+};
+template <> struct f64_lanes<VF32H> { using type = VF64; };
+template <> struct f64_lanes<VF64> { using type = VF64; };
+REGCORE_HD VF32H narrow_to(VF64 x, VF32H) { return VF32H(_mm256_cvtpd_ps(x.v)); }
+REGCORE_HD VF64 narrow_to(VF64 x, VF64) { return x; }
+REGCORE_HD bool vany(MF64 m) { return _mm256_movemask_pd(m.m) != 0; }
+REGCORE_HD VF32H vmin(VF32H a, VF32H b) { return VF32H(_mm_min_ps(b.v, a.v)); }
+REGCORE_HD VF32H vmax(VF32H a, VF32H b) { return VF32H(_mm_max_ps(b.v, a.v)); }  // b > a ? b : a
+REGCORE_HD VF32 vmax(VF32 a, VF32 b) { return VF32(_mm256_max_ps(b.v, a.v)); }
+REGCORE_HD VF64 vmax(VF64 a, VF64 b) { return VF64(_mm256_max_pd(b.v, a.v)); }
+REGCORE_HD void store_interleaved2(float* out, const VF32H r[2]) {
+  _mm_storeu_ps(out, _mm_unpacklo_ps(r[0].v, r[1].v));
+  _mm_storeu_ps(out + 4, _mm_unpackhi_ps(r[0].v, r[1].v));
+}
 REGCORE_CORE_END
 
 // ---- batchnorm family: unaligned loads/stores and float32 -> float64 widening (the statistics

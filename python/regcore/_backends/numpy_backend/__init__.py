@@ -1,5 +1,6 @@
 """Pure-NumPy backend: always available, the same answers as the native backends (one module
 per family)."""
 from .random import random_bits, random_normal, random_uniform  # noqa: F401
+from .init import init_sparse_keep, init_trunc_normal  # noqa: F401
 from .batchnorm import bn_grad_apply, bn_grad_reduce, bn_moments, bn_normalize  # noqa: F401
 from .dropout import *  # noqa: F401,F403

@@ -86,3 +86,31 @@ def uniform24(w):
 
 def uniform53(wa, wb):
     return ((wa >> u32(5)).astype(f64) * f64(2.0**26) + (wb >> u32(6)).astype(f64)) * f64(2.0**-53)
+
+
+# ---- init family
+
+def _horner_desc(r, coefs):
+    """sum c_i r^i (coefs constant term first) as ndtri_as241 writes it: ((c_n*r + c_n-1)*r + ...)."""
+    p = coefs[-1] * np.ones_like(r)
+    for c in reversed(coefs[:-1]):
+        p = p * r + c
+    return p
+
+
+def ndtri_as241(p):
+    """Phi^-1(p) for float64 p in [2^-1000, 1 - 2^-53] (see ndtri_as241 in float_math.h)."""
+    one = f64(1)
+    q = p - f64(0.5)
+    qq = q * q
+    r = K.AS241["SPLIT1_SQ"] - qq
+    central = (q * _horner_desc(r, K.AS241_A)) / _horner_desc(r, [one] + K.AS241_B)
+    t = np.minimum(p, one - p)
+    s = np.sqrt(log_unit(t) * f64(-1))
+    r = s - K.AS241["CONST2"]
+    mid = _horner_desc(r, K.AS241_C) / _horner_desc(r, [one] + K.AS241_D)
+    r = s - f64(5)
+    far = _horner_desc(r, K.AS241_E) / _horner_desc(r, [one] + K.AS241_F)
+    tail = np.where(s > f64(5), far, mid)
+    tail = np.where(f64(0) > q, tail * f64(-1), tail)
+    return np.where(qq > K.AS241["SPLIT1_SQ"], tail, central)

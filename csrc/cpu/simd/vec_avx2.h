@@ -137,3 +137,15 @@ REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
 }
 
 REGCORE_CORE_END
+
+// ---- sgd family: unaligned loads/stores and float32 -> float64 widening loads.
+REGCORE_CORE_BEGIN
+REGCORE_HD VF32 vload(const float* p) { return VF32(_mm256_loadu_ps(p)); }
+REGCORE_HD VF64 vload(const double* p) { return VF64(_mm256_loadu_pd(p)); }
+REGCORE_HD void vstore(float* p, VF32 x) { _mm256_storeu_ps(p, x.v); }
+REGCORE_HD void vstore(double* p, VF64 x) { _mm256_storeu_pd(p, x.v); }
+// W/2 consecutive values as float64 lanes (exact).
+REGCORE_HD VF64 vload_f64(const float* p) { return VF64(_mm256_cvtps_pd(_mm_loadu_ps(p))); }
+REGCORE_HD VF64 vload_f64(const double* p) { return VF64(_mm256_loadu_pd(p)); }
+REGCORE_HD void vstore_f64(double* p, VF64 x) { _mm256_storeu_pd(p, x.v); }
+REGCORE_CORE_END

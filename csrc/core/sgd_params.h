@@ -1,0 +1,35 @@
+// The hyper-parameters of one penalized SGD step, already combined into the coefficients the
+// update rule multiplies by (docs/sgd.md). A plain aggregate outside the per-ISA namespaces: it
+// holds no code, so the baseline dispatcher, every ISA's kernels and CUDA can share the type.
+//
+// The Python layer computes every derived coefficient (1 - dampening, lr*l1, 1 - lr*decay) in
+// float64 and rounds it once to the parameter's dtype; the NumPy backend rounds the same way,
+// which is what keeps all backends bit-identical.
+#pragma once
+#include <cstdint>
+
+namespace regcore {
+
+enum SgdFlags : uint32_t {
+  kSgdMaximize = 1u << 0,       // g <- -g
+  kSgdWeightDecay = 1u << 1,    // g <- g + wd*w (coupled L2)
+  kSgdL1Subgrad = 1u << 2,      // g <- g + l1*sign(w)
+  kSgdMomentum = 1u << 3,       // heavy-ball buffer (read unless first, always written)
+  kSgdNesterov = 1u << 4,       // d <- g + momentum*b
+  kSgdDecoupled = 1u << 5,      // w <- w*(1 - lr*decay)
+  kSgdL1Prox = 1u << 6,         // soft threshold at lr*l1 after the step
+};
+
+template <class T>
+struct SgdParams {
+  T lr;           // learning rate
+  T momentum;     // mu
+  T damp_keep;    // 1 - dampening
+  T wd;           // coupled L2 coefficient
+  T decay_keep;   // 1 - lr*decoupled_weight_decay
+  T l1;           // subgradient L1 coefficient
+  T l1_thr;       // proximal threshold lr*l1
+  uint32_t flags;
+};
+
+}  // namespace regcore

@@ -5,7 +5,6 @@ Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cud
 follows where the data lives (see ``build_info()``).
 """
 from . import random  # noqa: F401
-from . import optim  # noqa: F401
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401

@@ -31,7 +31,7 @@ def _data_ptr(ref) -> int | None:
 
 def _check_tensors(params, grads, bufs, hyper, names):
     """Inspect every tensor; returns (param refs, grad refs, buf refs or None, geometries)."""
-    pn, gn, bn = names
+    pn, gn, bn = names[:3]
     if len(grads) != len(params):
         raise value_error(gn, f"{len(params)} gradients (one per parameter)", f"{len(grads)}")
     if bufs is not None and len(bufs) != len(params):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _arrays
 from .._errors import type_error, value_error
-from ._hyper import DEFAULTS, make_hyper
+from ._hyper import DEFAULTS, make_hyper, max_norm_geometry
 from ._step import _as_list, _Plan
 
 __all__ = ["SGD"]
@@ -57,7 +57,9 @@ class SGD:
                 raise value_error(f"param_groups[{gi}]", "a 'params' entry", sorted(g))
             group = {**self.defaults, **{k: v for k, v in g.items() if k != "params"}}
             group["params"] = _as_list(f"param_groups[{gi}]['params']", g["params"])
-            self._hyper(group, gi)
+            hyper = self._hyper(group, gi)
+            for k, p in enumerate(group["params"]):
+                max_norm_geometry(tuple(getattr(p, "shape", ())), hyper, f"param_groups[{gi}]['params'][{k}]")
             self.param_groups.append(group)
         flat = [p for g in self.param_groups for p in g["params"]]
         if len({id(p) for p in flat}) != len(flat):

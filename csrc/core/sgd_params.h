@@ -32,4 +32,39 @@ struct SgdParams {
   uint32_t flags;
 };
 
+// One parameter tensor of a step (host or device pointers). b is null without momentum.
+// Max-norm geometry: the tensor viewed as (outer, rows, inner) with rows the neuron axis;
+// rows == 0 means no max-norm.
+struct SgdTensor {
+  void* w;
+  const void* g;
+  void* b;
+  int64_t n;
+  bool f64;
+  bool first;  // the momentum buffer is new: b <- d instead of reading it
+  int64_t outer, rows, inner;
+};
+
+// Hyper-parameters in float64 (SgdParams<T> holds them rounded once to the tensor's dtype).
+struct SgdHyper {
+  double lr, momentum, damp_keep, wd, decay_keep, l1, l1_thr;
+  uint32_t flags;
+  double max_norm;  // > 0 when some tensor has rows > 0
+
+  template <class T>
+  SgdParams<T> as() const {
+    return SgdParams<T>{T(lr), T(momentum), T(damp_keep), T(wd), T(decay_keep), T(l1), T(l1_thr), flags};
+  }
+};
+
+// A tensor of a penalty sum.
+struct PenaltyTensor {
+  const void* x;
+  int64_t n;
+  bool f64;
+};
+
+// Elements per chunk of the penalty's partial sums (and of the CPU's streaming work items).
+constexpr int64_t kSgdChunk = int64_t(1) << 16;
+
 }  // namespace regcore

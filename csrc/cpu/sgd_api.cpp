@@ -10,12 +10,6 @@ namespace regcore { namespace cpu {
 
 namespace {
 
-template <class T>
-SgdParams<T> params_as(const SgdHyper& h) {
-  return SgdParams<T>{T(h.lr), T(h.momentum), T(h.damp_keep), T(h.wd), T(h.decay_keep), T(h.l1),
-                      T(h.l1_thr), h.flags};
-}
-
 // A work item: elements [begin, end) of tensor t, or rows [begin, end) when rows_mode.
 struct Item {
   int32_t t;
@@ -32,12 +26,12 @@ std::vector<Item> plan_items(const SgdTensor* ts, size_t count) {
     const SgdTensor& s = ts[t];
     if (s.n == 0) continue;
     if (fused_rows(s)) {
-      const int64_t per = s.inner >= kStreamChunk ? 1 : kStreamChunk / s.inner;
+      const int64_t per = s.inner >= kSgdChunk ? 1 : kSgdChunk / s.inner;
       for (int64_t r = 0; r < s.rows; r += per)
         items.push_back({int32_t(t), true, r, r + per < s.rows ? r + per : s.rows});
     } else {
-      for (int64_t b = 0; b < s.n; b += kStreamChunk)
-        items.push_back({int32_t(t), false, b, b + kStreamChunk < s.n ? b + kStreamChunk : s.n});
+      for (int64_t b = 0; b < s.n; b += kSgdChunk)
+        items.push_back({int32_t(t), false, b, b + kSgdChunk < s.n ? b + kSgdChunk : s.n});
     }
   }
   return items;
@@ -125,8 +119,8 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
 
 void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h) {
   const SgdTable& k = active_sgd_table();
-  const SgdParams<float> pf = params_as<float>(h);
-  const SgdParams<double> pd = params_as<double>(h);
+  const SgdParams<float> pf = h.as<float>();
+  const SgdParams<double> pd = h.as<double>();
   const std::vector<Item> items = plan_items(ts, count);
   const int64_t ni = int64_t(items.size());
   auto run = [&](int64_t q) {
@@ -149,8 +143,8 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
   struct Chunk { int32_t t; int64_t begin, end; };
   std::vector<Chunk> chunks;
   for (size_t t = 0; t < count; ++t)
-    for (int64_t b = 0; b < ts[t].n; b += kStreamChunk)
-      chunks.push_back({int32_t(t), b, b + kStreamChunk < ts[t].n ? b + kStreamChunk : ts[t].n});
+    for (int64_t b = 0; b < ts[t].n; b += kSgdChunk)
+      chunks.push_back({int32_t(t), b, b + kSgdChunk < ts[t].n ? b + kSgdChunk : ts[t].n});
   const int64_t nc = int64_t(chunks.size());
   std::vector<double> part(size_t(2 * nc));
   auto run = [&](int64_t q) {

@@ -67,5 +67,5 @@ def test_cuda_bad_input_leaves_tensors_untouched():
     with pytest.raises(TypeError, match=r"grads\[1\]"):
         rc.sgd_step_multi_(w, g, None)
     assert all(bool((x == 1).all()) for x in w)
-    with pytest.raises(ValueError, match=r"grads\[0\]"):
+    with pytest.raises(ValueError, match=r"^grad: "):
         rc.sgd_step_(torch.ones(10, device="cuda"), np.ones(10, np.float32))

@@ -68,10 +68,25 @@ double strided_scale(const SgdTable& k, const SgdTensor& s, int64_t j, double c)
   double sq[16] = {0};
   for (int64_t o = 0; o < s.outer; ++o) {
     const T* seg = w + (o * s.rows + j) * s.inner;
-    if constexpr (sizeof(T) == 4) k.lanes_f32(seg, s.inner, nullptr, sq);
-    else k.lanes_f64(seg, s.inner, nullptr, sq);
+    if (s.inner < 16) {
+      // Segments shorter than a lane group (e.g. the last axis of a matrix): the same lane
+      // arithmetic inline, without a kernel call per segment.
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const double v = double(seg[i]);
+        sq[i] = sq[i] + v * v;
+      }
+    } else if constexpr (sizeof(T) == 4) {
+      k.lanes_f32(seg, s.inner, nullptr, sq);
+    } else {
+      k.lanes_f64(seg, s.inner, nullptr, sq);
+    }
   }
   return sgd_max_norm_scale(sgd_lane_tree(sq), c);
+}
+
+template <class T>
+void scale_inline(T* x, int64_t n, T s) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] * s;
 }
 
 void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, double c) {
@@ -109,7 +124,10 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
     for (int64_t j = 0; j < s.rows; ++j) {
       if (sc[j] == 1.0) continue;
       const int64_t off = (slabs[q].o * s.rows + j) * s.inner;
-      if (s.f64) k.scale_f64(static_cast<double*>(s.w) + off, s.inner, sc[j]);
+      if (s.inner < 16) {
+        if (s.f64) scale_inline(static_cast<double*>(s.w) + off, s.inner, sc[j]);
+        else scale_inline(static_cast<float*>(s.w) + off, s.inner, float(sc[j]));
+      } else if (s.f64) k.scale_f64(static_cast<double*>(s.w) + off, s.inner, sc[j]);
       else k.scale_f32(static_cast<float*>(s.w) + off, s.inner, float(sc[j]));
     }
   }

@@ -78,6 +78,7 @@ void lanes(const T* x, int64_t n, double* abs_acc, double* sq) {
 #if REGCORE_SIMD_W > 1
   constexpr int64_t H = REGCORE_SIMD_W / 2;
   VF64 s[kAccVecs], a[kAccVecs];
+  if (n < 16) goto tail;  // short segments (strided max-norm): no vector accumulators
   for (int j = 0; j < kAccVecs; ++j) { s[j] = vload_f64(sq + j * H); }
   if (abs_acc) {
     for (int j = 0; j < kAccVecs; ++j) a[j] = vload_f64(abs_acc + j * H);
@@ -96,6 +97,7 @@ void lanes(const T* x, int64_t n, double* abs_acc, double* sq) {
       }
   }
   for (int j = 0; j < kAccVecs; ++j) vstore_f64(sq + j * H, s[j]);
+tail:
 #endif
   for (; k < n; ++k) {
     const double v = double(x[k]);

@@ -4,6 +4,7 @@
 namespace regcore { namespace bindings {
 void bind_runtime(pybind11::module_& m);
 void bind_random_cpu(pybind11::module_& m);
+void bind_batchnorm_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
@@ -11,5 +12,6 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   m.doc() = "regcore native CPU kernels (scalar / AVX2 / AVX-512, OpenMP)";
   regcore::bindings::bind_runtime(m);
   regcore::bindings::bind_random_cpu(m);
+  regcore::bindings::bind_batchnorm_cpu(m);
   regcore::bindings::bind_sgd_cpu(m);
 }

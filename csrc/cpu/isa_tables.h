@@ -6,10 +6,12 @@
 // compiled with one ISA's flags is shared with another.
 #pragma once
 #include "random_table.h"
+#include "batchnorm_table.h"
 #include "sgd_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
+  X(BatchNormTable, batchnorm_table) \
   X(SgdTable, sgd_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();

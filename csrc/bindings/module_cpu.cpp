@@ -7,6 +7,7 @@ void bind_random_cpu(pybind11::module_& m);
 void bind_init_cpu(pybind11::module_& m);
 void bind_batchnorm_cpu(pybind11::module_& m);
 void bind_dropout_cpu(pybind11::module_& m);
+void bind_sgd_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_init_cpu(m);
   regcore::bindings::bind_batchnorm_cpu(m);
   regcore::bindings::bind_dropout_cpu(m);
+  regcore::bindings::bind_sgd_cpu(m);
 }

@@ -10,6 +10,7 @@ namespace regcore { namespace bindings {
 void bind_random_cuda(pybind11::module_& m);
 void bind_dropout_cuda(pybind11::module_& m);
 void bind_init_cuda(pybind11::module_& m);
+void bind_sgd_cuda(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 namespace py = pybind11;
@@ -52,4 +53,5 @@ PYBIND11_MODULE(_regcore_cuda, m) {
   regcore::bindings::bind_random_cuda(m);
   regcore::bindings::bind_dropout_cuda(m);
   regcore::bindings::bind_init_cuda(m);
+  regcore::bindings::bind_sgd_cuda(m);
 }

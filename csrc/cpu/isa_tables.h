@@ -9,12 +9,14 @@
 #include "init_table.h"
 #include "batchnorm_table.h"
 #include "dropout_table.h"
+#include "sgd_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
   X(BatchNormTable, batchnorm_table) \
   X(DropoutTable, dropout_table) \
-  X(InitTable, init_table)
+  X(InitTable, init_table) \
+  X(SgdTable, sgd_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

@@ -208,3 +208,11 @@ REGCORE_HD void word_to_bytes(uint32_t w, uint8_t* b) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(b), _mm256_maskz_set1_epi8(__mmask32(w), 1));
 }
 REGCORE_CORE_END
+
+// ---- sgd family: float32 -> float64 widening loads (vload/vstore come from the block above).
+REGCORE_CORE_BEGIN
+// W/2 consecutive values as float64 lanes (exact).
+REGCORE_HD VF64 vload_f64(const float* p) { return VF64(_mm512_cvtps_pd(_mm256_loadu_ps(p))); }
+REGCORE_HD VF64 vload_f64(const double* p) { return VF64(_mm512_loadu_pd(p)); }
+REGCORE_HD void vstore_f64(double* p, VF64 x) { _mm512_storeu_pd(p, x.v); }
+REGCORE_CORE_END

@@ -2,3 +2,4 @@
 from .random import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .init import *  # noqa: F401,F403
+from .sgd import *  # noqa: F401,F403

@@ -1,0 +1,100 @@
+// Penalized SGD for NumPy arrays: lists of arrays -> a table of raw pointers, every array checked
+// before any kernel runs (a multi-tensor step is all or nothing), GIL released. No math here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "../core/sgd_params.h"
+#include "../cpu/sgd_api.h"
+#include "array_args.h"
+
+namespace regcore { namespace bindings {
+
+namespace {
+
+std::string item_name(const char* list, size_t i) {
+  return std::string(list) + "[" + std::to_string(i) + "]";
+}
+
+py::array as_array(py::handle h, const std::string& name) {
+  if (!py::isinstance<py::array>(h)) throw py::type_error(name + ": expected a NumPy array");
+  return py::reinterpret_borrow<py::array>(h);
+}
+
+template <class T>
+void fill_tensor(cpu::SgdTensor& s, py::array& w, py::array& g, py::array* b, const std::string& wn,
+                 const std::string& gn, const std::string& bn) {
+  s.w = out_ptr<T>(w, wn.c_str());
+  s.g = in_ptr<T>(g, gn.c_str());
+  s.b = b ? out_ptr<T>(*b, bn.c_str()) : nullptr;
+  s.f64 = sizeof(T) == 8;
+}
+
+}  // namespace
+
+void bind_sgd_cpu(py::module_& m) {
+  m.def("sgd_step_multi", [](py::list ws, py::list gs, py::list bs, std::vector<bool> firsts,
+                             std::vector<std::tuple<int64_t, int64_t, int64_t>> geoms, double lr,
+                             double momentum, double damp_keep, double wd, double decay_keep,
+                             double l1, double l1_thr, uint32_t flags, double max_norm) {
+    const size_t count = ws.size();
+    if (gs.size() != count || bs.size() != count || firsts.size() != count || geoms.size() != count)
+      throw py::value_error("grads, momentum_bufs: expected lists as long as params");
+    std::vector<py::array> keep;
+    keep.reserve(3 * count);
+    std::vector<cpu::SgdTensor> ts(count);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string wn = item_name("params", i), gn = item_name("grads", i),
+                        bn = item_name("momentum_bufs", i);
+      py::array w = as_array(ws[i], wn), g = as_array(gs[i], gn);
+      const bool has_b = !bs[i].is_none();
+      py::array b = has_b ? as_array(bs[i], bn) : py::array();
+      if (g.size() != w.size() || (has_b && b.size() != w.size()))
+        throw py::value_error(gn + ": expected as many elements as " + wn);
+      if (!g.dtype().is(w.dtype()) || (has_b && !b.dtype().is(w.dtype())))
+        throw py::type_error(gn + ": expected the dtype of " + wn);
+      cpu::SgdTensor& s = ts[i];
+      if (is_dtype<float>(w)) fill_tensor<float>(s, w, g, has_b ? &b : nullptr, wn, gn, bn);
+      else if (is_dtype<double>(w)) fill_tensor<double>(s, w, g, has_b ? &b : nullptr, wn, gn, bn);
+      else unsupported_dtype(w, wn.c_str());
+      s.n = w.size();
+      s.first = firsts[i];
+      std::tie(s.outer, s.rows, s.inner) = geoms[i];
+      if (s.rows > 0 && s.outer * s.rows * s.inner != s.n)
+        throw py::value_error(wn + ": max-norm geometry does not match the size");
+      if ((flags & kSgdMomentum) && !has_b) throw py::value_error(bn + ": expected a buffer");
+      keep.push_back(w); keep.push_back(g); keep.push_back(b);
+    }
+    const cpu::SgdHyper h{lr, momentum, damp_keep, wd, decay_keep, l1, l1_thr, flags, max_norm};
+    py::gil_scoped_release nogil;
+    cpu::sgd_step_multi(ts.data(), count, h);
+  }, py::arg("params"), py::arg("grads"), py::arg("momentum_bufs"), py::arg("firsts"),
+     py::arg("geoms"), py::arg("lr"), py::arg("momentum"), py::arg("damp_keep"), py::arg("wd"),
+     py::arg("decay_keep"), py::arg("l1"), py::arg("l1_thr"), py::arg("flags"), py::arg("max_norm"));
+
+  m.def("penalty_sums", [](py::list xs) {
+    const size_t count = xs.size();
+    std::vector<py::array> keep;
+    std::vector<cpu::PenaltyTensor> ts(count);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string name = item_name("params", i);
+      py::array x = as_array(xs[i], name);
+      if (is_dtype<float>(x)) ts[i] = {in_ptr<float>(x, name.c_str()), int64_t(x.size()), false};
+      else if (is_dtype<double>(x)) ts[i] = {in_ptr<double>(x, name.c_str()), int64_t(x.size()), true};
+      else unsupported_dtype(x, name.c_str());
+      keep.push_back(x);
+    }
+    double a = 0, s = 0;
+    {
+      py::gil_scoped_release nogil;
+      cpu::penalty_sums(ts.data(), count, a, s);
+    }
+    return py::make_tuple(a, s);
+  }, py::arg("params"));
+}
+
+}}  // namespace regcore::bindings

@@ -1,0 +1,109 @@
+// Penalized SGD for CUDA device views: every view checked before any launch (a multi-tensor step
+// is all or nothing), GIL released. No math here.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "../core/sgd_params.h"
+#include "../cuda/launch.h"
+#include "../cuda/sgd_api.h"
+#include "device_view.h"
+
+namespace regcore { namespace bindings {
+
+namespace {
+
+std::string item_name(const char* list, size_t i) {
+  return std::string(list) + "[" + std::to_string(i) + "]";
+}
+
+const DeviceView& as_view(py::handle h, const std::string& name) {
+  try {
+    return h.cast<const DeviceView&>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(name + ": expected a CUDA device view");
+  }
+}
+
+}  // namespace
+
+void bind_sgd_cuda(py::module_& m) {
+  m.def("sgd_step_multi", [](py::list ws, py::list gs, py::list bs, std::vector<bool> firsts,
+                             std::vector<std::tuple<int64_t, int64_t, int64_t>> geoms, double lr,
+                             double momentum, double damp_keep, double wd, double decay_keep,
+                             double l1, double l1_thr, uint32_t flags, double max_norm) {
+    const size_t count = ws.size();
+    if (gs.size() != count || bs.size() != count || firsts.size() != count || geoms.size() != count)
+      throw py::value_error("grads, momentum_bufs: expected lists as long as params");
+    std::vector<SgdTensor> ts(count);
+    int device = 0;
+    uintptr_t stream = 1;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string wn = item_name("params", i), gn = item_name("grads", i),
+                        bn = item_name("momentum_bufs", i);
+      const DeviceView& w = as_view(ws[i], wn);
+      const DeviceView& g = as_view(gs[i], gn);
+      const bool has_b = !bs[i].is_none();
+      if (w.dtype != "float32" && w.dtype != "float64")
+        throw py::type_error(wn + ": unsupported dtype " + w.dtype + " (expected float32 or float64)");
+      check_view(w, w.dtype.c_str(), true, wn.c_str());
+      check_view(g, w.dtype.c_str(), false, gn.c_str());
+      if (g.size() != w.size() || g.device_id != w.device_id)
+        throw py::value_error(gn + ": expected the size and device of " + wn);
+      SgdTensor& s = ts[i];
+      s.b = nullptr;
+      if (has_b) {
+        const DeviceView& b = as_view(bs[i], bn);
+        check_view(b, w.dtype.c_str(), true, bn.c_str());
+        if (b.size() != w.size() || b.device_id != w.device_id)
+          throw py::value_error(bn + ": expected the size and device of " + wn);
+        s.b = b.data;
+      }
+      if ((flags & kSgdMomentum) && !has_b) throw py::value_error(bn + ": expected a buffer");
+      if (i == 0) { device = w.device_id; stream = w.stream; }
+      else if (w.device_id != device) throw py::value_error(wn + ": expected the device of params[0]");
+      s.w = w.data;
+      s.g = g.data;
+      s.n = w.size();
+      s.f64 = w.dtype == "float64";
+      s.first = firsts[i];
+      std::tie(s.outer, s.rows, s.inner) = geoms[i];
+      if (s.rows > 0 && s.outer * s.rows * s.inner != s.n)
+        throw py::value_error(wn + ": max-norm geometry does not match the size");
+    }
+    const SgdHyper h{lr, momentum, damp_keep, wd, decay_keep, l1, l1_thr, flags, max_norm};
+    if (count == 0) return;
+    py::gil_scoped_release nogil;
+    cuda::DeviceGuard guard(device);
+    cuda::sgd_step_multi(ts.data(), count, h, stream);
+  });
+
+  m.def("penalty_sums", [](py::list xs) {
+    const size_t count = xs.size();
+    std::vector<PenaltyTensor> ts(count);
+    int device = 0;
+    uintptr_t stream = 1;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string name = item_name("params", i);
+      const DeviceView& x = as_view(xs[i], name);
+      if (x.dtype != "float32" && x.dtype != "float64")
+        throw py::type_error(name + ": unsupported dtype " + x.dtype + " (expected float32 or float64)");
+      check_view(x, x.dtype.c_str(), false, name.c_str());
+      if (i == 0) { device = x.device_id; stream = x.stream; }
+      else if (x.device_id != device) throw py::value_error(name + ": expected the device of params[0]");
+      ts[i] = {x.data, x.size(), x.dtype == "float64"};
+    }
+    double a = 0, s = 0;
+    if (count > 0) {
+      py::gil_scoped_release nogil;
+      cuda::DeviceGuard guard(device);
+      cuda::penalty_sums(ts.data(), count, a, s, stream);
+    }
+    return py::make_tuple(a, s);
+  });
+}
+
+}}  // namespace regcore::bindings

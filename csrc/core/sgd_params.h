@@ -1,0 +1,70 @@
+// The hyper-parameters of one penalized SGD step, already combined into the coefficients the
+// update rule multiplies by (docs/sgd.md). A plain aggregate outside the per-ISA namespaces: it
+// holds no code, so the baseline dispatcher, every ISA's kernels and CUDA can share the type.
+//
+// The Python layer computes every derived coefficient (1 - dampening, lr*l1, 1 - lr*decay) in
+// float64 and rounds it once to the parameter's dtype; the NumPy backend rounds the same way,
+// which is what keeps all backends bit-identical.
+#pragma once
+#include <cstdint>
+
+namespace regcore {
+
+enum SgdFlags : uint32_t {
+  kSgdMaximize = 1u << 0,       // g <- -g
+  kSgdWeightDecay = 1u << 1,    // g <- g + wd*w (coupled L2)
+  kSgdL1Subgrad = 1u << 2,      // g <- g + l1*sign(w)
+  kSgdMomentum = 1u << 3,       // heavy-ball buffer (read unless first, always written)
+  kSgdNesterov = 1u << 4,       // d <- g + momentum*b
+  kSgdDecoupled = 1u << 5,      // w <- w*(1 - lr*decay)
+  kSgdL1Prox = 1u << 6,         // soft threshold at lr*l1 after the step
+};
+
+template <class T>
+struct SgdParams {
+  T lr;           // learning rate
+  T momentum;     // mu
+  T damp_keep;    // 1 - dampening
+  T wd;           // coupled L2 coefficient
+  T decay_keep;   // 1 - lr*decoupled_weight_decay
+  T l1;           // subgradient L1 coefficient
+  T l1_thr;       // proximal threshold lr*l1
+  uint32_t flags;
+};
+
+// One parameter tensor of a step (host or device pointers). b is null without momentum.
+// Max-norm geometry: the tensor viewed as (outer, rows, inner) with rows the neuron axis;
+// rows == 0 means no max-norm.
+struct SgdTensor {
+  void* w;
+  const void* g;
+  void* b;
+  int64_t n;
+  bool f64;
+  bool first;  // the momentum buffer is new: b <- d instead of reading it
+  int64_t outer, rows, inner;
+};
+
+// Hyper-parameters in float64 (SgdParams<T> holds them rounded once to the tensor's dtype).
+struct SgdHyper {
+  double lr, momentum, damp_keep, wd, decay_keep, l1, l1_thr;
+  uint32_t flags;
+  double max_norm;  // > 0 when some tensor has rows > 0
+
+  template <class T>
+  SgdParams<T> as() const {
+    return SgdParams<T>{T(lr), T(momentum), T(damp_keep), T(wd), T(decay_keep), T(l1), T(l1_thr), flags};
+  }
+};
+
+// A tensor of a penalty sum.
+struct PenaltyTensor {
+  const void* x;
+  int64_t n;
+  bool f64;
+};
+
+// Elements per chunk of the penalty's partial sums (and of the CPU's streaming work items).
+constexpr int64_t kSgdChunk = int64_t(1) << 16;
+
+}  // namespace regcore

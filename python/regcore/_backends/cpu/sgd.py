@@ -1,0 +1,15 @@
+"""Native CPU penalized SGD: one call for all tensors (one parallel region)."""
+from __future__ import annotations
+
+from ..._native import cpu as _ext
+
+__all__ = ["sgd_step_multi", "penalty_sums"]
+
+
+def sgd_step_multi(ws, gs, bs, firsts, geoms, h):
+    _ext.sgd_step_multi(ws, gs, bs, firsts, geoms, h.lr, h.momentum, h.damp_keep, h.wd,
+                        h.decay_keep, h.l1, h.l1_thr, h.flags, h.max_norm)
+
+
+def penalty_sums(xs):
+    return _ext.penalty_sums(xs)

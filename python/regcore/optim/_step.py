@@ -1,0 +1,166 @@
+"""Public functional API of penalized SGD: ``sgd_step_``, ``sgd_step_multi_`` and ``penalty``.
+
+Everything is validated before anything is written: every tensor of a multi-tensor step and
+every hyper-parameter. A failure raises TypeError/ValueError naming the tensor and the argument
+and leaves all parameters and buffers as they were. docs/sgd.md has the math.
+"""
+from __future__ import annotations
+
+
+from .. import _arrays, _validate
+from .._backend import backend_for
+from .._errors import type_error, value_error
+from ._hyper import DEFAULTS, make_hyper, max_norm_geometry
+
+__all__ = ["sgd_step_", "sgd_step_multi_", "penalty"]
+
+
+def _as_list(name: str, value) -> list:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise type_error(name, "a list or tuple of arrays", type(value).__name__)
+
+
+def _data_ptr(ref) -> int | None:
+    if ref.size == 0:
+        return None
+    if ref.device == "cpu":
+        return ref.target.__array_interface__["data"][0]
+    return getattr(ref.target, "ptr", None)
+
+
+def _check_tensors(params, grads, bufs, hyper, names):
+    """Inspect every tensor; returns (param refs, grad refs, buf refs or None, geometries)."""
+    pn, gn, bn = names[:3]
+    if len(grads) != len(params):
+        raise value_error(gn, f"{len(params)} gradients (one per parameter)", f"{len(grads)}")
+    if bufs is not None and len(bufs) != len(params):
+        raise value_error(bn, f"{len(params)} buffers or None entries (one per parameter)", f"{len(bufs)}")
+    prefs, grefs, brefs, geoms = [], [], [], []
+    seen = {}
+    labels = names[3] if isinstance(names[3], list) else range(len(params))
+    for i, (p, g) in enumerate(zip(params, grads)):
+        k = labels[i]
+        pi, gi, bi = (f"{pn}[{k}]", f"{gn}[{k}]", f"{bn}[{k}]") if names[3] is not False else (pn, gn, bn)
+        pr = _arrays.inspect(p, pi, writeable=True)
+        gr = _arrays.inspect(g, gi, dtypes=(pr.dtype,))
+        _arrays.same_place(pr, gr, gi)
+        if gr.shape != pr.shape:
+            raise value_error(gi, f"the shape of {pi} {pr.shape}", gr.shape)
+        if prefs and not prefs[0].same_place(pr):
+            raise value_error(pi, f"an array on {prefs[0].device}:{prefs[0].device_id} like {pn}[0]",
+                              f"{pr.device}:{pr.device_id}")
+        br = None
+        b = None if bufs is None else bufs[i]
+        if b is not None:
+            br = _arrays.inspect(b, bi, writeable=True, dtypes=(pr.dtype,))
+            _arrays.same_place(pr, br, bi)
+            if br.shape != pr.shape:
+                raise value_error(bi, f"the shape of {pi} {pr.shape}", br.shape)
+        for ref, nm in ((pr, pi), (br, bi)):
+            ptr = None if ref is None else _data_ptr(ref)
+            if ptr is not None:
+                if ptr in seen:
+                    raise value_error(nm, "an array that shares no memory with the other parameters and buffers",
+                                      f"the same memory as {seen[ptr]}")
+                seen[ptr] = nm
+        geoms.append(max_norm_geometry(pr.shape, hyper, pi))
+        prefs.append(pr)
+        grefs.append(gr)
+        brefs.append(br)
+    return prefs, grefs, brefs, geoms
+
+
+class _Plan:
+    """A validated step, ready to run: nothing has been written yet."""
+
+    def __init__(self, params, grads, bufs, hyper, names):
+        prefs, grefs, brefs, geoms = _check_tensors(params, grads, bufs, hyper, names)
+        self.hyper = hyper
+        self.prefs, self.grefs, self.brefs, self.geoms = prefs, grefs, brefs, geoms
+        self.bufs = list(bufs) if bufs is not None else [None] * len(prefs)
+        self.backend = backend_for(prefs[0], names[0]) if prefs else None
+
+    def run(self) -> list:
+        if not self.prefs:
+            return []
+        hyper, prefs, brefs = self.hyper, self.prefs, list(self.brefs)
+        out_bufs = list(self.bufs)
+        firsts = [False] * len(prefs)
+        if hyper.uses_momentum:
+            for i, pr in enumerate(prefs):
+                if brefs[i] is None:
+                    out_bufs[i], brefs[i] = _arrays.empty_like_place(pr.obj, pr.shape, pr.dtype)
+                    firsts[i] = True
+        self.backend.sgd_step_multi(
+            [r.target for r in prefs], [r.target for r in self.grefs],
+            [r.target if (r is not None and hyper.uses_momentum) else None for r in brefs],
+            firsts, self.geoms, hyper)
+        return out_bufs
+
+
+def sgd_step_(param, grad, momentum_buf=None, lr=DEFAULTS["lr"], momentum=DEFAULTS["momentum"],
+              dampening=0.0, nesterov=False, weight_decay=0.0, decoupled_weight_decay=0.0, l1=0.0,
+              l1_mode="proximal", max_norm=None, max_norm_axis=0, maximize=False):
+    """One penalized SGD step on ``param`` in place; returns the momentum buffer.
+
+    ``momentum_buf=None`` with ``momentum > 0`` starts a new buffer (equal to the step's
+    gradient, as torch.optim.SGD does) and returns it; with ``momentum == 0`` no buffer is read
+    or written and the given one (or None) is returned unchanged.
+    """
+    hyper = make_hyper(**dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                             weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                             l1=l1, l1_mode=l1_mode, max_norm=max_norm, max_norm_axis=max_norm_axis,
+                             maximize=maximize))
+    (buf,) = _Plan([param], [grad], [momentum_buf], hyper, ("param", "grad", "momentum_buf", False)).run()
+    return buf
+
+
+def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], momentum=DEFAULTS["momentum"],
+                    dampening=0.0, nesterov=False, weight_decay=0.0, decoupled_weight_decay=0.0, l1=0.0,
+                    l1_mode="proximal", max_norm=None, max_norm_axis=0, maximize=False):
+    """``sgd_step_`` on every tensor of a list at once (one parallel region / one launch).
+
+    Bit for bit the same as a loop of ``sgd_step_``. ``momentum_bufs`` is None or a list with an
+    array or None per parameter; returns the list of buffers. All tensors are checked before
+    any is written.
+    """
+    hyper = make_hyper(**dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                             weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                             l1=l1, l1_mode=l1_mode, max_norm=max_norm, max_norm_axis=max_norm_axis,
+                             maximize=maximize))
+    params = _as_list("params", params)
+    grads = _as_list("grads", grads)
+    bufs = None if momentum_bufs is None else _as_list("momentum_bufs", momentum_bufs)
+    return _Plan(params, grads, bufs, hyper, ("params", "grads", "momentum_bufs", True)).run()
+
+
+def penalty(params, l1=0.0, l2=0.0) -> float:
+    """``l1 * sum|w| + l2/2 * sum w^2`` over a list of arrays (or one array), as a Python float.
+
+    One fused native reduction in float64 with a fixed order (docs/sgd.md): the value does not
+    depend on the thread count or the ISA level, and the NumPy backend gives the same bits.
+    """
+    l1 = _validate.nonnegative("l1", l1)
+    l2 = _validate.nonnegative("l2", l2)
+    single = not isinstance(params, (list, tuple))
+    items = [params] if single else list(params)
+    refs = []
+    for i, x in enumerate(items):
+        ref = _arrays.inspect(x, "params" if single else f"params[{i}]")
+        if refs and not refs[0].same_place(ref):
+            raise value_error(f"params[{i}]", f"an array on {refs[0].device}:{refs[0].device_id}",
+                              f"{ref.device}:{ref.device_id}")
+        refs.append(ref)
+    if not refs:
+        return 0.0
+    be = backend_for(refs[0], "params")
+    s_abs, s_sq = be.penalty_sums([r.target for r in refs])
+    value = 0.0
+    if l1 != 0.0:
+        value = value + l1 * s_abs
+    if l2 != 0.0:
+        value = value + (0.5 * l2) * s_sq
+    return float(value)
+
+

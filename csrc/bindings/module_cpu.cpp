@@ -4,10 +4,12 @@
 namespace regcore { namespace bindings {
 void bind_runtime(pybind11::module_& m);
 void bind_random_cpu(pybind11::module_& m);
+void bind_bench_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
   m.doc() = "regcore native CPU kernels (scalar / AVX2 / AVX-512, OpenMP)";
   regcore::bindings::bind_runtime(m);
   regcore::bindings::bind_random_cpu(m);
+  regcore::bindings::bind_bench_cpu(m);
 }

@@ -13,7 +13,7 @@ def available() -> bool:
 
 def _impl(r) -> str:
     if r["impl"] == "peer":
-        return r["backend"]
+        return f"{r['backend']} (peer)"
     if r["backend"] == "numpy":
         return "regcore numpy"
     return f"regcore {r['backend']}" + (f" {r['isa']}" if r["isa"] else "")

@@ -53,7 +53,9 @@ class ArrayRef:
 def _cuda_view(x, name: str):
     if _native.cuda is None:
         raise RuntimeError(NO_CUDA_BUILD.format(name=name))
-    return _native.cuda.device_view(x, name)
+    from ._backends.cuda.views import device_view
+
+    return device_view(x, name)
 
 
 def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> ArrayRef:

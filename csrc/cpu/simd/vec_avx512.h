@@ -54,10 +54,15 @@ REGCORE_HD VU32 operator>>(VU32 a, int s) { return VU32(_mm512_srli_epi32(a.v, u
 REGCORE_HD VU32 operator<<(VU32 a, int s) { return VU32(_mm512_slli_epi32(a.v, unsigned(s))); }
 REGCORE_HD void mulhilo32(VU32 a, uint32_t m, VU32& hi, VU32& lo) {
   const __m512i mv = _mm512_set1_epi32(int(m));
+  // 64-bit products of the even lanes and of the odd lanes (moved down by the shuffle; the
+  // multiply reads only the low half of each 64-bit lane).
   __m512i even = _mm512_mul_epu32(a.v, mv);
-  __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a.v, 32), mv);
-  lo = VU32(_mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)));
-  hi = VU32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd));
+  __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a.v, _MM_PERM_DDBB), mv);
+  // One masked shuffle each puts the right 32-bit halves in place: lo keeps even's low halves
+  // and takes odd's low halves (moved up) in odd lanes; hi takes even's high halves (moved
+  // down) in even lanes and keeps odd's high halves.
+  lo = VU32(_mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA));
+  hi = VU32(_mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_DDBB));
 }
 REGCORE_HD VF32 to_f32(VU32 a) { return VF32(_mm512_cvtepi32_ps(a.v)); }
 REGCORE_HD VF32 to_fp(VU32 a) { return to_f32(a); }

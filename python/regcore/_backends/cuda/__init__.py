@@ -1,0 +1,2 @@
+"""Native CUDA backend: the CUDA module's kernels on device views (one module per family)."""
+from .random import *  # noqa: F401,F403

@@ -89,7 +89,7 @@ def native_modules():
     mods = []
     if _native.cpu is not None and hasattr(_native.cpu, "bench_cases"):
         mods.append(("cpu", _native.cpu))
-    if _native.cuda is not None and hasattr(_native.cuda, "bench_cases"):
+    if _native.cuda is not None and hasattr(_native.cuda, "bench_cases") and _native.cuda.devices():
         mods.append(("cuda", _native.cuda))
     return mods
 
@@ -187,15 +187,16 @@ def plan(o: Options):
                             continue
                         for t in (o.threads if peer.threaded and device == "cpu" else [1]):
                             tasks.append(Task("peer", name, dtype, n, t, None, device, kern, peer))
-    # The copy baseline at every element count, element size and thread count the kernels use.
-    copies = sorted({(t.n, copy_dtype(t.dtype), t.threads) for t in tasks if t.device == "cpu"})
-    if natives.get(("baseline.copy", "float32", "cpu")) is None:
-        copies = []
+    # The copy baseline at every element count, element size, thread count and device the
+    # kernels use (a device-to-device copy for cuda rows).
+    copies = sorted({(t.device, t.n, copy_dtype(t.dtype), t.threads if t.device == "cpu" else 0)
+                     for t in tasks if t.kind != "peer" or t.device == "cpu"})
+    copies = [c for c in copies if ("baseline.copy", c[2], c[0]) in natives]
     base = []
     for phase in ("before", "after"):
-        for n, cd, t in copies:
-            mod, case = natives[("baseline.copy", cd, "cpu")]
-            base.append(Task("copy", "baseline.copy", cd, n, t, None, "cpu", None, None, mod, case, phase))
+        for device, n, cd, t in copies:
+            mod, case = natives[("baseline.copy", cd, device)]
+            base.append(Task("copy", "baseline.copy", cd, n, t, None, device, None, None, mod, case, phase))
     before = [b for b in base if b.phase == "before"]
     after = [b for b in base if b.phase == "after"]
     return before + tasks + after, skipped
@@ -304,13 +305,11 @@ def _row(task: Task, r: dict, natives: dict) -> dict:
 
 def _derive(results: list, before: list, after: list) -> None:
     """Fill pct_copy and the speed-ups over each peer."""
-    def key(r):
-        return (r["n"], r["dtype"], r["threads"])
     copy = {}
     for r in before + after:
-        copy.setdefault(key(r), []).append(r["gbps"])
+        copy.setdefault((r["device"], r["n"], r["dtype"], r["threads"]), []).append(r["gbps"])
     for r in results:
-        ref = copy.get((r["n"], copy_dtype(r["dtype"]), r["threads"])) if r["device"] == "cpu" else None
+        ref = copy.get((r["device"], r["n"], copy_dtype(r["dtype"]), r["threads"]))
         r["copy_gbps"] = sum(ref) / len(ref) if ref else None
         r["pct_copy"] = 100.0 * r["gbps"] / r["copy_gbps"] if ref and r["gbps"] is not None else None
     peers = [r for r in results if r["impl"] == "peer"]

@@ -213,3 +213,34 @@ def test_cli_rejects_bad_options(args):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr
+
+
+cuda_module = pytest.mark.skipif(_native.cuda is None or not hasattr(_native.cuda, "bench_cases"),
+                                 reason="CUDA module not built")
+
+
+@native
+@cuda_module
+def test_cuda_cases_mirror_cpu_cases():
+    # Registered in the CUDA module (no GPU needed to list them): same ids and byte counts as
+    # the CPU cases, so cuda rows line up with cpu rows and the device copy baseline.
+    cpu_ids = {c["id"] for c in _cases()}
+    cuda_cases = list(_native.cuda.bench_cases())
+    assert {"baseline.copy:float32", "baseline.copy:float64"} <= {c["id"] for c in cuda_cases}
+    for c in cuda_cases:
+        assert set(c) == CASE_KEYS and c["backend"] == "cuda"
+        if c["id"] in cpu_ids:
+            for n in (1000, 1 << 20):
+                assert _native.cuda.bench_bytes(c["name"], c["dtype"], n) == \
+                    _native.cpu.bench_bytes(c["name"], c["dtype"], n)
+
+
+@pytest.mark.cuda
+@cuda_module
+def test_every_cuda_case_runs():
+    if not _native.cuda.devices():
+        pytest.skip("no CUDA device visible")
+    for c in _native.cuda.bench_cases():
+        r = _native.cuda.bench_run(c["name"], c["dtype"], 1000, warmup=1, repeats=2, min_sample_s=0.0)
+        assert len(r["times_s"]) == 2 and all(t > 0 for t in r["times_s"])
+        assert r["min_s"] <= r["median_s"] <= r["max_s"]

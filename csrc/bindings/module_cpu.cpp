@@ -5,6 +5,7 @@ namespace regcore { namespace bindings {
 void bind_runtime(pybind11::module_& m);
 void bind_random_cpu(pybind11::module_& m);
 void bind_bench_cpu(pybind11::module_& m);
+void bind_batchnorm_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
@@ -12,4 +13,5 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_runtime(m);
   regcore::bindings::bind_random_cpu(m);
   regcore::bindings::bind_bench_cpu(m);
+  regcore::bindings::bind_batchnorm_cpu(m);
 }

@@ -88,3 +88,10 @@ REGCORE_CORE_BEGIN
 REGCORE_HD float to_fp(uint32_t u) { return float(int32_t(u)); }
 REGCORE_HD double to_fp(uint64_t u) { return double(int64_t(u)); }
 REGCORE_CORE_END
+
+// ---- batchnorm family: float64 widening of one element (the SIMD forms are widen_lo/hi), so the
+// scalar tails of the statistics kernels accumulate exactly like the float64 lanes.
+REGCORE_CORE_BEGIN
+REGCORE_HD double widen(float a) { return double(a); }
+REGCORE_HD double widen(double a) { return a; }
+REGCORE_CORE_END

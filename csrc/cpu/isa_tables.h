@@ -6,9 +6,11 @@
 // compiled with one ISA's flags is shared with another.
 #pragma once
 #include "random_table.h"
+#include "batchnorm_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
-  X(RandomTable, random_table)
+  X(RandomTable, random_table) \
+  X(BatchNormTable, batchnorm_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

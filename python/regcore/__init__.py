@@ -5,6 +5,7 @@ Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cud
 follows where the data lives (see ``build_info()``).
 """
 from . import random  # noqa: F401
+from .batchnorm import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401
     __version__,

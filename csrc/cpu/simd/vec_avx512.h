@@ -143,3 +143,14 @@ REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
 }
 
 REGCORE_CORE_END
+
+// ---- batchnorm family: unaligned loads/stores and float32 -> float64 widening (the statistics
+// of float32 data accumulate in float64 lanes).
+REGCORE_CORE_BEGIN
+REGCORE_HD VF32 vload(const float* p) { return VF32(_mm512_loadu_ps(p)); }
+REGCORE_HD VF64 vload(const double* p) { return VF64(_mm512_loadu_pd(p)); }
+REGCORE_HD void vstore(float* p, VF32 a) { _mm512_storeu_ps(p, a.v); }
+REGCORE_HD void vstore(double* p, VF64 a) { _mm512_storeu_pd(p, a.v); }
+REGCORE_HD VF64 widen_lo(VF32 a) { return VF64(_mm512_cvtps_pd(_mm512_castps512_ps256(a.v))); }
+REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a.v, 1))); }
+REGCORE_CORE_END

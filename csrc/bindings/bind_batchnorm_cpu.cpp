@@ -1,0 +1,127 @@
+// Batch-normalization passes for NumPy arrays: dtype switch, size guards, pointer extraction,
+// GIL release. No math here (the Python layer computes the per-channel coefficients).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "../cpu/batchnorm_api.h"
+#include "array_args.h"
+
+namespace regcore { namespace bindings {
+
+namespace {
+
+void check_size(const py::array& a, int64_t n, const char* name) {
+  if (int64_t(a.size()) != n)
+    throw py::value_error(std::string(name) + ": expected " + std::to_string(n) + " elements, got " +
+                          std::to_string(a.size()));
+}
+
+template <class T>
+cpu::BnCoef<T> coef(const py::array& mhi, const py::array& mlo, const py::array& scale,
+                    const py::array& shift, int64_t C) {
+  check_size(mhi, C, "mhi");
+  check_size(mlo, C, "mlo");
+  check_size(scale, C, "scale");
+  check_size(shift, C, "shift");
+  return {in_ptr<T>(mhi, "mhi"), in_ptr<T>(mlo, "mlo"), in_ptr<T>(scale, "scale"), in_ptr<T>(shift, "shift")};
+}
+
+template <class T>
+void moments(const py::array& x, int64_t N, int64_t C, int64_t S, py::array& out) {
+  const T* px = in_ptr<T>(x, "x");
+  check_size(x, N * C * S, "x");
+  check_size(out, 3 * C, "out");
+  double* po = out_ptr<double>(out, "out");
+  py::gil_scoped_release nogil;
+  cpu::bn_moments(px, N, C, S, po);
+}
+
+template <class T>
+void normalize(const py::array& x, py::array& y, int64_t N, int64_t C, int64_t S, const py::array& mhi,
+               const py::array& mlo, const py::array& scale, const py::array& shift, bool relu) {
+  const T* px = in_ptr<T>(x, "x");
+  T* py_ = out_ptr<T>(y, "y");
+  check_size(x, N * C * S, "x");
+  check_size(y, N * C * S, "y");
+  const auto k = coef<T>(mhi, mlo, scale, shift, C);
+  py::gil_scoped_release nogil;
+  cpu::bn_normalize(px, py_, N, C, S, k, relu);
+}
+
+template <class T>
+void grad_reduce(const py::array& dy, const py::array& x, int64_t N, int64_t C, int64_t S,
+                 const py::array& mhi, const py::array& mlo, const py::array& scale, const py::array& shift,
+                 bool relu, py::array& out) {
+  const T* pdy = in_ptr<T>(dy, "dy");
+  const T* px = in_ptr<T>(x, "x");
+  check_size(dy, N * C * S, "dy");
+  check_size(x, N * C * S, "x");
+  check_size(out, 2 * C, "out");
+  double* po = out_ptr<double>(out, "out");
+  const auto k = coef<T>(mhi, mlo, scale, shift, C);
+  py::gil_scoped_release nogil;
+  cpu::bn_grad_reduce(pdy, px, N, C, S, k, relu, po);
+}
+
+template <class T>
+void grad_apply(const py::array& dy, const py::array& x, py::array& dx, int64_t N, int64_t C, int64_t S,
+                const py::array& mhi, const py::array& mlo, const py::array& scale, const py::array& shift,
+                const py::array& ka, const py::array& kb, const py::array& kc, bool relu) {
+  const T* pdy = in_ptr<T>(dy, "dy");
+  const T* px = in_ptr<T>(x, "x");
+  T* pdx = out_ptr<T>(dx, "dx");
+  for (const auto* a : {&dy, &x, static_cast<const py::array*>(&dx)}) check_size(*a, N * C * S, "dy/x/dx");
+  const auto k = coef<T>(mhi, mlo, scale, shift, C);
+  check_size(ka, C, "ka");
+  check_size(kb, C, "kb");
+  check_size(kc, C, "kc");
+  const cpu::BnGradCoef<T> g{in_ptr<T>(ka, "ka"), in_ptr<T>(kb, "kb"), in_ptr<T>(kc, "kc")};
+  py::gil_scoped_release nogil;
+  cpu::bn_grad_apply(pdy, px, pdx, N, C, S, k, g, relu);
+}
+
+}  // namespace
+
+void bind_batchnorm_cpu(py::module_& m) {
+  m.def("bn_moments", [](const py::array& x, int64_t N, int64_t C, int64_t S, py::array out) {
+    if (is_dtype<float>(x)) moments<float>(x, N, C, S, out);
+    else if (is_dtype<double>(x)) moments<double>(x, N, C, S, out);
+    else unsupported_dtype(x, "x");
+  }, py::arg("x").noconvert(), py::arg("N"), py::arg("C"), py::arg("S"), py::arg("out").noconvert());
+
+  m.def("bn_normalize", [](const py::array& x, py::array y, int64_t N, int64_t C, int64_t S,
+                           const py::array& mhi, const py::array& mlo, const py::array& scale,
+                           const py::array& shift, bool relu) {
+    if (is_dtype<float>(x)) normalize<float>(x, y, N, C, S, mhi, mlo, scale, shift, relu);
+    else if (is_dtype<double>(x)) normalize<double>(x, y, N, C, S, mhi, mlo, scale, shift, relu);
+    else unsupported_dtype(x, "x");
+  }, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"), py::arg("S"),
+     py::arg("mhi").noconvert(), py::arg("mlo").noconvert(), py::arg("scale").noconvert(),
+     py::arg("shift").noconvert(), py::arg("relu"));
+
+  m.def("bn_grad_reduce", [](const py::array& dy, const py::array& x, int64_t N, int64_t C, int64_t S,
+                             const py::array& mhi, const py::array& mlo, const py::array& scale,
+                             const py::array& shift, bool relu, py::array out) {
+    if (is_dtype<float>(x)) grad_reduce<float>(dy, x, N, C, S, mhi, mlo, scale, shift, relu, out);
+    else if (is_dtype<double>(x)) grad_reduce<double>(dy, x, N, C, S, mhi, mlo, scale, shift, relu, out);
+    else unsupported_dtype(x, "x");
+  }, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("N"), py::arg("C"), py::arg("S"),
+     py::arg("mhi").noconvert(), py::arg("mlo").noconvert(), py::arg("scale").noconvert(),
+     py::arg("shift").noconvert(), py::arg("relu"), py::arg("out").noconvert());
+
+  m.def("bn_grad_apply", [](const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C,
+                            int64_t S, const py::array& mhi, const py::array& mlo, const py::array& scale,
+                            const py::array& shift, const py::array& ka, const py::array& kb,
+                            const py::array& kc, bool relu) {
+    if (is_dtype<float>(x)) grad_apply<float>(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu);
+    else if (is_dtype<double>(x)) grad_apply<double>(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu);
+    else unsupported_dtype(x, "x");
+  }, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(), py::arg("N"),
+     py::arg("C"), py::arg("S"), py::arg("mhi").noconvert(), py::arg("mlo").noconvert(),
+     py::arg("scale").noconvert(), py::arg("shift").noconvert(), py::arg("ka").noconvert(),
+     py::arg("kb").noconvert(), py::arg("kc").noconvert(), py::arg("relu"));
+}
+
+}}  // namespace regcore::bindings

@@ -1,0 +1,62 @@
+// Batch-normalization math shared by every backend: the (count, mean, M2) merge, and the
+// per-element formulas of the normalize and backward passes. Templates over the lane type F
+// (float, double, VF32, VF64, or a CUDA scalar), so the CPU lanes and the GPU run one formula.
+//
+// Conventions (docs/batchnorm.md):
+//  * statistics are (count, mean, M2) per channel in float64, M2 = sum (x - mean)^2;
+//  * the mean enters the element formulas as two numbers of the data type, mhi + mlo, with
+//    mhi = round(mean) and mlo = round(mean - mhi). For float32 data with mean 1e4 and std 1e-2,
+//    round(mean) alone is off by up to 5e-4 = 5% of a standard deviation; x - mhi is exact
+//    (Sterbenz) and subtracting mlo afterwards leaves one rounding of the small centered value;
+//  * a per-channel affine map scale = gamma * rstd, shift = beta is applied to the centered value.
+#pragma once
+#include "scalar_ops.h"
+
+REGCORE_CORE_BEGIN
+
+struct Moments {
+  double n, mean, m2;
+};
+
+// Chan, Golub & LeVeque's pairwise update: merges the moments of two disjoint parts (counts may
+// differ). The same operation order is used by the Python merge (python/regcore/_norm_stats.py).
+REGCORE_HD Moments chan_merge(Moments a, Moments b) {
+  if (b.n == 0.0) return a;
+  if (a.n == 0.0) return b;
+  Moments r;
+  r.n = a.n + b.n;
+  const double d = b.mean - a.mean;
+  const double fb = b.n / r.n;
+  r.mean = a.mean + d * fb;
+  r.m2 = (a.m2 + b.m2) + (d * d) * (a.n * fb);
+  return r;
+}
+
+// x - mean, with the mean split in two numbers of the data type (see the file comment).
+template <class F> REGCORE_HD F bn_center(F x, F mhi, F mlo) { return (x - mhi) - mlo; }
+
+// max(z, 0) written as a compare and select, so SIMD lanes, scalar code, NumPy
+// (np.where(z > 0, z, 0)) and CUDA agree on every input (NaN maps to 0 everywhere).
+template <class F> REGCORE_HD F bn_relu(F z) { return vselect(vgt(z, F(0.0f)), z, F(0.0f)); }
+
+// The normalize pass: y = xc * scale + shift (then ReLU when fused).
+template <class F> REGCORE_HD F bn_normalize(F x, F mhi, F mlo, F scale, F shift, bool relu) {
+  const F z = bn_center(x, mhi, mlo) * scale + shift;
+  return relu ? bn_relu(z) : z;
+}
+
+// The gradient reaching the affine output: dy where the fused ReLU passed (z > 0), else 0. The
+// mask is recomputed from x with the forward's exact formula and coefficients instead of
+// re-reading y, which saves one array read in each backward pass.
+template <class F> REGCORE_HD F bn_masked_dy(F dy, F xc, F scale, F shift, bool relu) {
+  if (!relu) return dy;
+  return vselect(vgt(xc * scale + shift, F(0.0f)), dy, F(0.0f));
+}
+
+// dx = ka * dy' + kb * xc + kc, with per-channel ka = gamma*rstd, kb = -ka*rstd^2*sum(dy'*xc)/M,
+// kc = -ka*sum(dy')/M. Written on xc (not x) so the large mean cancels before any product.
+template <class F> REGCORE_HD F bn_backward_dx(F dyp, F xc, F ka, F kb, F kc) {
+  return (ka * dyp + kb * xc) + kc;
+}
+
+REGCORE_CORE_END

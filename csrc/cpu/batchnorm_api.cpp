@@ -1,0 +1,140 @@
+#include "batchnorm_api.h"
+
+#include <vector>
+
+#include "../core/batchnorm.h"
+#include "dispatch.h"
+#include "parallel.h"
+
+namespace regcore { namespace cpu {
+
+namespace {
+
+// Channel-flat elements per piece in the rows layout: 256 KiB of float32 stays in L2 between the
+// two passes of moments_rows, and a (32, 64, 56, 56) batch still gives 128 pieces to share out.
+constexpr int64_t kRowsPiece = int64_t(1) << 16;
+
+// Rows per piece in the cols layout: about kStreamChunk elements, at least one row.
+inline int64_t cols_rows(int64_t C) { return C >= kStreamChunk ? 1 : kStreamChunk / (C > 0 ? C : 1); }
+
+template <class T> const BatchNormKernels<T>& kern();
+template <> const BatchNormKernels<float>& kern<float>() { return active_batchnorm_table().f32; }
+template <> const BatchNormKernels<double>& kern<double>() { return active_batchnorm_table().f64; }
+
+// Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
+// pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.
+template <class F>
+void for_row_pieces(int64_t N, int64_t C, int64_t S, int64_t pieces, F&& f) {
+  const int64_t per_chan = N * S;
+  parallel_chunks(C * pieces, 1, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; ++q) {
+      const int64_t c = q / pieces, p = q - c * pieces;
+      const int64_t i0 = p * kRowsPiece;
+      const int64_t i1 = (i0 + kRowsPiece < per_chan) ? i0 + kRowsPiece : per_chan;
+      f(q, c, i0, i1);
+    }
+  });
+}
+
+}  // namespace
+
+template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, double* out) {
+  const auto& k = kern<T>();
+  std::vector<Moments> total(size_t(C), Moments{0.0, 0.0, 0.0});
+  if (S > 1) {
+    const int64_t pieces = chunk_count(N * S, kRowsPiece);
+    std::vector<double> part(size_t(2 * C * pieces));
+    for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
+      k.moments_rows(x, C, S, c, i0, i1, &part[size_t(2 * q)]);
+    });
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < pieces; ++p) {
+        const int64_t i0 = p * kRowsPiece, i1 = (i0 + kRowsPiece < N * S) ? i0 + kRowsPiece : N * S;
+        const size_t q = size_t(c * pieces + p);
+        total[c] = chan_merge(total[c], Moments{double(i1 - i0), part[2 * q], part[2 * q + 1]});
+      }
+  } else {
+    const int64_t R = cols_rows(C);
+    auto parts = parallel_chunk_partials<std::vector<double>>(N, R, [&](int64_t, int64_t r0, int64_t r1) {
+      std::vector<double> v(size_t(2 * C));
+      k.moments_cols(x, C, r0, r1, v.data(), v.data() + C);
+      return v;
+    });
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const int64_t r0 = int64_t(p) * R, r1 = (r0 + R < N) ? r0 + R : N;
+      for (int64_t c = 0; c < C; ++c)
+        total[c] = chan_merge(total[c], Moments{double(r1 - r0), parts[p][c], parts[p][C + c]});
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    out[c] = total[c].n;
+    out[C + c] = total[c].mean;
+    out[2 * C + c] = total[c].m2;
+  }
+}
+
+template <class T>
+void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu) {
+  const auto& k = kern<T>();
+  if (S > 1) {
+    parallel_chunks(N * C * S, kStreamChunk,
+                    [&](int64_t b, int64_t e) { k.normalize_rows(x, y, C, S, b, e, kc, relu); });
+  } else {
+    parallel_chunks(N, cols_rows(C),
+                    [&](int64_t b, int64_t e) { k.normalize_cols(x, y, C, b, e, kc, relu); });
+  }
+}
+
+template <class T>
+void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu,
+                    double* out) {
+  const auto& k = kern<T>();
+  for (int64_t i = 0; i < 2 * C; ++i) out[i] = 0.0;
+  if (S > 1) {
+    const int64_t pieces = chunk_count(N * S, kRowsPiece);
+    std::vector<double> part(size_t(2 * C * pieces));
+    for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
+      k.grad_reduce_rows(dy, x, C, S, c, i0, i1, kc, relu, &part[size_t(2 * q)]);
+    });
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < pieces; ++p) {
+        const size_t q = size_t(c * pieces + p);
+        out[c] += part[2 * q];
+        out[C + c] += part[2 * q + 1];
+      }
+  } else {
+    auto parts = parallel_chunk_partials<std::vector<double>>(N, cols_rows(C), [&](int64_t, int64_t r0, int64_t r1) {
+      std::vector<double> v(size_t(2 * C));
+      k.grad_reduce_cols(dy, x, C, r0, r1, kc, relu, v.data(), v.data() + C);
+      return v;
+    });
+    for (const auto& v : parts)
+      for (int64_t i = 0; i < 2 * C; ++i) out[i] += v[size_t(i)];
+  }
+}
+
+template <class T>
+void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> kc,
+                   BnGradCoef<T> g, bool relu) {
+  const auto& k = kern<T>();
+  if (S > 1) {
+    parallel_chunks(N * C * S, kStreamChunk,
+                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dy, x, dx, C, S, b, e, kc, g, relu); });
+  } else {
+    parallel_chunks(N, cols_rows(C),
+                    [&](int64_t b, int64_t e) { k.grad_apply_cols(dy, x, dx, C, b, e, kc, g, relu); });
+  }
+}
+
+#define REGCORE_BN_INSTANTIATE(T)                                                                   \
+  template void bn_moments<T>(const T*, int64_t, int64_t, int64_t, double*);                        \
+  template void bn_normalize<T>(const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>, bool);          \
+  template void bn_grad_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, BnCoef<T>, bool,   \
+                                  double*);                                                         \
+  template void bn_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>,      \
+                                 BnGradCoef<T>, bool);
+REGCORE_BN_INSTANTIATE(float)
+REGCORE_BN_INSTANTIATE(double)
+#undef REGCORE_BN_INSTANTIATE
+
+}}  // namespace regcore::cpu

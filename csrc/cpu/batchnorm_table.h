@@ -1,0 +1,55 @@
+// The batch-normalization kernels one ISA level provides (plain function pointers; see
+// random_table.h for why). Two layouts, never transposed:
+//  * rows: the (N, C, S) view with S > 1 (NCL, NCHW, NCDHW): channel c is N runs of S
+//    contiguous elements. Channel-flat index i = n*S + s addresses element (n, c, s).
+//  * cols: the (M, C) view (2-D input, or channels-last with M = N*spatial): channels are
+//    contiguous, so the kernels run SIMD along C and keep per-channel accumulators in arrays.
+// Every kernel covers one fixed piece (a channel-flat range, a flat range or a row range) chosen
+// by batchnorm_api.cpp, so results never depend on the thread count.
+#pragma once
+#include <cstdint>
+
+namespace regcore { namespace cpu {
+
+// Per-channel coefficients of the element formulas (core/batchnorm.h), all of length C.
+template <class T> struct BnCoef {
+  const T* mhi;    // mean, high part
+  const T* mlo;    // mean, low part
+  const T* scale;  // gamma * rstd
+  const T* shift;  // beta
+};
+template <class T> struct BnGradCoef {
+  const T* ka;
+  const T* kb;
+  const T* kc;
+};
+
+template <class T> struct BatchNormKernels {
+  // out = (sum x, sum (x - mean_piece)^2) of channel c's elements [i0, i1): two passes over a
+  // cache-sized piece, float64 accumulators; mean_piece = sum / (i1 - i0).
+  void (*moments_rows)(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                       double out[2]);
+  // Per-channel (sum, M2) over rows [r0, r1) of an (M, C) array, written to sum[C], m2[C].
+  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* sum, double* m2);
+  // y over flat elements [j0, j1) of the (N, C, S) view.
+  void (*normalize_rows)(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
+                         BnCoef<T> k, int relu);
+  void (*normalize_cols)(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu);
+  // out = (sum dy', sum dy' * xc) of channel c's elements [i0, i1).
+  void (*grad_reduce_rows)(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0,
+                           int64_t i1, BnCoef<T> k, int relu, double out[2]);
+  // Per-channel sums over rows [r0, r1), accumulated into sdy[C], sdyx[C].
+  void (*grad_reduce_cols)(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
+                           int relu, double* sdy, double* sdyx);
+  void (*grad_apply_rows)(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0,
+                          int64_t j1, BnCoef<T> k, BnGradCoef<T> g, int relu);
+  void (*grad_apply_cols)(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1,
+                          BnCoef<T> k, BnGradCoef<T> g, int relu);
+};
+
+struct BatchNormTable {
+  BatchNormKernels<float> f32;
+  BatchNormKernels<double> f64;
+};
+
+}}  // namespace regcore::cpu

@@ -1,0 +1,22 @@
+"""Native CPU batch-normalization passes (csrc/cpu/batchnorm_api.h)."""
+from __future__ import annotations
+
+from ..._native import cpu as _ext
+
+__all__ = ["bn_moments", "bn_normalize", "bn_grad_reduce", "bn_grad_apply"]
+
+
+def bn_moments(x, N, C, S, out):
+    _ext.bn_moments(x, N, C, S, out)
+
+
+def bn_normalize(x, y, N, C, S, mhi, mlo, scale, shift, relu):
+    _ext.bn_normalize(x, y, N, C, S, mhi, mlo, scale, shift, bool(relu))
+
+
+def bn_grad_reduce(dy, x, N, C, S, mhi, mlo, scale, shift, relu, out):
+    _ext.bn_grad_reduce(dy, x, N, C, S, mhi, mlo, scale, shift, bool(relu), out)
+
+
+def bn_grad_apply(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu):
+    _ext.bn_grad_apply(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, bool(relu))

@@ -1,0 +1,307 @@
+"""Batch normalization: fused forward/backward, and the split phases behind them.
+
+The fused calls are the split phases composed, nothing else::
+
+    batch_norm          = batch_norm_stats -> batch_norm_apply        (training)
+                        = running statistics -> normalize             (inference: one pass)
+    batch_norm_backward = batch_norm_backward_reduce -> batch_norm_backward_apply
+
+so a distributed caller inserts its all-gather (of the (3, C) statistics) and all-reduce (of the
+(2, C) gradient sums) between the phases and gets the single-process result. docs/batchnorm.md
+has the math, the layouts and the recipes for MPI and torch.distributed.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _arrays, _validate
+from ._backend import backend_for
+from ._errors import type_error, value_error
+from ._norm_stats import (F64, BatchNormSaved, bn_view, check_param, coefficients,
+                          grad_coefficients, merge_parts)
+
+__all__ = [
+    "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
+    "batch_norm_backward_reduce", "batch_norm_backward_apply", "BatchNormSaved",
+]
+
+_F64_ONLY = (F64,)
+
+
+# ------------------------------------------------------------------ validation helpers
+
+def _optional_param(value, name, x_ref, C, *, writeable=False):
+    if value is None:
+        return None
+    ref = _arrays.inspect(value, name, writeable=writeable)
+    check_param(ref, name, x_ref, C)
+    return ref
+
+
+def _running(running_mean, running_var, x_ref, C):
+    rm = _optional_param(running_mean, "running_mean", x_ref, C, writeable=True)
+    rv = _optional_param(running_var, "running_var", x_ref, C, writeable=True)
+    if (rm is None) != (rv is None):
+        missing = "running_var" if rv is None else "running_mean"
+        raise value_error(missing, "an array when the other running statistic is given", None)
+    return rm, rv
+
+
+def _activation(activation):
+    if activation is None:
+        return None
+    return _validate.choice("activation", activation, ("relu",))
+
+
+def _momentum(momentum, num_batches_tracked, updating):
+    """The running-average factor: momentum, or 1/(num_batches_tracked + 1) for momentum=None."""
+    if momentum is not None:
+        m = _validate.probability("momentum", momentum)
+        if num_batches_tracked is not None:
+            _validate.integer("num_batches_tracked", num_batches_tracked, lo=0)
+        return m
+    if num_batches_tracked is None:
+        if updating:
+            raise value_error("num_batches_tracked",
+                              "the number of batches already averaged when momentum=None", None)
+        return None
+    return 1.0 / (_validate.integer("num_batches_tracked", num_batches_tracked, lo=0) + 1)
+
+
+def _training(training):
+    if not isinstance(training, (bool, np.bool_)):
+        raise type_error("training", "a bool", training)
+    return bool(training)
+
+
+def _stats_array(stats, name, C):
+    ref = _arrays.inspect(stats, name, dtypes=_F64_ONLY)
+    if ref.device != "cpu":
+        raise value_error(name, "statistics on the CPU", ref.device)
+    if ref.shape != (3, C):
+        raise value_error(name, f"a (3, {C}) float64 array of (count, mean, M2) rows", f"shape {ref.shape}")
+    return ref
+
+
+# ------------------------------------------------------------------ statistics
+
+def batch_norm_stats(x, axis=1):
+    """Per-channel (count, mean, M2) of x as a (3, C) float64 array (M2 = sum (x - mean)^2).
+
+    One read of x. Combine the statistics of several parts (ranks) with :func:`merge_stats`.
+    """
+    ref = _arrays.inspect(x, "x")
+    N, C, S, _ = bn_view(ref.shape, axis)
+    out, out_ref = _arrays.empty_like_place(x, (3, C), F64)
+    backend_for(ref).bn_moments(ref.target, N, C, S, out_ref.target)
+    return out
+
+
+def merge_stats(stats):
+    """Merge per-part statistics with Chan's parallel update (counts may differ between parts).
+
+    ``stats``: a sequence of (3, C) float64 arrays, or one stacked (P, 3, C) array (e.g. what an
+    all-gather returns). Parts are merged in order, so every rank that merges the same gathered
+    stack gets the same bits.
+    """
+    if isinstance(stats, (list, tuple)) or (isinstance(stats, Sequence) and not hasattr(stats, "shape")):
+        if len(stats) == 0:
+            raise value_error("stats", "at least one (3, C) statistics array", "an empty sequence")
+        refs = [_arrays.inspect(s, f"stats[{i}]", dtypes=_F64_ONLY) for i, s in enumerate(stats)]
+        C = refs[0].shape[-1] if refs[0].ndim == 2 else -1
+        for i, r in enumerate(refs):
+            if r.ndim != 2 or r.shape[0] != 3 or r.shape[1] != C:
+                raise value_error(f"stats[{i}]", f"a (3, {C if C >= 0 else 'C'}) float64 array",
+                                  f"shape {r.shape}")
+            if r.device != "cpu":
+                raise value_error(f"stats[{i}]", "statistics on the CPU", r.device)
+        stack = np.stack([r.target for r in refs])
+        like = stats[0]
+    else:
+        ref = _arrays.inspect(stats, "stats", dtypes=_F64_ONLY)
+        if ref.device != "cpu":
+            raise value_error("stats", "statistics on the CPU", ref.device)
+        if ref.ndim == 2 and ref.shape[0] == 3:
+            stack = ref.target[None]
+        elif ref.ndim == 3 and ref.shape[1] == 3 and ref.shape[0] >= 1:
+            stack = ref.target
+        else:
+            raise value_error("stats", "a (3, C) or (P, 3, C) float64 array", f"shape {ref.shape}")
+        like = stats
+    if np.any(stack[:, 0] < 0) or np.any(stack[:, 2] < 0) or not np.all(np.isfinite(stack)):
+        raise value_error("stats", "finite statistics with count >= 0 and M2 >= 0", "other values")
+    merged = merge_parts(stack)
+    out, out_ref = _arrays.empty_like_place(like, merged.shape, F64)
+    out_ref.target[...] = merged
+    return out
+
+
+# ------------------------------------------------------------------ forward
+
+def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats):
+    """The one normalize pass shared by training and inference: y and the saved state."""
+    N, C, S = view
+    g = None if gamma_ref is None else gamma_ref.target
+    b = None if beta_ref is None else beta_ref.target
+    rstd, mhi, mlo, scale, shift = coefficients(mean, var, g, b, eps, ref.dtype)
+    y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
+    backend_for(ref).bn_normalize(ref.target, y_ref.target, N, C, S, mhi, mlo, scale, shift,
+                                  activation == "relu")
+    saved = BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
+                           batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift)
+    return y, saved
+
+
+def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running_var=None, *,
+                     momentum=0.1, eps=1e-5, axis=1, activation=None, num_batches_tracked=None):
+    """Normalize x with (merged) batch statistics and update the running statistics.
+
+    ``stats``: (3, C) float64 (count, mean, M2), normally ``merge_stats`` of every rank's
+    ``batch_norm_stats``. Normalization uses the biased variance M2/count; the running variance
+    takes the unbiased M2/(count - 1):
+    ``running = (1 - f) * running + f * batch`` with f = momentum, or f = 1/(num_batches_tracked+1)
+    when momentum is None (the cumulative average; pass the batches already averaged).
+    Returns (y, saved). One read and one write of x.
+    """
+    ref = _arrays.inspect(x, "x")
+    N, C, S, ax = bn_view(ref.shape, axis)
+    st = _stats_array(stats, "stats", C)
+    gamma_ref = _optional_param(gamma, "gamma", ref, C)
+    beta_ref = _optional_param(beta, "beta", ref, C)
+    rm, rv = _running(running_mean, running_var, ref, C)
+    eps = _validate.positive("eps", eps)
+    activation = _activation(activation)
+    factor = _momentum(momentum, num_batches_tracked, rm is not None)
+    count, mean, m2 = (np.array(st.target[i], dtype=F64) for i in range(3))
+    if C > 0 and (not np.all(count == count[0]) or np.any(m2 < 0) or not np.all(np.isfinite(st.target))):
+        raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
+                          "other values")
+    n = float(count[0]) if C > 0 else float(N * S)
+    if n <= 1:
+        raise value_error("x", "more than one value per channel when training (batch statistics)",
+                          f"{n:g} values per channel")
+    var = m2 / n
+    y, saved = _normalize(ref, (N, C, S), ax, mean, var, n, gamma_ref, beta_ref, eps, activation, True)
+    if rm is not None:  # after the kernel: a failure above leaves the running statistics untouched
+        if factor is None:
+            factor = 1.0 / (num_batches_tracked + 1)
+        unbiased = m2 / (n - 1)
+        rm.target[...] = ((1.0 - factor) * rm.target.astype(F64) + factor * mean).astype(ref.dtype)
+        rv.target[...] = ((1.0 - factor) * rv.target.astype(F64) + factor * unbiased).astype(ref.dtype)
+    return y, saved
+
+
+def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, training=True, *,
+               momentum=0.1, eps=1e-5, axis=1, activation=None, num_batches_tracked=None):
+    """Batch normalization of x over every axis but the channel axis (1, or -1: channels-last).
+
+    Training (or no running statistics): batch statistics, running statistics updated when given
+    (``batch_norm_stats`` then ``batch_norm_apply``: one read for the statistics, one read and
+    one write to normalize). Inference with running statistics: one read and one write.
+    ``activation="relu"`` fuses max(y, 0). Returns (y, saved) for :func:`batch_norm_backward`.
+    """
+    ref = _arrays.inspect(x, "x")
+    N, C, S, ax = bn_view(ref.shape, axis)
+    training = _training(training)
+    gamma_ref = _optional_param(gamma, "gamma", ref, C)
+    beta_ref = _optional_param(beta, "beta", ref, C)
+    rm, rv = _running(running_mean, running_var, ref, C)
+    eps_v = _validate.positive("eps", eps)
+    activation = _activation(activation)
+    _momentum(momentum, num_batches_tracked, training and rm is not None)
+    if training or rm is None:
+        if N * S <= 1:
+            raise value_error("x", "more than one value per channel when training (batch statistics)",
+                              f"shape {ref.shape}")
+        stats = batch_norm_stats(ref.target, axis=ax)
+        return batch_norm_apply(x, stats, gamma, beta, running_mean if training else None,
+                                running_var if training else None, momentum=momentum, eps=eps,
+                                axis=ax, activation=activation, num_batches_tracked=num_batches_tracked)
+    mean = rm.target.astype(F64)
+    var = rv.target.astype(F64)
+    return _normalize(ref, (N, C, S), ax, mean, var, float("nan"), gamma_ref, beta_ref, eps_v,
+                      activation, False)
+
+
+# ------------------------------------------------------------------ backward
+
+def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
+    if not isinstance(saved, BatchNormSaved):
+        raise type_error("saved", "the saved state returned by batch_norm / batch_norm_apply",
+                         type(saved).__name__)
+    x_ref = _arrays.inspect(x, "x")
+    dy_ref = _arrays.inspect(dy, "dy")
+    for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
+        if ref.dtype != saved.dtype:
+            raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
+        if ref.shape != saved.shape:
+            raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
+    _arrays.same_place(x_ref, dy_ref, "dy")
+    C = saved.view[1]
+    if not check_gamma:
+        return dy_ref, x_ref, None
+    if gamma is None and saved.has_gamma:
+        raise value_error("gamma", "the gamma of the forward pass (it had one)", None)
+    if gamma is not None and not saved.has_gamma:
+        raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
+    gamma_ref = _optional_param(gamma, "gamma", x_ref, C)
+    return dy_ref, x_ref, gamma_ref
+
+
+def _red_array(red, C):
+    ref = _arrays.inspect(red, "red_total", dtypes=_F64_ONLY)
+    if ref.device != "cpu":
+        raise value_error("red_total", "sums on the CPU", ref.device)
+    if ref.shape != (2, C):
+        raise value_error("red_total", f"a (2, {C}) float64 array of (sum dy, sum dy*(x-mean)) rows",
+                          f"shape {ref.shape}")
+    return ref
+
+
+def batch_norm_backward_reduce(dy, x, saved):
+    """Per-channel sums (sum dy', sum dy' * (x - mean)) as a (2, C) float64 array, where dy' is
+    dy masked by the fused ReLU. Sum (all-reduce) these over ranks before the apply phase.
+    One read of dy and x."""
+    dy_ref, x_ref, _ = _check_saved(saved, dy, x, None, check_gamma=False)
+    N, C, S = saved.view
+    out, out_ref = _arrays.empty_like_place(x, (2, C), F64)
+    backend_for(x_ref).bn_grad_reduce(dy_ref.target, x_ref.target, N, C, S, saved.mhi, saved.mlo,
+                                      saved.scale, saved.shift, saved.relu, out_ref.target)
+    return out
+
+
+def batch_norm_backward_apply(dy, x, gamma, saved, red_total):
+    """dx from the all-reduced sums; also dgamma, dbeta (None without gamma / beta).
+
+    Returns (dx, dgamma, dbeta). One read of dy and x, one write of dx.
+    """
+    dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)
+    N, C, S = saved.view
+    red = _red_array(red_total, C)
+    if not np.all(np.isfinite(red.target)):
+        raise value_error("red_total", "finite sums", "non-finite values")
+    g = None if gamma_ref is None else gamma_ref.target
+    ka, kb, kc, dgamma64, dbeta64 = grad_coefficients(saved, g, red.target)
+    T = saved.dtype
+    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    backend_for(x_ref).bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S, saved.mhi,
+                                     saved.mlo, saved.scale, saved.shift, ka.astype(T), kb.astype(T),
+                                     kc.astype(T), saved.relu)
+    dgamma = dbeta = None
+    if saved.has_gamma:
+        dgamma, r = _arrays.empty_like_place(x, (C,), T)
+        r.target[...] = dgamma64
+    if saved.has_beta:
+        dbeta, r = _arrays.empty_like_place(x, (C,), T)
+        r.target[...] = dbeta64
+    return dx, dgamma, dbeta
+
+
+def batch_norm_backward(dy, x, gamma, saved):
+    """Gradients of batch_norm: (dx, dgamma, dbeta); dgamma/dbeta are None when the forward had
+    no gamma/beta. The fused ReLU's mask is recomputed from x. Reads dy and x twice, writes dx."""
+    _check_saved(saved, dy, x, gamma)
+    red = batch_norm_backward_reduce(dy, x, saved)
+    return batch_norm_backward_apply(dy, x, gamma, saved, red)

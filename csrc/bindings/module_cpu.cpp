@@ -5,6 +5,7 @@ namespace regcore { namespace bindings {
 void bind_runtime(pybind11::module_& m);
 void bind_random_cpu(pybind11::module_& m);
 void bind_init_cpu(pybind11::module_& m);
+void bind_bench_cpu(pybind11::module_& m);
 void bind_batchnorm_cpu(pybind11::module_& m);
 void bind_dropout_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
@@ -15,6 +16,7 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_runtime(m);
   regcore::bindings::bind_random_cpu(m);
   regcore::bindings::bind_init_cpu(m);
+  regcore::bindings::bind_bench_cpu(m);
   regcore::bindings::bind_batchnorm_cpu(m);
   regcore::bindings::bind_dropout_cpu(m);
   regcore::bindings::bind_sgd_cpu(m);

@@ -1,0 +1,42 @@
+// Random draws on the GPU (csrc/cuda/random_api.h): write n elements, read nothing; the same
+// cases, names and minimum bytes as csrc/bench/cases_random.cpp.
+#include <cmath>
+
+#include "../../cuda/random_api.h"
+#include "cuda_run.h"
+
+namespace regcore { namespace bench {
+namespace {
+
+constexpr uint64_t kSeed = 20240607;
+
+template <class T, class Fill>
+CaseSpec draw_case(const char* kernel, const char* dtype, Fill fill) {
+  return CaseSpec{
+      "random", kernel, dtype, "cuda", /*uses_isa=*/false,
+      sizeof(T) == 8 ? "write 8n" : "write 4n",
+      [](int64_t n) { return n * int64_t(sizeof(T)); },
+      "0", no_state, "samples",
+      [fill](int64_t n) {
+        return make_cuda_run([out = DeviceBuffer<T>(n), n, fill](uintptr_t s) mutable { fill(out.data(), n, s); });
+      }};
+}
+
+const Register r_bits{draw_case<uint32_t>("bits", "uint32", [](uint32_t* p, int64_t n, uintptr_t s) {
+  cuda::fill_bits(p, n, kSeed, 0, s);
+})};
+const Register r_uniform_f32{draw_case<float>("uniform", "float32", [](float* p, int64_t n, uintptr_t s) {
+  cuda::fill_uniform(p, n, kSeed, 0, 0.0f, 1.0f, std::nextafter(1.0f, 0.0f), s);
+})};
+const Register r_uniform_f64{draw_case<double>("uniform", "float64", [](double* p, int64_t n, uintptr_t s) {
+  cuda::fill_uniform(p, n, kSeed, 0, 0.0, 1.0, std::nextafter(1.0, 0.0), s);
+})};
+const Register r_normal_f32{draw_case<float>("normal", "float32", [](float* p, int64_t n, uintptr_t s) {
+  cuda::fill_normal(p, n, kSeed, 0, 0.0f, 1.0f, s);
+})};
+const Register r_normal_f64{draw_case<double>("normal", "float64", [](double* p, int64_t n, uintptr_t s) {
+  cuda::fill_normal(p, n, kSeed, 0, 0.0, 1.0, s);
+})};
+
+}  // namespace
+}}  // namespace regcore::bench

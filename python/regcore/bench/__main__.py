@@ -1,0 +1,93 @@
+"""python -m regcore.bench / regcore-bench: see docs/benchmarks.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import _plot, _report
+from ._runner import Options, run
+
+_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _size(text: str) -> int:
+    t = text.strip().upper()
+    mult = _UNITS.get(t[-1:], 1)
+    digits = t[:-1] if t[-1:] in _UNITS else t
+    try:
+        v = int(digits) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an element count like 65536, 64K or 16M, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive element count, got {text!r}")
+    return v
+
+
+def _list(conv):
+    def parse(text):
+        return [conv(p) for p in text.split(",") if p.strip()]
+    return parse
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="regcore-bench",
+        description="Every regcore kernel against this machine's copy bandwidth and against NumPy "
+                    "and PyTorch (when installed), in one run.")
+    p.add_argument("--quick", action="store_true", help="small sizes, few repeats: under a minute (CI smoke test)")
+    p.add_argument("--filter", default="", help="substring(s) of 'family.kernel:dtype', comma-separated")
+    p.add_argument("--threads", type=_list(_positive_int), help="thread counts, e.g. 1,2 (default: 1 and all)")
+    p.add_argument("--sizes", type=_list(_size), help="element counts, e.g. 64K,1M,16M")
+    p.add_argument("--isa", type=_list(str), help="ISA levels for the cpu rows (default: all the processor has)")
+    p.add_argument("--repeats", type=_positive_int)
+    p.add_argument("--warmup", type=int)
+    p.add_argument("--no-peers", action="store_true", help="skip NumPy/PyTorch peers")
+    p.add_argument("--no-numpy-backend", action="store_true", help="skip regcore's pure-NumPy backend rows")
+    p.add_argument("--json", metavar="PATH", help="write the full report (schema regcore-bench/1)")
+    p.add_argument("--markdown", metavar="PATH", help="write Markdown tables (as in bench/RESULTS.md)")
+    p.add_argument("--plot", metavar="PATH", help="PNG of %% of copy bandwidth per kernel (needs matplotlib)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv=None) -> int:
+    a = parser().parse_args(argv)
+    if a.plot and not _plot.available():
+        print("--plot needs matplotlib: pip install 'regcore[bench]'", file=sys.stderr)
+        return 2
+    opts = Options(sizes=a.sizes, threads=a.threads, isas=a.isa, filter=a.filter, quick=a.quick,
+                   peers=not a.no_peers, numpy_backend=not a.no_numpy_backend, warmup=a.warmup,
+                   repeats=a.repeats, progress=not a.no_progress)
+    try:
+        report = run(opts)
+    except ValueError as exc:
+        print(f"regcore-bench: {exc}", file=sys.stderr)
+        return 2
+    print(_report.terminal(report))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(_report.markdown(report))
+    if a.plot:
+        _plot.plot(report, a.plot)
+    if not report["results"]:
+        print("regcore-bench: nothing matched the filter", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

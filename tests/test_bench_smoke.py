@@ -1,0 +1,246 @@
+"""Smoke test of the benchmark harness: every registered case runs and the report has the
+documented structure. No timing assertions (figures on a shared machine prove nothing)."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import regcore
+from regcore import _native
+from regcore.bench import Options, _report, _runner, _torch
+from regcore.bench import run as bench_run
+
+native = pytest.mark.skipif(_native.cpu is None, reason="native CPU module not built")
+
+ROW_KEYS = {
+    "id", "name", "family", "kernel", "dtype", "n", "shape", "impl", "backend", "label", "device",
+    "isa", "threads", "timing", "median_s", "min_s", "max_s", "times_s", "inner", "min_bytes",
+    "bytes_formula", "state_bytes", "state_formula", "items", "gbps", "items_per_s", "copy_gbps",
+    "pct_copy", "speedup",
+}
+CASE_KEYS = {"id", "name", "family", "kernel", "dtype", "backend", "uses_isa", "bytes_formula",
+             "state_formula", "items"}
+
+
+def _cases():
+    return list(_native.cpu.bench_cases()) if _native.cpu is not None else []
+
+
+@native
+def test_registration_survives_linking():
+    ids = {c["id"] for c in _cases()}
+    # Registered from separate object files by file-scope initializers: all must be there.
+    assert {"baseline.copy:float32", "baseline.copy:float64"} <= ids
+    assert {"random.bits:uint32", "random.uniform:float32", "random.uniform:float64",
+            "random.normal:float32", "random.normal:float64"} <= ids
+    assert len(ids) == len(_cases())  # ids are unique
+    for c in _cases():
+        assert set(c) == CASE_KEYS
+        assert c["backend"] in ("cpu", "cuda")
+        assert c["id"] == f"{c['family']}.{c['kernel']}:{c['dtype']}"
+        assert c["bytes_formula"] and c["state_formula"]
+
+
+@native
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c["id"])
+def test_every_case_runs_at_every_isa(case):
+    isas = regcore.available_isas() if case["uses_isa"] else [""]
+    for isa in isas:
+        # 1000: not a multiple of any vector width or of the chunk size.
+        r = _native.cpu.bench_run(case["name"], case["dtype"], 1000, threads=1, isa=isa, warmup=0,
+                                  repeats=2, min_sample_s=0.0)
+        assert len(r["times_s"]) == 2 and all(t > 0 for t in r["times_s"])
+        assert r["min_s"] <= r["median_s"] <= r["max_s"]
+        assert r["threads"] == 1 and r["inner"] == 1
+        if isa:
+            assert r["isa"] == isa
+        mb, sb = _native.cpu.bench_bytes(case["name"], case["dtype"], 1000)
+        assert (r["min_bytes"], r["state_bytes"]) == (mb, sb)
+        assert mb >= 1000 * np.dtype(case["dtype"]).itemsize  # every kernel writes its output
+        assert sb >= 0
+
+
+@native
+def test_run_restores_isa_and_threads():
+    isa, threads = regcore.active_isa(), regcore.get_num_threads()
+    _native.cpu.bench_run("random.uniform", "float32", 4096, threads=1, isa="scalar", warmup=0,
+                          repeats=1, min_sample_s=0.0)
+    assert (regcore.active_isa(), regcore.get_num_threads()) == (isa, threads)
+
+
+@native
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(name="random.nope", dtype="float32", n=10), "name"),
+    (dict(name="random.uniform", dtype="int8", n=10), "name"),
+    (dict(name="random.uniform", dtype="float32", n=0), "n"),
+    (dict(name="random.uniform", dtype="float32", n=10, threads=-1), "threads"),
+    (dict(name="random.uniform", dtype="float32", n=10, isa="sse9"), "sse9"),
+    (dict(name="random.uniform", dtype="float32", n=10, repeats=0), "repeats"),
+])
+def test_bad_run_arguments(kwargs, needle):
+    isa, threads = regcore.active_isa(), regcore.get_num_threads()
+    with pytest.raises(ValueError, match=needle):
+        _native.cpu.bench_run(**kwargs)
+    assert (regcore.active_isa(), regcore.get_num_threads()) == (isa, threads)
+
+
+def test_python_kernels_state_their_bytes():
+    natives = _runner.native_cases()
+    for k in _runner.python_kernels().values():
+        assert "." in k.name and k.dtypes
+        for d in k.dtypes:
+            hit = natives.get((k.name, d, "cpu"))
+            assert hit or k.min_bytes, f"{k.name}:{d} has neither a native case nor min_bytes"
+            if hit and k.min_bytes:  # both: they must agree
+                n = 1 << 16
+                assert hit[0].bench_bytes(k.name, d, n)[0] == k.min_bytes(n, np.dtype(d).itemsize)
+
+
+@pytest.fixture(scope="module")
+def tiny_report():
+    return bench_run(Options(sizes=[4096], threads=[1], quick=True, warmup=0, repeats=1,
+                             progress=False))
+
+
+def _check_row(r):
+    assert ROW_KEYS <= set(r), ROW_KEYS - set(r)
+    assert r["impl"] in ("regcore", "peer")
+    assert r["median_s"] > 0 and r["min_s"] <= r["median_s"] <= r["max_s"]
+    assert r["timing"] in ("native", "python") or r["timing"].startswith("native-")
+    assert r["shape"] and math.prod(r["shape"]) == r["n"]
+    if r["min_bytes"] is not None:
+        assert math.isclose(r["gbps"], r["min_bytes"] / r["median_s"] / 1e9)
+    assert math.isclose(r["items_per_s"], r["n"] / r["median_s"])
+    if r["pct_copy"] is not None:
+        assert math.isclose(r["pct_copy"], 100 * r["gbps"] / r["copy_gbps"])
+
+
+def test_report_structure(tiny_report):
+    rep = tiny_report
+    assert rep["schema"] == _runner.SCHEMA
+    assert {"cpu_model", "logical_cpus", "isa_levels", "numpy", "torch", "regcore"} <= set(rep["machine"])
+    assert rep["options"]["sizes"] == [4096] and rep["options"]["threads"] == [1]
+    for r in rep["results"]:
+        _check_row(r)
+        if r["impl"] == "regcore":
+            assert set(r["speedup"]) <= {p["backend"] for p in rep["results"] if p["impl"] == "peer"}
+            assert all(v > 0 for v in r["speedup"].values())
+    for s in rep["skipped"]:
+        assert s["reason"] and s["name"]
+    if _native.cpu is None:
+        return
+    # Every native case appears at every ISA level it depends on; copy ran before and after.
+    ids = {(r["id"], r["isa"]) for r in rep["results"] if r["timing"] == "native"}
+    for c in _cases():
+        if c["family"] == "baseline":
+            continue
+        for isa in (regcore.available_isas() if c["uses_isa"] else [None]):
+            assert (c["id"], isa) in ids
+    before, after = rep["baseline"]["before"], rep["baseline"]["after"]
+    assert before and len(before) == len(after)
+    for b, a in zip(before, after):
+        assert (b["n"], b["dtype"], b["threads"]) == (a["n"], a["dtype"], a["threads"])
+        assert b["gbps"] > 0 and "drift" in b
+    assert all(r["pct_copy"] is not None for r in rep["results"] if r["device"] == "cpu")
+    # The pure-NumPy backend runs as a row of its own.
+    assert any(r["backend"] == "numpy" and r["impl"] == "regcore" for r in rep["results"])
+
+
+def test_report_renders(tiny_report, tmp_path):
+    text = _report.terminal(tiny_report)
+    md = _report.markdown(tiny_report)
+    for r in tiny_report["results"]:
+        assert r["name"] in text and r["name"] in md
+    assert "| kernel |" in md
+
+
+def test_plot(tiny_report, tmp_path):
+    pytest.importorskip("matplotlib")
+    if not any(r.get("pct_copy") is not None for r in tiny_report["results"]):
+        pytest.skip("no copy baseline without the native module")
+    from regcore.bench import _plot
+
+    path = tmp_path / "bench.png"
+    _plot.plot(tiny_report, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_torch_peers_are_skipped_not_failed(monkeypatch):
+    monkeypatch.setattr(_torch, "get", lambda: None)
+    monkeypatch.setattr(_torch, "cuda_available", lambda: False)
+    rep = bench_run(Options(sizes=[4096], threads=[1], filter="random.uniform:float32", warmup=0,
+                            repeats=1, progress=False))
+    assert rep["results"] and not any(r["backend"].startswith("torch") for r in rep["results"])
+    assert any("PyTorch is not installed" in s["reason"] for s in rep["skipped"])
+
+
+def test_unmerged_family_is_skipped_with_reason():
+    rep_kernels = _runner.python_kernels()
+    for name in ("init.trunc_normal", "init.kaiming_normal"):
+        k = rep_kernels[name]
+        reason = k.available()
+        has_native = (name, "float32", "cpu") in _runner.native_cases()
+        if reason is None or has_native:
+            continue
+        tasks, skipped = _runner.plan(Options(sizes=[4096], threads=[1], filter=name).resolved())
+        assert not tasks
+        assert any(s["name"] == name and "init" in s["reason"] for s in skipped)
+
+
+def test_cli_quick_json(tmp_path):
+    path = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", "--filter", "random",
+                           "--json", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "random.uniform" in proc.stdout
+    rep = json.loads(path.read_text())
+    assert rep["schema"] == _runner.SCHEMA
+    assert set(rep) >= {"created", "elapsed_s", "machine", "options", "baseline", "results", "skipped"}
+    assert rep["options"]["quick"] is True and rep["options"]["filter"] == "random"
+    assert rep["results"] and all(r["family"] == "random" for r in rep["results"])
+    for r in rep["results"]:
+        _check_row(r)
+
+
+@pytest.mark.parametrize("args", [["--threads", "0"], ["--sizes", "12Q"], ["--isa", "sse9"]])
+def test_cli_rejects_bad_options(args):
+    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr
+
+
+cuda_module = pytest.mark.skipif(_native.cuda is None or not hasattr(_native.cuda, "bench_cases"),
+                                 reason="CUDA module not built")
+
+
+@native
+@cuda_module
+def test_cuda_cases_mirror_cpu_cases():
+    # Registered in the CUDA module (no GPU needed to list them): same ids and byte counts as
+    # the CPU cases, so cuda rows line up with cpu rows and the device copy baseline.
+    cpu_ids = {c["id"] for c in _cases()}
+    cuda_cases = list(_native.cuda.bench_cases())
+    assert {"baseline.copy:float32", "baseline.copy:float64"} <= {c["id"] for c in cuda_cases}
+    for c in cuda_cases:
+        assert set(c) == CASE_KEYS and c["backend"] == "cuda"
+        if c["id"] in cpu_ids:
+            for n in (1000, 1 << 20):
+                assert _native.cuda.bench_bytes(c["name"], c["dtype"], n) == \
+                    _native.cpu.bench_bytes(c["name"], c["dtype"], n)
+
+
+@pytest.mark.cuda
+@cuda_module
+def test_every_cuda_case_runs():
+    if not _native.cuda.devices():
+        pytest.skip("no CUDA device visible")
+    for c in _native.cuda.bench_cases():
+        r = _native.cuda.bench_run(c["name"], c["dtype"], 1000, warmup=1, repeats=2, min_sample_s=0.0)
+        assert len(r["times_s"]) == 2 and all(t > 0 for t in r["times_s"])
+        assert r["min_s"] <= r["median_s"] <= r["max_s"]

@@ -96,7 +96,7 @@ def _np_kaiming_normal(shape, dtype, device):
 
     def run():
         rng.standard_normal(out=x, dtype=x.dtype)
-        x *= std
+        np.multiply(x, std, out=x)
     return run
 
 

@@ -59,4 +59,16 @@ template <class F> REGCORE_HD F bn_backward_dx(F dyp, F xc, F ka, F kb, F kc) {
   return (ka * dyp + kb * xc) + kc;
 }
 
+// Layer norm's normalize: per-row statistics (mhi, mlo, rstd) and a per-element affine (g, b),
+// y = ((xc * rstd) * g) + b. Without an affine the caller passes g = 1, b = 0, which leaves
+// xc * rstd unchanged bit for bit.
+template <class F> REGCORE_HD F ln_normalize(F x, F mhi, F mlo, F rstd, F g, F b) {
+  return (bn_center(x, mhi, mlo) * rstd) * g + b;
+}
+
+// Layer norm's dx: bn_backward_dx with the per-element ka = g * rstd (kb, kc per row).
+template <class F> REGCORE_HD F ln_backward_dx(F dy, F xc, F g, F rstd, F kb, F kc) {
+  return bn_backward_dx(dy, xc, g * rstd, kb, kc);
+}
+
 REGCORE_CORE_END

@@ -7,10 +7,12 @@
 #pragma once
 #include "random_table.h"
 #include "batchnorm_table.h"
+#include "layernorm_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
-  X(BatchNormTable, batchnorm_table)
+  X(BatchNormTable, batchnorm_table) \
+  X(LayerNormTable, layernorm_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

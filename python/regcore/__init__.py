@@ -6,6 +6,7 @@ follows where the data lives (see ``build_info()``).
 """
 from . import random  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
+from .norms import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401
     __version__,

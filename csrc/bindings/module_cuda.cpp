@@ -8,6 +8,7 @@
 
 namespace regcore { namespace bindings {
 void bind_random_cuda(pybind11::module_& m);
+void bind_batchnorm_cuda(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 namespace py = pybind11;
@@ -48,4 +49,5 @@ PYBIND11_MODULE(_regcore_cuda, m) {
   });
   regcore::bindings::bind_device_view(m);
   regcore::bindings::bind_random_cuda(m);
+  regcore::bindings::bind_batchnorm_cuda(m);
 }

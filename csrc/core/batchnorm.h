@@ -32,6 +32,15 @@ REGCORE_HD Moments chan_merge(Moments a, Moments b) {
   return r;
 }
 
+// Welford's single-value update (the per-thread accumulator of the GPU statistics kernels;
+// partial moments are then combined with chan_merge in a fixed order).
+REGCORE_HD void welford_add(Moments& m, double x) {
+  m.n += 1.0;
+  const double d = x - m.mean;
+  m.mean += d / m.n;
+  m.m2 += d * (x - m.mean);
+}
+
 // x - mean, with the mean split in two numbers of the data type (see the file comment).
 template <class F> REGCORE_HD F bn_center(F x, F mhi, F mlo) { return (x - mhi) - mlo; }
 

@@ -1,2 +1,3 @@
 """Native CUDA backend: the CUDA module's kernels on device views (one module per family)."""
 from .random import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403

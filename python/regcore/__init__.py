@@ -10,6 +10,7 @@ from . import init  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
+from .norms import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401
     __version__,

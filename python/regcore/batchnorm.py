@@ -85,6 +85,15 @@ def _stats_array(stats, name, C):
     return ref
 
 
+def _host_only(ref, fn):
+    """The CUDA kernels exist (regcore._backends.cuda), but the per-channel O(C) glue of these
+    calls (coefficients, merge, running statistics) is NumPy on the CPU: refuse CUDA arrays
+    clearly rather than fail half-way."""
+    if ref.device != "cpu":
+        raise value_error("x", f"a CPU array ({fn} does not run on CUDA arrays yet; "
+                          "batch_norm_stats does)", ref.device)
+
+
 # ------------------------------------------------------------------ statistics
 
 def batch_norm_stats(x, axis=1):
@@ -166,6 +175,7 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     Returns (y, saved). One read and one write of x.
     """
     ref = _arrays.inspect(x, "x")
+    _host_only(ref, "batch_norm_apply")
     N, C, S, ax = bn_view(ref.shape, axis)
     st = _stats_array(stats, "stats", C)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
@@ -203,6 +213,7 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     ``activation="relu"`` fuses max(y, 0). Returns (y, saved) for :func:`batch_norm_backward`.
     """
     ref = _arrays.inspect(x, "x")
+    _host_only(ref, "batch_norm")
     N, C, S, ax = bn_view(ref.shape, axis)
     training = _training(training)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
@@ -239,6 +250,7 @@ def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
         if ref.shape != saved.shape:
             raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
     _arrays.same_place(x_ref, dy_ref, "dy")
+    _host_only(x_ref, "the batch-norm backward")
     C = saved.view[1]
     if not check_gamma:
         return dy_ref, x_ref, None

@@ -189,7 +189,7 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
         raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
                           "other values")
     n = float(count[0]) if C > 0 else float(N * S)
-    if n <= 1:
+    if C > 0 and n <= 1:  # C == 0: nothing to normalize, empty results
         raise value_error("x", "more than one value per channel when training (batch statistics)",
                           f"{n:g} values per channel")
     var = m2 / n
@@ -223,7 +223,7 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     activation = _activation(activation)
     _momentum(momentum, num_batches_tracked, training and rm is not None)
     if training or rm is None:
-        if N * S <= 1:
+        if C > 0 and N * S <= 1:
             raise value_error("x", "more than one value per channel when training (batch statistics)",
                               f"shape {ref.shape}")
         stats = batch_norm_stats(ref.target, axis=ax)

@@ -429,6 +429,45 @@ def test_zero_size_passes_touch_nothing(backend, shape, S):
     assert np.all(out == 0.0) and np.all(ybuf == 9.0) and np.all(xbuf == 7.0)
 
 
+def test_glue_same_bits_in_another_namespace():
+    """The per-channel glue (merge, coefficients, gradient coefficients, running update) is one
+    implementation over the data's Array API namespace; on CUDA it runs in the caller's library.
+    Run it here in PyTorch's namespace on CPU tensors: the same bits as NumPy."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from regcore import _norm_stats as ns
+
+    rng = np.random.default_rng(11)
+    C = 37
+    parts = np.stack([np.stack([np.full(C, n), rng.standard_normal(C) * 10 + 1e3, rng.random(C) * n])
+                      for n in (5.0, 0.0, 17.0, 3.0)])
+    t = torch.from_numpy
+    merged = ns.merge_parts(parts)
+    merged_t = ns.merge_parts(t(parts))
+    assert isinstance(merged_t, torch.Tensor)
+    np.testing.assert_array_equal(merged_t.numpy(), merged)
+    mean, var = merged[1], merged[2] / merged[0]
+    g, b = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    want = ns.coefficients(mean, var, g, b, 1e-5, np.dtype(np.float32))
+    got = ns.coefficients(t(mean), t(var), t(g), t(b), 1e-5, np.dtype(np.float32))
+    for w, gt in zip(want, got):
+        assert gt.dtype == t(w).dtype
+        np.testing.assert_array_equal(gt.numpy(), w)
+    red = rng.standard_normal((2, C)) * 100
+    for batch_stats in (True, False):
+        sv = SimpleNamespace(rstd=want[0], count=21.0, batch_stats=batch_stats)
+        sv_t = SimpleNamespace(rstd=got[0], count=21.0, batch_stats=batch_stats)
+        for w, gt in zip(ns.grad_coefficients(sv, g, red), ns.grad_coefficients(sv_t, t(g), t(red))):
+            np.testing.assert_array_equal(gt.numpy(), w)
+    run = rng.standard_normal(C).astype(np.float32)
+    run_t = torch.from_numpy(run.copy())
+    ref = SimpleNamespace(device="cuda", obj=run_t)       # the library-object path of the glue
+    ns.running_update(SimpleNamespace(device="cpu", target=run), mean, 0.3, np.dtype(np.float32))
+    ns.running_update(ref, t(mean), 0.3, np.dtype(np.float32))
+    np.testing.assert_array_equal(run_t.numpy(), run)
+
+
 # ------------------------------------------------------------------ bad input
 
 def _bad_cases():

@@ -326,6 +326,34 @@ def test_zero_size():
     assert y.shape == x.shape
 
 
+@pytest.mark.parametrize("shape", [(0, 4, 5), (2, 4, 0), (2, 0, 5), (0, 0, 0), (2, 4, 0, 3), (3, 2)])
+def test_zero_size_every_combination(backend, shape):
+    """Empty batch, empty spatial / normalized extent, no channels: empty results, zero
+    parameter gradients, and nothing read or written outside the (empty) arrays."""
+    f32 = np.float32
+    buf, dbuf = np.full(4096, 7.0, f32), np.full(4096, 5.0, f32)
+    if 0 not in shape:
+        shape = (shape[0], shape[1], 0)
+    x, dy = buf[:0].reshape(shape), dbuf[:0].reshape(shape)
+    N, C = shape[0], shape[1]
+    for k in (1, 2):
+        ns = shape[len(shape) - k:]
+        y, s = rc.layer_norm(x, np.ones(ns, f32), np.zeros(ns, f32), axes=tuple(range(-k, 0)))
+        dx, dg, db = rc.layer_norm_backward(dy, x, np.ones(ns, f32), s)
+        assert y.shape == dx.shape == shape and np.all(dg == 0) and np.all(db == 0)
+    for G in ([1, 2] if C else [1]):
+        y, s = rc.group_norm(x, G, np.ones(C, f32), np.zeros(C, f32))
+        dx, dg, db = rc.group_norm_backward(dy, x, np.ones(C, f32), s)
+        assert y.shape == dx.shape == shape and np.all(dg == 0) and np.all(db == 0)
+    rm, rv = np.zeros(C, f32), np.ones(C, f32)
+    for training in (True, False):
+        y, s = rc.instance_norm(x, np.ones(C, f32), None, rm, rv, training=training, momentum=0.5)
+        dx, dg, _ = rc.instance_norm_backward(dy, x, np.ones(C, f32), s)
+        assert y.shape == dx.shape == shape and np.all(dg == 0)
+        assert np.all(rm == 0) and np.all(rv == 1)   # no values: running statistics untouched
+    assert np.all(buf == 7.0) and np.all(dbuf == 5.0)
+
+
 # ------------------------------------------------------------------ bad input
 
 def _snapshot(*arrays):

@@ -325,7 +325,8 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
         raise value_error("x", "more than one spatial element per instance when using its statistics",
                           f"shape {ref.shape}")
     y, saved = _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps)
-    if rm is not None and training and N > 0:  # after the kernel: failures leave them untouched
+    # After the kernel (failures leave them untouched); an empty x has no statistics to average in.
+    if rm is not None and training and N > 0 and S > 0:
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
         bmean = saved.mean.reshape(N, C).mean(axis=0)

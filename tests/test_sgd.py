@@ -158,6 +158,20 @@ def test_one_and_two_threads_give_the_same_bits(dtype, axis):
     assert np.array_equal(bits(w1), bits(wn)) and np.array_equal(bits(b1), bits(bn))
 
 
+@pytest.mark.skipif(_native.cpu is None, reason="native CPU module not built")
+@pytest.mark.parametrize("shape, axis", [((40, 64, 20), 1), ((5, 3000), 1), ((7, 9, 2, 300), 2)])
+def test_strided_max_norm_blocks_give_the_same_bits(shape, axis):
+    # Neuron blocks of the inner-axis max-norm (several per tensor, segments shorter and longer
+    # than 16 elements): the same bits as NumPy's neuron-by-neuron sums, for 1 and 2 threads.
+    opts = dict(lr=0.1, momentum=0.9, weight_decay=0.01, max_norm=4.0, max_norm_axis=axis)
+    w0, grads = random_case(8, shape, np.float32, steps=2)
+    wn, bn = run_steps(w0, grads, opts, "numpy")
+    for n in (1, 2):
+        with threads(n):
+            w, b = run_steps(w0, grads, opts, "cpu:" + rc.available_isas()[-1])
+        assert np.array_equal(bits(w), bits(wn)) and np.array_equal(bits(b), bits(bn)), n
+
+
 @pytest.mark.parametrize("be", BACKENDS)
 @pytest.mark.parametrize("opts", [COMBOS[2], dict(ALL_ON, max_norm_axis=0), dict(ALL_ON, max_norm_axis=-1)],
                          ids=["plain", "maxnorm0", "maxnorm_last"])

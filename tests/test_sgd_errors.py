@@ -178,3 +178,38 @@ def test_native_binding_refuses_what_python_would_refuse():
     with pytest.raises(TypeError, match=r"grads\[0\]"):
         _native.cpu.sgd_step_multi([np.ones(4, np.float32)], [np.ones(4)], [None], [False], [(0, 0, 0)],
                                    0.1, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0, 0.0)
+
+
+@pytest.mark.parametrize("be", BACKENDS)
+def test_overlapping_views_are_refused(be):
+    # Views of one buffer that share only part of their bytes would be updated twice by one
+    # parallel region; they are refused like identical arrays (neighbouring views are fine).
+    flat = np.arange(12, dtype=np.float32)
+    g = np.ones(6, np.float32)
+    copy = flat.copy()
+    with backend(be):
+        with pytest.raises(ValueError, match=r"^params\[1\]: .*same memory as params\[0\]"):
+            rc.sgd_step_multi_([flat[0:6], flat[3:9]], [g, g], None)
+        with pytest.raises(ValueError, match=r"^momentum_buf: .*same memory as param"):
+            rc.sgd_step_(flat[0:6], g, flat[5:11])
+        assert_untouched([flat], [copy])
+        bufs = rc.sgd_step_multi_([flat[0:6], flat[6:12]], [g, g], None)
+    assert all(b.shape == (6,) for b in bufs)
+
+
+class _Sub(np.ndarray):
+    """An ndarray subclass: not the plain-NumPy fast path, so the full checks run."""
+
+
+def test_plain_arrays_and_full_checks_give_the_same_bits():
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((7, 33)).astype(np.float32)
+    g = rng.standard_normal((7, 33)).astype(np.float32)
+    opts = dict(lr=0.05, momentum=0.9, weight_decay=0.01, l1=0.02, max_norm=1.0)
+    w1, w2 = w.copy(), w.copy().view(_Sub)
+    b1 = rc.sgd_step_(w1, g, None, **opts)
+    b2 = rc.sgd_step_(w2, g.view(_Sub), None, **opts)
+    b1 = rc.sgd_step_(w1, g, b1, **opts)
+    b2 = rc.sgd_step_(w2, g.view(_Sub), b2, **opts)
+    assert np.asarray(w1).tobytes() == np.asarray(w2).tobytes()
+    assert np.asarray(b1).tobytes() == np.asarray(b2).tobytes()

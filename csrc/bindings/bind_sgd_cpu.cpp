@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -75,6 +76,25 @@ void bind_sgd_cpu(py::module_& m) {
   }, py::arg("params"), py::arg("grads"), py::arg("momentum_bufs"), py::arg("firsts"),
      py::arg("geoms"), py::arg("lr"), py::arg("momentum"), py::arg("damp_keep"), py::arg("wd"),
      py::arg("decay_keep"), py::arg("l1"), py::arg("l1_thr"), py::arg("flags"), py::arg("max_norm"));
+
+  // True when no two of the arrays' byte ranges overlap (zero-size arrays own no bytes). The
+  // Python fast path of a step asks this once for all parameters and buffers instead of
+  // building an __array_interface__ dict per array (about 1.5 us each: 0.6 ms for 200 tensors);
+  // on False it falls back to the per-array checks, which name the offending tensors.
+  m.def("sgd_disjoint", [](py::list xs) {
+    std::vector<std::pair<uintptr_t, uintptr_t>> r;
+    r.reserve(xs.size());
+    for (py::handle h : xs) {
+      py::array x = as_array(h, "arrays");
+      if (x.nbytes() == 0) continue;
+      const uintptr_t p = reinterpret_cast<uintptr_t>(x.data());
+      r.emplace_back(p, p + uintptr_t(x.nbytes()));
+    }
+    std::sort(r.begin(), r.end());
+    for (size_t i = 1; i < r.size(); ++i)
+      if (r[i].first < r[i - 1].second) return false;
+    return true;
+  }, py::arg("arrays"));
 
   m.def("penalty_sums", [](py::list xs) {
     const size_t count = xs.size();

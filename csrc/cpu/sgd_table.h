@@ -25,6 +25,12 @@ struct SgdTable {
   // when abs_acc is not null, abs_acc[k % 16] += |x[k]|, all in float64.
   void (*lanes_f32)(const float* x, int64_t n, double* abs_acc, double* sq);
   void (*lanes_f64)(const double* x, int64_t n, double* abs_acc, double* sq);
+  // acc[m] += x[m]^2 in float64, m in [0, n): the canonical lanes of many short segments at
+  // once. When each neuron's segment is shorter than 16 elements, segment element i only ever
+  // goes to lane i, so a run of neurons j0..j1 of one outer slab, laid out (j, i), adds
+  // element-wise into accumulators laid out the same way (strided max-norm).
+  void (*sumsq_add_f32)(const float* x, int64_t n, double* acc);
+  void (*sumsq_add_f64)(const double* x, int64_t n, double* acc);
   // x[0, n) *= s
   void (*scale_f32)(float* x, int64_t n, float s);
   void (*scale_f64)(double* x, int64_t n, double s);

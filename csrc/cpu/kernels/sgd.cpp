@@ -107,6 +107,22 @@ tail:
 }
 
 template <class T>
+void sumsq_add(const T* x, int64_t n, double* acc) {
+  int64_t k = 0;
+#if REGCORE_SIMD_W > 1
+  constexpr int64_t H = REGCORE_SIMD_W / 2;
+  for (; k + H <= n; k += H) {
+    const VF64 v = vload_f64(x + k);
+    vstore_f64(acc + k, vload_f64(acc + k) + v * v);
+  }
+#endif
+  for (; k < n; ++k) {
+    const double v = double(x[k]);
+    acc[k] = acc[k] + v * v;
+  }
+}
+
+template <class T>
 void scale(T* x, int64_t n, T s) {
   int64_t i = 0;
 #if REGCORE_SIMD_W > 1
@@ -157,6 +173,8 @@ void step_rows_f64(double* w, const double* g, double* b, int64_t r0, int64_t r1
 }
 void lanes_f32(const float* x, int64_t n, double* a, double* s) { lanes(x, n, a, s); }
 void lanes_f64(const double* x, int64_t n, double* a, double* s) { lanes(x, n, a, s); }
+void sumsq_add_f32(const float* x, int64_t n, double* acc) { sumsq_add(x, n, acc); }
+void sumsq_add_f64(const double* x, int64_t n, double* acc) { sumsq_add(x, n, acc); }
 void scale_f32(float* x, int64_t n, float s) { scale(x, n, s); }
 void scale_f64(double* x, int64_t n, double s) { scale(x, n, s); }
 
@@ -164,7 +182,8 @@ void scale_f64(double* x, int64_t n, double s) { scale(x, n, s); }
 
 const cpu::SgdTable& sgd_table() {
   static const cpu::SgdTable table = {step_f32,  step_f64,  step_rows_f32, step_rows_f64,
-                                      lanes_f32, lanes_f64, scale_f32,     scale_f64};
+                                      lanes_f32, lanes_f64, sumsq_add_f32, sumsq_add_f64,
+                                      scale_f32, scale_f64};
   return table;
 }
 

@@ -6,9 +6,10 @@ and leaves all parameters and buffers as they were. docs/sgd.md has the math.
 """
 from __future__ import annotations
 
+import numpy as np
 
-from .. import _arrays, _validate
-from .._backend import backend_for
+from .. import _arrays, _native, _validate
+from .._backend import backend_for, cpu_backend_name
 from .._errors import type_error, value_error
 from ._hyper import DEFAULTS, make_hyper, max_norm_geometry
 
@@ -37,7 +38,7 @@ def _check_tensors(params, grads, bufs, hyper, names):
     if bufs is not None and len(bufs) != len(params):
         raise value_error(bn, f"{len(params)} buffers or None entries (one per parameter)", f"{len(bufs)}")
     prefs, grefs, brefs, geoms = [], [], [], []
-    seen = {}
+    spans = []  # (first byte, end byte, order, name) of every parameter and buffer
     labels = names[3] if isinstance(names[3], list) else range(len(params))
     for i, (p, g) in enumerate(zip(params, grads)):
         k = labels[i]
@@ -60,15 +61,106 @@ def _check_tensors(params, grads, bufs, hyper, names):
         for ref, nm in ((pr, pi), (br, bi)):
             ptr = None if ref is None else _data_ptr(ref)
             if ptr is not None:
-                if ptr in seen:
-                    raise value_error(nm, "an array that shares no memory with the other parameters and buffers",
-                                      f"the same memory as {seen[ptr]}")
-                seen[ptr] = nm
+                spans.append((ptr, ptr + ref.size * ref.dtype.itemsize, len(spans), nm))
         geoms.append(max_norm_geometry(pr.shape, hyper, pi))
         prefs.append(pr)
         grefs.append(gr)
         brefs.append(br)
+    _check_disjoint(spans)
     return prefs, grefs, brefs, geoms
+
+
+def _check_disjoint(spans):
+    """Refuse parameters/buffers whose bytes overlap: one parallel region would update the
+    shared elements twice, racing. Sorted by first byte, an overlap shows between neighbours
+    (against the furthest end seen so far); the later-listed tensor is named."""
+    spans = sorted(spans)
+    reach = None  # (end byte, order, name) of the span reaching furthest so far
+    for start, end, order, nm in spans:
+        if reach is not None and start < reach[0]:
+            (later, earlier) = (nm, reach[2]) if order > reach[1] else (reach[2], nm)
+            raise value_error(later, "an array that shares no memory with the other parameters and buffers",
+                              f"(some of) the same memory as {earlier}")
+        if reach is None or end > reach[0]:
+            reach = (end, order, nm)
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _fast_numpy_plan(params, grads, bufs, hyper):
+    """The common case, checked cheaply: plain NumPy arrays on the native CPU backend.
+
+    Returns (params, grads, bufs, geometries) when every check of ``_check_tensors`` passes,
+    else None, and then ``_check_tensors`` runs and raises the error that names the tensor.
+    The full path costs about 10 us per tensor (ArrayRef objects, one __array_interface__ dict
+    per array for the aliasing check): 2 ms for 200 tensors, as much as the step itself moves
+    10M parameters in. Here it is a few attribute reads per array and one native call.
+    """
+    if _native.cpu is None or cpu_backend_name() != "cpu" or len(grads) != len(params):
+        return None
+    if bufs is not None and len(bufs) != len(params):
+        return None
+    nd = np.ndarray
+    arrays = []
+    for i, p in enumerate(params):
+        g = grads[i]
+        if type(p) is not nd or type(g) is not nd:
+            return None
+        dt = p.dtype
+        if (dt != _F32 and dt != _F64) or g.dtype != dt or g.shape != p.shape:
+            return None
+        pf, gf = p.flags, g.flags
+        if not (pf.c_contiguous and pf.writeable and gf.c_contiguous):
+            return None
+        arrays.append(p)
+        b = None if bufs is None else bufs[i]
+        if b is not None:
+            if type(b) is not nd or b.dtype != dt or b.shape != p.shape:
+                return None
+            bf = b.flags
+            if not (bf.c_contiguous and bf.writeable):
+                return None
+            arrays.append(b)
+    if not _native.cpu.sgd_disjoint(arrays):
+        return None
+    try:
+        geoms = [max_norm_geometry(p.shape, hyper, "param") for p in params]
+    except ValueError:  # an axis the tensor lacks: the full path names the tensor
+        return None
+    return list(params), list(grads), (list(bufs) if bufs is not None else [None] * len(params)), geoms
+
+
+class _FastPlan:
+    """A step over plain NumPy arrays that ``_fast_numpy_plan`` accepted."""
+
+    def __init__(self, checked, hyper):
+        self.params, self.grads, self.bufs, self.geoms = checked
+        self.hyper = hyper
+
+    def run(self) -> list:
+        from .._backends import cpu as be
+
+        hyper, out_bufs = self.hyper, list(self.bufs)
+        firsts = [False] * len(out_bufs)
+        if hyper.uses_momentum:
+            for i, p in enumerate(self.params):
+                if out_bufs[i] is None:
+                    out_bufs[i] = np.empty(p.shape, dtype=p.dtype)
+                    firsts[i] = True
+            kernel_bufs = out_bufs
+        else:
+            kernel_bufs = [None] * len(out_bufs)
+        be.sgd_step_multi(self.params, self.grads, kernel_bufs, firsts, self.geoms, hyper)
+        return list(self.bufs) if not hyper.uses_momentum else out_bufs
+
+
+def make_plan(params, grads, bufs, hyper, names):
+    """A validated step (nothing written yet): the cheap path when it applies, else the full one."""
+    checked = _fast_numpy_plan(params, grads, bufs, hyper)
+    if checked is not None:
+        return _FastPlan(checked, hyper)
+    return _Plan(params, grads, bufs, hyper, names)
 
 
 class _Plan:
@@ -112,7 +204,7 @@ def sgd_step_(param, grad, momentum_buf=None, lr=DEFAULTS["lr"], momentum=DEFAUL
                              weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
                              l1=l1, l1_mode=l1_mode, max_norm=max_norm, max_norm_axis=max_norm_axis,
                              maximize=maximize))
-    (buf,) = _Plan([param], [grad], [momentum_buf], hyper, ("param", "grad", "momentum_buf", False)).run()
+    (buf,) = make_plan([param], [grad], [momentum_buf], hyper, ("param", "grad", "momentum_buf", False)).run()
     return buf
 
 
@@ -132,7 +224,7 @@ def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], moment
     params = _as_list("params", params)
     grads = _as_list("grads", grads)
     bufs = None if momentum_bufs is None else _as_list("momentum_bufs", momentum_bufs)
-    return _Plan(params, grads, bufs, hyper, ("params", "grads", "momentum_bufs", True)).run()
+    return make_plan(params, grads, bufs, hyper, ("params", "grads", "momentum_bufs", True)).run()
 
 
 def penalty(params, l1=0.0, l2=0.0) -> float:

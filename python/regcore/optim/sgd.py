@@ -13,7 +13,7 @@ import numpy as np
 from .. import _arrays
 from .._errors import type_error, value_error
 from ._hyper import DEFAULTS, make_hyper, max_norm_geometry
-from ._step import _as_list, _Plan
+from ._step import _as_list, make_plan
 
 __all__ = ["SGD"]
 
@@ -91,8 +91,8 @@ class SGD:
         for gi, (group, (lo, hi)) in enumerate(zip(self.param_groups, self._index_ranges())):
             hyper = self._hyper(group, gi)
             idx = [i for i in range(lo, hi) if grads[i] is not None]
-            plan = _Plan([group["params"][i - lo] for i in idx], [grads[i] for i in idx],
-                         [self._buffers[i] for i in idx], hyper, ("params", "grads", "momentum_bufs", idx))
+            plan = make_plan([group["params"][i - lo] for i in idx], [grads[i] for i in idx],
+                             [self._buffers[i] for i in idx], hyper, ("params", "grads", "momentum_bufs", idx))
             plans.append((idx, plan))
         for idx, plan in plans:  # every group is valid: now write
             for i, b in zip(idx, plan.run()):

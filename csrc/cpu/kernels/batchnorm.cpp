@@ -40,120 +40,136 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
 }
 
 // ---------------------------------------------------------------- statistics
+//
+// One pass, shifted data: with a shift K taken from the data (the piece's first value, or each
+// channel's value in the block's first row), accumulate s = sum (x - K) and q = sum (x - K)^2 in
+// float64, then mean = K + s/n and M2 = q - s * (s/n). K is a sample, so the deviations are of
+// the order of the spread (never of the mean: no E[x^2] - E[x]^2 cancellation); for float32 data
+// x - K is exact in float64 and so is its square. The two-pass form (mean, then squared
+// deviations from cache) ran at half the copy bandwidth: its second pass is compute, not memory,
+// and could not overlap the first pass's loads.
 
-template <class T> void span_sum(Acc& A, const T* p, int64_t len) {
-  int64_t k = 0;
 #if REGCORE_SIMD_W > 1
-  constexpr int64_t L = lanes<T>::n;
-  for (; k + 2 * L <= len; k += 2 * L) {
-    acc_add(A.a0, A.a1, vload(p + k));
-    acc_add(A.a2, A.a3, vload(p + k + L));
+// Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
+REGCORE_HD void acc_shift(Acc& s, Acc& q, VF32 v, VF64 K, int half) {
+  const VF64 d0 = widen_lo(v) - K, d1 = widen_hi(v) - K;
+  if (half == 0) {
+    s.a0 = s.a0 + d0; s.a1 = s.a1 + d1;
+    q.a0 = q.a0 + d0 * d0; q.a1 = q.a1 + d1 * d1;
+  } else {
+    s.a2 = s.a2 + d0; s.a3 = s.a3 + d1;
+    q.a2 = q.a2 + d0 * d0; q.a3 = q.a3 + d1 * d1;
   }
-  for (; k + L <= len; k += L) acc_add(A.a0, A.a1, vload(p + k));
-#endif
-  for (; k < len; ++k) A.s += widen(p[k]);
 }
-template <class T> void span_sqdev(Acc& A, const T* p, int64_t len, double m) {
+REGCORE_HD void acc_shift(Acc& s, Acc& q, VF64 v, VF64 K, int half) {
+  const VF64 d = v - K;
+  if (half == 0) { s.a0 = s.a0 + d; q.a0 = q.a0 + d * d; }
+  else { s.a2 = s.a2 + d; q.a2 = q.a2 + d * d; }
+}
+#endif
+
+template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, double K) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   constexpr int64_t L = lanes<T>::n;
-  const VF64 vm(m);
-  for (; k + 2 * L <= len; k += 2 * L) {
-    acc_sqdev(A.a0, A.a1, vload(p + k), vm);
-    acc_sqdev(A.a2, A.a3, vload(p + k + L), vm);
+  const VF64 vK(K);
+  for (; k + 2 * L <= len; k += 2 * L) {  // two vectors: 4 (float32) independent chains per sum
+    acc_shift(s, q, vload(p + k), vK, 0);
+    acc_shift(s, q, vload(p + k + L), vK, 1);
   }
-  for (; k + L <= len; k += L) acc_sqdev(A.a0, A.a1, vload(p + k), vm);
+  for (; k + L <= len; k += L) acc_shift(s, q, vload(p + k), vK, 0);
 #endif
   for (; k < len; ++k) {
-    const double d = widen(p[k]) - m;
-    A.s += d * d;
+    const double d = widen(p[k]) - K;
+    s.s += d;
+    q.s += d * d;
   }
 }
 
-// Two passes over one cache-sized piece: the mean, then the centered sum of squares. The second
-// pass reads from cache, so the piece costs one trip to memory and no E[x^2] - E[x]^2 cancellation.
+// (mean, M2) of n values from their shifted sums. M2 >= 0 by construction up to rounding: the
+// clamp keeps a constant channel's rounding residue from going negative.
+REGCORE_HD void shifted_moments(double n, double K, double s, double q, double* mean, double* m2) {
+  const double sn = s / n;
+  *mean = K + sn;
+  const double r = q - s * sn;
+  *m2 = r > 0.0 ? r : 0.0;
+}
+
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
-  Acc A;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_sum(A, x + off, len); });
-  const double mean = A.total() / double(i1 - i0);
-  Acc B;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_sqdev(B, x + off, len, mean); });
-  out[0] = mean;
-  out[1] = B.total();
+  const int64_t n0 = i0 / S;
+  const double K = widen(x[(n0 * C + c) * S + (i0 - n0 * S)]);
+  Acc s, q;
+  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_shifted(s, q, x + off, len, K); });
+  shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
 
 #if REGCORE_SIMD_W > 1
-// Channels-last statistics, one block of 4 vectors of channels at a time: the per-channel float64
-// accumulators live in registers for the whole row range (in-memory accumulators made every row a
-// load-add-store chain through L1 and ran at a quarter of the bandwidth). The row block is about
-// kStreamChunk elements, so the later column blocks and the second pass read it from L2. Every
-// channel is still one chain in row order: the same bits as the scalar loop below.
+// Channels-last statistics, one block of kColBlock vectors of channels at a time: the per-channel
+// float64 accumulators live in registers for the whole row range (in-memory accumulators made
+// every row a load-add-store chain through L1 and ran at a quarter of the bandwidth). The row
+// block is about kStreamChunk elements, so the later column blocks read it from L2. Every channel
+// is still one chain in row order: the same bits as the scalar loop below.
 constexpr int kColBlock = 4;
 REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const float*) {
   vstore(d, a0);
   vstore(d + REGCORE_SIMD_W / 2, a1);
 }
 REGCORE_HD void acc_put(double* d, VF64 a0, VF64, const double*) { vstore(d, a0); }
-REGCORE_HD void acc_sqdev2(VF64& a0, VF64& a1, VF32 v, const double* m) {
-  const VF64 d0 = widen_lo(v) - vload(m), d1 = widen_hi(v) - vload(m + REGCORE_SIMD_W / 2);
-  a0 = a0 + d0 * d0;
-  a1 = a1 + d1 * d1;
+REGCORE_HD void widen2(VF64& k0, VF64& k1, VF32 v) { k0 = widen_lo(v); k1 = widen_hi(v); }
+REGCORE_HD void widen2(VF64& k0, VF64&, VF64 v) { k0 = v; }
+REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, VF32 v, VF64 k0, VF64 k1) {
+  const VF64 d0 = widen_lo(v) - k0, d1 = widen_hi(v) - k1;
+  s0 = s0 + d0; s1 = s1 + d1;
+  q0 = q0 + d0 * d0; q1 = q1 + d1 * d1;
 }
-REGCORE_HD void acc_sqdev2(VF64& a0, VF64&, VF64 v, const double* m) { const VF64 d = v - vload(m); a0 = a0 + d * d; }
+REGCORE_HD void acc_shift2(VF64& s0, VF64&, VF64& q0, VF64&, VF64 v, VF64 k0, VF64) {
+  const VF64 d = v - k0;
+  s0 = s0 + d;
+  q0 = q0 + d * d;
+}
 
-template <class T>
+template <int kColBlock, class T>
 void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* mean, double* m2) {
   constexpr int64_t L = lanes<T>::n;
-  VF64 a[2 * kColBlock];
-  for (auto& v : a) v = VF64(0.0);
+  VF64 k[2 * kColBlock], s[2 * kColBlock], q[2 * kColBlock];
+  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload(x + r0 * C + c + b * L));
+  for (auto& v : s) v = VF64(0.0);
+  for (auto& v : q) v = VF64(0.0);
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C + c;
-    for (int k = 0; k < kColBlock; ++k) acc_add(a[2 * k], a[2 * k + 1], vload(row + k * L));
+    for (int b = 0; b < kColBlock; ++b)
+      acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], vload(row + b * L), k[2 * b], k[2 * b + 1]);
   }
-  const double inv_n = 1.0 / double(r1 - r0);
-  for (int k = 0; k < kColBlock; ++k) acc_put(mean + c + k * L, a[2 * k], a[2 * k + 1], x);
-  for (int64_t j = c; j < c + kColBlock * L; ++j) mean[j] = mean[j] * inv_n;
-  for (auto& v : a) v = VF64(0.0);
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* row = x + r * C + c;
-    for (int k = 0; k < kColBlock; ++k) acc_sqdev2(a[2 * k], a[2 * k + 1], vload(row + k * L), mean + c + k * L);
+  // Through memory for the final per-channel formula (the same code as the scalar channels).
+  for (int b = 0; b < kColBlock; ++b) {
+    acc_put(mean + c + b * L, s[2 * b], s[2 * b + 1], x);
+    acc_put(m2 + c + b * L, q[2 * b], q[2 * b + 1], x);
   }
-  for (int k = 0; k < kColBlock; ++k) acc_put(m2 + c + k * L, a[2 * k], a[2 * k + 1], x);
 }
 #endif
 
+// mean[] and m2[] hold the shifted sums s and q until the final loop turns them into moments.
 template <class T>
 void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2) {
   int64_t cb = 0;  // channels [0, cb) done in register blocks
 #if REGCORE_SIMD_W > 1
   for (; cb + kColBlock * lanes<T>::n <= C; cb += kColBlock * lanes<T>::n)
-    moments_col_block(x, C, cb, r0, r1, mean, m2);
+    moments_col_block<kColBlock>(x, C, cb, r0, r1, mean, m2);
+  for (; cb + lanes<T>::n <= C; cb += lanes<T>::n) moments_col_block<1>(x, C, cb, r0, r1, mean, m2);
 #endif
+  const T* k = x + r0 * C;
   for (int64_t c = cb; c < C; ++c) mean[c] = m2[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
-    int64_t c = cb;
-#if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) mem_add(mean + c, vload(row + c));
-#endif
-    for (; c < C; ++c) mean[c] += widen(row[c]);
-  }
-  const double inv_n = 1.0 / double(r1 - r0);
-  for (int64_t c = cb; c < C; ++c) mean[c] = mean[c] * inv_n;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* row = x + r * C;
-    int64_t c = cb;
-#if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) mem_sqdev(m2 + c, vload(row + c), mean + c);
-#endif
-    for (; c < C; ++c) {
-      const double d = widen(row[c]) - mean[c];
+    for (int64_t c = cb; c < C; ++c) {
+      const double d = widen(row[c]) - widen(k[c]);
+      mean[c] += d;
       m2[c] += d * d;
     }
   }
+  const double n = double(r1 - r0);
+  for (int64_t c = 0; c < C; ++c) shifted_moments(n, widen(k[c]), mean[c], m2[c], &mean[c], &m2[c]);
 }
 
 // ---------------------------------------------------------------- normalize

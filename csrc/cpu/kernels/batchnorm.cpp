@@ -272,25 +272,52 @@ void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
   else grad_reduce_rows_t<T, false>(dy, x, C, S, c, i0, i1, k, out);
 }
 
+#if REGCORE_SIMD_W > 1
+// Channels-last backward sums, one block of B vectors of channels at a time with the per-channel
+// float64 sums in registers for the whole row range (as moments_col_block; the in-memory sums were
+// a load-add-store chain per row). Each channel is one chain in row order: the same bits as the
+// scalar loop of grad_reduce_cols_t.
+template <int B, class T, bool R>
+void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
+                           const BnCoef<T>& k, double* sdy, double* sdyx) {
+  using V = typename lanes<T>::V;
+  constexpr int64_t L = lanes<T>::n;
+  VF64 a[2 * B], m[2 * B];
+  for (auto& v : a) v = VF64(0.0);
+  for (auto& v : m) v = VF64(0.0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * C + c;
+    const T* dr = dy + r * C + c;
+    for (int b = 0; b < B; ++b) {
+      const int64_t j = c + b * L;
+      const V xc = bn_center(vload(xr + b * L), vload(k.mhi + j), vload(k.mlo + j));
+      const V d = bn_masked_dy(vload(dr + b * L), xc, vload(k.scale + j), vload(k.shift + j), R);
+      acc_add(a[2 * b], a[2 * b + 1], d);
+      acc_mul(m[2 * b], m[2 * b + 1], d, xc);
+    }
+  }
+  for (int b = 0; b < B; ++b) {
+    acc_put(sdy + c + b * L, a[2 * b], a[2 * b + 1], x);
+    acc_put(sdyx + c + b * L, m[2 * b], m[2 * b + 1], x);
+  }
+}
+#endif
+
 template <class T, bool R>
 void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
                         double* sdy, double* sdyx) {
-  for (int64_t c = 0; c < C; ++c) sdy[c] = sdyx[c] = 0.0;
+  int64_t cb = 0;  // channels [0, cb) done in register blocks
+#if REGCORE_SIMD_W > 1
+  constexpr int64_t L = lanes<T>::n;
+  for (; cb + kColBlock * L <= C; cb += kColBlock * L)
+    grad_reduce_col_block<kColBlock, T, R>(dy, x, C, cb, r0, r1, k, sdy, sdyx);
+  for (; cb + L <= C; cb += L) grad_reduce_col_block<1, T, R>(dy, x, C, cb, r0, r1, k, sdy, sdyx);
+#endif
+  for (int64_t c = cb; c < C; ++c) sdy[c] = sdyx[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     const T* dr = dy + r * C;
-    int64_t c = 0;
-#if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) {
-      const V xc = bn_center(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c));
-      const V d = bn_masked_dy(vload(dr + c), xc, vload(k.scale + c), vload(k.shift + c), R);
-      mem_add(sdy + c, d);
-      mem_mul(sdyx + c, d, xc);
-    }
-#endif
-    for (; c < C; ++c) {
+    for (int64_t c = cb; c < C; ++c) {
       const T xc = bn_center(xr[c], k.mhi[c], k.mlo[c]);
       const T d = bn_masked_dy(dr[c], xc, k.scale[c], k.shift[c], R);
       sdy[c] += widen(d);

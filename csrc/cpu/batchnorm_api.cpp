@@ -48,6 +48,12 @@ std::vector<P> bn_chunk_partials(int64_t work, int64_t n, int64_t chunk, F&& f) 
   return partials;
 }
 
+// Outputs of at least this many bytes are written with non-temporal stores: they would not stay
+// in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
+// here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
+constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
+template <class T> int stream_output(int64_t n) { return n * int64_t(sizeof(T)) >= kStreamMinBytes; }
+
 template <class T> const BatchNormKernels<T>& kern();
 template <> const BatchNormKernels<float>& kern<float>() { return active_batchnorm_table().f32; }
 template <> const BatchNormKernels<double>& kern<double>() { return active_batchnorm_table().f64; }
@@ -108,13 +114,14 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
 template <class T>
 void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu) {
   const auto& k = kern<T>();
+  const int nt = stream_output<T>(N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.normalize_rows(x, y, C, S, b, e, kc, relu); });
+                    [&](int64_t b, int64_t e) { k.normalize_rows(x, y, C, S, b, e, kc, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
-                    [&](int64_t b, int64_t e) { k.normalize_cols(x, y, C, b, e, kc, relu); });
+                    [&](int64_t b, int64_t e) { k.normalize_cols(x, y, C, b, e, kc, relu, nt); });
   }
 }
 
@@ -151,13 +158,14 @@ template <class T>
 void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> kc,
                    BnGradCoef<T> g, bool relu) {
   const auto& k = kern<T>();
+  const int nt = stream_output<T>(N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dy, x, dx, C, S, b, e, kc, g, relu); });
+                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dy, x, dx, C, S, b, e, kc, g, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
-                    [&](int64_t b, int64_t e) { k.grad_apply_cols(dy, x, dx, C, b, e, kc, g, relu); });
+                    [&](int64_t b, int64_t e) { k.grad_apply_cols(dy, x, dx, C, b, e, kc, g, relu, nt); });
   }
 }
 

@@ -50,9 +50,20 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
 // and could not overlap the first pass's loads.
 
 #if REGCORE_SIMD_W > 1
+// One vector of data as float64 lanes (lo, hi). Float32 halves are loaded and widened straight
+// from memory (vload_f64): widening a loaded vector's upper half costs an extra shuffle on the
+// port the conversions need, and the statistics are compute-bound on cached data.
+REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
+  lo = vload_f64(p);
+  hi = vload_f64(p + REGCORE_SIMD_W / 2);
+}
+REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
+
 // Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
-REGCORE_HD void acc_shift(Acc& s, Acc& q, VF32 v, VF64 K, int half) {
-  const VF64 d0 = widen_lo(v) - K, d1 = widen_hi(v) - K;
+REGCORE_HD void acc_shift(Acc& s, Acc& q, const float* p, VF64 K, int half) {
+  VF64 lo, hi;
+  load_wide(p, lo, hi);
+  const VF64 d0 = lo - K, d1 = hi - K;
   if (half == 0) {
     s.a0 = s.a0 + d0; s.a1 = s.a1 + d1;
     q.a0 = q.a0 + d0 * d0; q.a1 = q.a1 + d1 * d1;
@@ -61,8 +72,8 @@ REGCORE_HD void acc_shift(Acc& s, Acc& q, VF32 v, VF64 K, int half) {
     q.a2 = q.a2 + d0 * d0; q.a3 = q.a3 + d1 * d1;
   }
 }
-REGCORE_HD void acc_shift(Acc& s, Acc& q, VF64 v, VF64 K, int half) {
-  const VF64 d = v - K;
+REGCORE_HD void acc_shift(Acc& s, Acc& q, const double* p, VF64 K, int half) {
+  const VF64 d = vload(p) - K;
   if (half == 0) { s.a0 = s.a0 + d; q.a0 = q.a0 + d * d; }
   else { s.a2 = s.a2 + d; q.a2 = q.a2 + d * d; }
 }
@@ -77,10 +88,10 @@ template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, do
   // two load streams, which kept more lines in flight than one stream (+10% measured).
   const int64_t h = (len / (2 * L)) * L;
   for (; k < h; k += L) {
-    acc_shift(s, q, vload(p + k), vK, 0);
-    acc_shift(s, q, vload(p + h + k), vK, 1);
+    acc_shift(s, q, p + k, vK, 0);
+    acc_shift(s, q, p + h + k, vK, 1);
   }
-  for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, vload(p + k), vK, 0);
+  for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, p + k, vK, 0);
 #endif
   for (; k < len; ++k) {
     const double d = widen(p[k]) - K;
@@ -121,15 +132,18 @@ REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const float*) {
 REGCORE_HD void acc_put(double* d, VF64 a0, VF64, const double*) { vstore(d, a0); }
 REGCORE_HD void widen2(VF64& k0, VF64& k1, VF32 v) { k0 = widen_lo(v); k1 = widen_hi(v); }
 REGCORE_HD void widen2(VF64& k0, VF64&, VF64 v) { k0 = v; }
-REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, VF32 v, VF64 k0, VF64 k1) {
-  const VF64 d0 = widen_lo(v) - k0, d1 = widen_hi(v) - k1;
-  s0 = s0 + d0; s1 = s1 + d1;
-  q0 = q0 + d0 * d0; q1 = q1 + d1 * d1;
-}
-REGCORE_HD void acc_shift2(VF64& s0, VF64&, VF64& q0, VF64&, VF64 v, VF64 k0, VF64) {
-  const VF64 d = v - k0;
-  s0 = s0 + d;
-  q0 = q0 + d * d;
+template <class T>
+REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, const T* p, VF64 k0, VF64 k1) {
+  VF64 lo, hi;
+  load_wide(p, lo, hi);
+  const VF64 d0 = lo - k0;
+  s0 = s0 + d0;
+  q0 = q0 + d0 * d0;
+  if (sizeof(T) == 4) {  // float32: the upper half of the vector
+    const VF64 d1 = hi - k1;
+    s1 = s1 + d1;
+    q1 = q1 + d1 * d1;
+  }
 }
 
 template <int kColBlock, class T>
@@ -142,7 +156,7 @@ void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C + c;
     for (int b = 0; b < kColBlock; ++b)
-      acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], vload(row + b * L), k[2 * b], k[2 * b + 1]);
+      acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], row + b * L, k[2 * b], k[2 * b + 1]);
   }
   // Through memory for the final per-channel formula (the same code as the scalar channels).
   for (int b = 0; b < kColBlock; ++b) {

@@ -555,9 +555,13 @@ def test_bad_input_split_and_backward(backend):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 5, 17), -1)])
+@pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 5, 17), -1),
+                                        # outputs over 8 MiB take the non-temporal-store path;
+                                        # odd run/row lengths put scalar heads before every run
+                                        ((2, 3, 350003), 1), ((70001, 31), -1)])
 def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
-    """Same statistics in -> the same bits out of normalize and dx on every backend and ISA."""
+    """Same statistics in -> the same bits out of normalize and dx on every backend and ISA
+    (small outputs with ordinary stores, large ones with streaming stores)."""
     x, gamma, beta, dy = _data(shape, axis, dtype, seed=21)
     with rc.use_backend("numpy"):
         total = rc.batch_norm_stats(x, axis=axis)
@@ -575,3 +579,44 @@ def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
         rc.set_isa(rc.available_isas()[-1])
     for y, dx in outs[1:]:
         assert np.array_equal(y, outs[0][0]) and np.array_equal(dx, outs[0][1])
+
+
+def _aligned_empty(shape, dtype, offset_bytes):
+    """An uninitialized C-contiguous array whose data starts offset_bytes past a 64-byte boundary."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = np.empty(n + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + offset_bytes
+    return buf[start:start + n].view(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 16])
+def test_cols_streaming_stores_same_bits(dtype, offset):
+    """Channels-last outputs over 8 MiB with vector-aligned rows take the non-temporal-store path
+    (an aligned output and C a multiple of the vector); a 16-byte offset takes ordinary stores.
+    The output is passed to the kernels directly, so both alignments are exercised every run."""
+    if not rc.available_isas():
+        pytest.skip("native CPU backend not built")
+    from regcore._backend import native_backend
+    from regcore._backends import numpy_backend
+    shape = (70001, 32) if dtype == np.float32 else (35001, 32)
+    N, C = shape
+    x, gamma, beta, dy = _data(shape, -1, dtype, seed=4)
+    with rc.use_backend("numpy"):
+        y0, saved = rc.batch_norm(x, gamma, beta, axis=-1, activation="relu")
+        red = rc.batch_norm_backward_reduce(dy, x, saved)
+        dx0 = rc.batch_norm_backward_apply(dy, x, gamma, saved, red)[0]
+    k = (saved.mhi, saved.mlo, saved.scale, saved.shift)
+    gk = [np.asarray(a).astype(dtype) for a in rc._norm_stats.grad_coefficients(saved, gamma.astype(np.float64), red)[:3]]
+    ref = np.empty_like(dx0)
+    numpy_backend.bn_grad_apply(dy, x, ref, N, C, 1, *k, *gk, True)
+    assert np.array_equal(ref, dx0)
+    for isa in rc.available_isas():
+        rc.set_isa(isa)
+        y = _aligned_empty(shape, dtype, offset)
+        native_backend("cpu").bn_normalize(x, y, N, C, 1, *k, True)
+        assert np.array_equal(y, y0), isa
+        dx = _aligned_empty(shape, dtype, offset)
+        native_backend("cpu").bn_grad_apply(dy, x, dx, N, C, 1, *k, *gk, True)
+        assert np.array_equal(dx, dx0), isa
+    rc.set_isa(rc.available_isas()[-1])

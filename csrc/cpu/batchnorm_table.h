@@ -25,16 +25,18 @@ template <class T> struct BnGradCoef {
 };
 
 template <class T> struct BatchNormKernels {
-  // out = (sum x, sum (x - mean_piece)^2) of channel c's elements [i0, i1): two passes over a
-  // cache-sized piece, float64 accumulators; mean_piece = sum / (i1 - i0).
+  // out = (mean, M2) of channel c's elements [i0, i1): one pass of float64 sums of the values
+  // shifted by the piece's first value (kernels/batchnorm.cpp explains the numerics).
   void (*moments_rows)(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                        double out[2]);
-  // Per-channel (sum, M2) over rows [r0, r1) of an (M, C) array, written to sum[C], m2[C].
-  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* sum, double* m2);
-  // y over flat elements [j0, j1) of the (N, C, S) view.
+  // Per-channel (mean, M2) over rows [r0, r1) of an (M, C) array, written to mean[C], m2[C].
+  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2);
+  // y over flat elements [j0, j1) of the (N, C, S) view. stream: write y with non-temporal
+  // stores (large outputs; the same values).
   void (*normalize_rows)(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                         BnCoef<T> k, int relu);
-  void (*normalize_cols)(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu);
+                         BnCoef<T> k, int relu, int stream);
+  void (*normalize_cols)(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu,
+                         int stream);
   // out = (sum dy', sum dy' * xc) of channel c's elements [i0, i1).
   void (*grad_reduce_rows)(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0,
                            int64_t i1, BnCoef<T> k, int relu, double out[2]);
@@ -42,9 +44,9 @@ template <class T> struct BatchNormKernels {
   void (*grad_reduce_cols)(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
                            int relu, double* sdy, double* sdyx);
   void (*grad_apply_rows)(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0,
-                          int64_t j1, BnCoef<T> k, BnGradCoef<T> g, int relu);
+                          int64_t j1, BnCoef<T> k, BnGradCoef<T> g, int relu, int stream);
   void (*grad_apply_cols)(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1,
-                          BnCoef<T> k, BnGradCoef<T> g, int relu);
+                          BnCoef<T> k, BnGradCoef<T> g, int relu, int stream);
 };
 
 struct BatchNormTable {

@@ -103,6 +103,8 @@ def _place_like(x_ref, values, dtype):
 
 def _all(xp, cond) -> bool:
     """A whole-vector check reduced on the vector's device: one scalar comes back."""
+    if isinstance(cond, np.ndarray):   # the method skips np.all's dispatch layers (~1 us a call)
+        return bool(cond.all())
     return bool(xp.all(cond))
 
 
@@ -115,7 +117,13 @@ def batch_norm_stats(x, axis=1):
     """
     ref = _arrays.inspect(x, "x")
     N, C, S, _ = bn_view(ref.shape, axis)
-    out, out_ref = _arrays.empty_like_place(x, (3, C), F64)
+    return _stats(ref, x, (N, C, S))
+
+
+def _stats(ref, like, view):
+    """The statistics pass on a checked x; the (3, C) result is made by ``like``'s library."""
+    N, C, S = view
+    out, out_ref = _arrays.empty_like_place(like, (3, C), F64)
     backend_for(ref).bn_moments(ref.target, N, C, S, out_ref.target)
     return out
 
@@ -191,11 +199,17 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     eps = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, rm is not None)
-    st_a = host_or_library(st)
+    return _apply(ref, (N, C, S), ax, host_or_library(st), gamma_ref, beta_ref, rm, rv, eps, activation,
+                  factor, num_batches_tracked)
+
+
+def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, factor, num_batches_tracked):
+    """batch_norm_apply on checked arguments (the fused forward calls it directly)."""
+    N, C, S = view
     xp = xp_of(st_a)
-    count, mean, m2 = (cast(st_a[i, ...], F64, xp) for i in range(3))
-    if C > 0 and not _all(xp, (count == count[0]) & (m2 >= 0) & xp.isfinite(mean) & xp.isfinite(m2)
-                          & xp.isfinite(count)):
+    st64 = cast(st_a, F64, xp)   # one copy: the saved state never aliases the caller's stats
+    count, mean, m2 = st64[0, ...], st64[1, ...], st64[2, ...]
+    if C > 0 and not (_all(xp, xp.isfinite(st64)) and _all(xp, (count == count[0]) & (m2 >= 0))):
         raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
                           "other values")
     n = float(count[0]) if C > 0 else float(N * S)
@@ -203,7 +217,7 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
         raise value_error("x", "more than one value per channel when training (batch statistics)",
                           f"{n:g} values per channel")
     var = m2 / n
-    y, saved = _normalize(ref, (N, C, S), ax, mean, var, n, gamma_ref, beta_ref, eps, activation, True)
+    y, saved = _normalize(ref, view, ax, mean, var, n, gamma_ref, beta_ref, eps, activation, True)
     if rm is not None:  # after the kernel: a failure above leaves the running statistics untouched
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
@@ -229,15 +243,17 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     rm, rv = _running(running_mean, running_var, ref, C)
     eps_v = _validate.positive("eps", eps)
     activation = _activation(activation)
-    _momentum(momentum, num_batches_tracked, training and rm is not None)
+    factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
     if training or rm is None:
         if C > 0 and N * S <= 1:
             raise value_error("x", "more than one value per channel when training (batch statistics)",
                               f"shape {ref.shape}")
-        stats = batch_norm_stats(host_or_library(ref), axis=ax)
-        return batch_norm_apply(x, stats, gamma, beta, running_mean if training else None,
-                                running_var if training else None, momentum=momentum, eps=eps,
-                                axis=ax, activation=activation, num_batches_tracked=num_batches_tracked)
+        # batch_norm_stats -> batch_norm_apply on the arguments checked above (checked once)
+        stats = _stats(ref, host_or_library(ref), (N, C, S))
+        if not training:
+            rm = rv = None
+        return _apply(ref, (N, C, S), ax, stats, gamma_ref,
+                      beta_ref, rm, rv, eps_v, activation, factor, num_batches_tracked)
     mean = cast(host_or_library(rm), F64)
     var = cast(host_or_library(rv), F64)
     return _normalize(ref, (N, C, S), ax, mean, var, float("nan"), gamma_ref, beta_ref, eps_v,
@@ -286,8 +302,13 @@ def batch_norm_backward_reduce(dy, x, saved):
     dy masked by the fused ReLU. Sum (all-reduce) these over ranks before the apply phase.
     One read of dy and x."""
     dy_ref, x_ref, _ = _check_saved(saved, dy, x, None, check_gamma=False)
+    return _reduce(dy_ref, x_ref, saved)
+
+
+def _reduce(dy_ref, x_ref, saved):
+    """batch_norm_backward_reduce on checked arguments."""
     N, C, S = saved.view
-    out, out_ref = _arrays.empty_like_place(x, (2, C), F64)
+    out, out_ref = _arrays.empty_like_place(x_ref.obj, (2, C), F64)
     backend_for(x_ref).bn_grad_reduce(dy_ref.target, x_ref.target, N, C, S,
                                       *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift),
                                       saved.relu, out_ref.target)
@@ -300,16 +321,20 @@ def batch_norm_backward_apply(dy, x, gamma, saved, red_total):
     Returns (dx, dgamma, dbeta). One read of dy and x, one write of dx.
     """
     dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)
+    red = _red_array(red_total, saved.view[1], x_ref)
+    return _grad_apply(dy_ref, x_ref, gamma_ref, saved, host_or_library(red))
+
+
+def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a):
+    """batch_norm_backward_apply on checked arguments (red_a: the sums as an array to compute on)."""
     N, C, S = saved.view
-    red = _red_array(red_total, C, x_ref)
-    red_a = host_or_library(red)
     xp = xp_of(red_a)
     if not _all(xp, xp.isfinite(red_a)):
         raise value_error("red_total", "finite sums", "non-finite values")
     g = None if gamma_ref is None else host_or_library(gamma_ref)
     ka, kb, kc, dgamma64, dbeta64 = grad_coefficients(saved, g, red_a)
     T = saved.dtype
-    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     backend_for(x_ref).bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
                                      *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift,
                                                    cast(ka, T, xp), cast(kb, T, xp), cast(kc, T, xp)),
@@ -322,6 +347,6 @@ def batch_norm_backward_apply(dy, x, gamma, saved, red_total):
 def batch_norm_backward(dy, x, gamma, saved):
     """Gradients of batch_norm: (dx, dgamma, dbeta); dgamma/dbeta are None when the forward had
     no gamma/beta. The fused ReLU's mask is recomputed from x. Reads dy and x twice, writes dx."""
-    _check_saved(saved, dy, x, gamma)
-    red = batch_norm_backward_reduce(dy, x, saved)
-    return batch_norm_backward_apply(dy, x, gamma, saved, red)
+    dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)   # checked once for both phases
+    red = _reduce(dy_ref, x_ref, saved)
+    return _grad_apply(dy_ref, x_ref, gamma_ref, saved, red)

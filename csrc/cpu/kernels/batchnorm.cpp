@@ -40,149 +40,200 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
 }
 
 // ---------------------------------------------------------------- statistics
+//
+// One pass, shifted data: with a shift K taken from the data (the piece's first value, or each
+// channel's value in the block's first row), accumulate s = sum (x - K) and q = sum (x - K)^2 in
+// float64, then mean = K + s/n and M2 = q - s * (s/n). K is a sample, so the deviations are of
+// the order of the spread (never of the mean: no E[x^2] - E[x]^2 cancellation); for float32 data
+// x - K is exact in float64 and so is its square. The two-pass form (mean, then squared
+// deviations from cache) ran at half the copy bandwidth: its second pass is compute, not memory,
+// and could not overlap the first pass's loads.
 
-template <class T> void span_sum(Acc& A, const T* p, int64_t len) {
-  int64_t k = 0;
 #if REGCORE_SIMD_W > 1
-  constexpr int64_t L = lanes<T>::n;
-  for (; k + 2 * L <= len; k += 2 * L) {
-    acc_add(A.a0, A.a1, vload(p + k));
-    acc_add(A.a2, A.a3, vload(p + k + L));
-  }
-  for (; k + L <= len; k += L) acc_add(A.a0, A.a1, vload(p + k));
-#endif
-  for (; k < len; ++k) A.s += widen(p[k]);
+// One vector of data as float64 lanes (lo, hi). Float32 halves are loaded and widened straight
+// from memory (vload_f64): widening a loaded vector's upper half costs an extra shuffle on the
+// port the conversions need, and the statistics are compute-bound on cached data.
+REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
+  lo = vload_f64(p);
+  hi = vload_f64(p + REGCORE_SIMD_W / 2);
 }
-template <class T> void span_sqdev(Acc& A, const T* p, int64_t len, double m) {
+REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
+
+// Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
+REGCORE_HD void acc_shift(Acc& s, Acc& q, const float* p, VF64 K, int half) {
+  VF64 lo, hi;
+  load_wide(p, lo, hi);
+  const VF64 d0 = lo - K, d1 = hi - K;
+  if (half == 0) {
+    s.a0 = s.a0 + d0; s.a1 = s.a1 + d1;
+    q.a0 = q.a0 + d0 * d0; q.a1 = q.a1 + d1 * d1;
+  } else {
+    s.a2 = s.a2 + d0; s.a3 = s.a3 + d1;
+    q.a2 = q.a2 + d0 * d0; q.a3 = q.a3 + d1 * d1;
+  }
+}
+REGCORE_HD void acc_shift(Acc& s, Acc& q, const double* p, VF64 K, int half) {
+  const VF64 d = vload(p) - K;
+  if (half == 0) { s.a0 = s.a0 + d; q.a0 = q.a0 + d * d; }
+  else { s.a2 = s.a2 + d; q.a2 = q.a2 + d * d; }
+}
+#endif
+
+template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, double K) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   constexpr int64_t L = lanes<T>::n;
-  const VF64 vm(m);
-  for (; k + 2 * L <= len; k += 2 * L) {
-    acc_sqdev(A.a0, A.a1, vload(p + k), vm);
-    acc_sqdev(A.a2, A.a3, vload(p + k + L), vm);
+  const VF64 vK(K);
+  // The two halves of the span side by side: two independent chains per sum (4 for float32), and
+  // two load streams, which kept more lines in flight than one stream (+10% measured).
+  const int64_t h = (len / (2 * L)) * L;
+  for (; k < h; k += L) {
+    acc_shift(s, q, p + k, vK, 0);
+    acc_shift(s, q, p + h + k, vK, 1);
   }
-  for (; k + L <= len; k += L) acc_sqdev(A.a0, A.a1, vload(p + k), vm);
+  for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, p + k, vK, 0);
 #endif
   for (; k < len; ++k) {
-    const double d = widen(p[k]) - m;
-    A.s += d * d;
+    const double d = widen(p[k]) - K;
+    s.s += d;
+    q.s += d * d;
   }
 }
 
-// Two passes over one cache-sized piece: the mean, then the centered sum of squares. The second
-// pass reads from cache, so the piece costs one trip to memory and no E[x^2] - E[x]^2 cancellation.
+// (mean, M2) of n values from their shifted sums. M2 >= 0 by construction up to rounding: the
+// clamp keeps a constant channel's rounding residue from going negative.
+REGCORE_HD void shifted_moments(double n, double K, double s, double q, double* mean, double* m2) {
+  const double sn = s / n;
+  *mean = K + sn;
+  const double r = q - s * sn;
+  *m2 = r > 0.0 ? r : 0.0;
+}
+
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
-  Acc A;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_sum(A, x + off, len); });
-  const double mean = A.total() / double(i1 - i0);
-  Acc B;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_sqdev(B, x + off, len, mean); });
-  out[0] = mean;
-  out[1] = B.total();
+  const int64_t n0 = i0 / S;
+  const double K = widen(x[(n0 * C + c) * S + (i0 - n0 * S)]);
+  Acc s, q;
+  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_shifted(s, q, x + off, len, K); });
+  shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
 
 #if REGCORE_SIMD_W > 1
-// Channels-last statistics, one block of 4 vectors of channels at a time: the per-channel float64
-// accumulators live in registers for the whole row range (in-memory accumulators made every row a
-// load-add-store chain through L1 and ran at a quarter of the bandwidth). The row block is about
-// kStreamChunk elements, so the later column blocks and the second pass read it from L2. Every
-// channel is still one chain in row order: the same bits as the scalar loop below.
+// Channels-last statistics, one block of kColBlock vectors of channels at a time: the per-channel
+// float64 accumulators live in registers for the whole row range (in-memory accumulators made
+// every row a load-add-store chain through L1 and ran at a quarter of the bandwidth). The row
+// block is about kStreamChunk elements, so the later column blocks read it from L2. Every channel
+// is still one chain in row order: the same bits as the scalar loop below.
 constexpr int kColBlock = 4;
 REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const float*) {
   vstore(d, a0);
   vstore(d + REGCORE_SIMD_W / 2, a1);
 }
 REGCORE_HD void acc_put(double* d, VF64 a0, VF64, const double*) { vstore(d, a0); }
-REGCORE_HD void acc_sqdev2(VF64& a0, VF64& a1, VF32 v, const double* m) {
-  const VF64 d0 = widen_lo(v) - vload(m), d1 = widen_hi(v) - vload(m + REGCORE_SIMD_W / 2);
-  a0 = a0 + d0 * d0;
-  a1 = a1 + d1 * d1;
-}
-REGCORE_HD void acc_sqdev2(VF64& a0, VF64&, VF64 v, const double* m) { const VF64 d = v - vload(m); a0 = a0 + d * d; }
-
+REGCORE_HD void widen2(VF64& k0, VF64& k1, VF32 v) { k0 = widen_lo(v); k1 = widen_hi(v); }
+REGCORE_HD void widen2(VF64& k0, VF64&, VF64 v) { k0 = v; }
 template <class T>
+REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, const T* p, VF64 k0, VF64 k1) {
+  VF64 lo, hi;
+  load_wide(p, lo, hi);
+  const VF64 d0 = lo - k0;
+  s0 = s0 + d0;
+  q0 = q0 + d0 * d0;
+  if (sizeof(T) == 4) {  // float32: the upper half of the vector
+    const VF64 d1 = hi - k1;
+    s1 = s1 + d1;
+    q1 = q1 + d1 * d1;
+  }
+}
+
+template <int kColBlock, class T>
 void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* mean, double* m2) {
   constexpr int64_t L = lanes<T>::n;
-  VF64 a[2 * kColBlock];
-  for (auto& v : a) v = VF64(0.0);
+  VF64 k[2 * kColBlock], s[2 * kColBlock], q[2 * kColBlock];
+  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload(x + r0 * C + c + b * L));
+  for (auto& v : s) v = VF64(0.0);
+  for (auto& v : q) v = VF64(0.0);
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C + c;
-    for (int k = 0; k < kColBlock; ++k) acc_add(a[2 * k], a[2 * k + 1], vload(row + k * L));
+    for (int b = 0; b < kColBlock; ++b)
+      acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], row + b * L, k[2 * b], k[2 * b + 1]);
   }
-  const double inv_n = 1.0 / double(r1 - r0);
-  for (int k = 0; k < kColBlock; ++k) acc_put(mean + c + k * L, a[2 * k], a[2 * k + 1], x);
-  for (int64_t j = c; j < c + kColBlock * L; ++j) mean[j] = mean[j] * inv_n;
-  for (auto& v : a) v = VF64(0.0);
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* row = x + r * C + c;
-    for (int k = 0; k < kColBlock; ++k) acc_sqdev2(a[2 * k], a[2 * k + 1], vload(row + k * L), mean + c + k * L);
+  // Through memory for the final per-channel formula (the same code as the scalar channels).
+  for (int b = 0; b < kColBlock; ++b) {
+    acc_put(mean + c + b * L, s[2 * b], s[2 * b + 1], x);
+    acc_put(m2 + c + b * L, q[2 * b], q[2 * b + 1], x);
   }
-  for (int k = 0; k < kColBlock; ++k) acc_put(m2 + c + k * L, a[2 * k], a[2 * k + 1], x);
 }
 #endif
 
+// mean[] and m2[] hold the shifted sums s and q until the final loop turns them into moments.
 template <class T>
 void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2) {
   int64_t cb = 0;  // channels [0, cb) done in register blocks
 #if REGCORE_SIMD_W > 1
   for (; cb + kColBlock * lanes<T>::n <= C; cb += kColBlock * lanes<T>::n)
-    moments_col_block(x, C, cb, r0, r1, mean, m2);
+    moments_col_block<kColBlock>(x, C, cb, r0, r1, mean, m2);
+  for (; cb + lanes<T>::n <= C; cb += lanes<T>::n) moments_col_block<1>(x, C, cb, r0, r1, mean, m2);
 #endif
+  const T* k = x + r0 * C;
   for (int64_t c = cb; c < C; ++c) mean[c] = m2[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
-    int64_t c = cb;
-#if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) mem_add(mean + c, vload(row + c));
-#endif
-    for (; c < C; ++c) mean[c] += widen(row[c]);
-  }
-  const double inv_n = 1.0 / double(r1 - r0);
-  for (int64_t c = cb; c < C; ++c) mean[c] = mean[c] * inv_n;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* row = x + r * C;
-    int64_t c = cb;
-#if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) mem_sqdev(m2 + c, vload(row + c), mean + c);
-#endif
-    for (; c < C; ++c) {
-      const double d = widen(row[c]) - mean[c];
+    for (int64_t c = cb; c < C; ++c) {
+      const double d = widen(row[c]) - widen(k[c]);
+      mean[c] += d;
       m2[c] += d * d;
     }
   }
+  const double n = double(r1 - r0);
+  for (int64_t c = 0; c < C; ++c) shifted_moments(n, widen(k[c]), mean[c], m2[c], &mean[c], &m2[c]);
 }
 
 // ---------------------------------------------------------------- normalize
+//
+// Outputs of large passes (batchnorm_api.cpp decides) are written with non-temporal stores: the
+// line goes to memory without being read first, so a pass moves its minimum bytes instead of
+// 1.5x them for the write (measured +25% on a 25 MB normalize). They need vector-aligned
+// addresses, so each run starts with scalar elements up to the first aligned one (the same
+// formula in scalar and lanes: the bits do not depend on where the vector loop starts).
 
-template <class T, bool R>
+#if REGCORE_SIMD_W > 1
+// Elements of p[0, len) before the first address aligned to one vector (REGCORE_SIMD_W * 4 bytes
+// for both dtypes).
+template <class T> int64_t head_to_align(const T* p, int64_t len) {
+  constexpr uintptr_t A = uintptr_t(REGCORE_SIMD_W) * 4;
+  const int64_t h = int64_t(((A - (reinterpret_cast<uintptr_t>(p) & (A - 1))) & (A - 1)) / sizeof(T));
+  return h < len ? h : len;
+}
+template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
+  if (NT) vstream(p, v);
+  else vstore(p, v);
+}
+#endif
+
+
+template <class T, bool R, bool NT>
 void span_normalize(const T* x, T* y, int64_t len, T mhi, T mlo, T sc, T sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
+  if (NT)
+    for (const int64_t h = head_to_align(y, len); k < h; ++k) y[k] = bn_normalize(x[k], mhi, mlo, sc, sh, R);
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
-  for (; k + L <= len; k += L) vstore(y + k, bn_normalize(vload(x + k), vmhi, vmlo, vsc, vsh, R));
+  for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload(x + k), vmhi, vmlo, vsc, vsh, R));
 #endif
   for (; k < len; ++k) y[k] = bn_normalize(x[k], mhi, mlo, sc, sh, R);
 }
 
-template <class T, bool R>
+template <class T, bool R, bool NT>
 void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoef<T> k) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
-    span_normalize<T, R>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
+    span_normalize<T, R, NT>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
   });
 }
-template <class T>
-void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoef<T> k, int relu) {
-  if (relu) normalize_rows_t<T, true>(x, y, C, S, j0, j1, k);
-  else normalize_rows_t<T, false>(x, y, C, S, j0, j1, k);
-}
 
-template <class T, bool R>
+template <class T, bool R, bool NT>
 void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
@@ -191,16 +242,50 @@ void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoe
 #if REGCORE_SIMD_W > 1
     constexpr int64_t L = lanes<T>::n;
     for (; c + L <= C; c += L)
-      vstore(yr + c, bn_normalize(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c),
-                                  vload(k.scale + c), vload(k.shift + c), R));
+      vput<NT>(yr + c, bn_normalize(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c),
+                                    vload(k.scale + c), vload(k.shift + c), R));
 #endif
     for (; c < C; ++c) yr[c] = bn_normalize(xr[c], k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R);
   }
 }
+
+// Calls f(Flag<R>, Flag<NT>) for the runtime flags: one instantiation per combination.
+template <bool B> struct Flag { static constexpr bool value = B; };
+template <class F> void with_flags(int relu, int stream, F&& f) {
+#if REGCORE_SIMD_W > 1
+  if (stream) {
+    if (relu) f(Flag<true>(), Flag<true>());
+    else f(Flag<false>(), Flag<true>());
+    vstream_fence();  // the non-temporal stores are ordered before whatever reads the output next
+    return;
+  }
+#else
+  (void)stream;
+#endif
+  if (relu) f(Flag<true>(), Flag<false>());
+  else f(Flag<false>(), Flag<false>());
+}
+
 template <class T>
-void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu) {
-  if (relu) normalize_cols_t<T, true>(x, y, C, r0, r1, k);
-  else normalize_cols_t<T, false>(x, y, C, r0, r1, k);
+void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoef<T> k, int relu,
+                    int stream) {
+  with_flags(relu, stream, [&](auto R, auto NT) { normalize_rows_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, S, j0, j1, k); });
+}
+// The cols kernels stream only when every row starts on a vector boundary (aligned output, C a
+// multiple of the vector): a scalar head in every row cost more than the streaming saved (C = 64
+// float32 rows at a 16-byte offset ran at half the speed of ordinary stores).
+template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream) {
+#if REGCORE_SIMD_W > 1
+  return stream && C % lanes<T>::n == 0 && head_to_align(y + r0 * C, C) == 0;
+#else
+  (void)y, (void)C, (void)r0;
+  return stream;
+#endif
+}
+
+template <class T>
+void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu, int stream) {
+  with_flags(relu, cols_stream(y, C, r0, stream), [&](auto R, auto NT) { normalize_cols_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, r0, r1, k); });
 }
 
 // ---------------------------------------------------------------- backward: reductions
@@ -253,25 +338,52 @@ void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
   else grad_reduce_rows_t<T, false>(dy, x, C, S, c, i0, i1, k, out);
 }
 
+#if REGCORE_SIMD_W > 1
+// Channels-last backward sums, one block of B vectors of channels at a time with the per-channel
+// float64 sums in registers for the whole row range (as moments_col_block; the in-memory sums were
+// a load-add-store chain per row). Each channel is one chain in row order: the same bits as the
+// scalar loop of grad_reduce_cols_t.
+template <int B, class T, bool R>
+void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
+                           const BnCoef<T>& k, double* sdy, double* sdyx) {
+  using V = typename lanes<T>::V;
+  constexpr int64_t L = lanes<T>::n;
+  VF64 a[2 * B], m[2 * B];
+  for (auto& v : a) v = VF64(0.0);
+  for (auto& v : m) v = VF64(0.0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * C + c;
+    const T* dr = dy + r * C + c;
+    for (int b = 0; b < B; ++b) {
+      const int64_t j = c + b * L;
+      const V xc = bn_center(vload(xr + b * L), vload(k.mhi + j), vload(k.mlo + j));
+      const V d = bn_masked_dy(vload(dr + b * L), xc, vload(k.scale + j), vload(k.shift + j), R);
+      acc_add(a[2 * b], a[2 * b + 1], d);
+      acc_mul(m[2 * b], m[2 * b + 1], d, xc);
+    }
+  }
+  for (int b = 0; b < B; ++b) {
+    acc_put(sdy + c + b * L, a[2 * b], a[2 * b + 1], x);
+    acc_put(sdyx + c + b * L, m[2 * b], m[2 * b + 1], x);
+  }
+}
+#endif
+
 template <class T, bool R>
 void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
                         double* sdy, double* sdyx) {
-  for (int64_t c = 0; c < C; ++c) sdy[c] = sdyx[c] = 0.0;
+  int64_t cb = 0;  // channels [0, cb) done in register blocks
+#if REGCORE_SIMD_W > 1
+  constexpr int64_t L = lanes<T>::n;
+  for (; cb + kColBlock * L <= C; cb += kColBlock * L)
+    grad_reduce_col_block<kColBlock, T, R>(dy, x, C, cb, r0, r1, k, sdy, sdyx);
+  for (; cb + L <= C; cb += L) grad_reduce_col_block<1, T, R>(dy, x, C, cb, r0, r1, k, sdy, sdyx);
+#endif
+  for (int64_t c = cb; c < C; ++c) sdy[c] = sdyx[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     const T* dr = dy + r * C;
-    int64_t c = 0;
-#if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) {
-      const V xc = bn_center(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c));
-      const V d = bn_masked_dy(vload(dr + c), xc, vload(k.scale + c), vload(k.shift + c), R);
-      mem_add(sdy + c, d);
-      mem_mul(sdyx + c, d, xc);
-    }
-#endif
-    for (; c < C; ++c) {
+    for (int64_t c = cb; c < C; ++c) {
       const T xc = bn_center(xr[c], k.mhi[c], k.mlo[c]);
       const T d = bn_masked_dy(dr[c], xc, k.scale[c], k.shift[c], R);
       sdy[c] += widen(d);
@@ -288,17 +400,22 @@ void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1
 
 // ---------------------------------------------------------------- backward: dx
 
-template <class T, bool R>
+template <class T, bool R, bool NT>
 void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, T mhi, T mlo, T sc, T sh, T ka, T kb, T kc) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
+  if (NT)
+    for (const int64_t h = head_to_align(dx, len); k < h; ++k) {
+      const T xc = bn_center(x[k], mhi, mlo);
+      dx[k] = bn_backward_dx(bn_masked_dy(dy[k], xc, sc, sh, R), xc, ka, kb, kc);
+    }
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh), vka(ka), vkb(kb), vkc(kc);
   for (; k + L <= len; k += L) {
     const V xc = bn_center(vload(x + k), vmhi, vmlo);
     const V d = bn_masked_dy(vload(dy + k), xc, vsc, vsh, R);
-    vstore(dx + k, bn_backward_dx(d, xc, vka, vkb, vkc));
+    vput<NT>(dx + k, bn_backward_dx(d, xc, vka, vkb, vkc));
   }
 #endif
   for (; k < len; ++k) {
@@ -307,22 +424,21 @@ void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, T mhi, T mlo, 
   }
 }
 
-template <class T, bool R>
+template <class T, bool R, bool NT>
 void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
                        BnCoef<T> k, BnGradCoef<T> g) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
-    span_grad_apply<T, R>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
-                          g.ka[c], g.kb[c], g.kc[c]);
+    span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
+                              g.ka[c], g.kb[c], g.kc[c]);
   });
 }
 template <class T>
 void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                     BnCoef<T> k, BnGradCoef<T> g, int relu) {
-  if (relu) grad_apply_rows_t<T, true>(dy, x, dx, C, S, j0, j1, k, g);
-  else grad_apply_rows_t<T, false>(dy, x, dx, C, S, j0, j1, k, g);
+                     BnCoef<T> k, BnGradCoef<T> g, int relu, int stream) {
+  with_flags(relu, stream, [&](auto R, auto NT) { grad_apply_rows_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, S, j0, j1, k, g); });
 }
 
-template <class T, bool R>
+template <class T, bool R, bool NT>
 void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
                        BnGradCoef<T> g) {
   for (int64_t r = r0; r < r1; ++r) {
@@ -336,7 +452,7 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
     for (; c + L <= C; c += L) {
       const V xc = bn_center(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c));
       const V d = bn_masked_dy(vload(dr + c), xc, vload(k.scale + c), vload(k.shift + c), R);
-      vstore(or_ + c, bn_backward_dx(d, xc, vload(g.ka + c), vload(g.kb + c), vload(g.kc + c)));
+      vput<NT>(or_ + c, bn_backward_dx(d, xc, vload(g.ka + c), vload(g.kb + c), vload(g.kc + c)));
     }
 #endif
     for (; c < C; ++c) {
@@ -348,9 +464,8 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
 }
 template <class T>
 void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
-                     BnGradCoef<T> g, int relu) {
-  if (relu) grad_apply_cols_t<T, true>(dy, x, dx, C, r0, r1, k, g);
-  else grad_apply_cols_t<T, false>(dy, x, dx, C, r0, r1, k, g);
+                     BnGradCoef<T> g, int relu, int stream) {
+  with_flags(relu, cols_stream(dx, C, r0, stream), [&](auto R, auto NT) { grad_apply_cols_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, r0, r1, k, g); });
 }
 
 template <class T> cpu::BatchNormKernels<T> kernels_for() {

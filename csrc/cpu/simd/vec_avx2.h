@@ -233,3 +233,10 @@ REGCORE_CORE_END
 REGCORE_CORE_BEGIN
 REGCORE_HD bool vany(MF32 m) { return _mm256_movemask_ps(m.m) != 0; }
 REGCORE_CORE_END
+
+// ---- batchnorm family: non-temporal stores (p aligned to 32 bytes) and the fence after them.
+REGCORE_CORE_BEGIN
+REGCORE_HD void vstream(float* p, VF32 a) { _mm256_stream_ps(p, a.v); }
+REGCORE_HD void vstream(double* p, VF64 a) { _mm256_stream_pd(p, a.v); }
+REGCORE_HD void vstream_fence() { _mm_sfence(); }
+REGCORE_CORE_END

@@ -139,8 +139,9 @@ class _FastPlan:
         self.hyper = hyper
 
     def run(self) -> list:
-        from .._backends import cpu as be
+        from .._backend import native_backend
 
+        be = native_backend("cpu")
         hyper, out_bufs = self.hyper, list(self.bufs)
         firsts = [False] * len(out_bufs)
         if hyper.uses_momentum:

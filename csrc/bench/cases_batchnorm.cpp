@@ -10,6 +10,7 @@
 // write dx), inference 2B. Per-channel vectors are counted too (gamma, beta, running stats).
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,9 @@ CaseSpec bn_case(const Layout& l, Pass pass, const char* dtype) {
       pass == kForward ? "24C + 4" + sz + "C (mean, var, rstd in float64; 4 coefficient vectors)" : "0",
       state, "elements",
       [l, pass](int64_t n) {
+        if (n % l.per_n != 0)
+          throw std::invalid_argument("n: batch norm case " + std::string(l.shape) +
+                                      " needs a multiple of " + std::to_string(l.per_n));
         auto layer = std::make_shared<Layer<T>>(l, n, pass == kBackward);
         if (pass == kBackward) layer->forward_train();  // real statistics for the backward
         return make_run([layer, pass]() {

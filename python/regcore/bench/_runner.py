@@ -48,7 +48,6 @@ class Options:
 
     def resolved(self) -> "Options":
         o = Options(**{k: getattr(self, k) for k in self.__dataclass_fields__})
-        o.extra = dict(o.extra, sizes_given=bool(self.sizes))
         o.sizes = list(o.sizes or (QUICK_SIZES if o.quick else FULL_SIZES))
         if not o.threads:
             most = max(1, get_num_threads())
@@ -142,10 +141,9 @@ def _matches(flt: str, name: str, dtype: str) -> bool:
 
 
 def _sizes_for(o: Options, kern: Optional[Kernel], native) -> List[int]:
-    """The element counts of one kernel: --sizes when given; else the sizes its native case (or
-    its Kernel) states for its fixed geometry; else the run's defaults."""
-    if o.extra.get("sizes_given"):
-        return list(o.sizes)
+    """The element counts of one kernel. A kernel with a fixed geometry (a layer shape, 50k-element
+    tensors) runs at the sizes its native case (or its Kernel) states, quick or full; every other
+    kernel at --sizes or the run's defaults."""
     key = "quick_sizes" if o.quick else "sizes"
     own = list(native[1].get(key) or []) if native else []
     if not own and kern is not None:

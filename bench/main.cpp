@@ -194,12 +194,11 @@ int main(int argc, char** argv) {
       const int64_t n = sn.second;
       const CaseSpec* c = regcore::bench::find_case("baseline.copy", copy_dtype_for(size));
       if (!c) continue;
-      {
-        for (int th : o.threads) {
-          Timing t = regcore::bench::time_case(*c, n, th, "", o.timer);
-          copy[{n, size, th}].push_back(double(t.min_bytes) / t.median_s / 1e9);
-          print_row(*c, n, t, 0);
-        }
+      for (int th : o.threads) {
+        Timing t = regcore::bench::time_case(*c, n, th, "", o.timer);
+        copy[{n, size, th}].push_back(double(t.min_bytes) / t.median_s / 1e9);
+        print_row(*c, n, t, 0);
+      }
     }
   };
 

@@ -67,7 +67,7 @@ def _n(n):
     if n % 1024 == 0 and n < 1 << 20:
         return f"{n >> 10}K"
     if n % 1000000 == 0:
-        return f"{n // 1000000}M (10^6)"
+        return f"{n:,}"
     return str(n)
 
 
@@ -227,6 +227,8 @@ def main():
     ap.add_argument("--note", default="")
     ap.add_argument("--out", default="bench/RESULTS.md")
     ap.add_argument("--headline", default="bench/HEADLINE.md")
+    ap.add_argument("--headline-threads", type=int, default=None,
+                    help="thread count of the HEADLINE.md rows (default: the most threads of the run)")
     a = ap.parse_args()
     rep = json.load(open(a.json))
     ix = Index(rep)
@@ -251,7 +253,7 @@ def main():
                   "dropout.bias_act_forward_gelu", "batchnorm.forward_nchw", "batchnorm.backward_nchw",
                   "batchnorm.forward_nhwc", "batchnorm.backward_nhwc", "sgd.momentum_wd_multi",
                   "sgd.momentum_wd_l1_multi", "sgd.momentum_wd_maxnorm_multi"]
-    t = max(ix.threads)
+    t = a.headline_threads or max(ix.threads)
     rows = []
     for name in head_names:
         r = ix.ours(name, "float32", t)
@@ -262,7 +264,8 @@ def main():
     head = ["kernel", "shape (float32)", "GB/s", "% of copy", "x NumPy", "x PyTorch"]
     open(a.headline, "w").write(
         f"Measured with `{a.command}` on a {rep['machine'].get('usable_cpus')}-core "
-        f"`{rep['machine'].get('cpu_model')}` ({ix.isa}, {t} threads; load average before the run: {a.load}); "
+        f"`{rep['machine'].get('cpu_model')}` ({ix.isa}, {t} thread{'s' if t > 1 else ''}, largest size of each "
+        f"kernel; load: {a.load}); "
         "full tables in `bench/RESULTS.md`.\n\n" + table(head, rows) + "\n")
 
 

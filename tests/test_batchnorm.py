@@ -369,6 +369,105 @@ def test_zero_size(backend):
     assert y.shape == (4, 0, 5)
 
 
+# Every zero-size combination: empty batch, empty spatial axis with N > 0 (the (2, 3, 0) case once
+# took the channels-last path and touched N*C elements), no channels, all of them at once.
+ZERO_LAYOUTS = [((0, 3, 4), 1), ((2, 3, 0), 1), ((2, 3, 0, 5), 1), ((2, 0, 4), 1), ((0, 0, 0), 1),
+                ((0, 3), 1), ((2, 0), 1), ((0, 3), -1), ((2, 0, 3), -1), ((0, 2, 3), -1), ((2, 3, 0), -1)]
+
+
+def _empty_in(buf, shape):
+    """An empty C-contiguous array whose data pointer lies inside ``buf`` (a sentinel-filled
+    buffer), so a kernel that reads or writes elements it does not have is caught."""
+    return buf[:0].reshape(shape)
+
+
+@pytest.mark.parametrize("shape,axis", ZERO_LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_size_every_combination(backend, shape, axis, dtype):
+    C = shape[axis % len(shape)]
+    M = int(np.prod(shape)) // C if C else 0
+    buf = np.full(4096, 7.0, dtype)
+    x = _empty_in(buf, shape)
+    rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
+    st_ = rc.batch_norm_stats(x, axis=axis)
+    assert st_.shape == (3, C)
+    np.testing.assert_array_equal(st_, np.zeros((3, C)))   # count 0, and nothing read from buf
+    y, saved = rc.batch_norm(x, np.ones(C, dtype), np.zeros(C, dtype), rm, rv, training=False, axis=axis)
+    assert y.shape == shape and y.dtype == dtype
+    dy = _empty_in(np.full(4096, 5.0, dtype), shape)
+    red = rc.batch_norm_backward_reduce(dy, x, saved)
+    np.testing.assert_array_equal(red, np.zeros((2, C)))
+    dx, dg, db = rc.batch_norm_backward(dy, x, np.ones(C, dtype), saved)
+    assert dx.shape == shape and np.all(dg == 0) and np.all(db == 0)
+    if M <= 1 and C > 0:   # no batch statistics: training refuses, running statistics untouched
+        with pytest.raises(ValueError, match="x"):
+            rc.batch_norm(x, None, None, rm, rv, training=True, axis=axis)
+        assert np.all(rm == 0) and np.all(rv == 1)
+    else:
+        y, _ = rc.batch_norm(x, None, None, rm, rv, axis=axis)
+        assert y.shape == shape
+    assert np.all(buf == 7.0)
+
+
+@pytest.mark.parametrize("shape,S", [((2, 3, 0), 0), ((2, 0, 4), 4), ((0, 3, 4), 4)])
+def test_zero_size_passes_touch_nothing(backend, shape, S):
+    """The passes themselves, on (N, C, S) views with no elements: outputs that share a buffer
+    with sentinels keep them (nothing written past the end), sums are zero."""
+    from regcore._backend import backend_for
+    from regcore import _arrays
+
+    N, C = shape[0], shape[1]
+    T = np.float32
+    xbuf, ybuf = np.full(256, 7.0, T), np.full(256, 9.0, T)
+    x, y = _empty_in(xbuf, shape), _empty_in(ybuf, shape)
+    be = backend_for(_arrays.inspect(x, "x"))
+    k = [np.full(C, 0.5, T) for _ in range(4)]
+    be.bn_normalize(x, y, N, C, S, *k, False)
+    be.bn_grad_apply(x, x, y, N, C, S, *k, *k[:3], True)
+    out = np.full((2, C), 3.0)
+    be.bn_grad_reduce(x, x, N, C, S, *k, False, out)
+    assert np.all(out == 0.0) and np.all(ybuf == 9.0) and np.all(xbuf == 7.0)
+
+
+def test_glue_same_bits_in_another_namespace():
+    """The per-channel glue (merge, coefficients, gradient coefficients, running update) is one
+    implementation over the data's Array API namespace; on CUDA it runs in the caller's library.
+    Run it here in PyTorch's namespace on CPU tensors: the same bits as NumPy."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from regcore import _norm_stats as ns
+
+    rng = np.random.default_rng(11)
+    C = 37
+    parts = np.stack([np.stack([np.full(C, n), rng.standard_normal(C) * 10 + 1e3, rng.random(C) * n])
+                      for n in (5.0, 0.0, 17.0, 3.0)])
+    t = torch.from_numpy
+    merged = ns.merge_parts(parts)
+    merged_t = ns.merge_parts(t(parts))
+    assert isinstance(merged_t, torch.Tensor)
+    np.testing.assert_array_equal(merged_t.numpy(), merged)
+    mean, var = merged[1], merged[2] / merged[0]
+    g, b = rng.standard_normal(C).astype(np.float32), rng.standard_normal(C).astype(np.float32)
+    want = ns.coefficients(mean, var, g, b, 1e-5, np.dtype(np.float32))
+    got = ns.coefficients(t(mean), t(var), t(g), t(b), 1e-5, np.dtype(np.float32))
+    for w, gt in zip(want, got):
+        assert gt.dtype == t(w).dtype
+        np.testing.assert_array_equal(gt.numpy(), w)
+    red = rng.standard_normal((2, C)) * 100
+    for batch_stats in (True, False):
+        sv = SimpleNamespace(rstd=want[0], count=21.0, batch_stats=batch_stats)
+        sv_t = SimpleNamespace(rstd=got[0], count=21.0, batch_stats=batch_stats)
+        for w, gt in zip(ns.grad_coefficients(sv, g, red), ns.grad_coefficients(sv_t, t(g), t(red))):
+            np.testing.assert_array_equal(gt.numpy(), w)
+    run = rng.standard_normal(C).astype(np.float32)
+    run_t = torch.from_numpy(run.copy())
+    ref = SimpleNamespace(device="cuda", obj=run_t)       # the library-object path of the glue
+    ns.running_update(SimpleNamespace(device="cpu", target=run), mean, 0.3, np.dtype(np.float32))
+    ns.running_update(ref, t(mean), 0.3, np.dtype(np.float32))
+    np.testing.assert_array_equal(run_t.numpy(), run)
+
+
 # ------------------------------------------------------------------ bad input
 
 def _bad_cases():

@@ -5,47 +5,12 @@ import numpy as np
 import pytest
 
 import regcore as rc
-from regcore import _native
 
-cupy = None
-try:  # CuPy is the most direct CUDA array library; PyTorch CUDA tensors are tried too
-    import cupy  # type: ignore
-except Exception:
-    cupy = None
+from _cuda_libs import LIBS, SKIP_WITHOUT_GPU
+from _cuda_libs import empty as _empty
+from _cuda_libs import to_host as _host
 
-
-def _cuda_arrays():
-    libs = []
-    if cupy is not None:
-        try:
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                libs.append("cupy")
-        except Exception:
-            pass
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except Exception:
-        pass
-    return libs
-
-
-LIBS = _cuda_arrays() if _native.cuda is not None and _native.cuda.devices() else []
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not LIBS, reason="no CUDA device, CUDA build or CUDA array library")]
-
-
-def _empty(lib, shape, dtype):
-    if lib == "cupy":
-        return cupy.empty(shape, dtype=dtype)
-    import torch
-
-    return torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device="cuda")
-
-
-def _host(lib, x):
-    return cupy.asnumpy(x) if lib == "cupy" else x.cpu().numpy()
+pytestmark = SKIP_WITHOUT_GPU
 
 
 @pytest.mark.parametrize("lib", LIBS)

@@ -10,7 +10,7 @@ from _dropout_oracle import ACTIVATIONS, act, backend, cfg_id, configs, keep, sc
 
 CONFIGS = configs()
 DTYPES = (np.float32, np.float64)
-# float32: the activation runs in float32 through the C math library or NumPy (a few ulp);
+# The activations (core/dropout_act.h) run in the data dtype, a few ulp from the float64 oracle;
 # tolerances relative to the float64 oracle.
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 

@@ -5,46 +5,12 @@ import numpy as np
 import pytest
 
 import regcore as rc
-from regcore import _native
 
-try:
-    import cupy  # type: ignore
-except Exception:
-    cupy = None
+from _cuda_libs import LIBS, SKIP_WITHOUT_GPU
+from _cuda_libs import to_device as _dev
+from _cuda_libs import to_host as _host
 
-
-def _libs():
-    libs = []
-    if cupy is not None:
-        try:
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                libs.append("cupy")
-        except Exception:
-            pass
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except Exception:
-        pass
-    return libs
-
-
-LIBS = _libs() if _native.cuda is not None and _native.cuda.devices() else []
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not LIBS, reason="no CUDA device, CUDA build or CUDA array library")]
-
-
-def _dev(lib, a):
-    if lib == "cupy":
-        return cupy.asarray(a)
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(a)).cuda()
-
-
-def _host(lib, x):
-    return cupy.asnumpy(x) if lib == "cupy" else x.cpu().numpy()
+pytestmark = SKIP_WITHOUT_GPU
 
 
 def _ref(fn):

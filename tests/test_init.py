@@ -9,7 +9,6 @@ import pytest
 from scipy import special, stats
 
 import regcore as rc
-from regcore import _native
 from regcore._backends.numpy_backend._transforms import ndtri_as241
 
 from conftest import BACKENDS, cpu_backend, num_threads
@@ -332,22 +331,7 @@ def test_zero_size_weights_are_no_ops():
 # ---------------------------------------------------------------- CUDA
 
 
-def _cuda_libs():
-    if _native.cuda is None or not _native.cuda.devices():
-        return []
-    libs = []
-    for lib in ("cupy", "torch"):
-        try:
-            mod = __import__(lib)
-            if lib == "torch" and not mod.cuda.is_available():
-                continue
-            libs.append(lib)
-        except Exception:
-            pass
-    return libs
-
-
-CUDA_LIBS = _cuda_libs()
+from _cuda_libs import LIBS as CUDA_LIBS  # noqa: E402
 
 
 @pytest.mark.cuda

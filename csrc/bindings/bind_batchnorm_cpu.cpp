@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../cpu/batchnorm_api.h"
+#include "../cpu/layernorm_api.h"
 #include "array_args.h"
 
 namespace regcore { namespace bindings {
@@ -82,6 +83,64 @@ void grad_apply(const py::array& dy, const py::array& x, py::array& dx, int64_t 
   cpu::bn_grad_apply(pdy, px, pdx, N, C, S, k, g, relu);
 }
 
+template <class T>
+cpu::LnCoef<T> ln_coef(const py::array& mhi, const py::array& mlo, const py::array& rstd,
+                       const py::array& gamma, const py::array& beta, int64_t R, int64_t L) {
+  check_size(mhi, R, "mhi");
+  check_size(mlo, R, "mlo");
+  check_size(rstd, R, "rstd");
+  check_size(gamma, L, "gamma");
+  check_size(beta, L, "beta");
+  return {in_ptr<T>(mhi, "mhi"), in_ptr<T>(mlo, "mlo"), in_ptr<T>(rstd, "rstd"), in_ptr<T>(gamma, "gamma"),
+          in_ptr<T>(beta, "beta")};
+}
+
+template <class T>
+void ln_normalize(const py::array& x, py::array& y, int64_t R, int64_t L, const py::array& mhi,
+                  const py::array& mlo, const py::array& rstd, const py::array& gamma, const py::array& beta) {
+  const T* px = in_ptr<T>(x, "x");
+  T* py_ = out_ptr<T>(y, "y");
+  check_size(x, R * L, "x");
+  check_size(y, R * L, "y");
+  const auto k = ln_coef<T>(mhi, mlo, rstd, gamma, beta, R, L);
+  py::gil_scoped_release nogil;
+  cpu::ln_normalize(px, py_, R, L, k);
+}
+
+template <class T>
+void ln_grad_reduce(const py::array& dy, const py::array& x, int64_t R, int64_t L, const py::array& mhi,
+                    const py::array& mlo, const py::array& rstd, const py::array& gamma,
+                    const py::array& beta, py::array& row_out, py::array& col_out) {
+  const T* pdy = in_ptr<T>(dy, "dy");
+  const T* px = in_ptr<T>(x, "x");
+  check_size(dy, R * L, "dy");
+  check_size(x, R * L, "x");
+  check_size(row_out, 2 * R, "row_out");
+  check_size(col_out, 2 * L, "col_out");
+  double* pr = out_ptr<double>(row_out, "row_out");
+  double* pc = out_ptr<double>(col_out, "col_out");
+  const auto k = ln_coef<T>(mhi, mlo, rstd, gamma, beta, R, L);
+  py::gil_scoped_release nogil;
+  cpu::ln_grad_reduce(pdy, px, R, L, k, pr, pc);
+}
+
+template <class T>
+void ln_grad_apply(const py::array& dy, const py::array& x, py::array& dx, int64_t R, int64_t L,
+                   const py::array& mhi, const py::array& mlo, const py::array& rstd, const py::array& gamma,
+                   const py::array& beta, const py::array& kb, const py::array& kc) {
+  const T* pdy = in_ptr<T>(dy, "dy");
+  const T* px = in_ptr<T>(x, "x");
+  T* pdx = out_ptr<T>(dx, "dx");
+  for (const auto* a : {&dy, &x, static_cast<const py::array*>(&dx)}) check_size(*a, R * L, "dy/x/dx");
+  const auto k = ln_coef<T>(mhi, mlo, rstd, gamma, beta, R, L);
+  check_size(kb, R, "kb");
+  check_size(kc, R, "kc");
+  const T* pkb = in_ptr<T>(kb, "kb");
+  const T* pkc = in_ptr<T>(kc, "kc");
+  py::gil_scoped_release nogil;
+  cpu::ln_grad_apply(pdy, px, pdx, R, L, k, pkb, pkc);
+}
+
 }  // namespace
 
 void bind_batchnorm_cpu(py::module_& m) {
@@ -122,6 +181,41 @@ void bind_batchnorm_cpu(py::module_& m) {
      py::arg("C"), py::arg("S"), py::arg("mhi").noconvert(), py::arg("mlo").noconvert(),
      py::arg("scale").noconvert(), py::arg("shift").noconvert(), py::arg("ka").noconvert(),
      py::arg("kb").noconvert(), py::arg("kc").noconvert(), py::arg("relu"));
+
+  // Layer norm with a per-element affine over the (R, L) view (csrc/cpu/layernorm_api.h).
+  m.def("ln_normalize", [](const py::array& x, py::array y, int64_t R, int64_t L, const py::array& mhi,
+                           const py::array& mlo, const py::array& rstd, const py::array& gamma,
+                           const py::array& beta) {
+    if (is_dtype<float>(x)) ln_normalize<float>(x, y, R, L, mhi, mlo, rstd, gamma, beta);
+    else if (is_dtype<double>(x)) ln_normalize<double>(x, y, R, L, mhi, mlo, rstd, gamma, beta);
+    else unsupported_dtype(x, "x");
+  }, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("R"), py::arg("L"),
+     py::arg("mhi").noconvert(), py::arg("mlo").noconvert(), py::arg("rstd").noconvert(),
+     py::arg("gamma").noconvert(), py::arg("beta").noconvert());
+
+  m.def("ln_grad_reduce", [](const py::array& dy, const py::array& x, int64_t R, int64_t L,
+                             const py::array& mhi, const py::array& mlo, const py::array& rstd,
+                             const py::array& gamma, const py::array& beta, py::array row_out,
+                             py::array col_out) {
+    if (is_dtype<float>(x)) ln_grad_reduce<float>(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out);
+    else if (is_dtype<double>(x)) ln_grad_reduce<double>(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out);
+    else unsupported_dtype(x, "x");
+  }, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("R"), py::arg("L"),
+     py::arg("mhi").noconvert(), py::arg("mlo").noconvert(), py::arg("rstd").noconvert(),
+     py::arg("gamma").noconvert(), py::arg("beta").noconvert(), py::arg("row_out").noconvert(),
+     py::arg("col_out").noconvert());
+
+  m.def("ln_grad_apply", [](const py::array& dy, const py::array& x, py::array dx, int64_t R, int64_t L,
+                            const py::array& mhi, const py::array& mlo, const py::array& rstd,
+                            const py::array& gamma, const py::array& beta, const py::array& kb,
+                            const py::array& kc) {
+    if (is_dtype<float>(x)) ln_grad_apply<float>(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc);
+    else if (is_dtype<double>(x)) ln_grad_apply<double>(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc);
+    else unsupported_dtype(x, "x");
+  }, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(), py::arg("R"),
+     py::arg("L"), py::arg("mhi").noconvert(), py::arg("mlo").noconvert(), py::arg("rstd").noconvert(),
+     py::arg("gamma").noconvert(), py::arg("beta").noconvert(), py::arg("kb").noconvert(),
+     py::arg("kc").noconvert());
 }
 
 }}  // namespace regcore::bindings

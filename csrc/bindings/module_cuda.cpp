@@ -12,6 +12,7 @@ void bind_dropout_cuda(pybind11::module_& m);
 void bind_init_cuda(pybind11::module_& m);
 void bind_sgd_cuda(pybind11::module_& m);
 void bind_bench_cuda(pybind11::module_& m);
+void bind_batchnorm_cuda(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 namespace py = pybind11;
@@ -56,4 +57,5 @@ PYBIND11_MODULE(_regcore_cuda, m) {
   regcore::bindings::bind_init_cuda(m);
   regcore::bindings::bind_sgd_cuda(m);
   regcore::bindings::bind_bench_cuda(m);
+  regcore::bindings::bind_batchnorm_cuda(m);
 }

@@ -32,6 +32,15 @@ REGCORE_HD Moments chan_merge(Moments a, Moments b) {
   return r;
 }
 
+// Welford's single-value update (the per-thread accumulator of the GPU statistics kernels;
+// partial moments are then combined with chan_merge in a fixed order).
+REGCORE_HD void welford_add(Moments& m, double x) {
+  m.n += 1.0;
+  const double d = x - m.mean;
+  m.mean += d / m.n;
+  m.m2 += d * (x - m.mean);
+}
+
 // x - mean, with the mean split in two numbers of the data type (see the file comment).
 template <class F> REGCORE_HD F bn_center(F x, F mhi, F mlo) { return (x - mhi) - mlo; }
 
@@ -57,6 +66,18 @@ template <class F> REGCORE_HD F bn_masked_dy(F dy, F xc, F scale, F shift, bool 
 // kc = -ka*sum(dy')/M. Written on xc (not x) so the large mean cancels before any product.
 template <class F> REGCORE_HD F bn_backward_dx(F dyp, F xc, F ka, F kb, F kc) {
   return (ka * dyp + kb * xc) + kc;
+}
+
+// Layer norm's normalize: per-row statistics (mhi, mlo, rstd) and a per-element affine (g, b),
+// y = ((xc * rstd) * g) + b. Without an affine the caller passes g = 1, b = 0, which leaves
+// xc * rstd unchanged bit for bit.
+template <class F> REGCORE_HD F ln_normalize(F x, F mhi, F mlo, F rstd, F g, F b) {
+  return (bn_center(x, mhi, mlo) * rstd) * g + b;
+}
+
+// Layer norm's dx: bn_backward_dx with the per-element ka = g * rstd (kb, kc per row).
+template <class F> REGCORE_HD F ln_backward_dx(F dy, F xc, F g, F rstd, F kb, F kc) {
+  return bn_backward_dx(dy, xc, g * rstd, kb, kc);
 }
 
 REGCORE_CORE_END

@@ -12,7 +12,7 @@
 // of work everywhere (threads own whole words, SIMD groups produce whole words), so no word is
 // ever written by two threads.
 #pragma once
-#include <math.h>
+#include "dropout_act.h"
 #include "stream.h"
 
 REGCORE_CORE_BEGIN
@@ -37,57 +37,57 @@ REGCORE_HD uint32_t keep_word(const StreamKey& key, uint64_t offset, uint64_t q,
   return word;
 }
 
-// ---- Activations of bias_act_dropout: f(z) and f'(z), in the data precision, through the C
-// math library (plain extern functions: no inline code of another ISA can leak in; on CUDA the
-// same names are the device functions). Not bit-identical across backends; docs state the
-// tolerance.
+// ---- Activations of bias_act_dropout: f(z) and f'(z) as templates over lane types (scalar,
+// SIMD, CUDA), built from core/dropout_act.h: +, -, *, /, compares, selects and integer ops in
+// a fixed order, so every backend (numpy included) gets the same bits.
 enum Activation : int { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_GELU_ERF = 2, ACT_GELU_TANH = 3,
                         ACT_TANH = 4, ACT_SIGMOID = 5 };
 
-REGCORE_HD float m_exp(float x) { return expf(x); }
-REGCORE_HD double m_exp(double x) { return exp(x); }
-REGCORE_HD float m_tanh(float x) { return tanhf(x); }
-REGCORE_HD double m_tanh(double x) { return tanh(x); }
-REGCORE_HD float m_erfc(float x) { return erfcf(x); }
-REGCORE_HD double m_erfc(double x) { return erfc(x); }
+// f(z) and f'(z) for the compile-time activation A; callers use one of the two and the other is
+// dead code once inlined.
+template <int A, class F>
+REGCORE_HD void activation_fd(F z, F& f, F& d) {
+  using E = typename ftraits<F>::elem;
+  if (A == ACT_RELU) {
+    const auto pos = vgt(z, F(E(0)));
+    f = vselect(pos, z, F(E(0)));
+    d = vselect(pos, F(E(1)), F(E(0)));
+  } else if (A == ACT_GELU_ERF) {
+    // z * Phi(z), Phi computed without 1 + erf (which loses every digit for z << 0).
+    F cdf, pdf;
+    normal_cdf_pdf(z, cdf, pdf);
+    f = z * cdf;
+    d = cdf + z * pdf;
+  } else if (A == ACT_GELU_TANH) {
+    // (1 + tanh u) / 2 = sigmoid(2u), u = sqrt(2/pi) (z + 0.044715 z^3); sigmoid' in its
+    // cancellation-free form.
+    const F c = F(E(0.79788456080286535588)), k = F(E(0.044715));
+    const F z2 = z * z;
+    const F u = c * (z + k * z2 * z);
+    F s, sd;
+    act_sigmoid(F(E(2)) * u, s, sd);
+    f = z * s;
+    d = s + z * (F(E(2)) * sd) * (c * (F(E(1)) + F(E(3)) * k * z2));
+  } else if (A == ACT_TANH) {
+    act_tanh(z, f, d);
+  } else if (A == ACT_SIGMOID) {
+    act_sigmoid(z, f, d);
+  } else {
+    f = z;
+    d = F(E(1));
+  }
+}
 
-template <class T> struct act_const {
-  static constexpr T SQRT_2_OVER_PI = T(0.79788456080286535588);   // sqrt(2/pi)
-  static constexpr T INV_SQRT2 = T(0.70710678118654752440);        // 1/sqrt(2)
-  static constexpr T INV_SQRT_2PI = T(0.39894228040143267794);     // 1/sqrt(2 pi)
-  static constexpr T GELU_C = T(0.044715);
-};
-
-// f(z) and f'(z) together (backward needs only d; forward only f).
+// Runtime activation (CUDA and scalar callers).
 template <class T>
 REGCORE_HD void activation(int act, T z, T& f, T& d) {
-  using K = act_const<T>;
   switch (act) {
-    case ACT_RELU: f = z > T(0) ? z : T(0); d = z > T(0) ? T(1) : T(0); return;
-    // Both GELUs are written as z * (a probability computed without 1 + (-1 + tiny)): the
-    // textbook 0.5 z (1 + erf) or 0.5 z (1 + tanh) loses every digit for z << 0 in float32.
-    case ACT_GELU_ERF: {  // Phi(z) = erfc(-z / sqrt 2) / 2
-      const T cdf = T(0.5) * m_erfc(-z * K::INV_SQRT2);
-      f = z * cdf;
-      d = cdf + z * (K::INV_SQRT_2PI * m_exp(T(-0.5) * z * z));
-      return;
-    }
-    case ACT_GELU_TANH: {  // (1 + tanh u) / 2 = sigmoid(2u), u = sqrt(2/pi) (z + 0.044715 z^3)
-      const T z2 = z * z;
-      const T u = K::SQRT_2_OVER_PI * (z + K::GELU_C * z2 * z);
-      const T s = T(1) / (T(1) + m_exp(T(-2) * u));
-      f = z * s;
-      d = s + z * (T(2) * s * (T(1) - s)) * (K::SQRT_2_OVER_PI * (T(1) + T(3) * K::GELU_C * z2));
-      return;
-    }
-    case ACT_TANH: { const T th = m_tanh(z); f = th; d = T(1) - th * th; return; }
-    case ACT_SIGMOID: {
-      // 1/(1+e^-z): e^-z overflows to inf for z < -88 (float) and the result is then exactly 0.
-      const T s = T(1) / (T(1) + m_exp(-z));
-      f = s; d = s * (T(1) - s);
-      return;
-    }
-    default: f = z; d = T(1); return;
+    case ACT_RELU: activation_fd<ACT_RELU>(z, f, d); return;
+    case ACT_GELU_ERF: activation_fd<ACT_GELU_ERF>(z, f, d); return;
+    case ACT_GELU_TANH: activation_fd<ACT_GELU_TANH>(z, f, d); return;
+    case ACT_TANH: activation_fd<ACT_TANH>(z, f, d); return;
+    case ACT_SIGMOID: activation_fd<ACT_SIGMOID>(z, f, d); return;
+    default: activation_fd<ACT_IDENTITY>(z, f, d); return;
   }
 }
 

@@ -17,6 +17,15 @@ constexpr int64_t kRowsPiece = int64_t(1) << 16;
 // Rows per piece in the cols layout: about kStreamChunk elements, at least one row.
 inline int64_t cols_rows(int64_t C) { return C >= kStreamChunk ? 1 : kStreamChunk / (C > 0 ? C : 1); }
 
+// The layout a (N, C, S) view runs in. S == 0 with N > 0 must not reach the cols kernels (they
+// would walk N rows of C values of an array that has none), so every entry point asks here first
+// and does nothing (or writes the empty-set result) when a channel has no values.
+enum class Layout { kEmpty, kRows, kCols };
+inline Layout layout(int64_t N, int64_t C, int64_t S) {
+  if (N <= 0 || C <= 0 || S <= 0) return Layout::kEmpty;
+  return S > 1 ? Layout::kRows : Layout::kCols;
+}
+
 template <class T> const BatchNormKernels<T>& kern();
 template <> const BatchNormKernels<float>& kern<float>() { return active_batchnorm_table().f32; }
 template <> const BatchNormKernels<double>& kern<double>() { return active_batchnorm_table().f64; }
@@ -41,7 +50,8 @@ void for_row_pieces(int64_t N, int64_t C, int64_t S, int64_t pieces, F&& f) {
 template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, double* out) {
   const auto& k = kern<T>();
   std::vector<Moments> total(size_t(C), Moments{0.0, 0.0, 0.0});
-  if (S > 1) {
+  const Layout lay = layout(N, C, S);
+  if (lay == Layout::kRows) {
     const int64_t pieces = chunk_count(N * S, kRowsPiece);
     std::vector<double> part(size_t(2 * C * pieces));
     for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
@@ -53,7 +63,7 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
         const size_t q = size_t(c * pieces + p);
         total[c] = chan_merge(total[c], Moments{double(i1 - i0), part[2 * q], part[2 * q + 1]});
       }
-  } else {
+  } else if (lay == Layout::kCols) {
     const int64_t R = cols_rows(C);
     auto parts = parallel_chunk_partials<std::vector<double>>(N, R, [&](int64_t, int64_t r0, int64_t r1) {
       std::vector<double> v(size_t(2 * C));
@@ -76,10 +86,11 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
 template <class T>
 void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu) {
   const auto& k = kern<T>();
-  if (S > 1) {
+  const Layout lay = layout(N, C, S);
+  if (lay == Layout::kRows) {
     parallel_chunks(N * C * S, kStreamChunk,
                     [&](int64_t b, int64_t e) { k.normalize_rows(x, y, C, S, b, e, kc, relu); });
-  } else {
+  } else if (lay == Layout::kCols) {
     parallel_chunks(N, cols_rows(C),
                     [&](int64_t b, int64_t e) { k.normalize_cols(x, y, C, b, e, kc, relu); });
   }
@@ -90,7 +101,8 @@ void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, Bn
                     double* out) {
   const auto& k = kern<T>();
   for (int64_t i = 0; i < 2 * C; ++i) out[i] = 0.0;
-  if (S > 1) {
+  const Layout lay = layout(N, C, S);
+  if (lay == Layout::kRows) {
     const int64_t pieces = chunk_count(N * S, kRowsPiece);
     std::vector<double> part(size_t(2 * C * pieces));
     for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
@@ -102,7 +114,7 @@ void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, Bn
         out[c] += part[2 * q];
         out[C + c] += part[2 * q + 1];
       }
-  } else {
+  } else if (lay == Layout::kCols) {
     auto parts = parallel_chunk_partials<std::vector<double>>(N, cols_rows(C), [&](int64_t, int64_t r0, int64_t r1) {
       std::vector<double> v(size_t(2 * C));
       k.grad_reduce_cols(dy, x, C, r0, r1, kc, relu, v.data(), v.data() + C);
@@ -117,10 +129,11 @@ template <class T>
 void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> kc,
                    BnGradCoef<T> g, bool relu) {
   const auto& k = kern<T>();
-  if (S > 1) {
+  const Layout lay = layout(N, C, S);
+  if (lay == Layout::kRows) {
     parallel_chunks(N * C * S, kStreamChunk,
                     [&](int64_t b, int64_t e) { k.grad_apply_rows(dy, x, dx, C, S, b, e, kc, g, relu); });
-  } else {
+  } else if (lay == Layout::kCols) {
     parallel_chunks(N, cols_rows(C),
                     [&](int64_t b, int64_t e) { k.grad_apply_cols(dy, x, dx, C, b, e, kc, g, relu); });
   }

@@ -10,13 +10,15 @@
 #include "batchnorm_table.h"
 #include "dropout_table.h"
 #include "sgd_table.h"
+#include "layernorm_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
   X(BatchNormTable, batchnorm_table) \
   X(DropoutTable, dropout_table) \
   X(InitTable, init_table) \
-  X(SgdTable, sgd_table)
+  X(SgdTable, sgd_table) \
+  X(LayerNormTable, layernorm_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

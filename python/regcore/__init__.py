@@ -1,7 +1,12 @@
 """regcore: fused, reproducible regularization kernels for neural-network training.
 
-Families: random streams (``regcore.random``), weight initialization (``regcore.init``),
-dropout and its relatives (``regcore.dropout``, names exported here).
+Families:
+  random streams          ``regcore.random`` (bits, uniform, normal), ``Generator``
+  weight initialization   ``regcore.init`` (xavier, kaiming, lecun, trunc_normal, orthogonal, sparse...)
+  dropout and relatives   ``dropout``, ``dropconnect``, ``gaussian_noise``, ``bias_act_dropout``, ``mc_dropout``
+  normalization           ``batch_norm`` and its split (multi-process) API, ``layer_norm``,
+                          ``group_norm``, ``instance_norm``
+  penalized SGD           ``sgd_step_``, ``sgd_step_multi_``, ``penalty``, ``regcore.optim.SGD``
 Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cuda``; the backend
 follows where the data lives (see ``build_info()``).
 """
@@ -10,6 +15,7 @@ from . import init  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
+from .norms import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import (  # noqa: F401
     __version__,

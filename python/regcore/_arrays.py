@@ -53,7 +53,7 @@ class ArrayRef:
 def _cuda_view(x, name: str):
     if _native.cuda is None:
         raise RuntimeError(NO_CUDA_BUILD.format(name=name))
-    from ._backends.cuda.views import device_view
+    from ._backends.cuda_views import device_view
 
     return device_view(x, name)
 

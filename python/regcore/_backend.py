@@ -51,15 +51,31 @@ def cpu_backend_name() -> str:
     return "cpu"
 
 
-def backend_for(ref, name: str = "x"):
-    """The backend module for an ArrayRef."""
-    if ref.device == "cuda":
-        if _native.cuda is None:
-            raise RuntimeError(NO_CUDA_BUILD.format(name=name))
-        from ._backends import cuda as be
-        return be
+_native_backends: dict = {}
+
+
+def native_backend(device: str):
+    """The native backend of "cpu" or "cuda" (the extension module behind backend names)."""
+    be = _native_backends.get(device)
+    if be is None:
+        from ._backends.native import NativeBackend
+
+        be = _native_backends[device] = NativeBackend(getattr(_native, device), device)
+    return be
+
+
+def host_backend():
+    """The backend for NumPy arrays on the host: native CPU unless numpy is forced or only."""
     if cpu_backend_name() == "numpy":
         from ._backends import numpy_backend as be
         return be
-    from ._backends import cpu as be
-    return be
+    return native_backend("cpu")
+
+
+def backend_for(ref, name: str = "x"):
+    """The backend for an ArrayRef."""
+    if ref.device == "cuda":
+        if _native.cuda is None:
+            raise RuntimeError(NO_CUDA_BUILD.format(name=name))
+        return native_backend("cuda")
+    return host_backend()

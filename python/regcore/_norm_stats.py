@@ -1,6 +1,10 @@
 """Per-channel glue of the normalization family: layouts, statistics merge, coefficients.
 
 Everything here is O(C) work on small float64 vectors; the O(N*C*S) passes live in the backends.
+Each formula is written once against an Array API namespace ``xp`` taken from its arguments:
+NumPy for CPU data (the native and numpy backends), the caller's own library (CuPy, PyTorch) on
+the device for CUDA data, so the per-channel glue never copies anything to the host. Only
++, -, *, /, sqrt and casts, elementwise: the same bits in every namespace (IEEE float64).
 The kernels see every layout as the (N, C, S) view (docs/batchnorm.md):
 
 * channel-first (axis=1): N = shape[0], C = shape[1], S = prod(shape[2:]);
@@ -9,14 +13,42 @@ The kernels see every layout as the (N, C, S) view (docs/batchnorm.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validate
+from . import _arrays, _validate
 from ._errors import type_error, value_error
 
 F64 = np.dtype(np.float64)
+
+
+def xp_of(a):
+    """The Array API namespace of a per-channel vector (numpy itself for NumPy arrays)."""
+    return _arrays.namespace_of(a)
+
+
+def xdtype(xp, dtype):
+    """A NumPy dtype as the namespace's own dtype object."""
+    return np.dtype(dtype) if xp is np else getattr(xp, np.dtype(dtype).name)
+
+
+def cast(a, dtype, xp=None):
+    """A copy of ``a`` in ``dtype`` (round to nearest), in a's namespace and on its device."""
+    xp = xp_of(a) if xp is None else xp
+    return xp.astype(a, xdtype(xp, dtype), copy=True)
+
+
+def in_namespace(a, xp):
+    """``a`` as an array of namespace ``xp`` (a zero-copy DLPack view when another library made
+    it, e.g. CuPy statistics with PyTorch data on the same device)."""
+    return a if xp_of(a) is xp else xp.from_dlpack(a)
+
+
+def host_or_library(ref):
+    """What the glue computes on for an ArrayRef: the NumPy view for CPU data (whatever library
+    it came from), the caller's own array for CUDA data (the device view has no arithmetic)."""
+    return ref.target if ref.device == "cpu" else ref.obj
 
 
 def bn_view(shape: tuple, axis) -> tuple:
@@ -38,29 +70,31 @@ def bn_view(shape: tuple, axis) -> tuple:
 def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     """Chan et al.'s merge of (count, mean, M2), per channel, in the operation order of
     csrc/core/batchnorm.h (chan_merge). Counts may differ between the parts."""
+    xp = xp_of(n_a)
     n = n_a + n_b
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):   # 0/0 for two empty parts, masked below
         d = mean_b - mean_a
         fb = n_b / n
         mean = mean_a + d * fb
         m2 = (m2_a + m2_b) + (d * d) * (n_a * fb)
-    mean = np.where(n_b == 0, mean_a, np.where(n_a == 0, mean_b, mean))
-    m2 = np.where(n_b == 0, m2_a, np.where(n_a == 0, m2_b, m2))
+    mean = xp.where(n_b == 0, mean_a, xp.where(n_a == 0, mean_b, mean))
+    m2 = xp.where(n_b == 0, m2_a, xp.where(n_a == 0, m2_b, m2))
     return n, mean, m2
 
 
-def merge_parts(parts) -> np.ndarray:
-    """Merge a (P, 3, C) float64 stack of (count, mean, M2) rows, in order p = 0, 1, ..."""
-    n, mean, m2 = parts[0][0].copy(), parts[0][1].copy(), parts[0][2].copy()
+def merge_parts(parts):
+    """Merge a (P, 3, C) float64 stack of (count, mean, M2) rows, in order p = 0, 1, ...
+    (a new (3, C) array; nothing is written into ``parts``)."""
+    n, mean, m2 = parts[0, 0, ...], parts[0, 1, ...], parts[0, 2, ...]
     for p in range(1, parts.shape[0]):
-        n, mean, m2 = chan_merge(n, mean, m2, parts[p][0], parts[p][1], parts[p][2])
-    return np.stack([n, mean, m2])
+        n, mean, m2 = chan_merge(n, mean, m2, parts[p, 0, ...], parts[p, 1, ...], parts[p, 2, ...])
+    return xp_of(parts).stack([n, mean, m2])
 
 
-def split_mean(mean: np.ndarray, dtype: np.dtype):
+def split_mean(mean, dtype: np.dtype):
     """mean = mhi + mlo in the data type (core/batchnorm.h explains why two numbers)."""
-    mhi = mean.astype(dtype)
-    mlo = (mean - mhi.astype(F64)).astype(dtype)
+    mhi = cast(mean, dtype)
+    mlo = cast(mean - cast(mhi, F64), dtype)
     return mhi, mlo
 
 
@@ -91,6 +125,7 @@ class BatchNormSaved:
     mlo: np.ndarray
     scale: np.ndarray
     shift: np.ndarray
+    place: tuple = field(default=("cpu", 0))   # (device, device_id) of x: the backward checks it
 
     @property
     def relu(self) -> bool:
@@ -99,27 +134,39 @@ class BatchNormSaved:
 
 def coefficients(mean, var, gamma, beta, eps, dtype):
     """(rstd, mhi, mlo, scale, shift) for y = ((x - mhi) - mlo) * scale + shift."""
-    rstd = 1.0 / np.sqrt(var + eps)
-    g = np.ones_like(rstd) if gamma is None else gamma.astype(F64)
+    xp = xp_of(mean)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    g = xp.ones_like(rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
     mhi, mlo = split_mean(mean, dtype)
-    scale = (g * rstd).astype(dtype)
-    shift = np.zeros(mean.shape, dtype) if beta is None else np.array(beta, dtype=dtype, copy=True)
+    scale = cast(g * rstd, dtype, xp)
+    shift = xp.zeros_like(mhi) if beta is None else cast(in_namespace(beta, xp), dtype, xp)
     return rstd, mhi, mlo, scale, shift
 
 
 def grad_coefficients(saved: BatchNormSaved, gamma, red):
     """(ka, kb, kc, dgamma, dbeta) in float64 from the all-reduced (sum dy', sum dy'*xc)."""
-    sdy, sdyx = red[0], red[1]
-    g = np.ones_like(saved.rstd) if gamma is None else gamma.astype(F64)
+    xp = xp_of(saved.rstd)
+    red = in_namespace(red, xp)
+    sdy, sdyx = red[0, ...], red[1, ...]
+    g = xp.ones_like(saved.rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
     ka = g * saved.rstd
     if saved.batch_stats:
         m = saved.count
         kb = -ka * (saved.rstd * saved.rstd) * (sdyx / m)
         kc = -ka * (sdy / m)
     else:  # inference statistics are constants: dx = gamma * rstd * dy'
-        kb = np.zeros_like(ka)
-        kc = np.zeros_like(ka)
+        kb = xp.zeros_like(ka)
+        kc = xp.zeros_like(ka)
     return ka, kb, kc, sdyx * saved.rstd, sdy
+
+
+def running_update(ref, batch, factor, dtype):
+    """running = (1 - f) * running + f * batch in float64, stored in the data type IN PLACE
+    (on the running statistic's own device)."""
+    run = host_or_library(ref)
+    xp = xp_of(batch)
+    new = cast((1.0 - factor) * cast(in_namespace(run, xp), F64, xp) + factor * batch, dtype, xp)
+    run[...] = in_namespace(new, xp_of(run))
 
 
 def check_param(ref, name: str, x_ref, C: int):

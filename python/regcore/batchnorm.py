@@ -19,8 +19,8 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import (F64, BatchNormSaved, bn_view, check_param, coefficients,
-                          grad_coefficients, merge_parts)
+from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_param, coefficients,
+                          grad_coefficients, host_or_library, in_namespace, merge_parts, running_update, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -76,13 +76,34 @@ def _training(training):
     return bool(training)
 
 
-def _stats_array(stats, name, C):
+def _stats_array(stats, name, C, x_ref):
     ref = _arrays.inspect(stats, name, dtypes=_F64_ONLY)
-    if ref.device != "cpu":
-        raise value_error(name, "statistics on the CPU", ref.device)
+    _arrays.same_place(x_ref, ref, name)
     if ref.shape != (3, C):
         raise value_error(name, f"a (3, {C}) float64 array of (count, mean, M2) rows", f"shape {ref.shape}")
     return ref
+
+
+def _kernel_args(ref, *arrays):
+    """Per-channel coefficient arrays as the backend of ``ref`` takes them: the NumPy arrays
+    themselves on the CPU, device views of the caller's arrays on CUDA (no copy either way)."""
+    if ref.device == "cpu":
+        return arrays
+    return tuple(_arrays.inspect(a, "coefficients", dtypes=None).target for a in arrays)
+
+
+def _place_like(x_ref, values, dtype):
+    """A new array of ``values`` cast to ``dtype``, in x's library and on x's device."""
+    if x_ref.device == "cpu":
+        out, r = _arrays.empty_like_place(x_ref.obj, tuple(values.shape), dtype)
+        r.target[...] = values
+        return out
+    return in_namespace(cast(values, dtype), xp_of(x_ref.obj))
+
+
+def _all(xp, cond) -> bool:
+    """A whole-vector check reduced on the vector's device: one scalar comes back."""
+    return bool(xp.all(cond))
 
 
 # ------------------------------------------------------------------ statistics
@@ -115,27 +136,22 @@ def merge_stats(stats):
             if r.ndim != 2 or r.shape[0] != 3 or r.shape[1] != C:
                 raise value_error(f"stats[{i}]", f"a (3, {C if C >= 0 else 'C'}) float64 array",
                                   f"shape {r.shape}")
-            if r.device != "cpu":
-                raise value_error(f"stats[{i}]", "statistics on the CPU", r.device)
-        stack = np.stack([r.target for r in refs])
-        like = stats[0]
+            _arrays.same_place(refs[0], r, f"stats[{i}]")
+        like = refs[0]
+        arrays = [host_or_library(r) for r in refs]
+        stack = xp_of(arrays[0]).stack(arrays)
     else:
-        ref = _arrays.inspect(stats, "stats", dtypes=_F64_ONLY)
-        if ref.device != "cpu":
-            raise value_error("stats", "statistics on the CPU", ref.device)
-        if ref.ndim == 2 and ref.shape[0] == 3:
-            stack = ref.target[None]
-        elif ref.ndim == 3 and ref.shape[1] == 3 and ref.shape[0] >= 1:
-            stack = ref.target
-        else:
-            raise value_error("stats", "a (3, C) or (P, 3, C) float64 array", f"shape {ref.shape}")
-        like = stats
-    if np.any(stack[:, 0] < 0) or np.any(stack[:, 2] < 0) or not np.all(np.isfinite(stack)):
+        like = _arrays.inspect(stats, "stats", dtypes=_F64_ONLY)
+        stack = host_or_library(like)
+        if like.ndim == 2 and like.shape[0] == 3:
+            stack = stack[None, ...]
+        elif not (like.ndim == 3 and like.shape[1] == 3 and like.shape[0] >= 1):
+            raise value_error("stats", "a (3, C) or (P, 3, C) float64 array", f"shape {like.shape}")
+    xp = xp_of(stack)
+    if not _all(xp, (stack[:, 0, ...] >= 0) & (stack[:, 2, ...] >= 0) & xp.isfinite(stack[:, 1, ...])
+                & xp.isfinite(stack[:, 0, ...]) & xp.isfinite(stack[:, 2, ...])):
         raise value_error("stats", "finite statistics with count >= 0 and M2 >= 0", "other values")
-    merged = merge_parts(stack)
-    out, out_ref = _arrays.empty_like_place(like, merged.shape, F64)
-    out_ref.target[...] = merged
-    return out
+    return _place_like(like, merge_parts(stack), F64)
 
 
 # ------------------------------------------------------------------ forward
@@ -143,14 +159,15 @@ def merge_stats(stats):
 def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats):
     """The one normalize pass shared by training and inference: y and the saved state."""
     N, C, S = view
-    g = None if gamma_ref is None else gamma_ref.target
-    b = None if beta_ref is None else beta_ref.target
+    g = None if gamma_ref is None else host_or_library(gamma_ref)
+    b = None if beta_ref is None else host_or_library(beta_ref)
     rstd, mhi, mlo, scale, shift = coefficients(mean, var, g, b, eps, ref.dtype)
     y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
-    backend_for(ref).bn_normalize(ref.target, y_ref.target, N, C, S, mhi, mlo, scale, shift,
-                                  activation == "relu")
+    backend_for(ref).bn_normalize(ref.target, y_ref.target, N, C, S,
+                                  *_kernel_args(ref, mhi, mlo, scale, shift), activation == "relu")
     saved = BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
-                           batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift)
+                           batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
+                           (ref.device, ref.device_id))
     return y, saved
 
 
@@ -167,19 +184,22 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     """
     ref = _arrays.inspect(x, "x")
     N, C, S, ax = bn_view(ref.shape, axis)
-    st = _stats_array(stats, "stats", C)
+    st = _stats_array(stats, "stats", C, ref)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
     rm, rv = _running(running_mean, running_var, ref, C)
     eps = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, rm is not None)
-    count, mean, m2 = (np.array(st.target[i], dtype=F64) for i in range(3))
-    if C > 0 and (not np.all(count == count[0]) or np.any(m2 < 0) or not np.all(np.isfinite(st.target))):
+    st_a = host_or_library(st)
+    xp = xp_of(st_a)
+    count, mean, m2 = (cast(st_a[i, ...], F64, xp) for i in range(3))
+    if C > 0 and not _all(xp, (count == count[0]) & (m2 >= 0) & xp.isfinite(mean) & xp.isfinite(m2)
+                          & xp.isfinite(count)):
         raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
                           "other values")
     n = float(count[0]) if C > 0 else float(N * S)
-    if n <= 1:
+    if C > 0 and n <= 1:  # C == 0: nothing to normalize, empty results
         raise value_error("x", "more than one value per channel when training (batch statistics)",
                           f"{n:g} values per channel")
     var = m2 / n
@@ -187,9 +207,8 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     if rm is not None:  # after the kernel: a failure above leaves the running statistics untouched
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
-        unbiased = m2 / (n - 1)
-        rm.target[...] = ((1.0 - factor) * rm.target.astype(F64) + factor * mean).astype(ref.dtype)
-        rv.target[...] = ((1.0 - factor) * rv.target.astype(F64) + factor * unbiased).astype(ref.dtype)
+        running_update(rm, mean, factor, ref.dtype)
+        running_update(rv, m2 / (n - 1), factor, ref.dtype)    # the unbiased batch variance
     return y, saved
 
 
@@ -212,15 +231,15 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     activation = _activation(activation)
     _momentum(momentum, num_batches_tracked, training and rm is not None)
     if training or rm is None:
-        if N * S <= 1:
+        if C > 0 and N * S <= 1:
             raise value_error("x", "more than one value per channel when training (batch statistics)",
                               f"shape {ref.shape}")
-        stats = batch_norm_stats(ref.target, axis=ax)
+        stats = batch_norm_stats(host_or_library(ref), axis=ax)
         return batch_norm_apply(x, stats, gamma, beta, running_mean if training else None,
                                 running_var if training else None, momentum=momentum, eps=eps,
                                 axis=ax, activation=activation, num_batches_tracked=num_batches_tracked)
-    mean = rm.target.astype(F64)
-    var = rv.target.astype(F64)
+    mean = cast(host_or_library(rm), F64)
+    var = cast(host_or_library(rv), F64)
     return _normalize(ref, (N, C, S), ax, mean, var, float("nan"), gamma_ref, beta_ref, eps_v,
                       activation, False)
 
@@ -239,6 +258,9 @@ def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
         if ref.shape != saved.shape:
             raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
     _arrays.same_place(x_ref, dy_ref, "dy")
+    if (x_ref.device, x_ref.device_id) != tuple(saved.place):
+        raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
+                          f"{x_ref.device}:{x_ref.device_id}")
     C = saved.view[1]
     if not check_gamma:
         return dy_ref, x_ref, None
@@ -250,10 +272,9 @@ def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
     return dy_ref, x_ref, gamma_ref
 
 
-def _red_array(red, C):
+def _red_array(red, C, x_ref):
     ref = _arrays.inspect(red, "red_total", dtypes=_F64_ONLY)
-    if ref.device != "cpu":
-        raise value_error("red_total", "sums on the CPU", ref.device)
+    _arrays.same_place(x_ref, ref, "red_total")
     if ref.shape != (2, C):
         raise value_error("red_total", f"a (2, {C}) float64 array of (sum dy, sum dy*(x-mean)) rows",
                           f"shape {ref.shape}")
@@ -267,8 +288,9 @@ def batch_norm_backward_reduce(dy, x, saved):
     dy_ref, x_ref, _ = _check_saved(saved, dy, x, None, check_gamma=False)
     N, C, S = saved.view
     out, out_ref = _arrays.empty_like_place(x, (2, C), F64)
-    backend_for(x_ref).bn_grad_reduce(dy_ref.target, x_ref.target, N, C, S, saved.mhi, saved.mlo,
-                                      saved.scale, saved.shift, saved.relu, out_ref.target)
+    backend_for(x_ref).bn_grad_reduce(dy_ref.target, x_ref.target, N, C, S,
+                                      *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift),
+                                      saved.relu, out_ref.target)
     return out
 
 
@@ -279,23 +301,21 @@ def batch_norm_backward_apply(dy, x, gamma, saved, red_total):
     """
     dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)
     N, C, S = saved.view
-    red = _red_array(red_total, C)
-    if not np.all(np.isfinite(red.target)):
+    red = _red_array(red_total, C, x_ref)
+    red_a = host_or_library(red)
+    xp = xp_of(red_a)
+    if not _all(xp, xp.isfinite(red_a)):
         raise value_error("red_total", "finite sums", "non-finite values")
-    g = None if gamma_ref is None else gamma_ref.target
-    ka, kb, kc, dgamma64, dbeta64 = grad_coefficients(saved, g, red.target)
+    g = None if gamma_ref is None else host_or_library(gamma_ref)
+    ka, kb, kc, dgamma64, dbeta64 = grad_coefficients(saved, g, red_a)
     T = saved.dtype
     dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
-    backend_for(x_ref).bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S, saved.mhi,
-                                     saved.mlo, saved.scale, saved.shift, ka.astype(T), kb.astype(T),
-                                     kc.astype(T), saved.relu)
-    dgamma = dbeta = None
-    if saved.has_gamma:
-        dgamma, r = _arrays.empty_like_place(x, (C,), T)
-        r.target[...] = dgamma64
-    if saved.has_beta:
-        dbeta, r = _arrays.empty_like_place(x, (C,), T)
-        r.target[...] = dbeta64
+    backend_for(x_ref).bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
+                                     *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift,
+                                                   cast(ka, T, xp), cast(kb, T, xp), cast(kc, T, xp)),
+                                     saved.relu)
+    dgamma = _place_like(x_ref, dgamma64, T) if saved.has_gamma else None
+    dbeta = _place_like(x_ref, dbeta64, T) if saved.has_beta else None
     return dx, dgamma, dbeta
 
 

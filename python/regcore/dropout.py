@@ -59,23 +59,72 @@ def _target(a):
     return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
 
 
+def _span(ref):
+    """(first byte address, byte length) of an array's memory, or None when it cannot be known
+    without the array's own library (a CUDA array exporting only DLPack)."""
+    obj = ref.obj
+    if isinstance(obj, np.ndarray):
+        iface = obj.__array_interface__
+    elif ref.device == "cpu":
+        iface = ref.target.__array_interface__
+    else:
+        iface = getattr(obj, "__cuda_array_interface__", None)
+        if iface is None:
+            return None
+    return int(iface["data"][0]), ref.size * ref.dtype.itemsize
+
+
+def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
+    """The output array: a new one next to like.obj, or the caller's out= after validation.
+
+    out must be writeable, C-contiguous, of exactly shape and dtype, on like's device. It may be
+    exactly (same memory, same shape) one of may_be: every kernel reads element i of its inputs
+    before writing element i of its output, so that in-place use is safe. Any other overlap with
+    an input (may_be or must_not) raises ValueError."""
+    if out is None:
+        return _arrays.empty_like_place(like.obj, shape, dtype)
+    oref = _arrays.inspect(out, "out", writeable=True)
+    _arrays.same_place(like, oref, "out")
+    if oref.dtype != dtype:
+        raise type_error("out", f"dtype {dtype}", f"dtype {oref.dtype}")
+    if oref.shape != tuple(shape):
+        raise value_error("out", f"shape {tuple(shape)}", oref.shape)
+    o = _span(oref)
+    if o is not None and o[1] > 0:
+        for ref, allowed in [(r, True) for r in may_be] + [(r, False) for r in must_not]:
+            if ref is None:
+                continue
+            a = _span(ref)
+            if a is None or a[1] == 0:
+                continue
+            if allowed and a == o and ref.shape == oref.shape:
+                continue
+            if a[0] < o[0] + o[1] and o[0] < a[0] + a[1]:
+                what = "the input itself or memory no input uses" if may_be else "memory no input uses"
+                raise value_error("out", what, "an array overlapping an input")
+    return out, oref
+
+
 def _run_forward(be, xref, yref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.dropout_forward(xref.target, yref.target, _target(bits), _target(bytes_), seed, offset, t,
                        drop_all, scale)
 
 
-def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
+def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None):
     """y, mask = dropout(x, p): each element kept with probability q = 1 - p (exactly
     (2**32 - round(p * 2**32)) / 2**32) and scaled by 1/q (mode="inverted") or not ("vanilla").
 
     mask="bits" stores 1 bit per element, "bytes" 1 byte, "none" nothing (backward regenerates
-    the mask from the generator's seed and the call's counter offset)."""
+    the mask from the generator's seed and the call's counter offset).
+
+    out: an array to write y into (writeable, C-contiguous, x's shape, dtype and device); it may
+    be x itself (then this is dropout_) but must not partly overlap it."""
     xref = _arrays.inspect(x, "x")
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=(xref,))
     m = _new_mask(xref, p, mode, kind, g)
     _run_forward(be, xref, yref, m)
     return y, m
@@ -121,13 +170,14 @@ def _mask_arg(mask, name="mask") -> DropoutMask:
     return mask
 
 
-def dropout_backward(dy, mask):
-    """dx = dy * keep * scale with the forward call's mask (stored or regenerated)."""
+def dropout_backward(dy, mask, *, out=None):
+    """dx = dy * keep * scale with the forward call's mask (stored or regenerated).
+    out: an array for dx (dy's shape, dtype, device); it may be dy itself."""
     m = _mask_arg(mask)
     dyref = _arrays.inspect(dy, "dy")
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
-    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=(dyref,))
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
                         drop_all, scale)
@@ -183,17 +233,20 @@ def _bias_act_inputs(x, bias, residual):
 
 
 def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, generator=None,
-                     mode="inverted", mask="bits"):
+                     mode="inverted", mask="bits", out=None):
     """y = dropout(act(x + bias)) [+ residual] in one pass; bias runs along the last axis.
 
     activation: "identity", "relu", "gelu" (exact, erf), "gelu_tanh" (tanh approximation),
-    "tanh", "sigmoid". Returns (y, state) for ``bias_act_dropout_backward``."""
+    "tanh", "sigmoid". Returns (y, state) for ``bias_act_dropout_backward``.
+
+    out: an array for y (x's shape, dtype, device). It may be the residual itself, never x or
+    bias (the state keeps x and bias: backward recomputes x + bias from them)."""
     xref, bref, rref = _bias_act_inputs(x, bias, residual)
     act = _validate.choice("activation", activation, tuple(ACTIVATIONS))
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=(rref,), must_not=(xref, bref))
     m = _new_mask(xref, p, mode, kind, g)
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_forward(xref.target, bref.target, None if rref is None else rref.target, yref.target,
@@ -202,10 +255,13 @@ def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, genera
     return y, BiasActDropoutState(x, bias, act, residual is not None, m)
 
 
-def bias_act_dropout_backward(dy, state):
+def bias_act_dropout_backward(dy, state, *, out=None):
     """(dx, dbias), plus d(residual) = dy (the same array) when forward had a residual.
     One pass over dy and x; dbias accumulates in float64 in fixed row chunks (the same for any
-    thread count) and is rounded once to the dtype."""
+    thread count) and is rounded once to the dtype.
+
+    out: an array for dx (dy's shape, dtype, device). It may be dy itself when forward had no
+    residual (with one, dy is returned as d(residual) and must survive); never x or bias."""
     if not isinstance(state, BiasActDropoutState):
         raise type_error("state", "a BiasActDropoutState returned by bias_act_dropout()", type(state).__name__)
     m = state.mask
@@ -214,7 +270,9 @@ def bias_act_dropout_backward(dy, state):
     xref = _arrays.inspect(state.x, "state.x")
     bref = _arrays.inspect(state.bias, "state.bias")
     be = backend_for(dyref, "dy")
-    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype,
+                        may_be=() if state.has_residual else (dyref,),
+                        must_not=(xref, bref) + ((dyref,) if state.has_residual else ()))
     db, dbref = _arrays.empty_like_place(state.bias, bref.shape, bref.dtype)
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from . import _arrays, _truncnorm, _validate
-from ._backend import backend_for, cpu_backend_name
+from ._backend import backend_for, host_backend
 from ._errors import value_error
 from .generator import blocks_for, resolve
 from .random import normal_params, uniform_params
@@ -178,13 +178,6 @@ def _bounded(dtype, bound):
 
 # --- host-side samplers (orthogonal, sparse): computed in NumPy on the CPU, then written
 
-def _host_backend():
-    """The backend that computes host-side arrays (native CPU unless numpy is forced/only)."""
-    if cpu_backend_name() == "numpy":
-        from ._backends import numpy_backend as be
-    else:
-        from ._backends import cpu as be
-    return be
 
 
 def _fill(ref, value):
@@ -227,7 +220,7 @@ def _orthogonal_plan(shape, dtype, gain, layout, name):
         cols = n // rows
         offset = g.reserve(blocks_for(n, 8))
         flat = np.empty((rows, cols), np.float64)
-        _host_backend().random_normal(flat, g.seed, offset, np.float64(0.0), np.float64(1.0))
+        host_backend().random_normal(flat, g.seed, offset, np.float64(0.0), np.float64(1.0))
         # PyTorch's recipe: QR of the tall orientation, columns' signs fixed by diag(R) so the
         # result is Haar-distributed, transposed back when rows < cols.
         m = flat.T if rows < cols else flat
@@ -252,7 +245,7 @@ def _sparse_plan(shape, dtype, k, std, layout, name):
         if n == 0:
             return
         rows = cf[0]
-        host = _host_backend()
+        host = host_backend()
         key_off = g.reserve(blocks_for(n, 4))
         val_off = g.reserve(blocks_for(n, ref.dtype.itemsize))
         keys = np.empty(n, np.uint32)

@@ -16,70 +16,7 @@ namespace {
 using cpu::BnCoef;
 using cpu::BnGradCoef;
 
-#if REGCORE_SIMD_W > 1
-template <class T> struct lanes;
-template <> struct lanes<float> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
-template <> struct lanes<double> { using V = VF64; static constexpr int64_t n = REGCORE_SIMD_W / 2; };
-
-double hsum(VF64 a) {
-  double t[REGCORE_SIMD_W / 2];
-  vstore(t, a);
-  double s = 0.0;
-  for (int l = 0; l < REGCORE_SIMD_W / 2; ++l) s += t[l];
-  return s;
-}
-// a += v (widened); a1 takes the upper half of a float32 vector.
-REGCORE_HD void acc_add(VF64& a0, VF64& a1, VF32 v) { a0 = a0 + widen_lo(v); a1 = a1 + widen_hi(v); }
-REGCORE_HD void acc_add(VF64& a0, VF64&, VF64 v) { a0 = a0 + v; }
-REGCORE_HD void acc_sqdev(VF64& a0, VF64& a1, VF32 v, VF64 m) {
-  const VF64 d0 = widen_lo(v) - m, d1 = widen_hi(v) - m;
-  a0 = a0 + d0 * d0;
-  a1 = a1 + d1 * d1;
-}
-REGCORE_HD void acc_sqdev(VF64& a0, VF64&, VF64 v, VF64 m) { const VF64 d = v - m; a0 = a0 + d * d; }
-REGCORE_HD void acc_mul(VF64& a0, VF64& a1, VF32 u, VF32 v) {
-  a0 = a0 + widen_lo(u) * widen_lo(v);
-  a1 = a1 + widen_hi(u) * widen_hi(v);
-}
-REGCORE_HD void acc_mul(VF64& a0, VF64&, VF64 u, VF64 v) { a0 = a0 + u * v; }
-// In-memory per-channel accumulators (cols layout): acc[0 .. lanes) += v.
-REGCORE_HD void mem_add(double* acc, VF32 v) {
-  vstore(acc, vload(acc) + widen_lo(v));
-  vstore(acc + REGCORE_SIMD_W / 2, vload(acc + REGCORE_SIMD_W / 2) + widen_hi(v));
-}
-REGCORE_HD void mem_add(double* acc, VF64 v) { vstore(acc, vload(acc) + v); }
-REGCORE_HD void mem_sqdev(double* acc, VF32 v, const double* m) {
-  const VF64 d0 = widen_lo(v) - vload(m), d1 = widen_hi(v) - vload(m + REGCORE_SIMD_W / 2);
-  vstore(acc, vload(acc) + d0 * d0);
-  vstore(acc + REGCORE_SIMD_W / 2, vload(acc + REGCORE_SIMD_W / 2) + d1 * d1);
-}
-REGCORE_HD void mem_sqdev(double* acc, VF64 v, const double* m) {
-  const VF64 d = v - vload(m);
-  vstore(acc, vload(acc) + d * d);
-}
-REGCORE_HD void mem_mul(double* acc, VF32 u, VF32 v) {
-  vstore(acc, vload(acc) + widen_lo(u) * widen_lo(v));
-  vstore(acc + REGCORE_SIMD_W / 2, vload(acc + REGCORE_SIMD_W / 2) + widen_hi(u) * widen_hi(v));
-}
-REGCORE_HD void mem_mul(double* acc, VF64 u, VF64 v) { vstore(acc, vload(acc) + u * v); }
-#endif
-
-// A float64 sum held in SIMD lanes plus a scalar tail; total() combines them in a fixed order.
-// Two independent pairs of lanes (a0, a1) and (a2, a3) hide the latency of the float64 adds:
-// with one chain the statistics pass ran at half the memory bandwidth.
-struct Acc {
-#if REGCORE_SIMD_W > 1
-  VF64 a0 = VF64(0.0), a1 = VF64(0.0), a2 = VF64(0.0), a3 = VF64(0.0);
-#endif
-  double s = 0.0;
-  double total() const {
-#if REGCORE_SIMD_W > 1
-    return ((hsum(a0) + hsum(a1)) + (hsum(a2) + hsum(a3))) + s;
-#else
-    return s;
-#endif
-  }
-};
+#include "norm_accumulate.h"
 
 // f(offset, len) for every contiguous run of channel c's channel-flat elements [i0, i1).
 template <class Fn>
@@ -146,12 +83,57 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
   out[1] = B.total();
 }
 
+#if REGCORE_SIMD_W > 1
+// Channels-last statistics, one block of 4 vectors of channels at a time: the per-channel float64
+// accumulators live in registers for the whole row range (in-memory accumulators made every row a
+// load-add-store chain through L1 and ran at a quarter of the bandwidth). The row block is about
+// kStreamChunk elements, so the later column blocks and the second pass read it from L2. Every
+// channel is still one chain in row order: the same bits as the scalar loop below.
+constexpr int kColBlock = 4;
+REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const float*) {
+  vstore(d, a0);
+  vstore(d + REGCORE_SIMD_W / 2, a1);
+}
+REGCORE_HD void acc_put(double* d, VF64 a0, VF64, const double*) { vstore(d, a0); }
+REGCORE_HD void acc_sqdev2(VF64& a0, VF64& a1, VF32 v, const double* m) {
+  const VF64 d0 = widen_lo(v) - vload(m), d1 = widen_hi(v) - vload(m + REGCORE_SIMD_W / 2);
+  a0 = a0 + d0 * d0;
+  a1 = a1 + d1 * d1;
+}
+REGCORE_HD void acc_sqdev2(VF64& a0, VF64&, VF64 v, const double* m) { const VF64 d = v - vload(m); a0 = a0 + d * d; }
+
+template <class T>
+void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* mean, double* m2) {
+  constexpr int64_t L = lanes<T>::n;
+  VF64 a[2 * kColBlock];
+  for (auto& v : a) v = VF64(0.0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* row = x + r * C + c;
+    for (int k = 0; k < kColBlock; ++k) acc_add(a[2 * k], a[2 * k + 1], vload(row + k * L));
+  }
+  const double inv_n = 1.0 / double(r1 - r0);
+  for (int k = 0; k < kColBlock; ++k) acc_put(mean + c + k * L, a[2 * k], a[2 * k + 1], x);
+  for (int64_t j = c; j < c + kColBlock * L; ++j) mean[j] = mean[j] * inv_n;
+  for (auto& v : a) v = VF64(0.0);
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* row = x + r * C + c;
+    for (int k = 0; k < kColBlock; ++k) acc_sqdev2(a[2 * k], a[2 * k + 1], vload(row + k * L), mean + c + k * L);
+  }
+  for (int k = 0; k < kColBlock; ++k) acc_put(m2 + c + k * L, a[2 * k], a[2 * k + 1], x);
+}
+#endif
+
 template <class T>
 void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2) {
-  for (int64_t c = 0; c < C; ++c) mean[c] = m2[c] = 0.0;
+  int64_t cb = 0;  // channels [0, cb) done in register blocks
+#if REGCORE_SIMD_W > 1
+  for (; cb + kColBlock * lanes<T>::n <= C; cb += kColBlock * lanes<T>::n)
+    moments_col_block(x, C, cb, r0, r1, mean, m2);
+#endif
+  for (int64_t c = cb; c < C; ++c) mean[c] = m2[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
-    int64_t c = 0;
+    int64_t c = cb;
 #if REGCORE_SIMD_W > 1
     constexpr int64_t L = lanes<T>::n;
     for (; c + L <= C; c += L) mem_add(mean + c, vload(row + c));
@@ -159,10 +141,10 @@ void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, d
     for (; c < C; ++c) mean[c] += widen(row[c]);
   }
   const double inv_n = 1.0 / double(r1 - r0);
-  for (int64_t c = 0; c < C; ++c) mean[c] = mean[c] * inv_n;
+  for (int64_t c = cb; c < C; ++c) mean[c] = mean[c] * inv_n;
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
-    int64_t c = 0;
+    int64_t c = cb;
 #if REGCORE_SIMD_W > 1
     constexpr int64_t L = lanes<T>::n;
     for (; c + L <= C; c += L) mem_sqdev(m2 + c, vload(row + c), mean + c);

@@ -27,20 +27,64 @@ void backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, in
   });
 }
 
-// The activation runs through the C math library one element at a time; the column index walks
-// with the element instead of a division per element.
+// Lanes of the element type (a plain scalar on the scalar build): the bias_act kernels are
+// written once against ld/st/keep and the core activation templates.
+#if REGCORE_SIMD_W > 1
+template <class T> using lanes_t = typename fvec<T>::type;
+template <class T> constexpr int lanes_n() { return fvec<T>::L; }
+template <class T> REGCORE_HD lanes_t<T> ld(const T* p) { return vload(p); }
+template <class T> REGCORE_HD void st(T* p, lanes_t<T> v) { vstore(p, v); }
+template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return vkeep(bits, v); }
+#else
+template <class T> using lanes_t = T;
+template <class T> constexpr int lanes_n() { return 1; }
+template <class T> REGCORE_HD T ld(const T* p) { return *p; }
+template <class T> REGCORE_HD void st(T* p, T v) { *p = v; }
+template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return (bits & 1u) ? v : V(0); }
+#endif
+
+// The 32 bias values of the word starting at column col: a pointer into bias when the word
+// stays inside one row, else a copy into tmp that wraps at the row end.
 template <class T>
-void bias_act_forward(const T* x, const T* bias, const T* res, T* y, uint32_t* bits,
-                      uint8_t* bytes, int64_t begin, int64_t end, int64_t cols, int act,
-                      const DropoutRule& r, T scale) {
+REGCORE_HD const T* word_bias(const T* bias, int64_t col, int64_t cols, T* tmp) {
+  if (col + 32 <= cols) return bias + col;
+  for (int k = 0; k < 32; ++k) {
+    tmp[k] = bias[col];
+    if (++col == cols) col = 0;
+  }
+  return tmp;
+}
+
+// y = (keep ? f(x + bias) * scale : +0) [+ residual]; full words in lanes, the last partial
+// word element by element (the same operations, so the same bits).
+template <int A, class T>
+void bias_act_forward_impl(const T* x, const T* bias, const T* res, T* y, uint32_t* bits,
+                           uint8_t* bytes, int64_t begin, int64_t end, int64_t cols,
+                           const DropoutRule& r, T scale) {
+  using V = lanes_t<T>;
+  constexpr int L = lanes_n<T>();
+  T tmp[32];
+  int64_t col = begin % cols;
   for_each_drawn_word(begin, end, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
     store_mask_word(bits, bytes, i0, cnt, w);
-    int64_t col = i0 % cols;
+    if (cnt == 32) {
+      const T* bp = word_bias(bias, col, cols, tmp);
+      const V vs(scale);
+      for (int j = 0; j < 32; j += L) {
+        V f, d;
+        activation_fd<A>(ld(x + i0 + j) + ld(bp + j), f, d);
+        V v = keep_lanes(w >> j, f * vs);
+        if (res) v = v + ld(res + i0 + j);
+        st(y + i0 + j, v);
+      }
+      col = (col + 32) % cols;
+      return;
+    }
     for (int k = 0; k < cnt; ++k) {
       const int64_t i = i0 + k;
       T f, d;
-      activation(act, x[i] + bias[col], f, d);
+      activation_fd<A>(x[i] + bias[col], f, d);
       T v = ((w >> k) & 1u) ? f * scale : T(0);
       if (res) v = v + res[i];
       y[i] = v;
@@ -49,27 +93,91 @@ void bias_act_forward(const T* x, const T* bias, const T* res, T* y, uint32_t* b
   });
 }
 
-template <class T>
-void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
-                       const uint8_t* bytes, T* dx, double* acc, int64_t begin, int64_t end,
-                       int64_t cols, int act, const DropoutRule& r, T scale) {
+// dx = keep ? (dy * scale) * f'(x + bias) : +0, and acc[col] += dx in row order (each column's
+// sum sees its rows in the same order whatever the lane width, so the float64 sums are the same
+// on every ISA and thread count).
+template <int A, class T>
+void bias_act_backward_impl(const T* dy, const T* x, const T* bias, const uint32_t* bits,
+                            const uint8_t* bytes, T* dx, double* acc, int64_t begin, int64_t end,
+                            int64_t cols, const DropoutRule& r, T scale) {
+  using V = lanes_t<T>;
+  constexpr int L = lanes_n<T>();
+  T tmp[32];
+  T g32[32];
+  int64_t col = begin % cols;
   for_each_mask_word(begin, end, bits, bytes, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
-    int64_t col = i0 % cols;
+    if (cnt == 32) {
+      const bool inside = col + 32 <= cols;
+      const T* bp = word_bias(bias, col, cols, tmp);
+      const V vs(scale);
+      for (int j = 0; j < 32; j += L) {
+        V f, d;
+        activation_fd<A>(ld(x + i0 + j) + ld(bp + j), f, d);
+        const V g = keep_lanes(w >> j, (ld(dy + i0 + j) * vs) * d);
+        st(dx + i0 + j, g);
+        st(g32 + j, g);
+      }
+#if REGCORE_SIMD_W > 1
+      if (inside) {
+        constexpr int H = REGCORE_SIMD_W / 2;  // float64 lanes
+        for (int j = 0; j < 32; j += H) vstore_f64(acc + col + j, vload_f64(acc + col + j) + vload_f64(g32 + j));
+        col += 32;
+        if (col == cols) col = 0;
+        return;
+      }
+#endif
+      (void)inside;
+      for (int k = 0; k < 32; ++k) {
+        acc[col] += double(g32[k]);
+        if (++col == cols) col = 0;
+      }
+      return;
+    }
     for (int k = 0; k < cnt; ++k) {
       const int64_t i = i0 + k;
       T g = T(0);
       if ((w >> k) & 1u) {
         T f, d;
-        activation(act, x[i] + bias[col], f, d);
+        activation_fd<A>(x[i] + bias[col], f, d);
         g = (dy[i] * scale) * d;
       }
       dx[i] = g;
-      acc[col] += double(g);  // rows in order: the sum does not depend on SIMD width or threads
+      acc[col] += double(g);
       if (++col == cols) col = 0;
     }
   });
 }
+
+// One dispatch on the activation per chunk; the element loops are compiled per activation.
+#define REGCORE_ACT_SWITCH(act, CALL)                     \
+  switch (act) {                                          \
+    case ACT_RELU: CALL(ACT_RELU); break;                 \
+    case ACT_GELU_ERF: CALL(ACT_GELU_ERF); break;         \
+    case ACT_GELU_TANH: CALL(ACT_GELU_TANH); break;       \
+    case ACT_TANH: CALL(ACT_TANH); break;                 \
+    case ACT_SIGMOID: CALL(ACT_SIGMOID); break;           \
+    default: CALL(ACT_IDENTITY); break;                   \
+  }
+
+template <class T>
+void bias_act_forward(const T* x, const T* bias, const T* res, T* y, uint32_t* bits,
+                      uint8_t* bytes, int64_t begin, int64_t end, int64_t cols, int act,
+                      const DropoutRule& r, T scale) {
+#define REGCORE_CALL(A) bias_act_forward_impl<A, T>(x, bias, res, y, bits, bytes, begin, end, cols, r, scale)
+  REGCORE_ACT_SWITCH(act, REGCORE_CALL)
+#undef REGCORE_CALL
+}
+
+template <class T>
+void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
+                       const uint8_t* bytes, T* dx, double* acc, int64_t begin, int64_t end,
+                       int64_t cols, int act, const DropoutRule& r, T scale) {
+#define REGCORE_CALL(A) bias_act_backward_impl<A, T>(dy, x, bias, bits, bytes, dx, acc, begin, end, cols, r, scale)
+  REGCORE_ACT_SWITCH(act, REGCORE_CALL)
+#undef REGCORE_CALL
+}
+#undef REGCORE_ACT_SWITCH
 
 // Noise is drawn into y in L1-sized pieces by the very kernel regcore.random.normal uses (so
 // the draws are bit-identical with it), then combined with x while the piece is still in cache.

@@ -228,3 +228,8 @@ REGCORE_HD VF64 vload_f64(const float* p) { return VF64(_mm256_cvtps_pd(_mm_load
 REGCORE_HD VF64 vload_f64(const double* p) { return VF64(_mm256_loadu_pd(p)); }
 REGCORE_HD void vstore_f64(double* p, VF64 x) { _mm256_storeu_pd(p, x.v); }
 REGCORE_CORE_END
+
+// ---- dropout family (round 2): whether any float32 lane of a compare is set.
+REGCORE_CORE_BEGIN
+REGCORE_HD bool vany(MF32 m) { return _mm256_movemask_ps(m.m) != 0; }
+REGCORE_CORE_END

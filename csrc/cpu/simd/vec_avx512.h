@@ -216,3 +216,8 @@ REGCORE_HD VF64 vload_f64(const float* p) { return VF64(_mm512_cvtps_pd(_mm256_l
 REGCORE_HD VF64 vload_f64(const double* p) { return VF64(_mm512_loadu_pd(p)); }
 REGCORE_HD void vstore_f64(double* p, VF64 x) { _mm512_storeu_pd(p, x.v); }
 REGCORE_CORE_END
+
+// ---- dropout family (round 2): whether any float32 lane of a compare is set.
+REGCORE_CORE_BEGIN
+REGCORE_HD bool vany(MF32 m) { return m.m != 0; }
+REGCORE_CORE_END

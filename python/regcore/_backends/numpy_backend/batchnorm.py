@@ -56,3 +56,35 @@ def bn_grad_apply(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu):
     xc = _center(x, N, C, S, mhi, mlo)
     d = _masked_dy(dy, xc, N, C, S, scale, shift, relu)
     dx.reshape(N, C, S)[...] = (_chan(ka) * d + _chan(kb) * xc) + _chan(kc)
+
+
+# ------------------------------------------------------------------ layer norm, (R, L) view
+# Per-row statistics (mhi, mlo, rstd) and a per-element affine (gamma, beta); the formulas of
+# core/batchnorm.h (ln_normalize, ln_backward_dx) in the data type, one rounding per operation.
+__all__ += ["ln_normalize", "ln_grad_reduce", "ln_grad_apply"]
+
+
+def _row_center(x, R, L, mhi, mlo):
+    return (x.reshape(R, L) - mhi[:, None]) - mlo[:, None]
+
+
+def ln_normalize(x, y, R, L, mhi, mlo, rstd, gamma, beta):
+    y.reshape(R, L)[...] = (_row_center(x, R, L, mhi, mlo) * rstd[:, None]) * gamma[None] + beta[None]
+
+
+def ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out):
+    xc = _row_center(x, R, L, mhi, mlo)
+    d = dy.reshape(R, L)
+    gd = (gamma[None] * d).astype(np.float64)
+    row = row_out.reshape(R, 2)
+    row[:, 0] = gd.sum(axis=1)
+    row[:, 1] = (gd * xc.astype(np.float64)).sum(axis=1)
+    d64 = d.astype(np.float64)
+    col_out[0] = (d64 * (xc * rstd[:, None]).astype(np.float64)).sum(axis=0)
+    col_out[1] = d64.sum(axis=0)
+
+
+def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
+    xc = _row_center(x, R, L, mhi, mlo)
+    ka = gamma[None] * rstd[:, None]
+    dx.reshape(R, L)[...] = (ka * dy.reshape(R, L) + kb[:, None] * xc) + kc[:, None]

@@ -1,12 +1,11 @@
 """Dropout family in NumPy, following docs/dropout.md: the same keep words, bit order and
-per-element formulas as csrc/core/dropout.h (the masks are bit-identical with the native
-backends; activations go through NumPy's math functions, within the tolerance the docs state)."""
+per-element formulas as csrc/core/dropout.h: masks, y and dx are bit-identical with the native
+backends (the activations repeat core/dropout_act.h operation for operation, _dropout_act.py)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
+from ._dropout_act import activation
 from ._philox import CHUNK_BLOCKS, stream_words
 
 
@@ -64,35 +63,6 @@ def dropout_forward(x, y, bits, bytes_, seed, offset, t, drop_all, scale):
 def dropout_backward(dy, dx, bits, bytes_, seed, offset, t, drop_all, scale):
     keep = _mask_from(dy.size, bits, bytes_, seed, offset, t, drop_all)
     dx.reshape(-1)[:] = _scaled(dy.reshape(-1), keep, scale)
-
-
-_erfc = np.frompyfunc(math.erfc, 1, 1)
-
-
-def activation(act: int, z: np.ndarray):
-    """(f(z), f'(z)) in z's dtype, the formulas of core/dropout.h."""
-    t = z.dtype.type
-    if act == 1:
-        pos = z > 0
-        return np.where(pos, z, t(0)), pos.astype(z.dtype)
-    if act == 2:  # Phi(z) = erfc(-z / sqrt 2) / 2 (no cancellation for z << 0)
-        cdf = t(0.5) * _erfc(-z * t(0.70710678118654752440)).astype(z.dtype)
-        return z * cdf, cdf + z * (t(0.39894228040143267794) * np.exp(t(-0.5) * z * z))
-    if act == 3:  # (1 + tanh u) / 2 = sigmoid(2u)
-        c, k = t(0.79788456080286535588), t(0.044715)
-        z2 = z * z
-        u = c * (z + k * z2 * z)
-        with np.errstate(over="ignore"):
-            s = t(1) / (t(1) + np.exp(t(-2) * u))
-        return z * s, s + z * (t(2) * s * (t(1) - s)) * (c * (t(1) + t(3) * k * z2))
-    if act == 4:
-        th = np.tanh(z)
-        return th, t(1) - th * th
-    if act == 5:
-        with np.errstate(over="ignore"):
-            s = t(1) / (t(1) + np.exp(-z))
-        return s, s * (t(1) - s)
-    return z, np.ones_like(z)
 
 
 def bias_act_dropout_forward(x, bias, residual, y, bits, bytes_, act, seed, offset, t, drop_all, scale):

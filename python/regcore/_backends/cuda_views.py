@@ -7,7 +7,7 @@ stream is ordered after ours.
 """
 from __future__ import annotations
 
-from ..._native import cuda as _ext
+from .._native import cuda as _ext
 
 _LEGACY_DEFAULT = 1
 

@@ -1,0 +1,109 @@
+// Layer-norm kernels with a per-element affine, compiled once per ISA level (layernorm_table.h).
+// SIMD lanes run along a row (the normalized elements, contiguous); per-row coefficients are
+// broadcast. Element math: core/batchnorm.h (ln_normalize, ln_backward_dx, bn_center).
+//
+// grad_reduce produces two kinds of sums in ONE read of dy and x: per-row sums (lanes, then one
+// horizontal sum per row) and per-column sums for dgamma/dbeta accumulated in memory in row
+// order, one float64 per column, so the column sums are the same bits at every ISA level.
+#include "../simd/vec.h"
+#include "../../core/batchnorm.h"
+#include "../layernorm_table.h"
+
+REGCORE_CORE_BEGIN
+namespace isa_kernels {
+namespace {
+
+using cpu::LnCoef;
+
+#include "norm_accumulate.h"
+
+template <class T>
+void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * L;
+    T* yr = y + r * L;
+    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
+    int64_t l = 0;
+#if REGCORE_SIMD_W > 1
+    using V = typename lanes<T>::V;
+    constexpr int64_t W = lanes<T>::n;
+    const V vmhi(mhi), vmlo(mlo), vrs(rs);
+    for (; l + W <= L; l += W)
+      vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vload(k.gamma + l), vload(k.beta + l)));
+#endif
+    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, k.gamma[l], k.beta[l]);
+  }
+}
+
+template <class T>
+void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k,
+                 double* row_out, double* col_dg, double* col_db) {
+  for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * L;
+    const T* dr = dy + r * L;
+    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
+    Acc A, B;
+    int64_t l = 0;
+#if REGCORE_SIMD_W > 1
+    using V = typename lanes<T>::V;
+    constexpr int64_t W = lanes<T>::n;
+    const V vmhi(mhi), vmlo(mlo), vrs(rs);
+    for (; l + W <= L; l += W) {
+      const V xc = bn_center(vload(xr + l), vmhi, vmlo);
+      const V d = vload(dr + l);
+      const V gd = vload(k.gamma + l) * d;
+      acc_add(A.a0, A.a1, gd);
+      acc_mul(B.a0, B.a1, gd, xc);
+      mem_mul(col_dg + l, d, xc * vrs);
+      mem_add(col_db + l, d);
+    }
+#endif
+    for (; l < L; ++l) {
+      const T xc = bn_center(xr[l], mhi, mlo);
+      const T d = dr[l];
+      const T gd = k.gamma[l] * d;
+      A.s += widen(gd);
+      B.s += widen(gd) * widen(xc);
+      col_dg[l] += widen(d) * widen(T(xc * rs));
+      col_db[l] += widen(d);
+    }
+    row_out[2 * r] = A.total();
+    row_out[2 * r + 1] = B.total();
+  }
+}
+
+template <class T>
+void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k,
+                const T* kb, const T* kc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* xr = x + r * L;
+    const T* dr = dy + r * L;
+    T* o = dx + r * L;
+    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r], b = kb[r], c = kc[r];
+    int64_t l = 0;
+#if REGCORE_SIMD_W > 1
+    using V = typename lanes<T>::V;
+    constexpr int64_t W = lanes<T>::n;
+    const V vmhi(mhi), vmlo(mlo), vrs(rs), vb(b), vc(c);
+    for (; l + W <= L; l += W)
+      vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vload(k.gamma + l),
+                                   vrs, vb, vc));
+#endif
+    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), k.gamma[l], rs, b, c);
+  }
+}
+
+template <class T> cpu::LayerNormKernels<T> kernels_for() {
+  return {normalize<T>, grad_reduce<T>, grad_apply<T>};
+}
+
+}  // namespace
+
+const cpu::LayerNormTable& layernorm_table() {
+  static const cpu::LayerNormTable table = {kernels_for<float>(), kernels_for<double>()};
+  return table;
+}
+
+}  // namespace isa_kernels
+REGCORE_CORE_END

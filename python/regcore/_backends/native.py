@@ -1,0 +1,26 @@
+"""The native backends: an extension module (_regcore_cpu or _regcore_cuda) seen as a backend.
+
+Both extensions export every kernel under the numpy backend's function name and signature, and
+pybind11 converts NumPy scalars to the C++ scalar types, so a call forwards unchanged. The one
+adaptation is SGD's hyper-parameter record, which the extensions take as separate scalars.
+"""
+from __future__ import annotations
+
+
+class NativeBackend:
+    def __init__(self, ext, name: str):
+        self._ext = ext
+        self.name = name
+
+    def __getattr__(self, kernel: str):
+        try:
+            return getattr(self._ext, kernel)
+        except AttributeError:
+            raise AttributeError(f"the {self.name} backend has no kernel {kernel!r}") from None
+
+    def sgd_step_multi(self, ws, gs, bs, firsts, geoms, h):
+        self._ext.sgd_step_multi(ws, gs, bs, firsts, geoms, h.lr, h.momentum, h.damp_keep, h.wd,
+                                 h.decay_keep, h.l1, h.l1_thr, h.flags, h.max_norm)
+
+    def __repr__(self) -> str:
+        return f"<regcore {self.name} backend>"

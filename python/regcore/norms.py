@@ -1,0 +1,342 @@
+"""Layer, group and instance normalization on the batch-norm machinery (docs/norms.md).
+
+No reduction code of their own: every statistic is ``bn_moments`` on a view where each
+normalized set is one "channel" of a (1, R, L) array, and
+
+* group / instance norm normalize and differentiate with the batch-norm kernels on the
+  (1, N*C, S) view, with per-(n, c) coefficient arrays of length N*C (the statistics of (n, g)
+  combined with the affine of c);
+* layer norm's affine is per ELEMENT of the normalized shape, so it has three kernels of its own
+  (normalize, one-pass row + column reductions, dx) on the (R, L) view.
+
+Everything O(N*C) or O(R) here is float64 NumPy on the CPU.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _arrays, _validate
+from ._backend import backend_for
+from ._errors import type_error, value_error
+from ._norm_stats import F64, split_mean
+from .batchnorm import _momentum, _running, _training
+
+__all__ = [
+    "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
+    "instance_norm", "instance_norm_backward", "NormSaved",
+]
+
+
+@dataclass
+class NormSaved:
+    """What a layer/group/instance-norm forward leaves for its backward.
+
+    ``view``: (R, L) for layer norm, (N, C, G, S) for group and instance norm. mean/var/rstd are
+    float64 per normalized set (R rows, or N*G groups; per channel in instance-norm inference);
+    mhi, mlo, (rstd_t or scale, shift) are the forward kernel's exact coefficients.
+    """
+
+    kind: str              # "layer_norm", "group_norm" or "instance_norm"
+    shape: tuple
+    dtype: np.dtype
+    view: tuple
+    mean: np.ndarray
+    var: np.ndarray        # biased
+    rstd: np.ndarray
+    eps: float
+    batch_stats: bool      # statistics of x itself (the gradient flows through them)
+    has_gamma: bool
+    has_beta: bool
+    mhi: np.ndarray
+    mlo: np.ndarray
+    coef: tuple            # layer: (rstd_t, gamma_t, beta_t, normalized shape); group: (scale, shift) per (n, c)
+
+
+# ------------------------------------------------------------------ validation helpers
+
+def _param(value, name, x_ref, shape):
+    if value is None:
+        return None
+    ref = _arrays.inspect(value, name)
+    if ref.dtype != x_ref.dtype:
+        raise type_error(name, f"dtype {x_ref.dtype} (the dtype of x)", f"dtype {ref.dtype}")
+    if ref.shape != tuple(shape):
+        raise value_error(name, f"shape {tuple(shape)}", f"shape {ref.shape}")
+    if not ref.same_place(x_ref):
+        raise value_error(name, f"an array on {x_ref.device}:{x_ref.device_id} like x",
+                          f"{ref.device}:{ref.device_id}")
+    return ref
+
+
+def _cpu_only(ref, fn):
+    if ref.device != "cpu":
+        raise value_error("x", f"a CPU array ({fn} has no CUDA kernels yet)", ref.device)
+
+
+def _trailing_axes(axes, ndim) -> int:
+    """The number k of trailing axes that ``axes`` names (an int or a sequence of ints that must
+    be exactly the last k axes, in any sign convention)."""
+    items = [axes] if not isinstance(axes, (tuple, list)) else list(axes)
+    if not items:
+        raise value_error("axes", "at least one axis", axes)
+    norm = []
+    for a in items:
+        v = _validate.integer("axes", a)
+        if not -ndim <= v < ndim:
+            raise value_error("axes", f"axes in [-{ndim}, {ndim})", axes)
+        norm.append(v % ndim)
+    k = len(norm)
+    if sorted(norm) != list(range(ndim - k, ndim)) or len(set(norm)) != k:
+        raise value_error("axes", f"the trailing axes of a {ndim}-d array (e.g. -1 or (-2, -1))", axes)
+    return k
+
+
+def _check_saved(saved, kind, dy, x):
+    if not isinstance(saved, NormSaved) or saved.kind != kind:
+        raise type_error("saved", f"the saved state returned by {kind}", type(saved).__name__)
+    x_ref = _arrays.inspect(x, "x")
+    dy_ref = _arrays.inspect(dy, "dy")
+    for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
+        if ref.dtype != saved.dtype:
+            raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
+        if ref.shape != saved.shape:
+            raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
+    _arrays.same_place(x_ref, dy_ref, "dy")
+    return dy_ref, x_ref
+
+
+def _check_gamma(gamma, saved, x_ref, shape):
+    if gamma is None and saved.has_gamma:
+        raise value_error("gamma", "the gamma of the forward pass (it had one)", None)
+    if gamma is not None and not saved.has_gamma:
+        raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
+    return _param(gamma, "gamma", x_ref, shape)
+
+
+def _moments(ref, R, L):
+    """(mean, M2) float64 of each of the R contiguous rows of length L (the (1, R, L) view)."""
+    if L == 0 or R == 0:
+        return np.zeros(R, F64), np.zeros(R, F64)
+    out = np.empty((3, R), F64)
+    backend_for(ref).bn_moments(ref.target, 1, R, L, out)
+    return out[1], out[2]
+
+
+def _out(x, shape, dtype, values):
+    arr, r = _arrays.empty_like_place(x, shape, dtype)
+    r.target[...] = np.asarray(values).reshape(shape)
+    return arr
+
+
+# ------------------------------------------------------------------ layer norm
+
+def layer_norm(x, gamma=None, beta=None, *, axes=-1, eps=1e-5):
+    """Layer normalization over the trailing ``axes`` (an int or a tuple of the last k axes).
+
+    ``gamma``/``beta``: optional, of the normalized shape ``x.shape[-k:]`` (per element, as
+    PyTorch's elementwise_affine). Statistics per row of the (R, L) view, biased variance.
+    Returns (y, saved). Reads x twice (statistics, normalize), writes y once.
+    """
+    ref = _arrays.inspect(x, "x")
+    if ref.ndim < 1:
+        raise value_error("x", "an array with at least 1 dimension", f"shape {ref.shape}")
+    k = _trailing_axes(axes, ref.ndim)
+    nshape = ref.shape[ref.ndim - k:]
+    gamma_ref = _param(gamma, "gamma", ref, nshape)
+    beta_ref = _param(beta, "beta", ref, nshape)
+    eps = _validate.positive("eps", eps)
+    _cpu_only(ref, "layer_norm")
+    T = ref.dtype
+    L = math.prod(nshape)
+    R = ref.size // L if L else math.prod(ref.shape[:ref.ndim - k])
+    mean, m2 = _moments(ref, R, L)
+    var = m2 / L if L else m2
+    rstd = 1.0 / np.sqrt(var + eps)
+    mhi, mlo = split_mean(mean, T)
+    rstd_t = rstd.astype(T)
+    g = np.ones(L, T) if gamma_ref is None else np.ascontiguousarray(gamma_ref.target.reshape(L))
+    b = np.zeros(L, T) if beta_ref is None else np.ascontiguousarray(beta_ref.target.reshape(L))
+    y, y_ref = _arrays.empty_like_place(x, ref.shape, T)
+    if ref.size:
+        backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L, mhi, mlo, rstd_t, g, b)
+    saved = NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
+                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape))
+    return y, saved
+
+
+def layer_norm_backward(dy, x, gamma, saved):
+    """Gradients of layer_norm: (dx, dgamma, dbeta), dgamma/dbeta None without gamma/beta.
+
+    One pass reads dy and x for the per-row sums and the per-element dgamma/dbeta sums, a second
+    reads them again and writes dx.
+    """
+    dy_ref, x_ref = _check_saved(saved, "layer_norm", dy, x)
+    R, L = saved.view
+    gshape = saved.coef[3]
+    _check_gamma(gamma, saved, x_ref, gshape)
+    T = saved.dtype
+    rstd_t, g, b, _ = saved.coef
+    row = np.zeros((R, 2), F64)
+    col = np.zeros((2, L), F64)
+    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    if x_ref.size:
+        be = backend_for(x_ref)
+        be.ln_grad_reduce(dy_ref.target, x_ref.target, R, L, saved.mhi, saved.mlo, rstd_t, g, b, row, col)
+        rs = saved.rstd
+        kb = (-(rs * rs * rs) * (row[:, 1] / L)).astype(T)
+        kc = (-rs * (row[:, 0] / L)).astype(T)
+        be.ln_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, R, L, saved.mhi, saved.mlo, rstd_t,
+                         g, b, kb, kc)
+    dgamma = _out(x, gshape, T, col[0]) if saved.has_gamma else None
+    dbeta = _out(x, gshape, T, col[1]) if saved.has_beta else None
+    return dx, dgamma, dbeta
+
+
+# ------------------------------------------------------------------ group / instance norm
+
+def _grouped_forward(kind, ref, G, gamma_ref, beta_ref, eps, stats=None):
+    """Shared by group and instance norm. ``stats``: per-channel (mean, var) to normalize with
+    (instance-norm inference with running statistics) instead of the statistics of x."""
+    T = ref.dtype
+    N, C = ref.shape[0], ref.shape[1]
+    S = math.prod(ref.shape[2:])
+    Cg = C // G if G else 0
+    M = Cg * S
+    if stats is None:
+        mean, m2 = _moments(ref, N * G, M)
+        var = m2 / M if M else m2
+        rstd = 1.0 / np.sqrt(var + eps)
+        mean_nc = np.repeat(mean.reshape(N, G), Cg, axis=1).reshape(N * C)
+        rstd_nc = np.repeat(rstd.reshape(N, G), Cg, axis=1)
+    else:
+        mean, var = stats
+        rstd = 1.0 / np.sqrt(var + eps)
+        mean_nc = np.tile(mean, N)
+        rstd_nc = np.tile(rstd, (N, 1))
+    g = np.ones(C, F64) if gamma_ref is None else gamma_ref.target.astype(F64)
+    mhi, mlo = split_mean(mean_nc, T)
+    scale = (g[None, :] * rstd_nc).reshape(N * C).astype(T)
+    shift = np.tile(np.zeros(C, T) if beta_ref is None else beta_ref.target, N)
+    y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, T)
+    if ref.size:
+        backend_for(ref).bn_normalize(ref.target, y_ref.target, 1, N * C, S, mhi, mlo, scale, shift, False)
+    saved = NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, stats is None,
+                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift))
+    return y, saved
+
+
+def _grouped_backward(kind, dy, x, gamma, saved):
+    dy_ref, x_ref = _check_saved(saved, kind, dy, x)
+    N, C, G, S = saved.view
+    gamma_ref = _check_gamma(gamma, saved, x_ref, (C,))
+    T = saved.dtype
+    Cg = C // G if G else 0
+    M = Cg * S
+    scale, shift = saved.coef
+    red = np.zeros((2, N * C), F64)
+    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    g = np.ones(C, F64) if gamma_ref is None else gamma_ref.target.astype(F64)
+    if saved.batch_stats:
+        rstd_nc = np.repeat(saved.rstd.reshape(N, G), Cg, axis=1)           # (N, C)
+    else:
+        rstd_nc = np.tile(saved.rstd, (N, 1))
+    if x_ref.size:
+        be = backend_for(x_ref)
+        be.bn_grad_reduce(dy_ref.target, x_ref.target, 1, N * C, S, saved.mhi, saved.mlo, scale, shift,
+                          False, red)
+        sdy, sdyx = red[0].reshape(N, C), red[1].reshape(N, C)
+        ka = g[None, :] * rstd_nc
+        if saved.batch_stats:
+            # d xhat = gamma * dy; the group sums of gamma*dy and gamma*dy*xc give the two
+            # per-(n, g) constants of dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
+            a1 = (g[None, :] * sdy).reshape(N, G, Cg).sum(axis=2)
+            a2 = (g[None, :] * sdyx).reshape(N, G, Cg).sum(axis=2)
+            rs = saved.rstd.reshape(N, G)
+            kb = np.repeat(-(rs * rs * rs) * (a2 / M), Cg, axis=1)
+            kc = np.repeat(-rs * (a1 / M), Cg, axis=1)
+        else:
+            kb = kc = np.zeros((N, C), F64)
+        be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, 1, N * C, S, saved.mhi, saved.mlo,
+                         scale, shift, ka.reshape(-1).astype(T), kb.reshape(-1).astype(T),
+                         kc.reshape(-1).astype(T), False)
+        dgamma = (rstd_nc * red[1].reshape(N, C)).sum(axis=0)
+        dbeta = red[0].reshape(N, C).sum(axis=0)
+    else:
+        dgamma = dbeta = np.zeros(C, F64)
+    return (dx, _out(x, (C,), T, dgamma) if saved.has_gamma else None,
+            _out(x, (C,), T, dbeta) if saved.has_beta else None)
+
+
+def _nc_input(x):
+    ref = _arrays.inspect(x, "x")
+    if ref.ndim < 2:
+        raise value_error("x", "an array (N, C, *spatial) with at least 2 dimensions", f"shape {ref.shape}")
+    return ref
+
+
+def group_norm(x, groups, gamma=None, beta=None, *, eps=1e-5):
+    """Group normalization of x (N, C, *spatial): statistics per (sample, group of C/groups
+    channels), per-channel ``gamma``/``beta`` of shape (C,). Returns (y, saved)."""
+    ref = _nc_input(x)
+    C = ref.shape[1]
+    G = _validate.integer("groups", groups, lo=1)
+    if C % G:
+        raise value_error("groups", f"a divisor of the {C} channels", groups)
+    gamma_ref = _param(gamma, "gamma", ref, (C,))
+    beta_ref = _param(beta, "beta", ref, (C,))
+    eps = _validate.positive("eps", eps)
+    _cpu_only(ref, "group_norm")
+    return _grouped_forward("group_norm", ref, G, gamma_ref, beta_ref, eps)
+
+
+def group_norm_backward(dy, x, gamma, saved):
+    """Gradients of group_norm: (dx, dgamma, dbeta), dgamma/dbeta None without gamma/beta."""
+    return _grouped_backward("group_norm", dy, x, gamma, saved)
+
+
+def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, training=True, *,
+                  momentum=0.1, eps=1e-5, num_batches_tracked=None):
+    """Instance normalization of x (N, C, *spatial): statistics per (sample, channel).
+
+    As PyTorch's default (track_running_stats=False), no running statistics are needed: without
+    them, the statistics of x are used in training and inference alike. With running statistics
+    (track_running_stats=True): training normalizes with the statistics of x and updates
+    ``running = (1 - f) * running + f * mean over samples`` of the per-instance mean and unbiased
+    variance (f = momentum, or 1/(num_batches_tracked + 1) when momentum is None); inference
+    normalizes with the running statistics. Returns (y, saved).
+    """
+    ref = _nc_input(x)
+    N, C = ref.shape[0], ref.shape[1]
+    S = math.prod(ref.shape[2:])
+    training = _training(training)
+    gamma_ref = _param(gamma, "gamma", ref, (C,))
+    beta_ref = _param(beta, "beta", ref, (C,))
+    rm, rv = _running(running_mean, running_var, ref, C)
+    eps = _validate.positive("eps", eps)
+    factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
+    _cpu_only(ref, "instance_norm")
+    if not training and rm is not None:
+        stats = (rm.target.astype(F64), rv.target.astype(F64))
+        return _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps, stats)
+    if S <= 1 and ref.size:
+        raise value_error("x", "more than one spatial element per instance when using its statistics",
+                          f"shape {ref.shape}")
+    y, saved = _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps)
+    # After the kernel (failures leave them untouched); an empty x has no statistics to average in.
+    if rm is not None and training and N > 0 and S > 0:
+        if factor is None:
+            factor = 1.0 / (num_batches_tracked + 1)
+        bmean = saved.mean.reshape(N, C).mean(axis=0)
+        bvar = (saved.var.reshape(N, C) * (S / (S - 1))).mean(axis=0)
+        rm.target[...] = ((1.0 - factor) * rm.target.astype(F64) + factor * bmean).astype(ref.dtype)
+        rv.target[...] = ((1.0 - factor) * rv.target.astype(F64) + factor * bvar).astype(ref.dtype)
+    return y, saved
+
+
+def instance_norm_backward(dy, x, gamma, saved):
+    """Gradients of instance_norm: (dx, dgamma, dbeta); with running statistics in inference the
+    statistics are constants (dx = gamma * rstd * dy)."""
+    return _grouped_backward("instance_norm", dy, x, gamma, saved)

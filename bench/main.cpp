@@ -135,6 +135,13 @@ int itemsize(const std::string& dtype) {
   return 4;
 }
 
+// A case with a fixed geometry (a layer shape, 50k-element tensors) runs at the sizes it states;
+// every other case at --sizes or the defaults.
+const std::vector<int64_t>& sizes_for(const CaseSpec& c, const Options& o) {
+  const std::vector<int64_t>& own = o.quick ? c.quick_sizes : c.sizes;
+  return own.empty() ? o.sizes : own;
+}
+
 const char* copy_dtype_for(int size) { return size == 8 ? "float64" : "float32"; }
 
 void print_header() {
@@ -170,25 +177,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "no case matches '%s' (see --list)\n", o.filter.c_str());
     return 1;
   }
-  std::vector<int> itemsizes;
-  for (const CaseSpec* c : selected) itemsizes.push_back(itemsize(c->dtype));
-  std::sort(itemsizes.begin(), itemsizes.end());
-  itemsizes.erase(std::unique(itemsizes.begin(), itemsizes.end()), itemsizes.end());
+  // (element size, n) pairs the selected cases run at: the copy baseline measures each.
+  std::vector<std::pair<int, int64_t>> copies;
+  for (const CaseSpec* c : selected)
+    for (int64_t n : sizes_for(*c, o)) copies.push_back({itemsize(c->dtype), n});
+  std::sort(copies.begin(), copies.end());
+  copies.erase(std::unique(copies.begin(), copies.end()), copies.end());
 
   // (n, element size, threads) -> copy GB/s of each baseline pass.
   std::map<std::tuple<int64_t, int, int>, std::vector<double>> copy;
   auto run_baseline = [&](const char* when) {
     std::printf("\n# copy baseline (%s)\n", when);
     print_header();
-    for (int size : itemsizes) {
+    for (const auto& sn : copies) {
+      const int size = sn.first;
+      const int64_t n = sn.second;
       const CaseSpec* c = regcore::bench::find_case("baseline.copy", copy_dtype_for(size));
       if (!c) continue;
-      for (int64_t n : o.sizes)
-        for (int th : o.threads) {
-          Timing t = regcore::bench::time_case(*c, n, th, "", o.timer);
-          copy[{n, size, th}].push_back(double(t.min_bytes) / t.median_s / 1e9);
-          print_row(*c, n, t, 0);
-        }
+      for (int th : o.threads) {
+        Timing t = regcore::bench::time_case(*c, n, th, "", o.timer);
+        copy[{n, size, th}].push_back(double(t.min_bytes) / t.median_s / 1e9);
+        print_row(*c, n, t, 0);
+      }
     }
   };
 
@@ -199,7 +209,7 @@ int main(int argc, char** argv) {
   std::printf("\n# kernels\n");
   print_header();
   for (const CaseSpec* c : selected)
-    for (int64_t n : o.sizes)
+    for (int64_t n : sizes_for(*c, o))
       for (const std::string& isa : (c->uses_isa ? o.isas : std::vector<std::string>{""}))
         for (int th : o.threads) {
           Timing t = regcore::bench::time_case(*c, n, th, isa, o.timer);

@@ -24,7 +24,14 @@ ROW_KEYS = {
     "pct_copy", "speedup",
 }
 CASE_KEYS = {"id", "name", "family", "kernel", "dtype", "backend", "uses_isa", "bytes_formula",
-             "state_formula", "items"}
+             "state_formula", "items", "sizes", "quick_sizes", "shape"}
+FAMILIES = {"random", "init", "dropout", "batchnorm", "sgd"}
+
+
+def _tiny_n(case) -> int:
+    """The smallest size a case's geometry allows (a whole layer of batch 1, 4 SGD tensors), else
+    1000: not a multiple of any vector width or of the chunk size."""
+    return min(case["quick_sizes"]) if case["quick_sizes"] else 1000
 
 
 def _cases():
@@ -39,30 +46,59 @@ def test_registration_survives_linking():
     assert {"random.bits:uint32", "random.uniform:float32", "random.uniform:float64",
             "random.normal:float32", "random.normal:float64"} <= ids
     assert len(ids) == len(_cases())  # ids are unique
+    assert {c["family"] for c in _cases()} >= FAMILIES
     for c in _cases():
         assert set(c) == CASE_KEYS
         assert c["backend"] in ("cpu", "cuda")
         assert c["id"] == f"{c['family']}.{c['kernel']}:{c['dtype']}"
         assert c["bytes_formula"] and c["state_formula"]
+        # a fixed geometry states both its full and its quick sizes
+        assert bool(c["sizes"]) == bool(c["quick_sizes"])
+        assert all(n > 0 for n in c["sizes"] + c["quick_sizes"])
 
 
 @native
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c["id"])
 def test_every_case_runs_at_every_isa(case):
     isas = regcore.available_isas() if case["uses_isa"] else [""]
+    n = _tiny_n(case)
     for isa in isas:
-        # 1000: not a multiple of any vector width or of the chunk size.
-        r = _native.cpu.bench_run(case["name"], case["dtype"], 1000, threads=1, isa=isa, warmup=0,
+        r = _native.cpu.bench_run(case["name"], case["dtype"], n, threads=1, isa=isa, warmup=0,
                                   repeats=2, min_sample_s=0.0)
         assert len(r["times_s"]) == 2 and all(t > 0 for t in r["times_s"])
         assert r["min_s"] <= r["median_s"] <= r["max_s"]
         assert r["threads"] == 1 and r["inner"] == 1
         if isa:
             assert r["isa"] == isa
-        mb, sb = _native.cpu.bench_bytes(case["name"], case["dtype"], 1000)
+        mb, sb = _native.cpu.bench_bytes(case["name"], case["dtype"], n)
         assert (r["min_bytes"], r["state_bytes"]) == (mb, sb)
-        assert mb >= 1000 * np.dtype(case["dtype"]).itemsize  # every kernel writes its output
+        assert mb >= n * np.dtype(case["dtype"]).itemsize  # every kernel writes its output
         assert sb >= 0
+
+
+@native
+@native
+def test_fixed_geometry_case_refuses_a_size_its_shape_cannot_hold():
+    with pytest.raises(ValueError, match="n"):
+        _native.cpu.bench_run("batchnorm.forward_nchw", "float32", 1000, threads=1, warmup=0,
+                              repeats=1, min_sample_s=0.0)
+
+
+def test_python_kernels_match_native_geometry():
+    """A peers module lays out n as its native case does and runs at the same sizes."""
+    natives = _runner.native_cases()
+    kernels = _runner.python_kernels()
+    assert {k.family for k in kernels.values()} >= FAMILIES
+    for k in kernels.values():
+        for d in k.dtypes:
+            hit = natives.get((k.name, d, "cpu"))
+            if hit is None:
+                continue
+            case = hit[1]
+            assert list(k.sizes or []) == list(case["sizes"]), k.name
+            assert list(k.quick_sizes or []) == list(case["quick_sizes"]), k.name
+            for n in list(case["sizes"]) + list(case["quick_sizes"]):
+                assert math.prod(k.shape_for(n)) == n
 
 
 @native
@@ -132,6 +168,9 @@ def test_report_structure(tiny_report):
             assert all(v > 0 for v in r["speedup"].values())
     for s in rep["skipped"]:
         assert s["reason"] and s["name"]
+    # every family has regcore rows and peer rows
+    assert {r["family"] for r in rep["results"] if r["impl"] == "regcore"} >= FAMILIES
+    assert {r["family"] for r in rep["results"] if r["impl"] == "peer"} >= FAMILIES
     if _native.cpu is None:
         return
     # Every native case appears at every ISA level it depends on; copy ran before and after.
@@ -203,6 +242,30 @@ def test_cli_quick_json(tmp_path):
     assert set(rep) >= {"created", "elapsed_s", "machine", "options", "baseline", "results", "skipped"}
     assert rep["options"]["quick"] is True and rep["options"]["filter"] == "random"
     assert rep["results"] and all(r["family"] == "random" for r in rep["results"])
+    for r in rep["results"]:
+        _check_row(r)
+
+
+def test_quick_run_plans_every_family():
+    """`--quick` with no filter (what CI runs) covers every registered kernel of every family."""
+    tasks, _ = _runner.plan(Options(quick=True).resolved())
+    assert {t.name.split(".")[0] for t in tasks if t.kind != "copy"} >= FAMILIES
+    planned = {(t.name, t.dtype) for t in tasks}
+    for (name, dtype, dev) in _runner.native_cases():
+        if dev == "cpu":
+            assert (name, dtype) in planned
+
+
+def test_cli_quick_every_family(tmp_path):
+    path = tmp_path / "bench.json"
+    kernels = ("random.uniform:float32,init.trunc_normal:float32,dropout.forward_bits:float32,"
+               "batchnorm.inference_nc:float32,sgd.momentum_wd:float32")
+    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", "--threads", "1",
+                           "--filter", kernels, "--json", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(path.read_text())
+    assert {r["family"] for r in rep["results"]} == FAMILIES
     for r in rep["results"]:
         _check_row(r)
 

@@ -57,6 +57,13 @@ struct CaseSpec {
   std::function<int64_t(int64_t n)> state_bytes;
   std::string items;           // what one element is, for the rate column: "samples", "elements"
   std::function<std::unique_ptr<CaseRun>(int64_t n)> setup;
+  // Element counts this case runs at by default (full run / --quick). Empty: the runner's
+  // defaults (64K, 1M, 16M / 64K, 1M). A case with a fixed geometry (a batch-norm layer shape,
+  // an SGD step over 50k-element tensors) lists the n its shape allows; `shape` says how n is
+  // laid out, for the report (empty: flat).
+  std::vector<int64_t> sizes = {};
+  std::vector<int64_t> quick_sizes = {};
+  std::string shape = "";
 
   std::string name() const { return family + "." + kernel; }
   // Unique key: "random.normal:float32".

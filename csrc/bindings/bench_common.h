@@ -24,6 +24,9 @@ inline py::dict describe(const bench::CaseSpec& c) {
   d["bytes_formula"] = c.bytes_formula;
   d["state_formula"] = c.state_formula;
   d["items"] = c.items;
+  d["sizes"] = c.sizes;
+  d["quick_sizes"] = c.quick_sizes;
+  d["shape"] = c.shape;
   return d;
 }
 

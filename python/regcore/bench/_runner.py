@@ -140,6 +140,17 @@ def _matches(flt: str, name: str, dtype: str) -> bool:
     return not flt or any(f.strip() and f.strip() in f"{name}:{dtype}" for f in flt.split(","))
 
 
+def _sizes_for(o: Options, kern: Optional[Kernel], native) -> List[int]:
+    """The element counts of one kernel. A kernel with a fixed geometry (a layer shape, 50k-element
+    tensors) runs at the sizes its native case (or its Kernel) states, quick or full; every other
+    kernel at --sizes or the run's defaults."""
+    key = "quick_sizes" if o.quick else "sizes"
+    own = list(native[1].get(key) or []) if native else []
+    if not own and kern is not None:
+        own = list(getattr(kern, key) or [])
+    return own or list(o.sizes)
+
+
 def plan(o: Options):
     """(tasks, skipped) for the resolved options."""
     kernels = python_kernels()
@@ -159,7 +170,7 @@ def plan(o: Options):
         if reason and not cpu_case:
             skipped.append({"name": name, "dtype": dtype, "reason": reason})
             continue
-        for n in o.sizes:
+        for n in _sizes_for(o, kern, cpu_case or cuda_case):
             if kern:
                 try:
                     kern.shape_for(n)
@@ -328,7 +339,8 @@ def _derive(results: list, before: list, after: list) -> None:
                 continue
             k = p["backend"]
             s = p["median_s"] / r["median_s"]
-            r["speedup"][k] = max(r["speedup"].get(k, 0.0), s)
+            # several peers of one library (torch SGD foreach / fused): the fastest counts
+            r["speedup"][k] = min(r["speedup"].get(k, s), s)
 
 
 def run(options: Optional[Options] = None) -> dict:

@@ -56,6 +56,10 @@ class Kernel:
     bytes_formula: str = ""
     state_bytes: Callable[[int, int], int] = lambda n, itemsize: 0
     state_formula: str = "0"
+    # Default element counts (full run, --quick) when no native case states them: kernels with a
+    # fixed geometry (a layer shape, 50k-element tensors) run only at the n their shape allows.
+    sizes: Optional[Sequence[int]] = None
+    quick_sizes: Optional[Sequence[int]] = None
     extra: dict = field(default_factory=dict)
 
     @property

@@ -1,0 +1,273 @@
+"""Writes bench/RESULTS.md and bench/HEADLINE.md from the JSON of a full run.
+
+    python -m regcore.bench --json results.json --markdown results.md --plot bench/results.png
+    python bench/make_results.py results.json results.md --load "1.2 1.5 1.8" \
+        --command "python -m regcore.bench ..."
+
+Headline rows: the largest size of each kernel, the best ISA level the processor has, each thread
+count. The issue's targets are checked against the same rows and marked met / not met; nothing
+is rounded in our favour.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+ISA_ORDER = ("avx512", "avx2", "scalar")
+
+
+def _best_isa(report):
+    have = report["options"]["isas"]
+    return next(i for i in ISA_ORDER if i in have)
+
+
+def _largest(rows, name, dtype):
+    ns = [r["n"] for r in rows if r["name"] == name and r["dtype"] == dtype]
+    return max(ns) if ns else None
+
+
+class Index:
+    def __init__(self, report):
+        self.rows = report["results"]
+        self.isa = _best_isa(report)
+        self.threads = report["options"]["threads"]
+
+    def ours(self, name, dtype="float32", threads=1, n=None):
+        n = n or _largest(self.rows, name, dtype)
+        for r in self.rows:
+            if (r["name"], r["dtype"], r["n"], r["impl"], r["backend"], r["threads"]) == \
+                    (name, dtype, n, "regcore", "cpu", threads) and r["isa"] in (self.isa, None):
+                return r
+        return None
+
+    def peers(self, name, dtype="float32", threads=1, n=None, key=None, label=None):
+        n = n or _largest(self.rows, name, dtype)
+        out = []
+        for r in self.rows:
+            if (r["name"], r["dtype"], r["n"], r["impl"]) != (name, dtype, n, "peer"):
+                continue
+            if key and r["backend"] != key:
+                continue
+            if label and label not in r["label"]:
+                continue
+            if r.get("threaded") and r["threads"] != threads:
+                continue
+            out.append(r)
+        return out
+
+    def fastest_peer(self, *a, **k):
+        ps = self.peers(*a, **k)
+        return min(ps, key=lambda r: r["median_s"]) if ps else None
+
+
+def _n(n):
+    if n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    if n % 1024 == 0 and n < 1 << 20:
+        return f"{n >> 10}K"
+    if n % 1000000 == 0:
+        return f"{n:,}"
+    return str(n)
+
+
+def _shape(r):
+    return "x".join(str(d) for d in r["shape"]) if len(r["shape"]) > 1 else _n(r["n"])
+
+
+def _x(v):
+    return "-" if v is None else f"{v:.2f}x" if v < 10 else f"{v:.0f}x"
+
+
+def _f(v, fmt):
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def headline_rows(ix, names, dtype="float32"):
+    out = []
+    for name in names:
+        for t in ix.threads:
+            r = ix.ours(name, dtype, t)
+            if r is None:
+                continue
+            sp = r["speedup"]
+            out.append([f"`{name}`", _shape(r), str(t), _f(r["gbps"], ".1f"), _f(r["pct_copy"], ".0f") + "%",
+                        _x(sp.get("numpy")), _x(sp.get("torch"))])
+    return out
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+HEAD = ["kernel", "shape", "thr", "GB/s", "% copy", "x NumPy", "x PyTorch"]
+
+FAMILIES = {
+    "random / init": ["random.uniform", "random.normal", "init.trunc_normal", "init.kaiming_normal"],
+    "dropout": ["dropout.forward_bits", "dropout.forward_none", "dropout.backward_bits",
+                "dropout.backward_none", "dropout.forward_bytes", "dropout.backward_bytes",
+                "dropout.bias_act_forward_relu", "dropout.bias_act_backward_relu",
+                "dropout.bias_act_forward_gelu", "dropout.bias_act_backward_gelu",
+                "dropout.gaussian_noise"],
+    "batchnorm": [f"batchnorm.{p}_{l}" for l in ("nchw", "nhwc", "nc")
+                  for p in ("forward", "backward", "inference")],
+    "sgd": ["sgd.momentum_wd", "sgd.momentum_wd_multi", "sgd.momentum_wd_l1",
+            "sgd.momentum_wd_l1_multi", "sgd.momentum_wd_maxnorm", "sgd.momentum_wd_maxnorm_multi"],
+}
+
+
+def _met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def targets(ix):
+    """(family, target, measured, verdict) per thread count."""
+    out = []
+    for t in ix.threads:
+        tt = f"{t} thr"
+        # init / random (issue 3)
+        for name in ("random.normal", "init.kaiming_normal"):
+            r = ix.ours(name, "float32", t)
+            if r:
+                xn, xt = r["speedup"].get("numpy"), r["speedup"].get("torch")
+                out.append(("init", f"`{name}` 16M f32 >= 10x NumPy, >= 5x PyTorch ({tt})",
+                            f"{_x(xn)}, {_x(xt)}", _met((xn or 0) >= 10 and (xt or 0) >= 5)))
+        r = ix.ours("random.uniform", "float32", t)
+        if r:
+            out.append(("init", f"`random.uniform` 16M f32 close to write bandwidth (>= 45% of copy, {tt})",
+                        _f(r["pct_copy"], ".0f") + "%", _met((r["pct_copy"] or 0) >= 45)))
+        # dropout (issue 4)
+        for k, goal in (("forward_bits", 70), ("forward_none", 70), ("backward_bits", 85), ("backward_none", 85)):
+            r = ix.ours(f"dropout.{k}", "float32", t)
+            if r:
+                out.append(("dropout", f"`{k}` 16M f32 >= {goal}% of copy ({tt})",
+                            _f(r["pct_copy"], ".0f") + "%", _met((r["pct_copy"] or 0) >= goal)))
+        for kind in ("bits", "none"):
+            f, b = ix.ours(f"dropout.forward_{kind}", "float32", t), ix.ours(f"dropout.backward_{kind}", "float32", t)
+            pf = ix.fastest_peer("dropout.forward_bits", "float32", t, key="torch")
+            pb = ix.fastest_peer("dropout.backward_bits", "float32", t, key="torch")
+            if f and b and pf and pb:
+                s = (pf["median_s"] + pb["median_s"]) / (f["median_s"] + b["median_s"])
+                out.append(("dropout", f"forward + backward ({kind}) >= 20x PyTorch ({tt})", _x(s), _met(s >= 20)))
+        # batchnorm (issue 5)
+        for lay in ("nchw", "nhwc", "nc"):
+            for p in ("forward", "backward", "inference"):
+                r = ix.ours(f"batchnorm.{p}_{lay}", "float32", t)
+                if r:
+                    out.append(("batchnorm", f"`{p}_{lay}` f32 >= 80% of copy ({tt})",
+                                _f(r["pct_copy"], ".0f") + "%", _met((r["pct_copy"] or 0) >= 80)))
+        for lay, goal in (("nchw", 2.0), ("nhwc", 1.3)):
+            f, b = ix.ours(f"batchnorm.forward_{lay}", "float32", t), ix.ours(f"batchnorm.backward_{lay}", "float32", t)
+            pf = ix.fastest_peer(f"batchnorm.forward_{lay}", "float32", t, key="torch")
+            pb = ix.fastest_peer(f"batchnorm.backward_{lay}", "float32", t, key="torch")
+            if f and b and pf and pb:
+                s = (pf["median_s"] + pb["median_s"]) / (f["median_s"] + b["median_s"])
+                out.append(("batchnorm", f"{lay} forward + backward >= {goal}x PyTorch ({tt})", _x(s), _met(s >= goal)))
+        # sgd (issue 6)
+        for multi in ("", "_multi"):
+            w = ix.ours(f"sgd.momentum_wd{multi}", "float32", t)
+            l1 = ix.ours(f"sgd.momentum_wd_l1{multi}", "float32", t)
+            mn = ix.ours(f"sgd.momentum_wd_maxnorm{multi}", "float32", t)
+            lay = "200 x 50k" if multi else "one tensor"
+            if w:
+                out.append(("sgd", f"momentum+wd, {lay}, >= 85% of copy ({tt})",
+                            _f(w["pct_copy"], ".0f") + "%", _met((w["pct_copy"] or 0) >= 85)))
+                fused = ix.fastest_peer(f"sgd.momentum_wd{multi}", "float32", t, label="fused=True")
+                if fused:
+                    s = fused["median_s"] / w["median_s"]
+                    out.append(("sgd", f"momentum+wd, {lay}, >= 0.95x PyTorch fused ({tt})", _x(s), _met(s >= 0.95)))
+            if w and l1:
+                s = w["median_s"] / l1["median_s"]
+                out.append(("sgd", f"with L1 as fast as without, {lay} (time ratio, {tt})",
+                            f"{s:.2f}x", _met(s >= 0.95)))
+                pl1 = ix.fastest_peer(f"sgd.momentum_wd_l1{multi}", "float32", t, key="torch")
+                if pl1:
+                    s = pl1["median_s"] / l1["median_s"]
+                    out.append(("sgd", f"with L1 >= 2x PyTorch (L1 pass + fastest step), {lay} ({tt})",
+                                _x(s), _met(s >= 2)))
+            if w and mn:
+                s = mn["median_s"] / w["median_s"]
+                out.append(("sgd", f"max-norm costs <= one extra read of w (time <= 1.2x), {lay} ({tt})",
+                             f"{s:.2f}x", _met(s <= 1.2)))
+    return out
+
+
+def machine_table(rep, load, copy_line):
+    m = rep["machine"]
+    info = m.get("regcore") or {}
+    rows = [
+        ("CPU", f"`{m.get('cpu_model')}`"),
+        ("cores", f"{m.get('usable_cpus')} usable of {m.get('logical_cpus')} logical CPUs, {_f(m.get('memory_gib'), '.1f')} GiB"),
+        ("ISA", ", ".join(m.get("isa_levels") or [])),
+        ("software", f"{m.get('platform')}, Python {m.get('python')}, NumPy {m.get('numpy')}, PyTorch {m.get('torch')}, "
+                     f"compiler {info.get('compiler', '?')}"),
+        ("copy bandwidth (measured in the run)", copy_line),
+        ("load average before the run", load),
+        ("run", f"{len(rep['results'])} measurements in {rep['elapsed_s']:.0f} s"),
+    ]
+    return table(["", ""], [[a, b] for a, b in rows])
+
+
+def copy_line(rep):
+    parts = []
+    for b, a in zip(rep["baseline"]["before"], rep["baseline"]["after"]):
+        if b["dtype"] == "float32" and b["n"] in (1 << 16, 1 << 24):
+            parts.append(f"{_n(b['n'])} f32 {b['threads']} thr: {b['gbps']:.1f} / {a['gbps']:.1f} GB/s")
+    return "; ".join(parts) + " (before / after)"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("json")
+    ap.add_argument("markdown", help="the --markdown output of the same run (full tables)")
+    ap.add_argument("--load", default="?")
+    ap.add_argument("--command", default="python -m regcore.bench")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--out", default="bench/RESULTS.md")
+    ap.add_argument("--headline", default="bench/HEADLINE.md")
+    ap.add_argument("--headline-threads", type=int, default=None,
+                    help="thread count of the HEADLINE.md rows (default: the most threads of the run)")
+    a = ap.parse_args()
+    rep = json.load(open(a.json))
+    ix = Index(rep)
+    parts = ["# Benchmark results", "",
+             "Regenerate (from a checkout, after `pip install \".[bench]\"`; PyTorch is measured when installed):", "",
+             "```", a.command, "```", "",
+             "Column meanings and how the minimum bytes are counted: `docs/benchmarks.md`. Headline rows: the",
+             f"largest size of each kernel, ISA level `{ix.isa}`, float32; `x NumPy` / `x PyTorch` compare with",
+             "the fastest peer of that library at the same thread count (NumPy runs on one thread).", "",
+             "## Machine", "", machine_table(rep, a.load, copy_line(rep)), ""]
+    if a.note:
+        parts += [a.note, ""]
+    parts += ["![% of copy bandwidth](results.png)", ""]
+    for fam, names in FAMILIES.items():
+        parts += [f"## {fam}", "", table(HEAD, headline_rows(ix, names)), ""]
+    parts += ["## Targets from the issues", "",
+              table(["family", "target", "measured", "verdict"], [list(x) for x in targets(ix)]), "",
+              "## Every row of the run", "", open(a.markdown).read()]
+    open(a.out, "w").write("\n".join(parts))
+
+    head_names = ["random.normal", "init.trunc_normal", "dropout.forward_bits", "dropout.backward_bits",
+                  "dropout.bias_act_forward_gelu", "batchnorm.forward_nchw", "batchnorm.backward_nchw",
+                  "batchnorm.forward_nhwc", "batchnorm.backward_nhwc", "sgd.momentum_wd_multi",
+                  "sgd.momentum_wd_l1_multi", "sgd.momentum_wd_maxnorm_multi"]
+    t = a.headline_threads or max(ix.threads)
+    rows = []
+    for name in head_names:
+        r = ix.ours(name, "float32", t)
+        if r is None:
+            continue
+        rows.append([f"`{name}`", _shape(r), _f(r["gbps"], ".1f"), _f(r["pct_copy"], ".0f") + "%",
+                     _x(r["speedup"].get("numpy")), _x(r["speedup"].get("torch"))])
+    head = ["kernel", "shape (float32)", "GB/s", "% of copy", "x NumPy", "x PyTorch"]
+    open(a.headline, "w").write(
+        f"Measured with `{a.command}` on a {rep['machine'].get('usable_cpus')}-core "
+        f"`{rep['machine'].get('cpu_model')}` ({ix.isa}, {t} thread{'s' if t > 1 else ''}, largest size of each "
+        f"kernel; load: {a.load}); "
+        "full tables in `bench/RESULTS.md`.\n\n" + table(head, rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

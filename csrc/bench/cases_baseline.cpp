@@ -7,32 +7,27 @@
 // for large blocks), which is the bar we want, independent of regcore's ISA switch.
 #include <cstring>
 
-#include "bench_case.h"
 #include "buffer.h"
+#include "spec_baseline.h"
 
 namespace regcore { namespace bench {
 namespace {
 
 template <class T>
-CaseSpec copy_case(const char* dtype, const char* formula) {
-  return CaseSpec{
-      "baseline", "copy", dtype, "cpu", /*uses_isa=*/false,
-      formula, [](int64_t n) { return 2 * n * int64_t(sizeof(T)); },
-      "0", [](int64_t) { return int64_t(0); },
-      "elements",
-      [](int64_t n) {
-        return make_run([src = Buffer<T>(n, T(1)), dst = Buffer<T>(n), n]() mutable {
-          const T* s = src.data();
-          T* d = dst.data();
-          cpu::parallel_chunks(n, cpu::kStreamChunk, [&](int64_t b, int64_t e) {
-            std::memcpy(d + b, s + b, size_t(e - b) * sizeof(T));
-          });
-        });
-      }};
+CaseSpec copy_case(const char* dtype) {
+  return spec::on_backend(spec::copy_spec<T>(dtype), "cpu", /*uses_isa=*/false, [](int64_t n) {
+    return make_run([src = Buffer<T>(n, T(1)), dst = Buffer<T>(n), n]() mutable {
+      const T* s = src.data();
+      T* d = dst.data();
+      cpu::parallel_chunks(n, cpu::kStreamChunk, [&](int64_t b, int64_t e) {
+        std::memcpy(d + b, s + b, size_t(e - b) * sizeof(T));
+      });
+    });
+  });
 }
 
-const Register r_copy_f32{copy_case<float>("float32", "read 4n + write 4n")};
-const Register r_copy_f64{copy_case<double>("float64", "read 8n + write 8n")};
+const Register r_copy_f32{copy_case<float>("float32")};
+const Register r_copy_f64{copy_case<double>("float64")};
 
 }  // namespace
 }}  // namespace regcore::bench

@@ -1,38 +1,24 @@
-// Batch normalization (csrc/cpu/batchnorm_api.h) on the layer shapes of the issue: NCHW
-// (N, 64, 56, 56), the same channels-last (N, 56, 56, 64), and 2-D (N, 1024). n = N * C * H * W,
-// so the cases run at the batch sizes their shape allows (N = 32 in a full run, the issue's size).
+// Batch normalization (csrc/cpu/batchnorm_api.h) on the layer shapes of the issue; the layouts,
+// sizes and minimum bytes are shared with the CUDA cases in spec_batchnorm.h.
 //
 // Each case is the whole pass as batch_norm / batch_norm_backward run it: the per-channel work
 // between the array passes (coefficients from the moments, O(C) float64) is done here in C++, as
 // the Python layer does it in NumPy, and is negligible next to the array passes.
-// Minimum bytes (docs/batchnorm.md, B = bytes of x): training forward 3B (read x for the
-// statistics, read x and write y), backward 5B (read dy, x for the reductions; read dy, x and
-// write dx), inference 2B. Per-channel vectors are counted too (gamma, beta, running stats).
 #include <cmath>
 #include <cstdint>
-#include <stdexcept>
-#include <string>
+#include <memory>
 #include <vector>
 
 #include "../cpu/batchnorm_api.h"
-#include "bench_case.h"
 #include "buffer.h"
+#include "spec_batchnorm.h"
 
 namespace regcore { namespace bench {
 namespace {
 
-constexpr double kEps = 1e-5;
+using namespace spec;  // NOLINT: the family's layouts, passes and spec builder
 
-struct Layout {
-  const char* suffix;   // kernel name suffix
-  const char* shape;    // for the report
-  int64_t C, S;         // channels; spatial run length (1 for channels-last and 2-D)
-  int64_t per_n;        // elements of one sample (N = n / per_n)
-};
-// NCHW: (N, C, S) rows kernels. Channels-last: N*H*W rows of C, the cols kernels (S = 1).
-const Layout kNchw{"nchw", "(n/200704, 64, 56, 56)", 64, 56 * 56, 64 * 56 * 56};
-const Layout kNhwc{"nhwc", "(n/200704, 56, 56, 64) channels-last", 64, 1, 64 * 56 * 56};
-const Layout k2d{"nc", "(n/1024, 1024)", 1024, 1, 1024};
+constexpr double kEps = 1e-5;
 
 // One layer's arrays and per-channel vectors, set up once.
 template <class T>
@@ -95,68 +81,22 @@ struct Layer {
   }
 };
 
-std::vector<int64_t> batches(const Layout& l, std::vector<int64_t> ns) {
-  for (int64_t& v : ns) v *= l.per_n;
-  return ns;
-}
-
-enum Pass { kForward, kBackward, kInference };
-
 template <class T>
 CaseSpec bn_case(const Layout& l, Pass pass, const char* dtype) {
-  const int64_t s = sizeof(T);
-  const int64_t C = l.C;
-  std::string kernel = std::string(pass == kForward ? "forward_" : pass == kBackward ? "backward_" : "inference_") + l.suffix;
-  std::string sz = std::to_string(s);
-  std::string formula =
-      pass == kForward ? "read " + sz + "n (stats) + read " + sz + "n + write " + sz + "n + 2" + sz + "C (gamma, beta)"
-    : pass == kBackward ? "read 2x" + sz + "n (dy, x: sums) + read 2x" + sz + "n + write " + sz + "n + " + sz + "C (gamma) + 2" + sz + "C (dgamma, dbeta)"
-                        : "read " + sz + "n + write " + sz + "n + 4" + sz + "C (gamma, beta, running mean, var)";
-  formula += ", C = " + std::to_string(C);
-  auto bytes = [pass, s, C](int64_t n) -> int64_t {
-    if (pass == kForward) return 3 * s * n + 2 * s * C;
-    if (pass == kBackward) return 5 * s * n + 3 * s * C;
-    return 2 * s * n + 4 * s * C;
-  };
-  // Saved for backward: float64 mean, var, rstd and four coefficient vectors of the data type;
-  // x itself is the caller's (referenced, not copied).
-  auto state = [pass, s, C](int64_t) -> int64_t { return pass == kForward ? 24 * C + 4 * s * C : 0; };
-  const bool quick_small = l.C == 1024;
-  return CaseSpec{
-      "batchnorm", kernel, dtype, "cpu", true, formula, bytes,
-      pass == kForward ? "24C + 4" + sz + "C (mean, var, rstd in float64; 4 coefficient vectors)" : "0",
-      state, "elements",
-      [l, pass](int64_t n) {
-        if (n % l.per_n != 0)
-          throw std::invalid_argument("n: batch norm case " + std::string(l.shape) +
-                                      " needs a multiple of " + std::to_string(l.per_n));
-        auto layer = std::make_shared<Layer<T>>(l, n, pass == kBackward);
-        if (pass == kBackward) layer->forward_train();  // real statistics for the backward
-        return make_run([layer, pass]() {
-          if (pass == kForward) layer->forward_train();
-          else if (pass == kBackward) layer->backward();
-          else layer->inference();
-        });
-      },
-      // Full run: the issue's batch (N = 32 images; 256 rows for 2-D) and a cache-sized one.
-      quick_small ? std::vector<int64_t>{64 * 1024, 256 * 1024} : batches(l, {1, 32}),
-      quick_small ? std::vector<int64_t>{64 * 1024} : batches(l, {1}),
-      l.shape};
+  return on_backend(bn_spec<T>(l, pass, dtype), "cpu", true, [l, pass](int64_t n) {
+    check_batch(l, n);
+    auto layer = std::make_shared<Layer<T>>(l, n, pass == kBackward);
+    if (pass == kBackward) layer->forward_train();  // real statistics for the backward
+    return make_run([layer, pass]() {
+      if (pass == kForward) layer->forward_train();
+      else if (pass == kBackward) layer->backward();
+      else layer->inference();
+    });
+  });
 }
 
-#define REGCORE_BN_CASES(T, DT, SUF)                                                    \
-  const Register r_fwd_nchw_##SUF{bn_case<T>(kNchw, kForward, DT)};                    \
-  const Register r_bwd_nchw_##SUF{bn_case<T>(kNchw, kBackward, DT)};                   \
-  const Register r_inf_nchw_##SUF{bn_case<T>(kNchw, kInference, DT)};                  \
-  const Register r_fwd_nhwc_##SUF{bn_case<T>(kNhwc, kForward, DT)};                    \
-  const Register r_bwd_nhwc_##SUF{bn_case<T>(kNhwc, kBackward, DT)};                   \
-  const Register r_inf_nhwc_##SUF{bn_case<T>(kNhwc, kInference, DT)};                  \
-  const Register r_fwd_nc_##SUF{bn_case<T>(k2d, kForward, DT)};                        \
-  const Register r_bwd_nc_##SUF{bn_case<T>(k2d, kBackward, DT)};                       \
-  const Register r_inf_nc_##SUF{bn_case<T>(k2d, kInference, DT)};
-
-REGCORE_BN_CASES(float, "float32", f32)
-REGCORE_BN_CASES(double, "float64", f64)
+REGCORE_BN_REGISTER_CASES(float, "float32", f32)
+REGCORE_BN_REGISTER_CASES(double, "float64", f64)
 
 }  // namespace
 }}  // namespace regcore::bench

@@ -5,26 +5,19 @@
 #include <cmath>
 
 #include "../cpu/random_api.h"
-#include "bench_case.h"
 #include "buffer.h"
+#include "spec_random.h"
 
 namespace regcore { namespace bench {
 namespace {
 
-constexpr uint64_t kSeed = 20240607;
-
-int64_t zero(int64_t) { return 0; }
+using spec::kSeed;
 
 template <class T, class Fill>
 CaseSpec draw_case(const char* kernel, const char* dtype, Fill fill) {
-  return CaseSpec{
-      "random", kernel, dtype, "cpu", /*uses_isa=*/true,
-      sizeof(T) == 8 ? "write 8n" : "write 4n",
-      [](int64_t n) { return n * int64_t(sizeof(T)); },
-      "0", zero, "samples",
-      [fill](int64_t n) {
-        return make_run([out = Buffer<T>(n), n, fill]() mutable { fill(out.data(), n); });
-      }};
+  return spec::on_backend(spec::draw_spec<T>(kernel, dtype), "cpu", /*uses_isa=*/true, [fill](int64_t n) {
+    return make_run([out = Buffer<T>(n), n, fill]() mutable { fill(out.data(), n); });
+  });
 }
 
 // U[0, 1): lo + span*u clamped below hi = nextafter(1, 0), as regcore.random.uniform passes it.

@@ -1,25 +1,21 @@
 // Random draws on the GPU (csrc/cuda/random_api.h): write n elements, read nothing; the same
-// cases, names and minimum bytes as csrc/bench/cases_random.cpp.
+// cases, names and minimum bytes as csrc/bench/cases_random.cpp (csrc/bench/spec_random.h).
 #include <cmath>
 
 #include "../../cuda/random_api.h"
+#include "../spec_random.h"
 #include "cuda_run.h"
 
 namespace regcore { namespace bench {
 namespace {
 
-constexpr uint64_t kSeed = 20240607;
+using spec::kSeed;
 
 template <class T, class Fill>
 CaseSpec draw_case(const char* kernel, const char* dtype, Fill fill) {
-  return CaseSpec{
-      "random", kernel, dtype, "cuda", /*uses_isa=*/false,
-      sizeof(T) == 8 ? "write 8n" : "write 4n",
-      [](int64_t n) { return n * int64_t(sizeof(T)); },
-      "0", no_state, "samples",
-      [fill](int64_t n) {
-        return make_cuda_run([out = DeviceBuffer<T>(n), n, fill](uintptr_t s) mutable { fill(out.data(), n, s); });
-      }};
+  return spec::on_backend(spec::draw_spec<T>(kernel, dtype), "cuda", /*uses_isa=*/false, [fill](int64_t n) {
+    return make_cuda_run([out = DeviceBuffer<T>(n), n, fill](uintptr_t s) mutable { fill(out.data(), n, s); });
+  });
 }
 
 const Register r_bits{draw_case<uint32_t>("bits", "uint32", [](uint32_t* p, int64_t n, uintptr_t s) {

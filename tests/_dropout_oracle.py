@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 import regcore as rc
+from _switches import num_threads
 
 TWO32 = 1 << 32
 
@@ -117,14 +118,7 @@ def backend(cfg):
             rc.set_isa(before)
 
 
-@contextlib.contextmanager
-def threads(n):
-    before = rc.get_num_threads()
-    rc.set_num_threads(n)
-    try:
-        yield
-    finally:
-        rc.set_num_threads(before)
+threads = num_threads
 
 
 def cfg_id(cfg):

@@ -10,19 +10,6 @@ from hypothesis import given, settings, strategies as st
 import regcore as rc
 
 EPS = 1e-5
-BACKENDS = [("numpy", None)] + [("cpu", isa) for isa in rc.available_isas()]
-
-
-@pytest.fixture(params=BACKENDS, ids=[b if i is None else f"{b}-{i}" for b, i in BACKENDS])
-def backend(request):
-    name, isa = request.param
-    before = rc.active_isa()
-    if isa is not None:
-        rc.set_isa(isa)
-    with rc.use_backend(name):
-        yield name
-    if before is not None:
-        rc.set_isa(before)
 
 
 # ------------------------------------------------------------------ oracle (float64)

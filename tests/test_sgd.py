@@ -2,8 +2,6 @@
 ISA levels and thread counts, multi-tensor == loop of single steps, penalty value."""
 from __future__ import annotations
 
-import contextlib
-import itertools
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import regcore as rc
+from _switches import cpu_backend, num_threads
 from regcore import _native
 
 from _sgd_oracle import oracle_penalty, oracle_step
@@ -19,29 +18,12 @@ BACKENDS = ["numpy"] + [f"cpu:{i}" for i in rc.available_isas()]
 DTYPES = [np.float32, np.float64]
 
 
-@contextlib.contextmanager
 def backend(name):
-    if name == "numpy":
-        with rc.use_backend("numpy"):
-            yield
-        return
-    before = rc.active_isa()
-    rc.set_isa(name.split(":")[1])
-    try:
-        with rc.use_backend("cpu"):
-            yield
-    finally:
-        rc.set_isa(before)
+    """'numpy' or 'cpu:<isa>' for the block."""
+    return cpu_backend(name.replace(":", "-"))
 
 
-@contextlib.contextmanager
-def threads(n):
-    before = rc.get_num_threads()
-    rc.set_num_threads(n)
-    try:
-        yield
-    finally:
-        rc.set_num_threads(before)
+threads = num_threads
 
 
 def bits(x):

@@ -30,6 +30,14 @@ inline py::dict describe(const bench::CaseSpec& c) {
   return d;
 }
 
+inline bench::TimerOptions timer_options(int warmup, int repeats, double min_sample_s) {
+  bench::TimerOptions opt;
+  opt.warmup = warmup;
+  opt.repeats = repeats;
+  opt.min_sample_s = min_sample_s;
+  return opt;
+}
+
 inline const bench::CaseSpec& find(const std::string& name, const std::string& dtype) {
   const bench::CaseSpec* c = bench::find_case(name, dtype);
   if (!c) throw py::value_error("name: no benchmark case '" + name + "' for dtype " + dtype);

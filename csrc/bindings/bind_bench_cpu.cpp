@@ -16,10 +16,7 @@ void bind_bench_cpu(py::module_& m) {
   m.def("bench_run", [](const std::string& name, const std::string& dtype, int64_t n, int threads,
                         const std::string& isa, int warmup, int repeats, double min_sample_s) {
     const bench::CaseSpec& c = bench_py::find(name, dtype);
-    bench::TimerOptions opt;
-    opt.warmup = warmup;
-    opt.repeats = repeats;
-    opt.min_sample_s = min_sample_s;
+    const bench::TimerOptions opt = bench_py::timer_options(warmup, repeats, min_sample_s);
     bench::Timing t;
     try {
       py::gil_scoped_release nogil;

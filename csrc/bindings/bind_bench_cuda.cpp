@@ -19,10 +19,7 @@ void bind_bench_cuda(py::module_& m) {
                         const std::string& /*isa*/, int warmup, int repeats, double min_sample_s,
                         int device) {
     const bench::CaseSpec& c = bench_py::find(name, dtype);
-    bench::TimerOptions opt;
-    opt.warmup = warmup;
-    opt.repeats = repeats;
-    opt.min_sample_s = min_sample_s;
+    const bench::TimerOptions opt = bench_py::timer_options(warmup, repeats, min_sample_s);
     bench::Timing t;
     try {
       py::gil_scoped_release nogil;

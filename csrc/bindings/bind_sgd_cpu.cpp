@@ -10,16 +10,13 @@
 #include <vector>
 
 #include "../core/sgd_params.h"
+#include "sgd_lists.h"
 #include "../cpu/sgd_api.h"
 #include "array_args.h"
 
 namespace regcore { namespace bindings {
 
 namespace {
-
-std::string item_name(const char* list, size_t i) {
-  return std::string(list) + "[" + std::to_string(i) + "]";
-}
 
 py::array as_array(py::handle h, const std::string& name) {
   if (!py::isinstance<py::array>(h)) throw py::type_error(name + ": expected a NumPy array");
@@ -43,8 +40,7 @@ void bind_sgd_cpu(py::module_& m) {
                              double momentum, double damp_keep, double wd, double decay_keep,
                              double l1, double l1_thr, uint32_t flags, double max_norm) {
     const size_t count = ws.size();
-    if (gs.size() != count || bs.size() != count || firsts.size() != count || geoms.size() != count)
-      throw py::value_error("grads, momentum_bufs: expected lists as long as params");
+    check_list_lengths(count, gs.size(), bs.size(), firsts.size(), geoms.size());
     std::vector<py::array> keep;
     keep.reserve(3 * count);
     std::vector<cpu::SgdTensor> ts(count);

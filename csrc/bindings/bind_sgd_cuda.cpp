@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../core/sgd_params.h"
+#include "sgd_lists.h"
 #include "../cuda/launch.h"
 #include "../cuda/sgd_api.h"
 #include "device_view.h"
@@ -15,10 +16,6 @@
 namespace regcore { namespace bindings {
 
 namespace {
-
-std::string item_name(const char* list, size_t i) {
-  return std::string(list) + "[" + std::to_string(i) + "]";
-}
 
 const DeviceView& as_view(py::handle h, const std::string& name) {
   try {
@@ -36,8 +33,7 @@ void bind_sgd_cuda(py::module_& m) {
                              double momentum, double damp_keep, double wd, double decay_keep,
                              double l1, double l1_thr, uint32_t flags, double max_norm) {
     const size_t count = ws.size();
-    if (gs.size() != count || bs.size() != count || firsts.size() != count || geoms.size() != count)
-      throw py::value_error("grads, momentum_bufs: expected lists as long as params");
+    check_list_lengths(count, gs.size(), bs.size(), firsts.size(), geoms.size());
     std::vector<SgdTensor> ts(count);
     int device = 0;
     uintptr_t stream = 1;

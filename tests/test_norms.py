@@ -405,3 +405,81 @@ def test_bad_backward_inputs():
         rc.group_norm_backward(dy[:1], x, g, s)
     with pytest.raises(TypeError, match="dy"):
         rc.group_norm_backward(dy.astype(np.float64), x, g, s)
+
+
+# ------------------------------------------------------------------ the glue in another namespace
+
+@pytest.fixture
+def torch_glue(monkeypatch):
+    """Run the norms' O(N*C) glue in PyTorch's namespace on CPU tensors, as it runs in the caller's
+    library for CUDA data: every compute-form array is a torch tensor (sharing the kernels' NumPy
+    buffers), the kernels still get NumPy arrays."""
+    torch = pytest.importorskip("torch")
+    from regcore import norms
+
+    def compute_form(ref):
+        return torch.from_numpy(ref.target) if ref.device == "cpu" else ref.obj
+
+    def filled(x_ref, shape, value, dtype):
+        return torch.full(tuple(shape), value, dtype=getattr(torch, np.dtype(dtype).name))
+
+    def kernel_args(ref, *arrays):
+        out = tuple(a.numpy() if isinstance(a, torch.Tensor) else a for a in arrays)
+        assert all(a.flags.c_contiguous for a in out)
+        return out
+
+    monkeypatch.setattr(norms, "host_or_library", compute_form)
+    monkeypatch.setattr(norms, "_filled", filled)
+    monkeypatch.setattr(norms, "_kernel_args", kernel_args)
+    return torch
+
+
+def _run_norms(x, g, b, lg, lb, dy, rm, rv):
+    out = {}
+    y, s = rc.layer_norm(x, lg, lb, axes=-1)
+    out["ln"] = (y, *rc.layer_norm_backward(dy, x, lg, s))
+    y, s = rc.layer_norm(x, None, None, axes=(-2, -1))
+    out["ln2"] = (y, *rc.layer_norm_backward(dy, x, None, s))
+    y, s = rc.group_norm(x, 2, g, b)
+    out["gn"] = (y, *rc.group_norm_backward(dy, x, g, s))
+    y, s = rc.instance_norm(x, g, b, rm, rv, momentum=0.3)
+    out["in_train"] = (y, *rc.instance_norm_backward(dy, x, g, s), rm.copy(), rv.copy())
+    y, s = rc.instance_norm(x, g, b, rm, rv, training=False)
+    out["in_eval"] = (y, *rc.instance_norm_backward(dy, x, g, s))
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_glue_same_results_in_torch_namespace(torch_glue, monkeypatch, dtype):
+    """The glue uses only Array API operations, so CuPy or PyTorch arrays on a device take the same
+    code: the outputs in PyTorch's namespace match NumPy's (y bit for bit; the gradients and the
+    running statistics up to the order of the library's own sums over groups and samples)."""
+    torch = torch_glue
+    rng = np.random.default_rng(21)
+    shape = (3, 6, 5, 7)
+    x = (rng.standard_normal(shape) * 2 + 10).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    g, b = (rng.standard_normal(6) + 1).astype(dtype), rng.standard_normal(6).astype(dtype)
+    lg, lb = (rng.standard_normal(7) + 1).astype(dtype), rng.standard_normal(7).astype(dtype)
+    rm0, rv0 = rng.standard_normal(6).astype(dtype), (rng.random(6) + 0.5).astype(dtype)
+    got = _run_norms(x, g, b, lg, lb, dy, rm0.copy(), rv0.copy())
+    monkeypatch.undo()
+    want = _run_norms(x, g, b, lg, lb, dy, rm0.copy(), rv0.copy())
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    for key in want:
+        np.testing.assert_array_equal(np.asarray(got[key][0]), want[key][0], err_msg=key)
+        for gv, wv in zip(got[key][1:], want[key][1:]):
+            assert (gv is None) == (wv is None)
+            if wv is not None:
+                assert not isinstance(gv, torch.Tensor)    # NumPy data in, NumPy results out
+                np.testing.assert_allclose(gv, wv, rtol=rtol, atol=rtol, err_msg=key)
+
+
+def test_backward_refuses_saved_state_of_another_place():
+    x, g, b, dy = _data((2, 6, 8), (6,), np.float32, seed=13)
+    _, s = rc.group_norm(x, 3, g, b)
+    s.place = ("cuda", 0)
+    dx_before = dy.copy()
+    with pytest.raises(ValueError, match="x"):
+        rc.group_norm_backward(dy, x, g, s)
+    assert np.array_equal(dy, dx_before)

@@ -7,9 +7,11 @@ normalized set is one "channel" of a (1, R, L) array, and
   (1, N*C, S) view, with per-(n, c) coefficient arrays of length N*C (the statistics of (n, g)
   combined with the affine of c);
 * layer norm's affine is per ELEMENT of the normalized shape, so it has three kernels of its own
-  (normalize, one-pass row + column reductions, dx) on the (R, L) view.
+  (normalize, row + column reductions, dx) on the (R, L) view.
 
-Everything O(N*C) or O(R) here is float64 NumPy on the CPU.
+The O(N*C) / O(R) glue is float64 arithmetic written once against the Array API namespace of the
+data (as the batch-norm glue in _norm_stats.py): NumPy for CPU data, the caller's own library
+(CuPy, PyTorch) on the device for CUDA data, so nothing is copied to the host.
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import F64, split_mean
-from .batchnorm import _momentum, _running, _training
+from ._norm_stats import F64, cast, host_or_library, running_update, split_mean, xp_of
+from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
     "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
@@ -36,7 +38,8 @@ class NormSaved:
 
     ``view``: (R, L) for layer norm, (N, C, G, S) for group and instance norm. mean/var/rstd are
     float64 per normalized set (R rows, or N*G groups; per channel in instance-norm inference);
-    mhi, mlo, (rstd_t or scale, shift) are the forward kernel's exact coefficients.
+    mhi, mlo, (rstd_t or scale, shift) are the forward kernel's exact coefficients. Every array
+    lives where x lives (NumPy for CPU data, x's library on its CUDA device).
     """
 
     kind: str              # "layer_norm", "group_norm" or "instance_norm"
@@ -53,6 +56,7 @@ class NormSaved:
     mhi: np.ndarray
     mlo: np.ndarray
     coef: tuple            # layer: (rstd_t, gamma_t, beta_t, normalized shape); group: (scale, shift) per (n, c)
+    place: tuple           # (device, device_id) of x: the backward checks it
 
 
 # ------------------------------------------------------------------ validation helpers
@@ -69,11 +73,6 @@ def _param(value, name, x_ref, shape):
         raise value_error(name, f"an array on {x_ref.device}:{x_ref.device_id} like x",
                           f"{ref.device}:{ref.device_id}")
     return ref
-
-
-def _cpu_only(ref, fn):
-    if ref.device != "cpu":
-        raise value_error("x", f"a CPU array ({fn} has no CUDA kernels yet)", ref.device)
 
 
 def _trailing_axes(axes, ndim) -> int:
@@ -105,6 +104,9 @@ def _check_saved(saved, kind, dy, x):
         if ref.shape != saved.shape:
             raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
     _arrays.same_place(x_ref, dy_ref, "dy")
+    if (x_ref.device, x_ref.device_id) != tuple(saved.place):
+        raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
+                          f"{x_ref.device}:{x_ref.device_id}")
     return dy_ref, x_ref
 
 
@@ -116,19 +118,51 @@ def _check_gamma(gamma, saved, x_ref, shape):
     return _param(gamma, "gamma", x_ref, shape)
 
 
+# ------------------------------------------------------------------ arrays where x lives
+
+def _filled(x_ref, shape, value, dtype):
+    """A new array of ``value`` where x lives, in the form the glue computes on (NumPy for CPU
+    data, x's library for CUDA data)."""
+    if x_ref.device == "cpu":
+        return np.full(shape, value, dtype)
+    arr, _ = _arrays.empty_like_place(x_ref.obj, tuple(shape), dtype)
+    arr[...] = value
+    return arr
+
+
+def _result(x_ref, shape, dtype):
+    """(array for the caller, its compute form, what the kernel writes) for a kernel output."""
+    arr, r = _arrays.empty_like_place(x_ref.obj, tuple(shape), dtype)
+    return arr, host_or_library(r), r.target
+
+
+def _flat(v, n):
+    return xp_of(v).reshape(v, (n,))
+
+
+def _spread(v, src_shape, dst_shape):
+    """v reshaped to src_shape, broadcast to dst_shape, flattened (np.repeat / np.tile in any
+    namespace): per-group or per-channel values made per (n, c). Written into a new array: a
+    reshaped broadcast can be a zero-stride view, and the kernels take contiguous arrays."""
+    xp = xp_of(v)
+    if xp is np:
+        out = np.empty(dst_shape, v.dtype)
+    else:
+        import array_api_compat
+
+        out = xp.empty(dst_shape, dtype=v.dtype, device=array_api_compat.device(v))
+    out[...] = xp.reshape(v, src_shape)
+    return xp.reshape(out, (math.prod(dst_shape),))
+
+
 def _moments(ref, R, L):
     """(mean, M2) float64 of each of the R contiguous rows of length L (the (1, R, L) view)."""
     if L == 0 or R == 0:
-        return np.zeros(R, F64), np.zeros(R, F64)
-    out = np.empty((3, R), F64)
-    backend_for(ref).bn_moments(ref.target, 1, R, L, out)
-    return out[1], out[2]
-
-
-def _out(x, shape, dtype, values):
-    arr, r = _arrays.empty_like_place(x, shape, dtype)
-    r.target[...] = np.asarray(values).reshape(shape)
-    return arr
+        z = _filled(ref, (R,), 0.0, F64)
+        return z, z
+    _, out, target = _result(ref, (3, R), F64)
+    backend_for(ref).bn_moments(ref.target, 1, R, L, target)
+    return out[1, ...], out[2, ...]
 
 
 # ------------------------------------------------------------------ layer norm
@@ -148,30 +182,31 @@ def layer_norm(x, gamma=None, beta=None, *, axes=-1, eps=1e-5):
     gamma_ref = _param(gamma, "gamma", ref, nshape)
     beta_ref = _param(beta, "beta", ref, nshape)
     eps = _validate.positive("eps", eps)
-    _cpu_only(ref, "layer_norm")
     T = ref.dtype
     L = math.prod(nshape)
     R = ref.size // L if L else math.prod(ref.shape[:ref.ndim - k])
     mean, m2 = _moments(ref, R, L)
+    xp = xp_of(mean)
     var = m2 / L if L else m2
-    rstd = 1.0 / np.sqrt(var + eps)
+    rstd = 1.0 / xp.sqrt(var + eps)
     mhi, mlo = split_mean(mean, T)
-    rstd_t = rstd.astype(T)
-    g = np.ones(L, T) if gamma_ref is None else np.ascontiguousarray(gamma_ref.target.reshape(L))
-    b = np.zeros(L, T) if beta_ref is None else np.ascontiguousarray(beta_ref.target.reshape(L))
+    rstd_t = cast(rstd, T)
+    g = _filled(ref, (L,), 1.0, T) if gamma_ref is None else _flat(host_or_library(gamma_ref), L)
+    b = _filled(ref, (L,), 0.0, T) if beta_ref is None else _flat(host_or_library(beta_ref), L)
     y, y_ref = _arrays.empty_like_place(x, ref.shape, T)
     if ref.size:
-        backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L, mhi, mlo, rstd_t, g, b)
+        backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L, *_kernel_args(ref, mhi, mlo, rstd_t, g, b))
     saved = NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
-                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape))
+                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape),
+                      (ref.device, ref.device_id))
     return y, saved
 
 
 def layer_norm_backward(dy, x, gamma, saved):
     """Gradients of layer_norm: (dx, dgamma, dbeta), dgamma/dbeta None without gamma/beta.
 
-    One pass reads dy and x for the per-row sums and the per-element dgamma/dbeta sums, a second
-    reads them again and writes dx.
+    The reductions read dy and x for the per-row sums and the per-element dgamma/dbeta sums (one
+    pass on the CPU, one per kind of sum on CUDA); the apply pass reads them again and writes dx.
     """
     dy_ref, x_ref = _check_saved(saved, "layer_norm", dy, x)
     R, L = saved.view
@@ -179,19 +214,23 @@ def layer_norm_backward(dy, x, gamma, saved):
     _check_gamma(gamma, saved, x_ref, gshape)
     T = saved.dtype
     rstd_t, g, b, _ = saved.coef
-    row = np.zeros((R, 2), F64)
-    col = np.zeros((2, L), F64)
     dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
     if x_ref.size:
         be = backend_for(x_ref)
-        be.ln_grad_reduce(dy_ref.target, x_ref.target, R, L, saved.mhi, saved.mlo, rstd_t, g, b, row, col)
+        _, row, row_t = _result(x_ref, (R, 2), F64)
+        _, col, col_t = _result(x_ref, (2, L), F64)
+        be.ln_grad_reduce(dy_ref.target, x_ref.target, R, L, *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b),
+                          row_t, col_t)
         rs = saved.rstd
-        kb = (-(rs * rs * rs) * (row[:, 1] / L)).astype(T)
-        kc = (-rs * (row[:, 0] / L)).astype(T)
-        be.ln_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, R, L, saved.mhi, saved.mlo, rstd_t,
-                         g, b, kb, kc)
-    dgamma = _out(x, gshape, T, col[0]) if saved.has_gamma else None
-    dbeta = _out(x, gshape, T, col[1]) if saved.has_beta else None
+        kb = cast(-(rs * rs * rs) * (row[:, 1] / L), T)
+        kc = cast(-rs * (row[:, 0] / L), T)
+        be.ln_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, R, L,
+                         *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b, kb, kc))
+    else:
+        col = _filled(x_ref, (2, L), 0.0, F64)
+    xp = xp_of(col)
+    dgamma = _place_like(x_ref, xp.reshape(col[0, :], gshape), T) if saved.has_gamma else None
+    dbeta = _place_like(x_ref, xp.reshape(col[1, :], gshape), T) if saved.has_beta else None
     return dx, dgamma, dbeta
 
 
@@ -208,23 +247,27 @@ def _grouped_forward(kind, ref, G, gamma_ref, beta_ref, eps, stats=None):
     if stats is None:
         mean, m2 = _moments(ref, N * G, M)
         var = m2 / M if M else m2
-        rstd = 1.0 / np.sqrt(var + eps)
-        mean_nc = np.repeat(mean.reshape(N, G), Cg, axis=1).reshape(N * C)
-        rstd_nc = np.repeat(rstd.reshape(N, G), Cg, axis=1)
+        rstd = 1.0 / xp_of(var).sqrt(var + eps)
+        mean_nc = _spread(mean, (N, G, 1), (N, G, Cg))
+        rstd_nc = _spread(rstd, (N, G, 1), (N, G, Cg))
     else:
         mean, var = stats
-        rstd = 1.0 / np.sqrt(var + eps)
-        mean_nc = np.tile(mean, N)
-        rstd_nc = np.tile(rstd, (N, 1))
-    g = np.ones(C, F64) if gamma_ref is None else gamma_ref.target.astype(F64)
+        rstd = 1.0 / xp_of(var).sqrt(var + eps)
+        mean_nc = _spread(mean, (1, C), (N, C))
+        rstd_nc = _spread(rstd, (1, C), (N, C))
+    xp = xp_of(rstd_nc)
+    g = _filled(ref, (C,), 1.0, F64) if gamma_ref is None else cast(host_or_library(gamma_ref), F64)
     mhi, mlo = split_mean(mean_nc, T)
-    scale = (g[None, :] * rstd_nc).reshape(N * C).astype(T)
-    shift = np.tile(np.zeros(C, T) if beta_ref is None else beta_ref.target, N)
+    scale = cast(xp.reshape(xp.reshape(g, (1, C)) * xp.reshape(rstd_nc, (N, C)), (N * C,)), T)
+    beta = _filled(ref, (C,), 0.0, T) if beta_ref is None else host_or_library(beta_ref)
+    shift = _spread(beta, (1, C), (N, C))
     y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, T)
     if ref.size:
-        backend_for(ref).bn_normalize(ref.target, y_ref.target, 1, N * C, S, mhi, mlo, scale, shift, False)
+        backend_for(ref).bn_normalize(ref.target, y_ref.target, 1, N * C, S,
+                                      *_kernel_args(ref, mhi, mlo, scale, shift), False)
     saved = NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, stats is None,
-                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift))
+                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift),
+                      (ref.device, ref.device_id))
     return y, saved
 
 
@@ -236,38 +279,41 @@ def _grouped_backward(kind, dy, x, gamma, saved):
     Cg = C // G if G else 0
     M = Cg * S
     scale, shift = saved.coef
-    red = np.zeros((2, N * C), F64)
     dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
-    g = np.ones(C, F64) if gamma_ref is None else gamma_ref.target.astype(F64)
+    if not x_ref.size:
+        zero = _filled(x_ref, (C,), 0.0, F64)
+        return (dx, _place_like(x_ref, zero, T) if saved.has_gamma else None,
+                _place_like(x_ref, zero, T) if saved.has_beta else None)
+    be = backend_for(x_ref)
+    _, red, red_t = _result(x_ref, (2, N * C), F64)
+    be.bn_grad_reduce(dy_ref.target, x_ref.target, 1, N * C, S, *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift),
+                      False, red_t)
+    xp = xp_of(red)
+    g = _filled(x_ref, (C,), 1.0, F64) if gamma_ref is None else cast(host_or_library(gamma_ref), F64)
+    g_row = xp.reshape(g, (1, C))
+    sdy, sdyx = xp.reshape(red[0, :], (N, C)), xp.reshape(red[1, :], (N, C))
     if saved.batch_stats:
-        rstd_nc = np.repeat(saved.rstd.reshape(N, G), Cg, axis=1)           # (N, C)
+        rstd_nc = xp.reshape(_spread(saved.rstd, (N, G, 1), (N, G, Cg)), (N, C))
     else:
-        rstd_nc = np.tile(saved.rstd, (N, 1))
-    if x_ref.size:
-        be = backend_for(x_ref)
-        be.bn_grad_reduce(dy_ref.target, x_ref.target, 1, N * C, S, saved.mhi, saved.mlo, scale, shift,
-                          False, red)
-        sdy, sdyx = red[0].reshape(N, C), red[1].reshape(N, C)
-        ka = g[None, :] * rstd_nc
-        if saved.batch_stats:
-            # d xhat = gamma * dy; the group sums of gamma*dy and gamma*dy*xc give the two
-            # per-(n, g) constants of dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
-            a1 = (g[None, :] * sdy).reshape(N, G, Cg).sum(axis=2)
-            a2 = (g[None, :] * sdyx).reshape(N, G, Cg).sum(axis=2)
-            rs = saved.rstd.reshape(N, G)
-            kb = np.repeat(-(rs * rs * rs) * (a2 / M), Cg, axis=1)
-            kc = np.repeat(-rs * (a1 / M), Cg, axis=1)
-        else:
-            kb = kc = np.zeros((N, C), F64)
-        be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, 1, N * C, S, saved.mhi, saved.mlo,
-                         scale, shift, ka.reshape(-1).astype(T), kb.reshape(-1).astype(T),
-                         kc.reshape(-1).astype(T), False)
-        dgamma = (rstd_nc * red[1].reshape(N, C)).sum(axis=0)
-        dbeta = red[0].reshape(N, C).sum(axis=0)
-    else:
-        dgamma = dbeta = np.zeros(C, F64)
-    return (dx, _out(x, (C,), T, dgamma) if saved.has_gamma else None,
-            _out(x, (C,), T, dbeta) if saved.has_beta else None)
+        rstd_nc = xp.reshape(_spread(saved.rstd, (1, C), (N, C)), (N, C))
+    ka = g_row * rstd_nc
+    if saved.batch_stats:
+        # d xhat = gamma * dy; the group sums of gamma*dy and gamma*dy*xc give the two
+        # per-(n, g) constants of dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
+        a1 = xp.sum(xp.reshape(g_row * sdy, (N, G, Cg)), axis=2)
+        a2 = xp.sum(xp.reshape(g_row * sdyx, (N, G, Cg)), axis=2)
+        rs = xp.reshape(saved.rstd, (N, G))
+        kb = _spread(-(rs * rs * rs) * (a2 / M), (N, G, 1), (N, G, Cg))
+        kc = _spread(-rs * (a1 / M), (N, G, 1), (N, G, Cg))
+    else:   # statistics are constants: dx = gamma * rstd * dy
+        kb = kc = _filled(x_ref, (N * C,), 0.0, F64)
+    be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, 1, N * C, S,
+                     *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift, cast(_flat(ka, N * C), T),
+                                   cast(kb, T), cast(kc, T)), False)
+    dgamma = xp.sum(rstd_nc * sdyx, axis=0)
+    dbeta = xp.sum(sdy, axis=0)
+    return (dx, _place_like(x_ref, dgamma, T) if saved.has_gamma else None,
+            _place_like(x_ref, dbeta, T) if saved.has_beta else None)
 
 
 def _nc_input(x):
@@ -288,7 +334,6 @@ def group_norm(x, groups, gamma=None, beta=None, *, eps=1e-5):
     gamma_ref = _param(gamma, "gamma", ref, (C,))
     beta_ref = _param(beta, "beta", ref, (C,))
     eps = _validate.positive("eps", eps)
-    _cpu_only(ref, "group_norm")
     return _grouped_forward("group_norm", ref, G, gamma_ref, beta_ref, eps)
 
 
@@ -317,9 +362,8 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     rm, rv = _running(running_mean, running_var, ref, C)
     eps = _validate.positive("eps", eps)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
-    _cpu_only(ref, "instance_norm")
     if not training and rm is not None:
-        stats = (rm.target.astype(F64), rv.target.astype(F64))
+        stats = (cast(host_or_library(rm), F64), cast(host_or_library(rv), F64))
         return _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps, stats)
     if S <= 1 and ref.size:
         raise value_error("x", "more than one spatial element per instance when using its statistics",
@@ -329,10 +373,11 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     if rm is not None and training and N > 0 and S > 0:
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
-        bmean = saved.mean.reshape(N, C).mean(axis=0)
-        bvar = (saved.var.reshape(N, C) * (S / (S - 1))).mean(axis=0)
-        rm.target[...] = ((1.0 - factor) * rm.target.astype(F64) + factor * bmean).astype(ref.dtype)
-        rv.target[...] = ((1.0 - factor) * rv.target.astype(F64) + factor * bvar).astype(ref.dtype)
+        xp = xp_of(saved.mean)
+        bmean = xp.mean(xp.reshape(saved.mean, (N, C)), axis=0)
+        bvar = xp.mean(xp.reshape(saved.var, (N, C)) * (S / (S - 1)), axis=0)
+        running_update(rm, bmean, factor, ref.dtype)
+        running_update(rv, bvar, factor, ref.dtype)
     return y, saved
 
 

@@ -1,0 +1,118 @@
+// Layer normalization on the GPU over the (R, L) view: thin launches around core/batchnorm.h
+// (ln_normalize, ln_backward_dx, bn_center), the same element formulas as the CPU kernels
+// (csrc/cpu/kernels/layernorm.cpp).
+//
+// The backward sums come from two norm_reduce.cuh reductions: the per-row sums (for the row's dx
+// coefficients) as the rows layout of the (1, R, L) view, a block per row piece; the per-column
+// sums (dgamma, dbeta) as the cols layout of the (R, L) view, a warp along 32 columns of a row,
+// so both read coalesced. That is one more read of dy and x than the CPU's single fused pass
+// (which keeps its column sums in L1-resident rows); on large activations L2 does not hold them.
+#include "../core/batchnorm.h"
+#include "launch.h"
+#include "layernorm_api.h"
+#include "norm_reduce.cuh"
+
+REGCORE_CORE_BEGIN
+namespace cuda_kernels {
+
+using cpu::LnCoef;
+
+// The coefficients and the row length: flat element j = r * L + l.
+template <class T> struct LnArgs {
+  LnCoef<T> k;
+  int64_t L;
+};
+
+// Per row r (the "channel" of the (1, R, L) view): sum g*dy and sum g*dy*xc, in float64 as the
+// CPU kernel (gd rounded to T first).
+template <class T> struct LnRowPolicy {
+  using Acc = Sum2;
+  using Op = Sum2Op;
+  __device__ static Acc zero() { return Sum2{0.0, 0.0}; }
+  __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t r, const LnArgs<T>& p, bool) {
+    const int64_t l = j - r * p.L;
+    const T xc = bn_center(x[j], p.k.mhi[r], p.k.mlo[r]);
+    const T gd = p.k.gamma[l] * dy[j];
+    a.a += double(gd);
+    a.b += double(gd) * double(xc);
+  }
+};
+
+// Per column l (the channel of the (R, L) cols view): sum dy * xhat and sum dy.
+template <class T> struct LnColPolicy {
+  using Acc = Sum2;
+  using Op = Sum2Op;
+  __device__ static Acc zero() { return Sum2{0.0, 0.0}; }
+  __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t, const LnArgs<T>& p, bool) {
+    const int64_t r = j / p.L;
+    const T xhat = bn_center(x[j], p.k.mhi[r], p.k.mlo[r]) * p.k.rstd[r];
+    a.a += double(dy[j]) * double(xhat);
+    a.b += double(dy[j]);
+  }
+};
+
+template <class T>
+__global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t L, LnCoef<T> k) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
+    const int64_t r = j / L, l = j - r * L;
+    y[j] = ln_normalize(x[j], k.mhi[r], k.mlo[r], k.rstd[r], k.gamma[l], k.beta[l]);
+  }
+}
+
+template <class T>
+__global__ void ln_grad_apply_kernel(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, int64_t n,
+                                     int64_t L, LnCoef<T> k, const T* __restrict__ kb, const T* __restrict__ kc) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
+    const int64_t r = j / L, l = j - r * L;
+    dx[j] = ln_backward_dx(dy[j], bn_center(x[j], k.mhi[r], k.mlo[r]), k.gamma[l], k.rstd[r], kb[r], kc[r]);
+  }
+}
+
+}  // namespace cuda_kernels
+REGCORE_CORE_END
+
+namespace regcore { namespace cuda {
+
+using namespace ::regcore::cuda_kernels;
+
+template <class T> void ln_normalize(const T* x, T* y, int64_t R, int64_t L, LnCoef<T> k, uintptr_t stream) {
+  const int64_t n = R * L;
+  if (n <= 0) return;
+  ln_normalize_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, y, n, L, k);
+  check_launch("layer_norm normalize");
+}
+
+template <class T>
+void ln_grad_reduce(const T* dy, const T* x, int64_t R, int64_t L, LnCoef<T> k, double* row_out, double* col_out,
+                    uintptr_t stream) {
+  const LnArgs<T> p{k, L};
+  // rows: channels = the R rows of the (1, R, L) view, written as (R, 2)
+  launch_reduce<LnRowPolicy<T>, T>(x, dy, 1, R, L, p, false, row_out, OutLayout{2, 1}, as_stream(stream),
+                                   finish_sums_kernel, "layer_norm_backward row sums");
+  // columns: channels = the L columns of the (R, L) view, written as (2, L)
+  launch_reduce<LnColPolicy<T>, T>(x, dy, R, L, 1, p, false, col_out, OutLayout{1, L}, as_stream(stream),
+                                   finish_sums_kernel, "layer_norm_backward column sums");
+}
+
+template <class T>
+void ln_grad_apply(const T* dy, const T* x, T* dx, int64_t R, int64_t L, LnCoef<T> k, const T* kb, const T* kc,
+                   uintptr_t stream) {
+  const int64_t n = R * L;
+  if (n <= 0) return;
+  ln_grad_apply_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(dy, x, dx, n, L, k, kb, kc);
+  check_launch("layer_norm_backward apply");
+}
+
+#define REGCORE_LN_CUDA_INSTANTIATE(T)                                                                \
+  template void ln_normalize<T>(const T*, T*, int64_t, int64_t, LnCoef<T>, uintptr_t);                \
+  template void ln_grad_reduce<T>(const T*, const T*, int64_t, int64_t, LnCoef<T>, double*, double*,  \
+                                  uintptr_t);                                                         \
+  template void ln_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, LnCoef<T>, const T*, const T*, \
+                                 uintptr_t);
+REGCORE_LN_CUDA_INSTANTIATE(float)
+REGCORE_LN_CUDA_INSTANTIATE(double)
+#undef REGCORE_LN_CUDA_INSTANTIATE
+
+}}  // namespace regcore::cuda

@@ -98,10 +98,16 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
       k.moments_cols(x, C, r0, r1, v.data(), v.data() + C);
       return v;
     });
-    for (size_t p = 0; p < parts.size(); ++p) {
-      const int64_t r0 = int64_t(p) * R, r1 = (r0 + R < N) ? r0 + R : N;
-      for (int64_t c = 0; c < C; ++c)
-        total[c] = chan_merge(total[c], Moments{double(r1 - r0), parts[p][c], parts[p][C + c]});
+    // One shift for all chunks (row 0): their sums add, in chunk order, then one division each.
+    std::vector<double> s(size_t(C), 0.0), q(size_t(C), 0.0);
+    for (const auto& v : parts)
+      for (int64_t c = 0; c < C; ++c) {
+        s[size_t(c)] += v[size_t(c)];
+        q[size_t(c)] += v[size_t(C + c)];
+      }
+    for (int64_t c = 0; c < C; ++c) {
+      total[c].n = double(N);
+      shifted_moments(double(N), double(x[c]), s[size_t(c)], q[size_t(c)], &total[c].mean, &total[c].m2);
     }
   }
   for (int64_t c = 0; c < C; ++c) {

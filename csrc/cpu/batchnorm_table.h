@@ -29,8 +29,9 @@ template <class T> struct BatchNormKernels {
   // shifted by the piece's first value (kernels/batchnorm.cpp explains the numerics).
   void (*moments_rows)(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                        double out[2]);
-  // Per-channel (mean, M2) over rows [r0, r1) of an (M, C) array, written to mean[C], m2[C].
-  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2);
+  // Per-channel shifted sums over rows [r0, r1) of an (M, C) array: s[c] = sum (x - x[0, c]),
+  // q[c] = sum (x - x[0, c])^2 (the shift is row 0 of the whole array, the same for every chunk).
+  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q);
   // y over flat elements [j0, j1) of the (N, C, S) view. stream: write y with non-temporal
   // stores (large outputs; the same values).
   void (*normalize_rows)(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1,

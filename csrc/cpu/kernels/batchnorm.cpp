@@ -42,7 +42,7 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
 // ---------------------------------------------------------------- statistics
 //
 // One pass, shifted data: with a shift K taken from the data (the piece's first value, or each
-// channel's value in the block's first row), accumulate s = sum (x - K) and q = sum (x - K)^2 in
+// channel's value in the array's first row), accumulate s = sum (x - K) and q = sum (x - K)^2 in
 // float64, then mean = K + s/n and M2 = q - s * (s/n). K is a sample, so the deviations are of
 // the order of the spread (never of the mean: no E[x^2] - E[x]^2 cancellation); for float32 data
 // x - K is exact in float64 and so is its square. The two-pass form (mean, then squared
@@ -100,15 +100,6 @@ template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, do
   }
 }
 
-// (mean, M2) of n values from their shifted sums. M2 >= 0 by construction up to rounding: the
-// clamp keeps a constant channel's rounding residue from going negative.
-REGCORE_HD void shifted_moments(double n, double K, double s, double q, double* mean, double* m2) {
-  const double sn = s / n;
-  *mean = K + sn;
-  const double r = q - s * sn;
-  *m2 = r > 0.0 ? r : 0.0;
-}
-
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
   const int64_t n0 = i0 / S;
@@ -147,10 +138,10 @@ REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, const T* p, V
 }
 
 template <int kColBlock, class T>
-void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* mean, double* m2) {
+void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* s_out, double* q_out) {
   constexpr int64_t L = lanes<T>::n;
   VF64 k[2 * kColBlock], s[2 * kColBlock], q[2 * kColBlock];
-  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload(x + r0 * C + c + b * L));
+  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload(x + c + b * L));  // row 0
   for (auto& v : s) v = VF64(0.0);
   for (auto& v : q) v = VF64(0.0);
   for (int64_t r = r0; r < r1; ++r) {
@@ -158,35 +149,35 @@ void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
     for (int b = 0; b < kColBlock; ++b)
       acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], row + b * L, k[2 * b], k[2 * b + 1]);
   }
-  // Through memory for the final per-channel formula (the same code as the scalar channels).
   for (int b = 0; b < kColBlock; ++b) {
-    acc_put(mean + c + b * L, s[2 * b], s[2 * b + 1], x);
-    acc_put(m2 + c + b * L, q[2 * b], q[2 * b + 1], x);
+    acc_put(s_out + c + b * L, s[2 * b], s[2 * b + 1], x);
+    acc_put(q_out + c + b * L, q[2 * b], q[2 * b + 1], x);
   }
 }
 #endif
 
-// mean[] and m2[] hold the shifted sums s and q until the final loop turns them into moments.
+// Channels-last shifted sums over rows [r0, r1): s[c] = sum (x - K[c]), q[c] = sum (x - K[c])^2
+// with K[c] = x[0, c], the channel's value in the array's FIRST row. Every chunk of rows uses the
+// same shift, so the caller just adds the chunks' sums (in chunk order) and turns them into
+// moments once per channel: no per-chunk moments and no Chan merges, whose divisions cost as
+// much as the accumulation itself for a few rows of many channels.
 template <class T>
-void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* mean, double* m2) {
+void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q) {
   int64_t cb = 0;  // channels [0, cb) done in register blocks
 #if REGCORE_SIMD_W > 1
   for (; cb + kColBlock * lanes<T>::n <= C; cb += kColBlock * lanes<T>::n)
-    moments_col_block<kColBlock>(x, C, cb, r0, r1, mean, m2);
-  for (; cb + lanes<T>::n <= C; cb += lanes<T>::n) moments_col_block<1>(x, C, cb, r0, r1, mean, m2);
+    moments_col_block<kColBlock>(x, C, cb, r0, r1, s, q);
+  for (; cb + lanes<T>::n <= C; cb += lanes<T>::n) moments_col_block<1>(x, C, cb, r0, r1, s, q);
 #endif
-  const T* k = x + r0 * C;
-  for (int64_t c = cb; c < C; ++c) mean[c] = m2[c] = 0.0;
+  for (int64_t c = cb; c < C; ++c) s[c] = q[c] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
     for (int64_t c = cb; c < C; ++c) {
-      const double d = widen(row[c]) - widen(k[c]);
-      mean[c] += d;
-      m2[c] += d * d;
+      const double d = widen(row[c]) - widen(x[c]);
+      s[c] += d;
+      q[c] += d * d;
     }
   }
-  const double n = double(r1 - r0);
-  for (int64_t c = 0; c < C; ++c) shifted_moments(n, widen(k[c]), mean[c], m2[c], &mean[c], &m2[c]);
 }
 
 // ---------------------------------------------------------------- normalize

@@ -67,6 +67,7 @@ struct Layer {
     cpu::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false);
   }
   void inference() { cpu::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false); }
+  void statistics() { cpu::bn_moments<T>(x.data(), N, C, S, stats.data()); }
   void backward() {
     cpu::bn_grad_reduce<T>(dy.data(), x.data(), N, C, S, coef(), false, red.data());
     const double M = double(N) * double(S);
@@ -90,7 +91,8 @@ CaseSpec bn_case(const Layout& l, Pass pass, const char* dtype) {
     return make_run([layer, pass]() {
       if (pass == kForward) layer->forward_train();
       else if (pass == kBackward) layer->backward();
-      else layer->inference();
+      else if (pass == kInference) layer->inference();
+      else layer->statistics();
     });
   });
 }

@@ -5,6 +5,8 @@
 // Minimum bytes (docs/batchnorm.md, B = bytes of x): training forward 3B (read x for the
 // statistics, read x and write y), backward 5B (read dy, x for the reductions; read dy, x and
 // write dx), inference 2B. Per-channel vectors are counted too (gamma, beta, running stats).
+// The 2-D layout also times the statistics pass alone (B + the (3, C) float64 result): it shows
+// where the cache-resident 2-D passes are bound by float64 arithmetic rather than by memory.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -25,7 +27,7 @@ constexpr Layout kNchw{"nchw", "(n/200704, 64, 56, 56)", 64, 56 * 56, 64 * 56 * 
 constexpr Layout kNhwc{"nhwc", "(n/200704, 56, 56, 64) channels-last", 64, 1, 64 * 56 * 56};
 constexpr Layout k2d{"nc", "(n/1024, 1024)", 1024, 1, 1024};
 
-enum Pass { kForward, kBackward, kInference };
+enum Pass { kForward, kBackward, kInference, kStats };
 
 inline std::vector<int64_t> batches(const Layout& l, std::vector<int64_t> ns) {
   for (int64_t& v : ns) v *= l.per_n;
@@ -47,26 +49,30 @@ CaseSpec bn_spec(const Layout& l, Pass pass, const char* dtype) {
   std::string formula =
       pass == kForward ? "read " + sz + "n (stats) + read " + sz + "n + write " + sz + "n + 2" + sz + "C (gamma, beta)"
     : pass == kBackward ? "read 2x" + sz + "n (dy, x: sums) + read 2x" + sz + "n + write " + sz + "n + " + sz + "C (gamma) + 2" + sz + "C (dgamma, dbeta)"
-                        : "read " + sz + "n + write " + sz + "n + 4" + sz + "C (gamma, beta, running mean, var)";
+    : pass == kInference ? "read " + sz + "n + write " + sz + "n + 4" + sz + "C (gamma, beta, running mean, var)"
+                         : "read " + sz + "n + write 24C (count, mean, M2 in float64)";
   formula += ", C = " + std::to_string(C);
   const bool two_d = l.C == 1024;
   CaseSpec c{};
   c.family = "batchnorm";
-  c.kernel = std::string(pass == kForward ? "forward_" : pass == kBackward ? "backward_" : "inference_") + l.suffix;
+  c.kernel = std::string(pass == kForward ? "forward_" : pass == kBackward ? "backward_"
+                         : pass == kInference ? "inference_" : "stats_") + l.suffix;
   c.dtype = dtype;
   c.bytes_formula = formula;
   c.min_bytes = [pass, s, C](int64_t n) -> int64_t {
     if (pass == kForward) return 3 * s * n + 2 * s * C;
     if (pass == kBackward) return 5 * s * n + 3 * s * C;
-    return 2 * s * n + 4 * s * C;
+    if (pass == kInference) return 2 * s * n + 4 * s * C;
+    return s * n + 24 * C;
   };
   // Saved for backward: float64 mean, var, rstd and four coefficient vectors of the data type;
   // x itself is the caller's (referenced, not copied).
   c.state_formula = pass == kForward ? "24C + 4" + sz + "C (mean, var, rstd in float64; 4 coefficient vectors)" : "0";
   c.state_bytes = [pass, s, C](int64_t) -> int64_t { return pass == kForward ? 24 * C + 4 * s * C : 0; };
   c.items = "elements";
-  // Full run: the batch (N = 32 images; 256 rows for 2-D) and a cache-sized one.
-  c.sizes = two_d ? std::vector<int64_t>{64 * 1024, 256 * 1024} : batches(l, {1, 32});
+  // Full run: the batch (N = 32 images; 256 rows for 2-D) and a cache-sized one; for 2-D
+  // also 4096 rows (16 MiB), beyond the caches, where memory rather than arithmetic bounds a pass.
+  c.sizes = two_d ? std::vector<int64_t>{64 * 1024, 256 * 1024, 4096 * 1024} : batches(l, {1, 32});
   c.quick_sizes = two_d ? std::vector<int64_t>{64 * 1024} : batches(l, {1});
   c.shape = l.shape;
   return c;
@@ -85,4 +91,5 @@ CaseSpec bn_spec(const Layout& l, Pass pass, const char* dtype) {
   const Register r_inf_nhwc_##SUF{bn_case<T>(spec::kNhwc, spec::kInference, DT)};      \
   const Register r_fwd_nc_##SUF{bn_case<T>(spec::k2d, spec::kForward, DT)};            \
   const Register r_bwd_nc_##SUF{bn_case<T>(spec::k2d, spec::kBackward, DT)};           \
-  const Register r_inf_nc_##SUF{bn_case<T>(spec::k2d, spec::kInference, DT)};
+  const Register r_inf_nc_##SUF{bn_case<T>(spec::k2d, spec::kInference, DT)};          \
+  const Register r_sta_nc_##SUF{bn_case<T>(spec::k2d, spec::kStats, DT)};

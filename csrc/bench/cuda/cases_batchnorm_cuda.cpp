@@ -1,7 +1,7 @@
 // Batch normalization on the GPU (csrc/cuda/batchnorm_api.h): the same cases, names, sizes and
 // minimum bytes as csrc/bench/cases_batchnorm.cpp (csrc/bench/spec_batchnorm.h). Timed: the
 // array passes of each phase on one stream (training forward = moments + normalize; backward = reduce + apply; inference =
-// normalize). The O(C) coefficient step between them (done by the Python layer in the caller's
+// normalize; stats = moments). The O(C) coefficient step between them (done by the Python layer in the caller's
 // array library) is not in the device timing: coefficients are fixed device vectors here.
 #include <memory>
 
@@ -32,8 +32,10 @@ struct DeviceLayer {
       cuda::bn_grad_reduce<T>(dy.data(), x.data(), N, C, S, coef(), false, red.data(), s);
       cuda::bn_grad_apply<T>(dy.data(), x.data(), dx.data(), N, C, S, coef(),
                              cpu::BnGradCoef<T>{ka.data(), kb.data(), kc.data()}, false, s);
-    } else {
+    } else if (p == kInference) {
       cuda::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false, s);
+    } else {
+      cuda::bn_moments<T>(x.data(), N, C, S, stats.data(), s);
     }
   }
 };

@@ -1,6 +1,7 @@
 """Batch normalization (regcore.batch_norm): training forward, backward, inference forward on
 the layer shapes of csrc/bench/cases_batchnorm.cpp: NCHW (N, 64, 56, 56), the same channels-last
-(N, 56, 56, 64) and 2-D (N, 1024), with gamma, beta and running statistics (momentum 0.1).
+(N, 56, 56, 64) and 2-D (N, 1024), with gamma, beta and running statistics (momentum 0.1); for
+2-D also the statistics pass alone (regcore.batch_norm_stats).
 
 Peers:
 
@@ -76,6 +77,8 @@ def _ours(layout, kind):
             return lambda: rc.batch_norm(x, g, b, rm, rv, training=True, momentum=_MOM, eps=_EPS, axis=axis)
         if kind == "inference":
             return lambda: rc.batch_norm(x, g, b, rm, rv, training=False, eps=_EPS, axis=axis)
+        if kind == "stats":
+            return lambda: rc.batch_norm_stats(x, axis=axis)
         _, saved = rc.batch_norm(x, g, b, rm, rv, training=True, momentum=_MOM, eps=_EPS, axis=axis)
         dy = np.full(shape, 0.5, dtype)
         return lambda: rc.batch_norm_backward(dy, x, g, saved)
@@ -109,6 +112,8 @@ def _np(layout, kind):
 
         if kind == "forward":
             return forward
+        if kind == "stats":
+            return lambda: (x.mean(axis=red), x.var(axis=red))
         if kind == "inference":
             def inference():
                 k = g * (1 / np.sqrt(rv.reshape(bshape) + _EPS))
@@ -147,6 +152,9 @@ def _torch_peer(layout, kind):
             return lambda: F.batch_norm(x, rm, rv, g, b, training=True, momentum=_MOM, eps=_EPS)
         if kind == "inference":
             return lambda: F.batch_norm(x, rm, rv, g, b, training=False, eps=_EPS)
+        if kind == "stats":
+            dims = tuple(i for i in range(x.dim()) if i != 1)
+            return lambda: torch.var_mean(x, dim=dims, correction=0)
         x = x.detach().requires_grad_(True)
         g.requires_grad_(True)
         b.requires_grad_(True)
@@ -157,21 +165,21 @@ def _torch_peer(layout, kind):
 
 
 _PEER_LABEL = {"forward": "F.batch_norm(training=True)", "inference": "F.batch_norm(training=False)",
-               "backward": "autograd backward of F.batch_norm"}
+               "backward": "autograd backward of F.batch_norm", "stats": "torch.var_mean"}
 _NP_LABEL = {"forward": "x.mean, x.var, (x - mean) * gamma / sqrt(var + eps) + beta",
              "inference": "x * k + (beta - running_mean * k)",
-             "backward": "textbook dx, dgamma, dbeta"}
+             "backward": "textbook dx, dgamma, dbeta", "stats": "x.mean, x.var"}
 
 
 def _kernels():
     out = []
     for layout, (shape, _axis) in _LAYOUTS.items():
         per = _C_2D if layout == "nc" else _PER_IMG
-        sizes = (64 * 1024, 256 * 1024) if layout == "nc" else (_PER_IMG, 32 * _PER_IMG)
+        sizes = (64 * 1024, 256 * 1024, 4096 * 1024) if layout == "nc" else (_PER_IMG, 32 * _PER_IMG)
         quick = (64 * 1024,) if layout == "nc" else (_PER_IMG,)
         assert all(s % per == 0 for s in sizes + quick)
         torch_label = " (channels_last memory format)" if layout == "nhwc" else ""
-        for kind in ("forward", "backward", "inference"):
+        for kind in ("forward", "backward", "inference") + (("stats",) if layout == "nc" else ()):
             out.append(Kernel(
                 name=f"batchnorm.{kind}_{layout}", dtypes=("float32", "float64"), shape=shape,
                 sizes=sizes, quick_sizes=quick, ours=_ours(layout, kind),

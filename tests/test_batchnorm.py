@@ -420,8 +420,6 @@ def test_glue_same_bits_in_another_namespace():
     implementation over the data's Array API namespace; on CUDA it runs in the caller's library.
     Run it here in PyTorch's namespace on CPU tensors: the same bits as NumPy."""
     torch = pytest.importorskip("torch")
-    from types import SimpleNamespace
-
     from regcore import _norm_stats as ns
 
     rng = np.random.default_rng(11)
@@ -441,17 +439,58 @@ def test_glue_same_bits_in_another_namespace():
         assert gt.dtype == t(w).dtype
         np.testing.assert_array_equal(gt.numpy(), w)
     red = rng.standard_normal((2, C)) * 100
+    f32 = np.dtype(np.float32)
     for batch_stats in (True, False):
-        sv = SimpleNamespace(rstd=want[0], count=21.0, batch_stats=batch_stats)
-        sv_t = SimpleNamespace(rstd=got[0], count=21.0, batch_stats=batch_stats)
-        for w, gt in zip(ns.grad_coefficients(sv, g, red), ns.grad_coefficients(sv_t, t(g), t(red))):
+        for w, gt in zip(ns.grad_coefficients(want[0], g, red, 21.0, batch_stats, f32),
+                         ns.grad_coefficients(got[0], t(g), t(red), 21.0, batch_stats, f32)):
             np.testing.assert_array_equal(gt.numpy(), w)
     run = rng.standard_normal(C).astype(np.float32)
     run_t = torch.from_numpy(run.copy())
-    ref = SimpleNamespace(device="cuda", obj=run_t)       # the library-object path of the glue
-    ns.running_update(SimpleNamespace(device="cpu", target=run), mean, 0.3, np.dtype(np.float32))
-    ns.running_update(ref, t(mean), 0.3, np.dtype(np.float32))
+    ns.running_update(run, mean, 0.3, f32)
+    ns.running_update(run_t, t(mean), 0.3, f32)
     np.testing.assert_array_equal(run_t.numpy(), run)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_native_per_channel_arithmetic_is_the_array_api_formulas(dtype, affine):
+    """The native CPU backend's per-channel arithmetic (csrc/cpu/batchnorm_channels.h) is a twin
+    of the Array API formulas the numpy backend and CUDA data run: the same bits, including at the
+    edges (tiny and huge variances, a mean that does not fit the data type, zero counts of sums)."""
+    from regcore import _native
+    from regcore import _norm_stats as ns
+
+    if _native.cpu is None:
+        pytest.skip("native CPU module not built")
+    cpu = _native.cpu
+    rng = np.random.default_rng(3)
+    C = 131
+    T = np.dtype(dtype)
+    mean = np.concatenate([rng.standard_normal(C - 3) * 1e4, [1e-30, 3.0e38, -7.25]])
+    var = np.concatenate([rng.random(C - 3) * 10.0 ** rng.integers(-12, 6, C - 3), [0.0, 1e30, 1e-300]])
+    g = (rng.standard_normal(C) * 3).astype(T) if affine else None
+    b = rng.standard_normal(C).astype(T) if affine else None
+    for eps in (1e-5, 1e-3):
+        want = ns.coefficients(mean, var, g, b, eps, T)
+        got = cpu.bn_coefficients(mean, var, g, b, eps, T)
+        for w, v in zip(want, got):
+            assert v.dtype == w.dtype
+            np.testing.assert_array_equal(v, w)
+    red = rng.standard_normal((2, C)) * 10.0 ** rng.integers(-3, 6, (2, C))
+    rstd = 1.0 / np.sqrt(var + 1e-5)
+    for count in (2.0, 21.0, 1e6):
+        for batch_stats in (True, False):
+            want = ns.grad_coefficients(rstd, g, red, count, batch_stats, T)
+            got = cpu.bn_grad_coefficients(rstd, g, red, count, batch_stats, T)
+            for w, v in zip(want, got):
+                assert v.dtype == w.dtype
+                np.testing.assert_array_equal(v, w)
+    for factor in (0.1, 1.0 / 3.0, 1.0, 0.0):
+        run_w = rng.standard_normal(C).astype(T)
+        run_n = run_w.copy()
+        ns.running_update(run_w, mean, factor, T)
+        cpu.bn_running_update(run_n, mean, factor, T)
+        np.testing.assert_array_equal(run_n, run_w)
 
 
 # ------------------------------------------------------------------ bad input
@@ -593,7 +632,7 @@ def test_cols_streaming_stores_same_bits(dtype, offset):
         red = rc.batch_norm_backward_reduce(dy, x, saved)
         dx0 = rc.batch_norm_backward_apply(dy, x, gamma, saved, red)[0]
     k = (saved.mhi, saved.mlo, saved.scale, saved.shift)
-    gk = [np.asarray(a).astype(dtype) for a in rc._norm_stats.grad_coefficients(saved, gamma.astype(np.float64), red)[:3]]
+    gk = rc._norm_stats.grad_coefficients(saved.rstd, gamma, red, saved.count, saved.batch_stats, np.dtype(dtype))[:3]
     ref = np.empty_like(dx0)
     numpy_backend.bn_grad_apply(dy, x, ref, N, C, 1, *k, *gk, True)
     assert np.array_equal(ref, dx0)

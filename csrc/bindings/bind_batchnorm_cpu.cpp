@@ -1,11 +1,12 @@
-// Batch-normalization passes for NumPy arrays: dtype switch, size guards, pointer extraction,
-// GIL release. No math here (the Python layer computes the per-channel coefficients).
+// Batch-normalization passes and their per-channel arithmetic for NumPy arrays: dtype switch,
+// size guards, pointer extraction, output allocation, GIL release. No math here.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <string>
 
 #include "../cpu/batchnorm_api.h"
+#include "../cpu/batchnorm_channels.h"
 #include "../cpu/layernorm_api.h"
 #include "array_args.h"
 
@@ -141,9 +142,85 @@ void ln_grad_apply(const py::array& dy, const py::array& x, py::array& dx, int64
   cpu::ln_grad_apply(pdy, px, pdx, R, L, k, pkb, pkc);
 }
 
+// An optional per-channel vector (gamma / beta): null for None.
+template <class T> const T* optional_in(const py::object& a, int64_t C, const char* name) {
+  if (a.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(a)) throw py::type_error(std::string(name) + ": expected an array or None");
+  const auto arr = py::reinterpret_borrow<py::array>(a);
+  const T* p = in_ptr<T>(arr, name);
+  check_size(arr, C, name);
+  return p;
+}
+
+template <class T>
+py::tuple coefficients(const py::array& mean, const py::array& var, const py::object& gamma, const py::object& beta,
+                       double eps) {
+  const int64_t C = int64_t(mean.size());
+  check_size(var, C, "var");
+  const double* pm = in_ptr<double>(mean, "mean");
+  const double* pv = in_ptr<double>(var, "var");
+  const T* pg = optional_in<T>(gamma, C, "gamma");
+  const T* pb = optional_in<T>(beta, C, "beta");
+  py::array_t<double> rstd(C);
+  py::array_t<T> mhi(C), mlo(C), scale(C), shift(C);
+  cpu::bn_coefficients<T>(C, pm, pv, pg, pb, eps, rstd.mutable_data(), mhi.mutable_data(), mlo.mutable_data(),
+                          scale.mutable_data(), shift.mutable_data());
+  return py::make_tuple(rstd, mhi, mlo, scale, shift);
+}
+
+template <class T> void running_update(py::array& run, const py::array& batch, double factor) {
+  const int64_t C = int64_t(run.size());
+  check_size(batch, C, "batch");
+  cpu::bn_running_update<T>(C, out_ptr<T>(run, "running"), in_ptr<double>(batch, "batch"), factor);
+}
+
+template <class T>
+py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, const py::array& red, double count,
+                            bool batch_stats) {
+  const int64_t C = int64_t(rstd.size());
+  check_size(red, 2 * C, "red");
+  const T* pg = optional_in<T>(gamma, C, "gamma");
+  py::array_t<T> ka(C), kb(C), kc(C);
+  py::array_t<double> dgamma(C), dbeta(C);
+  cpu::bn_grad_coefficients<T>(C, in_ptr<double>(rstd, "rstd"), pg, in_ptr<double>(red, "red"), count, batch_stats,
+                               ka.mutable_data(), kb.mutable_data(), kc.mutable_data(), dgamma.mutable_data(),
+                               dbeta.mutable_data());
+  return py::make_tuple(ka, kb, kc, dgamma, dbeta);
+}
+
+bool is_float32(const py::object& dtype) { return py::dtype::from_args(dtype).is(py::dtype::of<float>()); }
+bool is_float64(const py::object& dtype) { return py::dtype::from_args(dtype).is(py::dtype::of<double>()); }
+[[noreturn]] void unsupported(const py::object& dtype) {
+  throw py::type_error("dtype: unsupported " + std::string(py::str(dtype)) + " (expected float32 or float64)");
+}
+
 }  // namespace
 
 void bind_batchnorm_cpu(py::module_& m) {
+  // Per-channel arithmetic between the passes (csrc/cpu/batchnorm_channels.h), with the signatures
+  // of its Array API twin in python/regcore/_norm_stats.py.
+  m.def("bn_coefficients", [](const py::array& mean, const py::array& var, const py::object& gamma,
+                              const py::object& beta, double eps, const py::object& dtype) {
+    if (is_float32(dtype)) return coefficients<float>(mean, var, gamma, beta, eps);
+    if (is_float64(dtype)) return coefficients<double>(mean, var, gamma, beta, eps);
+    unsupported(dtype);
+  }, py::arg("mean").noconvert(), py::arg("var").noconvert(), py::arg("gamma"), py::arg("beta"), py::arg("eps"),
+     py::arg("dtype"));
+
+  m.def("bn_running_update", [](py::array run, const py::array& batch, double factor, const py::object& dtype) {
+    if (is_float32(dtype)) running_update<float>(run, batch, factor);
+    else if (is_float64(dtype)) running_update<double>(run, batch, factor);
+    else unsupported(dtype);
+  }, py::arg("run").noconvert(), py::arg("batch").noconvert(), py::arg("factor"), py::arg("dtype"));
+
+  m.def("bn_grad_coefficients", [](const py::array& rstd, const py::object& gamma, const py::array& red, double count,
+                                   bool batch_stats, const py::object& dtype) {
+    if (is_float32(dtype)) return grad_coefficients<float>(rstd, gamma, red, count, batch_stats);
+    if (is_float64(dtype)) return grad_coefficients<double>(rstd, gamma, red, count, batch_stats);
+    unsupported(dtype);
+  }, py::arg("rstd").noconvert(), py::arg("gamma"), py::arg("red").noconvert(), py::arg("count"),
+     py::arg("batch_stats"), py::arg("dtype"));
+
   m.def("bn_moments", [](const py::array& x, int64_t N, int64_t C, int64_t S, py::array out) {
     if (is_dtype<float>(x)) moments<float>(x, N, C, S, out);
     else if (is_dtype<double>(x)) moments<double>(x, N, C, S, out);

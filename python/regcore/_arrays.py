@@ -120,7 +120,8 @@ def empty_like_place(like, shape: tuple, dtype: np.dtype):
     Returns (array, ArrayRef). ``like=None`` means NumPy on the CPU.
     """
     if like is None or isinstance(like, np.ndarray):
-        out = np.empty(shape, dtype=dtype)
+        out = np.empty(shape, dtype=dtype)   # what inspect would find, without asking
+        return out, ArrayRef(out, "cpu", 0, tuple(out.shape), out.dtype, out, True)
     else:
         import array_api_compat
 

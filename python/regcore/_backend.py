@@ -2,7 +2,8 @@
 
 * CUDA arrays -> the ``cuda`` backend (an error naming how to get a CUDA build if it is missing);
 * CPU arrays  -> the native ``cpu`` backend, or the pure-NumPy ``numpy`` backend when the
-  extension is missing, when ``REGCORE_BACKEND=numpy`` is set, or inside ``use_backend("numpy")``.
+  extension is missing, when ``REGCORE_BACKEND=numpy`` is set (read at import), or inside
+  ``use_backend("numpy")``.
 """
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ BACKENDS = ("numpy", "cpu", "cuda")
 _local = threading.local()
 
 
+# Read once, at import (as REGCORE_ISA): every call asks which backend runs it, and an environment
+# lookup per call cost more than a small batch-norm kernel.
+_ENV_BACKEND = os.environ.get("REGCORE_BACKEND") or None
+
+
 def _forced_cpu_backend() -> str | None:
     forced = getattr(_local, "forced", None)
-    if forced is None:
-        forced = os.environ.get("REGCORE_BACKEND") or None
-    return forced
+    return _ENV_BACKEND if forced is None else forced
 
 
 @contextlib.contextmanager

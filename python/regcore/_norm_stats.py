@@ -1,10 +1,17 @@
 """Per-channel glue of the normalization family: layouts, statistics merge, coefficients.
 
 Everything here is O(C) work on small float64 vectors; the O(N*C*S) passes live in the backends.
-Each formula is written once against an Array API namespace ``xp`` taken from its arguments:
+The per-channel arithmetic (coefficients, running_update, grad_coefficients) is what the numpy
+backend and CUDA data run as the backends' bn_coefficients / bn_running_update /
+bn_grad_coefficients; the native CPU backend has a C++ twin of the same operations in the same
+order (csrc/cpu/batchnorm_channels.h: the same bits, tested), because ~20 NumPy calls cost more
+than the kernels for small batches. Each formula is written once against an Array API namespace
+``xp`` taken from its arguments:
 NumPy for CPU data (the native and numpy backends), the caller's own library (CuPy, PyTorch) on
 the device for CUDA data, so the per-channel glue never copies anything to the host. Only
-+, -, *, /, sqrt and casts, elementwise: the same bits in every namespace (IEEE float64).
++, -, *, /, sqrt and casts, elementwise: the same bits in every namespace whose float64 sqrt is
+correctly rounded as IEEE requires (NumPy, CUDA's sqrt; PyTorch's CPU sqrt is not always: about
+1% of values come out 1 ulp off, measured with torch 2.13).
 The kernels see every layout as the (N, C, S) view (docs/batchnorm.md):
 
 * channel-first (axis=1): N = shape[0], C = shape[1], S = prod(shape[2:]);
@@ -145,27 +152,26 @@ def coefficients(mean, var, gamma, beta, eps, dtype):
     return rstd, mhi, mlo, scale, shift
 
 
-def grad_coefficients(saved: BatchNormSaved, gamma, red):
-    """(ka, kb, kc, dgamma, dbeta) in float64 from the all-reduced (sum dy', sum dy'*xc)."""
-    xp = xp_of(saved.rstd)
+def grad_coefficients(rstd, gamma, red, count: float, batch_stats: bool, dtype):
+    """(ka, kb, kc) in the data type and (dgamma, dbeta) in float64, per channel, from the
+    all-reduced (sum dy', sum dy'*xc) over ``count`` values per channel."""
+    xp = xp_of(rstd)
     red = in_namespace(red, xp)
     sdy, sdyx = red[0, ...], red[1, ...]
-    g = xp.ones_like(saved.rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
-    ka = g * saved.rstd
-    if saved.batch_stats:
-        m = saved.count
-        kb = -ka * (saved.rstd * saved.rstd) * (sdyx / m)
-        kc = -ka * (sdy / m)
+    g = xp.ones_like(rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
+    ka = g * rstd
+    if batch_stats:
+        kb = -ka * (rstd * rstd) * (sdyx / count)
+        kc = -ka * (sdy / count)
     else:  # inference statistics are constants: dx = gamma * rstd * dy'
         kb = xp.zeros_like(ka)
         kc = xp.zeros_like(ka)
-    return ka, kb, kc, sdyx * saved.rstd, sdy
+    return cast(ka, dtype, xp), cast(kb, dtype, xp), cast(kc, dtype, xp), sdyx * rstd, sdy
 
 
-def running_update(ref, batch, factor, dtype):
-    """running = (1 - f) * running + f * batch in float64, stored in the data type IN PLACE
-    (on the running statistic's own device)."""
-    run = host_or_library(ref)
+def running_update(run, batch, factor, dtype):
+    """run = (1 - f) * run + f * batch in float64, stored in the data type IN PLACE. ``run`` is
+    the array to compute on (host_or_library of the running statistic)."""
     xp = xp_of(batch)
     new = cast((1.0 - factor) * cast(in_namespace(run, xp), F64, xp) + factor * batch, dtype, xp)
     run[...] = in_namespace(new, xp_of(run))

@@ -19,8 +19,8 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_param, coefficients,
-                          grad_coefficients, host_or_library, in_namespace, merge_parts, running_update, xp_of)
+from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_param, host_or_library, in_namespace,
+                          merge_parts, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -169,9 +169,10 @@ def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, acti
     N, C, S = view
     g = None if gamma_ref is None else host_or_library(gamma_ref)
     b = None if beta_ref is None else host_or_library(beta_ref)
-    rstd, mhi, mlo, scale, shift = coefficients(mean, var, g, b, eps, ref.dtype)
+    be = backend_for(ref)
+    rstd, mhi, mlo, scale, shift = be.bn_coefficients(mean, var, g, b, eps, ref.dtype)
     y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
-    backend_for(ref).bn_normalize(ref.target, y_ref.target, N, C, S,
+    be.bn_normalize(ref.target, y_ref.target, N, C, S,
                                   *_kernel_args(ref, mhi, mlo, scale, shift), activation == "relu")
     saved = BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
                            batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
@@ -203,13 +204,17 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
                   factor, num_batches_tracked)
 
 
-def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, factor, num_batches_tracked):
-    """batch_norm_apply on checked arguments (the fused forward calls it directly)."""
+def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, factor, num_batches_tracked,
+           own_stats=False):
+    """batch_norm_apply on checked arguments (the fused forward calls it directly, with
+    ``own_stats``: statistics it just computed, a fresh array with one count and M2 >= 0 by
+    construction, so neither copied nor checked for those)."""
     N, C, S = view
     xp = xp_of(st_a)
-    st64 = cast(st_a, F64, xp)   # one copy: the saved state never aliases the caller's stats
+    st64 = st_a if own_stats else cast(st_a, F64, xp)   # the saved state never aliases the caller's stats
     count, mean, m2 = st64[0, ...], st64[1, ...], st64[2, ...]
-    if C > 0 and not (_all(xp, xp.isfinite(st64)) and _all(xp, (count == count[0]) & (m2 >= 0))):
+    if C > 0 and not (_all(xp, xp.isfinite(st64))
+                      and (own_stats or _all(xp, (count == count[0]) & (m2 >= 0)))):
         raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
                           "other values")
     n = float(count[0]) if C > 0 else float(N * S)
@@ -221,8 +226,9 @@ def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, fa
     if rm is not None:  # after the kernel: a failure above leaves the running statistics untouched
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
-        running_update(rm, mean, factor, ref.dtype)
-        running_update(rv, m2 / (n - 1), factor, ref.dtype)    # the unbiased batch variance
+        be = backend_for(ref)
+        be.bn_running_update(host_or_library(rm), mean, factor, ref.dtype)
+        be.bn_running_update(host_or_library(rv), m2 / (n - 1), factor, ref.dtype)   # the unbiased batch variance
     return y, saved
 
 
@@ -252,8 +258,8 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
         stats = _stats(ref, host_or_library(ref), (N, C, S))
         if not training:
             rm = rv = None
-        return _apply(ref, (N, C, S), ax, stats, gamma_ref,
-                      beta_ref, rm, rv, eps_v, activation, factor, num_batches_tracked)
+        return _apply(ref, (N, C, S), ax, stats, gamma_ref, beta_ref, rm, rv, eps_v, activation, factor,
+                      num_batches_tracked, own_stats=True)
     mean = cast(host_or_library(rm), F64)
     var = cast(host_or_library(rv), F64)
     return _normalize(ref, (N, C, S), ax, mean, var, float("nan"), gamma_ref, beta_ref, eps_v,
@@ -332,13 +338,12 @@ def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a):
     if not _all(xp, xp.isfinite(red_a)):
         raise value_error("red_total", "finite sums", "non-finite values")
     g = None if gamma_ref is None else host_or_library(gamma_ref)
-    ka, kb, kc, dgamma64, dbeta64 = grad_coefficients(saved, g, red_a)
     T = saved.dtype
+    be = backend_for(x_ref)
+    ka, kb, kc, dgamma64, dbeta64 = be.bn_grad_coefficients(saved.rstd, g, red_a, saved.count, saved.batch_stats, T)
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
-    backend_for(x_ref).bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
-                                     *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift,
-                                                   cast(ka, T, xp), cast(kb, T, xp), cast(kc, T, xp)),
-                                     saved.relu)
+    be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
+                     *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift, ka, kb, kc), saved.relu)
     dgamma = _place_like(x_ref, dgamma64, T) if saved.has_gamma else None
     dbeta = _place_like(x_ref, dbeta64, T) if saved.has_beta else None
     return dx, dgamma, dbeta

@@ -23,7 +23,7 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import F64, cast, host_or_library, running_update, split_mean, xp_of
+from ._norm_stats import F64, cast, host_or_library, split_mean, xp_of
 from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
@@ -376,8 +376,9 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
         xp = xp_of(saved.mean)
         bmean = xp.mean(xp.reshape(saved.mean, (N, C)), axis=0)
         bvar = xp.mean(xp.reshape(saved.var, (N, C)) * (S / (S - 1)), axis=0)
-        running_update(rm, bmean, factor, ref.dtype)
-        running_update(rv, bvar, factor, ref.dtype)
+        be = backend_for(ref)
+        be.bn_running_update(host_or_library(rm), bmean, factor, ref.dtype)
+        be.bn_running_update(host_or_library(rv), bvar, factor, ref.dtype)
     return y, saved
 
 

@@ -3,8 +3,19 @@
 Both extensions export every kernel under the numpy backend's function name and signature, and
 pybind11 converts NumPy scalars to the C++ scalar types, so a call forwards unchanged. The one
 adaptation is SGD's hyper-parameter record, which the extensions take as separate scalars.
+
+Per-channel normalization arithmetic that an extension does not implement (the CUDA module:
+O(C) work, run in the caller's own array library on the device) falls back to the Array API
+formulas of _norm_stats.
 """
 from __future__ import annotations
+
+
+def _array_api_glue() -> dict:
+    from .. import _norm_stats as ns
+
+    return {"bn_coefficients": ns.coefficients, "bn_running_update": ns.running_update,
+            "bn_grad_coefficients": ns.grad_coefficients}
 
 
 class NativeBackend:
@@ -16,6 +27,9 @@ class NativeBackend:
         try:
             return getattr(self._ext, kernel)
         except AttributeError:
+            glue = _array_api_glue().get(kernel)
+            if glue is not None:
+                return glue
             raise AttributeError(f"the {self.name} backend has no kernel {kernel!r}") from None
 
     def sgd_step_multi(self, ws, gs, bs, firsts, geoms, h):

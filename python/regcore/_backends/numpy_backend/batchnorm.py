@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bn_moments", "bn_normalize", "bn_grad_reduce", "bn_grad_apply"]
+# The per-channel arithmetic between the passes: the Array API formulas themselves (the native
+# CPU backend has their C++ twin, csrc/cpu/batchnorm_channels.h).
+from ..._norm_stats import coefficients as bn_coefficients  # noqa: F401
+from ..._norm_stats import grad_coefficients as bn_grad_coefficients  # noqa: F401
+from ..._norm_stats import running_update as bn_running_update  # noqa: F401
+
+__all__ = ["bn_moments", "bn_normalize", "bn_grad_reduce", "bn_grad_apply", "bn_coefficients",
+           "bn_grad_coefficients", "bn_running_update"]
 
 
 def _chan(a):

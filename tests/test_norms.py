@@ -9,6 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 import regcore as rc
 
+from _norm_calls import every_norm_call
+
 EPS = 1e-5
 
 
@@ -434,21 +436,6 @@ def torch_glue(monkeypatch):
     return torch
 
 
-def _run_norms(x, g, b, lg, lb, dy, rm, rv):
-    out = {}
-    y, s = rc.layer_norm(x, lg, lb, axes=-1)
-    out["ln"] = (y, *rc.layer_norm_backward(dy, x, lg, s))
-    y, s = rc.layer_norm(x, None, None, axes=(-2, -1))
-    out["ln2"] = (y, *rc.layer_norm_backward(dy, x, None, s))
-    y, s = rc.group_norm(x, 2, g, b)
-    out["gn"] = (y, *rc.group_norm_backward(dy, x, g, s))
-    y, s = rc.instance_norm(x, g, b, rm, rv, momentum=0.3)
-    out["in_train"] = (y, *rc.instance_norm_backward(dy, x, g, s), rm.copy(), rv.copy())
-    y, s = rc.instance_norm(x, g, b, rm, rv, training=False)
-    out["in_eval"] = (y, *rc.instance_norm_backward(dy, x, g, s))
-    return out
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_glue_same_results_in_torch_namespace(torch_glue, monkeypatch, dtype):
     """The glue uses only Array API operations, so CuPy or PyTorch arrays on a device take the same
@@ -465,9 +452,9 @@ def test_glue_same_results_in_torch_namespace(torch_glue, monkeypatch, dtype):
     rm0, rv0 = rng.standard_normal(6).astype(dtype), (rng.random(6) + 0.5).astype(dtype)
     # the numpy backend: its per-channel arithmetic is the Array API formulas (as for CUDA data)
     with rc.use_backend("numpy"):
-        got = _run_norms(x, g, b, lg, lb, dy, rm0.copy(), rv0.copy())
+        got = every_norm_call(x, dy, g, b, lg, lb, rm0.copy(), rv0.copy())
         monkeypatch.undo()
-        want = _run_norms(x, g, b, lg, lb, dy, rm0.copy(), rv0.copy())
+        want = every_norm_call(x, dy, g, b, lg, lb, rm0.copy(), rv0.copy())
     rtol = 1e-6 if dtype == np.float32 else 1e-13
     for key in want:
         for gv, wv in zip(got[key], want[key]):

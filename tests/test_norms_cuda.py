@@ -12,6 +12,7 @@ from regcore import _arrays
 from _cuda_libs import LIBS, SKIP_WITHOUT_GPU
 from _cuda_libs import to_device as _dev
 from _cuda_libs import to_host as _host
+from _norm_calls import every_norm_call
 
 pytestmark = SKIP_WITHOUT_GPU
 
@@ -68,21 +69,6 @@ def test_layer_norm_kernels_match_numpy(lib, dtype, R, L):
     np.testing.assert_array_equal(_host(lib, dxd), dx_want)
 
 
-def _calls(x, dy, g, b, lg, lb, rm, rv):
-    out = {}
-    y, s = rc.layer_norm(x, lg, lb, axes=-1)
-    out["ln"] = (y, *rc.layer_norm_backward(dy, x, lg, s))
-    y, s = rc.layer_norm(x, None, None, axes=(-2, -1))
-    out["ln2"] = (y, *rc.layer_norm_backward(dy, x, None, s))
-    y, s = rc.group_norm(x, 2, g, b)
-    out["gn"] = (y, *rc.group_norm_backward(dy, x, g, s))
-    y, s = rc.instance_norm(x, g, b, rm, rv, momentum=0.3)
-    out["in_train"] = (y, *rc.instance_norm_backward(dy, x, g, s), rm, rv)
-    y, s = rc.instance_norm(x, g, b, rm, rv, training=False)
-    out["in_eval"] = (y, *rc.instance_norm_backward(dy, x, g, s))
-    return out
-
-
 @pytest.mark.parametrize("lib", LIBS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(3, 6, 5, 7), (2, 4, 3000), (5, 2, 1, 9)])
@@ -97,9 +83,9 @@ def test_public_calls_on_device_match_numpy(lib, dtype, shape):
     lg, lb = (rng.standard_normal(L) + 1).astype(dtype), rng.standard_normal(L).astype(dtype)
     rm, rv = rng.standard_normal(C).astype(dtype), (rng.random(C) + 0.5).astype(dtype)
     with rc.use_backend("numpy"):
-        want = _calls(x, dy, g, b, lg, lb, rm.copy(), rv.copy())
+        want = every_norm_call(x, dy, g, b, lg, lb, rm.copy(), rv.copy())
     dev = [_dev(lib, a) for a in (x, dy, g, b, lg, lb, rm, rv)]
-    got = _calls(*dev)
+    got = every_norm_call(*dev)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
     for key, w in want.items():
         for gv, wv in zip(got[key], w):

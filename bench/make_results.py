@@ -46,6 +46,14 @@ class Index:
                 return r
         return None
 
+    def api(self, name, dtype="float32", threads=1, n=None):
+        """The public-API row beside a native case (backend "cpu-api"), if the run has one."""
+        n = n or ISSUE_N.get(name) or _largest(self.rows, name, dtype)
+        for r in self.rows:
+            if (r["name"], r["dtype"], r["n"], r["backend"], r["threads"]) == (name, dtype, n, "cpu-api", threads):
+                return r
+        return None
+
     def sizes(self, name, dtype="float32"):
         return sorted({r["n"] for r in self.rows if r["name"] == name and r["dtype"] == dtype})
 
@@ -92,15 +100,16 @@ def _f(v, fmt):
 
 
 def headline_rows(ix, names, dtype="float32"):
+    """Native rows; where the run also timed the public API of a kernel, its row follows."""
     out = []
     for name in names:
         for t in ix.threads:
-            r = ix.ours(name, dtype, t)
-            if r is None:
-                continue
-            sp = r["speedup"]
-            out.append([f"`{name}`", _shape(r), str(t), _f(r["gbps"], ".1f"), _f(r["pct_copy"], ".0f") + "%",
-                        _x(sp.get("numpy")), _x(sp.get("torch"))])
+            for r, tag in ((ix.ours(name, dtype, t), ""), (ix.api(name, dtype, t), " (public API)")):
+                if r is None:
+                    continue
+                sp = r["speedup"]
+                out.append([f"`{name}`{tag}", _shape(r), str(t), _f(r["gbps"], ".1f"),
+                            _f(r["pct_copy"], ".0f") + "%", _x(sp.get("numpy")), _x(sp.get("torch"))])
     return out
 
 
@@ -134,10 +143,10 @@ def bn_2d_section(ix):
     for name in names:
         for n in ix.sizes(name):
             for t in ix.threads:
-                r = ix.ours(name, "float32", t, n=n)
-                if r:
-                    rows.append([f"`{name}`", _shape(r), str(t), _f(r["gbps"], ".1f"), _f(r["copy_gbps"], ".1f"),
-                                 _f(r["pct_copy"], ".0f") + "%"])
+                for r, tag in ((ix.ours(name, "float32", t, n=n), ""), (ix.api(name, "float32", t, n=n), " (API)")):
+                    if r:
+                        rows.append([f"`{name}`{tag}", _shape(r), str(t), _f(r["gbps"], ".1f"),
+                                     _f(r["copy_gbps"], ".1f"), _f(r["pct_copy"], ".0f") + "%"])
     if not rows:
         return []
 
@@ -165,7 +174,8 @@ def bn_2d_section(ix):
             "by memory. A training forward is this pass plus a normalize pass that at best runs at copy",
             "speed, so it reaches at most 3 / (copy GB/s / stats GB/s + 2) of copy: at the issue's",
             f"(256, 1024), which stays in cache, {', '.join(bounds) or '-'} (before the O(C) coefficient",
-            "step), short of 80%. The backward's reductions are bound the same way (widened products). Beyond",
+            "step), short of 80%. The backward's reductions are bound the same way (widened products). The",
+            "`(API)` rows time the public call, Python argument checks and orchestration included. Beyond",
             f"the caches ({_n(big)} elements) the same kernels reach forward {at['forward']} and backward",
             f"{at['backward']} of copy ({ts} threads).", "",
             table(["kernel", "shape", "thr", "GB/s", "copy GB/s", "% copy"], rows), ""]

@@ -182,6 +182,10 @@ def plan(o: Options):
                 for isa in (o.isas if case["uses_isa"] else [None]):
                     for t in o.threads:
                         tasks.append(Task("native", name, dtype, n, t, isa, "cpu", kern, None, mod, case))
+                if kern and kern.ours and dtype in kern.api_dtypes:
+                    best = max(o.isas, key=available_isas().index)
+                    for t in o.threads:
+                        tasks.append(Task("api", name, dtype, n, t, best, "cpu", kern))
             elif kern and kern.ours and _native.cpu is not None:
                 for isa in o.isas:
                     for t in o.threads:
@@ -288,6 +292,8 @@ def _row(task: Task, r: dict, natives: dict) -> dict:
     else:
         impl = "regcore"
         backend = {"numpy-backend": "numpy"}.get(task.kind, task.device)
+        if task.kind == "api" and (task.name, task.dtype, "cpu") in natives:
+            backend = "cpu-api"   # beside the native rows of the same kernel, not instead of them
         label = {"native": "regcore (native timing)", "api": "regcore public API",
                  "numpy-backend": "regcore numpy backend", "copy": "native parallel memcpy"}[task.kind]
     shape = list(task.kernel.shape_for(task.n)) if task.kernel else [task.n]

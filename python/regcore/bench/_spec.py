@@ -61,6 +61,9 @@ class Kernel:
     sizes: Optional[Sequence[int]] = None
     quick_sizes: Optional[Sequence[int]] = None
     extra: dict = field(default_factory=dict)
+    # dtypes whose public API is also timed on the native backend next to the native case (row
+    # backend "cpu-api", best ISA level): where per-call Python is a visible part of a call.
+    api_dtypes: Sequence[str] = ()
 
     @property
     def family(self) -> str:

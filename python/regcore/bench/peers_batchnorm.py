@@ -1,7 +1,9 @@
 """Batch normalization (regcore.batch_norm): training forward, backward, inference forward on
 the layer shapes of csrc/bench/cases_batchnorm.cpp: NCHW (N, 64, 56, 56), the same channels-last
 (N, 56, 56, 64) and 2-D (N, 1024), with gamma, beta and running statistics (momentum 0.1); for
-2-D also the statistics pass alone (regcore.batch_norm_stats).
+2-D also the statistics pass alone (regcore.batch_norm_stats). The float32 public API is timed
+too ("cpu-api" rows): the native rows time the kernels and the C++ coefficient step, the API rows
+what a caller gets, Python included.
 
 Peers:
 
@@ -182,7 +184,7 @@ def _kernels():
         for kind in ("forward", "backward", "inference") + (("stats",) if layout == "nc" else ()):
             out.append(Kernel(
                 name=f"batchnorm.{kind}_{layout}", dtypes=("float32", "float64"), shape=shape,
-                sizes=sizes, quick_sizes=quick, ours=_ours(layout, kind),
+                sizes=sizes, quick_sizes=quick, ours=_ours(layout, kind), api_dtypes=("float32",),
                 peers=(
                     Peer("numpy", _NP_LABEL[kind], _np(layout, kind)),
                     Peer("torch", _PEER_LABEL[kind] + torch_label, _torch_peer(layout, kind),

@@ -172,8 +172,8 @@ def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, acti
     be = backend_for(ref)
     rstd, mhi, mlo, scale, shift = be.bn_coefficients(mean, var, g, b, eps, ref.dtype)
     y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
-    be.bn_normalize(ref.target, y_ref.target, N, C, S,
-                                  *_kernel_args(ref, mhi, mlo, scale, shift), activation == "relu")
+    be.bn_normalize(ref.target, y_ref.target, N, C, S, *_kernel_args(ref, mhi, mlo, scale, shift),
+                    activation == "relu")
     saved = BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
                            batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
                            (ref.device, ref.device_id))

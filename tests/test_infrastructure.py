@@ -163,3 +163,19 @@ def test_dlpack_consumer_parses_capsules(versioned):
 @cuda_module
 def test_cuda_module_imports_and_reports_devices_without_a_gpu():
     assert isinstance(_native.cuda.devices(), list)
+
+
+@pytest.mark.parametrize("shape,dtype", [((1 << 18,), np.float32), ((300, 1000), np.float64), ((0, 5), np.float32),
+                                         ((3, 5), np.float64), ((1 << 20,), np.uint8)])
+def test_numpy_outputs_of_a_mebibyte_start_on_a_cache_line(shape, dtype):
+    """Large outputs are 64-byte aligned (the kernels' streaming stores need it); every output is
+    a writeable C-contiguous array of the requested shape and dtype."""
+    out, ref = _arrays.empty_like_place(None, shape, dtype)
+    assert out.shape == shape and out.dtype == np.dtype(dtype) and out.flags.c_contiguous and out.flags.writeable
+    assert ref.target is out and ref.shape == shape and ref.writeable
+    if out.nbytes >= 1 << 20:
+        assert out.ctypes.data % 64 == 0
+    out[...] = 3
+    assert np.all(out == 3)
+    y, _ = rc.batch_norm(np.ones((4, 3, 64, 1024), np.float32) + np.arange(1024, dtype=np.float32))
+    assert y.ctypes.data % 64 == 0

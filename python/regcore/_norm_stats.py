@@ -177,6 +177,31 @@ def running_update(run, batch, factor, dtype):
     run[...] = in_namespace(new, xp_of(run))
 
 
+def check_backward_arrays(saved, dy, x):
+    """(dy_ref, x_ref) of a backward call, checked against the saved state of its forward pass
+    (``saved.dtype``, ``.shape`` and ``.place``): the same dtype, shape and device."""
+    x_ref = _arrays.inspect(x, "x")
+    dy_ref = _arrays.inspect(dy, "dy")
+    for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
+        if ref.dtype != saved.dtype:
+            raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
+        if ref.shape != saved.shape:
+            raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
+    _arrays.same_place(x_ref, dy_ref, "dy")
+    if (x_ref.device, x_ref.device_id) != tuple(saved.place):
+        raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
+                          f"{x_ref.device}:{x_ref.device_id}")
+    return dy_ref, x_ref
+
+
+def check_gamma_given_as_in_forward(gamma, saved):
+    """A backward takes gamma exactly when its forward had one (``saved.has_gamma``)."""
+    if gamma is None and saved.has_gamma:
+        raise value_error("gamma", "the gamma of the forward pass (it had one)", None)
+    if gamma is not None and not saved.has_gamma:
+        raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
+
+
 def check_param(ref, name: str, x_ref, C: int):
     """gamma/beta/running stats: same dtype, place and length C as the channels of x."""
     if ref.dtype != x_ref.dtype:

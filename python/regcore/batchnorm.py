@@ -19,8 +19,8 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_param, host_or_library, in_namespace,
-                          merge_parts, xp_of)
+from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_backward_arrays, check_gamma_given_as_in_forward,
+                          check_param, host_or_library, in_namespace, merge_parts, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -272,26 +272,11 @@ def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
     if not isinstance(saved, BatchNormSaved):
         raise type_error("saved", "the saved state returned by batch_norm / batch_norm_apply",
                          type(saved).__name__)
-    x_ref = _arrays.inspect(x, "x")
-    dy_ref = _arrays.inspect(dy, "dy")
-    for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
-        if ref.dtype != saved.dtype:
-            raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
-        if ref.shape != saved.shape:
-            raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
-    _arrays.same_place(x_ref, dy_ref, "dy")
-    if (x_ref.device, x_ref.device_id) != tuple(saved.place):
-        raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
-                          f"{x_ref.device}:{x_ref.device_id}")
-    C = saved.view[1]
+    dy_ref, x_ref = check_backward_arrays(saved, dy, x)
     if not check_gamma:
         return dy_ref, x_ref, None
-    if gamma is None and saved.has_gamma:
-        raise value_error("gamma", "the gamma of the forward pass (it had one)", None)
-    if gamma is not None and not saved.has_gamma:
-        raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
-    gamma_ref = _optional_param(gamma, "gamma", x_ref, C)
-    return dy_ref, x_ref, gamma_ref
+    check_gamma_given_as_in_forward(gamma, saved)
+    return dy_ref, x_ref, _optional_param(gamma, "gamma", x_ref, saved.view[1])
 
 
 def _red_array(red, C, x_ref):

@@ -23,7 +23,8 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import F64, cast, host_or_library, split_mean, xp_of
+from ._norm_stats import (F64, cast, check_backward_arrays, check_gamma_given_as_in_forward, host_or_library,
+                          split_mean, xp_of)
 from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
@@ -96,25 +97,11 @@ def _trailing_axes(axes, ndim) -> int:
 def _check_saved(saved, kind, dy, x):
     if not isinstance(saved, NormSaved) or saved.kind != kind:
         raise type_error("saved", f"the saved state returned by {kind}", type(saved).__name__)
-    x_ref = _arrays.inspect(x, "x")
-    dy_ref = _arrays.inspect(dy, "dy")
-    for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
-        if ref.dtype != saved.dtype:
-            raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
-        if ref.shape != saved.shape:
-            raise value_error(name, f"shape {saved.shape} (as in the forward pass)", f"shape {ref.shape}")
-    _arrays.same_place(x_ref, dy_ref, "dy")
-    if (x_ref.device, x_ref.device_id) != tuple(saved.place):
-        raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
-                          f"{x_ref.device}:{x_ref.device_id}")
-    return dy_ref, x_ref
+    return check_backward_arrays(saved, dy, x)
 
 
 def _check_gamma(gamma, saved, x_ref, shape):
-    if gamma is None and saved.has_gamma:
-        raise value_error("gamma", "the gamma of the forward pass (it had one)", None)
-    if gamma is not None and not saved.has_gamma:
-        raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
+    check_gamma_given_as_in_forward(gamma, saved)
     return _param(gamma, "gamma", x_ref, shape)
 
 

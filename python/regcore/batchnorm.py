@@ -24,7 +24,7 @@ from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_backward_arr
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
-    "batch_norm_backward_reduce", "batch_norm_backward_apply", "BatchNormSaved",
+    "batch_norm_backward_reduce", "batch_norm_backward_apply", "batch_norm_saved", "BatchNormSaved",
 ]
 
 _F64_ONLY = (F64,)
@@ -164,20 +164,61 @@ def merge_stats(stats):
 
 # ------------------------------------------------------------------ forward
 
+def _saved_state(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats):
+    """The state a forward that normalizes x with (mean, var) leaves: the per-channel
+    coefficients of the normalize kernel. One function for the forward and for
+    ``batch_norm_saved``, so a rebuilt state holds the forward's very bits."""
+    g = None if gamma_ref is None else host_or_library(gamma_ref)
+    b = None if beta_ref is None else host_or_library(beta_ref)
+    rstd, mhi, mlo, scale, shift = backend_for(ref).bn_coefficients(mean, var, g, b, eps, ref.dtype)
+    return BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
+                          batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
+                          (ref.device, ref.device_id))
+
+
 def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats):
     """The one normalize pass shared by training and inference: y and the saved state."""
     N, C, S = view
-    g = None if gamma_ref is None else host_or_library(gamma_ref)
-    b = None if beta_ref is None else host_or_library(beta_ref)
-    be = backend_for(ref)
-    rstd, mhi, mlo, scale, shift = be.bn_coefficients(mean, var, g, b, eps, ref.dtype)
+    saved = _saved_state(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats)
     y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
-    be.bn_normalize(ref.target, y_ref.target, N, C, S, *_kernel_args(ref, mhi, mlo, scale, shift),
-                    activation == "relu")
-    saved = BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
-                           batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
-                           (ref.device, ref.device_id))
+    backend_for(ref).bn_normalize(ref.target, y_ref.target, N, C, S,
+                                  *_kernel_args(ref, saved.mhi, saved.mlo, saved.scale, saved.shift),
+                                  activation == "relu")
     return y, saved
+
+
+def batch_norm_saved(x, mean, var, gamma=None, beta=None, *, count=None, eps=1e-5, axis=1, activation=None,
+                     batch_stats=True):
+    """The ``saved`` state of a forward that normalized x with per-channel ``mean`` and biased
+    ``var`` (float64, shape (C,): ``saved.mean`` / ``saved.var`` of that forward), rebuilt
+    without running it again: for callers that can carry only arrays from forward to backward
+    (regcore.torch's operators). The coefficients are computed exactly as the forward computed
+    them, so the backward gives the same bits as with the original state.
+
+    ``count``: values per channel behind the statistics (default N*S of x; all ranks' total for
+    merged statistics). ``batch_stats``: True when mean/var were the batch's own statistics (the
+    gradient flows through them), False for running statistics (inference)."""
+    ref = _arrays.inspect(x, "x")
+    N, C, S, ax = bn_view(ref.shape, axis)
+    m_ref = _stat_vector(mean, "mean", ref, C)
+    v_ref = _stat_vector(var, "var", ref, C)
+    gamma_ref = _optional_param(gamma, "gamma", ref, C)
+    beta_ref = _optional_param(beta, "beta", ref, C)
+    eps = _validate.positive("eps", eps)
+    activation = _activation(activation)
+    count = float(N * S) if count is None else _validate.positive("count", count)
+    if not isinstance(batch_stats, (bool, np.bool_)):
+        raise type_error("batch_stats", "a bool", batch_stats)
+    return _saved_state(ref, (N, C, S), ax, host_or_library(m_ref), host_or_library(v_ref), count, gamma_ref,
+                        beta_ref, eps, activation, bool(batch_stats))
+
+
+def _stat_vector(value, name, x_ref, C):
+    ref = _arrays.inspect(value, name, dtypes=_F64_ONLY)
+    _arrays.same_place(x_ref, ref, name)
+    if ref.shape != (C,):
+        raise value_error(name, f"shape ({C},) float64 (one value per channel)", f"shape {ref.shape}")
+    return ref
 
 
 def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running_var=None, *,
@@ -279,11 +320,11 @@ def _check_saved(saved, dy, x, gamma, *, check_gamma=True):
     return dy_ref, x_ref, _optional_param(gamma, "gamma", x_ref, saved.view[1])
 
 
-def _red_array(red, C, x_ref):
-    ref = _arrays.inspect(red, "red_total", dtypes=_F64_ONLY)
-    _arrays.same_place(x_ref, ref, "red_total")
+def _red_array(red, C, x_ref, name="red_total"):
+    ref = _arrays.inspect(red, name, dtypes=_F64_ONLY)
+    _arrays.same_place(x_ref, ref, name)
     if ref.shape != (2, C):
-        raise value_error("red_total", f"a (2, {C}) float64 array of (sum dy, sum dy*(x-mean)) rows",
+        raise value_error(name, f"a (2, {C}) float64 array of (sum dy, sum dy*(x-mean)) rows",
                           f"shape {ref.shape}")
     return ref
 
@@ -293,39 +334,52 @@ def batch_norm_backward_reduce(dy, x, saved):
     dy masked by the fused ReLU. Sum (all-reduce) these over ranks before the apply phase.
     One read of dy and x."""
     dy_ref, x_ref, _ = _check_saved(saved, dy, x, None, check_gamma=False)
-    return _reduce(dy_ref, x_ref, saved)
+    return _reduce(dy_ref, x_ref, saved)[0]
 
 
 def _reduce(dy_ref, x_ref, saved):
-    """batch_norm_backward_reduce on checked arguments."""
+    """batch_norm_backward_reduce on checked arguments: (the sums in x's library, the same sums
+    as the glue computes on them: a NumPy view for CPU data, whatever library x came from)."""
     N, C, S = saved.view
     out, out_ref = _arrays.empty_like_place(x_ref.obj, (2, C), F64)
     backend_for(x_ref).bn_grad_reduce(dy_ref.target, x_ref.target, N, C, S,
                                       *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift),
                                       saved.relu, out_ref.target)
-    return out
+    return out, host_or_library(out_ref)
 
 
-def batch_norm_backward_apply(dy, x, gamma, saved, red_total):
+def batch_norm_backward_apply(dy, x, gamma, saved, red_total, *, red_local=None):
     """dx from the all-reduced sums; also dgamma, dbeta (None without gamma / beta).
+
+    dgamma and dbeta are the global gradients (from ``red_total``), unless ``red_local`` (this
+    rank's own sums, before the all-reduce) is given: then they are this rank's share, the
+    gradient of its own outputs' loss, which is what an autograd framework's backward returns
+    and what data-parallel training then averages over ranks.
 
     Returns (dx, dgamma, dbeta). One read of dy and x, one write of dx.
     """
     dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)
     red = _red_array(red_total, saved.view[1], x_ref)
-    return _grad_apply(dy_ref, x_ref, gamma_ref, saved, host_or_library(red))
+    local = None
+    if red_local is not None:
+        local = host_or_library(_red_array(red_local, saved.view[1], x_ref, "red_local"))
+    return _grad_apply(dy_ref, x_ref, gamma_ref, saved, host_or_library(red), local)
 
 
-def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a):
-    """batch_norm_backward_apply on checked arguments (red_a: the sums as an array to compute on)."""
+def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a, local_a=None):
+    """batch_norm_backward_apply on checked arguments (red_a: the sums as an array to compute on;
+    local_a: the rank's own sums for dgamma / dbeta, or None)."""
     N, C, S = saved.view
     xp = xp_of(red_a)
-    if not _all(xp, xp.isfinite(red_a)):
-        raise value_error("red_total", "finite sums", "non-finite values")
+    for a, name in ((red_a, "red_total"), (local_a, "red_local")):
+        if a is not None and not _all(xp, xp.isfinite(a)):
+            raise value_error(name, "finite sums", "non-finite values")
     g = None if gamma_ref is None else host_or_library(gamma_ref)
     T = saved.dtype
     be = backend_for(x_ref)
     ka, kb, kc, dgamma64, dbeta64 = be.bn_grad_coefficients(saved.rstd, g, red_a, saved.count, saved.batch_stats, T)
+    if local_a is not None:
+        _, _, _, dgamma64, dbeta64 = be.bn_grad_coefficients(saved.rstd, g, local_a, saved.count, saved.batch_stats, T)
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
                      *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift, ka, kb, kc), saved.relu)
@@ -338,5 +392,5 @@ def batch_norm_backward(dy, x, gamma, saved):
     """Gradients of batch_norm: (dx, dgamma, dbeta); dgamma/dbeta are None when the forward had
     no gamma/beta. The fused ReLU's mask is recomputed from x. Reads dy and x twice, writes dx."""
     dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)   # checked once for both phases
-    red = _reduce(dy_ref, x_ref, saved)
+    _, red = _reduce(dy_ref, x_ref, saved)
     return _grad_apply(dy_ref, x_ref, gamma_ref, saved, red)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _arrays, _validate
 from ._backend import backend_for
-from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask
+from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, threshold
 from ._errors import type_error, value_error
 from .generator import resolve
 
@@ -27,6 +27,7 @@ __all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout
 
 _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
+_TWO32 = 1 << 32
 
 
 def _blocks(n: int) -> int:
@@ -42,14 +43,18 @@ def _options(p, mode, mask):
 
 
 def _new_mask(ref, p, mode, kind, generator):
-    """Allocate the mask storage next to the data and reserve the stream (after validation)."""
+    """Allocate the mask storage next to the data and reserve the stream (after validation).
+
+    p = 0 (t = 0: every element kept) and drop-all (t = 2**32) decide every element without a
+    draw, so they reserve nothing: the generator is left where it was (offset = its position,
+    never read)."""
     n = ref.size
     bits = bytes_ = None
     if kind == "bits":
         bits, _ = _arrays.empty_like_place(ref.obj, ((n + 31) // 32,), _U32)
     elif kind == "bytes":
         bytes_, _ = _arrays.empty_like_place(ref.obj, (n,), _U8)
-    offset = generator.reserve(_blocks(n))
+    offset = generator.reserve(_blocks(n)) if 0 < threshold(p) < _TWO32 else generator.offset
     return DropoutMask(p=p, mode=mode, kind=kind, shape=ref.shape, dtype=ref.dtype, device=ref.device,
                        device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
 

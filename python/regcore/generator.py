@@ -19,7 +19,7 @@ _U64 = 1 << 64
 class Generator:
     """Counter-based random stream. ``Generator(seed)`` with 0 <= seed < 2**64."""
 
-    __slots__ = ("_seed", "_offset", "_lock")
+    __slots__ = ("_seed", "_offset", "_lock", "__weakref__")   # weakref: regcore.torch maps generators to op handles
 
     def __init__(self, seed: int):
         self._seed = _validate.integer("seed", seed, lo=0, hi=_U64 - 1)

@@ -29,7 +29,8 @@ from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
     "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
-    "instance_norm", "instance_norm_backward", "NormSaved",
+    "instance_norm", "instance_norm_backward", "layer_norm_saved", "group_norm_saved", "instance_norm_saved",
+    "NormSaved",
 ]
 
 
@@ -169,24 +170,65 @@ def layer_norm(x, gamma=None, beta=None, *, axes=-1, eps=1e-5):
     gamma_ref = _param(gamma, "gamma", ref, nshape)
     beta_ref = _param(beta, "beta", ref, nshape)
     eps = _validate.positive("eps", eps)
-    T = ref.dtype
-    L = math.prod(nshape)
-    R = ref.size // L if L else math.prod(ref.shape[:ref.ndim - k])
+    R, L = _layer_view(ref, nshape)
     mean, m2 = _moments(ref, R, L)
-    xp = xp_of(mean)
-    var = m2 / L if L else m2
-    rstd = 1.0 / xp.sqrt(var + eps)
+    saved = _layer_saved(ref, nshape, mean, m2 / L if L else m2, gamma_ref, beta_ref, eps)
+    rstd_t, g, b, _ = saved.coef
+    y, y_ref = _arrays.empty_like_place(x, ref.shape, ref.dtype)
+    if ref.size:
+        backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L,
+                                      *_kernel_args(ref, saved.mhi, saved.mlo, rstd_t, g, b))
+    return y, saved
+
+
+def _layer_view(ref, nshape):
+    """(R, L): rows of the normalized shape and their length."""
+    L = math.prod(nshape)
+    return (ref.size // L if L else math.prod(ref.shape[:ref.ndim - len(nshape)])), L
+
+
+def _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps):
+    """The layer-norm state for per-row (mean, biased var): the normalize kernel's coefficients
+    (shared by the forward and layer_norm_saved)."""
+    T = ref.dtype
+    R, L = _layer_view(ref, nshape)
+    rstd = 1.0 / xp_of(var).sqrt(var + eps)
     mhi, mlo = split_mean(mean, T)
     rstd_t = cast(rstd, T)
     g = _filled(ref, (L,), 1.0, T) if gamma_ref is None else _flat(host_or_library(gamma_ref), L)
     b = _filled(ref, (L,), 0.0, T) if beta_ref is None else _flat(host_or_library(beta_ref), L)
-    y, y_ref = _arrays.empty_like_place(x, ref.shape, T)
-    if ref.size:
-        backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L, *_kernel_args(ref, mhi, mlo, rstd_t, g, b))
-    saved = NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
-                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape),
-                      (ref.device, ref.device_id))
-    return y, saved
+    return NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
+                     gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape),
+                     (ref.device, ref.device_id))
+
+
+def _set_stats(ref, mean, var, n):
+    """Checked (mean, var) float64 vectors of n normalized sets, as the glue computes on them."""
+    out = []
+    for value, name in ((mean, "mean"), (var, "var")):
+        r = _arrays.inspect(value, name, dtypes=(F64,))
+        if not r.same_place(ref):
+            raise value_error(name, f"an array on {ref.device}:{ref.device_id} like x", f"{r.device}:{r.device_id}")
+        if r.shape != (n,):
+            raise value_error(name, f"shape ({n},) float64 (one value per normalized set)", f"shape {r.shape}")
+        out.append(host_or_library(r))
+    return out
+
+
+def layer_norm_saved(x, mean, var, gamma=None, beta=None, *, axes=-1, eps=1e-5):
+    """The ``saved`` state of a layer_norm forward, rebuilt from its per-row ``mean`` and biased
+    ``var`` (float64, shape (R,): ``saved.mean`` / ``saved.var``) without running it again, for
+    callers that carry only arrays from forward to backward (regcore.torch). Same coefficients,
+    so the backward gives the same bits as with the original state."""
+    ref = _arrays.inspect(x, "x")
+    if ref.ndim < 1:
+        raise value_error("x", "an array with at least 1 dimension", f"shape {ref.shape}")
+    nshape = ref.shape[ref.ndim - _trailing_axes(axes, ref.ndim):]
+    gamma_ref = _param(gamma, "gamma", ref, nshape)
+    beta_ref = _param(beta, "beta", ref, nshape)
+    eps = _validate.positive("eps", eps)
+    mean, var = _set_stats(ref, mean, var, _layer_view(ref, nshape)[0])
+    return _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps)
 
 
 def layer_norm_backward(dy, x, gamma, saved):
@@ -226,20 +268,35 @@ def layer_norm_backward(dy, x, gamma, saved):
 def _grouped_forward(kind, ref, G, gamma_ref, beta_ref, eps, stats=None):
     """Shared by group and instance norm. ``stats``: per-channel (mean, var) to normalize with
     (instance-norm inference with running statistics) instead of the statistics of x."""
+    N, C = ref.shape[0], ref.shape[1]
+    S = math.prod(ref.shape[2:])
+    if stats is None:
+        M = (C // G if G else 0) * S
+        mean, m2 = _moments(ref, N * G, M)
+        saved = _grouped_saved(kind, ref, G, mean, m2 / M if M else m2, gamma_ref, beta_ref, eps, True)
+    else:
+        saved = _grouped_saved(kind, ref, G, *stats, gamma_ref, beta_ref, eps, False)
+    scale, shift = saved.coef
+    y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
+    if ref.size:
+        backend_for(ref).bn_normalize(ref.target, y_ref.target, 1, N * C, S,
+                                      *_kernel_args(ref, saved.mhi, saved.mlo, scale, shift), False)
+    return y, saved
+
+
+def _grouped_saved(kind, ref, G, mean, var, gamma_ref, beta_ref, eps, batch_stats):
+    """The group/instance-norm state for (mean, biased var) per (n, g) (batch_stats) or per
+    channel (running statistics): per-(n, c) coefficients of the normalize kernel (shared by the
+    forward and the *_saved rebuilds)."""
     T = ref.dtype
     N, C = ref.shape[0], ref.shape[1]
     S = math.prod(ref.shape[2:])
     Cg = C // G if G else 0
-    M = Cg * S
-    if stats is None:
-        mean, m2 = _moments(ref, N * G, M)
-        var = m2 / M if M else m2
-        rstd = 1.0 / xp_of(var).sqrt(var + eps)
+    rstd = 1.0 / xp_of(var).sqrt(var + eps)
+    if batch_stats:
         mean_nc = _spread(mean, (N, G, 1), (N, G, Cg))
         rstd_nc = _spread(rstd, (N, G, 1), (N, G, Cg))
     else:
-        mean, var = stats
-        rstd = 1.0 / xp_of(var).sqrt(var + eps)
         mean_nc = _spread(mean, (1, C), (N, C))
         rstd_nc = _spread(rstd, (1, C), (N, C))
     xp = xp_of(rstd_nc)
@@ -248,14 +305,39 @@ def _grouped_forward(kind, ref, G, gamma_ref, beta_ref, eps, stats=None):
     scale = cast(xp.reshape(xp.reshape(g, (1, C)) * xp.reshape(rstd_nc, (N, C)), (N * C,)), T)
     beta = _filled(ref, (C,), 0.0, T) if beta_ref is None else host_or_library(beta_ref)
     shift = _spread(beta, (1, C), (N, C))
-    y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, T)
-    if ref.size:
-        backend_for(ref).bn_normalize(ref.target, y_ref.target, 1, N * C, S,
-                                      *_kernel_args(ref, mhi, mlo, scale, shift), False)
-    saved = NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, stats is None,
-                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift),
-                      (ref.device, ref.device_id))
-    return y, saved
+    return NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, batch_stats,
+                     gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift),
+                     (ref.device, ref.device_id))
+
+
+def group_norm_saved(x, groups, mean, var, gamma=None, beta=None, *, eps=1e-5):
+    """The ``saved`` state of a group_norm forward, rebuilt from its per-(sample, group) ``mean``
+    and biased ``var`` (float64, shape (N*groups,): ``saved.mean`` / ``saved.var``) without
+    running it again (see layer_norm_saved)."""
+    ref = _nc_input(x)
+    C = ref.shape[1]
+    G = _groups(groups, C)
+    gamma_ref = _param(gamma, "gamma", ref, (C,))
+    beta_ref = _param(beta, "beta", ref, (C,))
+    eps = _validate.positive("eps", eps)
+    mean, var = _set_stats(ref, mean, var, ref.shape[0] * G)
+    return _grouped_saved("group_norm", ref, G, mean, var, gamma_ref, beta_ref, eps, True)
+
+
+def instance_norm_saved(x, mean, var, gamma=None, beta=None, *, eps=1e-5, batch_stats=True):
+    """The ``saved`` state of an instance_norm forward, rebuilt without running it again:
+    ``batch_stats=True``: the per-(sample, channel) statistics of x (shape (N*C,), as
+    ``saved.mean`` / ``saved.var``); False: the running statistics it normalized with in
+    inference (shape (C,), float64)."""
+    ref = _nc_input(x)
+    N, C = ref.shape[0], ref.shape[1]
+    gamma_ref = _param(gamma, "gamma", ref, (C,))
+    beta_ref = _param(beta, "beta", ref, (C,))
+    eps = _validate.positive("eps", eps)
+    if not isinstance(batch_stats, (bool, np.bool_)):
+        raise type_error("batch_stats", "a bool", batch_stats)
+    mean, var = _set_stats(ref, mean, var, N * C if batch_stats else C)
+    return _grouped_saved("instance_norm", ref, C, mean, var, gamma_ref, beta_ref, eps, bool(batch_stats))
 
 
 def _grouped_backward(kind, dy, x, gamma, saved):
@@ -310,14 +392,19 @@ def _nc_input(x):
     return ref
 
 
+def _groups(groups, C) -> int:
+    G = _validate.integer("groups", groups, lo=1)
+    if C % G:
+        raise value_error("groups", f"a divisor of the {C} channels", groups)
+    return G
+
+
 def group_norm(x, groups, gamma=None, beta=None, *, eps=1e-5):
     """Group normalization of x (N, C, *spatial): statistics per (sample, group of C/groups
     channels), per-channel ``gamma``/``beta`` of shape (C,). Returns (y, saved)."""
     ref = _nc_input(x)
     C = ref.shape[1]
-    G = _validate.integer("groups", groups, lo=1)
-    if C % G:
-        raise value_error("groups", f"a divisor of the {C} channels", groups)
+    G = _groups(groups, C)
     gamma_ref = _param(gamma, "gamma", ref, (C,))
     beta_ref = _param(beta, "beta", ref, (C,))
     eps = _validate.positive("eps", eps)

@@ -134,16 +134,16 @@ def _fast_numpy_plan(params, grads, bufs, hyper):
 class _FastPlan:
     """A step over plain NumPy arrays that ``_fast_numpy_plan`` accepted."""
 
-    def __init__(self, checked, hyper):
+    def __init__(self, checked, hyper, fresh):
         self.params, self.grads, self.bufs, self.geoms = checked
-        self.hyper = hyper
+        self.hyper, self.fresh = hyper, fresh
 
     def run(self) -> list:
         from .._backend import native_backend
 
         be = native_backend("cpu")
         hyper, out_bufs = self.hyper, list(self.bufs)
-        firsts = [False] * len(out_bufs)
+        firsts = list(self.fresh)
         if hyper.uses_momentum:
             for i, p in enumerate(self.params):
                 if out_bufs[i] is None:
@@ -156,20 +156,34 @@ class _FastPlan:
         return list(self.bufs) if not hyper.uses_momentum else out_bufs
 
 
-def make_plan(params, grads, bufs, hyper, names):
+def _fresh_flags(fresh, bufs, n, name) -> list:
+    """Per tensor: is its given momentum buffer to be started (written as on a first step, not
+    read)? ``fresh`` is a bool for all tensors or one bool per tensor."""
+    flags = [fresh] * n if isinstance(fresh, (bool, np.bool_)) else _as_list(name, fresh)
+    if len(flags) != n or not all(isinstance(f, (bool, np.bool_)) for f in flags):
+        raise type_error(name, f"a bool or {n} bools (one per parameter)", fresh)
+    flags = [bool(f) for f in flags]
+    for i, f in enumerate(flags):
+        if f and (bufs is None or bufs[i] is None):
+            raise value_error(name, "True only for parameters given a buffer to start", f"True at {i} with no buffer")
+    return flags
+
+
+def make_plan(params, grads, bufs, hyper, names, fresh=False):
     """A validated step (nothing written yet): the cheap path when it applies, else the full one."""
+    fresh = _fresh_flags(fresh, bufs, len(params), "fresh_buffers")
     checked = _fast_numpy_plan(params, grads, bufs, hyper)
     if checked is not None:
-        return _FastPlan(checked, hyper)
-    return _Plan(params, grads, bufs, hyper, names)
+        return _FastPlan(checked, hyper, fresh)
+    return _Plan(params, grads, bufs, hyper, names, fresh)
 
 
 class _Plan:
     """A validated step, ready to run: nothing has been written yet."""
 
-    def __init__(self, params, grads, bufs, hyper, names):
+    def __init__(self, params, grads, bufs, hyper, names, fresh):
         prefs, grefs, brefs, geoms = _check_tensors(params, grads, bufs, hyper, names)
-        self.hyper = hyper
+        self.hyper, self.fresh = hyper, fresh
         self.prefs, self.grefs, self.brefs, self.geoms = prefs, grefs, brefs, geoms
         self.bufs = list(bufs) if bufs is not None else [None] * len(prefs)
         self.backend = backend_for(prefs[0], names[0]) if prefs else None
@@ -179,7 +193,7 @@ class _Plan:
             return []
         hyper, prefs, brefs = self.hyper, self.prefs, list(self.brefs)
         out_bufs = list(self.bufs)
-        firsts = [False] * len(prefs)
+        firsts = list(self.fresh)
         if hyper.uses_momentum:
             for i, pr in enumerate(prefs):
                 if brefs[i] is None:
@@ -211,12 +225,16 @@ def sgd_step_(param, grad, momentum_buf=None, lr=DEFAULTS["lr"], momentum=DEFAUL
 
 def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], momentum=DEFAULTS["momentum"],
                     dampening=0.0, nesterov=False, weight_decay=0.0, decoupled_weight_decay=0.0, l1=0.0,
-                    l1_mode="proximal", max_norm=None, max_norm_axis=0, maximize=False):
+                    l1_mode="proximal", max_norm=None, max_norm_axis=0, maximize=False, *, fresh_buffers=False):
     """``sgd_step_`` on every tensor of a list at once (one parallel region / one launch).
 
     Bit for bit the same as a loop of ``sgd_step_``. ``momentum_bufs`` is None or a list with an
     array or None per parameter; returns the list of buffers. All tensors are checked before
     any is written.
+
+    ``fresh_buffers`` (a bool, or one per parameter): the given buffer holds no history yet and
+    is started as a None buffer would be (written with the step's gradient, never read), for
+    callers that allocate their buffers themselves (regcore.torch.optim.SGD).
     """
     hyper = make_hyper(**dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                              weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
@@ -225,7 +243,7 @@ def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], moment
     params = _as_list("params", params)
     grads = _as_list("grads", grads)
     bufs = None if momentum_bufs is None else _as_list("momentum_bufs", momentum_bufs)
-    return make_plan(params, grads, bufs, hyper, ("params", "grads", "momentum_bufs", True)).run()
+    return make_plan(params, grads, bufs, hyper, ("params", "grads", "momentum_bufs", True), fresh_buffers).run()
 
 
 def penalty(params, l1=0.0, l2=0.0) -> float:

@@ -1,0 +1,55 @@
+"""Checks the PyTorch layer makes before anything changes state (a generator draw, a running
+statistic, a parameter): the ones regcore's array API would make only after a draw, and the
+ones that are about torch itself (dtypes it has and NumPy has not, sparse and meta tensors)."""
+from __future__ import annotations
+
+import torch
+
+from .. import _native, _validate
+from .._errors import NO_CUDA_BUILD
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def float_tensor(t, name: str) -> None:
+    """t is a dense float32/float64 tensor on a device regcore can run on."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+    dtype = t.dtype
+    if dtype not in FLOAT_DTYPES:
+        if dtype in _HALF:
+            raise TypeError(f"{name}: regcore.torch does not support {dtype} yet (half precision is "
+                            "coming); use float32 or float64, e.g. run this module outside autocast "
+                            "or call .float() on its input")
+        raise TypeError(f"{name}: expected a float32 or float64 tensor, got {dtype}")
+    if t.layout != torch.strided:
+        raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
+    device = t.device.type
+    if device == "cuda":
+        if _native.cuda is None:
+            raise RuntimeError(NO_CUDA_BUILD.format(name=name))
+    elif device not in ("cpu", "meta"):
+        raise ValueError(f"{name}: expected a CPU or CUDA tensor, got a tensor on {t.device}")
+
+
+def same_device(t, ref, name: str, ref_name: str = "input") -> None:
+    if t.device != ref.device:
+        raise ValueError(f"{name}: expected a tensor on {ref.device} like {ref_name}, got one on {t.device}")
+
+
+def same_dtype(t, ref, name: str, ref_name: str = "input") -> None:
+    if t.dtype != ref.dtype:
+        raise TypeError(f"{name}: expected dtype {ref.dtype} (the dtype of {ref_name}), got {t.dtype}")
+
+
+def probability(p, name: str = "p") -> float:
+    return _validate.probability(name, p)
+
+
+def nonnegative(value, name: str) -> float:
+    return _validate.nonnegative(name, value)
+
+
+def choice(value, name: str, options) -> str:
+    return _validate.choice(name, value, options)

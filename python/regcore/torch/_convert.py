@@ -1,0 +1,76 @@
+"""``convert(model)``: swap torch's regularization and normalization modules for regcore's, in
+place, keeping parameters, buffers (the same tensor objects), train/eval mode and every other
+attribute; ``convert_sync_batchnorm``: BatchNorm*d -> regcore's SyncBatchNorm.
+
+Replaced (exact type match, so subclasses with their own behaviour are left alone): nn.Dropout,
+nn.BatchNorm1d/2d/3d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d/2d/3d, nn.SyncBatchNorm.
+Left as they are (regcore has no kernel for them): nn.Dropout1d/2d/3d (whole channels),
+nn.AlphaDropout, nn.FeatureAlphaDropout, lazy modules not yet materialized, and anything else.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from .nn import dropout as _dropout
+from .nn import normalization as _norm
+from .nn import sync_batchnorm as _sync
+
+_REPLACEMENTS = {
+    nn.Dropout: _dropout.Dropout,
+    nn.BatchNorm1d: _norm.BatchNorm1d,
+    nn.BatchNorm2d: _norm.BatchNorm2d,
+    nn.BatchNorm3d: _norm.BatchNorm3d,
+    nn.SyncBatchNorm: _sync.SyncBatchNorm,
+    nn.LayerNorm: _norm.LayerNorm,
+    nn.GroupNorm: _norm.GroupNorm,
+    nn.InstanceNorm1d: _norm.InstanceNorm1d,
+    nn.InstanceNorm2d: _norm.InstanceNorm2d,
+    nn.InstanceNorm3d: _norm.InstanceNorm3d,
+}
+
+# regcore's keyword-only extras a converted module starts with (torch's modules have none)
+_EXTRAS = {_dropout.Dropout: dict(mask="bits", mode="inverted", generator=None)}
+
+
+def _swap(module, cls):
+    """module itself, re-classed: the same object keeps its parameters, buffers, hooks and mode;
+    regcore's classes add behaviour, not state (the extras below)."""
+    module.__class__ = cls
+    for k, v in _EXTRAS.get(cls, {}).items():
+        setattr(module, k, v)
+    return module
+
+
+def convert(model, *, generator=None):
+    """Replace, in place, every module of ``model`` (model itself included) that regcore has a
+    drop-in for; returns ``model``. ``generator``: given to every converted random module."""
+    for m in model.modules():
+        cls = _REPLACEMENTS.get(type(m))
+        if cls is not None:
+            _swap(m, cls)
+            if hasattr(m, "generator"):
+                m.generator = generator
+    return model
+
+
+def convert_sync_batchnorm(module, process_group=None):
+    """Every BatchNorm1d/2d/3d (torch's or regcore's) under ``module`` becomes regcore's
+    SyncBatchNorm, keeping parameters, buffers, mode and ``process_group`` (torch's
+    nn.SyncBatchNorm.convert_sync_batchnorm, returning the new module)."""
+    bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    if isinstance(module, bns) and not isinstance(module, nn.SyncBatchNorm):
+        out = _sync.SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                  module.track_running_stats, process_group)
+        if module.affine:
+            out.weight, out.bias = module.weight, module.bias
+        out.running_mean, out.running_var = module.running_mean, module.running_var
+        out.num_batches_tracked = module.num_batches_tracked
+        out.training = module.training
+        if hasattr(module, "qconfig"):
+            out.qconfig = module.qconfig
+        return out
+    for name, child in module.named_children():
+        new = convert_sync_batchnorm(child, process_group)
+        if new is not child:
+            module.add_module(name, new)
+    return module

@@ -1,0 +1,159 @@
+"""Dropout-family operators: ``torch.ops.regcore.dropout``, ``dropout_backward``, ``dropout_``,
+``gaussian_noise``, ``bias_act_dropout``, ``bias_act_dropout_backward``.
+
+Each forward takes its ``seed_offset`` (see _rng.py) and returns the 1-bit mask words it kept
+for the backward (int32 words holding the uint32 bit layout of docs/dropout.md; an empty tensor
+for ``store_mask=False``, where the backward redraws the mask from seed_offset). The kernels
+call regcore's array API; the backward formulas are regcore's backward calls.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import BiasActDropoutState, DropoutMask
+from .. import bias_act_dropout as _bias_act_dropout
+from .. import bias_act_dropout_backward as _bias_act_dropout_backward
+from .. import dropout as _dropout
+from .. import dropout_ as _dropout_inplace
+from .. import dropout_backward as _dropout_backward
+from .. import gaussian_noise as _gaussian_noise
+from ._library import autograd, define, define_inplace
+from ._rng import decode, positioned
+
+_NP = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+
+
+def _mode(vanilla: bool) -> str:
+    return "vanilla" if vanilla else "inverted"
+
+
+def _mask_words(m, like):
+    return like.new_empty((0,), dtype=torch.int32) if m.bits is None else m.bits.view(torch.int32)
+
+
+def _mask(t, bits, seed_offset, p, vanilla) -> DropoutMask:
+    """The forward's DropoutMask, rebuilt from what the operators carry between the passes."""
+    seed, offset = decode(seed_offset)
+    stored = bits.numel() > 0
+    return DropoutMask(p=p, mode=_mode(vanilla), kind="bits" if stored else "none", shape=tuple(t.shape),
+                       dtype=_NP[t.dtype], device=t.device.type, device_id=t.device.index or 0, seed=seed,
+                       offset=offset, bits=bits.view(torch.uint32) if stored else None)
+
+
+def _fake_words(x, store_mask):
+    return x.new_empty(((x.numel() + 31) // 32 if store_mask else 0,), dtype=torch.int32)
+
+
+# ------------------------------------------------------------------ dropout
+
+def _dropout_impl(x, seed_offset, p, vanilla, store_mask):
+    y, m = _dropout(x, p, generator=positioned(seed_offset), mode=_mode(vanilla),
+                    mask="bits" if store_mask else "none")
+    return y, _mask_words(m, x)
+
+
+dropout = define("dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool store_mask) -> (Tensor, Tensor)",
+                 _dropout_impl, lambda x, so, p, vanilla, store: (torch.empty_like(x), _fake_words(x, store)))
+
+
+def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
+    return _dropout_backward(dy, _mask(dy, bits, seed_offset, p, vanilla))
+
+
+dropout_backward = define(
+    "dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p, bool vanilla) -> Tensor",
+    _dropout_backward_impl, lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
+
+
+def _dropout_setup(ctx, inputs, output):
+    _, seed_offset, p, vanilla, _ = inputs
+    ctx.save_for_backward(output[1], seed_offset)
+    ctx.p, ctx.vanilla = p, vanilla
+
+
+def _dropout_grad(ctx, dy, _dbits):
+    bits, seed_offset = ctx.saved_tensors
+    return dropout_backward(dy.contiguous(), bits, seed_offset, ctx.p, ctx.vanilla), None, None, None, None
+
+
+autograd("regcore::dropout", _dropout_grad, _dropout_setup)
+
+
+def _dropout_inplace_impl(x, seed_offset, p, vanilla):
+    _dropout_inplace(x, p, generator=positioned(seed_offset), mode=_mode(vanilla), mask="none")
+
+
+dropout_ = define_inplace("dropout_(Tensor(a!) x, Tensor seed_offset, float p, bool vanilla) -> ()",
+                          _dropout_inplace_impl, lambda x, so, p, vanilla: None, mutates=("x",))
+
+
+# ------------------------------------------------------------------ gaussian noise
+
+def _noise_impl(x, seed_offset, std, multiplicative):
+    return _gaussian_noise(x, std, mode="multiplicative" if multiplicative else "additive",
+                           generator=positioned(seed_offset))
+
+
+gaussian_noise = define("gaussian_noise(Tensor x, Tensor seed_offset, float std, bool multiplicative) -> Tensor",
+                        _noise_impl, lambda x, so, std, mult: torch.empty_like(x))
+
+
+def _noise_setup(ctx, inputs, output):
+    _, seed_offset, std, multiplicative = inputs
+    ctx.save_for_backward(seed_offset)
+    ctx.std, ctx.multiplicative = std, multiplicative
+
+
+def _noise_grad(ctx, dy):
+    # additive: dx = dy. multiplicative: dx = dy * n with the forward's n, which is the same
+    # operator applied to dy at the same (seed, offset): one IEEE product, the same bits.
+    if not ctx.multiplicative:
+        return dy, None, None, None
+    (seed_offset,) = ctx.saved_tensors
+    return gaussian_noise(dy.contiguous(), seed_offset, ctx.std, True), None, None, None
+
+
+autograd("regcore::gaussian_noise", _noise_grad, _noise_setup)
+
+
+# ------------------------------------------------------------------ bias + activation + dropout
+
+def _bad_impl(x, bias, residual, seed_offset, activation, p, store_mask):
+    y, state = _bias_act_dropout(x, bias, activation, p, residual=residual, generator=positioned(seed_offset),
+                                 mask="bits" if store_mask else "none")
+    return y, _mask_words(state.mask, x)
+
+
+bias_act_dropout = define(
+    "bias_act_dropout(Tensor x, Tensor bias, Tensor? residual, Tensor seed_offset, str activation, float p, "
+    "bool store_mask) -> (Tensor, Tensor)",
+    _bad_impl, lambda x, b, r, so, act, p, store: (torch.empty_like(x), _fake_words(x, store)))
+
+
+def _bad_backward_impl(dy, x, bias, bits, seed_offset, activation, p, has_residual):
+    state = BiasActDropoutState(x, bias, activation, has_residual, _mask(x, bits, seed_offset, p, False))
+    dx, dbias = _bias_act_dropout_backward(dy, state)[:2]
+    return dx, dbias
+
+
+bias_act_dropout_backward = define(
+    "bias_act_dropout_backward(Tensor dy, Tensor x, Tensor bias, Tensor bits, Tensor seed_offset, str activation, "
+    "float p, bool has_residual) -> (Tensor, Tensor)",
+    _bad_backward_impl, lambda dy, x, b, bits, so, act, p, res: (torch.empty_like(x), torch.empty_like(b)))
+
+
+def _bad_setup(ctx, inputs, output):
+    x, bias, residual, seed_offset, activation, p, _ = inputs
+    ctx.save_for_backward(x, bias, output[1], seed_offset)
+    ctx.activation, ctx.p, ctx.has_residual = activation, p, residual is not None
+
+
+def _bad_grad(ctx, dy, _dbits):
+    x, bias, bits, seed_offset = ctx.saved_tensors
+    dx, dbias = bias_act_dropout_backward(dy.contiguous(), x, bias, bits, seed_offset, ctx.activation, ctx.p,
+                                          ctx.has_residual)
+    return dx, dbias, (dy if ctx.has_residual else None), None, None, None, None
+
+
+autograd("regcore::bias_act_dropout", _bad_grad, _bad_setup)

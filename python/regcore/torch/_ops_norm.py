@@ -1,0 +1,312 @@
+"""Normalization operators: batch norm (fused, and the split phases SyncBatchNorm runs between
+its collectives), layer, group and instance norm.
+
+Forward operators are functional: they return y, the float64 statistics they normalized with
+(``mean``, biased ``var``: what the backward needs) and, in training with running statistics,
+the NEW running statistics (the caller copies them into its buffers; regcore updates fresh
+copies so that the operator mutates none of its inputs and can carry an autograd formula).
+Backward operators rebuild the forward's saved state from those statistics with the array
+API's ``*_saved`` functions (the same coefficients, so the same bits) and call its backward.
+Absent optional results (no weight, no running statistics) are empty tensors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import batchnorm as _bn
+from .. import norms as _norms
+from ._library import autograd, define
+
+
+def _t(a):
+    """An array the array API returned as a torch tensor (a zero-copy view of a NumPy array)."""
+    return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
+
+
+def _none(t):
+    return t.new_empty((0,))
+
+
+def _opt(a, like):
+    return _none(like) if a is None else a
+
+
+def _f64(x, n):
+    return x.new_empty((n,), dtype=torch.float64)
+
+
+def _running_copies(rm, rv, update):
+    if not update or rm is None:
+        return None, None
+    return rm.clone(), rv.clone()
+
+
+def _results(y, saved, rm, rv, x):
+    mean, var = _t(saved.mean).contiguous(), _t(saved.var).contiguous()
+    return y, mean, var, _opt(rm, x), _opt(rv, x)
+
+
+def _count(count):
+    return None if count <= 0 else count
+
+
+def _grads(dx, dw, db, x):
+    return dx, _opt(dw, x), _opt(db, x)
+
+
+def _non_diff(ctx, output):
+    ctx.mark_non_differentiable(*output[1:])
+
+
+# ------------------------------------------------------------------ batch norm, fused
+
+def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    rm, rv = _running_copies(running_mean, running_var, training)
+    if not training:
+        rm, rv = running_mean, running_var
+    y, saved = _bn.batch_norm(x, weight, bias, rm, rv, training=training, momentum=momentum, eps=eps, axis=axis)
+    if not training:
+        rm = rv = None
+    return _results(y, saved, rm, rv, x)
+
+
+def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    C = x.shape[axis]
+    new = training and running_mean is not None
+    return (torch.empty_like(x), _f64(x, C), _f64(x, C), running_mean.new_empty((C,)) if new else _none(x),
+            running_var.new_empty((C,)) if new else _none(x))
+
+
+batch_norm = define(
+    "batch_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, "
+    "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)", _bn_impl, _bn_fake)
+
+
+def _bn_backward_impl(dy, x, weight, bias, mean, var, batch_stats, count, eps, axis):
+    saved = _bn.batch_norm_saved(x, mean, var, weight, bias, count=_count(count), eps=eps, axis=axis,
+                                 batch_stats=batch_stats)
+    return _grads(*_bn.batch_norm_backward(dy, x, weight, saved), x)
+
+
+def _grads_fake(dy, x, weight, bias):
+    return (torch.empty_like(x), torch.empty_like(weight) if weight is not None else _none(x),
+            torch.empty_like(bias) if bias is not None else _none(x))
+
+
+batch_norm_backward = define(
+    "batch_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "bool batch_stats, float count, float eps, int axis) -> (Tensor, Tensor, Tensor)",
+    _bn_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+def _bn_setup(ctx, inputs, output):
+    x, weight, bias, running_mean, running_var, training, momentum, eps, axis = inputs
+    _non_diff(ctx, output)
+    ctx.save_for_backward(x, weight, bias, output[1], output[2])
+    ctx.batch_stats = training or running_mean is None
+    ctx.eps, ctx.axis = eps, axis
+
+
+def _affine_grads(ctx, dx, dw, db):
+    return (dx, dw if ctx.needs_input_grad[1] else None, db if ctx.needs_input_grad[2] else None)
+
+
+def _bn_grad(ctx, dy, *_):
+    x, weight, bias, mean, var = ctx.saved_tensors
+    dx, dw, db = batch_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.batch_stats, 0.0, ctx.eps,
+                                     ctx.axis)
+    return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None, None)
+
+
+autograd("regcore::batch_norm", _bn_grad, _bn_setup)
+
+
+# ------------------------------------------------------------------ batch norm, split phases (SyncBatchNorm)
+
+batch_norm_stats = define(
+    "batch_norm_stats(Tensor x, int axis) -> Tensor",
+    lambda x, axis: _bn.batch_norm_stats(x, axis=axis),
+    lambda x, axis: x.new_empty((3, x.shape[axis]), dtype=torch.float64))
+
+merge_stats = define(
+    "merge_stats(Tensor stats) -> Tensor",
+    lambda stats: _bn.merge_stats(stats),
+    lambda stats: stats.new_empty(stats.shape[1:]))
+
+
+def _apply_impl(x, stats, weight, bias, running_mean, running_var, momentum, eps, axis):
+    rm, rv = _running_copies(running_mean, running_var, True)
+    y, saved = _bn.batch_norm_apply(x, stats, weight, bias, rm, rv, momentum=momentum, eps=eps, axis=axis)
+    return _results(y, saved, rm, rv, x)
+
+
+batch_norm_apply = define(
+    "batch_norm_apply(Tensor x, Tensor stats, Tensor? weight, Tensor? bias, Tensor? running_mean, "
+    "Tensor? running_var, float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
+    _apply_impl, lambda x, stats, w, b, rm, rv, momentum, eps, axis: _bn_fake(x, w, b, rm, rv, True, momentum, eps, axis))
+
+
+def _saved_for(x, weight, bias, mean, var, count, eps, axis):
+    return _bn.batch_norm_saved(x, mean, var, weight, bias, count=_count(count), eps=eps, axis=axis)
+
+
+batch_norm_backward_reduce = define(
+    "batch_norm_backward_reduce(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "float count, float eps, int axis) -> Tensor",
+    lambda dy, x, w, b, mean, var, count, eps, axis: _bn.batch_norm_backward_reduce(
+        dy, x, _saved_for(x, w, b, mean, var, count, eps, axis)),
+    lambda dy, x, w, b, mean, var, count, eps, axis: x.new_empty((2, x.shape[axis]), dtype=torch.float64))
+
+
+def _bwd_apply_impl(dy, x, weight, bias, mean, var, red, red_local, count, eps, axis):
+    saved = _saved_for(x, weight, bias, mean, var, count, eps, axis)
+    return _grads(*_bn.batch_norm_backward_apply(dy, x, weight, saved, red, red_local=red_local), x)
+
+
+batch_norm_backward_apply = define(
+    "batch_norm_backward_apply(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "Tensor red, Tensor? red_local, float count, float eps, int axis) -> (Tensor, Tensor, Tensor)",
+    _bwd_apply_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+# ------------------------------------------------------------------ layer norm
+
+def _axes(k):
+    return tuple(range(-k, 0))
+
+
+def _ln_impl(x, weight, bias, normalized_ndim, eps):
+    y, saved = _norms.layer_norm(x, weight, bias, axes=_axes(normalized_ndim), eps=eps)
+    return y, _t(saved.mean), _t(saved.var)
+
+
+def _rows(x, k):
+    n = 1
+    for d in x.shape[:x.dim() - k]:
+        n *= d
+    return n
+
+
+layer_norm = define(
+    "layer_norm(Tensor x, Tensor? weight, Tensor? bias, int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
+    _ln_impl, lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
+
+
+def _ln_backward_impl(dy, x, weight, bias, mean, var, normalized_ndim, eps):
+    saved = _norms.layer_norm_saved(x, mean, var, weight, bias, axes=_axes(normalized_ndim), eps=eps)
+    return _grads(*_norms.layer_norm_backward(dy, x, weight, saved), x)
+
+
+layer_norm_backward = define(
+    "layer_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
+    _ln_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+def _ln_setup(ctx, inputs, output):
+    x, weight, bias, k, eps = inputs
+    _non_diff(ctx, output)
+    ctx.save_for_backward(x, weight, bias, output[1], output[2])
+    ctx.k, ctx.eps = k, eps
+
+
+def _ln_grad(ctx, dy, *_):
+    x, weight, bias, mean, var = ctx.saved_tensors
+    dx, dw, db = layer_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.k, ctx.eps)
+    return (*_affine_grads(ctx, dx, dw, db), None, None)
+
+
+autograd("regcore::layer_norm", _ln_grad, _ln_setup)
+
+
+# ------------------------------------------------------------------ group norm
+
+def _gn_impl(x, groups, weight, bias, eps):
+    y, saved = _norms.group_norm(x, groups, weight, bias, eps=eps)
+    return y, _t(saved.mean), _t(saved.var)
+
+
+group_norm = define(
+    "group_norm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)",
+    _gn_impl, lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
+
+
+def _gn_backward_impl(dy, x, groups, weight, bias, mean, var, eps):
+    saved = _norms.group_norm_saved(x, groups, mean, var, weight, bias, eps=eps)
+    return _grads(*_norms.group_norm_backward(dy, x, weight, saved), x)
+
+
+group_norm_backward = define(
+    "group_norm_backward(Tensor dy, Tensor x, int groups, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "float eps) -> (Tensor, Tensor, Tensor)",
+    _gn_backward_impl, lambda dy, x, G, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+def _gn_setup(ctx, inputs, output):
+    x, groups, weight, bias, eps = inputs
+    _non_diff(ctx, output)
+    ctx.save_for_backward(x, weight, bias, output[1], output[2])
+    ctx.groups, ctx.eps = groups, eps
+
+
+def _gn_grad(ctx, dy, *_):
+    x, weight, bias, mean, var = ctx.saved_tensors
+    dx, dw, db = group_norm_backward(dy.contiguous(), x, ctx.groups, weight, bias, mean, var, ctx.eps)
+    return dx, None, (dw if ctx.needs_input_grad[2] else None), (db if ctx.needs_input_grad[3] else None), None
+
+
+autograd("regcore::group_norm", _gn_grad, _gn_setup)
+
+
+# ------------------------------------------------------------------ instance norm
+
+def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    if use_input_stats:
+        rm, rv = _running_copies(running_mean, running_var, True)
+    else:
+        rm, rv = running_mean, running_var
+    y, saved = _norms.instance_norm(x, weight, bias, rm, rv, training=use_input_stats, momentum=momentum, eps=eps)
+    if not use_input_stats:
+        rm = rv = None
+    return _results(y, saved, rm, rv, x)
+
+
+def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    n = x.shape[0] * x.shape[1] if use_input_stats else x.shape[1]
+    new = use_input_stats and running_mean is not None
+    return (torch.empty_like(x), _f64(x, n), _f64(x, n), running_mean.new_empty(running_mean.shape) if new else _none(x),
+            running_var.new_empty(running_var.shape) if new else _none(x))
+
+
+instance_norm = define(
+    "instance_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, "
+    "bool use_input_stats, float momentum, float eps) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
+    _in_impl, _in_fake)
+
+
+def _in_backward_impl(dy, x, weight, bias, mean, var, batch_stats, eps):
+    saved = _norms.instance_norm_saved(x, mean, var, weight, bias, eps=eps, batch_stats=batch_stats)
+    return _grads(*_norms.instance_norm_backward(dy, x, weight, saved), x)
+
+
+instance_norm_backward = define(
+    "instance_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+    "bool batch_stats, float eps) -> (Tensor, Tensor, Tensor)",
+    _in_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+def _in_setup(ctx, inputs, output):
+    x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps = inputs
+    _non_diff(ctx, output)
+    ctx.save_for_backward(x, weight, bias, output[1], output[2])
+    ctx.batch_stats, ctx.eps = use_input_stats, eps
+
+
+def _in_grad(ctx, dy, *_):
+    x, weight, bias, mean, var = ctx.saved_tensors
+    dx, dw, db = instance_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.batch_stats, ctx.eps)
+    return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None)
+
+
+autograd("regcore::instance_norm", _in_grad, _in_setup)

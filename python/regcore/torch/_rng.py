@@ -1,0 +1,130 @@
+"""Where each random operator's (seed, offset) comes from.
+
+A random operator (dropout, noise) is a pure function of its inputs, one of which is a
+``seed_offset`` tensor: int64 ``[seed, offset]`` (the seed's 64-bit pattern, the first counter
+block). The pair is drawn per call by one more operator, ``regcore::seed_offset(token,
+generator, blocks)``:
+
+* ``generator = 0`` (no generator given): the seed is 63 random bits drawn from torch's default
+  CPU generator and the offset is 0. regcore's masks are then tied to torch's own random state
+  exactly as torch's dropout is: ``torch.manual_seed(s)`` reproduces them, ``torch.get_rng_state``
+  / ``set_rng_state`` (and so ``torch.utils.checkpoint``) replay them, successive calls differ;
+  and since the draw is on the CPU whatever the data's device, CPU and CUDA tensors get the same
+  masks for the same seed and call sequence.
+* a ``regcore.Generator``: its seed, and ``blocks`` counter blocks reserved from it (exactly
+  what the array API's call would reserve, so the generator ends where it would).
+* a ``torch.Generator``: 63 bits drawn from it, offset 0.
+
+The draw mutates ``TOKEN`` (a CPU scalar counting the draws): under ``torch.compile`` every draw
+reads and writes the same tensor, so the draws keep their eager order and are never merged,
+while the random operators themselves stay functional (identical inputs, identical output).
+The draw runs on the host when the graph runs (an opaque operator, not inductor's RNG), so
+compiled and eager runs give the same masks.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+import torch
+
+from .. import Generator
+from ._library import define
+
+TOKEN = torch.zeros((), dtype=torch.int64)
+TORCH_DEFAULT = 0
+
+_U64 = 1 << 64
+_by_handle: dict = {}                                   # handle -> weakref to the generator
+_handles: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # generator -> handle
+_next = itertools.count(1)
+
+
+@torch.compiler.assume_constant_result
+def handle(generator) -> int:
+    """The operator argument that stands for ``generator`` (a constant under torch.compile)."""
+    if generator is None:
+        return TORCH_DEFAULT
+    h = _handles.get(generator)
+    if h is None:
+        if not isinstance(generator, (Generator, torch.Generator)):
+            raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, "
+                            f"got {type(generator).__name__}")
+        h = next(_next)
+        _handles[generator] = h
+        _by_handle[h] = weakref.ref(generator, lambda _r, h=h: _by_handle.pop(h, None))
+    return h
+
+
+def torch_bits(gen) -> int:
+    """63 random bits from a torch generator (one draw, as any torch random call makes)."""
+    device = "cpu" if gen is None else gen.device
+    return int(torch.empty((), dtype=torch.int64, device=device).random_(generator=gen))
+
+
+def _i64(v: int) -> int:
+    return v - _U64 if v >= (1 << 63) else v
+
+
+def _draw(token, generator, blocks):
+    if generator == TORCH_DEFAULT:
+        seed, offset = torch_bits(None), 0
+    else:
+        ref = _by_handle.get(generator)
+        g = None if ref is None else ref()
+        if g is None:
+            raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
+                               "longer exists")
+        if isinstance(g, Generator):
+            seed, offset = g.seed, g.reserve(blocks)
+        else:
+            seed, offset = torch_bits(g), 0
+    token.add_(1)
+    return torch.tensor((_i64(seed), _i64(offset)), dtype=torch.int64)
+
+
+seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, int blocks) -> Tensor", _draw,
+                        lambda token, generator, blocks: token.new_empty((2,)))
+
+
+def draw(generator, blocks: int):
+    """The (seed, offset) tensor of one random call that reads ``blocks`` counter blocks."""
+    return seed_offset_op(TOKEN, handle(generator), blocks)
+
+
+NO_DRAW = torch.zeros((2,), dtype=torch.int64)   # for calls that read no random bits (p = 0 or 1)
+
+
+def no_draw():
+    return NO_DRAW
+
+
+def decode(seed_offset) -> tuple:
+    """(seed, offset) as the array API's Generator takes them (unsigned)."""
+    s, o = seed_offset.tolist()
+    return s % _U64, o % _U64
+
+
+def positioned(seed_offset) -> Generator:
+    """A regcore Generator at the call's (seed, offset): the array API reserves from it exactly
+    the blocks the draw accounted for."""
+    seed, offset = decode(seed_offset)
+    return Generator.from_state({"seed": seed, "offset": offset})
+
+
+def blocks_for(numel: int, itemsize: int = 4) -> int:
+    """Counter blocks a call over numel elements reads (docs/random.md: E = 4 for masks and
+    float32 draws, 2 for float64 draws)."""
+    e = 4 if itemsize <= 4 else 2
+    return (numel + e - 1) // e
+
+
+def check_not_capturing(t) -> None:
+    """Refuse a random call during CUDA-graph capture: the (seed, offset) is drawn on the host
+    when the call runs, so a captured graph would replay one mask forever."""
+    if t.is_cuda and torch.cuda.is_current_stream_capturing():
+        raise RuntimeError(
+            "regcore.torch: random operators (dropout, noise) cannot run inside CUDA-graph capture: their "
+            "(seed, offset) is drawn on the host per call, so every replay would reuse the captured mask. "
+            "Run the module in eval mode inside the graph, or leave it outside the captured region "
+            "(torch.compile's mode='reduce-overhead' leaves such graphs uncaptured by itself).")

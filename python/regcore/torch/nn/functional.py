@@ -1,0 +1,211 @@
+"""Functional forms of regcore's modules, with torch.nn.functional's names and argument order;
+regcore's extras are keyword-only.
+
+Everything that could fail is checked before any state changes: a generator is drawn from only
+once the call is known to be valid, running statistics are written only after the operator
+succeeded. Random calls that read no random bits (p = 0, eval mode, std = 0) return the input
+itself and leave every generator alone.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import _checks, _ops_dropout, _ops_norm, _rng  # noqa: F401
+
+__all__ = ["dropout", "gaussian_noise", "bias_act_dropout", "batch_norm", "layer_norm", "group_norm",
+           "instance_norm"]
+
+MODES = ("inverted", "vanilla")
+MASKS = ("bits", "none")
+ACTIVATIONS = ("identity", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid")
+
+
+def _draw(t, generator, blocks):
+    _rng.check_not_capturing(t)
+    return _rng.draw(generator, blocks)
+
+
+def _mask_draw(x, p, generator):
+    """(seed, offset) of a dropout mask over x: a real draw only when the mask depends on it."""
+    if 0.0 < p < 1.0:
+        return _draw(x, generator, _rng.blocks_for(x.numel()))
+    return _rng.no_draw()
+
+
+def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask="bits", generator=None):
+    """torch.nn.functional.dropout on regcore's kernel: the keep rule of docs/dropout.md, masks
+    kept as 1 bit per element (``mask="bits"``) or redrawn in the backward (``"none"``).
+    ``mode="vanilla"`` keeps values unscaled (scale by 1 - p at inference)."""
+    p = _checks.probability(p)
+    _checks.choice(mode, "mode", MODES)
+    _checks.choice(mask, "mask", MASKS)
+    if not training or p == 0.0:
+        return input
+    _checks.float_tensor(input, "input")
+    vanilla = mode == "vanilla"
+    so = _mask_draw(input, p, generator)
+    if inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad):
+        _ops_dropout.dropout_(input, so, p, vanilla)
+        return input
+    y, _ = _ops_dropout.dropout(input.contiguous(), so, p, vanilla, mask == "bits")
+    if inplace:   # autograd is recording (or x is strided): the result goes back into x
+        return input.copy_(y)
+    return y
+
+
+def gaussian_noise(input, std, training=True, *, mode="additive", generator=None):
+    """additive: input + N(0, std^2); multiplicative (Gaussian dropout): input * N(1, std^2),
+    the draws of regcore.random.normal for the same (seed, offset)."""
+    std = _checks.nonnegative(std, "std")
+    _checks.choice(mode, "mode", ("additive", "multiplicative"))
+    if not training or std == 0.0:
+        return input
+    _checks.float_tensor(input, "input")
+    so = _draw(input, generator, _rng.blocks_for(input.numel(), input.element_size()))
+    return _ops_dropout.gaussian_noise(input.contiguous(), so, std, mode == "multiplicative")
+
+
+def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, residual=None, mask="bits",
+                     generator=None):
+    """dropout(act(input + bias)) [+ residual] in one pass, bias along the last axis. In eval
+    mode (or p = 0) it is act(input + bias) [+ residual], without touching a generator."""
+    p = _checks.probability(p)
+    _checks.choice(activation, "activation", ACTIVATIONS)
+    _checks.choice(mask, "mask", MASKS)
+    _checks.float_tensor(input, "input")
+    _checks.float_tensor(bias, "bias")
+    _checks.same_device(bias, input, "bias")
+    _checks.same_dtype(bias, input, "bias")
+    if input.dim() < 1 or bias.shape != input.shape[-1:]:
+        raise ValueError(f"bias: expected shape ({input.shape[-1] if input.dim() else '?'},) (the last axis of "
+                         f"input), got {tuple(bias.shape)}")
+    if residual is not None:
+        _checks.float_tensor(residual, "residual")
+        _checks.same_device(residual, input, "residual")
+        _checks.same_dtype(residual, input, "residual")
+        if residual.shape != input.shape:
+            raise ValueError(f"residual: expected shape {tuple(input.shape)} (input's), got {tuple(residual.shape)}")
+        residual = residual.contiguous()
+    if not training:
+        p = 0.0
+    so = _mask_draw(input, p, generator)
+    y, _ = _ops_dropout.bias_act_dropout(input.contiguous(), bias.contiguous(), residual, so, activation, p,
+                                         mask == "bits")
+    return y
+
+
+# ------------------------------------------------------------------ normalization
+
+def _channels_view(x):
+    """(view, axis, restore): x as the kernels take it. Channels-first contiguous -> axis 1;
+    a channels_last / channels_last_3d tensor -> its (N, *spatial, C) contiguous permutation with
+    axis -1, and the result permuted back (so y keeps x's memory format, as torch's modules do)."""
+    if x.is_contiguous():
+        return x, 1, None
+    if x.dim() in (4, 5):
+        fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+        if x.is_contiguous(memory_format=fmt):
+            perm = (0, *range(2, x.dim()), 1)
+            inverse = (0, x.dim() - 1, *range(1, x.dim() - 1))
+            return x.permute(perm), -1, inverse
+    return x.contiguous(), 1, None
+
+
+def _restore(y, inverse):
+    return y if inverse is None else y.permute(inverse)
+
+
+def _param(t, name, x, channels):
+    if t is None:
+        return None
+    _checks.float_tensor(t, name)
+    _checks.same_device(t, x, name)
+    _checks.same_dtype(t, x, name)
+    if tuple(t.shape) != (channels,):
+        raise ValueError(f"{name}: expected shape ({channels},) (one value per channel), got {tuple(t.shape)}")
+    return t
+
+
+def _running(running_mean, running_var, x, channels):
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean, running_var: expected both or neither")
+    return _param(running_mean, "running_mean", x, channels), _param(running_var, "running_var", x, channels)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm on regcore's kernels (float64 statistics, biased variance
+    to normalize, unbiased for the running variance; docs/batchnorm.md). Without running
+    statistics the batch's own are used in both modes."""
+    _checks.float_tensor(input, "input")
+    if input.dim() < 2:
+        raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
+    C = input.shape[1]
+    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
+    running_mean, running_var = _running(running_mean, running_var, input, C)
+    training = bool(training) or running_mean is None
+    x, axis, inverse = _channels_view(input)
+    y, _, _, new_mean, new_var = _ops_norm.batch_norm(x, weight, bias, running_mean, running_var, training,
+                                                      float(momentum), float(eps), axis)
+    if training and running_mean is not None:
+        running_mean.copy_(new_mean)
+        running_var.copy_(new_var)
+    return _restore(y, inverse)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.layer_norm on regcore's kernels."""
+    _checks.float_tensor(input, "input")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
+        raise ValueError(f"normalized_shape: expected the trailing dimensions of input {tuple(input.shape)}, "
+                         f"got {shape}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None:
+            _checks.float_tensor(t, name)
+            _checks.same_device(t, input, name)
+            _checks.same_dtype(t, input, name)
+    y, _, _ = _ops_norm.layer_norm(input.contiguous(), _contig(weight), _contig(bias), k, float(eps))
+    return y
+
+
+def _contig(t):
+    return None if t is None else t.contiguous()
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.group_norm on regcore's kernels."""
+    _checks.float_tensor(input, "input")
+    if input.dim() < 2:
+        raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
+    C = input.shape[1]
+    if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1 or C % num_groups:
+        raise ValueError(f"num_groups: expected a divisor of the {C} channels, got {num_groups!r}")
+    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
+    y, _, _ = _ops_norm.group_norm(input.contiguous(), num_groups, weight, bias, float(eps))
+    return y
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """torch.nn.functional.instance_norm on regcore's kernels."""
+    _checks.float_tensor(input, "input")
+    if input.dim() < 3:
+        raise ValueError(f"input: expected (N, C, *spatial) with at least one spatial dimension, got {input.dim()} "
+                         "dimensions")
+    C = input.shape[1]
+    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
+    running_mean, running_var = _running(running_mean, running_var, input, C)
+    if not use_input_stats and running_mean is None:
+        raise ValueError("running_mean: expected running statistics when use_input_stats=False")
+    if use_input_stats and math.prod(input.shape[2:]) <= 1 and input.numel():
+        raise ValueError(f"input: expected more than 1 spatial element when using input statistics, got input size "
+                         f"{tuple(input.shape)}")
+    y, _, _, new_mean, new_var = _ops_norm.instance_norm(input.contiguous(), weight, bias, running_mean, running_var,
+                                                         bool(use_input_stats), float(momentum), float(eps))
+    if use_input_stats and running_mean is not None:
+        running_mean.copy_(new_mean)
+        running_var.copy_(new_var)
+    return y

@@ -59,10 +59,28 @@ def _cuda_view(x, name: str):
     return device_view(x, name)
 
 
+_torch = None   # the torch module, once some caller has imported it (regcore never imports it)
+
+
 def _torch_tensor_type():
-    """torch.Tensor when torch is already imported (regcore never imports it), else None."""
-    torch = sys.modules.get("torch")
-    return getattr(torch, "Tensor", None)
+    """torch.Tensor when torch is already imported, else None."""
+    global _torch
+    if _torch is None:
+        _torch = sys.modules.get("torch")
+        if _torch is None or not hasattr(_torch, "Tensor"):
+            _torch = None
+            return None
+    return _torch.Tensor
+
+
+_TORCH_DTYPES = {}   # NumPy dtype -> torch dtype, filled on first use
+
+
+def _torch_dtype(dtype):
+    d = _TORCH_DTYPES.get(dtype)
+    if d is None:
+        d = _TORCH_DTYPES[dtype] = getattr(_torch, np.dtype(dtype).name)
+    return d
 
 
 def _grad_refusal(name: str) -> TypeError:
@@ -86,9 +104,7 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
     an in-place target (init, an optimizer step: torch itself updates parameters in place under
     no_grad) or while autograd is not recording; elsewhere it is refused with what to do."""
     if x.requires_grad:
-        import torch
-
-        if not writeable and torch.is_grad_enabled():
+        if not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
         x = x.detach()
     try:
@@ -109,11 +125,8 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
             view = _torch_cpu_view(x, name, writeable, dtypes)
             if view is not None:
                 return _checked(x, name, view, "cpu", 0, writeable, dtypes)
-        elif x.requires_grad and not writeable:
-            import torch
-
-            if torch.is_grad_enabled():
-                raise _grad_refusal(name)
+        elif x.requires_grad and not writeable and _torch.is_grad_enabled():
+            raise _grad_refusal(name)
     if isinstance(x, np.ndarray):
         view, device, dev_id = x, "cpu", 0
     elif hasattr(x, "__dlpack_device__") and hasattr(x, "__dlpack__"):
@@ -202,9 +215,7 @@ def empty_like_place(like, shape: tuple, dtype: np.dtype):
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(like, tensor) and like.device.type == "cpu":
         # torch's own allocator, no array-namespace lookup (~10 us a call for small outputs)
-        import torch
-
-        out = torch.empty(tuple(shape), dtype=getattr(torch, np.dtype(dtype).name))
+        out = _torch.empty(shape, dtype=_torch_dtype(dtype))
         view = out.numpy()
         return out, ArrayRef(out, "cpu", 0, tuple(view.shape), view.dtype, view, True)
     else:

@@ -77,7 +77,7 @@ def _dropout_grad(ctx, dy, _dbits):
     return dropout_backward(dy.contiguous(), bits, seed_offset, ctx.p, ctx.vanilla), None, None, None, None
 
 
-autograd("regcore::dropout", _dropout_grad, _dropout_setup)
+autograd(dropout, _dropout_grad, _dropout_setup)
 
 
 def _dropout_inplace_impl(x, seed_offset, p, vanilla):
@@ -114,7 +114,7 @@ def _noise_grad(ctx, dy):
     return gaussian_noise(dy.contiguous(), seed_offset, ctx.std, True), None, None, None
 
 
-autograd("regcore::gaussian_noise", _noise_grad, _noise_setup)
+autograd(gaussian_noise, _noise_grad, _noise_setup)
 
 
 # ------------------------------------------------------------------ bias + activation + dropout
@@ -156,4 +156,4 @@ def _bad_grad(ctx, dy, _dbits):
     return dx, dbias, (dy if ctx.has_residual else None), None, None, None, None
 
 
-autograd("regcore::bias_act_dropout", _bad_grad, _bad_setup)
+autograd(bias_act_dropout, _bad_grad, _bad_setup)

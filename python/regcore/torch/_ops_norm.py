@@ -119,7 +119,7 @@ def _bn_grad(ctx, dy, *_):
     return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None, None)
 
 
-autograd("regcore::batch_norm", _bn_grad, _bn_setup)
+autograd(batch_norm, _bn_grad, _bn_setup)
 
 
 # ------------------------------------------------------------------ batch norm, split phases (SyncBatchNorm)
@@ -217,7 +217,7 @@ def _ln_grad(ctx, dy, *_):
     return (*_affine_grads(ctx, dx, dw, db), None, None)
 
 
-autograd("regcore::layer_norm", _ln_grad, _ln_setup)
+autograd(layer_norm, _ln_grad, _ln_setup)
 
 
 # ------------------------------------------------------------------ group norm
@@ -256,7 +256,7 @@ def _gn_grad(ctx, dy, *_):
     return dx, None, (dw if ctx.needs_input_grad[2] else None), (db if ctx.needs_input_grad[3] else None), None
 
 
-autograd("regcore::group_norm", _gn_grad, _gn_setup)
+autograd(group_norm, _gn_grad, _gn_setup)
 
 
 # ------------------------------------------------------------------ instance norm
@@ -309,4 +309,4 @@ def _in_grad(ctx, dy, *_):
     return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None)
 
 
-autograd("regcore::instance_norm", _in_grad, _in_setup)
+autograd(instance_norm, _in_grad, _in_setup)

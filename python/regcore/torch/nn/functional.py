@@ -117,21 +117,19 @@ def _restore(y, inverse):
     return y if inverse is None else y.permute(inverse)
 
 
-def _param(t, name, x, channels):
-    if t is None:
-        return None
-    _checks.float_tensor(t, name)
-    _checks.same_device(t, x, name)
-    _checks.same_dtype(t, x, name)
-    if tuple(t.shape) != (channels,):
-        raise ValueError(f"{name}: expected shape ({channels},) (one value per channel), got {tuple(t.shape)}")
-    return t
+_TORCH_NAMES = {"x": "input", "gamma": "weight", "beta": "bias"}
 
 
-def _running(running_mean, running_var, x, channels):
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("running_mean, running_var: expected both or neither")
-    return _param(running_mean, "running_mean", x, channels), _param(running_var, "running_var", x, channels)
+def _call(op, *args):
+    """Run a normalization operator; the array API's checks (which run before anything is
+    written) name the array API's arguments, reported here under torch's names."""
+    try:
+        return op(*args)
+    except (TypeError, ValueError) as exc:
+        name, sep, rest = str(exc).partition(": ")
+        if sep and name in _TORCH_NAMES:
+            raise type(exc)(f"{_TORCH_NAMES[name]}: {rest}") from None
+        raise
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -141,13 +139,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _checks.float_tensor(input, "input")
     if input.dim() < 2:
         raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
-    C = input.shape[1]
-    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
-    running_mean, running_var = _running(running_mean, running_var, input, C)
     training = bool(training) or running_mean is None
     x, axis, inverse = _channels_view(input)
-    y, _, _, new_mean, new_var = _ops_norm.batch_norm(x, weight, bias, running_mean, running_var, training,
-                                                      float(momentum), float(eps), axis)
+    y, _, _, new_mean, new_var = _call(_ops_norm.batch_norm, x, weight, bias, running_mean, running_var, training,
+                                       float(momentum), float(eps), axis)
     if training and running_mean is not None:
         running_mean.copy_(new_mean)
         running_var.copy_(new_var)
@@ -162,12 +157,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
         raise ValueError(f"normalized_shape: expected the trailing dimensions of input {tuple(input.shape)}, "
                          f"got {shape}")
-    for t, name in ((weight, "weight"), (bias, "bias")):
-        if t is not None:
-            _checks.float_tensor(t, name)
-            _checks.same_device(t, input, name)
-            _checks.same_dtype(t, input, name)
-    y, _, _ = _ops_norm.layer_norm(input.contiguous(), _contig(weight), _contig(bias), k, float(eps))
+    y, _, _ = _call(_ops_norm.layer_norm, input.contiguous(), _contig(weight), _contig(bias), k, float(eps))
     return y
 
 
@@ -183,8 +173,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     C = input.shape[1]
     if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1 or C % num_groups:
         raise ValueError(f"num_groups: expected a divisor of the {C} channels, got {num_groups!r}")
-    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
-    y, _, _ = _ops_norm.group_norm(input.contiguous(), num_groups, weight, bias, float(eps))
+    y, _, _ = _call(_ops_norm.group_norm, input.contiguous(), num_groups, weight, bias, float(eps))
     return y
 
 
@@ -195,16 +184,13 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.dim() < 3:
         raise ValueError(f"input: expected (N, C, *spatial) with at least one spatial dimension, got {input.dim()} "
                          "dimensions")
-    C = input.shape[1]
-    weight, bias = _param(weight, "weight", input, C), _param(bias, "bias", input, C)
-    running_mean, running_var = _running(running_mean, running_var, input, C)
     if not use_input_stats and running_mean is None:
         raise ValueError("running_mean: expected running statistics when use_input_stats=False")
     if use_input_stats and math.prod(input.shape[2:]) <= 1 and input.numel():
         raise ValueError(f"input: expected more than 1 spatial element when using input statistics, got input size "
                          f"{tuple(input.shape)}")
-    y, _, _, new_mean, new_var = _ops_norm.instance_norm(input.contiguous(), weight, bias, running_mean, running_var,
-                                                         bool(use_input_stats), float(momentum), float(eps))
+    y, _, _, new_mean, new_var = _call(_ops_norm.instance_norm, input.contiguous(), weight, bias, running_mean,
+                                       running_var, bool(use_input_stats), float(momentum), float(eps))
     if use_input_stats and running_mean is not None:
         running_mean.copy_(new_mean)
         running_var.copy_(new_var)

@@ -1,0 +1,24 @@
+"""Shared by the tests/test_torch_*.py files: skip without torch, seeds, and tolerances."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+rct = pytest.importorskip("regcore.torch")
+
+# float32 results against torch's modules: different summation orders, not different math
+TOL = {torch.float32: dict(rtol=1e-4, atol=2e-5), torch.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def seed_offset(seed, offset=0):
+    """A fixed (seed, offset) operator input (what regcore::seed_offset returns)."""
+    return torch.tensor([seed, offset], dtype=torch.int64)
+
+
+def cuda_available() -> bool:
+    from regcore import _native
+
+    return torch.cuda.is_available() and _native.cuda is not None and bool(_native.cuda.devices())
+
+
+cuda = [pytest.mark.cuda, pytest.mark.skipif(not cuda_available(), reason="no CUDA device or no CUDA build")]

@@ -21,4 +21,4 @@ def cuda_available() -> bool:
     return torch.cuda.is_available() and _native.cuda is not None and bool(_native.cuda.devices())
 
 
-cuda = [pytest.mark.cuda, pytest.mark.skipif(not cuda_available(), reason="no CUDA device or no CUDA build")]
+requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no CUDA device or no CUDA build")

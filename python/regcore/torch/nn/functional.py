@@ -139,6 +139,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _checks.float_tensor(input, "input")
     if input.dim() < 2:
         raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
+    if input.numel() == 0:   # torch's rule: an empty batch gives an empty result, statistics untouched
+        return input.clone()
     training = bool(training) or running_mean is None
     x, axis, inverse = _channels_view(input)
     y, _, _, new_mean, new_var = _call(_ops_norm.batch_norm, x, weight, bias, running_mean, running_var, training,

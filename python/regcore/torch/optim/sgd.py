@@ -117,11 +117,10 @@ class SGD(torch.optim.Optimizer):
             order = _order(p)
             buf, fresh = None, False
             if momentum:
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
+                buf = self.state.get(p, {}).get("momentum_buffer")   # .get: no state entry made yet
                 if buf is None:
                     buf, fresh = torch.empty_like(p, memory_format=torch.preserve_format), True
-                    new_buffers.append((state, buf))
+                    new_buffers.append((p, buf))
             axis = group["max_norm_axis"]
             if order is not None:   # update the contiguous permutation of p (and of grad, buffer)
                 axis = order.index(axis % p.dim()) if group["max_norm"] is not None and p.dim() else axis
@@ -146,8 +145,8 @@ class SGD(torch.optim.Optimizer):
         for gi, group in enumerate(self.param_groups):   # everything checked before anything is written
             _hyper(group, f"param_groups[{gi}]: ")
             plans.append((group, self._calls(group, new_buffers)))
-        for state, buf in new_buffers:
-            state["momentum_buffer"] = buf
+        for p, buf in new_buffers:
+            self.state[p]["momentum_buffer"] = buf
         for group, calls in plans:
             for (_device, axis), (params, grads, bufs, fresh) in calls.items():
                 max_norm = group["max_norm"]

@@ -1,0 +1,53 @@
+"""torch.compile(fullgraph=True) of a small MLP and a small CNN made of regcore modules: no graph
+break, the same outputs and gradients as eager (masks included: the (seed, offset) draw is an
+operator that runs when the graph runs, not inductor's RNG), masks that differ between calls and
+repeat after torch.manual_seed. Kept to two compilations (each takes seconds)."""
+from __future__ import annotations
+
+import pytest
+
+from _torch_helpers import rct, torch
+
+nn = torch.nn
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(12, 32, bias=False), rct.nn.BiasActDropout(32, "gelu", 0.2), rct.nn.BatchNorm1d(32),
+                         rct.nn.Dropout(0.5), nn.Linear(32, 16), rct.nn.LayerNorm(16), rct.nn.GaussianNoise(0.1),
+                         nn.Linear(16, 3))
+
+
+def _cnn():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), rct.nn.BatchNorm2d(8), nn.ReLU(), rct.nn.Dropout(0.3),
+                         nn.Conv2d(8, 8, 3, padding=1), rct.nn.GroupNorm(2, 8), nn.ReLU(),
+                         rct.nn.InstanceNorm2d(8, affine=True), nn.Flatten(), rct.nn.Dropout(0.5),
+                         nn.Linear(8 * 6 * 6, 4))
+
+
+@pytest.mark.parametrize("make,shape", [(_mlp, (16, 12)), (_cnn, (4, 3, 6, 6))], ids=["mlp", "cnn"])
+def test_fullgraph_compile_matches_eager(make, shape):
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = make()
+    x = torch.randn(*shape)
+    explanation = torch._dynamo.explain(model)(x)
+    assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+    compiled = torch.compile(model, fullgraph=True)
+    runs = {}
+    for name, fn in (("eager", model), ("compiled", compiled)):
+        torch.manual_seed(7)
+        outs = []
+        for _ in range(2):
+            y = fn(x)
+            grads = torch.autograd.grad(y.square().sum(), list(model.parameters()))
+            outs.append((y.detach(), grads))
+        runs[name] = outs
+    for (ye, ge), (yc, gc) in zip(runs["eager"], runs["compiled"]):
+        torch.testing.assert_close(yc, ye, rtol=1e-5, atol=1e-6)
+        for a, b in zip(ge, gc):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(runs["compiled"][0][0], runs["compiled"][1][0]), "masks differ between calls"
+    torch.manual_seed(7)
+    torch.testing.assert_close(compiled(x), runs["compiled"][0][0], rtol=0, atol=0)
+    model.eval()   # eval mode: no random draws, running statistics
+    torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)

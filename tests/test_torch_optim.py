@@ -1,0 +1,189 @@
+"""regcore.torch.optim.SGD against torch.optim.SGD: the same updates for torch's options, state
+layout and state_dicts loading both ways, regcore's penalties (proximal L1 gives exact zeros,
+subgradient L1 is torch's loss-term L1, max-norm), GradScaler, channels_last parameters, one
+fused call per (group, device), and refusals that leave everything unchanged."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from _torch_helpers import rct, torch
+
+nn = torch.nn
+
+
+def _model(seed=0, dtype=torch.float32):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).to(dtype)
+
+
+def _train(model, opt, steps=5, seed=1, closure=False):
+    g = torch.Generator().manual_seed(seed)
+    dtype = next(model.parameters()).dtype
+    for _ in range(steps):
+        x, t = torch.randn(10, 6, generator=g, dtype=dtype), torch.randn(10, 3, generator=g, dtype=dtype)
+
+        def loss_fn():
+            opt.zero_grad()
+            loss = (model(x) - t).square().mean()
+            loss.backward()
+            return loss
+        if closure:
+            opt.step(loss_fn)
+        else:
+            loss_fn()
+            opt.step()
+    return model
+
+
+OPTIONS = [dict(lr=0.1), dict(lr=0.05, momentum=0.9), dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+           dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=1e-3, maximize=True),
+           dict(lr=0.1, momentum=0.5, foreach=True), dict(lr=0.1, momentum=0.5, fused=True)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_matches_torch_sgd(opts, dtype):
+    ref, ours = _model(dtype=dtype), _model(dtype=dtype)
+    _train(ref, torch.optim.SGD(ref.parameters(), **opts))
+    opt = rct.optim.SGD(ours.parameters(), **opts)
+    _train(ours, opt, closure=True)
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == torch.float32 else dict(rtol=1e-13, atol=1e-15)
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(b, a, **tol)
+
+
+def test_defaults_are_torchs():
+    import inspect
+    ours = inspect.signature(rct.optim.SGD.__init__).parameters
+    for name, p in inspect.signature(torch.optim.SGD.__init__).parameters.items():
+        assert ours[name].default == p.default and ours[name].kind == p.kind, name
+    for extra in ("l1", "l1_mode", "decoupled_weight_decay", "max_norm", "max_norm_axis"):
+        assert ours[extra].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_state_dict_loads_both_ways():
+    a, b = _model(), _model()
+    ta = torch.optim.SGD(a.parameters(), lr=0.05, momentum=0.9)
+    _train(a, ta, steps=3)
+    ob = rct.optim.SGD(b.parameters(), lr=0.05, momentum=0.9, l1=1e-4)
+    b.load_state_dict(a.state_dict(), strict=True)
+    ob.load_state_dict(copy.deepcopy(ta.state_dict()))   # as through torch.save / torch.load
+    assert ob.param_groups[0]["l1"] == 1e-4          # regcore's keys keep their values
+    for p in b.parameters():
+        assert "momentum_buffer" in ob.state[p]
+    ob.param_groups[0]["l1"] = 0.0
+    _train(a, ta, steps=2, seed=5), _train(b, ob, steps=2, seed=5)
+    for x, y in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(y, x, rtol=2e-6, atol=1e-7)
+    back = torch.optim.SGD(_model().parameters(), lr=1.0)
+    back.load_state_dict(copy.deepcopy(ob.state_dict()))
+    assert back.param_groups[0]["lr"] == 0.05 and back.param_groups[0]["momentum"] == 0.9
+    for s_ours, s_back in zip(ob.state.values(), back.state.values()):
+        assert torch.equal(s_ours["momentum_buffer"], s_back["momentum_buffer"])
+
+
+def test_proximal_l1_gives_exact_zeros_subgradient_does_not():
+    def run(mode):
+        torch.manual_seed(0)
+        w = nn.Parameter(torch.randn(200) * 0.01)
+        opt = rct.optim.SGD([w], lr=0.1, momentum=0.9, l1=0.05, l1_mode=mode)
+        for _ in range(50):
+            w.grad = torch.zeros_like(w)
+            opt.step()
+        return w.detach()
+    assert (run("proximal") == 0).float().mean() > 0.9
+    assert (run("subgradient") == 0).float().mean() < 0.1
+
+
+def test_subgradient_l1_is_torchs_loss_term():
+    ref, ours = _model(), _model()
+    l1 = 1e-3
+    g = torch.Generator().manual_seed(2)
+    tref = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    tours = rct.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9, l1=l1, l1_mode="subgradient")
+    for _ in range(4):
+        x, t = torch.randn(10, 6, generator=g), torch.randn(10, 3, generator=g)
+        for m, opt, pen in ((ref, tref, True), (ours, tours, False)):
+            opt.zero_grad()
+            loss = (m(x) - t).square().mean()
+            if pen:
+                loss = loss + l1 * sum(p.abs().sum() for p in m.parameters())
+            loss.backward()
+            opt.step()
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_max_norm_and_channels_last_parameters():
+    conv = nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
+    opt = rct.optim.SGD(conv.parameters(), lr=0.5, momentum=0.9, max_norm=0.2)
+    ref = nn.Conv2d(3, 4, 3)
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 3, 5, 5).contiguous(memory_format=torch.channels_last)
+    conv(x).square().sum().backward()
+    opt.step()
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    norms = conv.weight.detach().flatten(1).norm(dim=1)
+    assert (norms <= 0.2 * (1 + 1e-6)).all()
+    ref(x.contiguous()).square().sum().backward()
+    with torch.no_grad():   # the same step on the contiguous copy, then the same clipping
+        w = ref.weight - 0.5 * ref.weight.grad
+        n = w.flatten(1).norm(dim=1).clamp(min=0.2)
+        w = w * (0.2 / n).view(-1, 1, 1, 1)
+    torch.testing.assert_close(conv.weight.detach(), w, rtol=1e-5, atol=1e-6)
+
+
+def test_one_fused_call_per_group_and_device(monkeypatch):
+    calls = []
+    real = rct._ops_sgd.sgd_step_
+    monkeypatch.setattr(rct._ops_sgd, "sgd_step_", lambda *a: (calls.append(len(a[0])), real(*a)))
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4).double())
+    opt = rct.optim.SGD([{"params": model[0].parameters()}, {"params": model[1].parameters(), "l1": 1e-3}],
+                        lr=0.1, momentum=0.9)
+    model[1](model[0](torch.randn(2, 4)).double()).sum().backward()
+    opt.step()
+    assert calls == [2, 2]
+
+
+def test_grad_scaler():
+    ref, ours = _model(), _model()
+    for model, opt_cls in ((ref, torch.optim.SGD), (ours, rct.optim.SGD)):
+        opt = opt_cls(model.parameters(), lr=0.1, momentum=0.9)
+        scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+        g = torch.Generator().manual_seed(3)
+        for step in range(4):
+            x = torch.randn(5, 6, generator=g)
+            opt.zero_grad()
+            loss = model(x).square().mean() * (float("inf") if step == 1 else 1.0)   # step 1 is skipped
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(b, a, rtol=2e-6, atol=1e-7)
+
+
+def test_refusals_change_nothing():
+    emb = nn.Embedding(10, 3, sparse=True)
+    lin = nn.Linear(3, 2)
+    opt = rct.optim.SGD([{"params": lin.parameters()}, {"params": emb.parameters()}], lr=0.1, momentum=0.9)
+    lin(emb(torch.tensor([1, 2]))).sum().backward()
+    before = [p.detach().clone() for p in lin.parameters()]
+    with pytest.raises(RuntimeError, match="sparse gradients"):
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, lin.parameters())) and not opt.state
+    with pytest.raises(ValueError, match="momentum"):
+        rct.optim.SGD(lin.parameters(), lr=0.1, momentum=-1)
+    with pytest.raises(ValueError, match="nesterov"):
+        rct.optim.SGD(lin.parameters(), lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="differentiable"):
+        rct.optim.SGD(lin.parameters(), differentiable=True)
+    with pytest.raises(TypeError, match="half precision"):
+        rct.optim.SGD(nn.Linear(2, 2).half().parameters())
+    opt2 = rct.optim.SGD(lin.parameters(), lr=0.1)
+    opt2.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        opt2.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, lin.parameters()))

@@ -44,6 +44,9 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     if not training or p == 0.0:
         return input
     _checks.float_tensor(input, "input")
+    if inplace and input.is_leaf and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError("input: a leaf tensor that requires grad cannot be dropped out in place "
+                           "(inplace=True); use inplace=False, or run under torch.no_grad()")
     vanilla = mode == "vanilla"
     so = _mask_draw(input, p, generator)
     if inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad):
@@ -132,6 +135,15 @@ def _call(op, *args):
         raise
 
 
+def _on_device(input, **tensors):
+    """Every given tensor on input's device: the dispatcher picks one kernel for all of them (a
+    meta tensor among CPU tensors would route the call to the fake kernel), so this is checked
+    here, by name, before the call."""
+    for name, t in tensors.items():
+        if t is not None and t.device != input.device:
+            raise ValueError(f"{name}: expected a tensor on {input.device} like input, got one on {t.device}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """torch.nn.functional.batch_norm on regcore's kernels (float64 statistics, biased variance
     to normalize, unbiased for the running variance; docs/batchnorm.md). Without running
@@ -139,6 +151,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _checks.float_tensor(input, "input")
     if input.dim() < 2:
         raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
+    _on_device(input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     if input.numel() == 0:   # torch's rule: an empty batch gives an empty result, statistics untouched
         return input.clone()
     training = bool(training) or running_mean is None
@@ -159,6 +172,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
         raise ValueError(f"normalized_shape: expected the trailing dimensions of input {tuple(input.shape)}, "
                          f"got {shape}")
+    _on_device(input, weight=weight, bias=bias)
     y, _, _ = _call(_ops_norm.layer_norm, input.contiguous(), _contig(weight), _contig(bias), k, float(eps))
     return y
 
@@ -175,6 +189,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     C = input.shape[1]
     if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1 or C % num_groups:
         raise ValueError(f"num_groups: expected a divisor of the {C} channels, got {num_groups!r}")
+    _on_device(input, weight=weight, bias=bias)
     y, _, _ = _call(_ops_norm.group_norm, input.contiguous(), num_groups, weight, bias, float(eps))
     return y
 
@@ -186,6 +201,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.dim() < 3:
         raise ValueError(f"input: expected (N, C, *spatial) with at least one spatial dimension, got {input.dim()} "
                          "dimensions")
+    _on_device(input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     if not use_input_stats and running_mean is None:
         raise ValueError("running_mean: expected running statistics when use_input_stats=False")
     if use_input_stats and math.prod(input.shape[2:]) <= 1 and input.numel():

@@ -73,8 +73,8 @@ def act(name, z):
     """(f, f') in float64."""
     if name == "identity":
         return z, np.ones_like(z)
-    if name == "relu":
-        return np.maximum(z, 0.0), (z > 0).astype(np.float64)
+    if name == "relu":   # PyTorch's relu: NaN and -0 pass through; f' = 0 where z <= 0, 1 elsewhere (NaN too)
+        return np.where(z < 0, 0.0, z), np.where(z <= 0, 0.0, 1.0)
     if name == "gelu":
         erf = np.vectorize(math.erf)(z / math.sqrt(2.0))
         cdf = 0.5 * (1.0 + erf)

@@ -27,6 +27,6 @@ def backend(request):
 
 @pytest.fixture(params=[1, 2])
 def threads(request):
-    """1 and 2 OpenMP threads."""
+    """1 and 2 threads."""
     with num_threads(request.param):
         yield request.param

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import regcore as rc
+from _bits import assert_same_bits_nan_aware
 from _dropout_oracle import backend, cfg_id, configs
 
 CONFIGS = configs()
@@ -107,14 +108,14 @@ def test_accuracy(cfg, dtype, name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["identity", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid"])
 def test_bit_identical_across_backends(dtype, name):
-    """Extremes included: overflow/underflow of e^x, clamps of the GELU tail, +-0, inf."""
+    """Extremes included: overflow/underflow of e^x, clamps of the GELU tail, +-0, inf, NaN."""
     rng = np.random.default_rng(9)
-    z = np.concatenate([rng.standard_normal(700) * 4, rng.uniform(-800, 800, 299),
+    z = np.concatenate([rng.standard_normal(700) * 4, rng.uniform(-800, 800, 297),
                         [0.0, -0.0, 88.5, -88.5, 89.5, -104.5, 709.9, -745.5, 1e300, -1e300,
-                         np.inf, -np.inf, 14.79, -14.81, 38.69, -38.71]])
+                         np.inf, -np.inf, 14.79, -14.81, 38.69, -38.71, np.nan, -np.nan]])
     with np.errstate(over="ignore"):
         z = z.astype(dtype).reshape(-1, 29)  # 29 columns: words wrap across rows
     out = [run(cfg, name, z) for cfg in CONFIGS]
-    for f, d in out[1:]:
-        np.testing.assert_array_equal(f, out[0][0])
-        np.testing.assert_array_equal(d, out[0][1])
+    for f, d in out[1:]:   # NaN at the same places, every other bit identical (tests/_bits.py)
+        assert_same_bits_nan_aware(f, out[0][0], "f")
+        assert_same_bits_nan_aware(d, out[0][1], "f'")

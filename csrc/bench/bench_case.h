@@ -7,7 +7,7 @@
 // array once, outside the timed region, and returns a CaseRun whose run() is one kernel call.
 //
 // Compiled with baseline flags (no ISA flags): cases call the family's whole-array API
-// (csrc/cpu/<family>_api.h), which goes through the active ISA table and the OpenMP thread
+// (csrc/cpu/<family>_api.h), which goes through the active ISA table and the thread
 // count, so the runner can sweep both from outside the case.
 #pragma once
 #include <cstdint>

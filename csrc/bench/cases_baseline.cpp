@@ -2,7 +2,7 @@
 // elements, nothing else. A kernel that must read x and write y cannot beat it, so "% of copy"
 // says how close a kernel comes to what this machine's memory system allows.
 //
-// Same fixed chunks and OpenMP split as the kernels (csrc/cpu/parallel.h), and memcpy per chunk:
+// Same fixed chunks and thread pool as the kernels (csrc/cpu/parallel.h), and memcpy per chunk:
 // the C library picks its best copy for the processor (wide vector moves, non-temporal stores
 // for large blocks), which is the bar we want, independent of regcore's ISA switch.
 #include <cstring>

@@ -37,7 +37,7 @@ void measure(CaseRun& run, const TimerOptions& opt, Timing& t);
 // Checks the options shared by every backend; throws std::invalid_argument naming the bad one.
 void check_options(int64_t n, const TimerOptions& opt);
 
-// CPU cases: runs the case with `threads` OpenMP threads (0: leave as is) and ISA level `isa` ("" : leave
+// CPU cases: runs the case with `threads` threads (0: leave as is) and ISA level `isa` ("" : leave
 // as is); both are restored afterwards, even when the case throws. Throws std::invalid_argument
 // for a bad n, threads or isa.
 Timing time_case(const CaseSpec& spec, int64_t n, int threads, const std::string& isa,

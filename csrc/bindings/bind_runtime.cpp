@@ -6,6 +6,7 @@
 
 #include "../cpu/dispatch.h"
 #include "../cpu/parallel.h"
+#include "../cpu/thread_pool.h"
 
 namespace regcore { namespace bindings {
 
@@ -31,21 +32,37 @@ void bind_runtime(py::module_& m) {
     try {
       cpu::set_active_isa(cpu::isa_from_name(name));
     } catch (const std::invalid_argument& e) {
+      throw py::value_error(std::string("level: ") + e.what());
+    }
+  });
+  // Thread pool (csrc/cpu/thread_pool.h): one process-wide setting.
+  m.def("max_threads", &cpu::pool_threads);
+  m.def("thread_limit", &cpu::pool_thread_limit);
+  m.def("usable_cpus", &cpu::usable_cpus);
+  m.def("workers_started", &cpu::pool_workers_started);
+  m.def("set_threads", [](long long n) {
+    // long long: a too large Python int arrives here, or is refused by pybind11 as a TypeError that
+    // the Python layer never lets through (it checks the bounds first).
+    if (n < 1 || n > cpu::pool_thread_limit())
+      throw py::value_error("n: expected an integer in [1, " + std::to_string(cpu::pool_thread_limit()) +
+                            "] (4 x the machine's logical CPUs), got " + std::to_string(n));
+    py::gil_scoped_release release;
+    cpu::pool_set_threads(int(n));
+  });
+  m.def("wait_policy", [] {
+    const cpu::PoolWait w = cpu::pool_wait();
+    return py::make_tuple(w.worker_spin_us, w.caller_spin_us);
+  });
+  m.def("set_wait_policy", [](int worker_spin_us, int caller_spin_us) {
+    try {
+      cpu::pool_set_wait({worker_spin_us, caller_spin_us});
+    } catch (const std::invalid_argument& e) {
       throw py::value_error(e.what());
     }
   });
-  m.def("max_threads", &cpu::max_threads);
-  m.def("set_threads", [](int n) {
-    if (n < 1) throw py::value_error("threads: expected a positive integer");
-    cpu::set_threads(n);
-  });
   py::dict info;
   info["compiler"] = REGCORE_COMPILER;
-#ifdef _OPENMP
-  info["openmp"] = int(_OPENMP);
-#else
-  info["openmp"] = py::none();
-#endif
+  info["threading"] = "regcore thread pool";
   info["build_type"] = REGCORE_BUILD_TYPE;
   m.attr("build") = info;
 }

@@ -12,7 +12,7 @@ void bind_sgd_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
-  m.doc() = "regcore native CPU kernels (scalar / AVX2 / AVX-512, OpenMP)";
+  m.doc() = "regcore native CPU kernels (scalar / AVX2 / AVX-512, regcore thread pool)";
   regcore::bindings::bind_runtime(m);
   regcore::bindings::bind_random_cpu(m);
   regcore::bindings::bind_init_cpu(m);

@@ -55,9 +55,10 @@ REGCORE_HD void welford_add(Moments& m, double x) {
 // x - mean, with the mean split in two numbers of the data type (see the file comment).
 template <class F> REGCORE_HD F bn_center(F x, F mhi, F mlo) { return (x - mhi) - mlo; }
 
-// max(z, 0) written as a compare and select, so SIMD lanes, scalar code, NumPy
-// (np.where(z > 0, z, 0)) and CUDA agree on every input (NaN maps to 0 everywhere).
-template <class F> REGCORE_HD F bn_relu(F z) { return vselect(vgt(z, F(0.0f)), z, F(0.0f)); }
+// PyTorch's relu (clamp_min(z, 0)): 0 where z < 0, z itself otherwise, so NaN stays NaN (with
+// its sign and payload) and -0 stays -0. A compare and select, so SIMD lanes, scalar code, NumPy
+// (np.where(z < 0, 0, z)) and CUDA agree on every input.
+template <class F> REGCORE_HD F bn_relu(F z) { return vselect(vgt(F(0.0f), z), F(0.0f), z); }
 
 // The normalize pass: y = xc * scale + shift (then ReLU when fused).
 template <class F> REGCORE_HD F bn_normalize(F x, F mhi, F mlo, F scale, F shift, bool relu) {
@@ -65,12 +66,12 @@ template <class F> REGCORE_HD F bn_normalize(F x, F mhi, F mlo, F scale, F shift
   return relu ? bn_relu(z) : z;
 }
 
-// The gradient reaching the affine output: dy where the fused ReLU passed (z > 0), else 0. The
-// mask is recomputed from x with the forward's exact formula and coefficients instead of
-// re-reading y, which saves one array read in each backward pass.
+// The gradient reaching the affine output: 0 where z <= 0, dy elsewhere (z > 0 or NaN), which is
+// PyTorch's threshold_backward for relu. The mask is recomputed from x with the forward's exact
+// formula and coefficients instead of re-reading y, which saves one array read in each backward.
 template <class F> REGCORE_HD F bn_masked_dy(F dy, F xc, F scale, F shift, bool relu) {
   if (!relu) return dy;
-  return vselect(vgt(xc * scale + shift, F(0.0f)), dy, F(0.0f));
+  return vselect(vle(xc * scale + shift, F(0.0f)), F(0.0f), dy);
 }
 
 // dx = ka * dy' + kb * xc + kc, with per-channel ka = gamma*rstd, kb = -ka*rstd^2*sum(dy'*xc)/M,

@@ -49,9 +49,10 @@ template <int A, class F>
 REGCORE_HD void activation_fd(F z, F& f, F& d) {
   using E = typename ftraits<F>::elem;
   if (A == ACT_RELU) {
-    const auto pos = vgt(z, F(E(0)));
-    f = vselect(pos, z, F(E(0)));
-    d = vselect(pos, F(E(1)), F(E(0)));
+    // PyTorch's relu and its gradient: f = 0 where z < 0, else z (NaN and -0 pass unchanged);
+    // f' = 0 where z <= 0, else 1 (1 at NaN: the gradient passes, as threshold_backward does).
+    f = vselect(vgt(F(E(0)), z), F(E(0)), z);
+    d = vselect(vle(z, F(E(0))), F(E(0)), F(E(1)));
   } else if (A == ACT_GELU_ERF) {
     // z * Phi(z), Phi computed without 1 + erf (which loses every digit for z << 0).
     F cdf, pdf;

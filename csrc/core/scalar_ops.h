@@ -56,6 +56,9 @@ REGCORE_HD uint64_t widen_u64(uint32_t u) { return uint64_t(u); }
 
 REGCORE_HD bool vgt(float a, float b) { return a > b; }
 REGCORE_HD bool vgt(double a, double b) { return a > b; }
+// a <= b: false when either is NaN (ordered compare), unlike !(a > b).
+REGCORE_HD bool vle(float a, float b) { return a <= b; }
+REGCORE_HD bool vle(double a, double b) { return a <= b; }
 REGCORE_HD float vselect(bool m, float a, float b) { return m ? a : b; }
 REGCORE_HD double vselect(bool m, double a, double b) { return m ? a : b; }
 REGCORE_HD float vsqrt(float x) {

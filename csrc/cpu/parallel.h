@@ -1,64 +1,62 @@
-// OpenMP over fixed-size chunks. Chunk boundaries depend only on n and the chunk size, never on
-// the thread count, so every per-chunk result (and every reduction combined in chunk order) is
-// the same for 1, 2 or 64 threads.
+// Parallel loops over fixed-size chunks, on regcore's thread pool (thread_pool.h).
+//
+// Chunk boundaries depend only on n and the chunk size, never on the thread count, and a chunk
+// computes the same thing whichever thread runs it, so every per-chunk result (and every
+// reduction combined in chunk order) is the same for 1, 2 or 64 threads. Which thread runs which
+// chunk is decided at run time (chunks are claimed one at a time), so a thread that is
+// descheduled or late does not hold back the others. A call of one chunk, or with one thread,
+// runs on the calling thread without touching the pool.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
+#include "thread_pool.h"
 
 namespace regcore { namespace cpu {
 
-// Elements per chunk for streaming kernels: large enough to amortize scheduling, small enough
-// to balance two threads on a few-MB tensor. A multiple of every SIMD group (64 elements).
+// Elements per chunk for streaming kernels: large enough to amortize claiming a chunk, small
+// enough that the last chunks balance threads and that a thread preempted inside a chunk holds
+// little work. A multiple of every SIMD group (64 elements).
 constexpr int64_t kStreamChunk = int64_t(1) << 16;
 
 inline int64_t chunk_count(int64_t n, int64_t chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
 
+// body(t) for every t in [0, ntasks), on the pool (or inline for a single task / one thread).
+template <class F>
+void parallel_tasks(int64_t ntasks, F&& body) {
+  if (ntasks <= 0) return;
+  if (ntasks == 1 || pool_threads() == 1) {
+    for (int64_t t = 0; t < ntasks; ++t) body(t);
+    return;
+  }
+  using Body = std::remove_reference_t<F>;
+  pool_run(ntasks, [](void* ctx, int64_t t) { (*static_cast<Body*>(ctx))(t); },
+           const_cast<void*>(static_cast<const void*>(&body)));
+}
+
 // f(begin, end) for each chunk [c*chunk, min(n, (c+1)*chunk)).
 template <class F>
 void parallel_chunks(int64_t n, int64_t chunk, F&& f) {
-  const int64_t nchunks = chunk_count(n, chunk);
-  if (nchunks == 0) return;
-  if (nchunks == 1) { f(int64_t(0), n); return; }
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < nchunks; ++c) {
+  parallel_tasks(chunk_count(n, chunk), [&](int64_t c) {
     const int64_t b = c * chunk;
-    const int64_t e = (b + chunk < n) ? b + chunk : n;
-    f(b, e);
-  }
+    f(b, (b + chunk < n) ? b + chunk : n);
+  });
 }
 
 // Per-chunk partial results p[c] = f(c, begin, end), combined by the caller in chunk order.
 template <class P, class F>
 std::vector<P> parallel_chunk_partials(int64_t n, int64_t chunk, F&& f) {
-  const int64_t nchunks = chunk_count(n, chunk);
-  std::vector<P> partials(size_t(nchunks > 0 ? nchunks : 0));
+  std::vector<P> partials(size_t(chunk_count(n, chunk)));
   P* out = partials.data();
-  if (nchunks == 1) { out[0] = f(int64_t(0), int64_t(0), n); return partials; }
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < nchunks; ++c) {
+  parallel_tasks(int64_t(partials.size()), [&](int64_t c) {
     const int64_t b = c * chunk;
-    const int64_t e = (b + chunk < n) ? b + chunk : n;
-    out[c] = f(c, b, e);
-  }
+    out[c] = f(c, b, (b + chunk < n) ? b + chunk : n);
+  });
   return partials;
 }
 
-inline int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-inline void set_threads(int n) {
-#ifdef _OPENMP
-  omp_set_num_threads(n);
-#else
-  (void)n;
-#endif
-}
+inline int max_threads() { return pool_threads(); }
+inline void set_threads(int n) { pool_set_threads(n); }
 
 }}  // namespace regcore::cpu

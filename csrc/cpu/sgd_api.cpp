@@ -148,15 +148,13 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
   }
   if (blocks.empty()) return;
   std::vector<double> scales(nscales, 1.0);
-  const int64_t nblk = int64_t(blocks.size());
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t q = 0; q < nblk; ++q) {
-    const Block& bl = blocks[q];
+  parallel_tasks(int64_t(blocks.size()), [&](int64_t q) {
+    const Block& bl = blocks[size_t(q)];
     const SgdTensor& s = ts[bl.t];
     double* sc = scales.data() + first_scale[bl.t] + bl.j0;
     if (s.f64) block_scales<double>(k, s, bl.j0, bl.j1, c, sc);
     else block_scales<float>(k, s, bl.j0, bl.j1, c, sc);
-  }
+  });
   // Rescale slab by slab (one outer index = rows contiguous segments), only tensors with at
   // least one neuron over the bound: within the bound the weights are not touched again.
   struct Slab { int32_t t; int64_t o; };
@@ -170,14 +168,12 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
     if (any)
       for (int64_t o = 0; o < s.outer; ++o) slabs.push_back({int32_t(t), o});
   }
-  const int64_t ns = int64_t(slabs.size());
-#pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < ns; ++q) {
-    const SgdTensor& s = ts[slabs[q].t];
-    const double* sc = scales.data() + first_scale[slabs[q].t];
-    if (s.f64) scale_slab<double>(k, s, slabs[q].o, sc);
-    else scale_slab<float>(k, s, slabs[q].o, sc);
-  }
+  parallel_tasks(int64_t(slabs.size()), [&](int64_t q) {
+    const SgdTensor& s = ts[slabs[size_t(q)].t];
+    const double* sc = scales.data() + first_scale[slabs[size_t(q)].t];
+    if (s.f64) scale_slab<double>(k, s, slabs[size_t(q)].o, sc);
+    else scale_slab<float>(k, s, slabs[size_t(q)].o, sc);
+  });
 }
 
 }  // namespace
@@ -187,22 +183,14 @@ void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h) {
   const SgdParams<float> pf = h.as<float>();
   const SgdParams<double> pd = h.as<double>();
   const std::vector<Item> items = plan_items(ts, count);
-  const int64_t ni = int64_t(items.size());
-  auto run = [&](int64_t q) {
-    const Item& it = items[q];
+  // Items are claimed one at a time (parallel.h): a thread that starts late leaves its items to
+  // the others; every item is computed the same way whoever runs it, so the bits do not change.
+  parallel_tasks(int64_t(items.size()), [&](int64_t q) {
+    const Item& it = items[size_t(q)];
     const SgdTensor& s = ts[it.t];
     if (s.f64) run_item<double>(k, s, it, pd, h.max_norm);
     else run_item<float>(k, s, it, pf, h.max_norm);
-  };
-  if (ni == 1) {
-    run(0);
-  } else if (ni > 1) {
-    // Dynamic: on a shared machine a thread that starts late (woken up late, preempted) leaves
-    // its items to the others instead of the whole step waiting for it; every item is
-    // computed the same way whoever runs it, so the bits do not change.
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t q = 0; q < ni; ++q) run(q);
-  }
+  });
   strided_max_norm(k, ts, count, h.max_norm);
 }
 
@@ -215,20 +203,14 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
       chunks.push_back({int32_t(t), b, b + kSgdChunk < ts[t].n ? b + kSgdChunk : ts[t].n});
   const int64_t nc = int64_t(chunks.size());
   std::vector<double> part(size_t(2 * nc));
-  auto run = [&](int64_t q) {
-    const Chunk& c = chunks[q];
+  parallel_tasks(nc, [&](int64_t q) {
+    const Chunk& c = chunks[size_t(q)];
     double a[16] = {0}, s[16] = {0};
     if (ts[c.t].f64) k.lanes_f64(static_cast<const double*>(ts[c.t].x) + c.begin, c.end - c.begin, a, s);
     else k.lanes_f32(static_cast<const float*>(ts[c.t].x) + c.begin, c.end - c.begin, a, s);
-    part[2 * q] = sgd_lane_tree(a);
-    part[2 * q + 1] = sgd_lane_tree(s);
-  };
-  if (nc == 1) {
-    run(0);
-  } else if (nc > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < nc; ++q) run(q);
-  }
+    part[size_t(2 * q)] = sgd_lane_tree(a);
+    part[size_t(2 * q + 1)] = sgd_lane_tree(s);
+  });
   // Chunk partials in (tensor, chunk) order: the same sum for any thread count.
   double a = 0.0, s = 0.0;
   for (int64_t q = 0; q < nc; ++q) { a = a + part[2 * q]; s = s + part[2 * q + 1]; }

@@ -7,7 +7,7 @@ Families:
   normalization           ``batch_norm`` and its split (multi-process) API, ``layer_norm``,
                           ``group_norm``, ``instance_norm``
   penalized SGD           ``sgd_step_``, ``sgd_step_multi_``, ``penalty``, ``regcore.optim.SGD``
-Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512 + OpenMP), ``cuda``; the backend
+Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512, regcore's thread pool), ``cuda``; the backend
 follows where the data lives (see ``build_info()``).
 """
 from . import random  # noqa: F401
@@ -17,13 +17,11 @@ from .dropout import *  # noqa: F401,F403
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
 from .norms import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
-from ._build_info import (  # noqa: F401
-    __version__,
-    active_isa,
-    available_isas,
-    build_info,
-    get_num_threads,
-    set_isa,
-    set_num_threads,
-)
+from ._build_info import __version__, active_isa, available_isas, build_info, set_isa  # noqa: F401
+from ._threads import get_num_threads, set_num_threads, threadpool_limits  # noqa: F401
+from ._threads import apply_environment as _apply_thread_environment
+from ._threads import hook_threadpoolctl as _hook_threadpoolctl
 from .generator import Generator, default_generator, seed  # noqa: F401
+
+_apply_thread_environment()
+_hook_threadpoolctl()

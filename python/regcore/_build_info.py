@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import _native
 from ._backend import cpu_backend_name
+from ._threads import get_num_threads, set_num_threads  # noqa: F401  (re-exported: bench runner)
 
 __version__ = "0.1.0"
 
@@ -17,11 +18,13 @@ def build_info() -> dict:
         info.update(
             compiler=_native.cpu.build["compiler"],
             build_type=_native.cpu.build["build_type"],
-            openmp=_native.cpu.build["openmp"],
+            threading=_native.cpu.build["threading"],
             isa_compiled=list(_native.cpu.compiled_isas()),
             isa_supported=list(_native.cpu.supported_isas()),
             isa_active=_native.cpu.active_isa(),
             threads=_native.cpu.max_threads(),
+            thread_limit=_native.cpu.thread_limit(),
+            usable_cpus=_native.cpu.usable_cpus(),
         )
     else:
         info["native_cpu_error"] = _native.cpu_import_error
@@ -54,14 +57,3 @@ def active_isa():
     return None if _native.cpu is None else _native.cpu.active_isa()
 
 
-def set_num_threads(n: int) -> None:
-    """OpenMP threads for CPU kernels (results never depend on it)."""
-    from ._validate import integer
-
-    n = integer("n", n, lo=1)
-    if _native.cpu is not None:
-        _native.cpu.set_threads(n)
-
-
-def get_num_threads() -> int:
-    return 1 if _native.cpu is None else _native.cpu.max_threads()

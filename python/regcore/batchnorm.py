@@ -280,7 +280,7 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     Training (or no running statistics): batch statistics, running statistics updated when given
     (``batch_norm_stats`` then ``batch_norm_apply``: one read for the statistics, one read and
     one write to normalize). Inference with running statistics: one read and one write.
-    ``activation="relu"`` fuses max(y, 0). Returns (y, saved) for :func:`batch_norm_backward`.
+    ``activation="relu"`` fuses PyTorch's relu (0 where y < 0; NaN passes). Returns (y, saved) for :func:`batch_norm_backward`.
     """
     ref = _arrays.inspect(x, "x")
     N, C, S, ax = bn_view(ref.shape, axis)
@@ -370,10 +370,8 @@ def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a, local_a=None):
     """batch_norm_backward_apply on checked arguments (red_a: the sums as an array to compute on;
     local_a: the rank's own sums for dgamma / dbeta, or None)."""
     N, C, S = saved.view
-    xp = xp_of(red_a)
-    for a, name in ((red_a, "red_total"), (local_a, "red_local")):
-        if a is not None and not _all(xp, xp.isfinite(a)):
-            raise value_error(name, "finite sums", "non-finite values")
+    # No finiteness check: a NaN or inf in dy or x makes that channel's sums NaN/inf, and the
+    # channel's dx, dgamma, dbeta come out NaN, as in PyTorch (the other channels are unaffected).
     g = None if gamma_ref is None else host_or_library(gamma_ref)
     T = saved.dtype
     be = backend_for(x_ref)

@@ -74,6 +74,7 @@ REGCORE_HD VF32 operator/(VF32 a, VF32 b) { return VF32(_mm256_div_ps(a.v, b.v))
 REGCORE_HD VF32 vsqrt(VF32 a) { return VF32(_mm256_sqrt_ps(a.v)); }
 REGCORE_HD VF32 vmin(VF32 a, VF32 b) { return VF32(_mm256_min_ps(b.v, a.v)); }
 REGCORE_HD MF32 vgt(VF32 a, VF32 b) { return MF32{_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD MF32 vle(VF32 a, VF32 b) { return MF32{_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
 REGCORE_HD VF32 vselect(MF32 m, VF32 a, VF32 b) { return VF32(_mm256_blendv_ps(b.v, a.v, m.m)); }
 REGCORE_HD VU32 as_uint(VF32 a) { return VU32(_mm256_castps_si256(a.v)); }
 
@@ -112,6 +113,7 @@ REGCORE_HD VF64 operator/(VF64 a, VF64 b) { return VF64(_mm256_div_pd(a.v, b.v))
 REGCORE_HD VF64 vsqrt(VF64 a) { return VF64(_mm256_sqrt_pd(a.v)); }
 REGCORE_HD VF64 vmin(VF64 a, VF64 b) { return VF64(_mm256_min_pd(b.v, a.v)); }
 REGCORE_HD MF64 vgt(VF64 a, VF64 b) { return MF64{_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
+REGCORE_HD MF64 vle(VF64 a, VF64 b) { return MF64{_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
 REGCORE_HD VF64 vselect(MF64 m, VF64 a, VF64 b) { return VF64(_mm256_blendv_pd(b.v, a.v, m.m)); }
 REGCORE_HD VU64 as_uint(VF64 a) { return VU64(_mm256_castpd_si256(a.v)); }
 

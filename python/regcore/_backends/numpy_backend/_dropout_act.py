@@ -143,9 +143,8 @@ def activation(act: int, z: np.ndarray):
     t = z.dtype.type
     z = np.asarray(z)
     with np.errstate(all="ignore"):
-        if act == 1:
-            pos = z > t(0)
-            return np.where(pos, z, t(0)), np.where(pos, t(1), t(0))
+        if act == 1:   # PyTorch's relu: NaN and -0 pass; f' = 0 where z <= 0, 1 elsewhere (NaN too)
+            return np.where(z < t(0), t(0), z), np.where(z <= t(0), t(0), t(1))
         if act == 2:
             cdf, pdf = _normal_cdf_pdf(z)
             return z * cdf, cdf + z * pdf

@@ -42,13 +42,13 @@ def _masked_dy(dy, xc, N, C, S, scale, shift, relu):
     dyv = dy.reshape(N, C, S)
     if not relu:
         return dyv
-    return np.where(xc * _chan(scale) + _chan(shift) > 0, dyv, dyv.dtype.type(0))
+    return np.where(xc * _chan(scale) + _chan(shift) <= 0, dyv.dtype.type(0), dyv)
 
 
 def bn_normalize(x, y, N, C, S, mhi, mlo, scale, shift, relu):
     z = _center(x, N, C, S, mhi, mlo) * _chan(scale) + _chan(shift)
     if relu:
-        z = np.where(z > 0, z, z.dtype.type(0))
+        z = np.where(z < 0, z.dtype.type(0), z)
     y.reshape(N, C, S)[...] = z
 
 

@@ -229,6 +229,8 @@ def _sgd_torch(shape, dtype, device):
 
 def _step_kernel(name, doc, build, batch_shape, classes):
     n = int(np.prod(batch_shape))
+    torch = _torch.get()
+    params = sum(p.numel() for p in build(torch.nn).parameters()) if torch is not None else 0
 
     def make(regcore_side):
         def factory(shape, dtype, device):
@@ -255,7 +257,9 @@ def _step_kernel(name, doc, build, batch_shape, classes):
 
     return Kernel(name=f"torch_modules.{name}", dtypes=("float32",), ours=make(True),
                   peers=(Peer("torch", doc, make(False), threaded=True),), shape=lambda _n: batch_shape,
-                  sizes=(n,), quick_sizes=(n,), items="samples")
+                  sizes=(n,), quick_sizes=(n,), items="samples",
+                  min_bytes=lambda _n, size: 5 * params * size,
+                  bytes_formula=f"the SGD step over the {params} parameters only (w, g, buf read; w, buf written)")
 
 
 def _mlp(nn):

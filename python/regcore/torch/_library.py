@@ -41,7 +41,13 @@ def define(schema: str, impl, fake, *, tags=()):
     for key in ("CPU", "CUDA"):
         LIB.impl(name, kernel, key)
     torch.library.register_fake(f"regcore::{name}", fake, lib=LIB)
-    return getattr(torch.ops.regcore, name).default
+    overload = getattr(torch.ops.regcore, name).default
+    _BACKEND_KERNELS[overload] = kernel
+    return overload
+
+
+_BACKEND_KERNELS = {}   # operator overload -> its CPU/CUDA kernel
+_BACKEND_KEYS = (torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA)
 
 
 def define_inplace(schema: str, impl, fake, *, mutates):
@@ -67,10 +73,20 @@ def autograd(op, backward, setup_context):
     our schemas is positional, so ``inputs`` is what the caller passed."""
     overload = op if isinstance(op, torch._ops.OpOverload) else op.default
     below = torch._C._after_autograd_keyset
+    direct = _BACKEND_KERNELS[overload]
+
+    def run_below(keyset, args):
+        """What redispatching below autograd would run. When the next key is the CPU or CUDA
+        backend itself (eager tensors: no fake tensors, functionalization or dispatch modes in
+        the way), call that kernel directly: a second trip through the dispatcher into Python
+        costs more than a small kernel."""
+        if keyset.highestPriorityTypeId() in _BACKEND_KEYS:
+            return direct(*args)
+        with torch._C._AutoDispatchBelowAutograd():
+            return overload.redispatch(keyset, *args)
 
     def forward(ctx, *args):   # args: the operator's arguments, then the dispatch key set
-        with torch._C._AutoDispatchBelowAutograd():
-            out = overload.redispatch(args[-1], *args[:-1])
+        out = run_below(args[-1], args[:-1])
         setup_context(ctx, args[:-1], out)
         return out
 
@@ -83,7 +99,6 @@ def autograd(op, backward, setup_context):
     def kernel(keyset, *args):
         if torch.is_grad_enabled() and torch._C._any_requires_grad(*args):
             return function.apply(*args, keyset & below)
-        with torch._C._AutoDispatchBelowAutograd():
-            return overload.redispatch(keyset & below, *args)
+        return run_below(keyset & below, args)
 
     LIB.impl(overload._opname, kernel, "Autograd", with_keyset=True)

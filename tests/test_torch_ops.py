@@ -69,7 +69,7 @@ def _cases():
         "layer_norm": (ops.layer_norm, (x4, _x(3, 3, grad=True), _x(3, 3, grad=True, seed=1), 2, 1e-5)),
         "layer_norm_backward": (ops.layer_norm_backward, (dy4, x4.detach(), None, None, lmean, lvar, 2, 1e-5)),
         "group_norm": (ops.group_norm, (x4, 3, w, b, 1e-5)),
-        "group_norm_backward": (ops.group_norm_backward, (dy4, x4.detach(), 3, wd, bd, gmean, gvar, 1e-5)),
+        "group_norm_backward": (ops.group_norm_backward, (dy4, x4.detach(), wd, bd, gmean, gvar, 3, 1e-5)),
         "instance_norm": (ops.instance_norm, (x4, w, b, rm.clone(), rv.clone(), True, 0.1, 1e-5)),
         "instance_norm_backward": (ops.instance_norm_backward, (dy4, x4.detach(), wd, bd, imean, ivar, True, 1e-5)),
         "sgd_step_": (ops.sgd_step_, ([_x(4, 3), _x(5)], [_x(4, 3, seed=1), _x(5, seed=2)],

@@ -314,12 +314,7 @@ def group_norm_saved(x, groups, mean, var, gamma=None, beta=None, *, eps=1e-5):
     """The ``saved`` state of a group_norm forward, rebuilt from its per-(sample, group) ``mean``
     and biased ``var`` (float64, shape (N*groups,): ``saved.mean`` / ``saved.var``) without
     running it again (see layer_norm_saved)."""
-    ref = _nc_input(x)
-    C = ref.shape[1]
-    G = _groups(groups, C)
-    gamma_ref = _param(gamma, "gamma", ref, (C,))
-    beta_ref = _param(beta, "beta", ref, (C,))
-    eps = _validate.positive("eps", eps)
+    ref, G, gamma_ref, beta_ref, eps = _group_args(x, groups, gamma, beta, eps)
     mean, var = _set_stats(ref, mean, var, ref.shape[0] * G)
     return _grouped_saved("group_norm", ref, G, mean, var, gamma_ref, beta_ref, eps, True)
 
@@ -392,6 +387,14 @@ def _nc_input(x):
     return ref
 
 
+def _group_args(x, groups, gamma, beta, eps):
+    """(x's ref, G, gamma's ref, beta's ref, eps) of a group-norm call, checked."""
+    ref = _nc_input(x)
+    C = ref.shape[1]
+    G = _groups(groups, C)
+    return ref, G, _param(gamma, "gamma", ref, (C,)), _param(beta, "beta", ref, (C,)), _validate.positive("eps", eps)
+
+
 def _groups(groups, C) -> int:
     G = _validate.integer("groups", groups, lo=1)
     if C % G:
@@ -402,13 +405,7 @@ def _groups(groups, C) -> int:
 def group_norm(x, groups, gamma=None, beta=None, *, eps=1e-5):
     """Group normalization of x (N, C, *spatial): statistics per (sample, group of C/groups
     channels), per-channel ``gamma``/``beta`` of shape (C,). Returns (y, saved)."""
-    ref = _nc_input(x)
-    C = ref.shape[1]
-    G = _groups(groups, C)
-    gamma_ref = _param(gamma, "gamma", ref, (C,))
-    beta_ref = _param(beta, "beta", ref, (C,))
-    eps = _validate.positive("eps", eps)
-    return _grouped_forward("group_norm", ref, G, gamma_ref, beta_ref, eps)
+    return _grouped_forward("group_norm", *_group_args(x, groups, gamma, beta, eps))
 
 
 def group_norm_backward(dy, x, gamma, saved):

@@ -59,6 +59,46 @@ def _non_diff(ctx, output):
     ctx.mark_non_differentiable(*output[1:])
 
 
+def _grads_fake(dy, x, weight, bias):
+    return (torch.empty_like(x), torch.empty_like(weight) if weight is not None else _none(x),
+            torch.empty_like(bias) if bias is not None else _none(x))
+
+
+def _backward_op(name, extra_schema, saved_of, backward_of):
+    """``regcore::<name>(dy, x, weight?, bias?, mean, var, <extra>) -> (dx, dweight, dbias)``: the
+    forward's saved state rebuilt by ``saved_of(x, weight, bias, mean, var, *extra)``, then the
+    array API's backward ``backward_of(dy, x, weight, saved)``."""
+    def impl(dy, x, weight, bias, mean, var, *extra):
+        return _grads(*backward_of(dy, x, weight, saved_of(x, weight, bias, mean, var, *extra)), x)
+
+    return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
+                  f"{extra_schema}) -> (Tensor, Tensor, Tensor)", impl,
+                  lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
+
+
+def _norm_autograd(forward, backward, xwb, extra_of):
+    """The autograd formula of a norm forward whose inputs hold x, weight, bias at positions
+    ``xwb`` and whose outputs start (y, mean, var): the backward operator on the saved x,
+    weight, bias, mean, var and ``extra_of(inputs)``."""
+    ix, iw, ib = xwb
+
+    def setup(ctx, inputs, output):
+        _non_diff(ctx, output)
+        ctx.save_for_backward(inputs[ix], inputs[iw], inputs[ib], output[1], output[2])
+        ctx.extra, ctx.n_inputs = extra_of(inputs), len(inputs)
+
+    def grad(ctx, dy, *_):
+        x, weight, bias, mean, var = ctx.saved_tensors
+        dx, dw, db = backward(dy.contiguous(), x, weight, bias, mean, var, *ctx.extra)
+        grads = [None] * ctx.n_inputs
+        grads[ix] = dx
+        grads[iw] = dw if ctx.needs_input_grad[iw] else None
+        grads[ib] = db if ctx.needs_input_grad[ib] else None
+        return tuple(grads)
+
+    autograd(forward, grad, setup)
+
+
 # ------------------------------------------------------------------ batch norm, fused
 
 def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
@@ -83,43 +123,13 @@ batch_norm = define(
     "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)", _bn_impl, _bn_fake)
 
 
-def _bn_backward_impl(dy, x, weight, bias, mean, var, batch_stats, count, eps, axis):
-    saved = _bn.batch_norm_saved(x, mean, var, weight, bias, count=_count(count), eps=eps, axis=axis,
-                                 batch_stats=batch_stats)
-    return _grads(*_bn.batch_norm_backward(dy, x, weight, saved), x)
-
-
-def _grads_fake(dy, x, weight, bias):
-    return (torch.empty_like(x), torch.empty_like(weight) if weight is not None else _none(x),
-            torch.empty_like(bias) if bias is not None else _none(x))
-
-
-batch_norm_backward = define(
-    "batch_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
-    "bool batch_stats, float count, float eps, int axis) -> (Tensor, Tensor, Tensor)",
-    _bn_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
-
-
-def _bn_setup(ctx, inputs, output):
-    x, weight, bias, running_mean, running_var, training, momentum, eps, axis = inputs
-    _non_diff(ctx, output)
-    ctx.save_for_backward(x, weight, bias, output[1], output[2])
-    ctx.batch_stats = training or running_mean is None
-    ctx.eps, ctx.axis = eps, axis
-
-
-def _affine_grads(ctx, dx, dw, db):
-    return (dx, dw if ctx.needs_input_grad[1] else None, db if ctx.needs_input_grad[2] else None)
-
-
-def _bn_grad(ctx, dy, *_):
-    x, weight, bias, mean, var = ctx.saved_tensors
-    dx, dw, db = batch_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.batch_stats, 0.0, ctx.eps,
-                                     ctx.axis)
-    return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None, None)
-
-
-autograd(batch_norm, _bn_grad, _bn_setup)
+batch_norm_backward = _backward_op(
+    "batch_norm_backward", "bool batch_stats, float count, float eps, int axis",
+    lambda x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_saved(
+        x, mean, var, w, b, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats),
+    _bn.batch_norm_backward)
+_norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
+               lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
 
 
 # ------------------------------------------------------------------ batch norm, split phases (SyncBatchNorm)
@@ -193,31 +203,11 @@ layer_norm = define(
     _ln_impl, lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
 
 
-def _ln_backward_impl(dy, x, weight, bias, mean, var, normalized_ndim, eps):
-    saved = _norms.layer_norm_saved(x, mean, var, weight, bias, axes=_axes(normalized_ndim), eps=eps)
-    return _grads(*_norms.layer_norm_backward(dy, x, weight, saved), x)
-
-
-layer_norm_backward = define(
-    "layer_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
-    "int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
-    _ln_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
-
-
-def _ln_setup(ctx, inputs, output):
-    x, weight, bias, k, eps = inputs
-    _non_diff(ctx, output)
-    ctx.save_for_backward(x, weight, bias, output[1], output[2])
-    ctx.k, ctx.eps = k, eps
-
-
-def _ln_grad(ctx, dy, *_):
-    x, weight, bias, mean, var = ctx.saved_tensors
-    dx, dw, db = layer_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.k, ctx.eps)
-    return (*_affine_grads(ctx, dx, dw, db), None, None)
-
-
-autograd(layer_norm, _ln_grad, _ln_setup)
+layer_norm_backward = _backward_op(
+    "layer_norm_backward", "int normalized_ndim, float eps",
+    lambda x, w, b, mean, var, k, eps: _norms.layer_norm_saved(x, mean, var, w, b, axes=_axes(k), eps=eps),
+    _norms.layer_norm_backward)
+_norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
 
 
 # ------------------------------------------------------------------ group norm
@@ -232,31 +222,11 @@ group_norm = define(
     _gn_impl, lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
 
 
-def _gn_backward_impl(dy, x, groups, weight, bias, mean, var, eps):
-    saved = _norms.group_norm_saved(x, groups, mean, var, weight, bias, eps=eps)
-    return _grads(*_norms.group_norm_backward(dy, x, weight, saved), x)
-
-
-group_norm_backward = define(
-    "group_norm_backward(Tensor dy, Tensor x, int groups, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
-    "float eps) -> (Tensor, Tensor, Tensor)",
-    _gn_backward_impl, lambda dy, x, G, w, b, *rest: _grads_fake(dy, x, w, b))
-
-
-def _gn_setup(ctx, inputs, output):
-    x, groups, weight, bias, eps = inputs
-    _non_diff(ctx, output)
-    ctx.save_for_backward(x, weight, bias, output[1], output[2])
-    ctx.groups, ctx.eps = groups, eps
-
-
-def _gn_grad(ctx, dy, *_):
-    x, weight, bias, mean, var = ctx.saved_tensors
-    dx, dw, db = group_norm_backward(dy.contiguous(), x, ctx.groups, weight, bias, mean, var, ctx.eps)
-    return dx, None, (dw if ctx.needs_input_grad[2] else None), (db if ctx.needs_input_grad[3] else None), None
-
-
-autograd(group_norm, _gn_grad, _gn_setup)
+group_norm_backward = _backward_op(
+    "group_norm_backward", "int groups, float eps",
+    lambda x, w, b, mean, var, groups, eps: _norms.group_norm_saved(x, groups, mean, var, w, b, eps=eps),
+    _norms.group_norm_backward)
+_norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]))
 
 
 # ------------------------------------------------------------------ instance norm
@@ -285,28 +255,9 @@ instance_norm = define(
     _in_impl, _in_fake)
 
 
-def _in_backward_impl(dy, x, weight, bias, mean, var, batch_stats, eps):
-    saved = _norms.instance_norm_saved(x, mean, var, weight, bias, eps=eps, batch_stats=batch_stats)
-    return _grads(*_norms.instance_norm_backward(dy, x, weight, saved), x)
-
-
-instance_norm_backward = define(
-    "instance_norm_backward(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
-    "bool batch_stats, float eps) -> (Tensor, Tensor, Tensor)",
-    _in_backward_impl, lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
-
-
-def _in_setup(ctx, inputs, output):
-    x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps = inputs
-    _non_diff(ctx, output)
-    ctx.save_for_backward(x, weight, bias, output[1], output[2])
-    ctx.batch_stats, ctx.eps = use_input_stats, eps
-
-
-def _in_grad(ctx, dy, *_):
-    x, weight, bias, mean, var = ctx.saved_tensors
-    dx, dw, db = instance_norm_backward(dy.contiguous(), x, weight, bias, mean, var, ctx.batch_stats, ctx.eps)
-    return (*_affine_grads(ctx, dx, dw, db), None, None, None, None, None)
-
-
-autograd(instance_norm, _in_grad, _in_setup)
+instance_norm_backward = _backward_op(
+    "instance_norm_backward", "bool batch_stats, float eps",
+    lambda x, w, b, mean, var, batch_stats, eps: _norms.instance_norm_saved(x, mean, var, w, b, eps=eps,
+                                                                            batch_stats=batch_stats),
+    _norms.instance_norm_backward)
+_norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]))

@@ -94,3 +94,12 @@ def test_non_contiguous_and_conjugate_views_are_refused():
         rc.dropout(_t(4, 6).T, 0.5)
     with pytest.raises(TypeError):
         rc.dropout(torch.randn(4, dtype=torch.complex64).conj(), 0.5)
+
+
+def test_import_regcore_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, regcore, regcore.optim; assert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

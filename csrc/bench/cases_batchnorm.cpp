@@ -51,10 +51,10 @@ struct Layer {
       shift[c] = beta[c];
     }
   }
-  cpu::BnCoef<T> coef() const { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
+  cpu::BnCoef coef() const { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
 
   void forward_train() {
-    cpu::bn_moments<T>(x.data(), N, C, S, stats.data());
+    cpu::bn_moments(dtype_of<T>(), x.data(), N, C, S, stats.data());
     std::vector<double> var(C);
     for (int64_t c = 0; c < C; ++c) {
       const double cnt = stats[c], m2 = stats[2 * C + c];
@@ -64,12 +64,12 @@ struct Layer {
       run_var[c] = 0.9 * run_var[c] + 0.1 * (cnt > 1 ? m2 / (cnt - 1) : var[c]);
     }
     set_coefficients(stats.data() + C, var.data());
-    cpu::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false);
+    cpu::bn_normalize(dtype_of<T>(), x.data(), y.data(), N, C, S, coef(), false);
   }
-  void inference() { cpu::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false); }
-  void statistics() { cpu::bn_moments<T>(x.data(), N, C, S, stats.data()); }
+  void inference() { cpu::bn_normalize(dtype_of<T>(), x.data(), y.data(), N, C, S, coef(), false); }
+  void statistics() { cpu::bn_moments(dtype_of<T>(), x.data(), N, C, S, stats.data()); }
   void backward() {
-    cpu::bn_grad_reduce<T>(dy.data(), x.data(), N, C, S, coef(), false, red.data());
+    cpu::bn_grad_reduce(dtype_of<T>(), dy.data(), x.data(), N, C, S, coef(), false, red.data());
     const double M = double(N) * double(S);
     for (int64_t c = 0; c < C; ++c) {
       const double a = double(gamma[c]) * rstd[c];
@@ -77,8 +77,8 @@ struct Layer {
       kb[c] = T(-a * rstd[c] * rstd[c] * red[C + c] / M);
       kc[c] = T(-a * red[c] / M);
     }
-    cpu::bn_grad_apply<T>(dy.data(), x.data(), dx.data(), N, C, S, coef(),
-                          cpu::BnGradCoef<T>{ka.data(), kb.data(), kc.data()}, false);
+    cpu::bn_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, coef(),
+                          cpu::BnGradCoef{ka.data(), kb.data(), kc.data()}, false);
   }
 };
 

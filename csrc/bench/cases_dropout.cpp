@@ -29,7 +29,7 @@ CaseSpec forward_case(Mask m, const char* dtype) {
   return on_backend(forward_spec<T>(m, dtype), "cpu", true, [m](int64_t n) {
     return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), k = MaskBufs<T>(m, n), n,
                      r = rule_for(kDropP), sc = T(drop_scale(kDropP))]() mutable {
-      cpu::dropout_forward<T>(x.data(), y.data(), k.b(), k.y(), n, r, sc);
+      cpu::dropout_forward(dtype_of<T>(), x.data(), y.data(), k.b(), k.y(), n, r, sc);
     });
   });
 }
@@ -39,7 +39,7 @@ CaseSpec backward_case(Mask m, const char* dtype) {
   return on_backend(backward_spec<T>(m, dtype), "cpu", true, [m](int64_t n) {
     return make_run([dy = Buffer<T>(n, T(1)), dx = Buffer<T>(n), k = MaskBufs<T>(m, n), n,
                      r = rule_for(kDropP), sc = T(drop_scale(kDropP))]() mutable {
-      cpu::dropout_backward<T>(dy.data(), dx.data(), k.b(), k.y(), n, r, sc);
+      cpu::dropout_backward(dtype_of<T>(), dy.data(), dx.data(), k.b(), k.y(), n, r, sc);
     });
   });
 }
@@ -50,7 +50,7 @@ CaseSpec bias_act_forward_case(const char* act_name, int act, const char* dtype)
     return make_run([x = Buffer<T>(n, T(0.25)), b = Buffer<T>(kCols, T(0.125)), y = Buffer<T>(n),
                      bits = Buffer<uint32_t>(words(n)), n, act, r = rule_for(kBiasActP),
                      sc = T(drop_scale(kBiasActP))]() mutable {
-      cpu::bias_act_forward<T>(x.data(), b.data(), nullptr, y.data(), bits.data(), nullptr, n,
+      cpu::bias_act_forward(dtype_of<T>(), x.data(), b.data(), nullptr, y.data(), bits.data(), nullptr, n,
                                kCols, act, r, sc);
     });
   });
@@ -63,7 +63,7 @@ CaseSpec bias_act_backward_case(const char* act_name, int act, const char* dtype
                      bits = Buffer<uint32_t>(words(n), 0x5555'5555u), dx = Buffer<T>(n),
                      db = Buffer<T>(kCols), n, act, r = rule_for(kBiasActP),
                      sc = T(drop_scale(kBiasActP))]() mutable {
-      cpu::bias_act_backward<T>(dy.data(), x.data(), b.data(), bits.data(), nullptr, dx.data(),
+      cpu::bias_act_backward(dtype_of<T>(), dy.data(), x.data(), b.data(), bits.data(), nullptr, dx.data(),
                                 db.data(), n, kCols, act, r, sc);
     });
   });
@@ -73,7 +73,7 @@ template <class T>
 CaseSpec noise_case(const char* dtype) {
   return on_backend(noise_spec<T>(dtype), "cpu", true, [](int64_t n) {
     return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), n]() mutable {
-      cpu::gaussian_noise<T>(x.data(), y.data(), n, kSeed, 0, T(0), T(kNoiseStd), false);
+      cpu::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, kSeed, 0, 0.0, double(T(kNoiseStd)), false);
     });
   });
 }

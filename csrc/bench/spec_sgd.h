@@ -48,7 +48,7 @@ inline std::vector<SgdTensor> sgd_tensors(float* w, float* g, float* b, int64_t 
     t.g = g + at;
     t.b = b + at;
     t.n = len;
-    t.f64 = false;
+    t.dtype = DType::f32;
     t.first = false;
     if (r == kMomWdMaxNorm && len % kRowLen == 0) {
       t.outer = 1;

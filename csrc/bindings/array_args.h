@@ -1,7 +1,10 @@
-// NumPy arrays -> raw pointers for the CPU module. The Python layer validates every argument
-// first; these checks are the last guard against a silent copy: arguments are declared
+// NumPy arrays -> raw pointers and dtype tags for the CPU module. The Python layer validates every
+// argument first; these checks are the last guard against a silent copy: arguments are declared
 // .noconvert(), and a pointer is handed out only for the exact dtype, C order and (for outputs)
 // a writeable buffer, so an in-place update can never land in a temporary.
+//
+// This is the one place where NumPy dtypes become regcore's dtype tags (core/dtype.h); the
+// bindings pass the tag down and never switch on it.
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -9,39 +12,81 @@
 #include <stdexcept>
 #include <string>
 
+#include "../core/dtype.h"
+
 namespace regcore { namespace bindings {
 
 namespace py = pybind11;
 
-template <class T>
-void check_array(const py::array& a, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>()))
-    throw py::type_error(std::string(name) + ": expected dtype " +
-                         std::string(py::str(py::dtype::of<T>())) + ", got " +
+// The NumPy dtype of each tag (cheap: NumPy's cached descriptors).
+inline py::dtype numpy_dtype(DType dt) {
+  return visit_dtype(dt, [](auto t) { return py::dtype::of<REGCORE_TAG_TYPE(t)>(); });
+}
+
+// The tag of a NumPy dtype; false when regcore has no such float dtype.
+inline bool tag_of(const py::dtype& d, DType& dt) {
+  bool found = false;
+  for_each_dtype([&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    if (!found && d.is(py::dtype::of<S>())) {
+      dt = dtype_of<S>();
+      found = true;
+    }
+  });
+  return found;
+}
+
+[[noreturn]] inline void unsupported_dtype(const py::dtype& d, const char* name) {
+  throw py::type_error(std::string(name) + ": unsupported dtype " + std::string(py::str(d)) + " (expected " +
+                       dtype_names() + ")");
+}
+
+// The tag of a float array's dtype (TypeError naming the argument otherwise).
+inline DType float_dtype(const py::array& a, const char* name) {
+  DType dt;
+  if (!tag_of(a.dtype(), dt)) unsupported_dtype(a.dtype(), name);
+  return dt;
+}
+// The tag of a dtype object passed as an argument (the per-channel glue's `dtype=`).
+inline DType float_dtype(const py::object& dtype, const char* name) {
+  const py::dtype d = py::dtype::from_args(dtype);
+  DType dt;
+  if (!tag_of(d, dt)) unsupported_dtype(d, name);
+  return dt;
+}
+
+inline void check_array(const py::array& a, const py::dtype& want, const char* name) {
+  if (!a.dtype().is(want))
+    throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(want)) + ", got " +
                          std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(name) + ": expected a C-contiguous array");
 }
 
+inline void* out_ptr(py::array& a, const py::dtype& want, const char* name) {
+  check_array(a, want, name);
+  if (!a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
+  return a.mutable_data();
+}
+inline const void* in_ptr(const py::array& a, const py::dtype& want, const char* name) {
+  check_array(a, want, name);
+  return a.data();
+}
+
+// Float arrays of element type dt.
+inline void* out_ptr(py::array& a, DType dt, const char* name) { return out_ptr(a, numpy_dtype(dt), name); }
+inline const void* in_ptr(const py::array& a, DType dt, const char* name) {
+  return in_ptr(a, numpy_dtype(dt), name);
+}
+
+// Arrays of a fixed C++ element type (masks, keys, float64 sums).
 template <class T>
 T* out_ptr(py::array& a, const char* name) {
-  check_array<T>(a, name);
-  if (!a.writeable()) throw py::value_error(std::string(name) + ": array is read-only");
-  return static_cast<T*>(a.mutable_data());
+  return static_cast<T*>(out_ptr(a, py::dtype::of<T>(), name));
 }
-
 template <class T>
 const T* in_ptr(const py::array& a, const char* name) {
-  check_array<T>(a, name);
-  return static_cast<const T*>(a.data());
-}
-
-inline bool is_dtype(const py::array& a, const py::dtype& d) { return a.dtype().is(d); }
-template <class T> bool is_dtype(const py::array& a) { return a.dtype().is(py::dtype::of<T>()); }
-
-[[noreturn]] inline void unsupported_dtype(const py::array& a, const char* name) {
-  throw py::type_error(std::string(name) + ": unsupported dtype " + std::string(py::str(a.dtype())) +
-                       " (expected float32 or float64)");
+  return static_cast<const T*>(in_ptr(a, py::dtype::of<T>(), name));
 }
 
 }}  // namespace regcore::bindings

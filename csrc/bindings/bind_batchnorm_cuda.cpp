@@ -1,5 +1,5 @@
-// Batch- and layer-normalization passes for CUDA device views: dtype switch, size and device
-// guards, pointer extraction, GIL release. No math (the Python layer computes the coefficients).
+// Batch- and layer-normalization passes for CUDA device views: dtype tags, size and device guards,
+// pointer extraction, GIL release. No math (the Python layer computes the coefficients).
 #include <pybind11/pybind11.h>
 
 #include <string>
@@ -13,14 +13,8 @@ namespace regcore { namespace bindings {
 
 namespace {
 
-const char* dtype_of(const DeviceView& x) {
-  if (x.dtype == "float32") return "float32";
-  if (x.dtype == "float64") return "float64";
-  throw py::type_error("x: expected dtype float32 or float64, got " + x.dtype);
-}
-
-void check(const DeviceView& v, const DeviceView& x, const char* dtype, int64_t n, bool writeable, const char* name) {
-  check_view(v, dtype, writeable, name);
+void check(const DeviceView& v, const DeviceView& x, DType dt, int64_t n, bool writeable, const char* name) {
+  check_view(v, dt, writeable, name);
   if (v.size() != n)
     throw py::value_error(std::string(name) + ": expected " + std::to_string(n) + " elements, got " +
                           std::to_string(v.size()));
@@ -28,173 +22,122 @@ void check(const DeviceView& v, const DeviceView& x, const char* dtype, int64_t 
     throw py::value_error(std::string(name) + ": expected an array on cuda:" + std::to_string(x.device_id));
 }
 
-template <class T>
-cuda::BnCoef<T> coef(const DeviceView& x, const char* dt, int64_t C, const DeviceView& mhi, const DeviceView& mlo,
-                     const DeviceView& scale, const DeviceView& shift) {
-  check(mhi, x, dt, C, false, "mhi");
-  check(mlo, x, dt, C, false, "mlo");
-  check(scale, x, dt, C, false, "scale");
-  check(shift, x, dt, C, false, "shift");
-  return {mhi.ptr<T>(), mlo.ptr<T>(), scale.ptr<T>(), shift.ptr<T>()};
+// A coefficient view of n elements of the data's compute dtype, on x's device.
+const void* coef_ptr(const DeviceView& v, const DeviceView& x, DType dt, int64_t n, const char* name) {
+  check(v, x, compute_dtype(dt), n, false, name);
+  return v.data;
 }
 
-template <class T>
-cuda::LnCoef<T> ln_coef(const DeviceView& x, const char* dt, int64_t R, int64_t L, const DeviceView& mhi,
-                        const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma,
-                        const DeviceView& beta) {
-  check(mhi, x, dt, R, false, "mhi");
-  check(mlo, x, dt, R, false, "mlo");
-  check(rstd, x, dt, R, false, "rstd");
-  check(gamma, x, dt, L, false, "gamma");
-  check(beta, x, dt, L, false, "beta");
-  return {mhi.ptr<T>(), mlo.ptr<T>(), rstd.ptr<T>(), gamma.ptr<T>(), beta.ptr<T>()};
+BnCoef coef(const DeviceView& x, DType dt, int64_t C, const DeviceView& mhi, const DeviceView& mlo,
+                 const DeviceView& scale, const DeviceView& shift) {
+  return {coef_ptr(mhi, x, dt, C, "mhi"), coef_ptr(mlo, x, dt, C, "mlo"), coef_ptr(scale, x, dt, C, "scale"),
+          coef_ptr(shift, x, dt, C, "shift")};
 }
 
-template <class T>
-void ln_normalize(const DeviceView& x, const DeviceView& y, int64_t R, int64_t L, const DeviceView& mhi,
-                  const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta) {
-  const char* dt = dtype_of(x);
-  check(x, x, dt, R * L, false, "x");
-  check(y, x, dt, R * L, true, "y");
-  const auto k = ln_coef<T>(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
+LnCoef ln_coef(const DeviceView& x, DType dt, int64_t R, int64_t L, const DeviceView& mhi,
+                    const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta) {
+  return {coef_ptr(mhi, x, dt, R, "mhi"), coef_ptr(mlo, x, dt, R, "mlo"), coef_ptr(rstd, x, dt, R, "rstd"),
+          coef_ptr(gamma, x, dt, L, "gamma"), coef_ptr(beta, x, dt, L, "beta")};
+}
+
+// x of n elements: its dtype tag.
+DType data_dtype(const DeviceView& x, int64_t n) {
+  const DType dt = float_dtype(x, "x");
+  check(x, x, dt, n, false, "x");
+  return dt;
+}
+
+void moments(const DeviceView& x, int64_t N, int64_t C, int64_t S, const DeviceView& out) {
+  const DType dt = data_dtype(x, N * C * S);
+  check(out, x, DType::f64, 3 * C, true, "out");
   py::gil_scoped_release nogil;
   cuda::DeviceGuard guard(x.device_id);
-  cuda::ln_normalize(x.ptr<T>(), y.ptr<T>(), R, L, k, x.stream);
+  cuda::bn_moments(dt, x.data, N, C, S, out.ptr<double>(), x.stream);
 }
 
-template <class T>
+void normalize(const DeviceView& x, const DeviceView& y, int64_t N, int64_t C, int64_t S, const DeviceView& mhi,
+               const DeviceView& mlo, const DeviceView& scale, const DeviceView& shift, bool relu) {
+  const DType dt = data_dtype(x, N * C * S);
+  check(y, x, dt, N * C * S, true, "y");
+  const auto k = coef(x, dt, C, mhi, mlo, scale, shift);
+  py::gil_scoped_release nogil;
+  cuda::DeviceGuard guard(x.device_id);
+  cuda::bn_normalize(dt, x.data, y.data, N, C, S, k, relu, x.stream);
+}
+
+void grad_reduce(const DeviceView& dy, const DeviceView& x, int64_t N, int64_t C, int64_t S, const DeviceView& mhi,
+                 const DeviceView& mlo, const DeviceView& scale, const DeviceView& shift, bool relu,
+                 const DeviceView& out) {
+  const DType dt = data_dtype(x, N * C * S);
+  check(dy, x, dt, N * C * S, false, "dy");
+  check(out, x, DType::f64, 2 * C, true, "out");
+  const auto k = coef(x, dt, C, mhi, mlo, scale, shift);
+  py::gil_scoped_release nogil;
+  cuda::DeviceGuard guard(x.device_id);
+  cuda::bn_grad_reduce(dt, dy.data, x.data, N, C, S, k, relu, out.ptr<double>(), x.stream);
+}
+
+void grad_apply(const DeviceView& dy, const DeviceView& x, const DeviceView& dx, int64_t N, int64_t C, int64_t S,
+                const DeviceView& mhi, const DeviceView& mlo, const DeviceView& scale, const DeviceView& shift,
+                const DeviceView& ka, const DeviceView& kb, const DeviceView& kc, bool relu) {
+  const DType dt = data_dtype(x, N * C * S);
+  check(dy, x, dt, N * C * S, false, "dy");
+  check(dx, x, dt, N * C * S, true, "dx");
+  const BnGradCoef g{coef_ptr(ka, x, dt, C, "ka"), coef_ptr(kb, x, dt, C, "kb"), coef_ptr(kc, x, dt, C, "kc")};
+  const auto k = coef(x, dt, C, mhi, mlo, scale, shift);
+  py::gil_scoped_release nogil;
+  cuda::DeviceGuard guard(x.device_id);
+  cuda::bn_grad_apply(dt, dy.data, x.data, dx.data, N, C, S, k, g, relu, x.stream);
+}
+
+void ln_normalize(const DeviceView& x, const DeviceView& y, int64_t R, int64_t L, const DeviceView& mhi,
+                  const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta) {
+  const DType dt = data_dtype(x, R * L);
+  check(y, x, dt, R * L, true, "y");
+  const auto k = ln_coef(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
+  py::gil_scoped_release nogil;
+  cuda::DeviceGuard guard(x.device_id);
+  cuda::ln_normalize(dt, x.data, y.data, R, L, k, x.stream);
+}
+
 void ln_grad_reduce(const DeviceView& dy, const DeviceView& x, int64_t R, int64_t L, const DeviceView& mhi,
                     const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta,
                     const DeviceView& row_out, const DeviceView& col_out) {
-  const char* dt = dtype_of(x);
-  check(x, x, dt, R * L, false, "x");
+  const DType dt = data_dtype(x, R * L);
   check(dy, x, dt, R * L, false, "dy");
-  check(row_out, x, "float64", 2 * R, true, "row_out");
-  check(col_out, x, "float64", 2 * L, true, "col_out");
-  const auto k = ln_coef<T>(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
+  check(row_out, x, DType::f64, 2 * R, true, "row_out");
+  check(col_out, x, DType::f64, 2 * L, true, "col_out");
+  const auto k = ln_coef(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
   py::gil_scoped_release nogil;
   cuda::DeviceGuard guard(x.device_id);
-  cuda::ln_grad_reduce(dy.ptr<T>(), x.ptr<T>(), R, L, k, row_out.ptr<double>(), col_out.ptr<double>(), x.stream);
+  cuda::ln_grad_reduce(dt, dy.data, x.data, R, L, k, row_out.ptr<double>(), col_out.ptr<double>(), x.stream);
 }
 
-template <class T>
 void ln_grad_apply(const DeviceView& dy, const DeviceView& x, const DeviceView& dx, int64_t R, int64_t L,
                    const DeviceView& mhi, const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma,
                    const DeviceView& beta, const DeviceView& kb, const DeviceView& kc) {
-  const char* dt = dtype_of(x);
-  check(x, x, dt, R * L, false, "x");
+  const DType dt = data_dtype(x, R * L);
   check(dy, x, dt, R * L, false, "dy");
   check(dx, x, dt, R * L, true, "dx");
-  check(kb, x, dt, R, false, "kb");
-  check(kc, x, dt, R, false, "kc");
-  const auto k = ln_coef<T>(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
+  const void* pkb = coef_ptr(kb, x, dt, R, "kb");
+  const void* pkc = coef_ptr(kc, x, dt, R, "kc");
+  const auto k = ln_coef(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
   py::gil_scoped_release nogil;
   cuda::DeviceGuard guard(x.device_id);
-  cuda::ln_grad_apply(dy.ptr<T>(), x.ptr<T>(), dx.ptr<T>(), R, L, k, kb.ptr<T>(), kc.ptr<T>(), x.stream);
+  cuda::ln_grad_apply(dt, dy.data, x.data, dx.data, R, L, k, pkb, pkc, x.stream);
 }
 
 }  // namespace
 
 void bind_batchnorm_cuda(py::module_& m) {
-  m.def("bn_moments", [](const DeviceView& x, int64_t N, int64_t C, int64_t S, const DeviceView& out) {
-    const char* dt = dtype_of(x);
-    check(x, x, dt, N * C * S, false, "x");
-    check(out, x, "float64", 3 * C, true, "out");
-    py::gil_scoped_release nogil;
-    cuda::DeviceGuard guard(x.device_id);
-    if (x.dtype == "float32") cuda::bn_moments(x.ptr<float>(), N, C, S, out.ptr<double>(), x.stream);
-    else cuda::bn_moments(x.ptr<double>(), N, C, S, out.ptr<double>(), x.stream);
-  });
-
-  m.def("bn_normalize", [](const DeviceView& x, const DeviceView& y, int64_t N, int64_t C, int64_t S,
-                           const DeviceView& mhi, const DeviceView& mlo, const DeviceView& scale,
-                           const DeviceView& shift, bool relu) {
-    const char* dt = dtype_of(x);
-    check(x, x, dt, N * C * S, false, "x");
-    check(y, x, dt, N * C * S, true, "y");
-    if (x.dtype == "float32") {
-      const auto k = coef<float>(x, dt, C, mhi, mlo, scale, shift);
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_normalize(x.ptr<float>(), y.ptr<float>(), N, C, S, k, relu, x.stream);
-    } else {
-      const auto k = coef<double>(x, dt, C, mhi, mlo, scale, shift);
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_normalize(x.ptr<double>(), y.ptr<double>(), N, C, S, k, relu, x.stream);
-    }
-  });
-
-  m.def("bn_grad_reduce", [](const DeviceView& dy, const DeviceView& x, int64_t N, int64_t C, int64_t S,
-                             const DeviceView& mhi, const DeviceView& mlo, const DeviceView& scale,
-                             const DeviceView& shift, bool relu, const DeviceView& out) {
-    const char* dt = dtype_of(x);
-    check(x, x, dt, N * C * S, false, "x");
-    check(dy, x, dt, N * C * S, false, "dy");
-    check(out, x, "float64", 2 * C, true, "out");
-    if (x.dtype == "float32") {
-      const auto k = coef<float>(x, dt, C, mhi, mlo, scale, shift);
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_grad_reduce(dy.ptr<float>(), x.ptr<float>(), N, C, S, k, relu, out.ptr<double>(), x.stream);
-    } else {
-      const auto k = coef<double>(x, dt, C, mhi, mlo, scale, shift);
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_grad_reduce(dy.ptr<double>(), x.ptr<double>(), N, C, S, k, relu, out.ptr<double>(), x.stream);
-    }
-  });
-
-  m.def("bn_grad_apply", [](const DeviceView& dy, const DeviceView& x, const DeviceView& dx, int64_t N, int64_t C,
-                            int64_t S, const DeviceView& mhi, const DeviceView& mlo, const DeviceView& scale,
-                            const DeviceView& shift, const DeviceView& ka, const DeviceView& kb,
-                            const DeviceView& kc, bool relu) {
-    const char* dt = dtype_of(x);
-    check(x, x, dt, N * C * S, false, "x");
-    check(dy, x, dt, N * C * S, false, "dy");
-    check(dx, x, dt, N * C * S, true, "dx");
-    check(ka, x, dt, C, false, "ka");
-    check(kb, x, dt, C, false, "kb");
-    check(kc, x, dt, C, false, "kc");
-    if (x.dtype == "float32") {
-      const auto k = coef<float>(x, dt, C, mhi, mlo, scale, shift);
-      const cuda::BnGradCoef<float> g{ka.ptr<float>(), kb.ptr<float>(), kc.ptr<float>()};
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_grad_apply(dy.ptr<float>(), x.ptr<float>(), dx.ptr<float>(), N, C, S, k, g, relu, x.stream);
-    } else {
-      const auto k = coef<double>(x, dt, C, mhi, mlo, scale, shift);
-      const cuda::BnGradCoef<double> g{ka.ptr<double>(), kb.ptr<double>(), kc.ptr<double>()};
-      py::gil_scoped_release nogil;
-      cuda::DeviceGuard guard(x.device_id);
-      cuda::bn_grad_apply(dy.ptr<double>(), x.ptr<double>(), dx.ptr<double>(), N, C, S, k, g, relu, x.stream);
-    }
-  });
-
+  m.def("bn_moments", &moments);
+  m.def("bn_normalize", &normalize);
+  m.def("bn_grad_reduce", &grad_reduce);
+  m.def("bn_grad_apply", &grad_apply);
   // Layer norm with a per-element affine over the (R, L) view (csrc/cuda/layernorm_api.h).
-  m.def("ln_normalize", [](const DeviceView& x, const DeviceView& y, int64_t R, int64_t L, const DeviceView& mhi,
-                           const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma,
-                           const DeviceView& beta) {
-    if (dtype_of(x) == std::string("float32")) ln_normalize<float>(x, y, R, L, mhi, mlo, rstd, gamma, beta);
-    else ln_normalize<double>(x, y, R, L, mhi, mlo, rstd, gamma, beta);
-  });
-
-  m.def("ln_grad_reduce", [](const DeviceView& dy, const DeviceView& x, int64_t R, int64_t L, const DeviceView& mhi,
-                             const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma,
-                             const DeviceView& beta, const DeviceView& row_out, const DeviceView& col_out) {
-    if (dtype_of(x) == std::string("float32"))
-      ln_grad_reduce<float>(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out);
-    else ln_grad_reduce<double>(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out);
-  });
-
-  m.def("ln_grad_apply", [](const DeviceView& dy, const DeviceView& x, const DeviceView& dx, int64_t R, int64_t L,
-                            const DeviceView& mhi, const DeviceView& mlo, const DeviceView& rstd,
-                            const DeviceView& gamma, const DeviceView& beta, const DeviceView& kb,
-                            const DeviceView& kc) {
-    if (dtype_of(x) == std::string("float32"))
-      ln_grad_apply<float>(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc);
-    else ln_grad_apply<double>(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc);
-  });
+  m.def("ln_normalize", &ln_normalize);
+  m.def("ln_grad_reduce", &ln_grad_reduce);
+  m.def("ln_grad_apply", &ln_grad_apply);
 }
 
 }}  // namespace regcore::bindings

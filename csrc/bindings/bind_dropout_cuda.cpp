@@ -1,4 +1,4 @@
-// Dropout-family kernels for CUDA device views: dtype switch, pointer extraction, GIL release.
+// Dropout-family kernels for CUDA device views: dtype tag, pointer extraction, GIL release.
 // No math. Optional masks arrive as None or device views (uint32 bit words / uint8 bytes).
 #include <pybind11/pybind11.h>
 
@@ -17,6 +17,12 @@ const DeviceView* opt_view(const py::object& o, const char* dtype, bool writeabl
   return &v;
 }
 template <class T> T* opt_ptr(const DeviceView* v) { return v ? v->ptr<T>() : nullptr; }
+const DeviceView* opt_view(const py::object& o, DType dt, bool writeable, const char* name) {
+  if (o.is_none()) return nullptr;
+  const DeviceView& v = o.cast<const DeviceView&>();
+  check_view(v, dt, writeable, name);
+  return &v;
+}
 
 void check_size(const DeviceView& a, const DeviceView& b, const char* name) {
   if (a.size() != b.size()) throw py::value_error(std::string(name) + ": size differs from the input");
@@ -24,10 +30,6 @@ void check_size(const DeviceView& a, const DeviceView& b, const char* name) {
 void check_masks(const DeviceView* bits, const DeviceView* bytes, int64_t n) {
   if (bits && bits->size() < (n + 31) / 32) throw py::value_error("bits: mask too small for the data");
   if (bytes && bytes->size() < n) throw py::value_error("bytes: mask too small for the data");
-}
-const char* float_dtype(const DeviceView& v, const char* name) {
-  if (v.dtype == "float32" || v.dtype == "float64") return v.dtype.c_str();
-  throw py::type_error(std::string(name) + ": unsupported dtype " + v.dtype + " (expected float32 or float64)");
 }
 cuda::DropoutRule rule(uint64_t seed, uint64_t offset, uint32_t t, bool drop_all) {
   return cuda::DropoutRule{seed, offset, t, drop_all ? 1u : 0u};
@@ -38,7 +40,7 @@ cuda::DropoutRule rule(uint64_t seed, uint64_t offset, uint32_t t, bool drop_all
 void bind_dropout_cuda(py::module_& m) {
   m.def("dropout_forward", [](const DeviceView& x, const DeviceView& y, py::object bits, py::object bytes,
                               uint64_t seed, uint64_t offset, uint32_t t, bool drop_all, double scale) {
-    const char* dt = float_dtype(x, "x");
+    const DType dt = float_dtype(x, "x");
     check_view(x, dt, false, "x");
     check_view(y, dt, true, "y");
     check_size(x, y, "y");
@@ -46,16 +48,14 @@ void bind_dropout_cuda(py::module_& m) {
     const DeviceView* vB = opt_view(bytes, "uint8", true, "bytes");
     check_masks(vb, vB, x.size());
     const auto r = rule(seed, offset, t, drop_all);
-    const bool f32 = x.dtype == "float32";
     py::gil_scoped_release nogil;
     cuda::DeviceGuard guard(x.device_id);
-    if (f32) cuda::dropout_forward<float>(x.ptr<float>(), y.ptr<float>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), x.size(), r, float(scale), x.stream);
-    else cuda::dropout_forward<double>(x.ptr<double>(), y.ptr<double>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), x.size(), r, scale, x.stream);
+    cuda::dropout_forward(dt, x.data, y.data, opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), x.size(), r, scale, x.stream);
   });
 
   m.def("dropout_backward", [](const DeviceView& dy, const DeviceView& dx, py::object bits, py::object bytes,
                                uint64_t seed, uint64_t offset, uint32_t t, bool drop_all, double scale) {
-    const char* dt = float_dtype(dy, "dy");
+    const DType dt = float_dtype(dy, "dy");
     check_view(dy, dt, false, "dy");
     check_view(dx, dt, true, "dx");
     check_size(dy, dx, "dx");
@@ -63,17 +63,16 @@ void bind_dropout_cuda(py::module_& m) {
     const DeviceView* vB = opt_view(bytes, "uint8", false, "bytes");
     check_masks(vb, vB, dy.size());
     const auto r = rule(seed, offset, t, drop_all);
-    const bool f32 = dy.dtype == "float32";
     py::gil_scoped_release nogil;
     cuda::DeviceGuard guard(dy.device_id);
-    if (f32) cuda::dropout_backward<float>(dy.ptr<float>(), dx.ptr<float>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dy.size(), r, float(scale), dy.stream);
-    else cuda::dropout_backward<double>(dy.ptr<double>(), dx.ptr<double>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dy.size(), r, scale, dy.stream);
+    cuda::dropout_backward(dt, dy.data, dx.data, opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dy.size(), r, scale,
+                           dy.stream);
   });
 
   m.def("bias_act_dropout_forward", [](const DeviceView& x, const DeviceView& bias, py::object residual,
                                        const DeviceView& y, py::object bits, py::object bytes, int act,
                                        uint64_t seed, uint64_t offset, uint32_t t, bool drop_all, double scale) {
-    const char* dt = float_dtype(x, "x");
+    const DType dt = float_dtype(x, "x");
     check_view(x, dt, false, "x");
     check_view(bias, dt, false, "bias");
     check_view(y, dt, true, "y");
@@ -86,18 +85,17 @@ void bind_dropout_cuda(py::module_& m) {
     const DeviceView* vB = opt_view(bytes, "uint8", true, "bytes");
     check_masks(vb, vB, n);
     const auto r = rule(seed, offset, t, drop_all);
-    const bool f32 = x.dtype == "float32";
     py::gil_scoped_release nogil;
     cuda::DeviceGuard guard(x.device_id);
-    if (f32) cuda::bias_act_forward<float>(x.ptr<float>(), bias.ptr<float>(), opt_ptr<float>(vr), y.ptr<float>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), n, cols, act, r, float(scale), x.stream);
-    else cuda::bias_act_forward<double>(x.ptr<double>(), bias.ptr<double>(), opt_ptr<double>(vr), y.ptr<double>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), n, cols, act, r, scale, x.stream);
+    cuda::bias_act_forward(dt, x.data, bias.data, vr ? vr->data : nullptr, y.data, opt_ptr<uint32_t>(vb),
+                           opt_ptr<uint8_t>(vB), n, cols, act, r, scale, x.stream);
   });
 
   m.def("bias_act_dropout_backward", [](const DeviceView& dy, const DeviceView& x, const DeviceView& bias,
                                         py::object bits, py::object bytes, const DeviceView& dx,
                                         const DeviceView& dbias, int act, uint64_t seed, uint64_t offset,
                                         uint32_t t, bool drop_all, double scale) {
-    const char* dt = float_dtype(x, "x");
+    const DType dt = float_dtype(x, "x");
     check_view(dy, dt, false, "dy");
     check_view(x, dt, false, "x");
     check_view(bias, dt, false, "bias");
@@ -112,24 +110,21 @@ void bind_dropout_cuda(py::module_& m) {
     const DeviceView* vB = opt_view(bytes, "uint8", false, "bytes");
     check_masks(vb, vB, n);
     const auto r = rule(seed, offset, t, drop_all);
-    const bool f32 = x.dtype == "float32";
     py::gil_scoped_release nogil;
     cuda::DeviceGuard guard(x.device_id);
-    if (f32) cuda::bias_act_backward<float>(dy.ptr<float>(), x.ptr<float>(), bias.ptr<float>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dx.ptr<float>(), dbias.ptr<float>(), n, cols, act, r, float(scale), x.stream);
-    else cuda::bias_act_backward<double>(dy.ptr<double>(), x.ptr<double>(), bias.ptr<double>(), opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dx.ptr<double>(), dbias.ptr<double>(), n, cols, act, r, scale, x.stream);
+    cuda::bias_act_backward(dt, dy.data, x.data, bias.data, opt_ptr<uint32_t>(vb), opt_ptr<uint8_t>(vB), dx.data,
+                            dbias.data, n, cols, act, r, scale, x.stream);
   });
 
   m.def("gaussian_noise", [](const DeviceView& x, const DeviceView& y, uint64_t seed, uint64_t offset,
                              double mean, double std, bool multiplicative) {
-    const char* dt = float_dtype(x, "x");
+    const DType dt = float_dtype(x, "x");
     check_view(x, dt, false, "x");
     check_view(y, dt, true, "y");
     check_size(x, y, "y");
-    const bool f32 = x.dtype == "float32";
     py::gil_scoped_release nogil;
     cuda::DeviceGuard guard(x.device_id);
-    if (f32) cuda::gaussian_noise<float>(x.ptr<float>(), y.ptr<float>(), x.size(), seed, offset, float(mean), float(std), multiplicative, x.stream);
-    else cuda::gaussian_noise<double>(x.ptr<double>(), y.ptr<double>(), x.size(), seed, offset, mean, std, multiplicative, x.stream);
+    cuda::gaussian_noise(dt, x.data, y.data, x.size(), seed, offset, mean, std, multiplicative, x.stream);
   });
 }
 

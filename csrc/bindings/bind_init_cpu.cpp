@@ -1,4 +1,4 @@
-// Weight-init kernels for NumPy arrays: dtype switch, pointer extraction, GIL release. No math.
+// Weight-init kernels for NumPy arrays: dtype tag, pointer extraction, GIL release. No math.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -10,18 +10,11 @@ namespace regcore { namespace bindings {
 void bind_init_cpu(py::module_& m) {
   m.def("init_trunc_normal", [](py::array out, uint64_t seed, uint64_t offset, double p_lo,
                                 double p_span, double mean, double scale, double lo, double hi) {
+    const DType dt = float_dtype(out, "out");
+    void* p = out_ptr(out, dt, "out");
     const int64_t n = out.size();
-    if (is_dtype<float>(out)) {
-      float* p = out_ptr<float>(out, "out");
-      py::gil_scoped_release nogil;
-      cpu::fill_trunc_normal(p, n, seed, offset, p_lo, p_span, mean, scale, lo, hi);
-    } else if (is_dtype<double>(out)) {
-      double* p = out_ptr<double>(out, "out");
-      py::gil_scoped_release nogil;
-      cpu::fill_trunc_normal(p, n, seed, offset, p_lo, p_span, mean, scale, lo, hi);
-    } else {
-      unsupported_dtype(out, "out");
-    }
+    py::gil_scoped_release nogil;
+    cpu::fill_trunc_normal(dt, p, n, seed, offset, p_lo, p_span, mean, scale, lo, hi);
   }, py::arg("out").noconvert(), py::arg("seed"), py::arg("offset"), py::arg("p_lo"),
      py::arg("p_span"), py::arg("mean"), py::arg("scale"), py::arg("lo"), py::arg("hi"));
 
@@ -31,17 +24,10 @@ void bind_init_cpu(py::module_& m) {
     if (keys.size() != w.size()) throw py::value_error("keys: expected as many elements as w");
     const int64_t rows = w.shape(0), fan_in = w.shape(1);
     if (k < 0 || k > fan_in) throw py::value_error("k: expected 0 <= k <= fan_in");
-    if (is_dtype<float>(w)) {
-      float* p = out_ptr<float>(w, "w");
-      py::gil_scoped_release nogil;
-      cpu::sparse_keep_smallest(p, kp, rows, fan_in, k);
-    } else if (is_dtype<double>(w)) {
-      double* p = out_ptr<double>(w, "w");
-      py::gil_scoped_release nogil;
-      cpu::sparse_keep_smallest(p, kp, rows, fan_in, k);
-    } else {
-      unsupported_dtype(w, "w");
-    }
+    const DType dt = float_dtype(w, "w");
+    void* p = out_ptr(w, dt, "w");
+    py::gil_scoped_release nogil;
+    cpu::sparse_keep_smallest(dt, p, kp, rows, fan_in, k);
   }, py::arg("w").noconvert(), py::arg("keys").noconvert(), py::arg("k"));
 }
 

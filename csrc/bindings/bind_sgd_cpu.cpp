@@ -1,4 +1,4 @@
-// Penalized SGD for NumPy arrays: lists of arrays -> a table of raw pointers, every array checked
+// Penalized SGD for NumPy arrays: lists of arrays -> a table of raw pointers and dtype tags, every array checked
 // before any kernel runs (a multi-tensor step is all or nothing), GIL released. No math here.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -23,13 +23,12 @@ py::array as_array(py::handle h, const std::string& name) {
   return py::reinterpret_borrow<py::array>(h);
 }
 
-template <class T>
 void fill_tensor(cpu::SgdTensor& s, py::array& w, py::array& g, py::array* b, const std::string& wn,
                  const std::string& gn, const std::string& bn) {
-  s.w = out_ptr<T>(w, wn.c_str());
-  s.g = in_ptr<T>(g, gn.c_str());
-  s.b = b ? out_ptr<T>(*b, bn.c_str()) : nullptr;
-  s.f64 = sizeof(T) == 8;
+  s.dtype = float_dtype(w, wn.c_str());
+  s.w = out_ptr(w, s.dtype, wn.c_str());
+  s.g = in_ptr(g, s.dtype, gn.c_str());
+  s.b = b ? out_ptr(*b, s.dtype, bn.c_str()) : nullptr;
 }
 
 }  // namespace
@@ -55,9 +54,7 @@ void bind_sgd_cpu(py::module_& m) {
       if (!g.dtype().is(w.dtype()) || (has_b && !b.dtype().is(w.dtype())))
         throw py::type_error(gn + ": expected the dtype of " + wn);
       cpu::SgdTensor& s = ts[i];
-      if (is_dtype<float>(w)) fill_tensor<float>(s, w, g, has_b ? &b : nullptr, wn, gn, bn);
-      else if (is_dtype<double>(w)) fill_tensor<double>(s, w, g, has_b ? &b : nullptr, wn, gn, bn);
-      else unsupported_dtype(w, wn.c_str());
+      fill_tensor(s, w, g, has_b ? &b : nullptr, wn, gn, bn);
       s.n = w.size();
       s.first = firsts[i];
       std::tie(s.outer, s.rows, s.inner) = geoms[i];
@@ -99,9 +96,8 @@ void bind_sgd_cpu(py::module_& m) {
     for (size_t i = 0; i < count; ++i) {
       const std::string name = item_name("params", i);
       py::array x = as_array(xs[i], name);
-      if (is_dtype<float>(x)) ts[i] = {in_ptr<float>(x, name.c_str()), int64_t(x.size()), false};
-      else if (is_dtype<double>(x)) ts[i] = {in_ptr<double>(x, name.c_str()), int64_t(x.size()), true};
-      else unsupported_dtype(x, name.c_str());
+      const DType dt = float_dtype(x, name.c_str());
+      ts[i] = {in_ptr(x, dt, name.c_str()), int64_t(x.size()), dt};
       keep.push_back(x);
     }
     double a = 0, s = 0;

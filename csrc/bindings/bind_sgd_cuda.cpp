@@ -43,17 +43,16 @@ void bind_sgd_cuda(py::module_& m) {
       const DeviceView& w = as_view(ws[i], wn);
       const DeviceView& g = as_view(gs[i], gn);
       const bool has_b = !bs[i].is_none();
-      if (w.dtype != "float32" && w.dtype != "float64")
-        throw py::type_error(wn + ": unsupported dtype " + w.dtype + " (expected float32 or float64)");
-      check_view(w, w.dtype.c_str(), true, wn.c_str());
-      check_view(g, w.dtype.c_str(), false, gn.c_str());
+      const DType dt = float_dtype(w, wn.c_str());
+      check_view(w, dt, true, wn.c_str());
+      check_view(g, dt, false, gn.c_str());
       if (g.size() != w.size() || g.device_id != w.device_id)
         throw py::value_error(gn + ": expected the size and device of " + wn);
       SgdTensor& s = ts[i];
       s.b = nullptr;
       if (has_b) {
         const DeviceView& b = as_view(bs[i], bn);
-        check_view(b, w.dtype.c_str(), true, bn.c_str());
+        check_view(b, dt, true, bn.c_str());
         if (b.size() != w.size() || b.device_id != w.device_id)
           throw py::value_error(bn + ": expected the size and device of " + wn);
         s.b = b.data;
@@ -64,7 +63,7 @@ void bind_sgd_cuda(py::module_& m) {
       s.w = w.data;
       s.g = g.data;
       s.n = w.size();
-      s.f64 = w.dtype == "float64";
+      s.dtype = dt;
       s.first = firsts[i];
       std::tie(s.outer, s.rows, s.inner) = geoms[i];
       if (s.rows > 0 && s.outer * s.rows * s.inner != s.n)
@@ -85,12 +84,11 @@ void bind_sgd_cuda(py::module_& m) {
     for (size_t i = 0; i < count; ++i) {
       const std::string name = item_name("params", i);
       const DeviceView& x = as_view(xs[i], name);
-      if (x.dtype != "float32" && x.dtype != "float64")
-        throw py::type_error(name + ": unsupported dtype " + x.dtype + " (expected float32 or float64)");
-      check_view(x, x.dtype.c_str(), false, name.c_str());
+      const DType dt = float_dtype(x, name.c_str());
+      check_view(x, dt, false, name.c_str());
       if (i == 0) { device = x.device_id; stream = x.stream; }
       else if (x.device_id != device) throw py::value_error(name + ": expected the device of params[0]");
-      ts[i] = {x.data, x.size(), x.dtype == "float64"};
+      ts[i] = {x.data, x.size(), dt};
     }
     double a = 0, s = 0;
     if (count > 0) {

@@ -28,9 +28,27 @@ void check_view(const DeviceView& v, const char* expected_dtype, bool writeable,
   if (writeable && v.readonly) throw py::value_error(std::string(name) + ": array is read-only");
 }
 
+void check_view(const DeviceView& v, DType dt, bool writeable, const char* name) {
+  check_view(v, dtype_name(dt), writeable, name);
+}
+
+DType float_dtype(const DeviceView& v, const char* name) {
+  DType found = DType::f32;
+  bool ok = false;
+  for_each_dtype([&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    if (!ok && v.dtype == dtype_traits<S>::name) {
+      found = dtype_of<S>();
+      ok = true;
+    }
+  });
+  if (!ok) throw py::type_error(std::string(name) + ": unsupported dtype " + v.dtype + " (expected " + dtype_names() + ")");
+  return found;
+}
+
 namespace {
 
-std::string dtype_name(const DLDataType& t) {
+std::string dl_dtype_name(const DLDataType& t) {
   if (t.lanes != 1) return "vector";
   switch (t.code) {
     case kDLFloat: return t.bits == 32 ? "float32" : t.bits == 64 ? "float64" : t.bits == 16 ? "float16" : "float?";
@@ -56,7 +74,7 @@ void fill_from_tensor(DeviceView& v, const DLTensor& t, const char* name, bool r
     throw py::value_error(std::string(name) + ": expected an array on a CUDA device");
   v.data = static_cast<char*>(t.data) + t.byte_offset;
   v.shape.assign(t.shape, t.shape + t.ndim);
-  v.dtype = dtype_name(t.dtype);
+  v.dtype = dl_dtype_name(t.dtype);
   v.device_id = t.device.device_id;
   v.c_contiguous = strides_c_contiguous(t.ndim, t.shape, t.strides);
 }

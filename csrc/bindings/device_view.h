@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/dtype.h"
 #include "dlpack_abi.h"
 
 namespace regcore { namespace bindings {
@@ -38,6 +39,11 @@ struct DeviceView {
 // Checked accessors used by the CUDA bindings (the Python layer has validated already; these
 // are the last guard against writing through a read-only or mistyped view).
 void check_view(const DeviceView& v, const char* expected_dtype, bool writeable, const char* name);
+void check_view(const DeviceView& v, DType dt, bool writeable, const char* name);
+
+// The tag of a float view's dtype (TypeError naming the argument otherwise): the one place where a
+// CUDA array's dtype name becomes regcore's dtype tag (core/dtype.h).
+DType float_dtype(const DeviceView& v, const char* name);
 
 void bind_device_view(py::module_& m);
 

@@ -10,6 +10,7 @@
 //   normal    (float64): E = 2, Box-Muller on the whole block -> elements 2b, 2b+1.
 // docs/random.md states the same contract in prose.
 #pragma once
+#include "dtype.h"
 #include "float_math.h"
 #include "stream.h"
 
@@ -110,5 +111,28 @@ struct NormalF64Transform {
     r[1] = R(mean) + R(std) * z1;
   }
 };
+
+// The transform of each draw for an output of storage type S (core/dtype.h): what the kernels of
+// every backend instantiate for the dtype they were handed.
+template <class S> struct draw_transforms;
+template <> struct draw_transforms<float> {
+  using uniform = UniformF32Transform;
+  using normal = NormalF32Transform;
+};
+template <> struct draw_transforms<double> {
+  using uniform = UniformF64Transform;
+  using normal = NormalF64Transform;
+};
+
+// The draws for storage type S from parameters in float64 (already rounded to S's arithmetic type).
+template <class S>
+REGCORE_HD typename draw_transforms<S>::uniform uniform_transform(double lo, double span, double hi) {
+  using C = compute_t<S>;
+  return {C(lo), C(span), C(hi)};
+}
+template <class S> REGCORE_HD typename draw_transforms<S>::normal normal_transform(double mean, double std) {
+  using C = compute_t<S>;
+  return {C(mean), C(std)};
+}
 
 REGCORE_CORE_END

@@ -8,6 +8,8 @@
 #pragma once
 #include <cstdint>
 
+#include "dtype.h"
+
 namespace regcore {
 
 enum SgdFlags : uint32_t {
@@ -40,28 +42,24 @@ struct SgdTensor {
   const void* g;
   void* b;
   int64_t n;
-  bool f64;
+  DType dtype;  // of w, g and b
   bool first;  // the momentum buffer is new: b <- d instead of reading it
   int64_t outer, rows, inner;
 };
 
-// Hyper-parameters in float64 (SgdParams<T> holds them rounded once to the tensor's dtype).
+// Hyper-parameters in float64 (sgd_params<C>, core/sgd_rule.h, rounds them once to the tensor's
+// arithmetic type).
 struct SgdHyper {
   double lr, momentum, damp_keep, wd, decay_keep, l1, l1_thr;
   uint32_t flags;
   double max_norm;  // > 0 when some tensor has rows > 0
-
-  template <class T>
-  SgdParams<T> as() const {
-    return SgdParams<T>{T(lr), T(momentum), T(damp_keep), T(wd), T(decay_keep), T(l1), T(l1_thr), flags};
-  }
 };
 
 // A tensor of a penalty sum.
 struct PenaltyTensor {
   const void* x;
   int64_t n;
-  bool f64;
+  DType dtype;
 };
 
 // Elements per chunk of the penalty's partial sums (and of the CPU's streaming work items).

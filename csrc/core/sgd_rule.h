@@ -42,6 +42,13 @@ template <class F> REGCORE_HD F sgd_soft_threshold(F w, F t) {
   return vselect(vgt(a, F(E(0))), sgd_with_sign_of(a, w), sgd_abs(a * F(E(0))));
 }
 
+// The hyper-parameters rounded once to the arithmetic type C of the tensor (docs/sgd.md).
+template <class C>
+REGCORE_HD SgdParams<C> sgd_params(const SgdHyper& h) {
+  return SgdParams<C>{C(h.lr), C(h.momentum), C(h.damp_keep), C(h.wd), C(h.decay_keep), C(h.l1), C(h.l1_thr),
+                      h.flags};
+}
+
 // One step for w (in/out), g and the momentum buffer b (in/out; untouched without momentum,
 // not read when first). P is SgdParams<elem>.
 template <class F, class P>

@@ -52,11 +52,7 @@ std::vector<P> bn_chunk_partials(int64_t work, int64_t n, int64_t chunk, F&& f) 
 // in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
 // here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
-template <class T> int stream_output(int64_t n) { return n * int64_t(sizeof(T)) >= kStreamMinBytes; }
-
-template <class T> const BatchNormKernels<T>& kern();
-template <> const BatchNormKernels<float>& kern<float>() { return active_batchnorm_table().f32; }
-template <> const BatchNormKernels<double>& kern<double>() { return active_batchnorm_table().f64; }
+int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= kStreamMinBytes; }
 
 // Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
 // pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.
@@ -75,15 +71,15 @@ void for_row_pieces(int64_t N, int64_t C, int64_t S, int64_t pieces, F&& f) {
 
 }  // namespace
 
-template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, double* out) {
-  const auto& k = kern<T>();
+void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double* out) {
+  const auto& k = active_batchnorm_table();
   std::vector<Moments> total(size_t(C), Moments{0.0, 0.0, 0.0});
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     const int64_t pieces = chunk_count(N * S, kRowsPiece);
     std::vector<double> part(size_t(2 * C * pieces));
     for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
-      k.moments_rows(x, C, S, c, i0, i1, &part[size_t(2 * q)]);
+      k.moments_rows(dt, x, C, S, c, i0, i1, &part[size_t(2 * q)]);
     });
     for (int64_t c = 0; c < C; ++c)
       for (int64_t p = 0; p < pieces; ++p) {
@@ -95,7 +91,7 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
     const int64_t R = cols_rows(C);
     auto parts = bn_chunk_partials<std::vector<double>>(N * C, N, R, [&](int64_t, int64_t r0, int64_t r1) {
       std::vector<double> v(size_t(2 * C));
-      k.moments_cols(x, C, r0, r1, v.data(), v.data() + C);
+      k.moments_cols(dt, x, C, r0, r1, v.data(), v.data() + C);
       return v;
     });
     // One shift for all chunks (row 0): their sums add, in chunk order, then one division each.
@@ -105,9 +101,11 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
         s[size_t(c)] += v[size_t(c)];
         q[size_t(c)] += v[size_t(C + c)];
       }
+    std::vector<double> shift(static_cast<size_t>(C));  // row 0 of x, the kernels' shift
+    active_convert_table().to_f64(dt, x, shift.data(), C);
     for (int64_t c = 0; c < C; ++c) {
       total[c].n = double(N);
-      shifted_moments(double(N), double(x[c]), s[size_t(c)], q[size_t(c)], &total[c].mean, &total[c].m2);
+      shifted_moments(double(N), shift[size_t(c)], s[size_t(c)], q[size_t(c)], &total[c].mean, &total[c].m2);
     }
   }
   for (int64_t c = 0; c < C; ++c) {
@@ -117,31 +115,29 @@ template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, 
   }
 }
 
-template <class T>
-void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu) {
-  const auto& k = kern<T>();
-  const int nt = stream_output<T>(N * C * S);
+void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t S, const BnCoef& kc, bool relu) {
+  const auto& k = active_batchnorm_table();
+  const int nt = stream_output(dt, N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.normalize_rows(x, y, C, S, b, e, kc, relu, nt); });
+                    [&](int64_t b, int64_t e) { k.normalize_rows(dt, x, y, C, S, b, e, kc, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
-                    [&](int64_t b, int64_t e) { k.normalize_cols(x, y, C, b, e, kc, relu, nt); });
+                    [&](int64_t b, int64_t e) { k.normalize_cols(dt, x, y, C, b, e, kc, relu, nt); });
   }
 }
 
-template <class T>
-void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, BnCoef<T> kc, bool relu,
-                    double* out) {
-  const auto& k = kern<T>();
+void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t C, int64_t S, const BnCoef& kc,
+                    bool relu, double* out) {
+  const auto& k = active_batchnorm_table();
   for (int64_t i = 0; i < 2 * C; ++i) out[i] = 0.0;
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     const int64_t pieces = chunk_count(N * S, kRowsPiece);
     std::vector<double> part(size_t(2 * C * pieces));
     for_row_pieces(N, C, S, pieces, [&](int64_t q, int64_t c, int64_t i0, int64_t i1) {
-      k.grad_reduce_rows(dy, x, C, S, c, i0, i1, kc, relu, &part[size_t(2 * q)]);
+      k.grad_reduce_rows(dt, dy, x, C, S, c, i0, i1, kc, relu, &part[size_t(2 * q)]);
     });
     for (int64_t c = 0; c < C; ++c)
       for (int64_t p = 0; p < pieces; ++p) {
@@ -152,7 +148,7 @@ void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, Bn
   } else if (lay == Layout::kCols) {
     auto parts = bn_chunk_partials<std::vector<double>>(N * C, N, cols_rows(C), [&](int64_t, int64_t r0, int64_t r1) {
       std::vector<double> v(size_t(2 * C));
-      k.grad_reduce_cols(dy, x, C, r0, r1, kc, relu, v.data(), v.data() + C);
+      k.grad_reduce_cols(dt, dy, x, C, r0, r1, kc, relu, v.data(), v.data() + C);
       return v;
     });
     for (const auto& v : parts)
@@ -160,30 +156,18 @@ void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, Bn
   }
 }
 
-template <class T>
-void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> kc,
-                   BnGradCoef<T> g, bool relu) {
-  const auto& k = kern<T>();
-  const int nt = stream_output<T>(N * C * S);
+void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
+                   const BnCoef& kc, const BnGradCoef& g, bool relu) {
+  const auto& k = active_batchnorm_table();
+  const int nt = stream_output(dt, N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
     bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dy, x, dx, C, S, b, e, kc, g, relu, nt); });
+                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dt, dy, x, dx, C, S, b, e, kc, g, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
-                    [&](int64_t b, int64_t e) { k.grad_apply_cols(dy, x, dx, C, b, e, kc, g, relu, nt); });
+                    [&](int64_t b, int64_t e) { k.grad_apply_cols(dt, dy, x, dx, C, b, e, kc, g, relu, nt); });
   }
 }
-
-#define REGCORE_BN_INSTANTIATE(T)                                                                   \
-  template void bn_moments<T>(const T*, int64_t, int64_t, int64_t, double*);                        \
-  template void bn_normalize<T>(const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>, bool);          \
-  template void bn_grad_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, BnCoef<T>, bool,   \
-                                  double*);                                                         \
-  template void bn_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>,      \
-                                 BnGradCoef<T>, bool);
-REGCORE_BN_INSTANTIATE(float)
-REGCORE_BN_INSTANTIATE(double)
-#undef REGCORE_BN_INSTANTIATE
 
 }}  // namespace regcore::cpu

@@ -9,21 +9,21 @@
 
 namespace regcore { namespace cpu {
 
+// dt (core/dtype.h) is the element type of x, y, dy, dx; the coefficient arrays are of
+// compute_dtype(dt).
+
 // out[0:C] = count, out[C:2C] = mean, out[2C:3C] = M2 (sum of squared deviations), per channel.
-template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, double* out);
+void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double* out);
 
 // y = normalize(x) (core/batchnorm.h) with per-channel coefficients; relu fuses max(., 0).
-template <class T>
-void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> k, bool relu);
+void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t S, const BnCoef& k, bool relu);
 
 // out[0:C] = sum dy', out[C:2C] = sum dy' * (x - mean), per channel (dy' = dy masked by the ReLU).
-template <class T>
-void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, BnCoef<T> k, bool relu,
-                    double* out);
+void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t C, int64_t S, const BnCoef& k,
+                    bool relu, double* out);
 
 // dx = ka*dy' + kb*(x - mean) + kc with per-channel ka, kb, kc.
-template <class T>
-void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> k,
-                   BnGradCoef<T> g, bool relu);
+void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
+                   const BnCoef& k, const BnGradCoef& g, bool relu);
 
 }}  // namespace regcore::cpu

@@ -5,54 +5,44 @@
 //  * cols: the (M, C) view (2-D input, or channels-last with M = N*spatial): channels are
 //    contiguous, so the kernels run SIMD along C and keep per-channel accumulators in arrays.
 // Every kernel covers one fixed piece (a channel-flat range, a flat range or a row range) chosen
-// by batchnorm_api.cpp, so results never depend on the thread count.
+// by batchnorm_api.cpp, so results never depend on the thread count. One entry per op: `dt` names
+// the element type of x, y, dy, dx.
 #pragma once
 #include <cstdint>
 
+#include "../core/norm_coef.h"
+
 namespace regcore { namespace cpu {
 
-// Per-channel coefficients of the element formulas (core/batchnorm.h), all of length C.
-template <class T> struct BnCoef {
-  const T* mhi;    // mean, high part
-  const T* mlo;    // mean, low part
-  const T* scale;  // gamma * rstd
-  const T* shift;  // beta
-};
-template <class T> struct BnGradCoef {
-  const T* ka;
-  const T* kb;
-  const T* kc;
-};
+// Per-channel coefficients of the element formulas: core/norm_coef.h.
+using ::regcore::BnCoef;
+using ::regcore::BnGradCoef;
 
-template <class T> struct BatchNormKernels {
+struct BatchNormTable {
   // out = (mean, M2) of channel c's elements [i0, i1): one pass of float64 sums of the values
   // shifted by the piece's first value (kernels/batchnorm.cpp explains the numerics).
-  void (*moments_rows)(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+  void (*moments_rows)(DType dt, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                        double out[2]);
   // Per-channel shifted sums over rows [r0, r1) of an (M, C) array: s[c] = sum (x - x[0, c]),
   // q[c] = sum (x - x[0, c])^2 (the shift is row 0 of the whole array, the same for every chunk).
-  void (*moments_cols)(const T* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q);
+  void (*moments_cols)(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q);
   // y over flat elements [j0, j1) of the (N, C, S) view. stream: write y with non-temporal
   // stores (large outputs; the same values).
-  void (*normalize_rows)(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                         BnCoef<T> k, int relu, int stream);
-  void (*normalize_cols)(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu,
-                         int stream);
+  void (*normalize_rows)(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
+                         const BnCoef& k, int relu, int stream);
+  void (*normalize_cols)(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
+                         const BnCoef& k, int relu, int stream);
   // out = (sum dy', sum dy' * xc) of channel c's elements [i0, i1).
-  void (*grad_reduce_rows)(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0,
-                           int64_t i1, BnCoef<T> k, int relu, double out[2]);
+  void (*grad_reduce_rows)(DType dt, const void* dy, const void* x, int64_t C, int64_t S, int64_t c,
+                           int64_t i0, int64_t i1, const BnCoef& k, int relu, double out[2]);
   // Per-channel sums over rows [r0, r1), accumulated into sdy[C], sdyx[C].
-  void (*grad_reduce_cols)(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
-                           int relu, double* sdy, double* sdyx);
-  void (*grad_apply_rows)(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0,
-                          int64_t j1, BnCoef<T> k, BnGradCoef<T> g, int relu, int stream);
-  void (*grad_apply_cols)(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1,
-                          BnCoef<T> k, BnGradCoef<T> g, int relu, int stream);
-};
-
-struct BatchNormTable {
-  BatchNormKernels<float> f32;
-  BatchNormKernels<double> f64;
+  void (*grad_reduce_cols)(DType dt, const void* dy, const void* x, int64_t C, int64_t r0, int64_t r1,
+                           const BnCoef& k, int relu, double* sdy, double* sdyx);
+  void (*grad_apply_rows)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S,
+                          int64_t j0, int64_t j1, const BnCoef& k, const BnGradCoef& g, int relu,
+                          int stream);
+  void (*grad_apply_cols)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0,
+                          int64_t r1, const BnCoef& k, const BnGradCoef& g, int relu, int stream);
 };
 
 }}  // namespace regcore::cpu

@@ -1,6 +1,8 @@
 // Whole-array dropout-family entry points on the CPU: the active ISA's kernels over fixed chunks
 // in parallel. Chunk starts are multiples of 32 elements (whole keep words), and the dbias
-// reduction is combined in chunk order, so every result is the same for any thread count.
+// reduction is combined in chunk order, so every result is the same for any thread count. `dt`
+// (core/dtype.h) is the element type of every data array; scalars are in float64, already rounded
+// to dt's arithmetic type.
 #pragma once
 #include <cstdint>
 
@@ -8,23 +10,17 @@
 
 namespace regcore { namespace cpu {
 
-template <class T>
-void dropout_forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t n,
-                     const DropoutRule& rule, T scale);
-template <class T>
-void dropout_backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
-                      const DropoutRule& rule, T scale);
-template <class T>
-void bias_act_forward(const T* x, const T* bias, const T* residual, T* y, uint32_t* bits,
-                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule,
-                      T scale);
-// dbias (length cols) = column sums of dx, accumulated in double per chunk of rows.
-template <class T>
-void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
-                       const uint8_t* bytes, T* dx, T* dbias, int64_t n, int64_t cols, int act,
-                       const DropoutRule& rule, T scale);
-template <class T>
-void gaussian_noise(const T* x, T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std,
-                    bool multiplicative);
+void dropout_forward(DType dt, const void* x, void* y, uint32_t* bits, uint8_t* bytes, int64_t n,
+                     const DropoutRule& rule, double scale);
+void dropout_backward(DType dt, const void* dy, void* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
+                      const DropoutRule& rule, double scale);
+void bias_act_forward(DType dt, const void* x, const void* bias, const void* residual, void* y, uint32_t* bits,
+                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule, double scale);
+// dbias (length cols) = column sums of dx, accumulated in double per chunk of rows, rounded once.
+void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias, const uint32_t* bits,
+                       const uint8_t* bytes, void* dx, void* dbias, int64_t n, int64_t cols, int act,
+                       const DropoutRule& rule, double scale);
+void gaussian_noise(DType dt, const void* x, void* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
+                    double std, bool multiplicative);
 
 }}  // namespace regcore::cpu

@@ -11,6 +11,7 @@
 #include "dropout_table.h"
 #include "sgd_table.h"
 #include "layernorm_table.h"
+#include "convert_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
@@ -18,7 +19,8 @@
   X(DropoutTable, dropout_table) \
   X(InitTable, init_table) \
   X(SgdTable, sgd_table) \
-  X(LayerNormTable, layernorm_table)
+  X(LayerNormTable, layernorm_table) \
+  X(ConvertTable, convert_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

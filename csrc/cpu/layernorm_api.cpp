@@ -21,44 +21,30 @@ inline int64_t reduce_rows(int64_t R, int64_t L) {
   return p > cap ? p : (cap > 0 ? cap : 1);
 }
 
-template <class T> const LayerNormKernels<T>& kern();
-template <> const LayerNormKernels<float>& kern<float>() { return active_layernorm_table().f32; }
-template <> const LayerNormKernels<double>& kern<double>() { return active_layernorm_table().f64; }
-
 }  // namespace
 
-template <class T> void ln_normalize(const T* x, T* y, int64_t R, int64_t L, LnCoef<T> k) {
-  const auto& kr = kern<T>();
-  parallel_chunks(R, piece_rows(L), [&](int64_t r0, int64_t r1) { kr.normalize(x, y, L, r0, r1, k); });
+void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k) {
+  const auto& kr = active_layernorm_table();
+  parallel_chunks(R, piece_rows(L), [&](int64_t r0, int64_t r1) { kr.normalize(dt, x, y, L, r0, r1, k); });
 }
 
-template <class T>
-void ln_grad_reduce(const T* dy, const T* x, int64_t R, int64_t L, LnCoef<T> k, double* row_out,
+void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t L, const LnCoef& k, double* row_out,
                     double* col_out) {
-  const auto& kr = kern<T>();
+  const auto& kr = active_layernorm_table();
   for (int64_t i = 0; i < 2 * L; ++i) col_out[i] = 0.0;
   auto parts = parallel_chunk_partials<std::vector<double>>(R, reduce_rows(R, L), [&](int64_t, int64_t r0, int64_t r1) {
     std::vector<double> v(size_t(2 * L));
-    kr.grad_reduce(dy, x, L, r0, r1, k, row_out, v.data(), v.data() + L);
+    kr.grad_reduce(dt, dy, x, L, r0, r1, k, row_out, v.data(), v.data() + L);
     return v;
   });
   for (const auto& v : parts)
     for (int64_t i = 0; i < 2 * L; ++i) col_out[i] += v[size_t(i)];
 }
 
-template <class T>
-void ln_grad_apply(const T* dy, const T* x, T* dx, int64_t R, int64_t L, LnCoef<T> k, const T* kb,
-                   const T* kc) {
-  const auto& kr = kern<T>();
-  parallel_chunks(R, piece_rows(L), [&](int64_t r0, int64_t r1) { kr.grad_apply(dy, x, dx, L, r0, r1, k, kb, kc); });
+void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R, int64_t L, const LnCoef& k,
+                   const void* kb, const void* kc) {
+  const auto& kr = active_layernorm_table();
+  parallel_chunks(R, piece_rows(L), [&](int64_t r0, int64_t r1) { kr.grad_apply(dt, dy, x, dx, L, r0, r1, k, kb, kc); });
 }
-
-#define REGCORE_LN_INSTANTIATE(T)                                                                   \
-  template void ln_normalize<T>(const T*, T*, int64_t, int64_t, LnCoef<T>);                         \
-  template void ln_grad_reduce<T>(const T*, const T*, int64_t, int64_t, LnCoef<T>, double*, double*); \
-  template void ln_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, LnCoef<T>, const T*, const T*);
-REGCORE_LN_INSTANTIATE(float)
-REGCORE_LN_INSTANTIATE(double)
-#undef REGCORE_LN_INSTANTIATE
 
 }}  // namespace regcore::cpu

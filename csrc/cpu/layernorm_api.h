@@ -9,15 +9,15 @@
 
 namespace regcore { namespace cpu {
 
-template <class T> void ln_normalize(const T* x, T* y, int64_t R, int64_t L, LnCoef<T> k);
+// dt (core/dtype.h) is the element type of x, y, dy, dx; k's arrays, kb and kc are of
+// compute_dtype(dt).
+void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k);
 
 // row_out[2R] = per row (sum g*dy, sum g*dy*xc); col_out[2L] = (dgamma[L], dbeta[L]).
-template <class T>
-void ln_grad_reduce(const T* dy, const T* x, int64_t R, int64_t L, LnCoef<T> k, double* row_out,
+void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t L, const LnCoef& k, double* row_out,
                     double* col_out);
 
-template <class T>
-void ln_grad_apply(const T* dy, const T* x, T* dx, int64_t R, int64_t L, LnCoef<T> k, const T* kb,
-                   const T* kc);
+void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R, int64_t L, const LnCoef& k,
+                   const void* kb, const void* kc);
 
 }}  // namespace regcore::cpu

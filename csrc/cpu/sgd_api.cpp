@@ -37,26 +37,9 @@ std::vector<Item> plan_items(const SgdTensor* ts, size_t count) {
   return items;
 }
 
-template <class T>
-void run_item(const SgdTable& k, const SgdTensor& s, const Item& it, const SgdParams<T>& p,
-              double c);
-template <>
-void run_item<float>(const SgdTable& k, const SgdTensor& s, const Item& it,
-                     const SgdParams<float>& p, double c) {
-  float* w = static_cast<float*>(s.w);
-  const float* g = static_cast<const float*>(s.g);
-  float* b = static_cast<float*>(s.b);
-  if (it.rows_mode) k.step_rows_f32(w, g, b, it.begin, it.end, s.inner, s.first, p, c);
-  else k.step_f32(w, g, b, it.begin, it.end, s.first, p);
-}
-template <>
-void run_item<double>(const SgdTable& k, const SgdTensor& s, const Item& it,
-                      const SgdParams<double>& p, double c) {
-  double* w = static_cast<double*>(s.w);
-  const double* g = static_cast<const double*>(s.g);
-  double* b = static_cast<double*>(s.b);
-  if (it.rows_mode) k.step_rows_f64(w, g, b, it.begin, it.end, s.inner, s.first, p, c);
-  else k.step_f64(w, g, b, it.begin, it.end, s.first, p);
+void run_item(const SgdTable& k, const SgdTensor& s, const Item& it, const SgdHyper& h) {
+  if (it.rows_mode) k.step_rows(s, it.begin, it.end, h);
+  else k.step(s, it.begin, it.end, h);
 }
 
 // Max-norm along an inner axis (outer > 1): neuron j's weights are the `outer` segments
@@ -86,24 +69,23 @@ int64_t neurons_per_block(const SgdTensor& s) {
   return nb > 0 ? nb : 1;
 }
 
+// Element e of tensor s, as a byte address (the baseline layer never needs the element type).
+char* elem(const SgdTensor& s, void* base, int64_t e) {
+  return static_cast<char*>(base) + e * int64_t(dtype_size(s.dtype));
+}
+
 // Scale factors of neurons [j0, j1) of one tensor into sc[0, j1 - j0).
-template <class T>
-void block_scales(const SgdTable& k, const SgdTensor& s, int64_t j0, int64_t j1, double c,
-                  double* sc) {
-  const T* w = static_cast<const T*>(s.w);
+void block_scales(const SgdTable& k, const SgdTensor& s, int64_t j0, int64_t j1, double c, double* sc) {
   const int64_t L = lanes_per_neuron(s), nj = j1 - j0;
   std::vector<double> acc(size_t(nj * L), 0.0);
   for (int64_t o = 0; o < s.outer; ++o) {
-    const T* run = w + (o * s.rows + j0) * s.inner;
+    const char* run = elem(s, s.w, (o * s.rows + j0) * s.inner);
     if (s.inner < 16) {
       // (j, i) layout of the run == (j, lane) layout of acc: one element-wise pass.
-      if constexpr (sizeof(T) == 4) k.sumsq_add_f32(run, nj * s.inner, acc.data());
-      else k.sumsq_add_f64(run, nj * s.inner, acc.data());
+      k.sumsq_add(s.dtype, run, nj * s.inner, acc.data());
     } else {
-      for (int64_t j = 0; j < nj; ++j) {
-        if constexpr (sizeof(T) == 4) k.lanes_f32(run + j * s.inner, s.inner, nullptr, acc.data() + j * 16);
-        else k.lanes_f64(run + j * s.inner, s.inner, nullptr, acc.data() + j * 16);
-      }
+      const int64_t stride = s.inner * int64_t(dtype_size(s.dtype));
+      for (int64_t j = 0; j < nj; ++j) k.lanes(s.dtype, run + j * stride, s.inner, nullptr, acc.data() + j * 16);
     }
   }
   for (int64_t j = 0; j < nj; ++j) {
@@ -113,21 +95,12 @@ void block_scales(const SgdTable& k, const SgdTensor& s, int64_t j0, int64_t j1,
   }
 }
 
-// Rescales one slab o of a tensor: w[o, j, :] *= T(sc[j]) for every neuron with sc[j] != 1.
-template <class T>
+// Rescales one slab o of a tensor: w[o, j, :] *= sc[j] (rounded to the dtype) for every neuron
+// with sc[j] != 1.
 void scale_slab(const SgdTable& k, const SgdTensor& s, int64_t o, const double* sc) {
-  T* slab = static_cast<T*>(s.w) + o * s.rows * s.inner;
   for (int64_t j = 0; j < s.rows; ++j) {
     if (sc[j] == 1.0) continue;
-    T* seg = slab + j * s.inner;
-    const T f = T(sc[j]);
-    if (s.inner < 16) {
-      for (int64_t i = 0; i < s.inner; ++i) seg[i] = seg[i] * f;
-    } else if constexpr (sizeof(T) == 4) {
-      k.scale_f32(seg, s.inner, f);
-    } else {
-      k.scale_f64(seg, s.inner, f);
-    }
+    k.scale(s.dtype, elem(s, s.w, (o * s.rows + j) * s.inner), s.inner, sc[j]);
   }
 }
 
@@ -152,8 +125,7 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
     const Block& bl = blocks[size_t(q)];
     const SgdTensor& s = ts[bl.t];
     double* sc = scales.data() + first_scale[bl.t] + bl.j0;
-    if (s.f64) block_scales<double>(k, s, bl.j0, bl.j1, c, sc);
-    else block_scales<float>(k, s, bl.j0, bl.j1, c, sc);
+    block_scales(k, s, bl.j0, bl.j1, c, sc);
   });
   // Rescale slab by slab (one outer index = rows contiguous segments), only tensors with at
   // least one neuron over the bound: within the bound the weights are not touched again.
@@ -171,8 +143,7 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
   parallel_tasks(int64_t(slabs.size()), [&](int64_t q) {
     const SgdTensor& s = ts[slabs[size_t(q)].t];
     const double* sc = scales.data() + first_scale[slabs[size_t(q)].t];
-    if (s.f64) scale_slab<double>(k, s, slabs[size_t(q)].o, sc);
-    else scale_slab<float>(k, s, slabs[size_t(q)].o, sc);
+    scale_slab(k, s, slabs[size_t(q)].o, sc);
   });
 }
 
@@ -180,16 +151,12 @@ void strided_max_norm(const SgdTable& k, const SgdTensor* ts, size_t count, doub
 
 void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h) {
   const SgdTable& k = active_sgd_table();
-  const SgdParams<float> pf = h.as<float>();
-  const SgdParams<double> pd = h.as<double>();
   const std::vector<Item> items = plan_items(ts, count);
   // Items are claimed one at a time (parallel.h): a thread that starts late leaves its items to
   // the others; every item is computed the same way whoever runs it, so the bits do not change.
   parallel_tasks(int64_t(items.size()), [&](int64_t q) {
     const Item& it = items[size_t(q)];
-    const SgdTensor& s = ts[it.t];
-    if (s.f64) run_item<double>(k, s, it, pd, h.max_norm);
-    else run_item<float>(k, s, it, pf, h.max_norm);
+    run_item(k, ts[it.t], it, h);
   });
   strided_max_norm(k, ts, count, h.max_norm);
 }
@@ -206,8 +173,8 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
   parallel_tasks(nc, [&](int64_t q) {
     const Chunk& c = chunks[size_t(q)];
     double a[16] = {0}, s[16] = {0};
-    if (ts[c.t].f64) k.lanes_f64(static_cast<const double*>(ts[c.t].x) + c.begin, c.end - c.begin, a, s);
-    else k.lanes_f32(static_cast<const float*>(ts[c.t].x) + c.begin, c.end - c.begin, a, s);
+    const PenaltyTensor& t = ts[c.t];
+    k.lanes(t.dtype, static_cast<const char*>(t.x) + c.begin * int64_t(dtype_size(t.dtype)), c.end - c.begin, a, s);
     part[size_t(2 * q)] = sgd_lane_tree(a);
     part[size_t(2 * q + 1)] = sgd_lane_tree(s);
   });

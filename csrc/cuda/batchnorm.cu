@@ -2,6 +2,7 @@
 // (statistics, backward sums) are norm_reduce.cuh's deterministic per-channel reductions; the
 // elementwise passes are grid-stride loops over the flat index.
 #include "../core/batchnorm.h"
+#include "../core/norm_coef.h"
 #include "batchnorm_api.h"
 #include "launch.h"
 #include "norm_reduce.cuh"
@@ -9,15 +10,12 @@
 REGCORE_CORE_BEGIN
 namespace cuda_kernels {
 
-using cpu::BnCoef;
-using cpu::BnGradCoef;
-
 // Accumulation policies: what one element adds to a thread's partial, and how partials combine.
 template <class T> struct StatsPolicy {
   using Acc = Moments;
   using Op = ChanOp;
   __device__ static Acc zero() { return Moments{0.0, 0.0, 0.0}; }
-  __device__ static void add(Acc& a, const T* x, const T*, int64_t j, int64_t, const BnCoef<T>&, bool) {
+  __device__ static void add(Acc& a, const T* x, const T*, int64_t j, int64_t, const BnCoefOf<T>&, bool) {
     welford_add(a, double(x[j]));
   }
 };
@@ -25,7 +23,7 @@ template <class T> struct GradPolicy {
   using Acc = Sum2;
   using Op = Sum2Op;
   __device__ static Acc zero() { return Sum2{0.0, 0.0}; }
-  __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t c, const BnCoef<T>& k,
+  __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t c, const BnCoefOf<T>& k,
                              bool relu) {
     const T xc = bn_center(x[j], k.mhi[c], k.mlo[c]);
     const T d = bn_masked_dy(dy[j], xc, k.scale[c], k.shift[c], relu);
@@ -36,7 +34,7 @@ template <class T> struct GradPolicy {
 
 template <class T, bool R>
 __global__ void normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t C, int64_t S,
-                                 BnCoef<T> k) {
+                                 BnCoefOf<T> k) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t c = (j / S) % C;
@@ -46,7 +44,7 @@ __global__ void normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int
 
 template <class T, bool R>
 __global__ void grad_apply_kernel(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, int64_t n,
-                                  int64_t C, int64_t S, BnCoef<T> k, BnGradCoef<T> g) {
+                                  int64_t C, int64_t S, BnCoefOf<T> k, BnGradCoefOf<T> g) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t c = (j / S) % C;
@@ -65,46 +63,56 @@ using namespace ::regcore::cuda_kernels;
 // (K, C) outputs: value k of channel c at out[k * C + c].
 inline OutLayout per_channel_rows(int64_t C) { return OutLayout{1, C}; }
 
-template <class T> void bn_moments(const T* x, int64_t N, int64_t C, int64_t S, double* out, uintptr_t stream) {
-  launch_reduce<StatsPolicy<T>, T>(x, nullptr, N, C, S, BnCoef<T>{}, false, out, per_channel_rows(C),
-                                   as_stream(stream), finish_moments_kernel, "batch_norm_stats");
+void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double* out, uintptr_t stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    launch_reduce<StatsPolicy<T>, T>(static_cast<const T*>(x), nullptr, N, C, S, BnCoefOf<T>{}, false, out,
+                                     per_channel_rows(C), as_stream(stream), finish_moments_kernel,
+                                     "batch_norm_stats");
+  });
 }
 
-template <class T>
-void bn_normalize(const T* x, T* y, int64_t N, int64_t C, int64_t S, BnCoef<T> k, bool relu, uintptr_t stream) {
+void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t S, const BnCoef& k, bool relu,
+                  uintptr_t stream) {
   const int64_t n = N * C * S;
   if (n <= 0) return;
-  if (relu) normalize_kernel<T, true><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, y, n, C, S, k);
-  else normalize_kernel<T, false><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, y, n, C, S, k);
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    if (relu) normalize_kernel<T, true><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(px, py, n, C, S, coef_of<T>(k));
+    else normalize_kernel<T, false><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(px, py, n, C, S, coef_of<T>(k));
+  });
   check_launch("batch_norm normalize");
 }
 
-template <class T>
-void bn_grad_reduce(const T* dy, const T* x, int64_t N, int64_t C, int64_t S, BnCoef<T> k, bool relu, double* out,
-                    uintptr_t stream) {
-  launch_reduce<GradPolicy<T>, T>(x, dy, N, C, S, k, relu, out, per_channel_rows(C), as_stream(stream),
-                                  finish_sums_kernel, "batch_norm_backward_reduce");
+void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t C, int64_t S, const BnCoef& k,
+                    bool relu, double* out, uintptr_t stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    launch_reduce<GradPolicy<T>, T>(static_cast<const T*>(x), static_cast<const T*>(dy), N, C, S, coef_of<T>(k), relu,
+                                    out, per_channel_rows(C), as_stream(stream), finish_sums_kernel,
+                                    "batch_norm_backward_reduce");
+  });
 }
 
-template <class T>
-void bn_grad_apply(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t S, BnCoef<T> k, BnGradCoef<T> g,
-                   bool relu, uintptr_t stream) {
+void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
+                   const BnCoef& k, const BnGradCoef& g, bool relu, uintptr_t stream) {
   const int64_t n = N * C * S;
   if (n <= 0) return;
-  if (relu) grad_apply_kernel<T, true><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(dy, x, dx, n, C, S, k, g);
-  else grad_apply_kernel<T, false><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(dy, x, dx, n, C, S, k, g);
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    const T* pdy = static_cast<const T*>(dy);
+    const T* px = static_cast<const T*>(x);
+    T* pdx = static_cast<T*>(dx);
+    if (relu)
+      grad_apply_kernel<T, true><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(pdy, px, pdx, n, C, S, coef_of<T>(k),
+                                                                                  coef_of<T>(g));
+    else
+      grad_apply_kernel<T, false><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(pdy, px, pdx, n, C, S, coef_of<T>(k),
+                                                                                   coef_of<T>(g));
+  });
   check_launch("batch_norm_backward_apply");
 }
-
-#define REGCORE_BN_CUDA_INSTANTIATE(T)                                                                  \
-  template void bn_moments<T>(const T*, int64_t, int64_t, int64_t, double*, uintptr_t);                 \
-  template void bn_normalize<T>(const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>, bool, uintptr_t);   \
-  template void bn_grad_reduce<T>(const T*, const T*, int64_t, int64_t, int64_t, BnCoef<T>, bool,       \
-                                  double*, uintptr_t);                                                  \
-  template void bn_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, BnCoef<T>,          \
-                                 BnGradCoef<T>, bool, uintptr_t);
-REGCORE_BN_CUDA_INSTANTIATE(float)
-REGCORE_BN_CUDA_INSTANTIATE(double)
-#undef REGCORE_BN_CUDA_INSTANTIATE
 
 }}  // namespace regcore::cuda

@@ -9,6 +9,7 @@
 // ballot k. Lanes 0..3 each assemble one word and store it (one coalesced 16-byte write).
 // Nothing depends on the grid: warps stride over 128-element tasks keyed to element indices.
 #include "../core/dropout.h"
+#include "../core/dtype.h"
 #include "../core/random_transforms.h"
 #include "dropout_api.h"
 #include "launch.h"
@@ -269,80 +270,82 @@ bool aligned4(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 3u) == 0
 unsigned warp_grid(int64_t n) { return grid_for(((n + 127) / 128) * 32); }
 }  // namespace
 
-template <class T>
-void dropout_forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t n,
-                     const DropoutRule& rule, T scale, uintptr_t stream) {
+// The entry points: the dtype becomes the storage type S here, once per entry.
+#define REGCORE_S REGCORE_TAG_TYPE(t)
+
+void dropout_forward(DType dt, const void* x, void* y, uint32_t* bits, uint8_t* bytes, int64_t n,
+                     const DropoutRule& rule, double scale, uintptr_t stream) {
   if (n <= 0) return;
-  dropout_forward_kernel<T><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
-      x, y, bits, bytes, n, rule, scale, aligned16(x) && aligned16(y), aligned4(bytes));
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_S;
+    dropout_forward_kernel<S><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
+        static_cast<const S*>(x), static_cast<S*>(y), bits, bytes, n, rule, compute_t<S>(scale),
+        aligned16(x) && aligned16(y), aligned4(bytes));
+  });
   check_launch("dropout_forward");
 }
 
-template <class T>
-void dropout_backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
-                      const DropoutRule& rule, T scale, uintptr_t stream) {
+void dropout_backward(DType dt, const void* dy, void* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
+                      const DropoutRule& rule, double scale, uintptr_t stream) {
   if (n <= 0) return;
-  dropout_backward_kernel<T><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
-      dy, dx, bits, bytes, n, rule, scale, aligned16(dy) && aligned16(dx));
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_S;
+    dropout_backward_kernel<S><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
+        static_cast<const S*>(dy), static_cast<S*>(dx), bits, bytes, n, rule, compute_t<S>(scale),
+        aligned16(dy) && aligned16(dx));
+  });
   check_launch("dropout_backward");
 }
 
-template <class T>
-void bias_act_forward(const T* x, const T* bias, const T* residual, T* y, uint32_t* bits,
-                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule,
-                      T scale, uintptr_t stream) {
+void bias_act_forward(DType dt, const void* x, const void* bias, const void* residual, void* y, uint32_t* bits,
+                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule, double scale,
+                      uintptr_t stream) {
   if (n <= 0) return;
-  bias_act_forward_kernel<T><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
-      x, bias, residual, y, bits, bytes, n, cols, act, rule, scale, aligned4(bytes));
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_S;
+    bias_act_forward_kernel<S><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
+        static_cast<const S*>(x), static_cast<const S*>(bias), static_cast<const S*>(residual), static_cast<S*>(y),
+        bits, bytes, n, cols, act, rule, compute_t<S>(scale), aligned4(bytes));
+  });
   check_launch("bias_act_dropout_forward");
 }
 
-template <class T>
-void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
-                       const uint8_t* bytes, T* dx, T* dbias, int64_t n, int64_t cols, int act,
-                       const DropoutRule& rule, T scale, uintptr_t stream) {
+void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias, const uint32_t* bits,
+                       const uint8_t* bytes, void* dx, void* dbias, int64_t n, int64_t cols, int act,
+                       const DropoutRule& rule, double scale, uintptr_t stream) {
   if (cols <= 0) return;
   const int64_t rows = n / cols;
   const int64_t nchunks = (rows + kBiasRows - 1) / kBiasRows;
   double* partial = nullptr;
   cudaStream_t s = as_stream(stream);
-  if (nchunks > 0) {
-    check(cudaMallocAsync(reinterpret_cast<void**>(&partial), size_t(nchunks * cols) * sizeof(double), s),
-          "cudaMallocAsync");
-    bias_act_backward_kernel<T><<<grid_for(nchunks * cols), kThreads, 0, s>>>(
-        dy, x, bias, bits, bytes, dx, partial, rows, cols, act, rule, scale);
-    check_launch("bias_act_dropout_backward");
-  }
-  column_sum_kernel<T><<<grid_for(cols), kThreads, 0, s>>>(partial, dbias, nchunks, cols);
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_S;
+    if (nchunks > 0) {
+      check(cudaMallocAsync(reinterpret_cast<void**>(&partial), size_t(nchunks * cols) * sizeof(double), s),
+            "cudaMallocAsync");
+      bias_act_backward_kernel<S><<<grid_for(nchunks * cols), kThreads, 0, s>>>(
+          static_cast<const S*>(dy), static_cast<const S*>(x), static_cast<const S*>(bias), bits, bytes,
+          static_cast<S*>(dx), partial, rows, cols, act, rule, compute_t<S>(scale));
+      check_launch("bias_act_dropout_backward");
+    }
+    column_sum_kernel<S><<<grid_for(cols), kThreads, 0, s>>>(partial, static_cast<S*>(dbias), nchunks, cols);
+  });
   check_launch("bias_act_dropout_backward (dbias)");
   if (partial) check(cudaFreeAsync(partial, s), "cudaFreeAsync");
 }
 
-template <class T>
-void gaussian_noise(const T* x, T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std,
-                    bool multiplicative, uintptr_t stream) {
+void gaussian_noise(DType dt, const void* x, void* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
+                    double std, bool multiplicative, uintptr_t stream) {
   if (n <= 0) return;
-  if constexpr (sizeof(T) == 4) {
-    noise_kernel<<<grid_for((n + 3) / 4), kThreads, 0, as_stream(stream)>>>(
-        x, y, n, seed, offset, NormalF32Transform{mean, std}, multiplicative);
-  } else {
-    noise_kernel<<<grid_for((n + 1) / 2), kThreads, 0, as_stream(stream)>>>(
-        x, y, n, seed, offset, NormalF64Transform{mean, std}, multiplicative);
-  }
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_S;
+    const auto tr = normal_transform<S>(mean, std);
+    noise_kernel<<<grid_for((n + tr.E - 1) / tr.E), kThreads, 0, as_stream(stream)>>>(
+        static_cast<const S*>(x), static_cast<S*>(y), n, seed, offset, tr, multiplicative);
+  });
   check_launch("gaussian_noise");
 }
 
-#define REGCORE_DROPOUT_CUDA_INSTANTIATE(T)                                                      \
-  template void dropout_forward<T>(const T*, T*, uint32_t*, uint8_t*, int64_t, const DropoutRule&, T, uintptr_t); \
-  template void dropout_backward<T>(const T*, T*, const uint32_t*, const uint8_t*, int64_t,         \
-                                    const DropoutRule&, T, uintptr_t);                              \
-  template void bias_act_forward<T>(const T*, const T*, const T*, T*, uint32_t*, uint8_t*, int64_t,  \
-                                    int64_t, int, const DropoutRule&, T, uintptr_t);                \
-  template void bias_act_backward<T>(const T*, const T*, const T*, const uint32_t*, const uint8_t*,  \
-                                     T*, T*, int64_t, int64_t, int, const DropoutRule&, T, uintptr_t); \
-  template void gaussian_noise<T>(const T*, T*, int64_t, uint64_t, uint64_t, T, T, bool, uintptr_t);
-REGCORE_DROPOUT_CUDA_INSTANTIATE(float)
-REGCORE_DROPOUT_CUDA_INSTANTIATE(double)
-#undef REGCORE_DROPOUT_CUDA_INSTANTIATE
+#undef REGCORE_S
 
 }}  // namespace regcore::cuda

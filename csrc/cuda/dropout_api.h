@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/dtype.h"
+
 namespace regcore { namespace cuda {
 
 struct DropoutRule {
@@ -12,22 +14,19 @@ struct DropoutRule {
   uint32_t drop_all;   // 1 for p = 1 (threshold 2^32)
 };
 
-template <class T>
-void dropout_forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t n,
-                     const DropoutRule& rule, T scale, uintptr_t stream);
-template <class T>
-void dropout_backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
-                      const DropoutRule& rule, T scale, uintptr_t stream);
-template <class T>
-void bias_act_forward(const T* x, const T* bias, const T* residual, T* y, uint32_t* bits,
-                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule,
-                      T scale, uintptr_t stream);
-template <class T>
-void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
-                       const uint8_t* bytes, T* dx, T* dbias, int64_t n, int64_t cols, int act,
-                       const DropoutRule& rule, T scale, uintptr_t stream);
-template <class T>
-void gaussian_noise(const T* x, T* y, int64_t n, uint64_t seed, uint64_t offset, T mean, T std,
-                    bool multiplicative, uintptr_t stream);
+// dt (core/dtype.h) is the element type of every data array; scalars in float64, already rounded
+// to dt's arithmetic type.
+void dropout_forward(DType dt, const void* x, void* y, uint32_t* bits, uint8_t* bytes, int64_t n,
+                     const DropoutRule& rule, double scale, uintptr_t stream);
+void dropout_backward(DType dt, const void* dy, void* dx, const uint32_t* bits, const uint8_t* bytes, int64_t n,
+                      const DropoutRule& rule, double scale, uintptr_t stream);
+void bias_act_forward(DType dt, const void* x, const void* bias, const void* residual, void* y, uint32_t* bits,
+                      uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule, double scale,
+                      uintptr_t stream);
+void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias, const uint32_t* bits,
+                       const uint8_t* bytes, void* dx, void* dbias, int64_t n, int64_t cols, int act,
+                       const DropoutRule& rule, double scale, uintptr_t stream);
+void gaussian_noise(DType dt, const void* x, void* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
+                    double std, bool multiplicative, uintptr_t stream);
 
 }}  // namespace regcore::cuda

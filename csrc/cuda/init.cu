@@ -8,17 +8,14 @@ namespace regcore { namespace cuda {
 
 using namespace ::regcore::cuda_kernels;
 
-void fill_trunc_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, double p_lo, double p_span,
+void fill_trunc_normal(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset, double p_lo, double p_span,
                        double mean, double scale, double lo, double hi, uintptr_t stream) {
-  launch_stream_generate(out, n, seed, offset,
-                         TruncNormalTransform<float>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}),
-                         stream, "init_trunc_normal");
-}
-void fill_trunc_normal(double* out, int64_t n, uint64_t seed, uint64_t offset, double p_lo, double p_span,
-                       double mean, double scale, double lo, double hi, uintptr_t stream) {
-  launch_stream_generate(out, n, seed, offset,
-                         TruncNormalTransform<double>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}),
-                         stream, "init_trunc_normal");
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    launch_stream_generate(static_cast<S*>(out), n, seed, offset,
+                           TruncNormalTransform<S>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}), stream,
+                           "init_trunc_normal");
+  });
 }
 
 }}  // namespace regcore::cuda

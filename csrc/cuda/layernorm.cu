@@ -8,6 +8,7 @@
 // so both read coalesced. That is one more read of dy and x than the CPU's single fused pass
 // (which keeps its column sums in L1-resident rows); on large activations L2 does not hold them.
 #include "../core/batchnorm.h"
+#include "../core/norm_coef.h"
 #include "launch.h"
 #include "layernorm_api.h"
 #include "norm_reduce.cuh"
@@ -15,11 +16,9 @@
 REGCORE_CORE_BEGIN
 namespace cuda_kernels {
 
-using cpu::LnCoef;
-
 // The coefficients and the row length: flat element j = r * L + l.
 template <class T> struct LnArgs {
-  LnCoef<T> k;
+  LnCoefOf<T> k;
   int64_t L;
 };
 
@@ -52,7 +51,7 @@ template <class T> struct LnColPolicy {
 };
 
 template <class T>
-__global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t L, LnCoef<T> k) {
+__global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t L, LnCoefOf<T> k) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
@@ -62,7 +61,7 @@ __global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, 
 
 template <class T>
 __global__ void ln_grad_apply_kernel(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, int64_t n,
-                                     int64_t L, LnCoef<T> k, const T* __restrict__ kb, const T* __restrict__ kc) {
+                                     int64_t L, LnCoefOf<T> k, const T* __restrict__ kb, const T* __restrict__ kc) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
@@ -77,42 +76,44 @@ namespace regcore { namespace cuda {
 
 using namespace ::regcore::cuda_kernels;
 
-template <class T> void ln_normalize(const T* x, T* y, int64_t R, int64_t L, LnCoef<T> k, uintptr_t stream) {
+void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  ln_normalize_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(x, y, n, L, k);
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    ln_normalize_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(static_cast<const T*>(x),
+                                                                           static_cast<T*>(y), n, L, coef_of<T>(k));
+  });
   check_launch("layer_norm normalize");
 }
 
-template <class T>
-void ln_grad_reduce(const T* dy, const T* x, int64_t R, int64_t L, LnCoef<T> k, double* row_out, double* col_out,
-                    uintptr_t stream) {
-  const LnArgs<T> p{k, L};
-  // rows: channels = the R rows of the (1, R, L) view, written as (R, 2)
-  launch_reduce<LnRowPolicy<T>, T>(x, dy, 1, R, L, p, false, row_out, OutLayout{2, 1}, as_stream(stream),
-                                   finish_sums_kernel, "layer_norm_backward row sums");
-  // columns: channels = the L columns of the (R, L) view, written as (2, L)
-  launch_reduce<LnColPolicy<T>, T>(x, dy, R, L, 1, p, false, col_out, OutLayout{1, L}, as_stream(stream),
-                                   finish_sums_kernel, "layer_norm_backward column sums");
+void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t L, const LnCoef& k,
+                    double* row_out, double* col_out, uintptr_t stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    const LnArgs<T> p{coef_of<T>(k), L};
+    const T* px = static_cast<const T*>(x);
+    const T* pdy = static_cast<const T*>(dy);
+    // rows: channels = the R rows of the (1, R, L) view, written as (R, 2)
+    launch_reduce<LnRowPolicy<T>, T>(px, pdy, 1, R, L, p, false, row_out, OutLayout{2, 1}, as_stream(stream),
+                                     finish_sums_kernel, "layer_norm_backward row sums");
+    // columns: channels = the L columns of the (R, L) view, written as (2, L)
+    launch_reduce<LnColPolicy<T>, T>(px, pdy, R, L, 1, p, false, col_out, OutLayout{1, L}, as_stream(stream),
+                                     finish_sums_kernel, "layer_norm_backward column sums");
+  });
 }
 
-template <class T>
-void ln_grad_apply(const T* dy, const T* x, T* dx, int64_t R, int64_t L, LnCoef<T> k, const T* kb, const T* kc,
-                   uintptr_t stream) {
+void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R, int64_t L, const LnCoef& k,
+                   const void* kb, const void* kc, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  ln_grad_apply_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(dy, x, dx, n, L, k, kb, kc);
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    ln_grad_apply_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(
+        static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), n, L, coef_of<T>(k),
+        static_cast<const T*>(kb), static_cast<const T*>(kc));
+  });
   check_launch("layer_norm_backward apply");
 }
-
-#define REGCORE_LN_CUDA_INSTANTIATE(T)                                                                \
-  template void ln_normalize<T>(const T*, T*, int64_t, int64_t, LnCoef<T>, uintptr_t);                \
-  template void ln_grad_reduce<T>(const T*, const T*, int64_t, int64_t, LnCoef<T>, double*, double*,  \
-                                  uintptr_t);                                                         \
-  template void ln_grad_apply<T>(const T*, const T*, T*, int64_t, int64_t, LnCoef<T>, const T*, const T*, \
-                                 uintptr_t);
-REGCORE_LN_CUDA_INSTANTIATE(float)
-REGCORE_LN_CUDA_INSTANTIATE(double)
-#undef REGCORE_LN_CUDA_INSTANTIATE
 
 }}  // namespace regcore::cuda

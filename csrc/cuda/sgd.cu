@@ -29,7 +29,7 @@ struct StepTable {
   uint8_t first[kMaxTensors];
   uint8_t block_tensor[kMaxBlocks];
   int32_t block_chunk[kMaxBlocks];
-  SgdParams<T> p;
+  SgdParams<compute_t<T>> p;
 };
 static_assert(sizeof(StepTable<double>) <= 4000, "kernel parameter space is 4 KiB");
 
@@ -76,7 +76,7 @@ __global__ void max_norm_kernel(T* __restrict__ w, int64_t outer, int64_t rows, 
     }
     const double s = __shfl_sync(0xffffffffu, sgd_max_norm_scale(acc, c), 0);
     if (s != 1.0) {
-      const T st = T(s);
+      const compute_t<T> st = compute_t<T>(s);
       for (int64_t o = 0; o < outer; ++o) {
         T* seg = w + (o * rows + j) * inner;
         for (int64_t i = lane; i < inner; i += 32) seg[i] = seg[i] * st;
@@ -113,7 +113,7 @@ __global__ void penalty_kernel(const T* __restrict__ x, int64_t n, double* __res
 template <class T>
 void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStream_t stream) {
   StepTable<T> tab;
-  tab.p = h.as<T>();
+  tab.p = sgd_params<compute_t<T>>(h);
   int nt = 0, nb = 0;
   auto flush = [&] {
     if (nb > 0) {
@@ -125,7 +125,7 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
   };
   for (size_t i = 0; i < count; ++i) {
     const SgdTensor& s = ts[i];
-    if (s.n == 0 || s.f64 != (sizeof(T) == 8)) continue;
+    if (s.n == 0 || s.dtype != dtype_of<T>()) continue;
     if (nt == kMaxTensors) flush();
     tab.w[nt] = static_cast<T*>(s.w);
     tab.g[nt] = static_cast<const T*>(s.g);
@@ -155,14 +155,16 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
 
 void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h, uintptr_t stream_handle) {
   cudaStream_t stream = as_stream(stream_handle);
-  launch_steps<float>(ts, count, h, stream);
-  launch_steps<double>(ts, count, h, stream);
+  // One table of launches per dtype: a launch's tensors share their element type.
+  for_each_dtype([&](auto t) { launch_steps<REGCORE_TAG_TYPE(t)>(ts, count, h, stream); });
   for (size_t i = 0; i < count; ++i) {
     const SgdTensor& s = ts[i];
     if (s.rows == 0 || s.n == 0) continue;
     const unsigned blocks = grid_for(s.rows * 32);
-    if (s.f64) max_norm_kernel<double><<<blocks, kThreads, 0, stream>>>(static_cast<double*>(s.w), s.outer, s.rows, s.inner, h.max_norm);
-    else max_norm_kernel<float><<<blocks, kThreads, 0, stream>>>(static_cast<float*>(s.w), s.outer, s.rows, s.inner, h.max_norm);
+    visit_dtype(s.dtype, [&](auto t) {
+      using T = REGCORE_TAG_TYPE(t);
+      max_norm_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(s.w), s.outer, s.rows, s.inner, h.max_norm);
+    });
     check_launch("sgd_max_norm");
   }
 }
@@ -184,8 +186,10 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
     const int64_t chunks = first_chunk[i + 1] - first_chunk[i];
     const unsigned blocks = grid_for(chunks * 32);
     double* out = part + 2 * first_chunk[i];
-    if (ts[i].f64) penalty_kernel<double><<<blocks, kThreads, 0, stream>>>(static_cast<const double*>(ts[i].x), ts[i].n, out);
-    else penalty_kernel<float><<<blocks, kThreads, 0, stream>>>(static_cast<const float*>(ts[i].x), ts[i].n, out);
+    visit_dtype(ts[i].dtype, [&](auto t) {
+      using T = REGCORE_TAG_TYPE(t);
+      penalty_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(ts[i].x), ts[i].n, out);
+    });
     check_launch("penalty");
   }
   std::vector<double> host(size_t(2 * total));

@@ -23,19 +23,19 @@ struct DeviceLayer {
   DeviceLayer(const Layout& l, int64_t n)
       : N(n / (l.C * l.S)), C(l.C), S(l.S), x(n), y(n), dy(n), dx(n), stats(3 * l.C), red(2 * l.C),
         mhi(l.C), mlo(l.C), scale(l.C), shift(l.C), ka(l.C), kb(l.C), kc(l.C) {}
-  cpu::BnCoef<T> coef() { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
+  BnCoef coef() { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
   void run(Pass p, uintptr_t s) {
     if (p == kForward) {
-      cuda::bn_moments<T>(x.data(), N, C, S, stats.data(), s);
-      cuda::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false, s);
+      cuda::bn_moments(dtype_of<T>(), x.data(), N, C, S, stats.data(), s);
+      cuda::bn_normalize(dtype_of<T>(), x.data(), y.data(), N, C, S, coef(), false, s);
     } else if (p == kBackward) {
-      cuda::bn_grad_reduce<T>(dy.data(), x.data(), N, C, S, coef(), false, red.data(), s);
-      cuda::bn_grad_apply<T>(dy.data(), x.data(), dx.data(), N, C, S, coef(),
-                             cpu::BnGradCoef<T>{ka.data(), kb.data(), kc.data()}, false, s);
+      cuda::bn_grad_reduce(dtype_of<T>(), dy.data(), x.data(), N, C, S, coef(), false, red.data(), s);
+      cuda::bn_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, coef(),
+                          BnGradCoef{ka.data(), kb.data(), kc.data()}, false, s);
     } else if (p == kInference) {
-      cuda::bn_normalize<T>(x.data(), y.data(), N, C, S, coef(), false, s);
+      cuda::bn_normalize(dtype_of<T>(), x.data(), y.data(), N, C, S, coef(), false, s);
     } else {
-      cuda::bn_moments<T>(x.data(), N, C, S, stats.data(), s);
+      cuda::bn_moments(dtype_of<T>(), x.data(), N, C, S, stats.data(), s);
     }
   }
 };

@@ -28,7 +28,7 @@ CaseSpec forward_case(Mask m, const char* dtype) {
   return on_backend(forward_spec<T>(m, dtype), "cuda", false, [m](int64_t n) {
     return make_cuda_run([x = DeviceBuffer<T>(n), y = DeviceBuffer<T>(n), k = DeviceMask(m, n), n,
                           r = rule_for(kDropP), sc = T(drop_scale(kDropP))](uintptr_t st) mutable {
-      cuda::dropout_forward<T>(x.data(), y.data(), k.b(), k.y(), n, r, sc, st);
+      cuda::dropout_forward(dtype_of<T>(), x.data(), y.data(), k.b(), k.y(), n, r, sc, st);
     });
   });
 }
@@ -38,7 +38,7 @@ CaseSpec backward_case(Mask m, const char* dtype) {
   return on_backend(backward_spec<T>(m, dtype), "cuda", false, [m](int64_t n) {
     return make_cuda_run([dy = DeviceBuffer<T>(n), dx = DeviceBuffer<T>(n), k = DeviceMask(m, n), n,
                           r = rule_for(kDropP), sc = T(drop_scale(kDropP))](uintptr_t st) mutable {
-      cuda::dropout_backward<T>(dy.data(), dx.data(), k.b(), k.y(), n, r, sc, st);
+      cuda::dropout_backward(dtype_of<T>(), dy.data(), dx.data(), k.b(), k.y(), n, r, sc, st);
     });
   });
 }
@@ -49,7 +49,7 @@ CaseSpec bias_act_forward_case(const char* act_name, int act, const char* dtype)
     return make_cuda_run([x = DeviceBuffer<T>(n), b = DeviceBuffer<T>(kCols), y = DeviceBuffer<T>(n),
                           bits = DeviceBuffer<uint32_t>(words(n)), n, act, r = rule_for(kBiasActP),
                           sc = T(drop_scale(kBiasActP))](uintptr_t st) mutable {
-      cuda::bias_act_forward<T>(x.data(), b.data(), nullptr, y.data(), bits.data(), nullptr, n,
+      cuda::bias_act_forward(dtype_of<T>(), x.data(), b.data(), nullptr, y.data(), bits.data(), nullptr, n,
                                 kCols, act, r, sc, st);
     });
   });
@@ -62,7 +62,7 @@ CaseSpec bias_act_backward_case(const char* act_name, int act, const char* dtype
                           bits = DeviceBuffer<uint32_t>(words(n), 0x55), dx = DeviceBuffer<T>(n),
                           db = DeviceBuffer<T>(kCols), n, act, r = rule_for(kBiasActP),
                           sc = T(drop_scale(kBiasActP))](uintptr_t st) mutable {
-      cuda::bias_act_backward<T>(dy.data(), x.data(), b.data(), bits.data(), nullptr, dx.data(),
+      cuda::bias_act_backward(dtype_of<T>(), dy.data(), x.data(), b.data(), bits.data(), nullptr, dx.data(),
                                  db.data(), n, kCols, act, r, sc, st);
     });
   });
@@ -72,7 +72,7 @@ template <class T>
 CaseSpec noise_case(const char* dtype) {
   return on_backend(noise_spec<T>(dtype), "cuda", false, [](int64_t n) {
     return make_cuda_run([x = DeviceBuffer<T>(n), y = DeviceBuffer<T>(n), n](uintptr_t st) mutable {
-      cuda::gaussian_noise<T>(x.data(), y.data(), n, kSeed, 0, T(0), T(kNoiseStd), false, st);
+      cuda::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, kSeed, 0, 0.0, double(T(kNoiseStd)), false, st);
     });
   });
 }

@@ -18,11 +18,11 @@ CaseSpec write_case(const char* kernel, const char* dtype, Fill fill) {
 
 template <class T>
 void trunc(T* p, int64_t n, uintptr_t s) {
-  cuda::fill_trunc_normal(p, n, kSeed, 0, spec::trunc_p_lo(), spec::trunc_p_span(), 0.0, 1.0, -2.0, 2.0, s);
+  cuda::fill_trunc_normal(dtype_of<T>(), p, n, kSeed, 0, spec::trunc_p_lo(), spec::trunc_p_span(), 0.0, 1.0, -2.0, 2.0, s);
 }
 template <class T>
 void kaiming(T* p, int64_t n, uintptr_t s) {
-  cuda::fill_normal(p, n, kSeed, 0, T(0), T(spec::kaiming_std()), s);
+  cuda::fill_normal(dtype_of<T>(), p, n, kSeed, 0, 0.0, double(T(spec::kaiming_std())), s);
 }
 
 const Register r_trunc_f32{write_case<float>("trunc_normal", "float32", trunc<float>)};

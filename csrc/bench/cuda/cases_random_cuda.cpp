@@ -22,16 +22,16 @@ const Register r_bits{draw_case<uint32_t>("bits", "uint32", [](uint32_t* p, int6
   cuda::fill_bits(p, n, kSeed, 0, s);
 })};
 const Register r_uniform_f32{draw_case<float>("uniform", "float32", [](float* p, int64_t n, uintptr_t s) {
-  cuda::fill_uniform(p, n, kSeed, 0, 0.0f, 1.0f, std::nextafter(1.0f, 0.0f), s);
+  cuda::fill_uniform(DType::f32, p, n, kSeed, 0, 0.0, 1.0, double(std::nextafter(1.0f, 0.0f)), s);
 })};
 const Register r_uniform_f64{draw_case<double>("uniform", "float64", [](double* p, int64_t n, uintptr_t s) {
-  cuda::fill_uniform(p, n, kSeed, 0, 0.0, 1.0, std::nextafter(1.0, 0.0), s);
+  cuda::fill_uniform(DType::f64, p, n, kSeed, 0, 0.0, 1.0, std::nextafter(1.0, 0.0), s);
 })};
 const Register r_normal_f32{draw_case<float>("normal", "float32", [](float* p, int64_t n, uintptr_t s) {
-  cuda::fill_normal(p, n, kSeed, 0, 0.0f, 1.0f, s);
+  cuda::fill_normal(DType::f32, p, n, kSeed, 0, 0.0, 1.0, s);
 })};
 const Register r_normal_f64{draw_case<double>("normal", "float64", [](double* p, int64_t n, uintptr_t s) {
-  cuda::fill_normal(p, n, kSeed, 0, 0.0, 1.0, s);
+  cuda::fill_normal(DType::f64, p, n, kSeed, 0, 0.0, 1.0, s);
 })};
 
 }  // namespace

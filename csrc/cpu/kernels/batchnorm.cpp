@@ -7,14 +7,12 @@
 // statistics are the same bits at every ISA level.
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
+#include "../../core/norm_coef.h"
 #include "../batchnorm_table.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
 namespace {
-
-using cpu::BnCoef;
-using cpu::BnGradCoef;
 
 #include "norm_accumulate.h"
 
@@ -218,14 +216,14 @@ void span_normalize(const T* x, T* y, int64_t len, T mhi, T mlo, T sc, T sh) {
 }
 
 template <class T, bool R, bool NT>
-void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoef<T> k) {
+void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<T> k) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
     span_normalize<T, R, NT>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
   });
 }
 
 template <class T, bool R, bool NT>
-void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k) {
+void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     T* yr = y + r * C;
@@ -258,7 +256,7 @@ template <class F> void with_flags(int relu, int stream, F&& f) {
 }
 
 template <class T>
-void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoef<T> k, int relu,
+void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<T> k, int relu,
                     int stream) {
   with_flags(relu, stream, [&](auto R, auto NT) { normalize_rows_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, S, j0, j1, k); });
 }
@@ -275,7 +273,7 @@ template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream
 }
 
 template <class T>
-void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu, int stream) {
+void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k, int relu, int stream) {
   with_flags(relu, cols_stream(y, C, r0, stream), [&](auto R, auto NT) { normalize_cols_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, r0, r1, k); });
 }
 
@@ -314,7 +312,7 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, T mh
 
 template <class T, bool R>
 void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                        BnCoef<T> k, double out[2]) {
+                        BnCoefOf<T> k, double out[2]) {
   Acc A, B;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
     span_grad_reduce<T, R>(A, B, dy + off, x + off, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
@@ -324,7 +322,7 @@ void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c
 }
 template <class T>
 void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                      BnCoef<T> k, int relu, double out[2]) {
+                      BnCoefOf<T> k, int relu, double out[2]) {
   if (relu) grad_reduce_rows_t<T, true>(dy, x, C, S, c, i0, i1, k, out);
   else grad_reduce_rows_t<T, false>(dy, x, C, S, c, i0, i1, k, out);
 }
@@ -336,7 +334,7 @@ void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
 // scalar loop of grad_reduce_cols_t.
 template <int B, class T, bool R>
 void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
-                           const BnCoef<T>& k, double* sdy, double* sdyx) {
+                           const BnCoefOf<T>& k, double* sdy, double* sdyx) {
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
   VF64 a[2 * B], m[2 * B];
@@ -361,7 +359,7 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
 #endif
 
 template <class T, bool R>
-void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
+void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
                         double* sdy, double* sdyx) {
   int64_t cb = 0;  // channels [0, cb) done in register blocks
 #if REGCORE_SIMD_W > 1
@@ -383,7 +381,7 @@ void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t 
   }
 }
 template <class T>
-void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k, int relu,
+void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k, int relu,
                       double* sdy, double* sdyx) {
   if (relu) grad_reduce_cols_t<T, true>(dy, x, C, r0, r1, k, sdy, sdyx);
   else grad_reduce_cols_t<T, false>(dy, x, C, r0, r1, k, sdy, sdyx);
@@ -417,7 +415,7 @@ void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, T mhi, T mlo, 
 
 template <class T, bool R, bool NT>
 void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                       BnCoef<T> k, BnGradCoef<T> g) {
+                       BnCoefOf<T> k, BnGradCoefOf<T> g) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
     span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
                               g.ka[c], g.kb[c], g.kc[c]);
@@ -425,13 +423,13 @@ void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int
 }
 template <class T>
 void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                     BnCoef<T> k, BnGradCoef<T> g, int relu, int stream) {
+                     BnCoefOf<T> k, BnGradCoefOf<T> g, int relu, int stream) {
   with_flags(relu, stream, [&](auto R, auto NT) { grad_apply_rows_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, S, j0, j1, k, g); });
 }
 
 template <class T, bool R, bool NT>
-void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
-                       BnGradCoef<T> g) {
+void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
+                       BnGradCoefOf<T> g) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     const T* dr = dy + r * C;
@@ -454,20 +452,74 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
   }
 }
 template <class T>
-void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoef<T> k,
-                     BnGradCoef<T> g, int relu, int stream) {
+void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
+                     BnGradCoefOf<T> g, int relu, int stream) {
   with_flags(relu, cols_stream(dx, C, r0, stream), [&](auto R, auto NT) { grad_apply_cols_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, r0, r1, k, g); });
 }
 
-template <class T> cpu::BatchNormKernels<T> kernels_for() {
-  return {moments_rows<T>,     moments_cols<T>,     normalize_rows<T>,  normalize_cols<T>,
-          grad_reduce_rows<T>, grad_reduce_cols<T>, grad_apply_rows<T>, grad_apply_cols<T>};
+// ---------------------------------------------------------------- table entries: the dtype
+// becomes the storage type S here, once per op.
+
+void moments_rows_entry(DType dt, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                        double out[2]) {
+  visit_dtype(dt, [&](auto t) {
+    moments_rows(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, S, c, i0, i1, out);
+  });
+}
+void moments_cols_entry(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q) {
+  visit_dtype(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
+}
+void normalize_rows_entry(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
+                          const BnCoef& k, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<T>(k), relu, stream);
+  });
+}
+void normalize_cols_entry(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
+                          const BnCoef& k, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    normalize_cols(static_cast<const T*>(x), static_cast<T*>(y), C, r0, r1, coef_of<T>(k), relu, stream);
+  });
+}
+void grad_reduce_rows_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0,
+                            int64_t i1, const BnCoef& k, int relu, double out[2]) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_reduce_rows(static_cast<const T*>(dy), static_cast<const T*>(x), C, S, c, i0, i1, coef_of<T>(k), relu, out);
+  });
+}
+void grad_reduce_cols_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t r0, int64_t r1,
+                            const BnCoef& k, int relu, double* sdy, double* sdyx) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_reduce_cols(static_cast<const T*>(dy), static_cast<const T*>(x), C, r0, r1, coef_of<T>(k), relu, sdy, sdyx);
+  });
+}
+void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t j0,
+                           int64_t j1, const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_apply_rows(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, S, j0, j1,
+                    coef_of<T>(k), coef_of<T>(g), relu, stream);
+  });
+}
+void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0, int64_t r1,
+                           const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_apply_cols(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, r0, r1,
+                    coef_of<T>(k), coef_of<T>(g), relu, stream);
+  });
 }
 
 }  // namespace
 
 const cpu::BatchNormTable& batchnorm_table() {
-  static const cpu::BatchNormTable table = {kernels_for<float>(), kernels_for<double>()};
+  static const cpu::BatchNormTable table = {
+      moments_rows_entry,     moments_cols_entry,     normalize_rows_entry,  normalize_cols_entry,
+      grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry};
   return table;
 }
 

@@ -182,12 +182,12 @@ void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* b
 // Noise is drawn into y in L1-sized pieces by the very kernel regcore.random.normal uses (so
 // the draws are bit-identical with it), then combined with x while the piece is still in cache.
 template <class Tr, class T>
-void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, T mean,
-           T std, int multiplicative) {
+void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr,
+           int multiplicative) {
   constexpr int64_t PIECE = 2048;
   for (int64_t s = begin; s < end; s += PIECE) {
     const int64_t e = end - s < PIECE ? end : s + PIECE;
-    stream_generate(y, s, e, seed, offset, Tr{mean, std});
+    stream_generate(y, s, e, seed, offset, tr);
     if (multiplicative) {
       for (int64_t i = s; i < e; ++i) y[i] = x[i] * y[i];
     } else {
@@ -196,16 +196,55 @@ void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t
   }
 }
 
+// ---------------------------------------------------------------- table entries: the dtype
+// becomes the storage type S here, once per op; scalars are rounded once to S's arithmetic type.
+
+void forward_entry(DType dt, const void* x, void* y, uint32_t* bits, uint8_t* bytes, int64_t b, int64_t e,
+                   const DropoutRule& r, double scale) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    forward<S>(static_cast<const S*>(x), static_cast<S*>(y), bits, bytes, b, e, r, compute_t<S>(scale));
+  });
+}
+void backward_entry(DType dt, const void* dy, void* dx, const uint32_t* bits, const uint8_t* bytes, int64_t b,
+                    int64_t e, const DropoutRule& r, double scale) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    backward<S>(static_cast<const S*>(dy), static_cast<S*>(dx), bits, bytes, b, e, r, compute_t<S>(scale));
+  });
+}
+void bias_act_forward_entry(DType dt, const void* x, const void* bias, const void* res, void* y, uint32_t* bits,
+                            uint8_t* bytes, int64_t b, int64_t e, int64_t cols, int act, const DropoutRule& r,
+                            double scale) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    bias_act_forward<S>(static_cast<const S*>(x), static_cast<const S*>(bias), static_cast<const S*>(res),
+                        static_cast<S*>(y), bits, bytes, b, e, cols, act, r, compute_t<S>(scale));
+  });
+}
+void bias_act_backward_entry(DType dt, const void* dy, const void* x, const void* bias, const uint32_t* bits,
+                             const uint8_t* bytes, void* dx, double* acc, int64_t b, int64_t e, int64_t cols,
+                             int act, const DropoutRule& r, double scale) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    bias_act_backward<S>(static_cast<const S*>(dy), static_cast<const S*>(x), static_cast<const S*>(bias), bits,
+                         bytes, static_cast<S*>(dx), acc, b, e, cols, act, r, compute_t<S>(scale));
+  });
+}
+void noise_entry(DType dt, const void* x, void* y, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
+                 double mean, double std, int multiplicative) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    noise(static_cast<const S*>(x), static_cast<S*>(y), b, e, seed, offset, normal_transform<S>(mean, std),
+          multiplicative);
+  });
+}
+
 }  // namespace
 
 const cpu::DropoutTable& dropout_table() {
-  static const cpu::DropoutTable table = {
-      forward<float>,           forward<double>,
-      backward<float>,          backward<double>,
-      bias_act_forward<float>,  bias_act_forward<double>,
-      bias_act_backward<float>, bias_act_backward<double>,
-      noise<NormalF32Transform, float>, noise<NormalF64Transform, double>,
-  };
+  static const cpu::DropoutTable table = {forward_entry, backward_entry, bias_act_forward_entry,
+                                          bias_act_backward_entry, noise_entry};
   return table;
 }
 

@@ -8,17 +8,19 @@ REGCORE_CORE_BEGIN
 namespace isa_kernels {
 namespace {
 
-template <class T>
-void trunc_normal(T* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double p_lo,
+void trunc_normal(DType dt, void* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double p_lo,
                   double p_span, double mean, double scale, double lo, double hi) {
-  stream_generate(out, b, e, seed, off,
-                  TruncNormalTransform<T>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}));
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    stream_generate(static_cast<S*>(out), b, e, seed, off,
+                    TruncNormalTransform<S>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}));
+  });
 }
 
 }  // namespace
 
 const cpu::InitTable& init_table() {
-  static const cpu::InitTable table = {trunc_normal<float>, trunc_normal<double>};
+  static const cpu::InitTable table = {trunc_normal};
   return table;
 }
 

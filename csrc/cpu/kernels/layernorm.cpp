@@ -7,18 +7,17 @@
 // order, one float64 per column, so the column sums are the same bits at every ISA level.
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
+#include "../../core/norm_coef.h"
 #include "../layernorm_table.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
 namespace {
 
-using cpu::LnCoef;
-
 #include "norm_accumulate.h"
 
 template <class T>
-void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k) {
+void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * L;
     T* yr = y + r * L;
@@ -36,7 +35,7 @@ void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k)
 }
 
 template <class T>
-void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k,
+void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k,
                  double* row_out, double* col_dg, double* col_db) {
   for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
@@ -74,7 +73,7 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
 }
 
 template <class T>
-void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoef<T> k,
+void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k,
                 const T* kb, const T* kc) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * L;
@@ -94,14 +93,35 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
   }
 }
 
-template <class T> cpu::LayerNormKernels<T> kernels_for() {
-  return {normalize<T>, grad_reduce<T>, grad_apply<T>};
+// ---------------------------------------------------------------- table entries (dtype -> type)
+
+void normalize_entry(DType dt, const void* x, void* y, int64_t L, int64_t r0, int64_t r1, const LnCoef& k) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    normalize(static_cast<const T*>(x), static_cast<T*>(y), L, r0, r1, coef_of<T>(k));
+  });
+}
+void grad_reduce_entry(DType dt, const void* dy, const void* x, int64_t L, int64_t r0, int64_t r1,
+                       const LnCoef& k, double* row_out, double* col_dg, double* col_db) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_reduce(static_cast<const T*>(dy), static_cast<const T*>(x), L, r0, r1, coef_of<T>(k), row_out, col_dg,
+                col_db);
+  });
+}
+void grad_apply_entry(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
+                      const LnCoef& k, const void* kb, const void* kc) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_apply(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), L, r0, r1, coef_of<T>(k),
+               static_cast<const T*>(kb), static_cast<const T*>(kc));
+  });
 }
 
 }  // namespace
 
 const cpu::LayerNormTable& layernorm_table() {
-  static const cpu::LayerNormTable table = {kernels_for<float>(), kernels_for<double>()};
+  static const cpu::LayerNormTable table = {normalize_entry, grad_reduce_entry, grad_apply_entry};
   return table;
 }
 

@@ -7,30 +7,27 @@ REGCORE_CORE_BEGIN
 namespace isa_kernels {
 namespace {
 
-void bits_u32(uint32_t* out, int64_t b, int64_t e, uint64_t seed, uint64_t off) {
+void bits(uint32_t* out, int64_t b, int64_t e, uint64_t seed, uint64_t off) {
   stream_generate(out, b, e, seed, off, BitsTransform{});
 }
-void uniform_f32(float* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, float lo,
-                 float span, float hi) {
-  stream_generate(out, b, e, seed, off, UniformF32Transform{lo, span, hi});
+void uniform(DType dt, void* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double lo, double span,
+             double hi) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    stream_generate(static_cast<S*>(out), b, e, seed, off, uniform_transform<S>(lo, span, hi));
+  });
 }
-void uniform_f64(double* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double lo,
-                 double span, double hi) {
-  stream_generate(out, b, e, seed, off, UniformF64Transform{lo, span, hi});
-}
-void normal_f32(float* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, float mean,
-                float std) {
-  stream_generate(out, b, e, seed, off, NormalF32Transform{mean, std});
-}
-void normal_f64(double* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double mean,
-                double std) {
-  stream_generate(out, b, e, seed, off, NormalF64Transform{mean, std});
+void normal(DType dt, void* out, int64_t b, int64_t e, uint64_t seed, uint64_t off, double mean, double std) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    stream_generate(static_cast<S*>(out), b, e, seed, off, normal_transform<S>(mean, std));
+  });
 }
 
 }  // namespace
 
 const cpu::RandomTable& random_table() {
-  static const cpu::RandomTable table = {bits_u32, uniform_f32, uniform_f64, normal_f32, normal_f64};
+  static const cpu::RandomTable table = {bits, uniform, normal};
   return table;
 }
 

@@ -159,31 +159,40 @@ void step_rows(T* w, const T* g, T* b, int64_t r0, int64_t r1, int64_t len, bool
   }
 }
 
-void step_f32(float* w, const float* g, float* b, int64_t b0, int64_t e, bool first,
-              const SgdParams<float>& p) { step(w, g, b, b0, e, first, p); }
-void step_f64(double* w, const double* g, double* b, int64_t b0, int64_t e, bool first,
-              const SgdParams<double>& p) { step(w, g, b, b0, e, first, p); }
-void step_rows_f32(float* w, const float* g, float* b, int64_t r0, int64_t r1, int64_t len,
-                   bool first, const SgdParams<float>& p, double c) {
-  step_rows(w, g, b, r0, r1, len, first, p, c);
+// ---------------------------------------------------------------- table entries: the dtype
+// becomes the storage type here, once per op; the hyper-parameters are rounded once to it.
+
+void step_entry(const SgdTensor& t, int64_t begin, int64_t end, const SgdHyper& h) {
+  visit_dtype(t.dtype, [&](auto tag) {
+    using T = REGCORE_TAG_TYPE(tag);
+    step(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), begin, end, t.first,
+         sgd_params<compute_t<T>>(h));
+  });
 }
-void step_rows_f64(double* w, const double* g, double* b, int64_t r0, int64_t r1, int64_t len,
-                   bool first, const SgdParams<double>& p, double c) {
-  step_rows(w, g, b, r0, r1, len, first, p, c);
+void step_rows_entry(const SgdTensor& t, int64_t r0, int64_t r1, const SgdHyper& h) {
+  visit_dtype(t.dtype, [&](auto tag) {
+    using T = REGCORE_TAG_TYPE(tag);
+    step_rows(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), r0, r1, t.inner, t.first,
+              sgd_params<compute_t<T>>(h), h.max_norm);
+  });
 }
-void lanes_f32(const float* x, int64_t n, double* a, double* s) { lanes(x, n, a, s); }
-void lanes_f64(const double* x, int64_t n, double* a, double* s) { lanes(x, n, a, s); }
-void sumsq_add_f32(const float* x, int64_t n, double* acc) { sumsq_add(x, n, acc); }
-void sumsq_add_f64(const double* x, int64_t n, double* acc) { sumsq_add(x, n, acc); }
-void scale_f32(float* x, int64_t n, float s) { scale(x, n, s); }
-void scale_f64(double* x, int64_t n, double s) { scale(x, n, s); }
+void lanes_entry(DType dt, const void* x, int64_t n, double* a, double* s) {
+  visit_dtype(dt, [&](auto tag) { lanes(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, a, s); });
+}
+void sumsq_add_entry(DType dt, const void* x, int64_t n, double* acc) {
+  visit_dtype(dt, [&](auto tag) { sumsq_add(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, acc); });
+}
+void scale_entry(DType dt, void* x, int64_t n, double s) {
+  visit_dtype(dt, [&](auto tag) {
+    using T = REGCORE_TAG_TYPE(tag);
+    scale(static_cast<T*>(x), n, compute_t<T>(s));
+  });
+}
 
 }  // namespace
 
 const cpu::SgdTable& sgd_table() {
-  static const cpu::SgdTable table = {step_f32,  step_f64,  step_rows_f32, step_rows_f64,
-                                      lanes_f32, lanes_f64, sumsq_add_f32, sumsq_add_f64,
-                                      scale_f32, scale_f64};
+  static const cpu::SgdTable table = {step_entry, step_rows_entry, lanes_entry, sumsq_add_entry, scale_entry};
   return table;
 }
 

@@ -1,0 +1,65 @@
+// The per-channel (batch norm) and per-row / per-element (layer norm) coefficient arrays of the
+// normalization element formulas (core/batchnorm.h), as every layer passes them: untyped
+// pointers to arrays of compute_dtype(dt), the type the element arithmetic of data dtype dt runs
+// in. The kernels (CPU per ISA, CUDA) view them typed with coef_of<C>.
+#pragma once
+#include "dtype.h"
+
+namespace regcore {
+
+struct BnCoef {
+  const void* mhi;    // mean, high part
+  const void* mlo;    // mean, low part
+  const void* scale;  // gamma * rstd
+  const void* shift;  // beta
+};
+struct BnGradCoef {
+  const void* ka;
+  const void* kb;
+  const void* kc;
+};
+// Per-row statistics (length R) and the per-element affine (length L) of layer norm.
+struct LnCoef {
+  const void* mhi;
+  const void* mlo;
+  const void* rstd;
+  const void* gamma;  // ones when the layer has no affine
+  const void* beta;   // zeros when the layer has no affine
+};
+
+}  // namespace regcore
+
+REGCORE_CORE_BEGIN
+
+template <class C> struct BnCoefOf {
+  const C* mhi;
+  const C* mlo;
+  const C* scale;
+  const C* shift;
+};
+template <class C> struct BnGradCoefOf {
+  const C* ka;
+  const C* kb;
+  const C* kc;
+};
+template <class C> struct LnCoefOf {
+  const C* mhi;
+  const C* mlo;
+  const C* rstd;
+  const C* gamma;
+  const C* beta;
+};
+
+template <class C> REGCORE_HD BnCoefOf<C> coef_of(const BnCoef& k) {
+  return {static_cast<const C*>(k.mhi), static_cast<const C*>(k.mlo), static_cast<const C*>(k.scale),
+          static_cast<const C*>(k.shift)};
+}
+template <class C> REGCORE_HD BnGradCoefOf<C> coef_of(const BnGradCoef& g) {
+  return {static_cast<const C*>(g.ka), static_cast<const C*>(g.kb), static_cast<const C*>(g.kc)};
+}
+template <class C> REGCORE_HD LnCoefOf<C> coef_of(const LnCoef& k) {
+  return {static_cast<const C*>(k.mhi), static_cast<const C*>(k.mlo), static_cast<const C*>(k.rstd),
+          static_cast<const C*>(k.gamma), static_cast<const C*>(k.beta)};
+}
+
+REGCORE_CORE_END

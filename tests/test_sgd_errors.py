@@ -139,9 +139,9 @@ def test_list_lengths_and_aliasing(be):
             rc.sgd_step_multi_(ws, gs, bs[:1])
         with pytest.raises(TypeError, match=r"^params: "):
             rc.sgd_step_multi_(ws[0], gs, bs)
-        with pytest.raises(ValueError, match=r"params\[1\].*same memory as params\[0\]"):
+        with pytest.raises(ValueError, match=r"^params\[0\] and params\[1\]: .*the same array"):
             rc.sgd_step_multi_([ws[0], ws[0]], gs[:2], None)
-        with pytest.raises(ValueError, match=r"momentum_bufs\[0\].*same memory as params\[0\]"):
+        with pytest.raises(ValueError, match=r"^(params\[0\] and momentum_bufs\[0\]|momentum_bufs\[0\] and params\[0\]): "):
             rc.sgd_step_multi_(ws[:1], gs[:1], [ws[0]])
     assert_untouched(ws + bs, copies)
 
@@ -188,9 +188,9 @@ def test_overlapping_views_are_refused(be):
     g = np.ones(6, np.float32)
     copy = flat.copy()
     with backend(be):
-        with pytest.raises(ValueError, match=r"^params\[1\]: .*same memory as params\[0\]"):
+        with pytest.raises(ValueError, match=r"^params\[0\] and params\[1\]: .*overlapping memory"):
             rc.sgd_step_multi_([flat[0:6], flat[3:9]], [g, g], None)
-        with pytest.raises(ValueError, match=r"^momentum_buf: .*same memory as param"):
+        with pytest.raises(ValueError, match=r"^param and momentum_buf: .*overlapping memory"):
             rc.sgd_step_(flat[0:6], g, flat[5:11])
         assert_untouched([flat], [copy])
         bufs = rc.sgd_step_multi_([flat[0:6], flat[6:12]], [g, g], None)

@@ -218,3 +218,60 @@ def empty_like_place(like, shape: tuple, dtype: np.dtype):
         xp = array_api_compat.array_namespace(like)
         out = xp.empty(shape, dtype=getattr(xp, np.dtype(dtype).name), device=array_api_compat.device(like))
     return out, inspect(out, "out", writeable=True, dtypes=None)
+
+
+# ------------------------------------------------------------------ aliasing
+
+def byte_span(ref: ArrayRef):
+    """(first byte address, byte length) of a checked array's memory. Every ArrayRef is
+    C-contiguous (``_checked`` refuses other strides), so its bytes are exactly this one range:
+    the interval test below is exact, not numpy.may_share_memory's conservative bound."""
+    t = ref.target
+    if ref.device == "cpu":
+        start = int(t.__array_interface__["data"][0])
+    else:
+        start = int(t.ptr)
+    return start, ref.size * ref.dtype.itemsize
+
+
+def refuse_overlap(*named, read=(), allow=()) -> None:
+    """Raise ValueError naming both arguments when an array the call writes (``named``:
+    (ArrayRef or None, name) pairs, written or read-then-written) shares a byte with another
+    written array or with one it only reads (``read``, same form; read arrays may overlap each
+    other). Callers check before their first kernel call, so nothing is written on failure.
+
+    ``allow``: pairs of names (a, b) that may be *exactly* the same array (same first byte,
+    same shape): the documented in-place forms, whose kernels read element i of the input
+    before writing element i of the output. Any partial overlap is refused even then.
+
+    Sorted by start address and swept once, O(n log n), so an optimizer step over hundreds of
+    tensors stays cheap. Two running maxima: the span reaching furthest among all (a written
+    span must clear it) and among written ones (a read span must clear that)."""
+    spans = []
+    for group, written in ((named, True), (read, False)):
+        for ref, name in group:
+            if ref is None:
+                continue
+            start, length = byte_span(ref)
+            if length > 0:
+                spans.append(((ref.device, ref.device_id), start, start + length, written, name, ref.shape))
+    if len(spans) < 2:
+        return
+    spans.sort(key=lambda s: (s[0], s[1]))
+    allowed = {frozenset(p) for p in allow}
+    far_any = far_written = None
+    for s in spans:
+        for far in ((far_any, far_written) if s[3] else (far_written,)):
+            if far is None or far[0] != s[0] or s[1] >= far[2]:
+                continue
+            exact = s[1] == far[1] and s[2] == far[2] and s[5] == far[5]
+            if exact and frozenset((far[4], s[4])) in allowed:
+                continue
+            a, b = far[4], s[4]
+            raise ValueError(
+                f"{a} and {b}: expected arrays that do not share memory (this call writes into "
+                f"{a if far[3] else b}), got {'the same array' if exact else 'overlapping memory'}")
+        if far_any is None or far_any[0] != s[0] or s[2] > far_any[2]:
+            far_any = s
+        if s[3] and (far_written is None or far_written[0] != s[0] or s[2] > far_written[2]):
+            far_written = s

@@ -46,6 +46,7 @@ def _running(running_mean, running_var, x_ref, C):
     if (rm is None) != (rv is None):
         missing = "running_var" if rv is None else "running_mean"
         raise value_error(missing, "an array when the other running statistic is given", None)
+    _arrays.refuse_overlap((rm, "running_mean"), (rv, "running_var"))
     return rm, rv
 
 

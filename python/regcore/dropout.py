@@ -64,28 +64,14 @@ def _target(a):
     return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
 
 
-def _span(ref):
-    """(first byte address, byte length) of an array's memory, or None when it cannot be known
-    without the array's own library (a CUDA array exporting only DLPack)."""
-    obj = ref.obj
-    if isinstance(obj, np.ndarray):
-        iface = obj.__array_interface__
-    elif ref.device == "cpu":
-        iface = ref.target.__array_interface__
-    else:
-        iface = getattr(obj, "__cuda_array_interface__", None)
-        if iface is None:
-            return None
-    return int(iface["data"][0]), ref.size * ref.dtype.itemsize
-
-
 def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
     """The output array: a new one next to like.obj, or the caller's out= after validation.
 
     out must be writeable, C-contiguous, of exactly shape and dtype, on like's device. It may be
-    exactly (same memory, same shape) one of may_be: every kernel reads element i of its inputs
-    before writing element i of its output, so that in-place use is safe. Any other overlap with
-    an input (may_be or must_not) raises ValueError."""
+    exactly (same memory, same shape) one of may_be ((ArrayRef or None, name) pairs): every
+    kernel reads element i of its inputs before writing element i of its output, so that
+    in-place use is safe. Any other overlap with an input (may_be or must_not) raises
+    ValueError naming out and the input."""
     if out is None:
         return _arrays.empty_like_place(like.obj, shape, dtype)
     oref = _arrays.inspect(out, "out", writeable=True)
@@ -94,19 +80,9 @@ def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
         raise type_error("out", f"dtype {dtype}", f"dtype {oref.dtype}")
     if oref.shape != tuple(shape):
         raise value_error("out", f"shape {tuple(shape)}", oref.shape)
-    o = _span(oref)
-    if o is not None and o[1] > 0:
-        for ref, allowed in [(r, True) for r in may_be] + [(r, False) for r in must_not]:
-            if ref is None:
-                continue
-            a = _span(ref)
-            if a is None or a[1] == 0:
-                continue
-            if allowed and a == o and ref.shape == oref.shape:
-                continue
-            if a[0] < o[0] + o[1] and o[0] < a[0] + a[1]:
-                what = "the input itself or memory no input uses" if may_be else "memory no input uses"
-                raise value_error("out", what, "an array overlapping an input")
+    # the kernels read element i of every input before writing element i of out
+    _arrays.refuse_overlap((oref, "out"), read=tuple(may_be) + tuple(must_not),
+                           allow=[("out", name) for ref, name in may_be if ref is not None])
     return out, oref
 
 
@@ -129,7 +105,7 @@ def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
-    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=(xref,))
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((xref, "x"),))
     m = _new_mask(xref, p, mode, kind, g)
     _run_forward(be, xref, yref, m)
     return y, m
@@ -182,7 +158,7 @@ def dropout_backward(dy, mask, *, out=None):
     dyref = _arrays.inspect(dy, "dy")
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
-    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=(dyref,))
+    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
                         drop_all, scale)
@@ -251,7 +227,8 @@ def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, genera
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
-    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=(rref,), must_not=(xref, bref))
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((rref, "residual"),),
+                      must_not=((xref, "x"), (bref, "bias")))
     m = _new_mask(xref, p, mode, kind, g)
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_forward(xref.target, bref.target, None if rref is None else rref.target, yref.target,
@@ -276,8 +253,9 @@ def bias_act_dropout_backward(dy, state, *, out=None):
     bref = _arrays.inspect(state.bias, "state.bias")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype,
-                        may_be=() if state.has_residual else (dyref,),
-                        must_not=(xref, bref) + ((dyref,) if state.has_residual else ()))
+                        may_be=() if state.has_residual else ((dyref, "dy"),),
+                        must_not=((xref, "state.x"), (bref, "state.bias"))
+                        + (((dyref, "dy"),) if state.has_residual else ()))
     db, dbref = _arrays.empty_like_place(state.bias, bref.shape, bref.dtype)
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),

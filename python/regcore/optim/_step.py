@@ -22,14 +22,6 @@ def _as_list(name: str, value) -> list:
     raise type_error(name, "a list or tuple of arrays", type(value).__name__)
 
 
-def _data_ptr(ref) -> int | None:
-    if ref.size == 0:
-        return None
-    if ref.device == "cpu":
-        return ref.target.__array_interface__["data"][0]
-    return getattr(ref.target, "ptr", None)
-
-
 def _check_tensors(params, grads, bufs, hyper, names):
     """Inspect every tensor; returns (param refs, grad refs, buf refs or None, geometries)."""
     pn, gn, bn = names[:3]
@@ -38,7 +30,7 @@ def _check_tensors(params, grads, bufs, hyper, names):
     if bufs is not None and len(bufs) != len(params):
         raise value_error(bn, f"{len(params)} buffers or None entries (one per parameter)", f"{len(bufs)}")
     prefs, grefs, brefs, geoms = [], [], [], []
-    spans = []  # (first byte, end byte, order, name) of every parameter and buffer
+    written, read = [], []   # parameters and buffers are updated; gradients only read
     labels = names[3] if isinstance(names[3], list) else range(len(params))
     for i, (p, g) in enumerate(zip(params, grads)):
         k = labels[i]
@@ -58,31 +50,14 @@ def _check_tensors(params, grads, bufs, hyper, names):
             _arrays.same_place(pr, br, bi)
             if br.shape != pr.shape:
                 raise value_error(bi, f"the shape of {pi} {pr.shape}", br.shape)
-        for ref, nm in ((pr, pi), (br, bi)):
-            ptr = None if ref is None else _data_ptr(ref)
-            if ptr is not None:
-                spans.append((ptr, ptr + ref.size * ref.dtype.itemsize, len(spans), nm))
+        written += [(pr, pi), (br, bi)]
+        read.append((gr, gi))
         geoms.append(max_norm_geometry(pr.shape, hyper, pi))
         prefs.append(pr)
         grefs.append(gr)
         brefs.append(br)
-    _check_disjoint(spans)
+    _arrays.refuse_overlap(*written, read=read)
     return prefs, grefs, brefs, geoms
-
-
-def _check_disjoint(spans):
-    """Refuse parameters/buffers whose bytes overlap: one parallel region would update the
-    shared elements twice, racing. Sorted by first byte, an overlap shows between neighbours
-    (against the furthest end seen so far); the later-listed tensor is named."""
-    spans = sorted(spans)
-    reach = None  # (end byte, order, name) of the span reaching furthest so far
-    for start, end, order, nm in spans:
-        if reach is not None and start < reach[0]:
-            (later, earlier) = (nm, reach[2]) if order > reach[1] else (reach[2], nm)
-            raise value_error(later, "an array that shares no memory with the other parameters and buffers",
-                              f"(some of) the same memory as {earlier}")
-        if reach is None or end > reach[0]:
-            reach = (end, order, nm)
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -122,7 +97,9 @@ def _fast_numpy_plan(params, grads, bufs, hyper):
             if not (bf.c_contiguous and bf.writeable):
                 return None
             arrays.append(b)
-    if not _native.cpu.sgd_disjoint(arrays):
+    # Gradients join the test: sharing no byte with anything is the common case; any overlap
+    # (even the harmless one of two gradients) sends the call to the full path, which decides.
+    if not _native.cpu.sgd_disjoint(arrays + list(grads)):
         return None
     try:
         geoms = [max_norm_geometry(p.shape, hyper, "param") for p in params]

@@ -35,12 +35,13 @@ REGCORE_HD Moments chan_merge(Moments a, Moments b) {
 // (mean, M2) of n values from their sums shifted by K: s = sum (x - K), q = sum (x - K)^2. With K
 // a sample of the data the deviations are of the order of the spread, so q - s*s/n does not
 // cancel catastrophically (no E[x^2] - E[x]^2). The clamp keeps a constant channel's rounding
-// residue from going negative.
+// residue from going negative; it is written "r < 0 ? 0 : r" so that a NaN M2 (a NaN or inf in
+// the channel) stays NaN, as the NumPy backend and PyTorch give, instead of becoming 0.
 REGCORE_HD void shifted_moments(double n, double K, double s, double q, double* mean, double* m2) {
   const double sn = s / n;
   *mean = K + sn;
   const double r = q - s * sn;
-  *m2 = r > 0.0 ? r : 0.0;
+  *m2 = r < 0.0 ? 0.0 : r;
 }
 
 // Welford's single-value update (the per-thread accumulator of the GPU statistics kernels;

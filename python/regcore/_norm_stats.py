@@ -103,7 +103,8 @@ def merge_parts(parts):
 def split_mean(mean, dtype: np.dtype):
     """mean = mhi + mlo in the data type (core/batchnorm.h explains why two numbers)."""
     mhi = cast(mean, dtype)
-    mlo = cast(mean - cast(mhi, F64), dtype)
+    with np.errstate(invalid="ignore", over="ignore"):   # a NaN/inf channel: NaN, no warning
+        mlo = cast(mean - cast(mhi, F64), dtype)
     return mhi, mlo
 
 

@@ -157,9 +157,11 @@ def merge_stats(stats):
         elif not (like.ndim == 3 and like.shape[1] == 3 and like.shape[0] >= 1):
             raise value_error("stats", "a (3, C) or (P, 3, C) float64 array", f"shape {like.shape}")
     xp = xp_of(stack)
-    if not _all(xp, (stack[:, 0, ...] >= 0) & (stack[:, 2, ...] >= 0) & xp.isfinite(stack[:, 1, ...])
-                & xp.isfinite(stack[:, 0, ...]) & xp.isfinite(stack[:, 2, ...])):
-        raise value_error("stats", "finite statistics with count >= 0 and M2 >= 0", "other values")
+    # mean and M2 may be NaN/inf (a part whose data held NaN or inf: the merged channel is NaN,
+    # as a single process would give); counts must be finite and >= 0, M2 never negative.
+    if not _all(xp, (stack[:, 0, ...] >= 0) & ~(stack[:, 2, ...] < 0) & xp.isfinite(stack[:, 0, ...])):
+        raise value_error("stats", "statistics with a finite count >= 0 and M2 >= 0 (NaN allowed)",
+                          "other values")
     return _place_like(like, merge_parts(stack), F64)
 
 
@@ -255,10 +257,12 @@ def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, fa
     xp = xp_of(st_a)
     st64 = st_a if own_stats else cast(st_a, F64, xp)   # the saved state never aliases the caller's stats
     count, mean, m2 = st64[0, ...], st64[1, ...], st64[2, ...]
-    if C > 0 and not (_all(xp, xp.isfinite(st64))
-                      and (own_stats or _all(xp, (count == count[0]) & (m2 >= 0)))):
-        raise value_error("stats", "finite (count, mean, M2) rows with one count for every channel",
-                          "other values")
+    # A NaN or inf in x makes that channel's mean/M2 NaN or inf: the channel's outputs and
+    # running statistics come out NaN, the other channels are unaffected (PyTorch's behaviour).
+    # Only what no data can produce is refused: an unequal or non-finite count, a negative M2.
+    if not own_stats and C > 0 and not _all(xp, xp.isfinite(count) & (count == count[0]) & ~(m2 < 0)):
+        raise value_error("stats", "(count, mean, M2) rows with one finite count for every channel and "
+                          "M2 >= 0 (NaN allowed)", "other values")
     n = float(count[0]) if C > 0 else float(N * S)
     if C > 0 and n <= 1:  # C == 0: nothing to normalize, empty results
         raise value_error("x", "more than one value per channel when training (batch statistics)",

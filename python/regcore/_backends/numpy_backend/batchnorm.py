@@ -29,13 +29,15 @@ def bn_moments(x, N, C, S, out):
     if count == 0:
         out[1:] = 0.0
         return
-    mean = xv.sum(axis=(0, 2)) / count
-    out[1] = mean
-    out[2] = np.square(xv - _chan(mean)).sum(axis=(0, 2))
+    with np.errstate(invalid="ignore"):   # NaN/inf data: a NaN channel, as the native kernels give
+        mean = xv.sum(axis=(0, 2)) / count
+        out[1] = mean
+        out[2] = np.square(xv - _chan(mean)).sum(axis=(0, 2))
 
 
 def _center(x, N, C, S, mhi, mlo):
-    return (x.reshape(N, C, S) - _chan(mhi)) - _chan(mlo)
+    with np.errstate(invalid="ignore"):   # NaN/inf data or statistics: NaN, no warning
+        return (x.reshape(N, C, S) - _chan(mhi)) - _chan(mlo)
 
 
 def _masked_dy(dy, xc, N, C, S, scale, shift, relu):

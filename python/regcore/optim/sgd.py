@@ -13,6 +13,7 @@ import numpy as np
 from .. import _arrays
 from .._errors import type_error, value_error
 from ._hyper import DEFAULTS, make_hyper, max_norm_geometry
+from ._atomic import signals_deferred
 from ._step import _as_list, make_plan
 
 __all__ = ["SGD"]
@@ -94,10 +95,13 @@ class SGD:
             plan = make_plan([group["params"][i - lo] for i in idx], [grads[i] for i in idx],
                              [self._buffers[i] for i in idx], hyper, ("params", "grads", "momentum_bufs", idx))
             plans.append((idx, plan))
-        for idx, plan in plans:  # every group is valid: now write
-            for i, b in zip(idx, plan.run()):
-                self._buffers[i] = b
-        self.step_count += 1
+        # Every group is valid: now write, all groups or none as far as Ctrl-C is concerned
+        # (optim/_atomic.py): an interrupt is raised once the step and step_count are complete.
+        with signals_deferred():
+            for idx, plan in plans:
+                for i, b in zip(idx, plan.run()):
+                    self._buffers[i] = b
+            self.step_count += 1
 
     def state_dict(self) -> dict:
         """Copies of the momentum buffers and the groups' hyper-parameters (torch layout:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
 
@@ -147,12 +148,14 @@ class SGD(torch.optim.Optimizer):
             plans.append((group, self._calls(group, new_buffers)))
         for p, buf in new_buffers:
             self.state[p]["momentum_buffer"] = buf
-        for group, calls in plans:
-            for (_device, axis), (params, grads, bufs, fresh) in calls.items():
-                max_norm = group["max_norm"]
-                _ops_sgd.sgd_step_(params, grads, bufs, fresh, float(group["lr"]), float(group["momentum"]),
-                                   float(group["dampening"]), bool(group["nesterov"]), float(group["weight_decay"]),
-                                   float(group["decoupled_weight_decay"]), float(group["l1"]), group["l1_mode"],
-                                   0.0 if max_norm is None else float(max_norm), int(axis),
-                                   bool(group["maximize"]))
+        with signals_deferred():   # Ctrl-C between two groups' calls is raised after the last one
+            for group, calls in plans:
+                for (_device, axis), (params, grads, bufs, fresh) in calls.items():
+                    max_norm = group["max_norm"]
+                    _ops_sgd.sgd_step_(params, grads, bufs, fresh, float(group["lr"]), float(group["momentum"]),
+                                       float(group["dampening"]), bool(group["nesterov"]),
+                                       float(group["weight_decay"]), float(group["decoupled_weight_decay"]),
+                                       float(group["l1"]), group["l1_mode"],
+                                       0.0 if max_norm is None else float(max_norm), int(axis),
+                                       bool(group["maximize"]))
         return loss

@@ -88,15 +88,18 @@ void grad_apply(const py::array& dy, const py::array& x, py::array dx, int64_t N
   cpu::bn_grad_apply(dt, pdy, px, pdx, N, C, S, k, g, relu);
 }
 
+// gamma/beta may be None (non-affine layer norm): the kernels then use 1 and 0 per element
+// instead of reading arrays of the normalized size (kernels/layernorm.cpp).
 cpu::LnCoef ln_coef(DType dt, const py::array& mhi, const py::array& mlo, const py::array& rstd,
-                    const py::array& gamma, const py::array& beta, int64_t R, int64_t L) {
+                    const py::object& gamma, const py::object& beta, int64_t R, int64_t L) {
   const DType cd = compute_dtype(dt);
-  return {coef_ptr(mhi, cd, R, "mhi"), coef_ptr(mlo, cd, R, "mlo"), coef_ptr(rstd, cd, R, "rstd"),
-          coef_ptr(gamma, cd, L, "gamma"), coef_ptr(beta, cd, L, "beta")};
+  const void* pg = gamma.is_none() ? nullptr : coef_ptr(py::cast<py::array>(gamma), cd, L, "gamma");
+  const void* pb = beta.is_none() ? nullptr : coef_ptr(py::cast<py::array>(beta), cd, L, "beta");
+  return {coef_ptr(mhi, cd, R, "mhi"), coef_ptr(mlo, cd, R, "mlo"), coef_ptr(rstd, cd, R, "rstd"), pg, pb};
 }
 
 void ln_normalize(const py::array& x, py::array y, int64_t R, int64_t L, const py::array& mhi,
-                  const py::array& mlo, const py::array& rstd, const py::array& gamma, const py::array& beta) {
+                  const py::array& mlo, const py::array& rstd, const py::object& gamma, const py::object& beta) {
   const DType dt = data_dtype(x, R * L);
   const void* px = in_ptr(x, dt, "x");
   void* py_ = out_ptr(y, dt, "y");
@@ -107,7 +110,7 @@ void ln_normalize(const py::array& x, py::array y, int64_t R, int64_t L, const p
 }
 
 void ln_grad_reduce(const py::array& dy, const py::array& x, int64_t R, int64_t L, const py::array& mhi,
-                    const py::array& mlo, const py::array& rstd, const py::array& gamma, const py::array& beta,
+                    const py::array& mlo, const py::array& rstd, const py::object& gamma, const py::object& beta,
                     py::array row_out, py::array col_out) {
   const DType dt = data_dtype(x, R * L);
   const void* pdy = in_ptr(dy, dt, "dy");
@@ -123,8 +126,8 @@ void ln_grad_reduce(const py::array& dy, const py::array& x, int64_t R, int64_t 
 }
 
 void ln_grad_apply(const py::array& dy, const py::array& x, py::array dx, int64_t R, int64_t L,
-                   const py::array& mhi, const py::array& mlo, const py::array& rstd, const py::array& gamma,
-                   const py::array& beta, const py::array& kb, const py::array& kc) {
+                   const py::array& mhi, const py::array& mlo, const py::array& rstd, const py::object& gamma,
+                   const py::object& beta, const py::array& kb, const py::array& kc) {
   const DType dt = data_dtype(x, R * L);
   const void* pdy = in_ptr(dy, dt, "dy");
   const void* px = in_ptr(x, dt, "x");

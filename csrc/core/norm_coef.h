@@ -23,8 +23,8 @@ struct LnCoef {
   const void* mhi;
   const void* mlo;
   const void* rstd;
-  const void* gamma;  // ones when the layer has no affine
-  const void* beta;   // zeros when the layer has no affine
+  const void* gamma;  // null when the layer has no affine (the kernels use 1)
+  const void* beta;   // null when the layer has no affine (the kernels use 0)
 };
 
 }  // namespace regcore

@@ -16,6 +16,21 @@ namespace {
 
 #include "norm_accumulate.h"
 
+// Non-affine layer norm passes no gamma/beta (null pointers) rather than full-size ones/zeros
+// arrays: for a (1, L) input those would be as large as the input. A missing gamma is 1 and a
+// missing beta is 0, substituted per element, so y = (xc * rstd) * 1 + 0 is the same bits as
+// with explicit ones and zeros (x * 1 is exact; + 0 turns -0 into +0 in both).
+template <class T> inline T g_at(const T* g, int64_t l) { return g ? g[l] : T(1); }
+template <class T> inline T b_at(const T* b, int64_t l) { return b ? b[l] : T(0); }
+#if REGCORE_SIMD_W > 1
+template <class T> inline typename lanes<T>::V vg_at(const T* g, int64_t l) {
+  return g ? vload(g + l) : typename lanes<T>::V(T(1));
+}
+template <class T> inline typename lanes<T>::V vb_at(const T* b, int64_t l) {
+  return b ? vload(b + l) : typename lanes<T>::V(T(0));
+}
+#endif
+
 template <class T>
 void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k) {
   for (int64_t r = r0; r < r1; ++r) {
@@ -28,9 +43,9 @@ void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> 
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs);
     for (; l + W <= L; l += W)
-      vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vload(k.gamma + l), vload(k.beta + l)));
+      vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vg_at(k.gamma, l), vb_at(k.beta, l)));
 #endif
-    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, k.gamma[l], k.beta[l]);
+    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, g_at(k.gamma, l), b_at(k.beta, l));
   }
 }
 
@@ -51,7 +66,7 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
     for (; l + W <= L; l += W) {
       const V xc = bn_center(vload(xr + l), vmhi, vmlo);
       const V d = vload(dr + l);
-      const V gd = vload(k.gamma + l) * d;
+      const V gd = vg_at(k.gamma, l) * d;
       acc_add(A.a0, A.a1, gd);
       acc_mul(B.a0, B.a1, gd, xc);
       mem_mul(col_dg + l, d, xc * vrs);
@@ -61,7 +76,7 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
     for (; l < L; ++l) {
       const T xc = bn_center(xr[l], mhi, mlo);
       const T d = dr[l];
-      const T gd = k.gamma[l] * d;
+      const T gd = g_at(k.gamma, l) * d;
       A.s += widen(gd);
       B.s += widen(gd) * widen(xc);
       col_dg[l] += widen(d) * widen(T(xc * rs));
@@ -86,10 +101,10 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs), vb(b), vc(c);
     for (; l + W <= L; l += W)
-      vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vload(k.gamma + l),
+      vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vg_at(k.gamma, l),
                                    vrs, vb, vc));
 #endif
-    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), k.gamma[l], rs, b, c);
+    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), g_at(k.gamma, l), rs, b, c);
   }
 }
 

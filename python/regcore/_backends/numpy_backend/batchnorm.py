@@ -77,14 +77,21 @@ def _row_center(x, R, L, mhi, mlo):
     return (x.reshape(R, L) - mhi[:, None]) - mlo[:, None]
 
 
+def _per_element(v, one):
+    """gamma/beta of layer norm as a (1, L) row, or the scalar 1/0 the native kernels use for None."""
+    return one if v is None else v[None]
+
+
 def ln_normalize(x, y, R, L, mhi, mlo, rstd, gamma, beta):
-    y.reshape(R, L)[...] = (_row_center(x, R, L, mhi, mlo) * rstd[:, None]) * gamma[None] + beta[None]
+    t = x.dtype.type
+    y.reshape(R, L)[...] = ((_row_center(x, R, L, mhi, mlo) * rstd[:, None]) * _per_element(gamma, t(1))
+                            + _per_element(beta, t(0)))
 
 
 def ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out):
     xc = _row_center(x, R, L, mhi, mlo)
     d = dy.reshape(R, L)
-    gd = (gamma[None] * d).astype(np.float64)
+    gd = (_per_element(gamma, x.dtype.type(1)) * d).astype(np.float64)
     row = row_out.reshape(R, 2)
     row[:, 0] = gd.sum(axis=1)
     row[:, 1] = (gd * xc.astype(np.float64)).sum(axis=1)
@@ -95,5 +102,5 @@ def ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out):
 
 def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
     xc = _row_center(x, R, L, mhi, mlo)
-    ka = gamma[None] * rstd[:, None]
+    ka = _per_element(gamma, x.dtype.type(1)) * rstd[:, None]
     dx.reshape(R, L)[...] = (ka * dy.reshape(R, L) + kb[:, None] * xc) + kc[:, None]

@@ -119,6 +119,10 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
                 return _checked(x, name, view, "cpu", 0, writeable, dtypes)
         elif x.requires_grad and not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
+    if isinstance(x, np.ma.MaskedArray):
+        # its mask would be ignored by the kernels (and read by NumPy's arithmetic): refused
+        raise type_error(name, "a plain array (a MaskedArray's mask would be ignored: pass "
+                         "x.filled(value) or x.data)", "numpy.ma.MaskedArray")
     if isinstance(x, np.ndarray):
         view, device, dev_id = x, "cpu", 0
     elif hasattr(x, "__dlpack_device__") and hasattr(x, "__dlpack__"):

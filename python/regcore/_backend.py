@@ -22,6 +22,9 @@ _local = threading.local()
 # Read once, at import (as REGCORE_ISA): every call asks which backend runs it, and an environment
 # lookup per call cost more than a small batch-norm kernel.
 _ENV_BACKEND = os.environ.get("REGCORE_BACKEND") or None
+if _ENV_BACKEND not in (None, "numpy", "cpu"):
+    # Fail at import, not at every later call (build_info() included), naming the variable.
+    raise ValueError(f"REGCORE_BACKEND: expected 'numpy' or 'cpu' (or unset), got {_ENV_BACKEND!r}")
 
 
 def _forced_cpu_backend() -> str | None:

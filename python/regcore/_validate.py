@@ -14,12 +14,24 @@ def real(name: str, value, *, finite: bool = True) -> float:
     """A real number (bool refused); NaN always refused, infinities unless finite=False."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise type_error(name, "a real number", value)
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:   # an integer beyond float64 (e.g. 10**400): a bad value, not a crash
+        raise value_error(name, "a number within float64's range", value) from None
     if math.isnan(v):
         raise value_error(name, "a number, not NaN", value)
     if finite and math.isinf(v):
         raise value_error(name, "a finite number", value)
     return v
+
+
+def representable(name: str, value: float, dtype) -> float:
+    """value (already checked real) must not overflow to +-inf when stored in dtype (float32:
+    |value| <= 3.4e38): std=1e300 for a float32 output is refused, not turned into inf."""
+    d = np.dtype(dtype)
+    if math.isfinite(value) and abs(value) > float(np.finfo(d).max):
+        raise value_error(name, f"a value representable in {d} (|value| <= {float(np.finfo(d).max):.4g})", value)
+    return value
 
 
 def nonnegative(name: str, value) -> float:
@@ -65,7 +77,11 @@ def choice(name: str, value, options) -> str:
 
 
 def float_dtype(name: str, dtype) -> np.dtype:
-    """float32 or float64, given as anything np.dtype accepts (or a framework dtype's name)."""
+    """float32 or float64, given as anything np.dtype accepts (or a framework dtype's name).
+    None is refused: np.dtype(None) is float64, and a silent float64 default would double the
+    memory of a caller who meant "the default" (float32 here)."""
+    if dtype is None:
+        raise type_error(name, "float32 or float64 (omit the argument for the float32 default)", None)
     try:
         d = np.dtype(dtype)
     except TypeError:

@@ -265,7 +265,9 @@ def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, fa
                           "M2 >= 0 (NaN allowed)", "other values")
     n = float(count[0]) if C > 0 else float(N * S)
     if C > 0 and n <= 1:  # C == 0: nothing to normalize, empty results
-        raise value_error("x", "more than one value per channel when training (batch statistics)",
+        # the count comes from the stats the caller passed (batch_norm_apply), or from x
+        raise value_error("x" if own_stats else "stats",
+                          "more than one value per channel when training (batch statistics)",
                           f"{n:g} values per channel")
     var = m2 / n
     y, saved = _normalize(ref, view, ax, mean, var, n, gamma_ref, beta_ref, eps, activation, True)

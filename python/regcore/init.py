@@ -92,8 +92,8 @@ def _sizeof(shape):
     return math.prod(shape)
 
 
-def _uniform_plan(dtype, low, high):
-    lo, span, hi = uniform_params(dtype, low, high)
+def _uniform_plan(dtype, low, high, names=("a", "b")):
+    lo, span, hi = uniform_params(dtype, low, high, names)
 
     def run(ref, g):
         offset = g.reserve(blocks_for(ref.size, ref.dtype.itemsize))

@@ -23,25 +23,27 @@ def _alloc(shape, dtype, like):
     return _arrays.empty_like_place(like, shape, dtype)
 
 
-def uniform_params(dtype: np.dtype, low, high):
-    """(lo, span, hi) in the output precision: lo + span*u, clamped to hi < high."""
-    low = _validate.real("low", low)
-    high = _validate.real("high", high)
+def uniform_params(dtype: np.dtype, low, high, names=("low", "high")):
+    """(lo, span, hi) in the output precision: lo + span*u, clamped to hi < high.
+    ``names``: what the caller calls the bounds (init.uniform_ calls them a and b)."""
+    nlo, nhi = names
+    low = _validate.representable(nlo, _validate.real(nlo, low), dtype)
+    high = _validate.representable(nhi, _validate.real(nhi, high), dtype)
     t = dtype.type
     lo, top = t(low), t(high)
     if not lo < top:
-        raise value_error("high", f"a value > low={low} in {dtype}", high)
+        raise value_error(nhi, f"a value > {nlo}={low} in {dtype}", high)
     with np.errstate(over="ignore"):
         span = t(top - lo)
     if not np.isfinite(span):
-        raise value_error("high", f"high - low finite in {dtype}", high)
+        raise value_error(nhi, f"{nhi} - {nlo} finite in {dtype}", high)
     hi = np.nextafter(top, t(-np.inf))
     return lo, span, hi
 
 
 def normal_params(dtype: np.dtype, mean, std):
-    mean = _validate.real("mean", mean)
-    std = _validate.nonnegative("std", std)
+    mean = _validate.representable("mean", _validate.real("mean", mean), dtype)
+    std = _validate.representable("std", _validate.nonnegative("std", std), dtype)
     return dtype.type(mean), dtype.type(std)
 
 

@@ -1,0 +1,85 @@
+"""Every error names the argument the caller passed (issue: error-wording gaps)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import regcore as rc
+
+
+def test_huge_integer_hyper_parameter_is_a_value_error():
+    x = np.ones(8, np.float32)
+    with pytest.raises(ValueError, match=r"^p: "):
+        rc.dropout(x, p=10**400)
+    with pytest.raises(ValueError, match=r"^lr: "):
+        rc.sgd_step_(np.ones(3, np.float32), np.ones(3, np.float32), lr=10**400)
+    with pytest.raises(ValueError, match=r"^std: "):
+        rc.random.normal((4,), std=-(10**400))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: rc.random.normal((4,), std=1e300, dtype=np.float32), "std"),
+    (lambda: rc.random.normal((4,), mean=-1e39, dtype=np.float32), "mean"),
+    (lambda: rc.random.uniform((4,), 0.0, 1e39, dtype=np.float32), "high"),
+    (lambda: rc.init.normal_(np.ones(4, np.float32), std=1e300), "std"),
+    (lambda: rc.init.uniform_(np.ones(4, np.float32), -1e39, 0.0), "a"),
+])
+def test_hyper_parameters_that_overflow_float32_are_refused(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}: .*representable in float32"):
+        call()
+    rc.random.normal((4,), std=1e300, dtype=np.float64)   # fine in float64
+
+
+def test_init_uniform_errors_name_a_and_b():
+    x = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match=r"^b: .*> a=2"):
+        rc.init.uniform_(x, 2.0, 1.0)
+    with pytest.raises(ValueError, match=r"^a: "):
+        rc.init.uniform_(x, float("nan"), 1.0)
+    with pytest.raises(ValueError, match=r"^b: "):
+        rc.init.uniform_(x, 0.0, float("inf"))
+
+
+def test_batch_norm_apply_blames_stats_for_its_count():
+    x = np.ones((1, 2, 1), np.float32)
+    stats = np.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"^stats: .*1 values per channel"):
+        rc.batch_norm_apply(x, stats)
+
+
+def test_set_isa_errors_name_level():
+    with pytest.raises(ValueError, match=r"^level: "):
+        rc.set_isa("bogus")
+    with pytest.raises(TypeError, match=r"^level: "):
+        rc.set_isa(3)
+
+
+def test_masked_array_refused_naming_the_argument():
+    x = np.ma.masked_array(np.ones(8, np.float32), mask=[1, 0] * 4)
+    before = x.data.copy()
+    with pytest.raises(TypeError, match=r"^x: .*MaskedArray"):
+        rc.dropout(x, 0.5)
+    with pytest.raises(TypeError, match=r"^x: .*MaskedArray"):
+        rc.init.normal_(x)
+    with pytest.raises(TypeError, match=r"^param: .*MaskedArray"):
+        rc.sgd_step_(x, np.ones(8, np.float32))
+    np.testing.assert_array_equal(x.data, before)
+
+
+def test_dtype_none_is_refused_not_float64():
+    with pytest.raises(TypeError, match=r"^dtype: .*omit the argument"):
+        rc.random.normal((4,), dtype=None)
+    with pytest.raises(TypeError, match=r"^dtype: "):
+        rc.init.normal((4,), dtype=None)
+    assert rc.random.normal((4,)).dtype == np.float32
+
+
+def test_bogus_backend_environment_fails_at_import():
+    env = dict(os.environ, REGCORE_BACKEND="bogus")
+    r = subprocess.run([sys.executable, "-c", "import regcore"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "REGCORE_BACKEND: expected 'numpy' or 'cpu'" in r.stderr

@@ -83,3 +83,34 @@ def test_bogus_backend_environment_fails_at_import():
     r = subprocess.run([sys.executable, "-c", "import regcore"], env=env, capture_output=True, text=True)
     assert r.returncode != 0
     assert "REGCORE_BACKEND: expected 'numpy' or 'cpu'" in r.stderr
+
+
+def test_sparse_validates_before_consuming_generator_counter_space():
+    g = rc.Generator(1)
+    x = np.ones((4, 4), np.float32)
+    for kw in (dict(k=5), dict(k=-1), dict(k=2, std=-1.0), dict(k=2, std=float("nan")),
+               dict(k=2, std=1e300), dict(k=2, layout="bogus")):
+        before, offset = x.copy(), g.offset
+        with pytest.raises((TypeError, ValueError)):
+            rc.init.sparse_(x, generator=g, **kw)
+        assert g.offset == offset, kw
+        np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("field, value, name", [
+    ("bits", np.zeros(1, np.uint32), r"mask\.bits"),
+    ("bits", np.zeros(2, np.float32), r"mask\.bits"),
+    ("bits", None, r"mask\.bits"),
+    ("bits", "not an array", r"mask\.bits"),
+    ("bytes", np.zeros(64, np.uint8), r"mask\.bytes"),
+    ("kind", "q", r"mask\.kind"),
+    ("seed", -1, r"mask\.seed"),
+    ("offset", "a", r"mask\.offset"),
+])
+def test_tampered_mask_is_refused_naming_the_mask(field, value, name):
+    x = np.ones(64, np.float32)
+    _, m = rc.dropout(x, 0.5, generator=rc.Generator(1))
+    setattr(m, field, value)
+    dy = np.ones(64, np.float32)
+    with pytest.raises((TypeError, ValueError), match=rf"^{name}: "):
+        rc.dropout_backward(dy, m)

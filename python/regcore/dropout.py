@@ -146,8 +146,30 @@ def _check_against_mask(ref, mask: DropoutMask, name: str) -> None:
 
 
 def _mask_arg(mask, name="mask") -> DropoutMask:
+    """A DropoutMask whose fields are still what dropout() made: its attributes can be
+    reassigned, and a tampered mask must be refused naming the mask (``mask.bits: ...``), not
+    with a kernel-level error naming an internal buffer."""
     if not isinstance(mask, DropoutMask):
         raise type_error(name, "a DropoutMask returned by dropout()", type(mask).__name__)
+    if mask.kind not in MASK_KINDS:
+        raise value_error(f"{name}.kind", "one of " + ", ".join(MASK_KINDS), mask.kind)
+    for field, v in (("seed", mask.seed), ("offset", mask.offset)):
+        _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
+    n = mask.size
+    stored = {"bits": (mask.bits, np.uint32, -(-n // 32)), "bytes": (mask.bytes, np.uint8, n)}
+    for field, (arr, dt, count) in stored.items():
+        if arr is None:
+            if mask.kind == field:
+                raise value_error(f"{name}.{field}", f"the stored {field} of a kind={field!r} mask", None)
+            continue
+        if mask.kind != field:
+            raise value_error(f"{name}.{field}", f"None for a kind={mask.kind!r} mask", "an array")
+        ref = _arrays.inspect(arr, f"{name}.{field}", dtypes=(np.dtype(dt),))
+        if ref.size != count:
+            raise value_error(f"{name}.{field}", f"{count} elements for {n} values", ref.size)
+        if (ref.device, ref.device_id) != (mask.device, mask.device_id):
+            raise value_error(f"{name}.{field}", f"an array on {mask.device}:{mask.device_id}",
+                              f"{ref.device}:{ref.device_id}")
     return mask
 
 
@@ -246,7 +268,7 @@ def bias_act_dropout_backward(dy, state, *, out=None):
     residual (with one, dy is returned as d(residual) and must survive); never x or bias."""
     if not isinstance(state, BiasActDropoutState):
         raise type_error("state", "a BiasActDropoutState returned by bias_act_dropout()", type(state).__name__)
-    m = state.mask
+    m = _mask_arg(state.mask, "state.mask")
     dyref = _arrays.inspect(dy, "dy")
     _check_against_mask(dyref, m, "dy")
     xref = _arrays.inspect(state.x, "state.x")

@@ -58,11 +58,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="PATH", help="write Markdown tables (as in bench/RESULTS.md)")
     p.add_argument("--plot", metavar="PATH", help="PNG of %% of copy bandwidth per kernel (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--contention", action="store_true",
+                   help="only the contention section: each family's kernel idle and beside a 2-thread "
+                        "BLAS process, at the default thread count and 1 (not in the default run)")
     return p
 
 
 def main(argv=None) -> int:
     a = parser().parse_args(argv)
+    if a.contention:
+        from ._contention import markdown, run_contention
+
+        sizes = a.sizes or ([1 << 14] if a.quick else [1 << 20, 1 << 24])
+        result = run_contention(sizes, repeats=a.repeats or (5 if a.quick else 30), threads=a.threads,
+                                progress=None if a.no_progress else print)
+        text = markdown(result)
+        print(text)
+        if a.markdown:
+            with open(a.markdown, "w") as f:
+                f.write(text)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(result, f, indent=1)
+        return 0
     if a.plot and not _plot.available():
         print("--plot needs matplotlib: pip install 'regcore[bench]'", file=sys.stderr)
         return 2

@@ -8,10 +8,13 @@
 
 #include "cuda/batchnorm_api.h"
 #include "cuda/dropout_api.h"
+#include "cuda/init_api.h"
+#include "cuda/layernorm_api.h"
 #include "cuda/random_api.h"
 #include "cuda/sgd_api.h"
 #include "core/batchnorm.h"
 #include "core/dropout.h"
+#include "core/init_transforms.h"
 #include "core/random_transforms.h"
 #include "core/sgd_rule.h"
 
@@ -156,6 +159,93 @@ template <class T> static void test_bn(int64_t N, int64_t C, int64_t S) {
   }
 }
 
+
+// Float64 sums whose order differs from the kernel's tree: equal up to a few ulps of sum |terms|.
+static bool close_sum(double got, double ref, double mag) { return std::fabs(got - ref) <= 1e-12 * (1.0 + mag); }
+
+// ---- batch-norm backward: reduce (both layouts) and apply, with and without the fused ReLU --
+template <class T> static void test_bn_grad(int64_t N, int64_t C, int64_t S) {
+  const int64_t n = N * C * S;
+  auto x = randv<T>(n, -1, 3), dy = randv<T>(n);
+  auto mhi = randv<T>(C), mlo = randv<T>(C, -1e-6, 1e-6), sc = randv<T>(C), sh = randv<T>(C);
+  auto ka = randv<T>(C), kb = randv<T>(C), kc = randv<T>(C);
+  BnCoef k{mhi.data(), mlo.data(), sc.data(), sh.data()};
+  BnGradCoef g{ka.data(), kb.data(), kc.data()};
+  for (int relu = 0; relu < 2; ++relu) {
+    std::vector<double> out(2 * C + 1, -1.0);
+    cuda::bn_grad_reduce(dtype_of<T>(), dy.data(), x.data(), N, C, S, k, relu != 0, out.data(), 0);
+    for (int64_t c = 0; c < C; ++c) {
+      double a = 0, b = 0, ma = 0, mb = 0;
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < S; ++j) {
+          const int64_t e = (i * C + c) * S + j;
+          const T xc = bn_center(x[e], mhi[c], mlo[c]);
+          const T d = bn_masked_dy(dy[e], xc, sc[c], sh[c], relu != 0);
+          a += double(d); b += double(d) * double(xc);
+          ma += std::fabs(double(d)); mb += std::fabs(double(d) * double(xc));
+        }
+      CHECK(close_sum(out[c], a, ma) && close_sum(out[C + c], b, mb),
+            "bn_grad_reduce N=%lld C=%lld S=%lld relu=%d c=%lld: %.17g %.17g vs %.17g %.17g", (long long)N,
+            (long long)C, (long long)S, relu, (long long)c, out[c], out[C + c], a, b);
+    }
+    CHECK(out[2 * C] == -1.0, "bn_grad_reduce wrote past its output");
+    std::vector<T> dx(n + 4, T(-7));
+    cuda::bn_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, k, g, relu != 0, 0);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t c = (j / S) % C;
+      const T xc = bn_center(x[j], mhi[c], mlo[c]);
+      const T want = bn_backward_dx(bn_masked_dy(dy[j], xc, sc[c], sh[c], relu != 0), xc, ka[c], kb[c], kc[c]);
+      CHECK(same(dx[j], want), "bn_grad_apply relu=%d j=%lld", relu, (long long)j);
+    }
+    CHECK(same(dx[n], T(-7)), "bn_grad_apply wrote past n");
+  }
+}
+
+// ---- layer norm: normalize, backward row/column sums, apply ---------------------------------
+template <class T> static void test_ln(int64_t R, int64_t L) {
+  const int64_t n = R * L;
+  auto x = randv<T>(n, -1, 3), dy = randv<T>(n);
+  auto mhi = randv<T>(R), mlo = randv<T>(R, -1e-6, 1e-6), rstd = randv<T>(R, 0.5, 2), gam = randv<T>(L), bet = randv<T>(L);
+  auto kb = randv<T>(R), kc = randv<T>(R);
+  LnCoef k{mhi.data(), mlo.data(), rstd.data(), gam.data(), bet.data()};
+  std::vector<T> y(n + 4, T(-7)), dx(n + 4, T(-7));
+  cuda::ln_normalize(dtype_of<T>(), x.data(), y.data(), R, L, k, 0);
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t r = j / L, l = j % L;
+    CHECK(same(y[j], ln_normalize(x[j], mhi[r], mlo[r], rstd[r], gam[l], bet[l])), "ln_normalize j=%lld", (long long)j);
+  }
+  CHECK(same(y[n], T(-7)), "ln_normalize wrote past n");
+  std::vector<double> row(2 * R + 1, -1.0), col(2 * L + 1, -1.0);
+  cuda::ln_grad_reduce(dtype_of<T>(), dy.data(), x.data(), R, L, k, row.data(), col.data(), 0);
+  std::vector<double> ca(L, 0), cb(L, 0), ma(L, 0), mb(L, 0);
+  for (int64_t r = 0; r < R; ++r) {
+    double a = 0, b = 0, m1 = 0, m2 = 0;
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t j = r * L + l;
+      const T xc = bn_center(x[j], mhi[r], mlo[r]);
+      const T gd = gam[l] * dy[j];
+      a += double(gd); b += double(gd) * double(xc);
+      m1 += std::fabs(double(gd)); m2 += std::fabs(double(gd) * double(xc));
+      const T xhat = xc * rstd[r];
+      ca[l] += double(dy[j]) * double(xhat); cb[l] += double(dy[j]);
+      ma[l] += std::fabs(double(dy[j]) * double(xhat)); mb[l] += std::fabs(double(dy[j]));
+    }
+    CHECK(close_sum(row[2 * r], a, m1) && close_sum(row[2 * r + 1], b, m2), "ln_grad_reduce R=%lld L=%lld row %lld",
+          (long long)R, (long long)L, (long long)r);
+  }
+  for (int64_t l = 0; l < L; ++l)
+    CHECK(close_sum(col[l], ca[l], ma[l]) && close_sum(col[L + l], cb[l], mb[l]), "ln_grad_reduce R=%lld L=%lld col %lld",
+          (long long)R, (long long)L, (long long)l);
+  CHECK(row[2 * R] == -1.0 && col[2 * L] == -1.0, "ln_grad_reduce wrote past its outputs");
+  cuda::ln_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), R, L, k, kb.data(), kc.data(), 0);
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t r = j / L, l = j % L;
+    const T want = ln_backward_dx(dy[j], bn_center(x[j], mhi[r], mlo[r]), gam[l], rstd[r], kb[r], kc[r]);
+    CHECK(same(dx[j], want), "ln_grad_apply j=%lld", (long long)j);
+  }
+  CHECK(same(dx[n], T(-7)), "ln_grad_apply wrote past n");
+}
+
 // ---- sgd ----------------------------------------------------------------------------------
 static void test_sgd(const std::vector<int64_t>& sizes, bool f64_mix) {
   SgdHyper h{0.1, 0.9, 0.95, 1e-3, 1.0, 0.0, 0.0, kSgdMomentum | kSgdWeightDecay | kSgdNesterov, 0.0};
@@ -261,6 +351,22 @@ int main() {
       test_fill(NormalF32Transform{0.f, 1.f}, n, mis, [](float* o, int64_t m) { cuda::fill_normal(DType::f32, o, m, 777, 3, 0.f, 1.f, 0); });
       test_fill(BitsTransform{}, n, mis, [](uint32_t* o, int64_t m) { cuda::fill_bits(o, m, 777, 3, 0); });
     }
+  for (int64_t n : {1, 3, 4097})
+    for (int mis : {0, 1}) {
+      const TruncNormalArgs a{0.02275, 0.9545, 0.25, 1.5, -2.75, 3.25};
+      test_fill(TruncNormalTransform<float>(a), n, mis, [&](float* o, int64_t m) {
+        cuda::fill_trunc_normal(DType::f32, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
+      test_fill(TruncNormalTransform<double>(a), n, mis, [&](double* o, int64_t m) {
+        cuda::fill_trunc_normal(DType::f64, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
+    }
+  test_bn_grad<float>(7, 3, 5);
+  test_bn_grad<double>(3, 2, 20000);
+  test_bn_grad<float>(1000, 45, 1);
+  test_bn_grad<double>(3, 70, 1);
+  test_ln<float>(5, 37);
+  test_ln<double>(130, 300);
+  test_ln<float>(3, 20000);
+  test_ln<float>(300, 1);
   test_bn<float>(7, 3, 5);          // rows layout, one piece
   test_bn<double>(3, 2, 20000);     // rows layout, several pieces per channel
   test_bn<float>(1000, 45, 1);      // cols layout, C not a multiple of 32, 4 row pieces

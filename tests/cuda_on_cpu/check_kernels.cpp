@@ -254,7 +254,6 @@ static void test_sgd(const std::vector<int64_t>& sizes, bool f64_mix) {
   std::vector<SgdTensor> ts;
   for (size_t i = 0; i < sizes.size(); ++i) {
     const bool f64 = f64_mix && (i % 3 == 1);
-    const bool first = (i % 5 == 0);
     if (f64) {
       wd.push_back(randv<double>(sizes[i])); gd.push_back(randv<double>(sizes[i])); bd.push_back(randv<double>(sizes[i]));
     } else {
@@ -334,7 +333,17 @@ template <class T> static void test_max_norm_penalty(int64_t outer, int64_t rows
   CHECK(same(sa, ra) && same(ss, rs), "penalty_sums %.17g %.17g vs %.17g %.17g", sa, ss, ra, rs);
 }
 
-int main() {
+// argv: families to run (dropout random norm sgd); none = all (the mutation check runs one).
+static int g_argc; static char** g_argv;
+static bool want(const char* fam) {
+  if (g_argc < 2) return true;
+  for (int i = 1; i < g_argc; ++i) if (std::strcmp(g_argv[i], fam) == 0) return true;
+  return false;
+}
+
+int main(int argc, char** argv) {
+  g_argc = argc; g_argv = argv;
+  if (want("dropout")) {
   for (int64_t n : {1, 3, 4, 31, 32, 33, 127, 128, 129, 1000, 4099, 70001})
     for (int mis : {0, 1}) {
       test_dropout<float>(n, 0x40000000u, 0, mis);
@@ -344,6 +353,8 @@ int main() {
   test_dropout<float>(257, 0, 1, 0);
   for (int act = 0; act <= 5; ++act) test_bias_act<float>(130, 37, act);
   test_bias_act<double>(300, 5, 2);
+  }
+  if (want("random")) {
   for (int64_t n : {1, 5, 4096, 9999})
     for (int mis : {0, 1}) {
       test_fill(UniformF32Transform{-1.f, 3.f, 2.f}, n, mis, [](float* o, int64_t m) { cuda::fill_uniform(DType::f32, o, m, 777, 3, -1.f, 3.f, 2.f, 0); });
@@ -359,6 +370,8 @@ int main() {
       test_fill(TruncNormalTransform<double>(a), n, mis, [&](double* o, int64_t m) {
         cuda::fill_trunc_normal(DType::f64, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
     }
+  }
+  if (want("norm")) {
   test_bn_grad<float>(7, 3, 5);
   test_bn_grad<double>(3, 2, 20000);
   test_bn_grad<float>(1000, 45, 1);
@@ -371,6 +384,8 @@ int main() {
   test_bn<double>(3, 2, 20000);     // rows layout, several pieces per channel
   test_bn<float>(1000, 45, 1);      // cols layout, C not a multiple of 32, 4 row pieces
   test_bn<double>(3, 70, 1);        // cols layout, fewer rows than row lanes
+  }
+  if (want("sgd")) {
   test_sgd({5, 70000, 1, 130000, 3}, true);
   std::vector<int64_t> many(60, 1000);   // more tensors than one launch table holds (48)
   many[7] = 200000;
@@ -379,6 +394,7 @@ int main() {
   test_sgd({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk}, false);  // ... carried over from table slot 1
   test_max_norm_penalty<float>(3, 50, 37, 2.0);
   test_max_norm_penalty<double>(1, 7, 100, 3.0);
+  }
   std::printf("%d passed, %d failed\n", checks - failures, failures);
   return failures != 0;
 }

@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +64,12 @@ def test_cuda_kernels_on_cpu(plain_binary, order, sms):
 
 def test_cuda_kernels_on_cpu_sanitized(sanitized_binary):
     _assert_passed(run(sanitized_binary, "rev", 3))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("REGCORE_MUTATION_CHECK") != "1",
+                    reason="about 5 minutes on 2 cores: set REGCORE_MUTATION_CHECK=1 (or run tests/cuda_on_cpu/mutate.py)")
+def test_planted_bugs_are_caught(plain_binary):
+    r = subprocess.run([sys.executable, str(HARNESS / "mutate.py"), str(plain_binary.parent)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

@@ -73,3 +73,18 @@ def test_planted_bugs_are_caught(plain_binary):
     r = subprocess.run([sys.executable, str(HARNESS / "mutate.py"), str(plain_binary.parent)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_gpu_check_dry_run():
+    """tools/gpu_check.sh cannot run without a GPU; its plan can: one build for one architecture,
+    the CUDA tests, both compute-sanitizer tools, the benchmarks."""
+    r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--dry-run"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "-DCMAKE_CUDA_ARCHITECTURES=90 " in out and out.count("[dry-run]") == 6
+    for needle in ("-m cuda tests", "--tool memcheck", "--tool racecheck", "regcore.bench"):
+        assert needle in out
+    if shutil.which("shellcheck"):
+        s = subprocess.run(["shellcheck", str(ROOT / "tools" / "gpu_check.sh"), str(HARNESS / "build.sh")],
+                           capture_output=True, text=True)
+        assert s.returncode == 0, s.stdout

@@ -130,6 +130,27 @@ template <class Tr, class F> static void test_fill(const Tr& tr, int64_t n, int 
   CHECK(out[misalign + n] == T(0), "fill wrote past n");
 }
 
+
+// ---- Gaussian noise: y = x + z or x * z with z the stream of regcore.random.normal -------------
+template <class T> static void test_noise(int64_t n, bool mult) {
+  auto x = randv<T>(n);
+  std::vector<T> y(n + 4, T(-7));
+  cuda::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, 4242, 9, 0.25, 1.5, mult, 0);
+  const auto tr = normal_transform<T>(0.25, 1.5);
+  const StreamKey key = stream_key(4242);
+  for (int64_t b = 0; b * tr.E < n; ++b) {
+    uint32_t w[4];
+    stream_block(key, 9 + uint64_t(b), w);
+    T z[4];
+    tr.apply(w, z);
+    for (int k = 0; k < tr.E && b * tr.E + k < n; ++k) {
+      const int64_t i = b * tr.E + k;
+      CHECK(same(y[i], mult ? x[i] * z[k] : x[i] + z[k]), "gaussian_noise n=%lld mult=%d i=%lld", (long long)n, int(mult), (long long)i);
+    }
+  }
+  CHECK(same(y[n], T(-7)), "gaussian_noise wrote past n");
+}
+
 // ---- batch norm ---------------------------------------------------------------------------
 template <class T> static void test_bn(int64_t N, int64_t C, int64_t S) {
   const int64_t n = N * C * S;
@@ -362,6 +383,9 @@ int main(int argc, char** argv) {
       test_fill(NormalF32Transform{0.f, 1.f}, n, mis, [](float* o, int64_t m) { cuda::fill_normal(DType::f32, o, m, 777, 3, 0.f, 1.f, 0); });
       test_fill(BitsTransform{}, n, mis, [](uint32_t* o, int64_t m) { cuda::fill_bits(o, m, 777, 3, 0); });
     }
+  for (int64_t n : {1, 7, 10001}) {
+    test_noise<float>(n, false); test_noise<float>(n, true); test_noise<double>(n, true);
+  }
   for (int64_t n : {1, 3, 4097})
     for (int mis : {0, 1}) {
       const TruncNormalArgs a{0.02275, 0.9545, 0.25, 1.5, -2.75, 3.25};

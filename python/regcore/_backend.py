@@ -8,10 +8,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 
-from . import _native
+from . import _env, _native
 from ._errors import NO_CUDA_BUILD, value_error
 
 BACKENDS = ("numpy", "cpu", "cuda")
@@ -21,10 +20,10 @@ _local = threading.local()
 
 # Read once, at import (as REGCORE_ISA): every call asks which backend runs it, and an environment
 # lookup per call cost more than a small batch-norm kernel.
-_ENV_BACKEND = os.environ.get("REGCORE_BACKEND") or None
-if _ENV_BACKEND not in (None, "numpy", "cpu"):
-    # Fail at import, not at every later call (build_info() included), naming the variable.
-    raise ValueError(f"REGCORE_BACKEND: expected 'numpy' or 'cpu' (or unset), got {_ENV_BACKEND!r}")
+_ENV_BACKEND = _env.backend()
+if _ENV_BACKEND == "cpu" and _native.cpu is None:
+    raise _env.EnvironmentVariableError(
+        f"REGCORE_BACKEND='cpu', but the native CPU module is not available: {_native.cpu_import_error}")
 
 
 def _forced_cpu_backend() -> str | None:

@@ -34,6 +34,15 @@ def _mem_total_gib():
     return None
 
 
+def load_average():
+    """The 1-minute load average (None where the OS has none): above the usable CPU count, the
+    benchmark shares its cores and its thread-scaling rows mean little."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
 def describe() -> dict:
     info = build_info()
     torch = _torch.get()

@@ -21,16 +21,19 @@ class Progress:
             return
         frac = self.done / self.total
         elapsed = time.perf_counter() - self.start
+        # Time left at the rate so far: rows differ in cost, but the plan interleaves cheap
+        # native rows with slower Python-timed ones per kernel, so the mean settles early.
+        left = f" ~{elapsed / self.done * (self.total - self.done):.0f}s left" if self.done else ""
         if self.tty:
             width = 30
             bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-            self.stream.write(f"\r[{bar}] {self.done}/{self.total} {elapsed:5.0f}s {label[:60]:<60}")
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total} {elapsed:5.0f}s{left} {label[:50]:<50}")
             self.stream.flush()
         else:
             decile = int(frac * 10)
             if decile != self._last_decile:
                 self._last_decile = decile
-                self.stream.write(f"[{self.done}/{self.total} {elapsed:.0f}s] {label}\n")
+                self.stream.write(f"[{self.done}/{self.total} {elapsed:.0f}s{left}] {label}\n")
                 self.stream.flush()
 
     def advance(self) -> None:

@@ -90,9 +90,6 @@ def terminal(report) -> str:
     legend = sorted({(r["name"], r["backend"], r["label"]) for r in report["results"] if r["impl"] == "peer"})
     if legend:
         parts += [""] + [f"peer {b}* for {n}: {label}" for n, b, label in legend]
-    for s in report["skipped"]:
-        who = f" ({s['peer']})" if s.get("peer") else ""
-        parts.append(f"skipped: {s['name']}:{s['dtype']}{who}: {s['reason']}")
     return "\n".join(parts)
 
 
@@ -126,4 +123,73 @@ def markdown(report, *, headline_n=None) -> str:
             who = f" ({s['peer']})" if s.get("peer") else ""
             parts.append(f"- `{s['name']}:{s['dtype']}`{who}: {s['reason']}")
         parts.append("")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- the end-of-run summary
+
+SUMMARY_COLUMNS = ("family", "headline kernel", "shape", "dtype", "thr", "GB/s", "%copy", "x numpy", "x torch")
+NOISY_DRIFT = 0.25
+
+
+def _headline_rows(report) -> list:
+    """One row per kernel name: regcore's own (native or API) at its largest size, float32 when
+    measured, the most threads, the best ISA level."""
+    ours = [r for r in report["results"] if r["impl"] == "regcore" and r["backend"] in ("cpu", "cuda")]
+    best = {}
+    for r in ours:
+        key = (r["name"], r["device"])
+        rank = (r["n"], r["dtype"] == "float32", r["threads"] or 0, r["gbps"] or 0.0)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, r)
+    return [r for _, r in sorted(best.values(), key=lambda v: (v[1]["family"], v[1]["device"], v[1]["name"]))]
+
+
+def noise_warnings(report) -> list:
+    """Why the figures of this run may not be trusted: the copy baseline moved between the start
+    and the end of the run, or the machine ran more runnable tasks than it has cores."""
+    out = []
+    drifts = [b.get("drift") for b in report["baseline"]["before"] if b.get("drift") is not None]
+    worst = max(drifts, key=abs) if drifts else None
+    if worst is not None and abs(worst) > NOISY_DRIFT:
+        out.append(f"the copy baseline drifted {100 * worst:+.0f}% between the start and the end of "
+                   f"the run (over {100 * NOISY_DRIFT:.0f}%): something else used the memory bus or the cores")
+    cores = report["machine"].get("usable_cpus") or 0
+    loads = [v for v in (report.get("load") or {}).values() if v is not None]
+    if cores and loads and max(loads) > cores:
+        out.append(f"load average {max(loads):.1f} above the {cores} usable CPUs: other processes "
+                   f"competed for the cores, so multi-thread rows may read many times slower")
+    return out
+
+
+def skipped_line(report) -> str:
+    """The skipped rows in one line, grouped by reason."""
+    by = {}
+    for s in report["skipped"]:
+        by.setdefault(s["reason"], []).append(s)
+    if not by:
+        return ""
+    parts = [f"{len(v)} x {reason}" for reason, v in sorted(by.items(), key=lambda kv: -len(kv[1]))]
+    return f"skipped {len(report['skipped'])} (see the report): " + "; ".join(parts)
+
+
+def summary(report) -> str:
+    rows = []
+    for r in _headline_rows(report):
+        sp = r.get("speedup", {})
+        fam = r["family"] + ("" if r["device"] == "cpu" else f" ({r['device']})")
+        rows.append([fam, r["kernel"], _shape(r), r["dtype"], "-" if r["threads"] is None else str(r["threads"]),
+                     _num(r["gbps"], ".1f"), _num(r.get("pct_copy"), ".0f"),
+                     _num(sp.get("numpy"), ".2f"), _num(sp.get("torch"), ".2f")])
+    mode = report["options"].get("mode", "full")
+    head = (f"summary ({mode} run, {report['elapsed_s']:.0f}s, {report['measured']} of {report['planned']} "
+            f"measurements; largest size per kernel, most threads, best ISA level; x = peer time / ours)")
+    parts = ["", head, _table(SUMMARY_COLUMNS, rows) if rows else "(no kernel measured)"]
+    if report.get("interrupted"):
+        parts.append("INTERRUPTED: the report holds what was measured before Ctrl-C")
+    for w in noise_warnings(report):
+        parts.append(f"WARNING (noisy machine): {w}")
+    line = skipped_line(report)
+    if line:
+        parts.append(line)
     return "\n".join(parts)

@@ -28,6 +28,11 @@ SCHEMA = "regcore-bench/1"
 K, M = 1 << 10, 1 << 20
 FULL_SIZES = (64 * K, 1 * M, 16 * M)   # cache-resident (256 KiB of float32), L2/L3, DRAM
 QUICK_SIZES = (64 * K, 1 * M)
+# The default run (`python -m regcore.bench`, a few minutes on 2 cores): every kernel once, at 4M
+# elements (16 MiB of float32: past the last-level cache of most machines) or its smallest full
+# geometry, 4-byte dtypes only, best ISA level, 1 and all threads, fewer repeats. --full has the rest.
+DEFAULT_SIZES = (4 * M,)
+MODES = ("default", "full", "quick")
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Options:
     isas: Optional[List[str]] = None        # default: every level the processor has
     filter: str = ""                        # substring of "family.kernel:dtype"
     quick: bool = False
+    mode: str = "full"                      # "default" (the CLI's), "full" (--full), "quick"
     peers: bool = True
     numpy_backend: bool = True
     warmup: Optional[int] = None
@@ -48,11 +54,16 @@ class Options:
 
     def resolved(self) -> "Options":
         o = Options(**{k: getattr(self, k) for k in self.__dataclass_fields__})
-        o.sizes = list(o.sizes or (QUICK_SIZES if o.quick else FULL_SIZES))
+        if o.quick:
+            o.mode = "quick"
+        if o.mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {o.mode!r}")
+        short = o.mode == "default"
+        o.sizes = list(o.sizes or {"quick": QUICK_SIZES, "default": DEFAULT_SIZES}.get(o.mode, FULL_SIZES))
         if not o.threads:
             most = max(1, get_num_threads())
             o.threads = sorted({1, most})
-        o.isas = list(o.isas or available_isas())
+        o.isas = list(o.isas or (available_isas()[-1:] if short else available_isas()))
         bad = [i for i in o.isas if i not in available_isas()]
         if bad:
             raise ValueError(f"isas: {bad} not available here (available: {available_isas()})")
@@ -61,9 +72,9 @@ class Options:
         if any(int(t) < 1 for t in o.threads):
             raise ValueError("threads: expected positive integers")
         o.warmup = o.warmup if o.warmup is not None else (1 if o.quick else 2)
-        o.repeats = o.repeats if o.repeats is not None else (3 if o.quick else 7)
+        o.repeats = o.repeats if o.repeats is not None else (3 if o.quick else 5 if short else 7)
         o.min_sample_s = o.min_sample_s if o.min_sample_s is not None else (1e-3 if o.quick else 2e-3)
-        o.budget_s = o.budget_s if o.budget_s is not None else (0.5 if o.quick else 4.0)
+        o.budget_s = o.budget_s if o.budget_s is not None else (0.5 if o.quick else 1.5 if short else 4.0)
         return o
 
 
@@ -148,6 +159,8 @@ def _sizes_for(o: Options, kern: Optional[Kernel], native) -> List[int]:
     own = list(native[1].get(key) or []) if native else []
     if not own and kern is not None:
         own = list(getattr(kern, key) or [])
+    if own and o.mode == "default":
+        return [min(own)]
     return own or list(o.sizes)
 
 
@@ -159,6 +172,8 @@ def plan(o: Options):
     for k in kernels.values():
         keys.update((k.name, d) for d in k.dtypes)
     keys = sorted(k for k in keys if _matches(o.filter, *k))
+    if o.mode == "default":
+        keys = [k for k in keys if itemsize(k[1]) == 4]
 
     tasks, skipped = [], []
     torch_cuda = _torch.cuda_available()
@@ -354,8 +369,10 @@ def run(options: Optional[Options] = None) -> dict:
     tasks, skipped = plan(o)
     natives = native_cases()
     prog = Progress(len(tasks), enabled=o.progress)
+    load_start = _machine.load_average()
     before, after, results = [], [], []
     t0 = time.perf_counter()
+    interrupted = False
     try:
         for task in tasks:
             prog.step(task.label())
@@ -371,18 +388,26 @@ def run(options: Optional[Options] = None) -> dict:
                 row["threaded"] = bool(task.peer.threaded)
             {"before": before, "after": after}.get(task.phase, results).append(row)
             prog.advance()
+    except KeyboardInterrupt:
+        # Ctrl-C: stop measuring and report what was measured (the "after" copy baseline may be
+        # missing, so drift is unknown for the rows it did not reach).
+        interrupted = True
     finally:
         prog.close()
     _derive(results, before, after)
     for b, a in zip(before, after):
         b["drift"] = a["drift"] = (a["gbps"] / b["gbps"] - 1.0) if b["gbps"] else None
     return {
+        "interrupted": interrupted,
+        "planned": len(tasks),
+        "measured": len(before) + len(results) + len(after),
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "elapsed_s": time.perf_counter() - t0,
         "machine": _machine.describe(),
+        "load": {"start": load_start, "end": _machine.load_average()},
         "options": {"sizes": o.sizes, "threads": o.threads, "isas": o.isas, "filter": o.filter,
-                    "quick": o.quick, "warmup": o.warmup, "repeats": o.repeats,
+                    "quick": o.quick, "mode": o.mode, "warmup": o.warmup, "repeats": o.repeats,
                     "min_sample_s": o.min_sample_s, "budget_s": o.budget_s},
         "baseline": {"before": before, "after": after},
         "results": results,

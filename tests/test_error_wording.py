@@ -82,7 +82,7 @@ def test_bogus_backend_environment_fails_at_import():
     env = dict(os.environ, REGCORE_BACKEND="bogus")
     r = subprocess.run([sys.executable, "-c", "import regcore"], env=env, capture_output=True, text=True)
     assert r.returncode != 0
-    assert "REGCORE_BACKEND: expected 'numpy' or 'cpu'" in r.stderr
+    assert "REGCORE_BACKEND=bogus: expected one of 'numpy', 'cpu'" in r.stderr
 
 
 def test_sparse_validates_before_consuming_generator_counter_space():

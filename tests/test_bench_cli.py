@@ -42,7 +42,10 @@ def test_cli_writes_its_three_files_and_names_the_folder(tmp_path):
 def test_ctrl_c_stops_cleanly_and_writes_what_was_measured(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "regcore.bench", "--quick", "--threads", "1",
                              "--out", str(tmp_path / "r")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # A child inherits an ignored SIGINT (some libraries loaded earlier in the
+                            # test session ignore it), and Python then installs no KeyboardInterrupt.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # The progress lines (one per 10% off a terminal) say how many rows are done: wait for one
         # past the first, so that something has been measured.

@@ -12,6 +12,15 @@ from regcore.optim import SGD
 from regcore.optim import _step
 
 
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler():
+    # Libraries loaded earlier in a test session (MPI, distributed back ends) may leave SIGINT
+    # ignored; these tests need Python's own handler, as a user's interpreter has it.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
 def _opt():
     w0, w1 = np.ones(4, np.float32), np.ones(3, np.float32)
     opt = SGD([{"params": [w0]}, {"params": [w1], "lr": 0.5}], lr=0.1)

@@ -2,8 +2,10 @@
 fiber, checked barriers and warp intrinsics, permuted thread and block orders) and checks the
 kernels' results bit for bit against scalar references built from csrc/core.
 
-Two builds per session into one cache directory: plain, and under AddressSanitizer +
-UndefinedBehaviorSanitizer. Skipped only where no g++ is installed."""
+Two builds per session: plain, and under AddressSanitizer + UndefinedBehaviorSanitizer. The plain
+build also links _regcore_cuda_sim (the real CUDA bindings over the emulated kernels): the public
+API is run through it and compared with the CPU backends in tests/test_cuda_on_cpu_api.py.
+Skipped only where no g++ is installed."""
 from __future__ import annotations
 
 import os
@@ -39,8 +41,8 @@ def run(binary: pathlib.Path, order: str, sms: int, timeout: float = 600) -> sub
 
 
 @pytest.fixture(scope="session")
-def plain_binary(tmp_path_factory):
-    return build(ROOT, tmp_path_factory.mktemp("cuda_on_cpu_plain"))
+def plain_binary(cuda_on_cpu_build):
+    return cuda_on_cpu_build / "check_kernels"
 
 
 @pytest.fixture(scope="session")

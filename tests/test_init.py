@@ -207,6 +207,9 @@ SAMPLERS = {
     "normal": lambda s, dt, g: rc.init.normal(s, 0.5, 2.0, dtype=dt, generator=g),
     "trunc_normal": lambda s, dt, g: rc.init.trunc_normal(s, 0.5, 2.0, -1.0, 3.0, dtype=dt, generator=g),
     "trunc_normal_tail": lambda s, dt, g: rc.init.trunc_normal(s, 0.0, 1.0, 4.0, 8.0, dtype=dt, generator=g),
+    # float32 rounds these tiny negative draws to -0.0, which the clamp at b = +0.0 must keep
+    # (the min/max of the two zeros is where NumPy's np.minimum and the kernels' min differ)
+    "trunc_normal_signed_zero": lambda s, dt, g: rc.init.trunc_normal(s, 0.0, 1e-300, -1.0, 0.0, dtype=dt, generator=g),
     "xavier_uniform": lambda s, dt, g: rc.init.xavier_uniform(s, 1.2, dtype=dt, generator=g),
     "xavier_normal": lambda s, dt, g: rc.init.xavier_normal(s, 1.2, dtype=dt, generator=g),
     "kaiming_uniform": lambda s, dt, g: rc.init.kaiming_uniform(s, 0.1, dtype=dt, generator=g),

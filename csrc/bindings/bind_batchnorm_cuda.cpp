@@ -34,10 +34,12 @@ BnCoef coef(const DeviceView& x, DType dt, int64_t C, const DeviceView& mhi, con
           coef_ptr(shift, x, dt, C, "shift")};
 }
 
+// gamma/beta may be None (non-affine layer norm, pybind11 passes a null pointer): the kernels then
+// use 1 and 0 per element (core/norm_coef.h), so nothing of the normalized size is allocated.
 LnCoef ln_coef(const DeviceView& x, DType dt, int64_t R, int64_t L, const DeviceView& mhi,
-                    const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta) {
+                    const DeviceView& mlo, const DeviceView& rstd, const DeviceView* gamma, const DeviceView* beta) {
   return {coef_ptr(mhi, x, dt, R, "mhi"), coef_ptr(mlo, x, dt, R, "mlo"), coef_ptr(rstd, x, dt, R, "rstd"),
-          coef_ptr(gamma, x, dt, L, "gamma"), coef_ptr(beta, x, dt, L, "beta")};
+          gamma ? coef_ptr(*gamma, x, dt, L, "gamma") : nullptr, beta ? coef_ptr(*beta, x, dt, L, "beta") : nullptr};
 }
 
 // x of n elements: its dtype tag.
@@ -91,7 +93,7 @@ void grad_apply(const DeviceView& dy, const DeviceView& x, const DeviceView& dx,
 }
 
 void ln_normalize(const DeviceView& x, const DeviceView& y, int64_t R, int64_t L, const DeviceView& mhi,
-                  const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta) {
+                  const DeviceView& mlo, const DeviceView& rstd, const DeviceView* gamma, const DeviceView* beta) {
   const DType dt = data_dtype(x, R * L);
   check(y, x, dt, R * L, true, "y");
   const auto k = ln_coef(x, dt, R, L, mhi, mlo, rstd, gamma, beta);
@@ -101,7 +103,7 @@ void ln_normalize(const DeviceView& x, const DeviceView& y, int64_t R, int64_t L
 }
 
 void ln_grad_reduce(const DeviceView& dy, const DeviceView& x, int64_t R, int64_t L, const DeviceView& mhi,
-                    const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma, const DeviceView& beta,
+                    const DeviceView& mlo, const DeviceView& rstd, const DeviceView* gamma, const DeviceView* beta,
                     const DeviceView& row_out, const DeviceView& col_out) {
   const DType dt = data_dtype(x, R * L);
   check(dy, x, dt, R * L, false, "dy");
@@ -114,8 +116,8 @@ void ln_grad_reduce(const DeviceView& dy, const DeviceView& x, int64_t R, int64_
 }
 
 void ln_grad_apply(const DeviceView& dy, const DeviceView& x, const DeviceView& dx, int64_t R, int64_t L,
-                   const DeviceView& mhi, const DeviceView& mlo, const DeviceView& rstd, const DeviceView& gamma,
-                   const DeviceView& beta, const DeviceView& kb, const DeviceView& kc) {
+                   const DeviceView& mhi, const DeviceView& mlo, const DeviceView& rstd, const DeviceView* gamma,
+                   const DeviceView* beta, const DeviceView& kb, const DeviceView& kc) {
   const DType dt = data_dtype(x, R * L);
   check(dy, x, dt, R * L, false, "dy");
   check(dx, x, dt, R * L, true, "dx");

@@ -57,6 +57,13 @@ template <class C> REGCORE_HD BnCoefOf<C> coef_of(const BnCoef& k) {
 template <class C> REGCORE_HD BnGradCoefOf<C> coef_of(const BnGradCoef& g) {
   return {static_cast<const C*>(g.ka), static_cast<const C*>(g.kb), static_cast<const C*>(g.kc)};
 }
+// Non-affine layer norm passes no gamma/beta (null pointers) rather than full-size ones/zeros
+// arrays: for a (1, L) input those would be as large as the input. A missing gamma is 1 and a
+// missing beta is 0, substituted per element, so y = (xc * rstd) * 1 + 0 is the same bits as
+// with explicit ones and zeros (x * 1 is exact; + 0 turns -0 into +0 in both).
+template <class C> REGCORE_HD C gamma_at(const C* g, int64_t l) { return g ? g[l] : C(1); }
+template <class C> REGCORE_HD C beta_at(const C* b, int64_t l) { return b ? b[l] : C(0); }
+
 template <class C> REGCORE_HD LnCoefOf<C> coef_of(const LnCoef& k) {
   return {static_cast<const C*>(k.mhi), static_cast<const C*>(k.mlo), static_cast<const C*>(k.rstd),
           static_cast<const C*>(k.gamma), static_cast<const C*>(k.beta)};

@@ -31,7 +31,7 @@ template <class T> struct LnRowPolicy {
   __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t r, const LnArgs<T>& p, bool) {
     const int64_t l = j - r * p.L;
     const T xc = bn_center(x[j], p.k.mhi[r], p.k.mlo[r]);
-    const T gd = p.k.gamma[l] * dy[j];
+    const T gd = gamma_at(p.k.gamma, l) * dy[j];
     a.a += double(gd);
     a.b += double(gd) * double(xc);
   }
@@ -55,7 +55,7 @@ __global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, 
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
-    y[j] = ln_normalize(x[j], k.mhi[r], k.mlo[r], k.rstd[r], k.gamma[l], k.beta[l]);
+    y[j] = ln_normalize(x[j], k.mhi[r], k.mlo[r], k.rstd[r], gamma_at(k.gamma, l), beta_at(k.beta, l));
   }
 }
 
@@ -65,7 +65,7 @@ __global__ void ln_grad_apply_kernel(const T* __restrict__ dy, const T* __restri
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
-    dx[j] = ln_backward_dx(dy[j], bn_center(x[j], k.mhi[r], k.mlo[r]), k.gamma[l], k.rstd[r], kb[r], kc[r]);
+    dx[j] = ln_backward_dx(dy[j], bn_center(x[j], k.mhi[r], k.mlo[r]), gamma_at(k.gamma, l), k.rstd[r], kb[r], kc[r]);
   }
 }
 

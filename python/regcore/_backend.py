@@ -70,6 +70,20 @@ def native_backend(device: str):
     return be
 
 
+@contextlib.contextmanager
+def override_host_backend(backend):
+    """Run the kernels of host arrays on ``backend`` inside the block (this thread only), as
+    backend_for would run a device array's; work that is host work on every device
+    (host_backend) stays where it was. Not public: the tests use it to run the public API through
+    the CUDA bindings and kernels executed on the CPU (tests/_cuda_sim.py), which take host memory."""
+    previous = getattr(_local, "host_override", None)
+    _local.host_override = backend
+    try:
+        yield backend
+    finally:
+        _local.host_override = previous
+
+
 def host_backend():
     """The backend for NumPy arrays on the host: native CPU unless numpy is forced or only."""
     if cpu_backend_name() == "numpy":
@@ -84,4 +98,5 @@ def backend_for(ref, name: str = "x"):
         if _native.cuda is None:
             raise RuntimeError(NO_CUDA_BUILD.format(name=name))
         return native_backend("cuda")
-    return host_backend()
+    override = getattr(_local, "host_override", None)
+    return host_backend() if override is None else override

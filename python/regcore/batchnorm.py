@@ -90,7 +90,7 @@ def _kernel_args(ref, *arrays):
     themselves on the CPU, device views of the caller's arrays on CUDA (no copy either way)."""
     if ref.device == "cpu":
         return arrays
-    return tuple(_arrays.inspect(a, "coefficients", dtypes=None).target for a in arrays)
+    return tuple(None if a is None else _arrays.inspect(a, "coefficients", dtypes=None).target for a in arrays)
 
 
 def _place_like(x_ref, values, dtype):

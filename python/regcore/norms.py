@@ -195,11 +195,10 @@ def _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps):
     rstd = 1.0 / xp_of(var).sqrt(var + eps)
     mhi, mlo = split_mean(mean, T)
     rstd_t = cast(rstd, T)
-    # No affine on the CPU: None, and the kernels use 1 and 0 (nothing of the normalized size,
-    # which is the input's size for one row, is allocated). CUDA kernels take filled arrays.
-    cpu = ref.device == "cpu"
-    g = (None if cpu else _filled(ref, (L,), 1.0, T)) if gamma_ref is None else _flat(host_or_library(gamma_ref), L)
-    b = (None if cpu else _filled(ref, (L,), 0.0, T)) if beta_ref is None else _flat(host_or_library(beta_ref), L)
+    # No affine: None, and every backend's kernels use 1 and 0 (nothing of the normalized size,
+    # which is the input's size for one row, is allocated).
+    g = None if gamma_ref is None else _flat(host_or_library(gamma_ref), L)
+    b = None if beta_ref is None else _flat(host_or_library(beta_ref), L)
     return NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape),
                      (ref.device, ref.device_id))

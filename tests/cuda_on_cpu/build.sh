@@ -4,6 +4,9 @@
 # check_kernels.cpp (scalar references from csrc/core, compiled without the shim).
 # Incremental: a rewritten file whose text is unchanged keeps its object, so rebuilding an
 # output directory after one source changed (the mutation check) recompiles only what changed.
+# With SIMT_MODULE=1 it also links _regcore_cuda_sim (sim_module.cpp): the real CUDA bindings of
+# csrc/bindings over the same emulated kernels, as a Python extension module for the tests that
+# run regcore's public API through the CUDA code path (tests/_cuda_sim.py). Needs pybind11.
 # usage: build.sh SRC_ROOT OUT_DIR [extra compiler flags, e.g. -fsanitize=address,undefined]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +14,7 @@ src="$1"; out="$2"; shift 2
 extra=("$@")
 mkdir -p "$out/sim"
 cxx="${CXX:-g++}"
-flags=(-std=c++17 -O1 -g0 -ffp-contract=off -fno-math-errno -Wall -Wno-unknown-pragmas -Wno-unused-function "${extra[@]}")
+flags=(-std=c++17 -O1 -g0 -fPIC -ffp-contract=off -fno-math-errno -Wall -Wno-unknown-pragmas -Wno-unused-function "${extra[@]}")
 header_changed=0
 for g in "$src"/csrc/cuda/*.cu "$src"/csrc/cuda/*.cuh; do
   b="$(basename "$g")"
@@ -38,3 +41,22 @@ if ! [ -f "$out/check_kernels.o" ] || [ "$here/check_kernels.cpp" -nt "$out/chec
 fi
 for p in "${pids[@]}"; do wait "$p"; done
 "$cxx" "${flags[@]}" -o "$out/check_kernels" "$out/check_kernels.o" "$out"/sim/*.o
+py="${PYTHON:-python3}"
+if [ "${SIMT_MODULE:-0}" = 1 ] && ! "$py" -c "import pybind11" 2>/dev/null; then
+  echo "build.sh: pybind11 is not installed for $py: _regcore_cuda_sim not built" >&2
+elif [ "${SIMT_MODULE:-0}" = 1 ]; then
+  read -r -a pyinc <<<"$("$py" -m pybind11 --includes)"
+  suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+  mkdir -p "$out/bind"
+  pids=()
+  for g in "$src"/csrc/bindings/device_view.cpp "$src"/csrc/bindings/bind_{random,dropout,init,sgd,batchnorm}_cuda.cpp "$here/sim_module.cpp"; do
+    obj="$out/bind/$(basename "${g%.cpp}").o"
+    # the bindings see the emulation's runtime header (include/cuda_runtime.h), not CUDA's
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    "$cxx" "${flags[@]}" -fvisibility=hidden -DREGCORE_ISA_TAG=simt -I"$here/include" -I"$src/csrc/cuda" \
+      -I"$src/csrc/bindings" "${pyinc[@]}" -c "$g" -o "$obj" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  "$cxx" "${flags[@]}" -shared -o "$out/_regcore_cuda_sim$suffix" "$out"/bind/*.o "$out"/sim/*.o
+fi

@@ -1,5 +1,6 @@
 // Host-side checks of regcore's CUDA entry points (csrc/cuda/*.cu run by simt on the CPU)
 // against scalar references built from the same core/ formulas, compiled without simt.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -223,12 +224,15 @@ template <class T> static void test_bn_grad(int64_t N, int64_t C, int64_t S) {
 }
 
 // ---- layer norm: normalize, backward row/column sums, apply ---------------------------------
-template <class T> static void test_ln(int64_t R, int64_t L) {
+// affine = false passes null gamma/beta (non-affine layer norm): the kernels must use 1 and 0,
+// which the reference below reads from filled arrays.
+template <class T> static void test_ln(int64_t R, int64_t L, bool affine = true) {
   const int64_t n = R * L;
   auto x = randv<T>(n, -1, 3), dy = randv<T>(n);
   auto mhi = randv<T>(R), mlo = randv<T>(R, -1e-6, 1e-6), rstd = randv<T>(R, 0.5, 2), gam = randv<T>(L), bet = randv<T>(L);
   auto kb = randv<T>(R), kc = randv<T>(R);
-  LnCoef k{mhi.data(), mlo.data(), rstd.data(), gam.data(), bet.data()};
+  if (!affine) std::fill(gam.begin(), gam.end(), T(1)), std::fill(bet.begin(), bet.end(), T(0));
+  LnCoef k{mhi.data(), mlo.data(), rstd.data(), affine ? gam.data() : nullptr, affine ? bet.data() : nullptr};
   std::vector<T> y(n + 4, T(-7)), dx(n + 4, T(-7));
   cuda::ln_normalize(dtype_of<T>(), x.data(), y.data(), R, L, k, 0);
   for (int64_t j = 0; j < n; ++j) {
@@ -404,6 +408,8 @@ int main(int argc, char** argv) {
   test_ln<double>(130, 300);
   test_ln<float>(3, 20000);
   test_ln<float>(300, 1);
+  test_ln<float>(7, 45, false);
+  test_ln<double>(4, 129, false);
   test_bn<float>(7, 3, 5);          // rows layout, one piece
   test_bn<double>(3, 2, 20000);     // rows layout, several pieces per channel
   test_bn<float>(1000, 45, 1);      // cols layout, C not a multiple of 32, 4 row pieces

@@ -16,12 +16,8 @@ namespace {
 
 #include "norm_accumulate.h"
 
-// Non-affine layer norm passes no gamma/beta (null pointers) rather than full-size ones/zeros
-// arrays: for a (1, L) input those would be as large as the input. A missing gamma is 1 and a
-// missing beta is 0, substituted per element, so y = (xc * rstd) * 1 + 0 is the same bits as
-// with explicit ones and zeros (x * 1 is exact; + 0 turns -0 into +0 in both).
-template <class T> inline T g_at(const T* g, int64_t l) { return g ? g[l] : T(1); }
-template <class T> inline T b_at(const T* b, int64_t l) { return b ? b[l] : T(0); }
+// A missing gamma / beta (non-affine layer norm) is null: gamma_at / beta_at (core/norm_coef.h)
+// substitute 1 and 0 per element; the vector forms below do the same per SIMD row piece.
 #if REGCORE_SIMD_W > 1
 template <class T> inline typename lanes<T>::V vg_at(const T* g, int64_t l) {
   return g ? vload(g + l) : typename lanes<T>::V(T(1));
@@ -45,7 +41,7 @@ void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> 
     for (; l + W <= L; l += W)
       vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vg_at(k.gamma, l), vb_at(k.beta, l)));
 #endif
-    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, g_at(k.gamma, l), b_at(k.beta, l));
+    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l));
   }
 }
 
@@ -76,7 +72,7 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
     for (; l < L; ++l) {
       const T xc = bn_center(xr[l], mhi, mlo);
       const T d = dr[l];
-      const T gd = g_at(k.gamma, l) * d;
+      const T gd = gamma_at(k.gamma, l) * d;
       A.s += widen(gd);
       B.s += widen(gd) * widen(xc);
       col_dg[l] += widen(d) * widen(T(xc * rs));
@@ -104,7 +100,7 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
       vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vg_at(k.gamma, l),
                                    vrs, vb, vc));
 #endif
-    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), g_at(k.gamma, l), rs, b, c);
+    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), gamma_at(k.gamma, l), rs, b, c);
   }
 }
 

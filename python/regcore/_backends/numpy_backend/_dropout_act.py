@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _transforms as T
 from ._constants import F32, F64
 
 _EXP = {
@@ -40,14 +41,6 @@ _S = (2.26052863220117276590E0, 9.39603524938001434673E0, 1.20489539808096656605
       1.70814450747565897222E1, 9.60896809063285878198E0, 3.36907645100081516050E0)
 
 
-def _vmin(a, b):
-    return np.where(b < a, b, a)
-
-
-def _vmax(a, b):
-    return np.where(b > a, b, a)
-
-
 def _horner(x, coefs, monic):
     t = x.dtype.type
     a = x + t(coefs[0]) if monic else np.full_like(x, t(coefs[0]))
@@ -59,7 +52,7 @@ def _horner(x, coefs, monic):
 def _exp_parts(x, x_lo):
     k = _EXP[x.dtype]
     t, U = x.dtype.type, k["U"]
-    x = _vmin(_vmax(x, t(k["LO"])), t(k["HI"]))
+    x = T.vmin(T.vmax(x, t(k["LO"])), t(k["HI"]))
     magic = t(k["MAGIC"])
     kf = (x * t(k["INV_LN2"]) + magic) - magic
     r = (x - kf * k["C"]["LN2_HI"]) + (x_lo - kf * k["C"]["LN2_LO"])
@@ -119,7 +112,7 @@ def _tanh(z):
 def _normal_cdf_pdf(z):
     k = _EXP[z.dtype]
     t, U = z.dtype.type, k["U"]
-    zc = _vmin(_vmax(z, t(-k["CLAMP"])), t(k["CLAMP"]))
+    zc = T.vmin(T.vmax(z, t(-k["CLAMP"])), t(k["CLAMP"]))
     zh = (zc.view(U) & U(k["HALF_MASK"])).view(z.dtype)
     hi = (zh * zh) * t(-0.5)
     lo = ((zc - zh) * (zc + zh)) * t(-0.5)

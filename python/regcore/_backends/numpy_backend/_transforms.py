@@ -10,6 +10,18 @@ from . import _constants as K
 f32, f64, u32, u64 = np.float32, np.float64, np.uint32, np.uint64
 
 
+def vmin(a, b):
+    """b < a ? b : a, as core/scalar_ops.h and the SIMD min instructions (operands swapped there)
+    order it. np.minimum differs on the two zeros (it returns its second argument when they
+    compare equal) and propagates NaN from either side, so it would break bit-identity."""
+    return np.where(b < a, b, a)
+
+
+def vmax(a, b):
+    """b > a ? b : a (see vmin)."""
+    return np.where(b > a, b, a)
+
+
 def _horner(z, coefs):
     """c0 + z*(c1 + z*(c2 + ...)) evaluated from the highest coefficient down."""
     p = coefs[-2] + z * coefs[-1]
@@ -105,7 +117,7 @@ def ndtri_as241(p):
     qq = q * q
     r = K.AS241["SPLIT1_SQ"] - qq
     central = (q * _horner_desc(r, K.AS241_A)) / _horner_desc(r, [one] + K.AS241_B)
-    t = np.minimum(p, one - p)
+    t = vmin(p, one - p)
     s = np.sqrt(log_unit(t) * f64(-1))
     r = s - K.AS241["CONST2"]
     mid = _horner_desc(r, K.AS241_C) / _horner_desc(r, [one] + K.AS241_D)

@@ -18,9 +18,9 @@ def init_trunc_normal(out, seed, offset, p_lo, p_span, mean, scale, lo, hi):
 
     def sample(w0, w1):
         p = p_lo + p_span * T.uniform53(w0, w1)
-        p = np.minimum(np.maximum(p, K.P_MIN), K.P_MAX)
+        p = T.vmin(T.vmax(p, K.P_MIN), K.P_MAX)
         x = (mean + scale * T.ndtri_as241(p)).astype(out.dtype)
-        return np.minimum(np.maximum(x, lo), hi)
+        return T.vmin(T.vmax(x, lo), hi)
 
     generate(out, seed, offset, 2, lambda w: [sample(w[0], w[1]), sample(w[2], w[3])])
 

@@ -13,10 +13,10 @@ def random_bits(out, seed, offset):
 
 def random_uniform(out, seed, offset, lo, span, hi):
     if out.dtype == np.float32:
-        generate(out, seed, offset, 4, lambda w: [np.minimum(lo + span * T.uniform24(x), hi) for x in w])
+        generate(out, seed, offset, 4, lambda w: [T.vmin(lo + span * T.uniform24(x), hi) for x in w])
     else:
-        generate(out, seed, offset, 2, lambda w: [np.minimum(lo + span * T.uniform53(w[0], w[1]), hi),
-                                                  np.minimum(lo + span * T.uniform53(w[2], w[3]), hi)])
+        generate(out, seed, offset, 2, lambda w: [T.vmin(lo + span * T.uniform53(w[0], w[1]), hi),
+                                                  T.vmin(lo + span * T.uniform53(w[2], w[3]), hi)])
 
 
 def random_normal(out, seed, offset, mean, std):

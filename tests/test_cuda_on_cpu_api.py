@@ -1,0 +1,225 @@
+"""regcore's public API through the CUDA code path (real CUDA bindings and kernels, executed on the
+CPU: tests/_cuda_sim.py) against the native CPU backend and the NumPy backend, with the promises
+of the docs: random streams, masks, dropout outputs, init samplers, the SGD step and the
+normalization element formulas bit-identical (docs/random.md, dropout.md, sgd.md, batchnorm.md);
+the device reductions (batch/layer/group/instance norm statistics and backward sums) within the
+tolerances docs/batchnorm.md states for their other summation order.
+
+The emulation runs every CUDA thread as a fiber, so sizes stay small (a few thousand elements),
+odd, and past one block (256 threads) and one grid-stride wrap."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import regcore as rc
+from _cuda_sim import cuda_sim
+from _switches import cpu_backend
+
+DTYPES = [np.float32, np.float64]
+REFERENCES = ["numpy", f"cpu-{rc.available_isas()[-1]}"] if rc.available_isas() else ["numpy"]
+
+
+def _state():
+    return {"seed": 1234, "offset": 2**32 - 5}  # the counter crosses a 32-bit boundary
+
+
+def _on(where, sim, fn):
+    """fn() on the emulated CUDA backend ("cuda-sim") or on a CPU backend."""
+    if where == "cuda-sim":
+        with cuda_sim(sim):
+            return fn()
+    with cpu_backend(where):
+        return fn()
+
+
+def _same_bits(a, b, what):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), f"{what}: {np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))[:5]}"
+
+
+def _everywhere(sim, fn, what, compare=None):
+    """fn() on the emulated CUDA backend and on each reference backend; compare each pair."""
+    got = _on("cuda-sim", sim, fn)
+    for where in REFERENCES:
+        want = _on(where, sim, fn)
+        for i, (a, b) in enumerate(zip(_leaves(got), _leaves(want))):
+            (compare or _same_bits)(a, b, f"{what} [{i}] vs {where}")
+
+
+def _leaves(v):
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _leaves(item)]
+    return [v]
+
+
+# ---------------------------------------------------------------- random fills and init
+
+SIZES = [1, 7, 1029, 4099]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_random_fills(cuda_sim_module, n, dtype):
+    def run():
+        g = rc.Generator.from_state(_state())
+        return [rc.random.uniform((n,), -2.0, 3.0, dtype=dtype, generator=g),
+                rc.random.normal((n,), 0.5, 2.0, dtype=dtype, generator=g),
+                rc.random.bits((n,), generator=g)]
+    _everywhere(cuda_sim_module, run, f"random n={n}")
+
+
+SAMPLERS = {
+    "trunc_normal": lambda s, dt, g: rc.init.trunc_normal(s, 0.5, 2.0, -1.0, 3.0, dtype=dt, generator=g),
+    "trunc_normal_tail": lambda s, dt, g: rc.init.trunc_normal(s, 0.0, 1.0, 4.0, 8.0, dtype=dt, generator=g),
+    "kaiming_normal": lambda s, dt, g: rc.init.kaiming_normal(s, 0.0, "fan_out", "relu", dtype=dt, generator=g),
+    "xavier_uniform": lambda s, dt, g: rc.init.xavier_uniform(s, 1.2, dtype=dt, generator=g),
+    "orthogonal": lambda s, dt, g: rc.init.orthogonal(s, 0.9, dtype=dt, generator=g),
+    "sparse": lambda s, dt, g: rc.init.sparse(s, 3, dtype=dt, generator=g),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_init_samplers(cuda_sim_module, name, dtype):
+    def run():
+        g = rc.Generator.from_state(_state())
+        return SAMPLERS[name]((37, 29), dtype, g)
+    _everywhere(cuda_sim_module, run, name)
+
+
+# ---------------------------------------------------------------- dropout family
+
+@pytest.mark.parametrize("mask", ["bits", "bytes", "none"])
+@pytest.mark.parametrize("n", [33, 4099])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_forward_backward(cuda_sim_module, mask, n, dtype):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    dy = rng.standard_normal(n).astype(dtype)
+
+    def run():
+        y, m = rc.dropout(x, 0.3, generator=rc.Generator.from_state(_state()), mask=mask)
+        return y, m.to_numpy(), rc.dropout_backward(dy, m)
+    _everywhere(cuda_sim_module, run, f"dropout mask={mask}")
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_act_dropout(cuda_sim_module, activation, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((131, 37)).astype(dtype)
+    bias = rng.standard_normal(37).astype(dtype)
+    res = rng.standard_normal((131, 37)).astype(dtype)
+    dy = rng.standard_normal((131, 37)).astype(dtype)
+
+    def run():
+        y, st = rc.bias_act_dropout(x, bias, activation, 0.25, residual=res,
+                                    generator=rc.Generator.from_state(_state()))
+        dx, dbias = rc.bias_act_dropout_backward(dy, st)[:2]
+        return y, dx
+    _everywhere(cuda_sim_module, run, f"bias_act_dropout {activation}")
+
+    # dbias: float64 sums in another order on CUDA (64-row chunks, docs/dropout.md), so equal
+    # within float64 summation rounding, exactly the same for float32 data here (131 rows of
+    # float32 products sum exactly enough in float64 to round to the same float32)
+    def dbias():
+        _, st = rc.bias_act_dropout(x, bias, activation, 0.25, residual=res,
+                                    generator=rc.Generator.from_state(_state()))
+        return rc.bias_act_dropout_backward(dy, st)[1]
+    compare = _same_bits if dtype == np.float32 else _close(1e-14)
+    _everywhere(cuda_sim_module, dbias, f"bias_act_dropout dbias {activation}", compare)
+
+
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_gaussian_noise(cuda_sim_module, mode):
+    x = np.random.default_rng(2).standard_normal(2053).astype(np.float32)
+    _everywhere(cuda_sim_module, lambda: rc.gaussian_noise(x, 0.4, mode=mode, generator=rc.Generator.from_state(_state())),
+                f"gaussian_noise {mode}")
+
+
+# ---------------------------------------------------------------- SGD (docs/sgd.md: same bits)
+
+@pytest.mark.parametrize("opts", [
+    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    dict(lr=0.05, momentum=0.9, dampening=0.1, l1=1e-3, decoupled_weight_decay=1e-2),
+    dict(lr=0.1, momentum=0.0, l1=1e-2, l1_mode="subgradient", maximize=True),
+    dict(lr=0.5, momentum=0.9, max_norm=0.3, max_norm_axis=0),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_multi_tensor_step(cuda_sim_module, opts, dtype):
+    rng = np.random.default_rng(9)
+    shapes = [(3, 5), (300,), (17, 33), (1,), (64, 9)]
+    if opts.get("max_norm"):
+        shapes = [s for s in shapes if len(s) == 2]
+    w0 = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    g0 = [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+    def run():
+        ws, gs = [w.copy() for w in w0], [g.copy() for g in g0]
+        bufs = None
+        for _ in range(3):
+            bufs = rc.optim.sgd_step_multi_(ws, gs, bufs, **opts)
+        return ws, [b for b in (bufs or []) if b is not None]
+    _everywhere(cuda_sim_module, run, f"sgd {opts}")
+
+
+# ---------------------------------------------------------------- normalization
+
+def _close(rtol):
+    def compare(a, b, what):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
+        np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=what)
+    return compare
+
+
+TOL = {np.float32: 2e-5, np.float64: 1e-11}
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_forward_backward(cuda_sim_module, layout, dtype):
+    rng = np.random.default_rng(3)
+    shape = (5, 7, 9, 11) if layout == "NCHW" else (5, 9, 11, 7)
+    axis = 1 if layout == "NCHW" else -1
+    x = (rng.standard_normal(shape) * 3 + 10).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    gamma, beta = rng.uniform(0.5, 2, 7).astype(dtype), rng.standard_normal(7).astype(dtype)
+
+    def run():
+        rm, rv = np.zeros(7, dtype), np.ones(7, dtype)
+        y, saved = rc.batch_norm(x, gamma, beta, rm, rv, True, axis=axis, activation="relu")
+        return (y, rm, rv) + tuple(rc.batch_norm_backward(dy, x, gamma, saved))
+    _everywhere(cuda_sim_module, run, f"batch_norm {layout}", _close(TOL[dtype]))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layer_norm_forward_backward(cuda_sim_module, affine, dtype):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((13, 3, 47)) + 5).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    gamma = rng.uniform(0.5, 2, (3, 47)).astype(dtype) if affine else None
+    beta = rng.standard_normal((3, 47)).astype(dtype) if affine else None
+
+    def run():
+        y, saved = rc.layer_norm(x, gamma, beta, axes=(-2, -1))
+        return (y,) + tuple(v for v in rc.layer_norm_backward(dy, x, gamma, saved) if v is not None)
+    _everywhere(cuda_sim_module, run, f"layer_norm affine={affine}", _close(TOL[dtype]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_group_and_instance_norm(cuda_sim_module, dtype):
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((4, 6, 5, 7)) - 3).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    gamma, beta = rng.uniform(0.5, 2, 6).astype(dtype), rng.standard_normal(6).astype(dtype)
+
+    def run():
+        yg, sg = rc.group_norm(x, 3, gamma, beta)
+        yi, si = rc.instance_norm(x, gamma, beta)
+        return ((yg,) + tuple(rc.group_norm_backward(dy, x, gamma, sg))
+                + (yi,) + tuple(rc.instance_norm_backward(dy, x, gamma, si)))
+    _everywhere(cuda_sim_module, run, "group/instance norm", _close(TOL[dtype]))

@@ -273,3 +273,25 @@ def test_load_state_dict_checks_before_writing():
 
 def test_swalr_is_torchs():
     assert swa_utils.SWALR is tswa.SWALR
+
+
+def test_fused_update_compiles_without_graph_breaks():
+    """The operators trace as one node each (fake kernel, declared mutation): fullgraph works and
+    gives the eager bits."""
+    torch._dynamo.reset()
+    a = [torch.randn(5), torch.randn(3, 7)]
+    p = [torch.randn(5), torch.randn(3, 7)]
+    b = [t.clone() for t in a]
+
+    def step(avgs, params):
+        torch.ops.regcore.ema_update_(avgs, params, 0.9)
+        torch.ops.regcore.swa_update_(avgs, params, 3)
+
+    import torch._functorch.config as aot_config
+    import torch._inductor.config as inductor_config
+
+    with inductor_config.patch(fx_graph_cache=False), aot_config.patch(enable_autograd_cache=False):
+        torch.compile(step, fullgraph=True)(a, p)
+    step(b, p)
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)

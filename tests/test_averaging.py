@@ -214,3 +214,37 @@ def test_params_may_share_memory_with_each_other():
     a0, a1 = np.zeros(8, np.float32), np.zeros(4, np.float32)
     rc.ema_update_([a0, a1], [p, p[2:6]], 0.5)
     assert np.all(a0 == 0.5) and np.all(a1 == 0.5)
+
+
+def test_small_tensors_packed_into_tasks_give_the_same_bits():
+    """Many tiny tensors share thread-pool tasks (csrc/cpu/multi_tensor.h pack_items); the bits
+    are those of one call per tensor, at 1 and 2 threads."""
+    rng = np.random.default_rng(9)
+    sizes = [1, 3, 64, 7, 65536, 2, 65535, 1, 70000, 5] * 3
+    params = [rng.standard_normal(k).astype(np.float32) for k in sizes]
+    start = [rng.standard_normal(k).astype(np.float32) for k in sizes]
+    want = [a.copy() for a in start]
+    with cpu_backend("numpy"):
+        for a, p in zip(want, params):
+            rc.ema_update_([a], [p], 0.75)
+    for be in BACKENDS[1:]:
+        for th in (1, 2):
+            got = [a.copy() for a in start]
+            with cpu_backend(be), num_threads(th):
+                rc.ema_update_(got, params, 0.75)
+            for g, w in zip(got, want):
+                assert g.tobytes() == w.tobytes()
+
+
+def test_torch_cpu_tensors_take_the_same_path_and_bits():
+    torch = pytest.importorskip("torch")
+    a, p = make_lists(4, np.float32, [(5,), (70001,)])
+    ta = [torch.from_numpy(x.copy()) for x in a]
+    tp = [torch.from_numpy(x) for x in p]
+    rc.ema_update_(a, p, 0.9)
+    rc.ema_update_(ta, tp, 0.9)
+    for x, y in zip(ta, a):
+        assert x.numpy().tobytes() == y.tobytes()
+    # a parameter that requires grad is refused while autograd records (the intake's rule)
+    with pytest.raises(TypeError, match=r"^params\[0\]: "):
+        rc.ema_update_([ta[0]], [tp[0].clone().requires_grad_()], 0.9)

@@ -25,4 +25,23 @@ std::vector<TensorChunk> tensor_chunks(size_t count, int64_t chunk, SizeOf size_
   return items;
 }
 
+// Consecutive items grouped into tasks of at most `chunk` elements in all (a full chunk is a task
+// of its own): task q runs items [starts[q], starts[q + 1]). Small tensors (biases, batch-norm
+// vectors) then share a task instead of each costing a claim on the thread pool; which thread
+// runs an item still never changes what it computes.
+inline std::vector<size_t> pack_items(const std::vector<TensorChunk>& items, int64_t chunk) {
+  std::vector<size_t> starts = {0};
+  int64_t filled = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const int64_t len = items[i].end - items[i].begin;
+    if (filled > 0 && filled + len > chunk) {
+      starts.push_back(i);
+      filled = 0;
+    }
+    filled += len;
+  }
+  if (!items.empty()) starts.push_back(items.size());
+  return starts;
+}
+
 }}  // namespace regcore::cpu

@@ -295,3 +295,18 @@ def test_fused_update_compiles_without_graph_breaks():
     step(b, p)
     for x, y in zip(a, b):
         assert torch.equal(x, y)
+
+
+def test_regcore_multi_avg_fns_work_inside_torchs_own_averaged_model():
+    """torch's AveragedModel calls a multi_avg_fn per (device, dtype) group: the fused functions
+    give the same bits there as in regcore's AveragedModel."""
+    model = small_net(14)
+    for make in (lambda: swa_utils.get_ema_multi_avg_fn(0.8), swa_utils.get_swa_multi_avg_fn):
+        ours = swa_utils.AveragedModel(model, multi_avg_fn=make())
+        theirs = tswa.AveragedModel(model, multi_avg_fn=make())
+        for step in range(3):
+            perturb(model, 80 + step)
+            ours.update_parameters(model)
+            theirs.update_parameters(model)
+        for a, b in zip(ours.parameters(), theirs.parameters()):
+            assert torch.equal(a, b)

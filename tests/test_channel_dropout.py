@@ -269,3 +269,19 @@ def test_bad_input(cfg):
     np.testing.assert_array_equal(x, before)
     assert not out.any() and not dx.any()
     assert g.offset == 0
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=cfg_id)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_large_outputs_streaming_stores(cfg, layout):
+    """Outputs of 8 MiB or more take the non-temporal store path (aligned vectors after a scalar
+    head in every row of odd length): the same values as the oracle."""
+    shape = (3, 37, 151, 131) if layout == "channels_first" else (3, 151, 131, 37)  # 8.8 MB float32
+    x = data(shape, np.float32, 17)
+    with backend(cfg):
+        y, m = rc.channel_dropout(x, 0.5, layout=layout, generator=rc.Generator(2))
+        a, _ = rc.feature_alpha_dropout(x, 0.5, layout=layout, generator=rc.Generator(2))
+    ref, _ = channel_dropout(x, 2, 0, 0.5, layout)
+    np.testing.assert_array_equal(y, ref.astype(np.float32))
+    kb = np.broadcast_to(channel_keep(shape, layout, 2, 0, 0.5)[0], shape)
+    np.testing.assert_array_equal(a, affine(x, kb, 0.5)[0].astype(np.float32))

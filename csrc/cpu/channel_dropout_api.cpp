@@ -7,6 +7,13 @@
 
 namespace regcore { namespace cpu {
 
+namespace {
+// Outputs of at least this many bytes are written with non-temporal stores (no read for
+// ownership: the pass moves its minimum bytes; they would not stay in cache anyway), as the
+// batch-norm passes do.
+constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
+}  // namespace
+
 void channel_dropout(DType dt, const void* x, void* y, const uint32_t* keep_in, uint32_t* keep_out, int64_t batch,
                      const ChannelShape& shape, const DropoutRule& rule, const MaskedAffine& f) {
   const auto& table = active_channel_dropout_table();
@@ -29,7 +36,8 @@ void channel_dropout(DType dt, const void* x, void* y, const uint32_t* keep_in, 
   }
   if (n == 0) return;
   auto k = table.channel_apply;
-  parallel_chunks(n, kStreamChunk, [&](int64_t b, int64_t e) { k(dt, x, y, keep, b, e, shape, f); });
+  const int stream = n * int64_t(dtype_size(dt)) >= kStreamMinBytes ? 1 : 0;
+  parallel_chunks(n, kStreamChunk, [&](int64_t b, int64_t e) { k(dt, x, y, keep, b, e, shape, f, stream); });
 }
 
 void alpha_dropout_forward(DType dt, const void* x, void* y, uint32_t* bits, int64_t n, const DropoutRule& rule,

@@ -29,9 +29,10 @@ struct ChannelDropoutTable {
   // Keep words [q0, q1) of the first n decisions of the stream (pad bits of the last word zero).
   void (*keep_words)(uint32_t* words, int64_t q0, int64_t q1, int64_t n, const DropoutRule& rule);
   // Elements [begin, end) of the data: the decision of element i is bit channel_decision(i) of
-  // keep (any begin; no word of keep is written).
+  // keep (any begin; no word of keep is written). stream: write y with non-temporal stores
+  // where a vector is aligned (fenced before returning).
   void (*channel_apply)(DType dt, const void* x, void* y, const uint32_t* keep, int64_t begin, int64_t end,
-                        const ChannelShape& shape, const MaskedAffine& f);
+                        const ChannelShape& shape, const MaskedAffine& f, int stream);
   // Element-wise alpha dropout forward: one decision per element drawn as dropout draws it
   // (begin a multiple of 32), bits written when non-null.
   void (*alpha_forward)(DType dt, const void* x, void* y, uint32_t* bits, int64_t begin, int64_t end,

@@ -132,17 +132,19 @@ def _torch_alpha(shape, dtype, device):
 
 _DT = ("float32", "float64")
 _TORCH = dict(threaded=True, devices=("cpu", "cuda"))
+# the native cases' fixed geometry (spec_channel_dropout.h): 64 and 256 samples; quick 1 and 16
+_GEOM = dict(sizes=(1 << 22, 1 << 24), quick_sizes=(1 << 16, 1 << 20))
 
 KERNELS = [
-    Kernel(name="dropout.channel2d_forward", dtypes=_DT, shape=_nchw, ours=_ours_forward("channels_first"), peers=(
+    Kernel(name="dropout.channel2d_forward", dtypes=_DT, shape=_nchw, **_GEOM, ours=_ours_forward("channels_first"), peers=(
         Peer("numpy", "x * (rng.random((N, C, 1, 1)) >= p) / (1 - p)", _np_forward(False)),
         Peer("torch", "torch.nn.functional.dropout2d", _torch_forward(False), **_TORCH),
     )),
-    Kernel(name="dropout.channel2d_backward", dtypes=_DT, shape=_nchw, ours=_ours_backward, peers=(
+    Kernel(name="dropout.channel2d_backward", dtypes=_DT, shape=_nchw, **_GEOM, ours=_ours_backward, peers=(
         Peer("numpy", "dy * mask[:, :, None, None] / (1 - p)", _np_backward),
         Peer("torch", "autograd backward of F.dropout2d", _torch_backward, **_TORCH),
     )),
-    Kernel(name="dropout.channel2d_forward_last", dtypes=_DT, shape=_nhwc,
+    Kernel(name="dropout.channel2d_forward_last", dtypes=_DT, shape=_nhwc, **_GEOM,
            ours=_ours_forward("channels_last"), peers=(
                Peer("numpy", "x * (rng.random((N, 1, 1, C)) >= p) / (1 - p)", _np_forward(True)),
                Peer("torch", "F.dropout2d on a channels_last tensor", _torch_forward(True), **_TORCH),

@@ -222,3 +222,30 @@ def test_torch_parity_alpha_dropout_moments():
     theirs = torch.nn.functional.alpha_dropout(x, 0.1, True)
     for y in (ours, theirs):
         assert abs(float(y.mean())) < 0.01 and abs(float(y.var()) - 1) < 0.02
+
+
+def test_fullgraph_compile_matches_eager():
+    """torch.compile(fullgraph=True) of a small SELU / conv net with every new module: no graph
+    break, the same outputs and gradients as eager for the same torch seed (one compilation)."""
+    import torch._functorch.config as aot_config
+    import torch._inductor.config as inductor_config
+
+    nn = torch.nn
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), rct.nn.Dropout2d(0.3), nn.SELU(),
+                          rct.nn.FeatureAlphaDropout(0.2), nn.Flatten(), rct.nn.AlphaDropout(0.1),
+                          nn.Linear(8 * 5 * 5, 4))
+    x = torch.randn(4, 3, 5, 5)
+    with inductor_config.patch(fx_graph_cache=False), aot_config.patch(enable_autograd_cache=False):
+        explanation = torch._dynamo.explain(model)(x)
+        assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+        compiled = torch.compile(model, fullgraph=True)
+        runs = {}
+        for name, fn in (("eager", model), ("compiled", compiled)):
+            torch.manual_seed(7)
+            y = fn(x)
+            runs[name] = (y.detach(), torch.autograd.grad(y.square().sum(), list(model.parameters())))
+    torch.testing.assert_close(runs["compiled"][0], runs["eager"][0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(runs["eager"][1], runs["compiled"][1]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)

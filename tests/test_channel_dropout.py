@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import regcore as rc
 from _channel_dropout_oracle import affine, channel_axes, channel_dropout, channel_keep
@@ -285,3 +287,23 @@ def test_large_outputs_streaming_stores(cfg, layout):
     np.testing.assert_array_equal(y, ref.astype(np.float32))
     kb = np.broadcast_to(channel_keep(shape, layout, 2, 0, 0.5)[0], shape)
     np.testing.assert_array_equal(a, affine(x, kb, 0.5)[0].astype(np.float32))
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(0, 12), min_size=2, max_size=4), p=st.floats(0.0, 1.0),
+       layout=st.sampled_from(LAYOUTS), kind=st.sampled_from(KINDS), dtype=st.sampled_from(DTYPES),
+       alpha=st.booleans(), offset=st.integers(0, 2**40), seed=st.integers(0, 2**64 - 1))
+def test_property_matches_oracle(shape, p, layout, kind, dtype, alpha, offset, seed):
+    shape = tuple(shape)
+    x = data(shape, dtype, 18)
+    kb = np.broadcast_to(channel_keep(shape, layout, seed, offset, p)[0], shape)
+    ref = affine(x, kb, p)[0] if alpha else channel_dropout(x, seed, offset, p, layout)[0]
+    for cfg in CONFIGS:
+        g = rc.Generator.from_state({"seed": seed, "offset": offset})
+        with backend(cfg):
+            fwd = rc.feature_alpha_dropout if alpha else rc.channel_dropout
+            y, m = fwd(x, p, layout=layout, generator=g, mask=kind)
+            dx = rc.channel_dropout_backward(x, m)
+        np.testing.assert_array_equal(y, ref.astype(dtype))
+        if not alpha:
+            np.testing.assert_array_equal(dx, ref.astype(dtype))

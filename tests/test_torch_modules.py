@@ -138,7 +138,8 @@ def test_convert_in_place_keeps_tensors_and_mode():
     assert type(model[1]) is rct.nn.BatchNorm2d and model[1].weight is weight and model[1].running_mean is running
     assert not model[1].training and model[0].training
     assert type(model[3]) is rct.nn.Dropout and model[3].p == 0.2 and isinstance(model[3].generator, rc.Generator)
-    assert type(model[4]) is nn.Dropout2d and type(model[7]) is nn.AlphaDropout   # no regcore kernel: left alone
+    assert type(model[4]) is rct.nn.Dropout2d and type(model[7]) is rct.nn.AlphaDropout
+    assert isinstance(model[4].generator, rc.Generator) and model[7].p == 0.1
     assert type(model[6]) is rct.nn.LayerNorm
     model(torch.randn(2, 3, 6, 6)).sum().backward()
 

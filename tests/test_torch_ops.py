@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from _torch_channel_dropout_cases import cases as _channel_dropout_cases
 from _torch_helpers import rct, seed_offset, torch
 
 import regcore as rc
@@ -81,6 +82,7 @@ def _cases():
 
 
 CASES = _cases()
+CASES.update(_channel_dropout_cases())
 
 
 def test_every_operator_has_a_case():

@@ -8,6 +8,7 @@ void bind_init_cpu(pybind11::module_& m);
 void bind_bench_cpu(pybind11::module_& m);
 void bind_batchnorm_cpu(pybind11::module_& m);
 void bind_dropout_cpu(pybind11::module_& m);
+void bind_channel_dropout_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
 void bind_average_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
@@ -20,6 +21,7 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_bench_cpu(m);
   regcore::bindings::bind_batchnorm_cpu(m);
   regcore::bindings::bind_dropout_cpu(m);
+  regcore::bindings::bind_channel_dropout_cpu(m);
   regcore::bindings::bind_sgd_cpu(m);
   regcore::bindings::bind_average_cpu(m);
 }

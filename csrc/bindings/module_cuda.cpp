@@ -9,6 +9,7 @@
 namespace regcore { namespace bindings {
 void bind_random_cuda(pybind11::module_& m);
 void bind_dropout_cuda(pybind11::module_& m);
+void bind_channel_dropout_cuda(pybind11::module_& m);
 void bind_init_cuda(pybind11::module_& m);
 void bind_sgd_cuda(pybind11::module_& m);
 void bind_average_cuda(pybind11::module_& m);
@@ -55,6 +56,7 @@ PYBIND11_MODULE(_regcore_cuda, m) {
   regcore::bindings::bind_device_view(m);
   regcore::bindings::bind_random_cuda(m);
   regcore::bindings::bind_dropout_cuda(m);
+  regcore::bindings::bind_channel_dropout_cuda(m);
   regcore::bindings::bind_init_cuda(m);
   regcore::bindings::bind_sgd_cuda(m);
   regcore::bindings::bind_average_cuda(m);

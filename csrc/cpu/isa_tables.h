@@ -9,6 +9,7 @@
 #include "init_table.h"
 #include "batchnorm_table.h"
 #include "dropout_table.h"
+#include "channel_dropout_table.h"
 #include "sgd_table.h"
 #include "layernorm_table.h"
 #include "convert_table.h"
@@ -18,6 +19,7 @@
   X(RandomTable, random_table) \
   X(BatchNormTable, batchnorm_table) \
   X(DropoutTable, dropout_table) \
+  X(ChannelDropoutTable, channel_dropout_table) \
   X(InitTable, init_table) \
   X(SgdTable, sgd_table) \
   X(LayerNormTable, layernorm_table) \

@@ -3,7 +3,8 @@
 Families:
   random streams          ``regcore.random`` (bits, uniform, normal), ``Generator``
   weight initialization   ``regcore.init`` (xavier, kaiming, lecun, trunc_normal, orthogonal, sparse...)
-  dropout and relatives   ``dropout``, ``dropconnect``, ``gaussian_noise``, ``bias_act_dropout``, ``mc_dropout``
+  dropout and relatives   ``dropout``, ``dropconnect``, ``gaussian_noise``, ``bias_act_dropout``, ``mc_dropout``,
+                          ``channel_dropout``, ``alpha_dropout``, ``feature_alpha_dropout``
   normalization           ``batch_norm`` and its split (multi-process) API, ``layer_norm``,
                           ``group_norm``, ``instance_norm``
   penalized SGD           ``sgd_step_``, ``sgd_step_multi_``, ``penalty``, ``regcore.optim.SGD``
@@ -15,6 +16,7 @@ from . import random  # noqa: F401
 from . import init  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .channel_dropout import *  # noqa: F401,F403
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
 from .averaging import ema_update_, swa_update_  # noqa: F401
 from .norms import *  # noqa: F401,F403

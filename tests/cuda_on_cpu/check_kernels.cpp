@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cuda/batchnorm_api.h"
+#include "cuda/channel_dropout_api.h"
 #include "cuda/dropout_api.h"
 #include "cuda/init_api.h"
 #include "cuda/layernorm_api.h"
@@ -15,6 +16,7 @@
 #include "cuda/sgd_api.h"
 #include "cuda/average_api.h"
 #include "core/batchnorm.h"
+#include "core/channel_dropout.h"
 #include "core/dropout.h"
 #include "core/init_transforms.h"
 #include "core/random_transforms.h"
@@ -405,7 +407,71 @@ static void test_average(const std::vector<int64_t>& sizes, double w, bool f64_m
   }
 }
 
-// argv: families to run (dropout random norm sgd average); none = all (the mutation check runs one).
+// ---- channel (spatial) dropout and alpha dropout -------------------------------------------
+// Decisions: the scalar keep words of core/dropout.h over batch*C decisions (pad bits zero);
+// element i reads decision channel_decision(i) (core/channel_dropout.h); values by the core's
+// masked_affine. Stored words, regenerated words and a caller's keep_in must all agree.
+template <class T> static void test_channel(int64_t batch, int64_t C, int64_t S, bool last, bool affine, int misalign,
+                                            uint32_t t, uint32_t drop_all) {
+  cuda::DropoutRule r{0x0123456789abcdefull + uint64_t(batch * C * S), 5, t, drop_all};
+  const int64_t dec = batch * C, n = dec * S, words = (dec + 31) / 32;
+  const T s = T(1.75), b = affine ? T(0.375) : T(0), d = affine ? T(-1.25) : T(0);
+  auto x = randv<T>(n + 8);
+  const T* xp = x.data() + misalign;
+  std::vector<T> y(n + 8, T(-7)), y2(n + 8, T(-7)), y3(n + 8, T(-7));
+  std::vector<uint32_t> bits(words + 1, 0xDEADBEEFu);
+  std::vector<uint32_t> ref(words + 1, 0u);
+  const StreamKey key = stream_key(r.seed);
+  for (int64_t q = 0; q < words; ++q) {
+    ref[q] = keep_word(key, r.offset, uint64_t(q), t, drop_all);
+    if (32 * (q + 1) > dec && dec % 32) ref[q] &= (1u << (dec % 32)) - 1u;
+  }
+  cuda::channel_dropout(dtype_of<T>(), xp, y.data() + misalign, nullptr, bits.data(), batch, C, S, last, r, s, b, d,
+                        affine, 0);
+  cuda::channel_dropout(dtype_of<T>(), xp, y2.data() + misalign, nullptr, nullptr, batch, C, S, last, r, s, b, d,
+                        affine, 0);
+  cuda::channel_dropout(dtype_of<T>(), xp, y3.data() + misalign, ref.data(), nullptr, batch, C, S, last, r, s, b, d,
+                        affine, 0);
+  for (int64_t q = 0; q < words; ++q)
+    CHECK(bits[q] == ref[q], "channel N=%lld C=%lld word %lld: %08x vs ref %08x", (long long)batch, (long long)C,
+          (long long)q, bits[q], ref[q]);
+  CHECK(bits[words] == 0xDEADBEEFu, "channel wrote past the mask");
+  const int layout = last ? CHANNELS_LAST : CHANNELS_FIRST;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t keep = keep_bit_at(ref.data(), channel_decision(i, C, S, layout));
+    const T want = affine ? masked_affine<true, T>(keep, xp[i], s, b, d) : masked_affine<false, T>(keep, xp[i], s, b, d);
+    CHECK(same(y[misalign + i], want), "channel y N=%lld C=%lld S=%lld last=%d affine=%d i=%lld", (long long)batch,
+          (long long)C, (long long)S, int(last), int(affine), (long long)i);
+    CHECK(same(y2[misalign + i], want), "channel y (scratch words) i=%lld", (long long)i);
+    CHECK(same(y3[misalign + i], want), "channel y (keep_in) i=%lld", (long long)i);
+  }
+  CHECK(same(y[misalign + n], T(-7)) && same(y2[misalign + n], T(-7)), "channel wrote y past n");
+}
+
+// Element-wise alpha dropout: decisions are dropout's keep words over n elements.
+template <class T> static void test_alpha(int64_t n, int misalign) {
+  cuda::DropoutRule r{0xfeedfacecafebeefull + uint64_t(n), 9, 0x33333333u, 0};
+  const T a = T(1.0862), b = T(0.2203), d = T(-1.6894);
+  auto x = randv<T>(n + 8);
+  const T* xp = x.data() + misalign;
+  std::vector<T> y(n + 8, T(-7));
+  std::vector<uint32_t> bits((n + 31) / 32 + 1, 0xDEADBEEFu);
+  cuda::alpha_dropout_forward(dtype_of<T>(), xp, y.data() + misalign, bits.data(), n, r, a, b, d, 0);
+  const StreamKey key = stream_key(r.seed);
+  for (int64_t q = 0; q < (n + 31) / 32; ++q) {
+    uint32_t ref = keep_word(key, r.offset, uint64_t(q), r.threshold, 0);
+    if (32 * (q + 1) > n && n % 32) ref &= (1u << (n % 32)) - 1u;
+    CHECK(bits[q] == ref, "alpha n=%lld word %lld", (long long)n, (long long)q);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t keep = (bits[i / 32] >> (i % 32)) & 1u;
+    CHECK(same(y[misalign + i], masked_affine<true, T>(keep, xp[i], a, b, d)), "alpha y n=%lld i=%lld", (long long)n,
+          (long long)i);
+  }
+  CHECK(same(y[misalign + n], T(-7)), "alpha wrote y past n");
+}
+
+// argv: families to run (dropout channel random norm sgd average); none = all (the mutation check runs one).
 static int g_argc; static char** g_argv;
 static bool want(const char* fam) {
   if (g_argc < 2) return true;
@@ -425,6 +491,20 @@ int main(int argc, char** argv) {
   test_dropout<float>(257, 0, 1, 0);
   for (int act = 0; act <= 5; ++act) test_bias_act<float>(130, 37, act);
   test_bias_act<double>(300, 5, 2);
+  }
+  if (want("channel")) {
+  for (bool last : {false, true})
+    for (bool affine : {false, true})
+      for (int mis : {0, 1}) {
+        test_channel<float>(3, 5, 7, last, affine, mis, 0x60000000u, 0);       // C < 32, odd spatial
+        test_channel<double>(2, 37, 3, last, affine, mis, 0x80000000u, 0);     // C > 32, rows cross words
+        test_channel<float>(4, 70, 1, last, affine, mis, 0x40000000u, 0);      // spatial 1
+        test_channel<float>(2, 3, 1001, last, affine, mis, 0xA0000000u, 0);    // long rows, odd length
+      }
+  test_channel<float>(5, 9, 4, true, false, 0, 0, 0);    // p = 0: every decision kept
+  test_channel<float>(5, 9, 4, false, true, 0, 0, 1);    // p = 1: every decision dropped
+  for (int64_t n : {1, 31, 33, 1000, 4099})
+    for (int mis : {0, 1}) { test_alpha<float>(n, mis); test_alpha<double>(n, mis); }
   }
   if (want("random")) {
   for (int64_t n : {1, 5, 4096, 9999})

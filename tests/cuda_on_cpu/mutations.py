@@ -54,4 +54,10 @@ MUTATIONS = [
     ("shuffle in divergent code", "sgd.cu",
      "for (int h = 8; h >= 1; h >>= 1) {\n      const double oa", "for (int h = 8; h >= 1 && lane < 16; h >>= 1) {\n      const double oa",
      "sgd"),
+    ("channels-last decision does not wrap at the row end", "channel_dropout.cu",
+     "          kk -= C;\n", "          kk -= C - 1;\n", "channel"),
+    ("channel keep words keep their pad bits", "channel_dropout.cu",
+     "if (left < 32) w &= (1u << left) - 1u;", "(void)left;", "channel"),
+    ("channels-first decision moves one element late", "channel_dropout.cu",
+     "if (++pp == Sp) { pp = 0; ++kk; }", "if (pp++ == Sp) { pp = 0; ++kk; }", "channel"),
 ]

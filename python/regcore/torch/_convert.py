@@ -3,20 +3,26 @@ place, keeping parameters, buffers (the same tensor objects), train/eval mode an
 attribute; ``convert_sync_batchnorm``: BatchNorm*d -> regcore's SyncBatchNorm.
 
 Replaced (exact type match, so subclasses with their own behaviour are left alone): nn.Dropout,
-nn.BatchNorm1d/2d/3d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d/2d/3d, nn.SyncBatchNorm.
-Left as they are (regcore has no kernel for them): nn.Dropout1d/2d/3d (whole channels),
-nn.AlphaDropout, nn.FeatureAlphaDropout, lazy modules not yet materialized, and anything else.
+nn.Dropout1d/2d/3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.BatchNorm1d/2d/3d, nn.LayerNorm,
+nn.GroupNorm, nn.InstanceNorm1d/2d/3d, nn.SyncBatchNorm. Left as they are: lazy modules not yet
+materialized, and anything else.
 """
 from __future__ import annotations
 
 from torch import nn
 
+from .nn import channel_dropout as _channel
 from .nn import dropout as _dropout
 from .nn import normalization as _norm
 from .nn import sync_batchnorm as _sync
 
 _REPLACEMENTS = {
     nn.Dropout: _dropout.Dropout,
+    nn.Dropout1d: _channel.Dropout1d,
+    nn.Dropout2d: _channel.Dropout2d,
+    nn.Dropout3d: _channel.Dropout3d,
+    nn.AlphaDropout: _channel.AlphaDropout,
+    nn.FeatureAlphaDropout: _channel.FeatureAlphaDropout,
     nn.BatchNorm1d: _norm.BatchNorm1d,
     nn.BatchNorm2d: _norm.BatchNorm2d,
     nn.BatchNorm3d: _norm.BatchNorm3d,
@@ -30,6 +36,9 @@ _REPLACEMENTS = {
 
 # regcore's keyword-only extras a converted module starts with (torch's modules have none)
 _EXTRAS = {_dropout.Dropout: dict(mask="bits", mode="inverted", generator=None)}
+_EXTRAS.update({cls: dict(mask="bits", generator=None) for cls in
+                (_channel.Dropout1d, _channel.Dropout2d, _channel.Dropout3d, _channel.AlphaDropout,
+                 _channel.FeatureAlphaDropout)})
 
 
 def _swap(module, cls):

@@ -8,3 +8,4 @@ from .averaging import average_multi  # noqa: F401
 from .batchnorm import (bn_coefficients, bn_grad_apply, bn_grad_coefficients, bn_grad_reduce,  # noqa: F401
                         bn_moments, bn_normalize, bn_running_update, ln_grad_apply, ln_grad_reduce,
                         ln_normalize)
+from .channel_dropout import alpha_dropout_forward, channel_dropout  # noqa: F401

@@ -13,8 +13,11 @@ import math
 import torch
 
 from .. import _checks, _ops_dropout, _ops_norm, _rng  # noqa: F401
+from ._channel_functional import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
+                                  feature_alpha_dropout)
 
-__all__ = ["dropout", "gaussian_noise", "bias_act_dropout", "batch_norm", "layer_norm", "group_norm",
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+           "gaussian_noise", "bias_act_dropout", "batch_norm", "layer_norm", "group_norm",
            "instance_norm"]
 
 MODES = ("inverted", "vanilla")

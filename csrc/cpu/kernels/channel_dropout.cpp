@@ -1,0 +1,201 @@
+// Channel (spatial) dropout and alpha dropout kernels, compiled once per ISA level. One pass over
+// the data: the keep words of the (sample, channel) decisions are tiny (N C / 32 words) and drawn
+// before the pass; the pass reads each decision where it needs it. Dropped channels-first rows
+// are written without reading x (a store-only stream), so channel dropout moves less than copy.
+#include <cstdint>
+#include <type_traits>
+
+#include "../../core/channel_dropout.h"
+#include "../channel_dropout_table.h"
+#include "dropout_mask.h"
+
+REGCORE_CORE_BEGIN
+namespace isa_kernels {
+namespace {
+
+using cpu::ChannelShape;
+using cpu::DropoutRule;
+using cpu::MaskedAffine;
+
+// The SIMD paths run when the storage type is its own arithmetic type (float, double); other
+// storage types (half precision) take the element loop, which converts on load and store.
+template <class S>
+constexpr bool kLanes = REGCORE_SIMD_W > 1 && std::is_same<S, compute_t<S>>::value &&
+                        (std::is_same<S, float>::value || std::is_same<S, double>::value);
+
+template <class S>
+struct Coef {
+  compute_t<S> s, b, d;
+  explicit Coef(const MaskedAffine& f)
+      : s(compute_t<S>(f.scale)), b(compute_t<S>(f.shift)), d(compute_t<S>(f.dropped)) {}
+};
+
+// y[k] for k < cnt from the keep bits of w (bit k). Full words in lanes: kept lanes are
+// x * s (+ b), dropped lanes +0 (vkeep is an AND); the affine form adds vkeep(~w, d), which is
+// exact: one of the two terms is +0, and neither x * s + b (b >= +0, a round-to-nearest sum is
+// -0 only when both terms are) nor d (< 0) is -0, so the sum is the selected value bit for bit.
+#if REGCORE_SIMD_W > 1
+// One vector store: non-temporal (NT) where the address is vector-aligned, else an ordinary one.
+template <bool NT, class S, class V>
+REGCORE_HD void put(S* p, V v) {
+  if (NT && (reinterpret_cast<uintptr_t>(p) & (sizeof(V) - 1)) == 0) vstream(p, v);
+  else vstore(p, v);
+}
+#endif
+
+template <bool AFFINE, bool NT, class S>
+void word_apply(const S* x, S* y, uint32_t w, int cnt, const Coef<S>& c) {
+#if REGCORE_SIMD_W > 1
+  if constexpr (kLanes<S>) {
+    if (cnt == 32) {
+      using V = typename fvec<S>::type;
+      constexpr int L = fvec<S>::L;
+      const V vs(c.s), vb(c.b), vd(c.d);
+      for (int j = 0; j < 32; j += L) {
+        V v = vload(x + j) * vs;
+        if (AFFINE) v = vkeep(w >> j, v + vb) + vkeep(~w >> j, vd);
+        else v = vkeep(w >> j, v);
+        put<NT>(y + j, v);
+      }
+      return;
+    }
+  }
+#endif
+  using T = compute_t<S>;
+  for (int k = 0; k < cnt; ++k) y[k] = S(masked_affine<AFFINE, T>((w >> k) & 1u, T(x[k]), c.s, c.b, c.d));
+}
+
+// A run of len elements sharing one decision (a channels-first row, or part of one). With NT,
+// scalar elements up to the first vector-aligned output, then non-temporal vector stores (the
+// same values whichever path writes an element).
+template <bool AFFINE, bool NT, class S>
+void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
+  using T = compute_t<S>;
+  int64_t k = 0;
+#if REGCORE_SIMD_W > 1
+  if constexpr (kLanes<S>) {
+    using V = typename fvec<S>::type;
+    constexpr int L = fvec<S>::L;
+    if (NT) {
+      const int64_t head = int64_t(((sizeof(V) - (reinterpret_cast<uintptr_t>(y) & (sizeof(V) - 1))) &
+                                    (sizeof(V) - 1)) / sizeof(S));
+      for (; k < head && k < len; ++k) y[k] = S(masked_affine<AFFINE, T>(keep, keep ? T(x[k]) : T(0), c.s, c.b, c.d));
+    }
+    if (!keep) {  // store-only: a dropped row never reads x
+      const V vd(AFFINE ? c.d : T(0));
+      for (; k + L <= len; k += L) put<NT>(y + k, vd);
+    } else {      // a kept row: x * s (+ b) with no mask at all (masked_affine's kept branch)
+      const V vs(c.s), vb(c.b);
+      for (; k + L <= len; k += L) {
+        V v = vload(x + k) * vs;
+        if (AFFINE) v = v + vb;
+        put<NT>(y + k, v);
+      }
+    }
+  }
+#endif
+  for (; k < len; ++k) y[k] = S(masked_affine<AFFINE, T>(keep, keep ? T(x[k]) : T(0), c.s, c.b, c.d));
+}
+
+// Keep bits of 32 consecutive channels-last elements starting at channel c of a sample whose
+// channel decisions start at bit base: the channel pattern repeats with period C.
+REGCORE_HD uint32_t periodic_bits(const uint32_t* keep, int64_t base, int64_t C, int64_t c, int cnt) {
+  uint32_t w = 0;
+  int k = 0;
+  while (k < cnt) {
+    const int64_t left = C - c;  // channels to the end of this row
+    const int take = left < cnt - k ? int(left) : cnt - k;
+    w |= keep_bits_at(keep, base + c, take) << k;
+    k += take;
+    c = 0;
+  }
+  return w;
+}
+
+template <bool AFFINE, bool NT, class S>
+void channel_apply_impl(const S* x, S* y, const uint32_t* keep, int64_t begin, int64_t end,
+                        const ChannelShape& sh, const Coef<S>& c) {
+  const int64_t C = sh.channels, Sp = sh.spatial;
+  if (!sh.channels_last) {
+    for (int64_t i = begin, r = begin / Sp; i < end; ++r) {
+      const int64_t stop = (r + 1) * Sp < end ? (r + 1) * Sp : end;
+      run_apply<AFFINE, NT>(x + i, y + i, stop - i, keep_bit_at(keep, r), c);
+      i = stop;
+    }
+    return;
+  }
+  // Channels last: groups of up to 32 elements inside one sample, bits from the sample's
+  // channel pattern (a group may wrap over several rows when C < 32).
+  const int64_t per_sample = Sp * C;
+  int64_t i = begin;
+  while (i < end) {
+    const int64_t n = i / per_sample;
+    const int64_t sample_end = (n + 1) * per_sample < end ? (n + 1) * per_sample : end;
+    const int64_t base = n * C;
+    int64_t ch = (i - n * per_sample) % C;
+    while (i < sample_end) {
+      const int cnt = sample_end - i < 32 ? int(sample_end - i) : 32;
+      word_apply<AFFINE, NT>(x + i, y + i, periodic_bits(keep, base, C, ch, cnt), cnt, c);
+      ch += cnt;  // no division per group: at most one wrap when C >= 32
+      if (ch >= C) ch = C >= 32 ? ch - C : ch % C;
+      i += cnt;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- table entries: the dtype
+// becomes the storage type S here, once per op.
+
+void keep_words_entry(uint32_t* words, int64_t q0, int64_t q1, int64_t n, const DropoutRule& r) {
+  const int64_t end = 32 * q1 < n ? 32 * q1 : n;
+  for_each_drawn_word(32 * q0, end, r, [&](int64_t i0, uint32_t w) {
+    store_mask_word(words, nullptr, i0, word_count(i0, end), w);
+  });
+}
+
+void channel_apply_entry(DType dt, const void* x, void* y, const uint32_t* keep, int64_t b, int64_t e,
+                         const ChannelShape& sh, const MaskedAffine& f, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    const Coef<S> c(f);
+    const S* px = static_cast<const S*>(x);
+    S* py = static_cast<S*>(y);
+#if REGCORE_SIMD_W > 1
+    if (stream) {
+      if (f.affine) channel_apply_impl<true, true>(px, py, keep, b, e, sh, c);
+      else channel_apply_impl<false, true>(px, py, keep, b, e, sh, c);
+      vstream_fence();  // the non-temporal stores are ordered before whatever reads y next
+      return;
+    }
+#else
+    (void)stream;
+#endif
+    if (f.affine) channel_apply_impl<true, false>(px, py, keep, b, e, sh, c);
+    else channel_apply_impl<false, false>(px, py, keep, b, e, sh, c);
+  });
+}
+
+void alpha_forward_entry(DType dt, const void* x, void* y, uint32_t* bits, int64_t b, int64_t e,
+                         const DropoutRule& r, const MaskedAffine& f) {
+  visit_dtype(dt, [&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    const Coef<S> c(f);
+    const S* px = static_cast<const S*>(x);
+    S* py = static_cast<S*>(y);
+    for_each_drawn_word(b, e, r, [&](int64_t i0, uint32_t w) {
+      const int cnt = word_count(i0, e);
+      store_mask_word(bits, nullptr, i0, cnt, w);
+      word_apply<true, false>(px + i0, py + i0, w, cnt, c);
+    });
+  });
+}
+
+}  // namespace
+
+const cpu::ChannelDropoutTable& channel_dropout_table() {
+  static const cpu::ChannelDropoutTable table = {keep_words_entry, channel_apply_entry, alpha_forward_entry};
+  return table;
+}
+
+}  // namespace isa_kernels
+REGCORE_CORE_END

@@ -1,0 +1,128 @@
+"""The masks of channel (spatial) dropout and alpha dropout, and the alpha-dropout coefficients.
+
+Channel dropout makes one keep decision per (sample, channel), drawn exactly as dropout draws an
+(N, C) array (stream element n*C + c, kept iff its word >= t; csrc/core/channel_dropout.h), so
+the decisions are the same in both layouts and on every backend. Alpha dropout sets dropped
+units to SELU's saturation value alpha' and applies the affine map that keeps mean and variance.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._dropout_mask import DropoutMask, scale_for, threshold, to_host
+
+LAYOUTS = ("channels_first", "channels_last")
+CHANNEL_MASK_KINDS = ("bits", "none")
+
+# lambda * alpha of SELU (Klambauer et al., 2017): the constant PyTorch's alpha dropout uses.
+SELU_ALPHA_LAMBDA = 1.7580993408473766
+_TWO32 = 1 << 32
+
+
+def alpha_coefficients(p: float, dtype: np.dtype):
+    """(a, b, d) in dtype: kept units become a*x + b, dropped ones d = a*alpha' + b.
+
+    a = ((1 - p)(1 + p alpha'^2))^(-1/2) and b = -a alpha' p in float64, each rounded once to the
+    dtype; d is -(alpha_lambda a) + (alpha_lambda a p), each term rounded to the dtype and summed in
+    it: exactly PyTorch's alpha_dropout order of operations, so given the same mask the outputs
+    match torch bit for bit. p = 1 (everything dropped) gives (0, 0, 0): the output is +0."""
+    t = np.dtype(dtype).type
+    if threshold(p) >= _TWO32:
+        return t(0), t(0), t(0)
+    al = SELU_ALPHA_LAMBDA
+    a = 1.0 / math.sqrt((al * al * p + 1.0) * (1.0 - p))
+    b = al * a * p
+    d = t(-(al * a)) + t(b)
+    return t(a), t(b), t(d)
+
+
+class ChannelDropoutMask:
+    """What channel_dropout_backward needs: the decisions' stream position (seed, offset) and,
+    for kind "bits", the stored keep words (uint32, ceil(N*C/32) of them; decision n*C + c is
+    bit (n*C + c) % 32 of word (n*C + c) // 32), plus the data's shape, layout, dtype, device
+    and the coefficients (mode "inverted"/"vanilla": dx = keep ? dy*scale : 0; mode "alpha":
+    the forward was feature alpha dropout and scale is a)."""
+
+    __slots__ = ("p", "mode", "kind", "layout", "shape", "dtype", "device", "device_id", "seed",
+                 "offset", "threshold", "scale", "shift", "dropped", "bits")
+
+    def __init__(self, *, p, mode, kind, layout, shape, dtype, device, device_id, seed, offset, bits=None):
+        self.p = float(p)
+        self.mode = mode
+        self.kind = kind
+        self.layout = layout
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.device = device
+        self.device_id = device_id
+        self.seed = seed
+        self.offset = offset
+        self.threshold = threshold(self.p)
+        if mode == "alpha":
+            self.scale, self.shift, self.dropped = alpha_coefficients(self.p, self.dtype)
+        else:
+            self.scale = scale_for(self.threshold, mode, self.dtype)
+            self.shift = self.dropped = self.dtype.type(0)
+        self.bits = bits
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.shape[1] if self.layout == "channels_first" else self.shape[-1]
+
+    @property
+    def spatial(self) -> int:
+        rest = self.shape[2:] if self.layout == "channels_first" else self.shape[1:-1]
+        return math.prod(rest)
+
+    @property
+    def decisions(self) -> int:
+        return self.batch * self.channels
+
+    @property
+    def drop_all(self) -> bool:
+        return self.threshold >= _TWO32
+
+    @property
+    def kernel_threshold(self) -> int:
+        return 0 if self.drop_all else self.threshold
+
+    @property
+    def keep_probability(self) -> float:
+        return (_TWO32 - self.threshold) / _TWO32
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.bits is None else int(self.bits.nbytes)
+
+    def to_numpy(self) -> np.ndarray:
+        """The (N, C) keep decisions as a NumPy bool array (regenerated for kind "none")."""
+        n = self.decisions
+        if self.bits is not None:
+            flat = np.unpackbits(to_host(self.bits).view(np.uint8), bitorder="little")[:n]
+        else:
+            from ._backends.numpy_backend.dropout import keep_mask
+            flat = keep_mask(n, self.seed, self.offset, self.kernel_threshold, self.drop_all)
+        return flat.astype(bool).reshape(self.batch, self.channels)
+
+    def __repr__(self) -> str:
+        return (f"ChannelDropoutMask(p={self.p}, mode={self.mode!r}, kind={self.kind!r}, "
+                f"layout={self.layout!r}, shape={self.shape}, dtype={self.dtype}, "
+                f"device='{self.device}:{self.device_id}', nbytes={self.nbytes})")
+
+
+class AlphaDropoutMask(DropoutMask):
+    """The mask of element-wise alpha dropout: a DropoutMask (one decision per element, drawn as
+    dropout draws it) whose scale is a, so ``dropout_backward`` gives dx = keep ? a*dy : 0;
+    shift (b) and dropped (d) record the forward's affine map."""
+
+    __slots__ = ("shift", "dropped")
+
+    def __init__(self, **kw):
+        super().__init__(mode="alpha", **kw)
+        self.scale, self.shift, self.dropped = alpha_coefficients(self.p, self.dtype)

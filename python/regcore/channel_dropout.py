@@ -1,0 +1,179 @@
+"""Channel (spatial) dropout and alpha dropout: fused one-pass kernels.
+
+* ``channel_dropout`` / ``channel_dropout_backward``: one keep decision per (sample, channel),
+  broadcast over the spatial axes (PyTorch's dropout1d/2d/3d), channels-first (N, C, *spatial)
+  or channels-last (N, *spatial, C).
+* ``alpha_dropout`` / ``alpha_dropout_backward``: SELU-preserving dropout (dropped units set to
+  alpha' = -lambda*alpha, then y = a*x + b keeps zero mean and unit variance).
+* ``feature_alpha_dropout`` / ``feature_alpha_dropout_backward``: alpha dropout with one decision
+  per (sample, channel).
+
+The decisions are drawn from dropout's stream layout (one stream element per decision, in
+(n, c) order for the channel variants), so a channel mask equals the mask ``dropout`` draws for
+an (N, C) array from the same generator state. docs/dropout.md has the formulas.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+
+from . import _arrays, _validate
+from ._backend import backend_for
+from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMask, ChannelDropoutMask,
+                                    alpha_coefficients)
+from ._dropout_mask import MODES, threshold
+from ._errors import type_error, value_error
+from .dropout import _check_against_mask, _mask_arg, _output, _target
+from .generator import resolve
+
+__all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel_dropout_backward",
+           "alpha_dropout", "alpha_dropout_backward", "feature_alpha_dropout",
+           "feature_alpha_dropout_backward", "alpha_coefficients"]
+
+_U32 = np.dtype(np.uint32)
+_TWO32 = 1 << 32
+
+
+def _reserve(generator, decisions: int, p: float) -> int:
+    """The counter offset of the call's decisions (ceil(decisions / 4) blocks, reserved after
+    validation); p = 0 and p = 1 decide without drawing and reserve nothing."""
+    if 0 < threshold(p) < _TWO32:
+        return generator.reserve((decisions + 3) // 4)
+    return generator.offset
+
+
+def _channel_input(x, layout):
+    xref = _arrays.inspect(x, "x")
+    if xref.ndim < 2:
+        raise value_error("x", "an array with at least 2 dimensions (N, C, *spatial) or (N, *spatial, C)",
+                          xref.shape)
+    return xref, _validate.choice("layout", layout, LAYOUTS)
+
+
+def _channel_forward(x, p, layout, generator, mode, mask, out):
+    """mode: "inverted" / "vanilla" (channel dropout, validated by the caller) or "alpha"."""
+    xref, layout = _channel_input(x, layout)
+    p = _validate.probability("p", p)
+    kind = _validate.choice("mask", mask, CHANNEL_MASK_KINDS)
+    g = resolve(generator)
+    be = backend_for(xref)
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((xref, "x"),))
+    m = ChannelDropoutMask(p=p, mode=mode, kind=kind, layout=layout, shape=xref.shape, dtype=xref.dtype,
+                           device=xref.device, device_id=xref.device_id, seed=g.seed, offset=0)
+    if kind == "bits":
+        m.bits, _ = _arrays.empty_like_place(xref.obj, ((m.decisions + 31) // 32,), _U32)
+    m.offset = _reserve(g, m.decisions, p)
+    be.channel_dropout(xref.target, yref.target, None, _target(m.bits), m.batch, m.channels, m.spatial,
+                       layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
+                       m.scale, m.shift, m.dropped, mode == "alpha")
+    return y, m
+
+
+def channel_dropout(x, p=0.5, *, layout="channels_first", generator=None, mode="inverted", mask="bits",
+                    out=None):
+    """y, mask = channel_dropout(x, p): each (sample, channel) of x kept with probability
+    q = 1 - p (exactly (2**32 - round(p * 2**32)) / 2**32), its whole spatial extent scaled by
+    1/q (mode="inverted") or not ("vanilla"), dropped ones set to +0.
+
+    x: (N, C, *spatial) for layout="channels_first", (N, *spatial, C) for "channels_last"; at
+    least 2 dimensions (a 2-D (N, C) input makes one decision per element). mask="bits" stores
+    1 bit per (n, c), "none" nothing (backward regenerates the decisions from the generator's
+    seed and the call's offset). out: an array for y (x's shape, dtype, device); may be x."""
+    return _channel_forward(x, p, layout, generator, _validate.choice("mode", mode, MODES), mask, out)
+
+
+def feature_alpha_dropout(x, p=0.5, *, layout="channels_first", generator=None, mask="bits", out=None):
+    """Alpha dropout with one decision per (sample, channel) (PyTorch's FeatureAlphaDropout):
+    kept channels become a*x + b, dropped ones the constant d = a*alpha' + b
+    (``alpha_coefficients``). Shapes, layouts, mask kinds and out as in ``channel_dropout``."""
+    return _channel_forward(x, p, layout, generator, "alpha", mask, out)
+
+
+def _channel_mask_arg(mask, name="mask") -> ChannelDropoutMask:
+    if not isinstance(mask, ChannelDropoutMask):
+        raise type_error(name, "a ChannelDropoutMask returned by channel_dropout() or feature_alpha_dropout()",
+                         type(mask).__name__)
+    if mask.kind not in CHANNEL_MASK_KINDS:
+        raise value_error(f"{name}.kind", "one of " + ", ".join(CHANNEL_MASK_KINDS), mask.kind)
+    if mask.layout not in LAYOUTS:
+        raise value_error(f"{name}.layout", "one of " + ", ".join(LAYOUTS), mask.layout)
+    for field, v in (("seed", mask.seed), ("offset", mask.offset)):
+        _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
+    if mask.kind == "bits":
+        if mask.bits is None:
+            raise value_error(f"{name}.bits", "the stored bits of a kind='bits' mask", None)
+        ref = _arrays.inspect(mask.bits, f"{name}.bits", dtypes=(_U32,))
+        words = (mask.decisions + 31) // 32
+        if ref.size != words:
+            raise value_error(f"{name}.bits", f"{words} elements for {mask.decisions} decisions", ref.size)
+        if (ref.device, ref.device_id) != (mask.device, mask.device_id):
+            raise value_error(f"{name}.bits", f"an array on {mask.device}:{mask.device_id}",
+                              f"{ref.device}:{ref.device_id}")
+    elif mask.bits is not None:
+        raise value_error(f"{name}.bits", "None for a kind='none' mask", "an array")
+    return mask
+
+
+def channel_dropout_backward(dy, mask, *, out=None):
+    """dx = keep(n, c) ? dy * scale : +0 with the forward call's decisions (stored or
+    regenerated); for a feature_alpha_dropout mask the scale is a. out: an array for dx (dy's
+    shape, dtype, device); it may be dy itself."""
+    m = _channel_mask_arg(mask)
+    dyref = _arrays.inspect(dy, "dy")
+    _check_against_mask(dyref, m, "dy")
+    be = backend_for(dyref, "dy")
+    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
+    be.channel_dropout(dyref.target, dxref.target, _target(m.bits), None, m.batch, m.channels, m.spatial,
+                       m.layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
+                       m.scale, m.dtype.type(0), m.dtype.type(0), False)
+    return dx
+
+
+def feature_alpha_dropout_backward(dy, mask, *, out=None):
+    """dx = keep(n, c) ? a * dy : +0 for a feature_alpha_dropout mask."""
+    m = _channel_mask_arg(mask)
+    if m.mode != "alpha":
+        raise value_error("mask", "a mask returned by feature_alpha_dropout()", f"a mode={m.mode!r} mask")
+    return channel_dropout_backward(dy, m, out=out)
+
+
+def alpha_dropout(x, p=0.5, *, generator=None, mask="bits", out=None):
+    """y, mask = alpha_dropout(x, p) (Klambauer et al., 2017; PyTorch's AlphaDropout): each
+    element kept with probability q = 1 - p (dropout's keep rule and stream), kept elements
+    become a*x + b, dropped ones d = a*alpha' + b, with a, b, d = ``alpha_coefficients(p)``.
+    p = 1 gives +0 everywhere. mask="bits" (1 bit per element) or "none"; out as in dropout."""
+    xref = _arrays.inspect(x, "x")
+    p = _validate.probability("p", p)
+    kind = _validate.choice("mask", mask, CHANNEL_MASK_KINDS)
+    g = resolve(generator)
+    be = backend_for(xref)
+    y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((xref, "x"),))
+    n = xref.size
+    bits = None
+    if kind == "bits":
+        bits, _ = _arrays.empty_like_place(xref.obj, ((n + 31) // 32,), _U32)
+    offset = _reserve(g, n, p)
+    m = AlphaDropoutMask(p=p, kind=kind, shape=xref.shape, dtype=xref.dtype, device=xref.device,
+                         device_id=xref.device_id, seed=g.seed, offset=offset, bits=bits)
+    _, _, seed, offset, t, drop_all, _ = m.kernel_args()
+    be.alpha_dropout_forward(xref.target, yref.target, _target(bits), seed, offset, t, drop_all,
+                             m.scale, m.shift, m.dropped)
+    return y, m
+
+
+def alpha_dropout_backward(dy, mask, *, out=None):
+    """dx = keep ? a * dy : +0 with the forward call's mask (stored or regenerated)."""
+    if not isinstance(mask, AlphaDropoutMask):
+        raise type_error("mask", "an AlphaDropoutMask returned by alpha_dropout()", type(mask).__name__)
+    m = _mask_arg(mask)
+    dyref = _arrays.inspect(dy, "dy")
+    _check_against_mask(dyref, m, "dy")
+    be = backend_for(dyref, "dy")
+    dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
+                        drop_all, scale)
+    return dx
+
+
+

@@ -1,0 +1,132 @@
+"""Channel (spatial) and alpha dropout operators: ``torch.ops.regcore.channel_dropout``,
+``channel_dropout_backward``, ``alpha_dropout``, ``alpha_dropout_backward``.
+
+As for dropout (_ops_dropout.py): each forward takes its ``seed_offset`` (_rng.py) and returns
+the 1-bit keep words it kept for the backward (int32 words with the uint32 bit layout; empty
+for ``store_mask=False``, where the backward redraws the decisions). ``channel_dropout`` covers
+Dropout1d/2d/3d (``alpha=False``) and FeatureAlphaDropout (``alpha=True``) in either layout:
+``channels_last`` means x is (N, *spatial, C) in memory. The kernels call regcore's array API.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import AlphaDropoutMask, ChannelDropoutMask
+from .. import alpha_dropout as _alpha_dropout
+from .. import alpha_dropout_backward as _alpha_dropout_backward
+from .. import channel_dropout as _channel_dropout
+from .. import channel_dropout_backward as _channel_dropout_backward
+from .. import feature_alpha_dropout as _feature_alpha_dropout
+from ._library import autograd, define
+from ._rng import decode, positioned
+
+_NP = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+
+
+def _layout(channels_last: bool) -> str:
+    return "channels_last" if channels_last else "channels_first"
+
+
+def _mode(vanilla: bool, alpha: bool) -> str:
+    return "alpha" if alpha else ("vanilla" if vanilla else "inverted")
+
+
+def _words(m, like):
+    return like.new_empty((0,), dtype=torch.int32) if m.bits is None else m.bits.view(torch.int32)
+
+
+def _decisions(x, channels_last):
+    return x.shape[0] * (x.shape[-1] if channels_last else x.shape[1])
+
+
+def _fake_words(count, store_mask, like):
+    return like.new_empty(((count + 31) // 32 if store_mask else 0,), dtype=torch.int32)
+
+
+def _place(t, seed_offset, bits):
+    seed, offset = decode(seed_offset)
+    stored = bits.numel() > 0
+    return dict(kind="bits" if stored else "none", shape=tuple(t.shape), dtype=_NP[t.dtype],
+                device=t.device.type, device_id=t.device.index or 0, seed=seed, offset=offset,
+                bits=bits.view(torch.uint32) if stored else None)
+
+
+# ------------------------------------------------------------------ channel dropout
+
+def _channel_impl(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
+    kw = dict(layout=_layout(channels_last), generator=positioned(seed_offset), mask="bits" if store_mask else "none")
+    if alpha:
+        y, m = _feature_alpha_dropout(x, p, **kw)
+    else:
+        y, m = _channel_dropout(x, p, mode=_mode(vanilla, False), **kw)
+    return y, _words(m, x)
+
+
+channel_dropout = define(
+    "channel_dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool alpha, bool channels_last, "
+    "bool store_mask) -> (Tensor, Tensor)",
+    _channel_impl,
+    lambda x, so, p, vanilla, alpha, cl, store: (torch.empty_like(x), _fake_words(_decisions(x, cl), store, x)))
+
+
+def _channel_backward_impl(dy, bits, seed_offset, p, vanilla, alpha, channels_last):
+    m = ChannelDropoutMask(p=p, mode=_mode(vanilla, alpha), layout=_layout(channels_last),
+                           **_place(dy, seed_offset, bits))
+    return _channel_dropout_backward(dy, m)
+
+
+channel_dropout_backward = define(
+    "channel_dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p, bool vanilla, bool alpha, "
+    "bool channels_last) -> Tensor",
+    _channel_backward_impl, lambda dy, bits, so, p, vanilla, alpha, cl: torch.empty_like(dy))
+
+
+def _channel_setup(ctx, inputs, output):
+    _, seed_offset, p, vanilla, alpha, channels_last, _ = inputs
+    ctx.save_for_backward(output[1], seed_offset)
+    ctx.args = (p, vanilla, alpha, channels_last)
+
+
+def _channel_grad(ctx, dy, _dbits):
+    bits, seed_offset = ctx.saved_tensors
+    return (channel_dropout_backward(dy.contiguous(), bits, seed_offset, *ctx.args),
+            None, None, None, None, None, None)
+
+
+autograd(channel_dropout, _channel_grad, _channel_setup)
+
+
+# ------------------------------------------------------------------ alpha dropout (element-wise)
+
+def _alpha_impl(x, seed_offset, p, store_mask):
+    y, m = _alpha_dropout(x, p, generator=positioned(seed_offset), mask="bits" if store_mask else "none")
+    return y, _words(m, x)
+
+
+alpha_dropout = define(
+    "alpha_dropout(Tensor x, Tensor seed_offset, float p, bool store_mask) -> (Tensor, Tensor)",
+    _alpha_impl, lambda x, so, p, store: (torch.empty_like(x), _fake_words(x.numel(), store, x)))
+
+
+def _alpha_backward_impl(dy, bits, seed_offset, p):
+    return _alpha_dropout_backward(dy, AlphaDropoutMask(p=p, **_place(dy, seed_offset, bits)))
+
+
+alpha_dropout_backward = define(
+    "alpha_dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p) -> Tensor",
+    _alpha_backward_impl, lambda dy, bits, so, p: torch.empty_like(dy))
+
+
+def _alpha_setup(ctx, inputs, output):
+    _, seed_offset, p, _ = inputs
+    ctx.save_for_backward(output[1], seed_offset)
+    ctx.p = p
+
+
+def _alpha_grad(ctx, dy, _dbits):
+    bits, seed_offset = ctx.saved_tensors
+    return alpha_dropout_backward(dy.contiguous(), bits, seed_offset, ctx.p), None, None, None
+
+
+autograd(alpha_dropout, _alpha_grad, _alpha_setup)

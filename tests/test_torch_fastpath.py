@@ -110,3 +110,22 @@ def test_changing_momentum_keeps_the_trusted_path_exact():
         ref(x)
     np.testing.assert_allclose(ours.running_mean.numpy(), ref.running_mean.numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ours.running_var.numpy(), ref.running_var.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("store_mask", [True, False])
+@pytest.mark.parametrize("vanilla", [True, False])
+def test_dropout_trusted_path_gives_the_checked_bits(store_mask, vanilla):
+    import regcore as rc
+
+    x = _x(5, 7, 3, dtype=torch.float64)
+    so = torch.tensor([123, 40], dtype=torch.int64)
+    (y1, w1), (y2, w2) = _fresh_kernel_results(lambda: ops.dropout(x, so, 0.3, vanilla, store_mask))
+    _same((y1, w1), (y2, w2))
+    # and the array API's own result for that (seed, offset)
+    ref, _ = rc.dropout(x.numpy(), 0.3, generator=rc.Generator.from_state({"seed": 123, "offset": 40}),
+                        mode="vanilla" if vanilla else "inverted", mask="bits" if store_mask else "none")
+    assert np.array_equal(y2.numpy(), ref)
+    dy = _x(5, 7, 3, seed=3, dtype=torch.float64)
+    _same(*_fresh_kernel_results(lambda: (ops.dropout_backward(dy, w1, so, 0.3, vanilla),)))
+    noise = _fresh_kernel_results(lambda: (ops.gaussian_noise(x, so, 0.2, True),))
+    _same(*noise)

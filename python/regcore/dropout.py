@@ -181,10 +181,14 @@ def dropout_backward(dy, mask, *, out=None):
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
+    _run_backward(be, dyref, dxref, m)
+    return dx
+
+
+def _run_backward(be, dyref, dxref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
                         drop_all, scale)
-    return dx
 
 
 def dropout_scale(x, p):
@@ -203,13 +207,15 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
     xref = _arrays.inspect(x, "x")
     std = _validate.nonnegative("std", std)
     mode = _validate.choice("mode", mode, ("additive", "multiplicative"))
-    g = resolve(generator)
+    return _noise(xref, std, mode == "multiplicative", resolve(generator))
+
+
+def _noise(xref, std, mult, g):
     be = backend_for(xref)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    y, yref = _arrays.empty_like_place(xref.obj, xref.shape, xref.dtype)
     from .generator import blocks_for
     offset = g.reserve(blocks_for(xref.size, xref.dtype.itemsize))
     t = xref.dtype.type
-    mult = mode == "multiplicative"
     be.gaussian_noise(xref.target, yref.target, g.seed, offset, t(1.0 if mult else 0.0), t(std), mult)
     return y
 
@@ -321,3 +327,45 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
         m2 = m2 + delta * (y64 - mean)
     std = xp.sqrt(m2 / (samples - ddof))
     return xp.astype(mean, out_dtype), xp.astype(std, out_dtype)
+
+
+# ------------------------------------------------------------------ trusted entry points
+#
+# For regcore.torch's operator kernels, which call the checked functions above once per argument
+# signature (shape, dtype, strides, scalars: all that decides whether their checks pass) and
+# these afterwards, with NumPy views: the same computation minus the checks (batchnorm.py has
+# the full note). The generator is the one the operator's (seed, offset) input stands for.
+
+class _Positioned:
+    """What ``Generator.from_state({"seed": seed, "offset": offset})`` is to a single call:
+    the call's counter blocks start at ``offset``."""
+
+    __slots__ = ("seed", "offset")
+
+    def __init__(self, seed: int, offset: int):
+        self.seed, self.offset = seed, offset
+
+    def reserve(self, blocks: int) -> int:
+        return self.offset
+
+
+def dropout_trusted(x, p, mode, kind, seed, offset):
+    """dropout(x, p, mode=mode, mask=kind, generator=<a generator at (seed, offset)>): (y, mask)."""
+    xref = _arrays.trusted(x)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, mode, kind, _Positioned(seed, offset))
+    _run_forward(backend_for(xref), xref, yref, m)
+    return y, m
+
+
+def dropout_backward_trusted(dy, mask):
+    """dropout_backward(dy, mask) for the mask of a call whose arguments dropout accepted."""
+    dyref = _arrays.trusted(dy)
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    _run_backward(backend_for(dyref, "dy"), dyref, dxref, mask)
+    return dx
+
+
+def gaussian_noise_trusted(x, std, multiplicative, seed, offset):
+    """gaussian_noise(x, std, mode=..., generator=<a generator at (seed, offset)>)."""
+    return _noise(_arrays.trusted(x), std, multiplicative, _Positioned(seed, offset))

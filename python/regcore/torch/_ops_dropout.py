@@ -18,6 +18,8 @@ from .. import dropout as _dropout
 from .. import dropout_ as _dropout_inplace
 from .. import dropout_backward as _dropout_backward
 from .. import gaussian_noise as _gaussian_noise
+from ..dropout import dropout_backward_trusted, dropout_trusted, gaussian_noise_trusted
+from ._fastpath import fast_kernel
 from ._library import autograd, define, define_inplace
 from ._rng import decode, positioned
 
@@ -53,17 +55,32 @@ def _dropout_impl(x, seed_offset, p, vanilla, store_mask):
     return y, _mask_words(m, x)
 
 
+def _dropout_trusted(x, seed_offset, p, vanilla, store_mask):
+    y, m = dropout_trusted(x, p, _mode(vanilla), "bits" if store_mask else "none", *decode(seed_offset))
+    words = torch.empty((0,), dtype=torch.int32) if m.bits is None else torch.from_numpy(m.bits.view(np.int32))
+    return torch.from_numpy(y), words
+
+
 dropout = define("dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool store_mask) -> (Tensor, Tensor)",
-                 _dropout_impl, lambda x, so, p, vanilla, store: (torch.empty_like(x), _fake_words(x, store)))
+                 fast_kernel(_dropout_impl, _dropout_trusted), lambda x, so, p, vanilla, store: (torch.empty_like(x), _fake_words(x, store)))
 
 
 def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
     return _dropout_backward(dy, _mask(dy, bits, seed_offset, p, vanilla))
 
 
+def _dropout_backward_trusted(dy, bits, seed_offset, p, vanilla):
+    seed, offset = decode(seed_offset)
+    stored = bits.size > 0
+    mask = DropoutMask(p=p, mode=_mode(vanilla), kind="bits" if stored else "none", shape=dy.shape, dtype=dy.dtype,
+                       device="cpu", device_id=0, seed=seed, offset=offset,
+                       bits=bits.view(np.uint32) if stored else None)
+    return torch.from_numpy(dropout_backward_trusted(dy, mask))
+
+
 dropout_backward = define(
     "dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p, bool vanilla) -> Tensor",
-    _dropout_backward_impl, lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
+    fast_kernel(_dropout_backward_impl, _dropout_backward_trusted), lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
 
 
 def _dropout_setup(ctx, inputs, output):
@@ -96,7 +113,8 @@ def _noise_impl(x, seed_offset, std, multiplicative):
 
 
 gaussian_noise = define("gaussian_noise(Tensor x, Tensor seed_offset, float std, bool multiplicative) -> Tensor",
-                        _noise_impl, lambda x, so, std, mult: torch.empty_like(x))
+                        fast_kernel(_noise_impl, lambda x, so, std, mult: torch.from_numpy(
+                            gaussian_noise_trusted(x, std, mult, *decode(so)))), lambda x, so, std, mult: torch.empty_like(x))
 
 
 def _noise_setup(ctx, inputs, output):

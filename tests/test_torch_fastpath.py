@@ -129,3 +129,17 @@ def test_dropout_trusted_path_gives_the_checked_bits(store_mask, vanilla):
     _same(*_fresh_kernel_results(lambda: (ops.dropout_backward(dy, w1, so, 0.3, vanilla),)))
     noise = _fresh_kernel_results(lambda: (ops.gaussian_noise(x, so, 0.2, True),))
     _same(*noise)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_bias_act_dropout_trusted_path_gives_the_checked_bits(residual):
+    x = _x(6, 9, dtype=torch.float64)
+    b = _x(9, seed=1, dtype=torch.float64)
+    r = _x(6, 9, seed=2, dtype=torch.float64) if residual else None
+    so = torch.tensor([77, 5], dtype=torch.int64)
+    (y, w), second = _fresh_kernel_results(lambda: ops.bias_act_dropout(x, b, r, so, "gelu", 0.25, True))
+    _same((y, w), second)
+    dy = _x(6, 9, seed=3, dtype=torch.float64)
+    _same(*_fresh_kernel_results(lambda: ops.bias_act_dropout_backward(dy, x, b, w, so, "gelu", 0.25, residual)))
+    with pytest.raises(ValueError, match="bias"):
+        ops.bias_act_dropout(x, b[:8], r, so, "gelu", 0.25, True)

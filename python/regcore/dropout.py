@@ -258,11 +258,15 @@ def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, genera
     y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((rref, "residual"),),
                       must_not=((xref, "x"), (bref, "bias")))
     m = _new_mask(xref, p, mode, kind, g)
+    _bias_act_forward(be, xref, bref, rref, yref, act, m)
+    return y, BiasActDropoutState(x, bias, act, residual is not None, m)
+
+
+def _bias_act_forward(be, xref, bref, rref, yref, act, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_forward(xref.target, bref.target, None if rref is None else rref.target, yref.target,
                                 _target(bits), _target(bytes_), ACTIVATIONS[act], seed, offset, t,
                                 drop_all, scale)
-    return y, BiasActDropoutState(x, bias, act, residual is not None, m)
 
 
 def bias_act_dropout_backward(dy, state, *, out=None):
@@ -285,13 +289,16 @@ def bias_act_dropout_backward(dy, state, *, out=None):
                         must_not=((xref, "state.x"), (bref, "state.bias"))
                         + (((dyref, "dy"),) if state.has_residual else ()))
     db, dbref = _arrays.empty_like_place(state.bias, bref.shape, bref.dtype)
-    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
-                                 dxref.target, dbref.target, ACTIVATIONS[state.activation], seed, offset,
-                                 t, drop_all, scale)
+    _bias_act_backward(be, dyref, xref, bref, dxref, dbref, state.activation, m)
     if state.has_residual:
         return dx, db, dy
     return dx, db
+
+
+def _bias_act_backward(be, dyref, xref, bref, dxref, dbref, act, m):
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
+                                 dxref.target, dbref.target, ACTIVATIONS[act], seed, offset, t, drop_all, scale)
 
 
 def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
@@ -369,3 +376,22 @@ def dropout_backward_trusted(dy, mask):
 def gaussian_noise_trusted(x, std, multiplicative, seed, offset):
     """gaussian_noise(x, std, mode=..., generator=<a generator at (seed, offset)>)."""
     return _noise(_arrays.trusted(x), std, multiplicative, _Positioned(seed, offset))
+
+
+def bias_act_dropout_trusted(x, bias, residual, activation, p, kind, seed, offset):
+    """bias_act_dropout(x, bias, activation, p, residual=residual, mask=kind, generator=<a
+    generator at (seed, offset)>) (inverted mode): (y, mask)."""
+    xref, bref, rref = _arrays.trusted(x), _arrays.trusted(bias), _arrays.trusted_or_none(residual)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, "inverted", kind, _Positioned(seed, offset))
+    _bias_act_forward(backend_for(xref), xref, bref, rref, yref, activation, m)
+    return y, m
+
+
+def bias_act_dropout_backward_trusted(dy, x, bias, activation, mask):
+    """(dx, dbias) of bias_act_dropout_backward for the forward's x, bias and mask."""
+    dyref, xref, bref = _arrays.trusted(dy), _arrays.trusted(x), _arrays.trusted(bias)
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    db, dbref = _arrays.empty_like_place(bias, bref.shape, bref.dtype)
+    _bias_act_backward(backend_for(dyref, "dy"), dyref, xref, bref, dxref, dbref, activation, mask)
+    return dx, db

@@ -233,7 +233,8 @@ def _ln_trusted(x, weight, bias, normalized_ndim, eps):
 
 layer_norm = define(
     "layer_norm(Tensor x, Tensor? weight, Tensor? bias, int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_ln_impl, _ln_trusted), lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
+    fast_kernel(_ln_impl, _ln_trusted),
+    lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
 
 
 layer_norm_backward = _backward_op(
@@ -259,7 +260,8 @@ def _gn_trusted(x, groups, weight, bias, eps):
 
 group_norm = define(
     "group_norm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_gn_impl, _gn_trusted), lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
+    fast_kernel(_gn_impl, _gn_trusted),
+    lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
 
 
 group_norm_backward = _backward_op(

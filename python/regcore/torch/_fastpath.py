@@ -26,35 +26,38 @@ import torch
 _SEEN_MAX = 4096   # distinct signatures remembered per operator before the memory starts over
 
 
-def _signature(args, overlap, classes):
-    key = []
+def _views_and_signature(args, overlap, classes):
+    """(NumPy views of the arguments, their signature), or None when the call is not cached (a
+    tensor off the CPU, a tensor list, a tensor NumPy cannot view). The signature is read from
+    the views: shape, dtype and byte strides say what the tensor's sizes, dtype and strides do,
+    for less than reading them from the tensor."""
+    views, key = [], []
     for pos, a in enumerate(args):
         if isinstance(a, torch.Tensor):
             if not a.is_cpu:
                 return None
-            key.append((a.shape, a.dtype, a.stride()))
+            try:
+                v = a.detach().numpy()
+            except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
+                return None
+            views.append(v)
+            key.append((v.shape, v.dtype, v.strides))
         elif isinstance(a, (list, tuple)):
             return None   # tensor lists (the optimizer) are not cached
         else:
+            views.append(a)
             key.append(classes[pos](a) if pos in classes else a)
     for i, j in overlap:
         a, b = args[i], args[j]
         if a is not None and b is not None:
             sa, sb = a.data_ptr(), b.data_ptr()
             key.append(sa < sb + b.numel() * b.element_size() and sb < sa + a.numel() * a.element_size())
-    return tuple(key)
+    return views, tuple(key)
 
 
 def probability(value) -> bool:
     """The outcome of the array API's check of a probability (momentum, p): finite, in [0, 1]."""
     return 0.0 <= value <= 1.0
-
-
-def numpy_view(a):
-    """A NumPy view of a CPU tensor (None stays None; scalars pass through)."""
-    if isinstance(a, torch.Tensor):
-        return a.detach().numpy()
-    return a
 
 
 def fast_kernel(checked, trusted, *, overlap=(), classes=None):
@@ -64,18 +67,14 @@ def fast_kernel(checked, trusted, *, overlap=(), classes=None):
     classes = classes or {}
 
     def kernel(*args):
-        key = _signature(args, overlap, classes)
-        if key is not None and key in seen:
-            try:
-                views = [numpy_view(a) for a in args]
-            except (RuntimeError, TypeError):   # a view NumPy cannot take: the checked path names it
-                return checked(*args)
-            return trusted(*views)
+        found = _views_and_signature(args, overlap, classes)
+        if found is not None and found[1] in seen:
+            return trusted(*found[0])
         out = checked(*args)
-        if key is not None:
+        if found is not None:
             if len(seen) >= _SEEN_MAX:
                 seen.clear()
-            seen.add(key)
+            seen.add(found[1])
         return out
 
     kernel.__name__ = getattr(checked, "__name__", "kernel")

@@ -18,8 +18,8 @@ def _x(*shape, seed=0, dtype=torch.float32):
 
 
 def _fresh_kernel_results(call):
-    """call() twice: the first runs the checked path (a signature not seen before: the shapes
-    below are used by no other test in this process), the second the trusted path."""
+    """call() twice: the second call of a signature always runs the trusted path; the first runs
+    the checked one when the signature is new (the shapes here are used by no other test file)."""
     first = call()
     second = call()
     return first, second

@@ -298,20 +298,25 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     eps_v = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
+    if (training or rm is None) and C > 0 and N * S <= 1:
+        raise value_error("x", "more than one value per channel when training (batch statistics)",
+                          f"shape {ref.shape}")
+    return _batch_norm(ref, (N, C, S), ax, training, gamma_ref, beta_ref, rm, rv, eps_v, activation, factor,
+                       num_batches_tracked)
+
+
+def _batch_norm(ref, view, ax, training, gamma_ref, beta_ref, rm, rv, eps, activation, factor, num_batches_tracked):
+    """batch_norm on checked arguments."""
     if training or rm is None:
-        if C > 0 and N * S <= 1:
-            raise value_error("x", "more than one value per channel when training (batch statistics)",
-                              f"shape {ref.shape}")
         # batch_norm_stats -> batch_norm_apply on the arguments checked above (checked once)
-        stats = _stats(ref, host_or_library(ref), (N, C, S))
+        stats = _stats(ref, host_or_library(ref), view)
         if not training:
             rm = rv = None
-        return _apply(ref, (N, C, S), ax, stats, gamma_ref, beta_ref, rm, rv, eps_v, activation, factor,
+        return _apply(ref, view, ax, stats, gamma_ref, beta_ref, rm, rv, eps, activation, factor,
                       num_batches_tracked, own_stats=True)
     mean = cast(host_or_library(rm), F64)
     var = cast(host_or_library(rv), F64)
-    return _normalize(ref, (N, C, S), ax, mean, var, float("nan"), gamma_ref, beta_ref, eps_v,
-                      activation, False)
+    return _normalize(ref, view, ax, mean, var, float("nan"), gamma_ref, beta_ref, eps, activation, False)
 
 
 # ------------------------------------------------------------------ backward
@@ -399,3 +404,38 @@ def batch_norm_backward(dy, x, gamma, saved):
     dy_ref, x_ref, gamma_ref = _check_saved(saved, dy, x, gamma)   # checked once for both phases
     _, red = _reduce(dy_ref, x_ref, saved)
     return _grad_apply(dy_ref, x_ref, gamma_ref, saved, red)
+
+
+# ------------------------------------------------------------------ trusted entry points
+#
+# The checked functions above inspect every argument (about ten array inspections per call),
+# which costs more than the kernels for small batches. A caller that calls them once per
+# argument signature and remembers which signatures passed (regcore.torch keys them by shape,
+# dtype, strides and scalars: nothing else decides whether these checks pass) may call the
+# trusted twins below with NumPy views of the same kind of arguments: the same computation, in
+# the same functions, minus the checks. Not part of the public API.
+
+def batch_norm_trusted(x, gamma, beta, running_mean, running_var, training, momentum, eps, axis):
+    """batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=momentum,
+    eps=eps, axis=axis) for NumPy views of arguments batch_norm has accepted (a float
+    momentum)."""
+    ref = _arrays.trusted(x)
+    N, C, S, ax = bn_view(ref.shape, axis)
+    t = _arrays.trusted_or_none
+    return _batch_norm(ref, (N, C, S), ax, training, t(gamma), t(beta), t(running_mean), t(running_var), eps, None,
+                       momentum, None)
+
+
+def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, *, count, eps, axis, batch_stats):
+    """batch_norm_backward(dy, x, gamma, batch_norm_saved(x, mean, var, gamma, beta, count=count,
+    eps=eps, axis=axis, batch_stats=batch_stats)) for NumPy views of arguments those two
+    functions have accepted."""
+    ref = _arrays.trusted(x)
+    N, C, S, ax = bn_view(ref.shape, axis)
+    gamma_ref = _arrays.trusted_or_none(gamma)
+    count = float(N * S) if count is None else count
+    saved = _saved_state(ref, (N, C, S), ax, mean, var, count, gamma_ref, _arrays.trusted_or_none(beta), eps, None,
+                         batch_stats)
+    dy_ref = _arrays.trusted(dy)
+    _, red = _reduce(dy_ref, ref, saved)
+    return _grad_apply(dy_ref, ref, gamma_ref, saved, red)

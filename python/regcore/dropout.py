@@ -181,10 +181,14 @@ def dropout_backward(dy, mask, *, out=None):
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
+    _run_backward(be, dyref, dxref, m)
+    return dx
+
+
+def _run_backward(be, dyref, dxref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
                         drop_all, scale)
-    return dx
 
 
 def dropout_scale(x, p):
@@ -203,13 +207,15 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
     xref = _arrays.inspect(x, "x")
     std = _validate.nonnegative("std", std)
     mode = _validate.choice("mode", mode, ("additive", "multiplicative"))
-    g = resolve(generator)
+    return _noise(xref, std, mode == "multiplicative", resolve(generator))
+
+
+def _noise(xref, std, mult, g):
     be = backend_for(xref)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    y, yref = _arrays.empty_like_place(xref.obj, xref.shape, xref.dtype)
     from .generator import blocks_for
     offset = g.reserve(blocks_for(xref.size, xref.dtype.itemsize))
     t = xref.dtype.type
-    mult = mode == "multiplicative"
     be.gaussian_noise(xref.target, yref.target, g.seed, offset, t(1.0 if mult else 0.0), t(std), mult)
     return y
 
@@ -252,11 +258,15 @@ def bias_act_dropout(x, bias, activation="relu", p=0.1, *, residual=None, genera
     y, yref = _output(out, xref, xref.shape, xref.dtype, may_be=((rref, "residual"),),
                       must_not=((xref, "x"), (bref, "bias")))
     m = _new_mask(xref, p, mode, kind, g)
+    _bias_act_forward(be, xref, bref, rref, yref, act, m)
+    return y, BiasActDropoutState(x, bias, act, residual is not None, m)
+
+
+def _bias_act_forward(be, xref, bref, rref, yref, act, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
     be.bias_act_dropout_forward(xref.target, bref.target, None if rref is None else rref.target, yref.target,
                                 _target(bits), _target(bytes_), ACTIVATIONS[act], seed, offset, t,
                                 drop_all, scale)
-    return y, BiasActDropoutState(x, bias, act, residual is not None, m)
 
 
 def bias_act_dropout_backward(dy, state, *, out=None):
@@ -279,13 +289,16 @@ def bias_act_dropout_backward(dy, state, *, out=None):
                         must_not=((xref, "state.x"), (bref, "state.bias"))
                         + (((dyref, "dy"),) if state.has_residual else ()))
     db, dbref = _arrays.empty_like_place(state.bias, bref.shape, bref.dtype)
-    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
-                                 dxref.target, dbref.target, ACTIVATIONS[state.activation], seed, offset,
-                                 t, drop_all, scale)
+    _bias_act_backward(be, dyref, xref, bref, dxref, dbref, state.activation, m)
     if state.has_residual:
         return dx, db, dy
     return dx, db
+
+
+def _bias_act_backward(be, dyref, xref, bref, dxref, dbref, act, m):
+    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
+                                 dxref.target, dbref.target, ACTIVATIONS[act], seed, offset, t, drop_all, scale)
 
 
 def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
@@ -321,3 +334,64 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
         m2 = m2 + delta * (y64 - mean)
     std = xp.sqrt(m2 / (samples - ddof))
     return xp.astype(mean, out_dtype), xp.astype(std, out_dtype)
+
+
+# ------------------------------------------------------------------ trusted entry points
+#
+# For regcore.torch's operator kernels, which call the checked functions above once per argument
+# signature (shape, dtype, strides, scalars: all that decides whether their checks pass) and
+# these afterwards, with NumPy views: the same computation minus the checks (batchnorm.py has
+# the full note). The generator is the one the operator's (seed, offset) input stands for.
+
+class _Positioned:
+    """What ``Generator.from_state({"seed": seed, "offset": offset})`` is to a single call:
+    the call's counter blocks start at ``offset``."""
+
+    __slots__ = ("seed", "offset")
+
+    def __init__(self, seed: int, offset: int):
+        self.seed, self.offset = seed, offset
+
+    def reserve(self, blocks: int) -> int:
+        return self.offset
+
+
+def dropout_trusted(x, p, mode, kind, seed, offset):
+    """dropout(x, p, mode=mode, mask=kind, generator=<a generator at (seed, offset)>): (y, mask)."""
+    xref = _arrays.trusted(x)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, mode, kind, _Positioned(seed, offset))
+    _run_forward(backend_for(xref), xref, yref, m)
+    return y, m
+
+
+def dropout_backward_trusted(dy, mask):
+    """dropout_backward(dy, mask) for the mask of a call whose arguments dropout accepted."""
+    dyref = _arrays.trusted(dy)
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    _run_backward(backend_for(dyref, "dy"), dyref, dxref, mask)
+    return dx
+
+
+def gaussian_noise_trusted(x, std, multiplicative, seed, offset):
+    """gaussian_noise(x, std, mode=..., generator=<a generator at (seed, offset)>)."""
+    return _noise(_arrays.trusted(x), std, multiplicative, _Positioned(seed, offset))
+
+
+def bias_act_dropout_trusted(x, bias, residual, activation, p, kind, seed, offset):
+    """bias_act_dropout(x, bias, activation, p, residual=residual, mask=kind, generator=<a
+    generator at (seed, offset)>) (inverted mode): (y, mask)."""
+    xref, bref, rref = _arrays.trusted(x), _arrays.trusted(bias), _arrays.trusted_or_none(residual)
+    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
+    m = _new_mask(xref, p, "inverted", kind, _Positioned(seed, offset))
+    _bias_act_forward(backend_for(xref), xref, bref, rref, yref, activation, m)
+    return y, m
+
+
+def bias_act_dropout_backward_trusted(dy, x, bias, activation, mask):
+    """(dx, dbias) of bias_act_dropout_backward for the forward's x, bias and mask."""
+    dyref, xref, bref = _arrays.trusted(dy), _arrays.trusted(x), _arrays.trusted(bias)
+    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
+    db, dbref = _arrays.empty_like_place(bias, bref.shape, bref.dtype)
+    _bias_act_backward(backend_for(dyref, "dy"), dyref, xref, bref, dxref, dbref, activation, mask)
+    return dx, db

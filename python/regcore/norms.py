@@ -170,11 +170,16 @@ def layer_norm(x, gamma=None, beta=None, *, axes=-1, eps=1e-5):
     gamma_ref = _param(gamma, "gamma", ref, nshape)
     beta_ref = _param(beta, "beta", ref, nshape)
     eps = _validate.positive("eps", eps)
+    return _layer_norm(ref, nshape, gamma_ref, beta_ref, eps)
+
+
+def _layer_norm(ref, nshape, gamma_ref, beta_ref, eps):
+    """layer_norm on checked arguments."""
     R, L = _layer_view(ref, nshape)
     mean, m2 = _moments(ref, R, L)
     saved = _layer_saved(ref, nshape, mean, m2 / L if L else m2, gamma_ref, beta_ref, eps)
     rstd_t, g, b, _ = saved.coef
-    y, y_ref = _arrays.empty_like_place(x, ref.shape, ref.dtype)
+    y, y_ref = _arrays.empty_like_place(ref.obj, ref.shape, ref.dtype)
     if ref.size:
         backend_for(ref).ln_normalize(ref.target, y_ref.target, R, L,
                                       *_kernel_args(ref, saved.mhi, saved.mlo, rstd_t, g, b))
@@ -240,12 +245,17 @@ def layer_norm_backward(dy, x, gamma, saved):
     pass on the CPU, one per kind of sum on CUDA); the apply pass reads them again and writes dx.
     """
     dy_ref, x_ref = _check_saved(saved, "layer_norm", dy, x)
+    _check_gamma(gamma, saved, x_ref, saved.coef[3])
+    return _layer_backward(dy_ref, x_ref, saved)
+
+
+def _layer_backward(dy_ref, x_ref, saved):
+    """layer_norm_backward on checked arguments."""
     R, L = saved.view
     gshape = saved.coef[3]
-    _check_gamma(gamma, saved, x_ref, gshape)
     T = saved.dtype
     rstd_t, g, b, _ = saved.coef
-    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     if x_ref.size:
         be = backend_for(x_ref)
         _, row, row_t = _result(x_ref, (R, 2), F64)
@@ -339,13 +349,17 @@ def instance_norm_saved(x, mean, var, gamma=None, beta=None, *, eps=1e-5, batch_
 
 def _grouped_backward(kind, dy, x, gamma, saved):
     dy_ref, x_ref = _check_saved(saved, kind, dy, x)
+    return _grouped_backward_on(dy_ref, x_ref, _check_gamma(gamma, saved, x_ref, (saved.view[1],)), saved)
+
+
+def _grouped_backward_on(dy_ref, x_ref, gamma_ref, saved):
+    """group / instance norm backward on checked arguments."""
     N, C, G, S = saved.view
-    gamma_ref = _check_gamma(gamma, saved, x_ref, (C,))
     T = saved.dtype
     Cg = C // G if G else 0
     M = Cg * S
     scale, shift = saved.coef
-    dx, dx_ref = _arrays.empty_like_place(x, saved.shape, T)
+    dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     if not x_ref.size:
         zero = _filled(x_ref, (C,), 0.0, F64)
         return (dx, _place_like(x_ref, zero, T) if saved.has_gamma else None,
@@ -427,7 +441,7 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     normalizes with the running statistics. Returns (y, saved).
     """
     ref = _nc_input(x)
-    N, C = ref.shape[0], ref.shape[1]
+    C = ref.shape[1]
     S = math.prod(ref.shape[2:])
     training = _training(training)
     gamma_ref = _param(gamma, "gamma", ref, (C,))
@@ -435,12 +449,19 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     rm, rv = _running(running_mean, running_var, ref, C)
     eps = _validate.positive("eps", eps)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
+    if (training or rm is None) and S <= 1 and ref.size:
+        raise value_error("x", "more than one spatial element per instance when using its statistics",
+                          f"shape {ref.shape}")
+    return _instance_norm(ref, gamma_ref, beta_ref, rm, rv, training, eps, factor, num_batches_tracked)
+
+
+def _instance_norm(ref, gamma_ref, beta_ref, rm, rv, training, eps, factor, num_batches_tracked):
+    """instance_norm on checked arguments."""
+    N, C = ref.shape[0], ref.shape[1]
+    S = math.prod(ref.shape[2:])
     if not training and rm is not None:
         stats = (cast(host_or_library(rm), F64), cast(host_or_library(rv), F64))
         return _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps, stats)
-    if S <= 1 and ref.size:
-        raise value_error("x", "more than one spatial element per instance when using its statistics",
-                          f"shape {ref.shape}")
     y, saved = _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps)
     # After the kernel (failures leave them untouched); an empty x has no statistics to average in.
     if rm is not None and training and N > 0 and S > 0:
@@ -459,3 +480,48 @@ def instance_norm_backward(dy, x, gamma, saved):
     """Gradients of instance_norm: (dx, dgamma, dbeta); with running statistics in inference the
     statistics are constants (dx = gamma * rstd * dy)."""
     return _grouped_backward("instance_norm", dy, x, gamma, saved)
+
+
+# ------------------------------------------------------------------ trusted entry points
+#
+# As in batchnorm.py: the same computation as the checked functions for NumPy views of
+# arguments whose signature (shape, dtype, strides, scalars) the checked functions have
+# accepted (regcore.torch remembers which), minus the checks. Not part of the public API.
+
+def _trusted_params(gamma, beta):
+    return _arrays.trusted_or_none(gamma), _arrays.trusted_or_none(beta)
+
+
+def layer_norm_trusted(x, gamma, beta, *, normalized_ndim, eps):
+    """layer_norm(x, gamma, beta, axes=(-normalized_ndim, ..., -1), eps=eps)."""
+    ref = _arrays.trusted(x)
+    return _layer_norm(ref, ref.shape[ref.ndim - normalized_ndim:], *_trusted_params(gamma, beta), eps)
+
+
+def layer_norm_backward_trusted(dy, x, gamma, beta, mean, var, *, normalized_ndim, eps):
+    """layer_norm_backward(dy, x, gamma, layer_norm_saved(x, mean, var, gamma, beta, ...))."""
+    ref = _arrays.trusted(x)
+    saved = _layer_saved(ref, ref.shape[ref.ndim - normalized_ndim:], mean, var, *_trusted_params(gamma, beta), eps)
+    return _layer_backward(_arrays.trusted(dy), ref, saved)
+
+
+def group_norm_trusted(x, groups, gamma, beta, *, eps):
+    """group_norm(x, groups, gamma, beta, eps=eps)."""
+    return _grouped_forward("group_norm", _arrays.trusted(x), groups, *_trusted_params(gamma, beta), eps)
+
+
+def instance_norm_trusted(x, gamma, beta, running_mean, running_var, training, *, momentum, eps):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training, momentum=momentum,
+    eps=eps) with a float momentum."""
+    t = _arrays.trusted_or_none
+    return _instance_norm(_arrays.trusted(x), t(gamma), t(beta), t(running_mean), t(running_var), training, eps,
+                          momentum, None)
+
+
+def grouped_backward_trusted(kind, dy, x, gamma, beta, mean, var, *, groups, eps, batch_stats=True):
+    """The group_norm_backward / instance_norm_backward (``kind``) of the state that
+    group_norm_saved / instance_norm_saved would rebuild (instance norm: groups = C)."""
+    ref = _arrays.trusted(x)
+    gamma_ref, beta_ref = _trusted_params(gamma, beta)
+    saved = _grouped_saved(kind, ref, groups, mean, var, gamma_ref, beta_ref, eps, batch_stats)
+    return _grouped_backward_on(_arrays.trusted(dy), ref, gamma_ref, saved)

@@ -24,13 +24,17 @@ class NativeBackend:
         self.name = name
 
     def __getattr__(self, kernel: str):
+        # Found once, then kept as an instance attribute: __getattr__ runs only for names not
+        # found, and every kernel call of a small batch would otherwise pay this lookup.
         try:
-            return getattr(self._ext, kernel)
+            fn = getattr(self._ext, kernel)
         except AttributeError:
-            glue = _array_api_glue().get(kernel)
-            if glue is not None:
-                return glue
-            raise AttributeError(f"the {self.name} backend has no kernel {kernel!r}") from None
+            fn = _array_api_glue().get(kernel)
+            if fn is None:
+                raise AttributeError(f"the {self.name} backend has no kernel {kernel!r}") from None
+        if not kernel.startswith("__"):
+            self.__dict__[kernel] = fn
+        return fn
 
     def sgd_step_multi(self, ws, gs, bs, firsts, geoms, h):
         self._ext.sgd_step_multi(ws, gs, bs, firsts, geoms, h.lr, h.momentum, h.damp_keep, h.wd,

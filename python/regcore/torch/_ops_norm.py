@@ -16,12 +16,25 @@ import torch
 
 from .. import batchnorm as _bn
 from .. import norms as _norms
+from ._fastpath import fast_kernel, probability
 from ._library import autograd, define
 
 
 def _t(a):
     """An array the array API returned as a torch tensor (a zero-copy view of a NumPy array)."""
     return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
+
+
+_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _t_opt(a, like):
+    """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype."""
+    return torch.empty((0,), dtype=_TORCH_DTYPE[like.dtype]) if a is None else torch.from_numpy(a)
+
+
+def _t_grads(dx, dw, db):
+    return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
 
 
 def _none(t):
@@ -64,15 +77,17 @@ def _grads_fake(dy, x, weight, bias):
             torch.empty_like(bias) if bias is not None else _none(x))
 
 
-def _backward_op(name, extra_schema, saved_of, backward_of):
+def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
     """``regcore::<name>(dy, x, weight?, bias?, mean, var, <extra>) -> (dx, dweight, dbias)``: the
     forward's saved state rebuilt by ``saved_of(x, weight, bias, mean, var, *extra)``, then the
-    array API's backward ``backward_of(dy, x, weight, saved)``."""
+    array API's backward ``backward_of(dy, x, weight, saved)``; ``trusted`` (same arguments, as
+    NumPy views) is the array API's trusted twin of the two (_fastpath.py)."""
     def impl(dy, x, weight, bias, mean, var, *extra):
         return _grads(*backward_of(dy, x, weight, saved_of(x, weight, bias, mean, var, *extra)), x)
 
     return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
-                  f"{extra_schema}) -> (Tensor, Tensor, Tensor)", impl,
+                  f"{extra_schema}) -> (Tensor, Tensor, Tensor)",
+                  fast_kernel(impl, lambda *args: _t_grads(*trusted(*args))),
                   lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
 
 
@@ -111,6 +126,16 @@ def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps
     return _results(y, saved, rm, rv, x)
 
 
+def _bn_trusted(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    rm, rv = running_mean, running_var
+    if training and rm is not None:
+        rm, rv = rm.copy(), rv.copy()
+    y, saved = _bn.batch_norm_trusted(x, weight, bias, rm, rv, training, momentum, eps, axis)
+    if not training:
+        rm = rv = None
+    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+
+
 def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
     C = x.shape[axis]
     new = training and running_mean is not None
@@ -120,14 +145,17 @@ def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps
 
 batch_norm = define(
     "batch_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, "
-    "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)", _bn_impl, _bn_fake)
+    "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
+    fast_kernel(_bn_impl, _bn_trusted, overlap=((3, 4),), classes={6: probability}), _bn_fake)
 
 
 batch_norm_backward = _backward_op(
     "batch_norm_backward", "bool batch_stats, float count, float eps, int axis",
     lambda x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_saved(
         x, mean, var, w, b, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats),
-    _bn.batch_norm_backward)
+    _bn.batch_norm_backward,
+    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_backward_trusted(
+        dy, x, w, b, mean, var, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats))
 _norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
                lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
 
@@ -198,15 +226,23 @@ def _rows(x, k):
     return n
 
 
+def _ln_trusted(x, weight, bias, normalized_ndim, eps):
+    y, saved = _norms.layer_norm_trusted(x, weight, bias, normalized_ndim=normalized_ndim, eps=eps)
+    return _t(y), _t(saved.mean), _t(saved.var)
+
+
 layer_norm = define(
     "layer_norm(Tensor x, Tensor? weight, Tensor? bias, int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
-    _ln_impl, lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
+    fast_kernel(_ln_impl, _ln_trusted),
+    lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
 
 
 layer_norm_backward = _backward_op(
     "layer_norm_backward", "int normalized_ndim, float eps",
     lambda x, w, b, mean, var, k, eps: _norms.layer_norm_saved(x, mean, var, w, b, axes=_axes(k), eps=eps),
-    _norms.layer_norm_backward)
+    _norms.layer_norm_backward,
+    lambda dy, x, w, b, mean, var, k, eps: _norms.layer_norm_backward_trusted(dy, x, w, b, mean, var,
+                                                                           normalized_ndim=k, eps=eps))
 _norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
 
 
@@ -217,15 +253,23 @@ def _gn_impl(x, groups, weight, bias, eps):
     return y, _t(saved.mean), _t(saved.var)
 
 
+def _gn_trusted(x, groups, weight, bias, eps):
+    y, saved = _norms.group_norm_trusted(x, groups, weight, bias, eps=eps)
+    return _t(y), _t(saved.mean), _t(saved.var)
+
+
 group_norm = define(
     "group_norm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)",
-    _gn_impl, lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
+    fast_kernel(_gn_impl, _gn_trusted),
+    lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
 
 
 group_norm_backward = _backward_op(
     "group_norm_backward", "int groups, float eps",
     lambda x, w, b, mean, var, groups, eps: _norms.group_norm_saved(x, groups, mean, var, w, b, eps=eps),
-    _norms.group_norm_backward)
+    _norms.group_norm_backward,
+    lambda dy, x, w, b, mean, var, groups, eps: _norms.grouped_backward_trusted(
+        "group_norm", dy, x, w, b, mean, var, groups=groups, eps=eps))
 _norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]))
 
 
@@ -242,6 +286,16 @@ def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, moment
     return _results(y, saved, rm, rv, x)
 
 
+def _in_trusted(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    rm, rv = running_mean, running_var
+    if use_input_stats and rm is not None:
+        rm, rv = rm.copy(), rv.copy()
+    y, saved = _norms.instance_norm_trusted(x, weight, bias, rm, rv, use_input_stats, momentum=momentum, eps=eps)
+    if not use_input_stats:
+        rm = rv = None
+    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+
+
 def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
     n = x.shape[0] * x.shape[1] if use_input_stats else x.shape[1]
     new = use_input_stats and running_mean is not None
@@ -252,12 +306,14 @@ def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, moment
 instance_norm = define(
     "instance_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, "
     "bool use_input_stats, float momentum, float eps) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
-    _in_impl, _in_fake)
+    fast_kernel(_in_impl, _in_trusted, overlap=((3, 4),), classes={6: probability}), _in_fake)
 
 
 instance_norm_backward = _backward_op(
     "instance_norm_backward", "bool batch_stats, float eps",
     lambda x, w, b, mean, var, batch_stats, eps: _norms.instance_norm_saved(x, mean, var, w, b, eps=eps,
                                                                             batch_stats=batch_stats),
-    _norms.instance_norm_backward)
+    _norms.instance_norm_backward,
+    lambda dy, x, w, b, mean, var, batch_stats, eps: _norms.grouped_backward_trusted(
+        "instance_norm", dy, x, w, b, mean, var, groups=x.shape[1], eps=eps, batch_stats=batch_stats))
 _norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]))

@@ -1,0 +1,82 @@
+"""Operator kernels that check each argument signature once, not on every call.
+
+regcore's array API checks every argument of every call (about ten array inspections for a
+batch-norm forward), which on small tensors costs several times what the kernels do. For an
+operator kernel whose tensors are all on the CPU, whether those checks pass is decided by:
+
+* each tensor argument's shape, dtype and strides (its dtype, rank, sizes, C-contiguity; its
+  place is the CPU by construction);
+* the scalar arguments (the schema fixes their types; their values are in the key, or for a
+  scalar that changes from call to call, such as batch norm's cumulative-average factor, the
+  outcome of its check: ``classes``, position -> function of the value);
+* whether two arguments that must not share memory do (``overlap``: pairs of positions).
+
+``fast_kernel(checked, trusted)`` is a kernel that runs ``checked`` (the operator's kernel on
+the checked array API, tensors in and out: it raises the array API's errors) for a signature it
+has not seen pass, remembers the signatures that passed, and for those runs ``trusted`` (the
+array API's trusted entry points, same computation minus the checks) on NumPy views of the
+tensors. So a bad call is refused exactly as before, before anything is written, and a good one
+pays the checks once. Calls with a tensor off the CPU (CUDA: its checks are device views that
+this cache does not model) always take the checked path.
+"""
+from __future__ import annotations
+
+import torch
+
+_SEEN_MAX = 4096   # distinct signatures remembered per operator before the memory starts over
+
+
+def _views_and_signature(args, overlap, classes):
+    """(NumPy views of the arguments, their signature), or None when the call is not cached (a
+    tensor off the CPU, a tensor list, a tensor NumPy cannot view). The signature is read from
+    the views: shape, dtype and byte strides say what the tensor's sizes, dtype and strides do,
+    for less than reading them from the tensor."""
+    views, key = [], []
+    for pos, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            if not a.is_cpu:
+                return None
+            try:
+                v = a.detach().numpy()
+            except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
+                return None
+            views.append(v)
+            key.append((v.shape, v.dtype, v.strides))
+        elif isinstance(a, (list, tuple)):
+            return None   # tensor lists (the optimizer) are not cached
+        else:
+            views.append(a)
+            key.append(classes[pos](a) if pos in classes else a)
+    for i, j in overlap:
+        a, b = args[i], args[j]
+        if a is not None and b is not None:
+            sa, sb = a.data_ptr(), b.data_ptr()
+            key.append(sa < sb + b.numel() * b.element_size() and sb < sa + a.numel() * a.element_size())
+    return views, tuple(key)
+
+
+def probability(value) -> bool:
+    """The outcome of the array API's check of a probability (momentum, p): finite, in [0, 1]."""
+    return 0.0 <= value <= 1.0
+
+
+def fast_kernel(checked, trusted, *, overlap=(), classes=None):
+    """A kernel: ``checked(*args)`` until the argument signature has passed once, then
+    ``trusted(*views)`` with every tensor argument as a NumPy view (see the module doc)."""
+    seen = set()
+    classes = classes or {}
+
+    def kernel(*args):
+        found = _views_and_signature(args, overlap, classes)
+        if found is not None and found[1] in seen:
+            return trusted(*found[0])
+        out = checked(*args)
+        if found is not None:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen.add(found[1])
+        return out
+
+    kernel.__name__ = getattr(checked, "__name__", "kernel")
+    kernel.__doc__ = checked.__doc__
+    return kernel

@@ -55,7 +55,7 @@ template <class T>
 __device__ __forceinline__ Quad<T> load4(const T* p, int64_t i0, int64_t n, bool aligned) {
   Quad<T> q;
   if (aligned && i0 + 4 <= n) {
-    if constexpr (sizeof(T) == 4) {
+    if constexpr (sizeof(T) <= 4) {  // one 16-byte load (8 bytes for the 16-bit formats)
       q = *reinterpret_cast<const Quad<T>*>(p + i0);
     } else {  // two 16-byte loads
       const double2 a = reinterpret_cast<const double2*>(p + i0)[0];
@@ -64,14 +64,14 @@ __device__ __forceinline__ Quad<T> load4(const T* p, int64_t i0, int64_t n, bool
     }
   } else {
 #pragma unroll
-    for (int k = 0; k < 4; ++k) q.v[k] = i0 + k < n ? p[i0 + k] : T(0);
+    for (int k = 0; k < 4; ++k) q.v[k] = i0 + k < n ? p[i0 + k] : T{};
   }
   return q;
 }
 template <class T>
 __device__ __forceinline__ void store4(T* p, int64_t i0, int64_t n, bool aligned, const Quad<T>& q) {
   if (aligned && i0 + 4 <= n) {
-    if constexpr (sizeof(T) == 4) {
+    if constexpr (sizeof(T) <= 4) {
       *reinterpret_cast<Quad<T>*>(p + i0) = q;
     } else {
       reinterpret_cast<double2*>(p + i0)[0] = make_double2(q.v[0], q.v[1]);
@@ -127,9 +127,18 @@ __device__ __forceinline__ uint32_t mask_nibble(const uint32_t* bits, const uint
   for (int64_t task = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; task < ntasks; \
        task += warps)
 
+// y = keep ? x * scale : +0 in compute_t<T>, rounded once as it is stored (core/half.h) for the
+// 16-bit formats: the CPU's bits.
+template <class T>
+__device__ __forceinline__ void scale_quad(Quad<T>& q, uint32_t nib, compute_t<T> scale) {
+  using C = compute_t<T>;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) elem_store(&q.v[k], ((nib >> k) & 1u) ? elem_load(&q.v[k]) * scale : C(0));
+}
+
 template <class T>
 __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ y, uint32_t* bits,
-                                       uint8_t* bytes, int64_t n, DropoutRule r, T scale,
+                                       uint8_t* bytes, int64_t n, DropoutRule r, compute_t<T> scale,
                                        bool aligned, bool bytes_aligned) {
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
@@ -138,8 +147,7 @@ __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ 
     store_mask(bits, bytes, task, lane, nib, n, bytes_aligned);
     if (i0 < n) {
       Quad<T> q = load4(x, i0, n, aligned);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) q.v[k] = ((nib >> k) & 1u) ? q.v[k] * scale : T(0);
+      scale_quad(q, nib, scale);
       store4(y, i0, n, aligned, q);
     }
   }
@@ -148,15 +156,14 @@ __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ 
 template <class T>
 __global__ void dropout_backward_kernel(const T* __restrict__ dy, T* __restrict__ dx,
                                         const uint32_t* bits, const uint8_t* bytes, int64_t n,
-                                        DropoutRule r, T scale, bool aligned) {
+                                        DropoutRule r, compute_t<T> scale, bool aligned) {
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
     const int64_t i0 = task * 128 + 4 * lane;
     if (i0 >= n) continue;
     const uint32_t nib = mask_nibble(bits, bytes, key, r, i0, n);
     Quad<T> q = load4(dy, i0, n, aligned);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) q.v[k] = ((nib >> k) & 1u) ? q.v[k] * scale : T(0);
+    scale_quad(q, nib, scale);
     store4(dx, i0, n, aligned, q);
   }
 }
@@ -301,7 +308,7 @@ void bias_act_forward(DType dt, const void* x, const void* bias, const void* res
                       uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule, double scale,
                       uintptr_t stream) {
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_S;
     bias_act_forward_kernel<S><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
         static_cast<const S*>(x), static_cast<const S*>(bias), static_cast<const S*>(residual), static_cast<S*>(y),
@@ -318,7 +325,7 @@ void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias
   const int64_t nchunks = (rows + kBiasRows - 1) / kBiasRows;
   double* partial = nullptr;
   cudaStream_t s = as_stream(stream);
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_S;
     if (nchunks > 0) {
       check(cudaMallocAsync(reinterpret_cast<void**>(&partial), size_t(nchunks * cols) * sizeof(double), s),
@@ -337,7 +344,7 @@ void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias
 void gaussian_noise(DType dt, const void* x, void* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
                     double std, bool multiplicative, uintptr_t stream) {
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_S;
     const auto tr = normal_transform<S>(mean, std);
     noise_kernel<<<grid_for((n + tr.E - 1) / tr.E), kThreads, 0, as_stream(stream)>>>(

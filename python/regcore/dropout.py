@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _arrays, _validate
+from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, threshold
 from ._errors import type_error, value_error
@@ -27,6 +27,9 @@ __all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout
 
 _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
+# dropout, dropout_, dropconnect and dropout_backward take 16-bit data too (the other kernels
+# of this family: float32 and float64)
+_HALF_OK = _dtypes.all_floats()
 _TWO32 = 1 << 32
 
 
@@ -74,7 +77,7 @@ def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
     ValueError naming out and the input."""
     if out is None:
         return _arrays.empty_like_place(like.obj, shape, dtype)
-    oref = _arrays.inspect(out, "out", writeable=True)
+    oref = _arrays.inspect(out, "out", writeable=True, dtypes=_HALF_OK)
     _arrays.same_place(like, oref, "out")
     if oref.dtype != dtype:
         raise type_error("out", f"dtype {dtype}", f"dtype {oref.dtype}")
@@ -95,13 +98,14 @@ def _run_forward(be, xref, yref, m):
 def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None):
     """y, mask = dropout(x, p): each element kept with probability q = 1 - p (exactly
     (2**32 - round(p * 2**32)) / 2**32) and scaled by 1/q (mode="inverted") or not ("vanilla").
+    x: float32, float64, bfloat16 or float16 (16-bit data: the product in float32, rounded once).
 
     mask="bits" stores 1 bit per element, "bytes" 1 byte, "none" nothing (backward regenerates
     the mask from the generator's seed and the call's counter offset).
 
     out: an array to write y into (writeable, C-contiguous, x's shape, dtype and device); it may
     be x itself (then this is dropout_) but must not partly overlap it."""
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
@@ -113,7 +117,7 @@ def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None)
 
 def dropout_(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
     """Dropout in place on x (writeable, C-contiguous); returns the mask."""
-    xref = _arrays.inspect(x, "x", writeable=True)
+    xref = _arrays.inspect(x, "x", writeable=True, dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
@@ -125,7 +129,7 @@ def dropout_(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
 def dropconnect(w, p=0.5, *, generator=None, mode="inverted", mask="bits"):
     """DropConnect (Wan et al., 2013): drop individual weights rather than activations.
     Returns (w_dropped, mask); the gradient for w is ``dropout_backward(grad_w_dropped, mask)``."""
-    wref = _arrays.inspect(w, "w")
+    wref = _arrays.inspect(w, "w", dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(wref, "w")
@@ -177,7 +181,7 @@ def dropout_backward(dy, mask, *, out=None):
     """dx = dy * keep * scale with the forward call's mask (stored or regenerated).
     out: an array for dx (dy's shape, dtype, device); it may be dy itself."""
     m = _mask_arg(mask)
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))

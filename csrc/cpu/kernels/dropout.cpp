@@ -9,9 +9,10 @@ namespace {
 
 using cpu::DropoutRule;
 
-template <class T>
-void forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t begin, int64_t end,
-             const DropoutRule& r, T scale) {
+// S: storage type (every dtype); the product runs in compute_t<S> (scale_word).
+template <class S>
+void forward(const S* x, S* y, uint32_t* bits, uint8_t* bytes, int64_t begin, int64_t end,
+             const DropoutRule& r, compute_t<S> scale) {
   for_each_drawn_word(begin, end, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
     store_mask_word(bits, bytes, i0, cnt, w);
@@ -19,9 +20,9 @@ void forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t begin, in
   });
 }
 
-template <class T>
-void backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, int64_t begin,
-              int64_t end, const DropoutRule& r, T scale) {
+template <class S>
+void backward(const S* dy, S* dx, const uint32_t* bits, const uint8_t* bytes, int64_t begin,
+              int64_t end, const DropoutRule& r, compute_t<S> scale) {
   for_each_mask_word(begin, end, bits, bytes, r, [&](int64_t i0, uint32_t w) {
     scale_word(dy + i0, dx + i0, w, word_count(i0, end), scale);
   });
@@ -216,7 +217,7 @@ void backward_entry(DType dt, const void* dy, void* dx, const uint32_t* bits, co
 void bias_act_forward_entry(DType dt, const void* x, const void* bias, const void* res, void* y, uint32_t* bits,
                             uint8_t* bytes, int64_t b, int64_t e, int64_t cols, int act, const DropoutRule& r,
                             double scale) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     bias_act_forward<S>(static_cast<const S*>(x), static_cast<const S*>(bias), static_cast<const S*>(res),
                         static_cast<S*>(y), bits, bytes, b, e, cols, act, r, compute_t<S>(scale));
@@ -225,7 +226,7 @@ void bias_act_forward_entry(DType dt, const void* x, const void* bias, const voi
 void bias_act_backward_entry(DType dt, const void* dy, const void* x, const void* bias, const uint32_t* bits,
                              const uint8_t* bytes, void* dx, double* acc, int64_t b, int64_t e, int64_t cols,
                              int act, const DropoutRule& r, double scale) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     bias_act_backward<S>(static_cast<const S*>(dy), static_cast<const S*>(x), static_cast<const S*>(bias), bits,
                          bytes, static_cast<S*>(dx), acc, b, e, cols, act, r, compute_t<S>(scale));
@@ -233,7 +234,7 @@ void bias_act_backward_entry(DType dt, const void* dy, const void* x, const void
 }
 void noise_entry(DType dt, const void* x, void* y, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                  double mean, double std, int multiplicative) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     noise(static_cast<const S*>(x), static_cast<S*>(y), b, e, seed, offset, normal_transform<S>(mean, std),
           multiplicative);

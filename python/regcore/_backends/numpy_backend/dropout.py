@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _half
 from ._dropout_act import activation
 from ._philox import CHUNK_BLOCKS, stream_words
 
@@ -57,12 +58,13 @@ def dropout_forward(x, y, bits, bytes_, seed, offset, t, drop_all, scale):
     n = x.size
     keep = keep_mask(n, seed, offset, t, drop_all)
     _store_mask(keep, bits, bytes_)
-    y.reshape(-1)[:] = _scaled(x.reshape(-1), keep, scale)
+    # 16-bit data: the product in float32, rounded once as it is stored (core/half.h)
+    _half.store(y.reshape(-1), _scaled(_half.load(x.reshape(-1)), keep, scale))
 
 
 def dropout_backward(dy, dx, bits, bytes_, seed, offset, t, drop_all, scale):
     keep = _mask_from(dy.size, bits, bytes_, seed, offset, t, drop_all)
-    dx.reshape(-1)[:] = _scaled(dy.reshape(-1), keep, scale)
+    _half.store(dx.reshape(-1), _scaled(_half.load(dy.reshape(-1)), keep, scale))
 
 
 def bias_act_dropout_forward(x, bias, residual, y, bits, bytes_, act, seed, offset, t, drop_all, scale):

@@ -373,3 +373,81 @@ def test_16bit_refused_where_not_supported():
 def test_uint16_is_not_bfloat16():
     with pytest.raises(TypeError, match="x: expected"):
         rc.random.uniform_(np.zeros(10, np.uint16))
+
+
+# ---------------------------------------------------------------- regcore.torch
+
+@pytest.mark.parametrize("tdtype", ["bfloat16", "float16"])
+def test_torch_dropout_16bit_matches_torch_formula(tdtype):
+    """regcore.torch dropout of a 16-bit tensor, forward and backward, against PyTorch's own CPU
+    dropout formula applied with the same mask (input * (mask / q) in the 16-bit dtype), within
+    torch.testing.assert_close's default tolerances for that dtype."""
+    torch = pytest.importorskip("torch")
+    import regcore.torch.nn.functional as RF
+
+    dt = getattr(torch, tdtype)
+    p = 0.3
+    x = torch.randn(4099, dtype=torch.float32).to(dt).requires_grad_()
+    y = RF.dropout(x, p, generator=torch.Generator().manual_seed(3))
+    assert y.dtype == dt
+    keep = (y != 0) | (x.detach() == 0)
+    noise = keep.to(dt) / (1 - p)                 # torch's _dropout_impl: bernoulli_(q).div_(q)
+    torch.testing.assert_close(y, x.detach() * noise)
+    dy = torch.randn(4099).to(dt)
+    (gx,) = torch.autograd.grad(y, x, dy)
+    assert gx.dtype == dt
+    torch.testing.assert_close(gx, dy * noise)
+    # the kept fraction is q within 5 standard deviations
+    q = 1 - p
+    assert abs(keep.float().mean().item() - q) < 5 * (q * p / 4099) ** 0.5
+
+
+def test_torch_dropout_module_and_statistics_match_torch():
+    """nn.Dropout on bf16 next to torch's bf16 dropout: same kept fraction and mean within a
+    statistical bound (different streams), dtype preserved, under autocast too."""
+    torch = pytest.importorskip("torch")
+    import regcore.torch.nn as rnn
+
+    x = torch.ones(1 << 16, dtype=torch.bfloat16)
+    m = rnn.Dropout(0.5)
+    y = m(x)
+    yt = torch.nn.functional.dropout(x, 0.5)
+    assert y.dtype == yt.dtype == torch.bfloat16
+    for t in (y, yt):
+        assert abs(t.float().mean().item() - 1.0) < 5 * (1.0 / (1 << 16)) ** 0.5
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert m(torch.ones(100)).dtype == torch.float32       # not on autocast's lists: input dtype
+        assert m(torch.ones(100, dtype=torch.bfloat16)).dtype == torch.bfloat16
+
+
+def test_torch_init_16bit():
+    torch = pytest.importorskip("torch")
+    import regcore.torch.nn.init as rinit
+
+    for dt in (torch.bfloat16, torch.float16):
+        w = torch.empty(64, 32, dtype=dt)
+        rinit.kaiming_normal_(w, generator=rc.Generator(1))
+        ref = rc.init.kaiming_normal((64, 32), dtype=PUBLIC[str(dt).split(".")[1]], generator=rc.Generator(1))
+        assert np.array_equal(w.view(torch.int16).numpy().view(np.uint16), ref.view(np.uint16))
+
+
+def test_torch_16bit_refused_where_not_supported():
+    torch = pytest.importorskip("torch")
+    import regcore.torch.nn.functional as RF
+
+    with pytest.raises(TypeError, match="input: regcore.torch does not support torch.bfloat16 in this operator"):
+        RF.gaussian_noise(torch.ones(4, dtype=torch.bfloat16), 0.1)
+
+
+def test_mixed_16bit_dtypes_refused_naming_both():
+    """A float16 gradient for a bfloat16 forward is no documented combination: TypeError naming
+    dy and the mask's dtype, nothing written."""
+    x = np.ones(64, BF16)
+    y, m = rc.dropout(x, 0.5, generator=rc.Generator(1))
+    dy = np.ones(64, F16)
+    out = np.full(64, 7, F16)
+    with pytest.raises(TypeError, match=r"dy: expected dtype bfloat16 \(the mask's\), got 'dtype float16'"):
+        rc.dropout_backward(dy, m, out=out)
+    assert np.all(out == 7)
+    with pytest.raises(TypeError, match="out: expected dtype bfloat16"):
+        rc.dropout(x, 0.5, out=np.empty(64, F16))

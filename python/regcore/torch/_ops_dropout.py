@@ -18,10 +18,10 @@ from .. import dropout as _dropout
 from .. import dropout_ as _dropout_inplace
 from .. import dropout_backward as _dropout_backward
 from .. import gaussian_noise as _gaussian_noise
+from ._checks import numpy_dtype
 from ._library import autograd, define, define_inplace
 from ._rng import decode, positioned
 
-_NP = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 
 
 def _mode(vanilla: bool) -> str:
@@ -37,7 +37,7 @@ def _mask(t, bits, seed_offset, p, vanilla) -> DropoutMask:
     seed, offset = decode(seed_offset)
     stored = bits.numel() > 0
     return DropoutMask(p=p, mode=_mode(vanilla), kind="bits" if stored else "none", shape=tuple(t.shape),
-                       dtype=_NP[t.dtype], device=t.device.type, device_id=t.device.index or 0, seed=seed,
+                       dtype=numpy_dtype(t.dtype), device=t.device.type, device_id=t.device.index or 0, seed=seed,
                        offset=offset, bits=bits.view(torch.uint32) if stored else None)
 
 

@@ -43,7 +43,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     _checks.choice(mask, "mask", MASKS)
     if not training or p == 0.0:
         return input
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if inplace and input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("input: a leaf tensor that requires grad cannot be dropped out in place "
                            "(inplace=True); use inplace=False, or run under torch.no_grad()")

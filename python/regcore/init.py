@@ -1,6 +1,7 @@
 """Weight initialization: every sampler in an in-place form (``name_(x, ...)``) and an allocating
-form (``name(shape, ..., dtype=, generator=, like=)``), float32 and float64, driven by the
-counter-based generator, so the same seed gives the same weights on every backend.
+form (``name(shape, ..., dtype=, generator=, like=)``), float32 and float64 (and bfloat16 /
+float16: docs/precision.md), driven by the counter-based generator, so the same seed gives the
+same weights on every backend.
 
 Conventions follow PyTorch's ``torch.nn.init`` (gains, fans, bounds); docs/init.md lists each
 formula and where regcore differs. Fan-based initializers take ``layout="channels_first"``

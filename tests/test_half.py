@@ -367,7 +367,7 @@ def test_without_ml_dtypes_the_error_says_what_to_install(monkeypatch):
 def test_16bit_refused_where_not_supported():
     x = np.zeros((4, 3), F16)
     with pytest.raises(TypeError, match="x: expected an array of dtype float32 or float64"):
-        rc.gaussian_noise(x, 0.1)
+        rc.bias_act_dropout(x, np.zeros(3, F16))
 
 
 def test_uint16_is_not_bfloat16():
@@ -436,7 +436,7 @@ def test_torch_16bit_refused_where_not_supported():
     import regcore.torch.nn.functional as RF
 
     with pytest.raises(TypeError, match="input: regcore.torch does not support torch.bfloat16 in this operator"):
-        RF.gaussian_noise(torch.ones(4, dtype=torch.bfloat16), 0.1)
+        RF.bias_act_dropout(torch.ones(2, 4, dtype=torch.bfloat16), torch.ones(4, dtype=torch.bfloat16))
 
 
 def test_mixed_16bit_dtypes_refused_naming_both():
@@ -451,3 +451,19 @@ def test_mixed_16bit_dtypes_refused_naming_both():
     assert np.all(out == 7)
     with pytest.raises(TypeError, match="out: expected dtype bfloat16"):
         rc.dropout(x, 0.5, out=np.empty(64, F16))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("mode", ["additive", "multiplicative"])
+def test_gaussian_noise(backend, fmt, mode):
+    """x op z with z the float32 draw of random.normal (never rounded to 16 bits), rounded once."""
+    n = 70_001
+    x = rc.random.uniform(n, -2, 2, dtype=PUBLIC[fmt], generator=rc.Generator(4))
+    with cpu_backend(backend):
+        y = rc.gaussian_noise(x, 0.5, mode=mode, generator=rc.Generator(8))
+    mean = 1.0 if mode == "multiplicative" else 0.0
+    z = rc.random.normal(n, mean, 0.5, dtype=np.float32, generator=rc.Generator(8))
+    xf = x.astype(np.float32)
+    want = (xf * z) if mode == "multiplicative" else (xf + z)
+    assert y.dtype == PUBLIC[fmt]
+    assert np.array_equal(_bits(y), _rounded_f32(fmt, want))

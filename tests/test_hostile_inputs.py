@@ -88,7 +88,7 @@ def _unary_calls(x, g):
     }
 
 
-_HALF_CALLS = {"dropout", "dropout_", "init.normal_", "init.uniform_", "init.trunc_normal_", "random.normal_",
+_HALF_CALLS = {"dropout", "dropout_", "gaussian_noise", "init.normal_", "init.uniform_", "init.trunc_normal_", "random.normal_",
                "random.uniform_"}
 
 

@@ -254,12 +254,12 @@ __global__ void noise_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t
   for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < nblocks; b += stride) {
     uint32_t w[4];
     stream_block(key, offset + uint64_t(b), w);
-    T z[E];
+    typename Tr::out_t z[E];   // compute_t<T>: float32 draws for 16-bit data, rounded once below
     tr.apply(w, z);
 #pragma unroll
     for (int k = 0; k < E; ++k) {
       const int64_t i = b * E + k;
-      if (i < n) y[i] = multiplicative ? x[i] * z[k] : x[i] + z[k];
+      if (i < n) elem_store(y + i, multiplicative ? elem_load(x + i) * z[k] : elem_load(x + i) + z[k]);
     }
   }
 }
@@ -344,7 +344,7 @@ void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias
 void gaussian_noise(DType dt, const void* x, void* y, int64_t n, uint64_t seed, uint64_t offset, double mean,
                     double std, bool multiplicative, uintptr_t stream) {
   if (n <= 0) return;
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using S = REGCORE_S;
     const auto tr = normal_transform<S>(mean, std);
     noise_kernel<<<grid_for((n + tr.E - 1) / tr.E), kThreads, 0, as_stream(stream)>>>(

@@ -27,8 +27,8 @@ __all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout
 
 _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
-# dropout, dropout_, dropconnect and dropout_backward take 16-bit data too (the other kernels
-# of this family: float32 and float64)
+# dropout, dropout_, dropconnect, dropout_backward and gaussian_noise take 16-bit data too
+# (bias_act_dropout: float32 and float64)
 _HALF_OK = _dtypes.all_floats()
 _TWO32 = 1 << 32
 
@@ -203,8 +203,9 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
     """additive: y = x + std * z; multiplicative (Gaussian dropout): y = x * (1 + std * z).
     The factor (std * z, or 1 + std * z) is exactly ``regcore.random.normal(mean, std)`` with
     mean 0 or 1, drawn from the same generator state. For Gaussian dropout matching a dropout
-    rate p, use std = sqrt(p / (1 - p))."""
-    xref = _arrays.inspect(x, "x")
+    rate p, use std = sqrt(p / (1 - p)). 16-bit x: z and the sum or product in float32, rounded
+    once (docs/precision.md)."""
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     std = _validate.nonnegative("std", std)
     mode = _validate.choice("mode", mode, ("additive", "multiplicative"))
     g = resolve(generator)
@@ -212,7 +213,7 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
     y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
     from .generator import blocks_for
     offset = g.reserve(blocks_for(xref.size, xref.dtype.itemsize))
-    t = xref.dtype.type
+    t = _dtypes.compute(xref.dtype).type
     mult = mode == "multiplicative"
     be.gaussian_noise(xref.target, yref.target, g.seed, offset, t(1.0 if mult else 0.0), t(std), mult)
     return y

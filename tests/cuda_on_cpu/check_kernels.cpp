@@ -158,22 +158,28 @@ template <class Tr, class F> static void test_fill(const Tr& tr, int64_t n, int 
 
 // ---- Gaussian noise: y = x + z or x * z with z the stream of regcore.random.normal -------------
 template <class T> static void test_noise(int64_t n, bool mult) {
+  using C = compute_t<T>;
   auto x = randv<T>(n);
-  std::vector<T> y(n + 4, T(-7));
+  const T poison = from_d<T>(-7);
+  std::vector<T> y(n + 4, poison);
   cuda::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, 4242, 9, 0.25, 1.5, mult, 0);
   const auto tr = normal_transform<T>(0.25, 1.5);
   const StreamKey key = stream_key(4242);
   for (int64_t b = 0; b * tr.E < n; ++b) {
     uint32_t w[4];
     stream_block(key, 9 + uint64_t(b), w);
-    T z[4];
+    C z[4];
     tr.apply(w, z);
     for (int k = 0; k < tr.E && b * tr.E + k < n; ++k) {
       const int64_t i = b * tr.E + k;
-      CHECK(same(y[i], mult ? x[i] * z[k] : x[i] + z[k]), "gaussian_noise n=%lld mult=%d i=%lld", (long long)n, int(mult), (long long)i);
+      const C xi = elem_load(&x[i]);
+      T want;
+      elem_store(&want, mult ? xi * z[k] : xi + z[k]);   // in C, rounded once to T
+      CHECK(same(y[i], want), "gaussian_noise n=%lld mult=%d i=%lld (%s)", (long long)n, int(mult), (long long)i,
+            dtype_traits<T>::name);
     }
   }
-  CHECK(same(y[n], T(-7)), "gaussian_noise wrote past n");
+  CHECK(same(y[n], poison), "gaussian_noise wrote past n");
 }
 
 // ---- batch norm ---------------------------------------------------------------------------
@@ -419,6 +425,7 @@ int main(int argc, char** argv) {
     }
   for (int64_t n : {1, 7, 10001}) {
     test_noise<float>(n, false); test_noise<float>(n, true); test_noise<double>(n, true);
+    test_noise<bfloat16_t>(n, false); test_noise<float16_t>(n, true);
   }
   for (int64_t n : {1, 3, 4097})
     for (int mis : {0, 1}) {

@@ -182,17 +182,30 @@ void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* b
 
 // Noise is drawn into y in L1-sized pieces by the very kernel regcore.random.normal uses (so
 // the draws are bit-identical with it), then combined with x while the piece is still in cache.
+// 16-bit data: the draws stay in a float32 buffer (never rounded to 16 bits), x op z runs in
+// float32 and is rounded once as it is stored.
 template <class Tr, class T>
 void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr,
            int multiplicative) {
   constexpr int64_t PIECE = 2048;
-  for (int64_t s = begin; s < end; s += PIECE) {
-    const int64_t e = end - s < PIECE ? end : s + PIECE;
-    stream_generate(y, s, e, seed, offset, tr);
-    if (multiplicative) {
-      for (int64_t i = s; i < e; ++i) y[i] = x[i] * y[i];
-    } else {
-      for (int64_t i = s; i < e; ++i) y[i] = x[i] + y[i];
+  using C = typename Tr::out_t;
+  if constexpr (!std::is_same<T, C>::value) {
+    alignas(64) C z[PIECE];
+    for (int64_t s = begin; s < end; s += PIECE) {
+      const int64_t e = end - s < PIECE ? end : s + PIECE;
+      stream_generate(z, s, e, seed, offset, tr, s);
+      for (int64_t i = s; i < e; ++i)
+        elem_store(y + i, multiplicative ? elem_load(x + i) * z[i - s] : elem_load(x + i) + z[i - s]);
+    }
+  } else {
+    for (int64_t s = begin; s < end; s += PIECE) {
+      const int64_t e = end - s < PIECE ? end : s + PIECE;
+      stream_generate(y, s, e, seed, offset, tr);
+      if (multiplicative) {
+        for (int64_t i = s; i < e; ++i) y[i] = x[i] * y[i];
+      } else {
+        for (int64_t i = s; i < e; ++i) y[i] = x[i] + y[i];
+      }
     }
   }
 }
@@ -234,7 +247,7 @@ void bias_act_backward_entry(DType dt, const void* dy, const void* x, const void
 }
 void noise_entry(DType dt, const void* x, void* y, int64_t b, int64_t e, uint64_t seed, uint64_t offset,
                  double mean, double std, int multiplicative) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     noise(static_cast<const S*>(x), static_cast<S*>(y), b, e, seed, offset, normal_transform<S>(mean, std),
           multiplicative);

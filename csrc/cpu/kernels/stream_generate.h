@@ -24,8 +24,10 @@ template <> struct half_vec_of<double> { using type = VF64; };
 
 // S: the storage type of out; the transform computes in Tr::out_t (float32 for a 16-bit S, whose
 // values are then rounded as they are stored: the 16-bit draw is the float32 draw, rounded).
+// out[i - base] receives element i (base = begin when out is a buffer of just [begin, end)).
 template <class Tr, class S>
-void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr) {
+void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr,
+                     int64_t base = 0) {
   using T = typename Tr::out_t;
   constexpr int64_t E = Tr::E;
   const StreamKey key = stream_key(seed);
@@ -38,7 +40,7 @@ void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t
     const int64_t first = blk * E;
     for (int64_t k = 0; k < E; ++k) {
       const int64_t i = first + k;
-      if (i >= begin && i < end) store_as(out + i, r[k]);
+      if (i >= begin && i < end) store_as(out + (i - base), r[k]);
     }
   };
   if (begin >= end) return;
@@ -62,11 +64,11 @@ void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t
       typename vec_of<T>::type r[4];
       tr.apply(w, r);
       if constexpr (std::is_same<S, T>::value) {
-        store_transposed4(out + blk * E, r);
+        store_transposed4(out + (blk * E - base), r);
       } else {  // 16-bit storage: element order in float32, then the rounding stores
         alignas(64) T tmp[4 * W];
         store_transposed4(tmp, r);
-        for (int64_t j = 0; j < 4; ++j) vstore(out + blk * E + j * W, vload(tmp + j * W));
+        for (int64_t j = 0; j < 4; ++j) vstore(out + (blk * E - base + j * W), vload(tmp + j * W));
       }
     } else {
       const VU32H wl[4] = {lo_half(x0), lo_half(x1), lo_half(x2), lo_half(x3)};
@@ -75,14 +77,14 @@ void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t
       tr.apply(wl, rl);
       tr.apply(wh, rh);
       if constexpr (std::is_same<S, T>::value) {
-        store_interleaved2(out + blk * E, rl);
-        store_interleaved2(out + blk * E + W, rh);
+        store_interleaved2(out + (blk * E - base), rl);
+        store_interleaved2(out + (blk * E - base + W), rh);
       } else {  // 16-bit storage (trunc_normal draws in float32 with E = 2): as above
         alignas(64) T tmp[2 * W];
         store_interleaved2(tmp, rl);
         store_interleaved2(tmp + W, rh);
-        vstore(out + blk * E, vload(tmp));
-        vstore(out + blk * E + W, vload(tmp + W));
+        vstore(out + (blk * E - base), vload(tmp));
+        vstore(out + (blk * E - base + W), vload(tmp + W));
       }
     }
   }

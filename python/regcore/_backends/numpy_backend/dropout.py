@@ -91,6 +91,12 @@ def bias_act_dropout_backward(dy, x, bias, bits, bytes_, dx, dbias, act, seed, o
 def gaussian_noise(x, y, seed, offset, mean, std, multiplicative):
     """The draws of random.normal(mean, std) (same transform, same stream), combined with x."""
     from .random import random_normal
+    if _half.is_half(y):   # the float32 draws combined in float32, rounded once as stored
+        z = np.empty(y.shape, np.float32)
+        random_normal(z, seed, offset, mean, std)
+        xf = _half.load(x)
+        _half.store(y, xf * z if multiplicative else xf + z)
+        return
     random_normal(y, seed, offset, mean, std)
     if multiplicative:
         np.multiply(x, y, out=y)

@@ -65,7 +65,7 @@ def gaussian_noise(input, std, training=True, *, mode="additive", generator=None
     _checks.choice(mode, "mode", ("additive", "multiplicative"))
     if not training or std == 0.0:
         return input
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     so = _draw(input, generator, _rng.blocks_for(input.numel(), input.element_size()))
     return _ops_dropout.gaussian_noise(input.contiguous(), so, std, mode == "multiplicative")
 

@@ -367,7 +367,7 @@ def test_without_ml_dtypes_the_error_says_what_to_install(monkeypatch):
 def test_16bit_refused_where_not_supported():
     x = np.zeros((4, 3), F16)
     with pytest.raises(TypeError, match="x: expected an array of dtype float32 or float64"):
-        rc.bias_act_dropout(x, np.zeros(3, F16))
+        rc.layer_norm(x)
 
 
 def test_uint16_is_not_bfloat16():
@@ -436,7 +436,7 @@ def test_torch_16bit_refused_where_not_supported():
     import regcore.torch.nn.functional as RF
 
     with pytest.raises(TypeError, match="input: regcore.torch does not support torch.bfloat16 in this operator"):
-        RF.bias_act_dropout(torch.ones(2, 4, dtype=torch.bfloat16), torch.ones(4, dtype=torch.bfloat16))
+        RF.layer_norm(torch.ones(2, 4, dtype=torch.bfloat16), (4,))
 
 
 def test_mixed_16bit_dtypes_refused_naming_both():
@@ -467,3 +467,65 @@ def test_gaussian_noise(backend, fmt, mode):
     want = (xf * z) if mode == "multiplicative" else (xf + z)
     assert y.dtype == PUBLIC[fmt]
     assert np.array_equal(_bits(y), _rounded_f32(fmt, want))
+
+
+ACTS = ["identity", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_dropout_identical_everywhere(fmt, act):
+    """Forward and backward (dx, dbias) of 16-bit bias+activation dropout: the same bits on every
+    backend, ISA level and thread count; dbias = the float64 column sums of the stored dx,
+    rounded once; y within a float32 evaluation of the same formula (the activations are the
+    float32 lane templates) rounded to the format."""
+    d = PUBLIC[fmt]
+    rows, cols = 70, 37                      # words cross row ends; a partial last word
+    x = rc.random.normal((rows, cols), dtype=d, generator=rc.Generator(1))
+    b = rc.random.normal(cols, 0, 0.5, dtype=d, generator=rc.Generator(2))
+    res = rc.random.normal((rows, cols), dtype=d, generator=rc.Generator(3))
+    dy = rc.random.normal((rows, cols), dtype=d, generator=rc.Generator(4))
+    outs = []
+    for be in BACKENDS:
+        for t in (1, 2):
+            with cpu_backend(be), num_threads(t):
+                y, st = rc.bias_act_dropout(x, b, act, 0.3, residual=res, generator=rc.Generator(9))
+                dx, db, _ = rc.bias_act_dropout_backward(dy, st)
+            outs.append((_bits(y), _bits(dx), _bits(db)))
+    for o in outs[1:]:
+        for a, c in zip(outs[0], o):
+            assert np.array_equal(a, c)
+    assert y.dtype == d and dx.dtype == d and db.dtype == d
+    assert np.array_equal(_bits(db), round_oracle(fmt, dx.astype(np.float64).sum(axis=0)))
+    # against the float32 kernels on the same (16-bit) values: y differs by the final rounding only
+    x32, b32, r32 = (a.astype(np.float32) for a in (x, b, res))
+    y32, _ = rc.bias_act_dropout(x32, b32, act, 0.3, residual=r32, generator=rc.Generator(9))
+    assert np.array_equal(_bits(y), _rounded_f32(fmt, y32))
+
+
+def test_bias_act_dropout_mixed_dtypes_refused():
+    x = np.ones((4, 3), F16)
+    y = np.full((4, 3), 7, F16)
+    with pytest.raises(TypeError, match=r"bias: expected dtype float16 \(x's\), got 'dtype bfloat16'"):
+        rc.bias_act_dropout(x, np.ones(3, BF16), out=y)
+    assert np.all(y == 7)
+
+
+def test_torch_bias_act_dropout_and_noise_16bit():
+    """regcore.torch's bias+activation dropout and Gaussian noise on bf16 tensors: dtype kept,
+    gradients in bf16, and the same bits as the array API on the same values."""
+    torch = pytest.importorskip("torch")
+    import regcore.torch.nn.functional as RF
+
+    x = torch.randn(64, 32).to(torch.bfloat16).requires_grad_()
+    b = torch.randn(32).to(torch.bfloat16).requires_grad_()
+    y = RF.bias_act_dropout(x, b, "gelu", 0.2, generator=rc.Generator(4))
+    assert y.dtype == torch.bfloat16
+    gx, gb = torch.autograd.grad(y.float().sum(), (x, b))
+    assert gx.dtype == gb.dtype == torch.bfloat16
+    # dbias: the float64 column sums of the stored dx, rounded once
+    sums = gx.float().numpy().astype(np.float64).sum(axis=0)
+    assert np.array_equal(gb.view(torch.int16).numpy().view(np.uint16), round_oracle("bfloat16", sums))
+    n = RF.gaussian_noise(torch.ones(100, dtype=torch.float16), 0.5, generator=rc.Generator(2))
+    ref = rc.gaussian_noise(np.ones(100, np.float16), 0.5, generator=rc.Generator(2))
+    assert n.dtype == torch.float16 and np.array_equal(n.numpy(), ref)

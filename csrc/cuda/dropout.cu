@@ -172,7 +172,8 @@ template <class T>
 __global__ void bias_act_forward_kernel(const T* __restrict__ x, const T* __restrict__ bias,
                                         const T* __restrict__ res, T* __restrict__ y,
                                         uint32_t* bits, uint8_t* bytes, int64_t n, int64_t cols,
-                                        int act, DropoutRule r, T scale, bool bytes_aligned) {
+                                        int act, DropoutRule r, compute_t<T> scale, bool bytes_aligned) {
+  using C = compute_t<T>;   // 16-bit data: float32 math, y rounded once as stored
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
     const int64_t i0 = task * 128 + 4 * lane;
@@ -180,11 +181,11 @@ __global__ void bias_act_forward_kernel(const T* __restrict__ x, const T* __rest
     store_mask(bits, bytes, task, lane, nib, n, bytes_aligned);
     for (int k = 0; k < 4 && i0 + k < n; ++k) {
       const int64_t i = i0 + k;
-      T f, d;
-      activation(act, x[i] + bias[i % cols], f, d);
-      T v = ((nib >> k) & 1u) ? f * scale : T(0);
-      if (res) v = v + res[i];
-      y[i] = v;
+      C f, d;
+      activation(act, elem_load(x + i) + elem_load(bias + i % cols), f, d);
+      C v = ((nib >> k) & 1u) ? f * scale : C(0);
+      if (res) v = v + elem_load(res + i);
+      elem_store(y + i, v);
     }
   }
 }
@@ -201,7 +202,8 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
                                          const T* __restrict__ bias, const uint32_t* bits,
                                          const uint8_t* bytes, T* __restrict__ dx,
                                          double* __restrict__ partial, int64_t rows, int64_t cols,
-                                         int act, DropoutRule r, T scale) {
+                                         int act, DropoutRule r, compute_t<T> scale) {
+  using C = compute_t<T>;   // 16-bit data: float32 math; dbias sums the stored (rounded) dx
   const StreamKey key = stream_key(r.seed);
   const int64_t nchunks = (rows + kBiasRows - 1) / kBiasRows;
   const int64_t items = nchunks * cols;
@@ -210,7 +212,7 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
   for (int64_t it = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; it < items; it += stride) {
     const int64_t chunk = it / cols, col = it % cols;
     const int64_t r1 = (chunk + 1) * kBiasRows < rows ? (chunk + 1) * kBiasRows : rows;
-    const T b = bias[col];
+    const C b = elem_load(bias + col);
     double acc = 0.0;
     for (int64_t row = chunk * kBiasRows; row < r1; ++row) {
       const int64_t i = row * cols + col;
@@ -218,14 +220,14 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
       if (bits) keep = (bits[i / 32] >> (i % 32)) & 1u;
       else if (bytes) keep = bytes[i] != 0;
       else keep = (draw_nibble(key, r, uint64_t(i / 4)) >> (i % 4)) & 1u;
-      T g = T(0);
+      C g = C(0);
       if (keep) {
-        T f, d;
-        activation(act, x[i] + b, f, d);
-        g = (dy[i] * scale) * d;
+        C f, d;
+        activation(act, elem_load(x + i) + b, f, d);
+        g = (elem_load(dy + i) * scale) * d;
       }
-      dx[i] = g;
-      acc += double(g);
+      elem_store(dx + i, g);
+      acc += double(elem_load(dx + i));
     }
     partial[it] = acc;
     (void)n;
@@ -239,7 +241,7 @@ __global__ void column_sum_kernel(const double* __restrict__ partial, T* __restr
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {
     double s = 0.0;
     for (int64_t k = 0; k < nchunks; ++k) s += partial[k * cols + c];
-    dbias[c] = T(s);
+    elem_store_f64(dbias + c, s);   // rounded once (16-bit: via float32 rounded to odd)
   }
 }
 
@@ -308,7 +310,7 @@ void bias_act_forward(DType dt, const void* x, const void* bias, const void* res
                       uint8_t* bytes, int64_t n, int64_t cols, int act, const DropoutRule& rule, double scale,
                       uintptr_t stream) {
   if (n <= 0) return;
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using S = REGCORE_S;
     bias_act_forward_kernel<S><<<warp_grid(n), kThreads, 0, as_stream(stream)>>>(
         static_cast<const S*>(x), static_cast<const S*>(bias), static_cast<const S*>(residual), static_cast<S*>(y),
@@ -325,7 +327,7 @@ void bias_act_backward(DType dt, const void* dy, const void* x, const void* bias
   const int64_t nchunks = (rows + kBiasRows - 1) / kBiasRows;
   double* partial = nullptr;
   cudaStream_t s = as_stream(stream);
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using S = REGCORE_S;
     if (nchunks > 0) {
       check(cudaMallocAsync(reinterpret_cast<void**>(&partial), size_t(nchunks * cols) * sizeof(double), s),

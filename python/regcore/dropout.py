@@ -27,8 +27,7 @@ __all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout
 
 _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
-# dropout, dropout_, dropconnect, dropout_backward and gaussian_noise take 16-bit data too
-# (bias_act_dropout: float32 and float64)
+# every kernel of this family takes 16-bit data too (computed in float32, docs/precision.md)
 _HALF_OK = _dtypes.all_floats()
 _TWO32 = 1 << 32
 
@@ -220,10 +219,10 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
 
 
 def _bias_act_inputs(x, bias, residual):
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     if xref.ndim < 1:
         raise value_error("x", "an array with at least one dimension (bias runs along the last)", xref.shape)
-    bref = _arrays.inspect(bias, "bias")
+    bref = _arrays.inspect(bias, "bias", dtypes=_HALF_OK)
     _arrays.same_place(xref, bref, "bias")
     if bref.dtype != xref.dtype:
         raise type_error("bias", f"dtype {xref.dtype} (x's)", f"dtype {bref.dtype}")
@@ -231,7 +230,7 @@ def _bias_act_inputs(x, bias, residual):
         raise value_error("bias", f"shape ({xref.shape[-1]},) (the last axis of x)", bref.shape)
     rref = None
     if residual is not None:
-        rref = _arrays.inspect(residual, "residual")
+        rref = _arrays.inspect(residual, "residual", dtypes=_HALF_OK)
         _arrays.same_place(xref, rref, "residual")
         if rref.dtype != xref.dtype:
             raise type_error("residual", f"dtype {xref.dtype} (x's)", f"dtype {rref.dtype}")
@@ -274,10 +273,10 @@ def bias_act_dropout_backward(dy, state, *, out=None):
     if not isinstance(state, BiasActDropoutState):
         raise type_error("state", "a BiasActDropoutState returned by bias_act_dropout()", type(state).__name__)
     m = _mask_arg(state.mask, "state.mask")
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
-    xref = _arrays.inspect(state.x, "state.x")
-    bref = _arrays.inspect(state.bias, "state.bias")
+    xref = _arrays.inspect(state.x, "state.x", dtypes=_HALF_OK)
+    bref = _arrays.inspect(state.bias, "state.bias", dtypes=_HALF_OK)
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype,
                         may_be=() if state.has_residual else ((dyref, "dy"),),

@@ -94,21 +94,25 @@ template <class T> static void test_dropout(int64_t n, uint32_t t, uint32_t drop
   }
 }
 
+// T: storage type; C = compute_t<T>. The references compute in C and round once to T; dbias
+// sums the stored dx values.
 template <class T> static void test_bias_act(int64_t rows, int64_t cols, int act) {
+  using C = compute_t<T>;
   const int64_t n = rows * cols;
   cuda::DropoutRule r{99 + uint64_t(n), 5, 0x60000000u, 0};
-  const T scale = T(1.5);
+  const C scale = C(1.5);
   auto x = randv<T>(n), bias = randv<T>(cols), res = randv<T>(n), dy = randv<T>(n);
-  std::vector<T> y(n + 8), dx(n + 8), dbias(cols + 1, T(-7));
+  std::vector<T> y(n + 8), dx(n + 8), dbias(cols + 1, from_d<T>(-7));
   std::vector<uint32_t> bits((n + 31) / 32 + 1);
   cuda::bias_act_forward(dtype_of<T>(), x.data(), bias.data(), res.data(), y.data(), bits.data(), nullptr, n, cols, act, r, scale, 0);
   const StreamKey key = stream_key(r.seed);
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t keep = (keep_word(key, r.offset, uint64_t(i / 32), r.threshold, 0) >> (i % 32)) & 1u;
-    T f, d;
-    activation(act, x[i] + bias[i % cols], f, d);
-    const T ref = (keep ? f * scale : T(0)) + res[i];
-    CHECK(same(y[i], ref), "bias_act_forward act=%d i=%lld", act, (long long)i);
+    C f, d;
+    activation(act, elem_load(&x[i]) + elem_load(&bias[i % cols]), f, d);
+    T ref;
+    elem_store(&ref, (keep ? f * scale : C(0)) + elem_load(&res[i]));
+    CHECK(same(y[i], ref), "bias_act_forward act=%d i=%lld (%s)", act, (long long)i, dtype_traits<T>::name);
   }
   cuda::bias_act_backward(dtype_of<T>(), dy.data(), x.data(), bias.data(), nullptr, nullptr, dx.data(), dbias.data(), n, cols, act, r, scale, 0);
   const int64_t R = 64, nchunks = (rows + R - 1) / R;
@@ -119,14 +123,21 @@ template <class T> static void test_bias_act(int64_t rows, int64_t cols, int act
       for (int64_t row = k * R; row < rows && row < (k + 1) * R; ++row) {
         const int64_t i = row * cols + c;
         const uint32_t keep = (keep_word(key, r.offset, uint64_t(i / 32), r.threshold, 0) >> (i % 32)) & 1u;
-        T g = T(0);
-        if (keep) { T f, d; activation(act, x[i] + bias[c], f, d); g = (dy[i] * scale) * d; }
-        CHECK(same(dx[i], g), "bias_act_backward dx act=%d i=%lld", act, (long long)i);
-        acc += double(g);
+        C g = C(0);
+        if (keep) {
+          C f, d;
+          activation(act, elem_load(&x[i]) + elem_load(&bias[c]), f, d);
+          g = (elem_load(&dy[i]) * scale) * d;
+        }
+        T gs;
+        elem_store(&gs, g);
+        CHECK(same(dx[i], gs), "bias_act_backward dx act=%d i=%lld (%s)", act, (long long)i, dtype_traits<T>::name);
+        acc += double(elem_load(&gs));
       }
       total += acc;
     }
-    CHECK(same(dbias[c], T(total)), "bias_act_backward dbias act=%d col=%lld: %.17g vs %.17g", act, (long long)c, double(dbias[c]), total);
+    CHECK(same(dbias[c], from_d<T>(total)), "bias_act_backward dbias act=%d col=%lld: %.17g vs %.17g", act,
+          (long long)c, double(elem_load(&dbias[c])), total);
   }
 }
 
@@ -407,6 +418,8 @@ int main(int argc, char** argv) {
   test_dropout<float>(257, 0, 1, 0);
   for (int act = 0; act <= 5; ++act) test_bias_act<float>(130, 37, act);
   test_bias_act<double>(300, 5, 2);
+  for (int act = 0; act <= 5; ++act) test_bias_act<bfloat16_t>(130, 37, act);
+  test_bias_act<float16_t>(200, 33, 3);
   }
   if (want("random")) {
   for (int64_t n : {1, 5, 4096, 9999})

@@ -71,21 +71,30 @@ def bias_act_dropout_forward(x, bias, residual, y, bits, bytes_, act, seed, offs
     n = x.size
     keep = keep_mask(n, seed, offset, t, drop_all)
     _store_mask(keep, bits, bytes_)
-    f, _ = activation(act, x + bias)
+    # 16-bit data: float32 math, y rounded once as stored
+    f, _ = activation(act, _half.load(x) + _half.load(bias))
     v = _scaled(f.reshape(-1), keep, scale)
     if residual is not None:
-        v = v + residual.reshape(-1)
-    y.reshape(-1)[:] = v
+        v = v + _half.load(residual).reshape(-1)
+    _half.store(y.reshape(-1), v)
 
 
 def bias_act_dropout_backward(dy, x, bias, bits, bytes_, dx, dbias, act, seed, offset, t, drop_all, scale):
     keep = _mask_from(x.size, bits, bytes_, seed, offset, t, drop_all)
-    _, d = activation(act, x + bias)
-    g = np.where(keep, (dy.reshape(-1) * scale) * d.reshape(-1), x.dtype.type(0))
-    dx.reshape(-1)[:] = g
+    xf = _half.load(x)
+    _, d = activation(act, xf + _half.load(bias))
+    g = np.where(keep, (_half.load(dy).reshape(-1) * scale) * d.reshape(-1), xf.dtype.type(0))
+    _half.store(dx.reshape(-1), g)
+    g = _half.load(dx.reshape(-1))      # dbias sums the stored (rounded) dx values
     cols = bias.size
     if cols:
-        dbias[:] = g.reshape(-1, cols).sum(axis=0, dtype=np.float64).astype(x.dtype)
+        sums = g.reshape(-1, cols).sum(axis=0, dtype=np.float64)
+        if _half.is_half(dbias):
+            from ... import _dtypes   # float64 -> 16 bits rounded once
+            d16 = _dtypes.F16 if dbias.dtype == np.float16 else _dtypes.require_bfloat16()
+            dbias[:] = _dtypes.round_array(d16, sums).view(dbias.dtype)
+        else:
+            dbias[:] = sums.astype(x.dtype)
 
 
 def gaussian_noise(x, y, seed, offset, mean, std, multiplicative):

@@ -77,15 +77,15 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     p = _checks.probability(p)
     _checks.choice(activation, "activation", ACTIVATIONS)
     _checks.choice(mask, "mask", MASKS)
-    _checks.float_tensor(input, "input")
-    _checks.float_tensor(bias, "bias")
+    _checks.float_tensor(input, "input", half=True)
+    _checks.float_tensor(bias, "bias", half=True)
     _checks.same_device(bias, input, "bias")
     _checks.same_dtype(bias, input, "bias")
     if input.dim() < 1 or bias.shape != input.shape[-1:]:
         raise ValueError(f"bias: expected shape ({input.shape[-1] if input.dim() else '?'},) (the last axis of "
                          f"input), got {tuple(bias.shape)}")
     if residual is not None:
-        _checks.float_tensor(residual, "residual")
+        _checks.float_tensor(residual, "residual", half=True)
         _checks.same_device(residual, input, "residual")
         _checks.same_dtype(residual, input, "residual")
         if residual.shape != input.shape:

@@ -15,7 +15,7 @@ import numpy as np
 F32, F64, F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)
 WIDE = (F32, F64)
 
-INSTALL_ML_DTYPES = "bfloat16 data needs the ml_dtypes package (pip install ml_dtypes)"
+INSTALL_ML_DTYPES = "bfloat16 data needs the ml_dtypes package (pip install ml_dtypes, or regcore[bfloat16])"
 
 _bf16 = None
 

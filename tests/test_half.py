@@ -356,7 +356,7 @@ def test_torch_bfloat16_tensors_through_the_array_api():
 def test_without_ml_dtypes_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setattr(_dtypes, "_bf16", None)
     monkeypatch.setattr(_dtypes, "bfloat16", lambda: None)
-    with pytest.raises(TypeError, match="ml_dtypes"):
+    with pytest.raises(TypeError, match="dtype: bfloat16 data needs the ml_dtypes package"):
         rc.random.uniform(10, dtype="bfloat16")
     with pytest.raises(TypeError, match="pip install ml_dtypes"):
         rc.random.uniform_(np.zeros(10, np.uint16))

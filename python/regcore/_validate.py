@@ -91,6 +91,8 @@ def float_dtype(name: str, dtype, *, half: bool = False) -> np.dtype:
     if text == "bfloat16" or (isinstance(dtype, str) and dtype == "bfloat16"):
         if not half:
             raise type_error(name, expected, dtype)
+        if _dtypes.bfloat16() is None:
+            raise TypeError(f"{name}: {_dtypes.INSTALL_ML_DTYPES}")
         return _dtypes.require_bfloat16()
     try:
         d = np.dtype(dtype)

@@ -85,8 +85,9 @@ def test_differentiable_inputs_that_require_grad_are_refused_with_advice(call):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.int32])
 def test_other_dtypes_are_named(dtype):
+    # (the dropout family takes bfloat16 and float16: tests/test_half.py; layer norm does not yet)
     with pytest.raises(TypeError, match=str(dtype).replace("torch.", "")):
-        rc.dropout(torch.zeros(4, dtype=dtype), 0.5)
+        rc.layer_norm(torch.zeros(2, 4, dtype=dtype))
 
 
 def test_non_contiguous_and_conjugate_views_are_refused():

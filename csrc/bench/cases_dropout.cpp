@@ -27,8 +27,8 @@ struct MaskBufs {
 template <class T>
 CaseSpec forward_case(Mask m, const char* dtype) {
   return on_backend(forward_spec<T>(m, dtype), "cpu", true, [m](int64_t n) {
-    return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), k = MaskBufs<T>(m, n), n,
-                     r = rule_for(kDropP), sc = T(drop_scale(kDropP))]() mutable {
+    return make_run([x = Buffer<T>(n, value_of<T>(1)), y = Buffer<T>(n, value_of<T>(0)), k = MaskBufs<T>(m, n), n,
+                     r = rule_for(kDropP), sc = compute_t<T>(drop_scale(kDropP))]() mutable {
       cpu::dropout_forward(dtype_of<T>(), x.data(), y.data(), k.b(), k.y(), n, r, sc);
     });
   });
@@ -37,8 +37,8 @@ CaseSpec forward_case(Mask m, const char* dtype) {
 template <class T>
 CaseSpec backward_case(Mask m, const char* dtype) {
   return on_backend(backward_spec<T>(m, dtype), "cpu", true, [m](int64_t n) {
-    return make_run([dy = Buffer<T>(n, T(1)), dx = Buffer<T>(n), k = MaskBufs<T>(m, n), n,
-                     r = rule_for(kDropP), sc = T(drop_scale(kDropP))]() mutable {
+    return make_run([dy = Buffer<T>(n, value_of<T>(1)), dx = Buffer<T>(n, value_of<T>(0)), k = MaskBufs<T>(m, n), n,
+                     r = rule_for(kDropP), sc = compute_t<T>(drop_scale(kDropP))]() mutable {
       cpu::dropout_backward(dtype_of<T>(), dy.data(), dx.data(), k.b(), k.y(), n, r, sc);
     });
   });
@@ -80,6 +80,7 @@ CaseSpec noise_case(const char* dtype) {
 
 REGCORE_DROPOUT_REGISTER_CASES(float, "float32", f32)
 REGCORE_DROPOUT_REGISTER_CASES(double, "float64", f64)
+REGCORE_DROPOUT_REGISTER_HALF_CASES(bfloat16_t, "bfloat16", bf16)
 
 }  // namespace
 }}  // namespace regcore::bench

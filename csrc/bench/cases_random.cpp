@@ -16,7 +16,7 @@ using spec::kSeed;
 template <class T, class Fill>
 CaseSpec draw_case(const char* kernel, const char* dtype, Fill fill) {
   return spec::on_backend(spec::draw_spec<T>(kernel, dtype), "cpu", /*uses_isa=*/true, [fill](int64_t n) {
-    return make_run([out = Buffer<T>(n), n, fill]() mutable { fill(out.data(), n); });
+    return make_run([out = Buffer<T>(n, spec::value_of<T>(0)), n, fill]() mutable { fill(out.data(), n); });
   });
 }
 
@@ -35,6 +35,13 @@ const Register r_normal_f32{draw_case<float>("normal", "float32", [](float* p, i
 })};
 const Register r_normal_f64{draw_case<double>("normal", "float64", [](double* p, int64_t n) {
   cpu::fill_normal(DType::f64, p, n, kSeed, 0, 0.0, 1.0);
+})};
+// bfloat16: hi = the largest bfloat16 below 1 (1 - 2^-8)
+const Register r_uniform_bf16{draw_case<bfloat16_t>("uniform", "bfloat16", [](bfloat16_t* p, int64_t n) {
+  cpu::fill_uniform(DType::bf16, p, n, kSeed, 0, 0.0, 1.0, 0.99609375);
+})};
+const Register r_normal_bf16{draw_case<bfloat16_t>("normal", "bfloat16", [](bfloat16_t* p, int64_t n) {
+  cpu::fill_normal(DType::bf16, p, n, kSeed, 0, 0.0, 1.0);
 })};
 
 }  // namespace

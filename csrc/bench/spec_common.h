@@ -8,7 +8,11 @@
 // the case file fills in with `on_backend`.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <type_traits>
 #include <utility>
+
+#include "../core/half.h"
 
 #include "bench_case.h"
 
@@ -18,6 +22,17 @@ constexpr uint64_t kSeed = 20240607;  // the counter-stream seed of every random
 
 inline int64_t zero_state(int64_t) { return 0; }
 
+// A storage value of T from a double (16-bit formats: rounded once, core/half.h).
+template <class T> T value_of(double v) {
+  if constexpr (std::is_integral<T>::value) {
+    return T(v);
+  } else {
+    T r;
+    elem_store_f64(&r, v);
+    return r;
+  }
+}
+
 // A case that writes n elements of T and reads nothing (random draws, weight init).
 template <class T>
 CaseSpec write_only_spec(const char* family, const char* kernel, const char* dtype) {
@@ -25,7 +40,7 @@ CaseSpec write_only_spec(const char* family, const char* kernel, const char* dty
   c.family = family;
   c.kernel = kernel;
   c.dtype = dtype;
-  c.bytes_formula = sizeof(T) == 8 ? "write 8n" : "write 4n";
+  c.bytes_formula = "write " + std::to_string(sizeof(T)) + "n";
   c.min_bytes = [](int64_t n) { return n * int64_t(sizeof(T)); };
   c.state_formula = "0";
   c.state_bytes = zero_state;

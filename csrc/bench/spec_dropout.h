@@ -49,7 +49,8 @@ template <class T>
 CaseSpec forward_spec(Mask m, const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base(std::string("forward_") + mask_name(m), dtype);
-  c.bytes_formula = with_mask(s == 8 ? "read 8n + write 8n" : "read 4n + write 4n", m, "");
+  const std::string sn = std::to_string(s) + "n";
+  c.bytes_formula = with_mask("read " + sn + " + write " + sn, m, "");
   c.min_bytes = [m, s](int64_t n) { return 2 * s * n + mask_bytes(m, n); };
   c.state_formula = m == kBits ? "n/8 (bit mask)" : m == kBytes ? "n (byte mask)" : "0 (seed, offset)";
   c.state_bytes = [m](int64_t n) { return mask_bytes(m, n); };
@@ -60,7 +61,8 @@ template <class T>
 CaseSpec backward_spec(Mask m, const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base(std::string("backward_") + mask_name(m), dtype);
-  c.bytes_formula = with_mask(s == 8 ? "read 8n" : "read 4n", m, s == 8 ? " + write 8n" : " + write 4n");
+  const std::string sn = std::to_string(s) + "n";
+  c.bytes_formula = with_mask("read " + sn, m, (" + write " + sn).c_str());
   c.min_bytes = [m, s](int64_t n) { return 2 * s * n + mask_bytes(m, n); };
   return c;
 }
@@ -121,3 +123,9 @@ CaseSpec noise_spec(const char* dtype) {
   const Register r_ba_bwd_relu_##SUF{bias_act_backward_case<T>("relu", spec::ACT_RELU, DT)};     \
   const Register r_ba_bwd_gelu_##SUF{bias_act_backward_case<T>("gelu", spec::ACT_GELU_ERF, DT)}; \
   const Register r_noise_##SUF{noise_case<T>(DT)};
+// The 16-bit formats: plain dropout (the kernels that take them, docs/precision.md).
+#define REGCORE_DROPOUT_REGISTER_HALF_CASES(T, DT, SUF)                \
+  const Register r_fwd_bits_##SUF{forward_case<T>(spec::kBits, DT)};   \
+  const Register r_fwd_none_##SUF{forward_case<T>(spec::kNone, DT)};   \
+  const Register r_bwd_bits_##SUF{backward_case<T>(spec::kBits, DT)};  \
+  const Register r_bwd_none_##SUF{backward_case<T>(spec::kNone, DT)};

@@ -18,9 +18,21 @@ namespace regcore { namespace bindings {
 
 namespace py = pybind11;
 
+// The NumPy dtype an array of each storage type arrives as. bfloat16 has no NumPy dtype of its
+// own (ml_dtypes' is not part of the buffer protocol or DLPack), so the Python layer passes
+// bfloat16 data as a uint16 view of the same memory (regcore/_dtypes.py); uint16 is not a data
+// dtype of any kernel, so the tag is unambiguous. float16 is NumPy's own.
+template <class S> inline py::dtype storage_dtype() { return py::dtype::of<S>(); }
+template <> inline py::dtype storage_dtype<bfloat16_t>() { return py::dtype::of<uint16_t>(); }
+template <> inline py::dtype storage_dtype<float16_t>() {
+  // NumPy's cached descriptor, looked up once (never destroyed: no Python call at exit).
+  static const py::dtype* d = new py::dtype("float16");
+  return *d;
+}
+
 // The NumPy dtype of each tag (cheap: NumPy's cached descriptors).
 inline py::dtype numpy_dtype(DType dt) {
-  return visit_dtype(dt, [](auto t) { return py::dtype::of<REGCORE_TAG_TYPE(t)>(); });
+  return visit_dtype(dt, [](auto t) { return storage_dtype<REGCORE_TAG_TYPE(t)>(); });
 }
 
 // The tag of a NumPy dtype; false when regcore has no such float dtype.
@@ -28,7 +40,7 @@ inline bool tag_of(const py::dtype& d, DType& dt) {
   bool found = false;
   for_each_dtype([&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
-    if (!found && d.is(py::dtype::of<S>())) {
+    if (!found && d.is(storage_dtype<S>())) {
       dt = dtype_of<S>();
       found = true;
     }

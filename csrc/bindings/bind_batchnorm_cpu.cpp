@@ -152,7 +152,8 @@ const void* optional_in(const py::object& a, DType pdt, int64_t C, const char* n
 }
 
 py::array new_array(DType dt, int64_t n) {
-  return visit_dtype(dt, [n](auto t) -> py::array { return py::array_t<REGCORE_TAG_TYPE(t)>(n); });
+  // dt is a compute dtype (per-channel arrays): float32 or float64
+  return visit_dtype_f32_f64(dt, [n](auto t) -> py::array { return py::array_t<REGCORE_TAG_TYPE(t)>(n); });
 }
 
 py::tuple coefficients(const py::array& mean, const py::array& var, const py::object& gamma, const py::object& beta,

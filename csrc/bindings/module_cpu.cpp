@@ -11,6 +11,7 @@ void bind_dropout_cpu(pybind11::module_& m);
 void bind_channel_dropout_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
 void bind_average_cpu(pybind11::module_& m);
+void bind_convert_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_channel_dropout_cpu(m);
   regcore::bindings::bind_sgd_cpu(m);
   regcore::bindings::bind_average_cpu(m);
+  regcore::bindings::bind_convert_cpu(m);
 }

@@ -16,13 +16,14 @@
 #include <string>
 
 #include "config.h"
+#include "half.h"
 
 namespace regcore {
 
-enum class DType : int32_t { f32 = 0, f64 = 1 };
+enum class DType : int32_t { f32 = 0, f64 = 1, bf16 = 2, f16 = 3 };
 
 // X(tag, storage type) for every dtype, in tag order.
-#define REGCORE_DTYPES(X) X(f32, float) X(f64, double)
+#define REGCORE_DTYPES(X) X(f32, float) X(f64, double) X(bf16, bfloat16_t) X(f16, float16_t)
 
 // Storage type -> its tag, the type its arithmetic runs in, and its NumPy name.
 template <class S> struct dtype_traits;
@@ -35,6 +36,18 @@ template <> struct dtype_traits<double> {
   static constexpr DType tag = DType::f64;
   using compute = double;
   static constexpr const char* name = "float64";
+};
+
+// The 16-bit formats store 16 bits and compute in float32 (core/half.h converts).
+template <> struct dtype_traits<bfloat16_t> {
+  static constexpr DType tag = DType::bf16;
+  using compute = float;
+  static constexpr const char* name = "bfloat16";
+};
+template <> struct dtype_traits<float16_t> {
+  static constexpr DType tag = DType::f16;
+  using compute = float;
+  static constexpr const char* name = "float16";
 };
 
 template <class S> using compute_t = typename dtype_traits<S>::compute;
@@ -57,6 +70,15 @@ template <class F> inline decltype(auto) visit_dtype(DType dt, F&& f) {
 #undef REGCORE_DTYPE_CASE
   }
   return f(type_tag<float>{});  // not a DType: the intakes never let one through
+}
+
+// The same switch over float32 and float64 only, for kernels that still read their elements as
+// plain C++ values instead of through elem_load / vload (core/half.h): their family's Python
+// layer accepts only those two dtypes, so no other tag reaches them. Moving a family to every
+// dtype = loading and storing through those helpers, then calling visit_dtype.
+template <class F> inline decltype(auto) visit_dtype_f32_f64(DType dt, F&& f) {
+  if (dt == DType::f64) return f(type_tag<double>{});
+  return f(type_tag<float>{});
 }
 
 // f(type_tag<S>{}) for every dtype, in tag order (launch tables built per dtype).

@@ -123,6 +123,11 @@ template <> struct draw_transforms<double> {
   using uniform = UniformF64Transform;
   using normal = NormalF64Transform;
 };
+// The 16-bit formats draw in float32 (E = 4, the float32 stream layout) and round as they store:
+// a bfloat16 / float16 fill is the float32 fill of the same generator state, rounded to nearest
+// even (the bounds are clamped in float32 to values the 16-bit format holds, docs/random.md).
+template <> struct draw_transforms<bfloat16_t> : draw_transforms<float> {};
+template <> struct draw_transforms<float16_t> : draw_transforms<float> {};
 
 // The draws for storage type S from parameters in float64 (already rounded to S's arithmetic type).
 template <class S>

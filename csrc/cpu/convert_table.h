@@ -13,6 +13,10 @@ struct ConvertTable {
   void (*to_f64)(DType dt, const void* src, double* dst, int64_t n);
   // dst[i] = src[i] rounded to dt (nearest, ties to even), i in [0, n).
   void (*from_f64)(DType dt, const double* src, void* dst, int64_t n);
+  // The 16-bit formats (bf16, f16) only: dst[i] = src[i] as float32 (exact), and dst[i] = src[i]
+  // rounded to dt (nearest, ties to even): the conversions the kernels do as they load and store.
+  void (*to_f32)(DType dt, const void* src, float* dst, int64_t n);
+  void (*from_f32)(DType dt, const float* src, void* dst, int64_t n);
 };
 
 }}  // namespace regcore::cpu

@@ -13,7 +13,8 @@ bool processor_has(Isa isa) {
   switch (isa) {
     case Isa::scalar: return true;
     // libgcc's checks include the OS (XCR0) having enabled the YMM / ZMM register state.
-    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case Isa::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&

@@ -64,7 +64,7 @@ using namespace ::regcore::cuda_kernels;
 inline OutLayout per_channel_rows(int64_t C) { return OutLayout{1, C}; }
 
 void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double* out, uintptr_t stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     launch_reduce<StatsPolicy<T>, T>(static_cast<const T*>(x), nullptr, N, C, S, BnCoefOf<T>{}, false, out,
                                      per_channel_rows(C), as_stream(stream), finish_moments_kernel,
@@ -76,7 +76,7 @@ void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_
                   uintptr_t stream) {
   const int64_t n = N * C * S;
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     const T* px = static_cast<const T*>(x);
     T* py = static_cast<T*>(y);
@@ -88,7 +88,7 @@ void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_
 
 void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t C, int64_t S, const BnCoef& k,
                     bool relu, double* out, uintptr_t stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     launch_reduce<GradPolicy<T>, T>(static_cast<const T*>(x), static_cast<const T*>(dy), N, C, S, coef_of<T>(k), relu,
                                     out, per_channel_rows(C), as_stream(stream), finish_sums_kernel,
@@ -100,7 +100,7 @@ void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N,
                    const BnCoef& k, const BnGradCoef& g, bool relu, uintptr_t stream) {
   const int64_t n = N * C * S;
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     const T* pdy = static_cast<const T*>(dy);
     const T* px = static_cast<const T*>(x);

@@ -55,7 +55,7 @@ template <class T>
 __device__ __forceinline__ Quad<T> load4(const T* p, int64_t i0, int64_t n, bool aligned) {
   Quad<T> q;
   if (aligned && i0 + 4 <= n) {
-    if constexpr (sizeof(T) == 4) {
+    if constexpr (sizeof(T) <= 4) {  // one 16-byte load (8 bytes for the 16-bit formats)
       q = *reinterpret_cast<const Quad<T>*>(p + i0);
     } else {  // two 16-byte loads
       const double2 a = reinterpret_cast<const double2*>(p + i0)[0];
@@ -64,14 +64,14 @@ __device__ __forceinline__ Quad<T> load4(const T* p, int64_t i0, int64_t n, bool
     }
   } else {
 #pragma unroll
-    for (int k = 0; k < 4; ++k) q.v[k] = i0 + k < n ? p[i0 + k] : T(0);
+    for (int k = 0; k < 4; ++k) q.v[k] = i0 + k < n ? p[i0 + k] : T{};
   }
   return q;
 }
 template <class T>
 __device__ __forceinline__ void store4(T* p, int64_t i0, int64_t n, bool aligned, const Quad<T>& q) {
   if (aligned && i0 + 4 <= n) {
-    if constexpr (sizeof(T) == 4) {
+    if constexpr (sizeof(T) <= 4) {
       *reinterpret_cast<Quad<T>*>(p + i0) = q;
     } else {
       reinterpret_cast<double2*>(p + i0)[0] = make_double2(q.v[0], q.v[1]);
@@ -127,9 +127,18 @@ __device__ __forceinline__ uint32_t mask_nibble(const uint32_t* bits, const uint
   for (int64_t task = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; task < ntasks; \
        task += warps)
 
+// y = keep ? x * scale : +0 in compute_t<T>, rounded once as it is stored (core/half.h) for the
+// 16-bit formats: the CPU's bits.
+template <class T>
+__device__ __forceinline__ void scale_quad(Quad<T>& q, uint32_t nib, compute_t<T> scale) {
+  using C = compute_t<T>;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) elem_store(&q.v[k], ((nib >> k) & 1u) ? elem_load(&q.v[k]) * scale : C(0));
+}
+
 template <class T>
 __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ y, uint32_t* bits,
-                                       uint8_t* bytes, int64_t n, DropoutRule r, T scale,
+                                       uint8_t* bytes, int64_t n, DropoutRule r, compute_t<T> scale,
                                        bool aligned, bool bytes_aligned) {
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
@@ -138,8 +147,7 @@ __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ 
     store_mask(bits, bytes, task, lane, nib, n, bytes_aligned);
     if (i0 < n) {
       Quad<T> q = load4(x, i0, n, aligned);
-#pragma unroll
-      for (int k = 0; k < 4; ++k) q.v[k] = ((nib >> k) & 1u) ? q.v[k] * scale : T(0);
+      scale_quad(q, nib, scale);
       store4(y, i0, n, aligned, q);
     }
   }
@@ -148,15 +156,14 @@ __global__ void dropout_forward_kernel(const T* __restrict__ x, T* __restrict__ 
 template <class T>
 __global__ void dropout_backward_kernel(const T* __restrict__ dy, T* __restrict__ dx,
                                         const uint32_t* bits, const uint8_t* bytes, int64_t n,
-                                        DropoutRule r, T scale, bool aligned) {
+                                        DropoutRule r, compute_t<T> scale, bool aligned) {
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
     const int64_t i0 = task * 128 + 4 * lane;
     if (i0 >= n) continue;
     const uint32_t nib = mask_nibble(bits, bytes, key, r, i0, n);
     Quad<T> q = load4(dy, i0, n, aligned);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) q.v[k] = ((nib >> k) & 1u) ? q.v[k] * scale : T(0);
+    scale_quad(q, nib, scale);
     store4(dx, i0, n, aligned, q);
   }
 }
@@ -165,7 +172,8 @@ template <class T>
 __global__ void bias_act_forward_kernel(const T* __restrict__ x, const T* __restrict__ bias,
                                         const T* __restrict__ res, T* __restrict__ y,
                                         uint32_t* bits, uint8_t* bytes, int64_t n, int64_t cols,
-                                        int act, DropoutRule r, T scale, bool bytes_aligned) {
+                                        int act, DropoutRule r, compute_t<T> scale, bool bytes_aligned) {
+  using C = compute_t<T>;   // 16-bit data: float32 math, y rounded once as stored
   const StreamKey key = stream_key(r.seed);
   REGCORE_WARP_TASKS(n) {
     const int64_t i0 = task * 128 + 4 * lane;
@@ -173,11 +181,11 @@ __global__ void bias_act_forward_kernel(const T* __restrict__ x, const T* __rest
     store_mask(bits, bytes, task, lane, nib, n, bytes_aligned);
     for (int k = 0; k < 4 && i0 + k < n; ++k) {
       const int64_t i = i0 + k;
-      T f, d;
-      activation(act, x[i] + bias[i % cols], f, d);
-      T v = ((nib >> k) & 1u) ? f * scale : T(0);
-      if (res) v = v + res[i];
-      y[i] = v;
+      C f, d;
+      activation(act, elem_load(x + i) + elem_load(bias + i % cols), f, d);
+      C v = ((nib >> k) & 1u) ? f * scale : C(0);
+      if (res) v = v + elem_load(res + i);
+      elem_store(y + i, v);
     }
   }
 }
@@ -194,7 +202,8 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
                                          const T* __restrict__ bias, const uint32_t* bits,
                                          const uint8_t* bytes, T* __restrict__ dx,
                                          double* __restrict__ partial, int64_t rows, int64_t cols,
-                                         int act, DropoutRule r, T scale) {
+                                         int act, DropoutRule r, compute_t<T> scale) {
+  using C = compute_t<T>;   // 16-bit data: float32 math; dbias sums the stored (rounded) dx
   const StreamKey key = stream_key(r.seed);
   const int64_t nchunks = (rows + kBiasRows - 1) / kBiasRows;
   const int64_t items = nchunks * cols;
@@ -203,7 +212,7 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
   for (int64_t it = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; it < items; it += stride) {
     const int64_t chunk = it / cols, col = it % cols;
     const int64_t r1 = (chunk + 1) * kBiasRows < rows ? (chunk + 1) * kBiasRows : rows;
-    const T b = bias[col];
+    const C b = elem_load(bias + col);
     double acc = 0.0;
     for (int64_t row = chunk * kBiasRows; row < r1; ++row) {
       const int64_t i = row * cols + col;
@@ -211,14 +220,14 @@ __global__ void bias_act_backward_kernel(const T* __restrict__ dy, const T* __re
       if (bits) keep = (bits[i / 32] >> (i % 32)) & 1u;
       else if (bytes) keep = bytes[i] != 0;
       else keep = (draw_nibble(key, r, uint64_t(i / 4)) >> (i % 4)) & 1u;
-      T g = T(0);
+      C g = C(0);
       if (keep) {
-        T f, d;
-        activation(act, x[i] + b, f, d);
-        g = (dy[i] * scale) * d;
+        C f, d;
+        activation(act, elem_load(x + i) + b, f, d);
+        g = (elem_load(dy + i) * scale) * d;
       }
-      dx[i] = g;
-      acc += double(g);
+      elem_store(dx + i, g);
+      acc += double(elem_load(dx + i));
     }
     partial[it] = acc;
     (void)n;
@@ -232,7 +241,7 @@ __global__ void column_sum_kernel(const double* __restrict__ partial, T* __restr
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {
     double s = 0.0;
     for (int64_t k = 0; k < nchunks; ++k) s += partial[k * cols + c];
-    dbias[c] = T(s);
+    elem_store_f64(dbias + c, s);   // rounded once (16-bit: via float32 rounded to odd)
   }
 }
 
@@ -247,12 +256,12 @@ __global__ void noise_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t
   for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < nblocks; b += stride) {
     uint32_t w[4];
     stream_block(key, offset + uint64_t(b), w);
-    T z[E];
+    typename Tr::out_t z[E];   // compute_t<T>: float32 draws for 16-bit data, rounded once below
     tr.apply(w, z);
 #pragma unroll
     for (int k = 0; k < E; ++k) {
       const int64_t i = b * E + k;
-      if (i < n) y[i] = multiplicative ? x[i] * z[k] : x[i] + z[k];
+      if (i < n) elem_store(y + i, multiplicative ? elem_load(x + i) * z[k] : elem_load(x + i) + z[k]);
     }
   }
 }

@@ -13,7 +13,7 @@ void fill_trunc_normal(DType dt, void* out, int64_t n, uint64_t seed, uint64_t o
   visit_dtype(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     launch_stream_generate(static_cast<S*>(out), n, seed, offset,
-                           TruncNormalTransform<S>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}), stream,
+                           TruncNormalTransform<compute_t<S>>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}), stream,
                            "init_trunc_normal");
   });
 }

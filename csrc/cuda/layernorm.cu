@@ -79,7 +79,7 @@ using namespace ::regcore::cuda_kernels;
 void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     ln_normalize_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(static_cast<const T*>(x),
                                                                            static_cast<T*>(y), n, L, coef_of<T>(k));
@@ -89,7 +89,7 @@ void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const 
 
 void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t L, const LnCoef& k,
                     double* row_out, double* col_out, uintptr_t stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     const LnArgs<T> p{coef_of<T>(k), L};
     const T* px = static_cast<const T*>(x);
@@ -107,7 +107,7 @@ void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R,
                    const void* kb, const void* kc, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     ln_grad_apply_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(
         static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), n, L, coef_of<T>(k),

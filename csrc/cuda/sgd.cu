@@ -156,12 +156,13 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
 void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h, uintptr_t stream_handle) {
   cudaStream_t stream = as_stream(stream_handle);
   // One table of launches per dtype: a launch's tensors share their element type.
-  for_each_dtype([&](auto t) { launch_steps<REGCORE_TAG_TYPE(t)>(ts, count, h, stream); });
+  launch_steps<float>(ts, count, h, stream);
+  launch_steps<double>(ts, count, h, stream);
   for (size_t i = 0; i < count; ++i) {
     const SgdTensor& s = ts[i];
     if (s.rows == 0 || s.n == 0) continue;
     const unsigned blocks = grid_for(s.rows * 32);
-    visit_dtype(s.dtype, [&](auto t) {
+    visit_dtype_f32_f64(s.dtype, [&](auto t) {
       using T = REGCORE_TAG_TYPE(t);
       max_norm_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(s.w), s.outer, s.rows, s.inner, h.max_norm);
     });
@@ -186,7 +187,7 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
     const int64_t chunks = first_chunk[i + 1] - first_chunk[i];
     const unsigned blocks = grid_for(chunks * 32);
     double* out = part + 2 * first_chunk[i];
-    visit_dtype(ts[i].dtype, [&](auto t) {
+    visit_dtype_f32_f64(ts[i].dtype, [&](auto t) {
       using T = REGCORE_TAG_TYPE(t);
       penalty_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(ts[i].x), ts[i].n, out);
     });

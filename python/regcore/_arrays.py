@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from . import _native
+from . import _dtypes, _native
 from ._errors import NO_CUDA_BUILD, type_error, value_error
 
 # DLPack device types (dlpack.h, DLDeviceType)
 _DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = _dtypes.WIDE   # the default: families whose kernels take 16-bit data pass _dtypes.all_floats()
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,18 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
             raise _grad_refusal(name)
         x = x.detach()
     try:
+        if x.dtype == _torch.bfloat16:
+            # NumPy has no bfloat16: the same memory as int16, seen as ml_dtypes' bfloat16
+            bf = _dtypes.bfloat16()
+            if bf is None:
+                raise TypeError
+            return x.view(_torch.int16).numpy().view(bf)
         return x.numpy()
-    except TypeError:   # a dtype NumPy has no type for (bfloat16, ...): name it
+    except TypeError:   # a dtype NumPy has no type for: name it
         if dtypes is None:
             return None
-        raise type_error(name, _expected_dtypes(dtypes), f"dtype {x.dtype}") from None
+        hint = f" ({_dtypes.INSTALL_ML_DTYPES})" if x.dtype == _torch.bfloat16 else ""
+        raise type_error(name, _expected_dtypes(dtypes) + hint, f"dtype {x.dtype}") from None
     except RuntimeError:
         return None
 
@@ -158,11 +165,13 @@ def _checked(x, name, view, device, dev_id, writeable, dtypes) -> ArrayRef:
         dev_id = view.device_id
 
     if dtypes is not None and dtype not in dtypes:
-        raise type_error(name, _expected_dtypes(dtypes), f"dtype {dtype}")
+        raise type_error(name, _expected_dtypes(dtypes) + _dtypes.hint_for(dtype), f"dtype {dtype}")
     if not c_contig:
         raise value_error(name, "a C-contiguous array", "an array with other strides")
     if writeable and not is_writeable:
         raise value_error(name, "a writeable array (it is updated in place)", "a read-only array")
+    if device == "cpu":
+        view = _dtypes.kernel_view(view)   # bfloat16 travels as uint16 (see _dtypes)
     return ArrayRef(x, device, int(dev_id or 0), shape, np.dtype(dtype), view, is_writeable)
 
 
@@ -219,15 +228,18 @@ def empty_like_place(like, shape: tuple, dtype: np.dtype):
     """
     if like is None or isinstance(like, np.ndarray):
         out = _aligned_empty(tuple(shape), dtype)   # what inspect would find, without asking
-        return out, ArrayRef(out, "cpu", 0, tuple(out.shape), out.dtype, out, True)
+        return out, ArrayRef(out, "cpu", 0, tuple(out.shape), out.dtype, _dtypes.kernel_view(out), True)
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(like, tensor) and like.device.type == "cpu":
         # NumPy's allocation wrapped as a torch tensor (zero copy): no array-namespace lookup
         # (~10 us a call for small outputs), and large outputs get NumPy's cache-line alignment
         # and huge-page advice: a fresh 64 MB torch.empty took 2.5x as long to fault in.
         view = _aligned_empty(tuple(shape), dtype)
-        out = _torch.from_numpy(view)
-        return out, ArrayRef(out, "cpu", 0, tuple(view.shape), view.dtype, view, True)
+        if _dtypes.is_bf16(view.dtype):   # torch.from_numpy knows no ml_dtypes array
+            out = _torch.from_numpy(view.view(np.int16)).view(_torch.bfloat16)
+        else:
+            out = _torch.from_numpy(view)
+        return out, ArrayRef(out, "cpu", 0, tuple(view.shape), view.dtype, _dtypes.kernel_view(view), True)
     else:
         import array_api_compat
 

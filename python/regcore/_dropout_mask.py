@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from . import _dtypes
+
 _TWO32 = 1 << 32
 
 ACTIVATIONS = {"identity": 0, "relu": 1, "gelu": 2, "gelu_tanh": 3, "tanh": 4, "sigmoid": 5}
@@ -25,12 +27,14 @@ def threshold(p: float) -> int:
 
 def scale_for(t: int, mode: str, dtype: np.dtype):
     """Inverted: 1/q with q = (2**32 - t) / 2**32 the exact keep probability (so E[y] = x up to
-    the rounding of the scale), rounded to float64 and then to the data dtype; 0 when q = 0 (no
-    element is kept, nothing to divide). Vanilla: 1."""
+    the rounding of the scale), rounded to float64 and then to the type the data's arithmetic runs
+    in (float32 for the 16-bit formats: their products are rounded once, as they are stored); 0
+    when q = 0 (no element is kept, nothing to divide). Vanilla: 1."""
+    c = _dtypes.compute(dtype).type
     if mode == "vanilla":
-        return dtype.type(1)
+        return c(1)
     kept = _TWO32 - t
-    return dtype.type(0) if kept == 0 else dtype.type(_TWO32 / kept)
+    return c(0) if kept == 0 else c(_TWO32 / kept)
 
 
 def to_host(a) -> np.ndarray:

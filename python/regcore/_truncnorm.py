@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import _dtypes
 from ._errors import value_error
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -44,15 +45,15 @@ def kernel_params(dtype: np.dtype, mean: float, std: float, a: float, b: float):
 
 def inward_bounds(dtype: np.dtype, a: float, b: float):
     """a and b rounded inward to the output precision, so a clamped result stays inside [a, b]."""
-    t = np.dtype(dtype).type
+    d = np.dtype(dtype)
     with np.errstate(over="ignore"):
-        lo, hi = t(a), t(b)
+        lo, hi = _dtypes.round_scalar(d, a), _dtypes.round_scalar(d, b)
     if float(lo) < a:
-        lo = np.nextafter(lo, t(np.inf))
+        lo = _dtypes.next_above(d, lo)
     if float(hi) > b:
-        hi = np.nextafter(hi, t(-np.inf))
-    if not lo <= hi:
-        raise value_error("b", f"an interval [a, b] that contains a {np.dtype(dtype)} value", (a, b))
+        hi = _dtypes.next_below(d, hi)
+    if not float(lo) <= float(hi):
+        raise value_error("b", f"an interval [a, b] that contains a {d} value", (a, b))
     return float(lo), float(hi)
 
 

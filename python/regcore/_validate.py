@@ -7,6 +7,7 @@ import operator
 
 import numpy as np
 
+from . import _dtypes
 from ._errors import type_error, value_error
 
 
@@ -29,8 +30,9 @@ def representable(name: str, value: float, dtype) -> float:
     """value (already checked real) must not overflow to +-inf when stored in dtype (float32:
     |value| <= 3.4e38): std=1e300 for a float32 output is refused, not turned into inf."""
     d = np.dtype(dtype)
-    if math.isfinite(value) and abs(value) > float(np.finfo(d).max):
-        raise value_error(name, f"a value representable in {d} (|value| <= {float(np.finfo(d).max):.4g})", value)
+    top = float(_dtypes.finfo(d).max)
+    if math.isfinite(value) and abs(value) > top:
+        raise value_error(name, f"a value representable in {d} (|value| <= {top:.4g})", value)
     return value
 
 
@@ -76,20 +78,30 @@ def choice(name: str, value, options) -> str:
     return value
 
 
-def float_dtype(name: str, dtype) -> np.dtype:
-    """float32 or float64, given as anything np.dtype accepts (or a framework dtype's name).
+def float_dtype(name: str, dtype, *, half: bool = False) -> np.dtype:
+    """float32 or float64 (also bfloat16 and float16 where ``half``: families whose kernels take
+    16-bit data), given as anything np.dtype accepts (or a framework dtype's name: "torch.bfloat16").
     None is refused: np.dtype(None) is float64, and a silent float64 default would double the
-    memory of a caller who meant "the default" (float32 here)."""
+    memory of a caller who meant "the default" (float32 here). bfloat16 needs ml_dtypes."""
+    allowed = _dtypes.all_floats() if half else _dtypes.WIDE
+    expected = " or ".join(str(d) for d in allowed)
     if dtype is None:
-        raise type_error(name, "float32 or float64 (omit the argument for the float32 default)", None)
+        raise type_error(name, f"{expected} (omit the argument for the float32 default)", None)
+    text = str(dtype).rsplit(".", 1)[-1] if str(dtype).startswith(("torch.", "cupy.", "ml_dtypes.")) else None
+    if text == "bfloat16" or (isinstance(dtype, str) and dtype == "bfloat16"):
+        if not half:
+            raise type_error(name, expected, dtype)
+        if _dtypes.bfloat16() is None:
+            raise TypeError(f"{name}: {_dtypes.INSTALL_ML_DTYPES}")
+        return _dtypes.require_bfloat16()
     try:
         d = np.dtype(dtype)
     except TypeError:
-        d = np.dtype(str(dtype).rsplit(".", 1)[-1]) if str(dtype).startswith(("torch.", "cupy.")) else None
+        d = np.dtype(text) if text is not None else None
         if d is None:
-            raise type_error(name, "float32 or float64", dtype) from None
-    if d not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise type_error(name, "float32 or float64", dtype)
+            raise type_error(name, expected, dtype) from None
+    if d not in allowed:
+        raise type_error(name, expected + _dtypes.hint_for(d), dtype)
     return d
 
 

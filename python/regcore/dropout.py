@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _arrays, _validate
+from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, threshold
 from ._errors import type_error, value_error
@@ -27,6 +27,8 @@ __all__ = ["DropoutMask", "BiasActDropoutState", "dropout", "dropout_", "dropout
 
 _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
+# every kernel of this family takes 16-bit data too (computed in float32, docs/precision.md)
+_HALF_OK = _dtypes.all_floats()
 _TWO32 = 1 << 32
 
 
@@ -74,7 +76,7 @@ def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
     ValueError naming out and the input."""
     if out is None:
         return _arrays.empty_like_place(like.obj, shape, dtype)
-    oref = _arrays.inspect(out, "out", writeable=True)
+    oref = _arrays.inspect(out, "out", writeable=True, dtypes=_HALF_OK)
     _arrays.same_place(like, oref, "out")
     if oref.dtype != dtype:
         raise type_error("out", f"dtype {dtype}", f"dtype {oref.dtype}")
@@ -95,13 +97,14 @@ def _run_forward(be, xref, yref, m):
 def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None):
     """y, mask = dropout(x, p): each element kept with probability q = 1 - p (exactly
     (2**32 - round(p * 2**32)) / 2**32) and scaled by 1/q (mode="inverted") or not ("vanilla").
+    x: float32, float64, bfloat16 or float16 (16-bit data: the product in float32, rounded once).
 
     mask="bits" stores 1 bit per element, "bytes" 1 byte, "none" nothing (backward regenerates
     the mask from the generator's seed and the call's counter offset).
 
     out: an array to write y into (writeable, C-contiguous, x's shape, dtype and device); it may
     be x itself (then this is dropout_) but must not partly overlap it."""
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
@@ -113,7 +116,7 @@ def dropout(x, p=0.5, *, generator=None, mode="inverted", mask="bits", out=None)
 
 def dropout_(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
     """Dropout in place on x (writeable, C-contiguous); returns the mask."""
-    xref = _arrays.inspect(x, "x", writeable=True)
+    xref = _arrays.inspect(x, "x", writeable=True, dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(xref)
@@ -125,7 +128,7 @@ def dropout_(x, p=0.5, *, generator=None, mode="inverted", mask="bits"):
 def dropconnect(w, p=0.5, *, generator=None, mode="inverted", mask="bits"):
     """DropConnect (Wan et al., 2013): drop individual weights rather than activations.
     Returns (w_dropped, mask); the gradient for w is ``dropout_backward(grad_w_dropped, mask)``."""
-    wref = _arrays.inspect(w, "w")
+    wref = _arrays.inspect(w, "w", dtypes=_HALF_OK)
     p, mode, kind = _options(p, mode, mask)
     g = resolve(generator)
     be = backend_for(wref, "w")
@@ -177,7 +180,7 @@ def dropout_backward(dy, mask, *, out=None):
     """dx = dy * keep * scale with the forward call's mask (stored or regenerated).
     out: an array for dx (dy's shape, dtype, device); it may be dy itself."""
     m = _mask_arg(mask)
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
@@ -203,8 +206,9 @@ def gaussian_noise(x, std, *, mode="additive", generator=None):
     """additive: y = x + std * z; multiplicative (Gaussian dropout): y = x * (1 + std * z).
     The factor (std * z, or 1 + std * z) is exactly ``regcore.random.normal(mean, std)`` with
     mean 0 or 1, drawn from the same generator state. For Gaussian dropout matching a dropout
-    rate p, use std = sqrt(p / (1 - p))."""
-    xref = _arrays.inspect(x, "x")
+    rate p, use std = sqrt(p / (1 - p)). 16-bit x: z and the sum or product in float32, rounded
+    once (docs/precision.md)."""
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     std = _validate.nonnegative("std", std)
     mode = _validate.choice("mode", mode, ("additive", "multiplicative"))
     return _noise(xref, std, mode == "multiplicative", resolve(generator))
@@ -215,16 +219,16 @@ def _noise(xref, std, mult, g):
     y, yref = _arrays.empty_like_place(xref.obj, xref.shape, xref.dtype)
     from .generator import blocks_for
     offset = g.reserve(blocks_for(xref.size, xref.dtype.itemsize))
-    t = xref.dtype.type
+    t = _dtypes.compute(xref.dtype).type
     be.gaussian_noise(xref.target, yref.target, g.seed, offset, t(1.0 if mult else 0.0), t(std), mult)
     return y
 
 
 def _bias_act_inputs(x, bias, residual):
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     if xref.ndim < 1:
         raise value_error("x", "an array with at least one dimension (bias runs along the last)", xref.shape)
-    bref = _arrays.inspect(bias, "bias")
+    bref = _arrays.inspect(bias, "bias", dtypes=_HALF_OK)
     _arrays.same_place(xref, bref, "bias")
     if bref.dtype != xref.dtype:
         raise type_error("bias", f"dtype {xref.dtype} (x's)", f"dtype {bref.dtype}")
@@ -232,7 +236,7 @@ def _bias_act_inputs(x, bias, residual):
         raise value_error("bias", f"shape ({xref.shape[-1]},) (the last axis of x)", bref.shape)
     rref = None
     if residual is not None:
-        rref = _arrays.inspect(residual, "residual")
+        rref = _arrays.inspect(residual, "residual", dtypes=_HALF_OK)
         _arrays.same_place(xref, rref, "residual")
         if rref.dtype != xref.dtype:
             raise type_error("residual", f"dtype {xref.dtype} (x's)", f"dtype {rref.dtype}")
@@ -279,10 +283,10 @@ def bias_act_dropout_backward(dy, state, *, out=None):
     if not isinstance(state, BiasActDropoutState):
         raise type_error("state", "a BiasActDropoutState returned by bias_act_dropout()", type(state).__name__)
     m = _mask_arg(state.mask, "state.mask")
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
-    xref = _arrays.inspect(state.x, "state.x")
-    bref = _arrays.inspect(state.bias, "state.bias")
+    xref = _arrays.inspect(state.x, "state.x", dtypes=_HALF_OK)
+    bref = _arrays.inspect(state.bias, "state.bias", dtypes=_HALF_OK)
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype,
                         may_be=() if state.has_residual else ((dyref, "dy"),),

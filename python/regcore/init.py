@@ -1,6 +1,7 @@
 """Weight initialization: every sampler in an in-place form (``name_(x, ...)``) and an allocating
-form (``name(shape, ..., dtype=, generator=, like=)``), float32 and float64, driven by the
-counter-based generator, so the same seed gives the same weights on every backend.
+form (``name(shape, ..., dtype=, generator=, like=)``), float32 and float64 (and bfloat16 /
+float16: docs/precision.md), driven by the counter-based generator, so the same seed gives the
+same weights on every backend.
 
 Conventions follow PyTorch's ``torch.nn.init`` (gains, fans, bounds); docs/init.md lists each
 formula and where regcore differs. Fan-based initializers take ``layout="channels_first"``
@@ -15,7 +16,7 @@ import math
 
 import numpy as np
 
-from . import _arrays, _truncnorm, _validate
+from . import _arrays, _dtypes, _truncnorm, _validate
 from ._backend import backend_for, host_backend
 from ._errors import value_error
 from .generator import blocks_for, resolve
@@ -113,7 +114,7 @@ def _normal_plan(dtype, mean, std):
 def _constant_plan(dtype, value, consume=False):
     v = _validate.real("value", value, finite=False)
     with np.errstate(over="ignore"):
-        v = dtype.type(v)
+        v = _dtypes.round_scalar(dtype, v)
 
     def run(ref, g):
         if consume and g is not None:
@@ -182,7 +183,7 @@ def _bounded(dtype, bound):
 
 def _fill(ref, value):
     if ref.device == "cpu":
-        ref.target[...] = value
+        ref.target[...] = np.asarray(value, ref.dtype).view(ref.target.dtype)   # bfloat16: its bits
     else:
         ref.obj[...] = value
 
@@ -190,7 +191,7 @@ def _fill(ref, value):
 def _write_host(ref, arr: np.ndarray):
     """Copy a host array (ref's shape and dtype) into the caller's array, on its device."""
     if ref.device == "cpu":
-        np.copyto(ref.target, arr, casting="no")
+        np.copyto(ref.target, _dtypes.kernel_view(arr), casting="no")
     else:
         xp = _arrays.namespace_of(ref.obj)
         import array_api_compat
@@ -229,7 +230,7 @@ def _orthogonal_plan(shape, dtype, gain, layout, name):
         q = q * np.where(d < 0, -1.0, 1.0)[None, :]
         if rows < cols:
             q = q.T
-        w = (q * gain).reshape(cf).astype(ref.dtype)
+        w = _dtypes.round_array(ref.dtype, (q * gain).reshape(cf))
         _write_host(ref, np.ascontiguousarray(_to_layout(w, layout)))
     return run
 
@@ -251,18 +252,18 @@ def _sparse_plan(shape, dtype, k, std, layout, name):
         keys = np.empty(n, np.uint32)
         host.random_bits(keys, g.seed, key_off)
         direct = ref.device == "cpu" and layout == "channels_first"
-        w = ref.target.reshape(rows, n // rows) if direct else np.empty((rows, n // rows), ref.dtype)
+        w = ref.target.reshape(rows, n // rows) if direct else np.empty((rows, n // rows), ref.target.dtype)
         host.random_normal(w, g.seed, val_off, m, s)
         host.init_sparse_keep(w, keys, k)
         if not direct:
-            _write_host(ref, np.ascontiguousarray(_to_layout(w.reshape(cf), layout)))
+            _write_host(ref, np.ascontiguousarray(_to_layout(w.reshape(cf), layout)).view(ref.dtype))
     return run
 
 
 # --- the two public forms of every sampler
 
 def _inplace(x, make_plan, generator, needs_generator=True):
-    ref = _arrays.inspect(x, "x", writeable=True)
+    ref = _arrays.inspect(x, "x", writeable=True, dtypes=_dtypes.all_floats())
     run = make_plan(ref.shape, ref.dtype, "x")
     g = resolve(generator) if needs_generator else None
     run(ref, g)
@@ -271,7 +272,7 @@ def _inplace(x, make_plan, generator, needs_generator=True):
 
 def _allocating(shape, dtype, like, make_plan, generator, needs_generator=True):
     shape = _validate.shape("shape", shape)
-    dtype = _validate.float_dtype("dtype", dtype)
+    dtype = _validate.float_dtype("dtype", dtype, half=True)
     run = make_plan(shape, dtype, "shape")
     g = resolve(generator) if needs_generator else None
     out, ref = _arrays.empty_like_place(like, shape, dtype)

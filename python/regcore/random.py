@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _arrays, _validate
+from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._errors import value_error
 from .generator import blocks_for, resolve
@@ -24,27 +24,32 @@ def _alloc(shape, dtype, like):
 
 
 def uniform_params(dtype: np.dtype, low, high, names=("low", "high")):
-    """(lo, span, hi) in the output precision: lo + span*u, clamped to hi < high.
-    ``names``: what the caller calls the bounds (init.uniform_ calls them a and b)."""
+    """(lo, span, hi) in the arithmetic's precision: lo + span*u, clamped to hi < high.
+    ``names``: what the caller calls the bounds (init.uniform_ calls them a and b).
+
+    A 16-bit dtype draws in float32 and rounds as it stores: its bounds are first rounded to the
+    16-bit format, and hi is the largest 16-bit value below high, so the rounded draws stay in
+    [low, high) too (rounding is monotonic and keeps 16-bit values unchanged)."""
     nlo, nhi = names
     low = _validate.representable(nlo, _validate.real(nlo, low), dtype)
     high = _validate.representable(nhi, _validate.real(nhi, high), dtype)
-    t = dtype.type
-    lo, top = t(low), t(high)
-    if not lo < top:
+    c = _dtypes.compute(dtype).type
+    lo, top = _dtypes.round_scalar(dtype, low), _dtypes.round_scalar(dtype, high)
+    if not c(lo) < c(top):
         raise value_error(nhi, f"a value > {nlo}={low} in {dtype}", high)
     with np.errstate(over="ignore"):
-        span = t(top - lo)
+        span = c(c(top) - c(lo))
     if not np.isfinite(span):
-        raise value_error(nhi, f"{nhi} - {nlo} finite in {dtype}", high)
-    hi = np.nextafter(top, t(-np.inf))
-    return lo, span, hi
+        raise value_error(nhi, f"{nhi} - {nlo} finite in {_dtypes.compute(dtype)}", high)
+    hi = _dtypes.next_below(dtype, top)
+    return c(lo), span, c(hi)
 
 
 def normal_params(dtype: np.dtype, mean, std):
     mean = _validate.representable("mean", _validate.real("mean", mean), dtype)
     std = _validate.representable("std", _validate.nonnegative("std", std), dtype)
-    return dtype.type(mean), dtype.type(std)
+    c = _dtypes.compute(dtype).type
+    return c(mean), c(std)
 
 
 # --- bits
@@ -68,8 +73,8 @@ def bits(shape, *, generator=None, like=None):
 # --- uniform
 
 def uniform_(x, low=0.0, high=1.0, *, generator=None):
-    """Fill x in place with U[low, high) (float32 or float64)."""
-    ref = _arrays.inspect(x, "x", writeable=True)
+    """Fill x in place with U[low, high) (float32, float64, bfloat16 or float16)."""
+    ref = _arrays.inspect(x, "x", writeable=True, dtypes=_dtypes.all_floats())
     lo, span, hi = uniform_params(ref.dtype, low, high)
     be = backend_for(ref)
     g = resolve(generator)
@@ -79,7 +84,7 @@ def uniform_(x, low=0.0, high=1.0, *, generator=None):
 
 
 def uniform(shape, low=0.0, high=1.0, *, dtype=np.float32, generator=None, like=None):
-    dtype = _validate.float_dtype("dtype", dtype)
+    dtype = _validate.float_dtype("dtype", dtype, half=True)
     uniform_params(dtype, low, high)  # validate before allocating
     g = resolve(generator)
     out, _ = _alloc(shape, dtype, like)
@@ -90,7 +95,7 @@ def uniform(shape, low=0.0, high=1.0, *, dtype=np.float32, generator=None, like=
 
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """Fill x in place with N(mean, std^2) (Box-Muller on the stream; docs/random.md)."""
-    ref = _arrays.inspect(x, "x", writeable=True)
+    ref = _arrays.inspect(x, "x", writeable=True, dtypes=_dtypes.all_floats())
     m, s = normal_params(ref.dtype, mean, std)
     be = backend_for(ref)
     g = resolve(generator)
@@ -100,7 +105,7 @@ def normal_(x, mean=0.0, std=1.0, *, generator=None):
 
 
 def normal(shape, mean=0.0, std=1.0, *, dtype=np.float32, generator=None, like=None):
-    dtype = _validate.float_dtype("dtype", dtype)
+    dtype = _validate.float_dtype("dtype", dtype, half=True)
     normal_params(dtype, mean, std)
     g = resolve(generator)
     out, _ = _alloc(shape, dtype, like)

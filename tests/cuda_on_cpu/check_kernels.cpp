@@ -40,22 +40,37 @@ static int failures = 0, checks = 0;
 template <class T> static bool same(T a, T b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
 
 static std::mt19937_64 rng(12345);
+// A storage value from a double (the 16-bit formats round once, core/half.h).
+template <class T> static T from_d(double v) {
+  T r;
+  elem_store_f64(&r, v);
+  return r;
+}
 template <class T> static std::vector<T> randv(size_t n, double lo = -2, double hi = 2) {
   std::uniform_real_distribution<double> d(lo, hi);
   std::vector<T> v(n + 8);
-  for (auto& x : v) x = T(d(rng));
+  for (auto& x : v) x = from_d<T>(d(rng));
   return v;
 }
 
 // ---- dropout ------------------------------------------------------------------------------
+// T: storage type (float, double, bfloat16_t, float16_t); the product runs in compute_t<T>.
 template <class T> static void test_dropout(int64_t n, uint32_t t, uint32_t drop_all, int misalign) {
+  using C = compute_t<T>;
   cuda::DropoutRule r{0x1234567890abcdefull + uint64_t(n), 17, t, drop_all};
-  const T scale = T(1.25);
+  const C scale = C(1.25);
   auto x = randv<T>(n + 8);
-  std::vector<T> y(n + 8, T(-7)), dx(n + 8, T(-7));
+  const T poison = from_d<T>(-7);
+  std::vector<T> y(n + 8, poison), dx(n + 8, poison);
   std::vector<uint32_t> bits((n + 31) / 32 + 1, 0xDEADBEEFu);
   std::vector<uint8_t> bytes(n + 8, 0xAB);
   const T* xp = x.data() + misalign;
+  // keep ? x * scale : +0, computed in C and rounded once to T (the scalar reference)
+  auto ref = [&](int64_t i, bool keep) {
+    T v;
+    elem_store(&v, keep ? elem_load(xp + i) * scale : C(0));
+    return v;
+  };
   cuda::dropout_forward(dtype_of<T>(), xp, y.data() + misalign, bits.data(), bytes.data() + misalign, n, r, scale, 0);
   const StreamKey key = stream_key(r.seed);
   for (int64_t q = 0; q < (n + 31) / 32; ++q) {
@@ -67,36 +82,42 @@ template <class T> static void test_dropout(int64_t n, uint32_t t, uint32_t drop
   for (int64_t i = 0; i < n; ++i) {
     const bool keep = (bits[i / 32] >> (i % 32)) & 1u;
     CHECK(bytes[misalign + i] == uint8_t(keep), "dropout bytes n=%lld i=%lld", (long long)n, (long long)i);
-    CHECK(same(y[misalign + i], keep ? xp[i] * scale : T(0)), "dropout y n=%lld i=%lld", (long long)n, (long long)i);
+    CHECK(same(y[misalign + i], ref(i, keep)), "dropout y n=%lld i=%lld (%s)", (long long)n, (long long)i,
+          dtype_traits<T>::name);
   }
-  CHECK(same(y[misalign + n], T(-7)), "dropout n=%lld wrote y past n", (long long)n);
+  CHECK(same(y[misalign + n], poison), "dropout n=%lld wrote y past n", (long long)n);
   // backward from bits, from bytes, and redrawn from the stream: all three must agree with y's mask
   for (int src = 0; src < 3; ++src) {
-    std::fill(dx.begin(), dx.end(), T(-7));
+    std::fill(dx.begin(), dx.end(), poison);
     cuda::dropout_backward(dtype_of<T>(), xp, dx.data() + misalign, src == 0 ? bits.data() : nullptr,
                               src == 1 ? bytes.data() + misalign : nullptr, n, r, scale, 0);
     for (int64_t i = 0; i < n; ++i) {
       const bool keep = (bits[i / 32] >> (i % 32)) & 1u;
-      CHECK(same(dx[misalign + i], keep ? xp[i] * scale : T(0)), "dropout_backward src=%d n=%lld i=%lld", src, (long long)n, (long long)i);
+      CHECK(same(dx[misalign + i], ref(i, keep)), "dropout_backward src=%d n=%lld i=%lld (%s)", src, (long long)n,
+            (long long)i, dtype_traits<T>::name);
     }
   }
 }
 
+// T: storage type; C = compute_t<T>. The references compute in C and round once to T; dbias
+// sums the stored dx values.
 template <class T> static void test_bias_act(int64_t rows, int64_t cols, int act) {
+  using C = compute_t<T>;
   const int64_t n = rows * cols;
   cuda::DropoutRule r{99 + uint64_t(n), 5, 0x60000000u, 0};
-  const T scale = T(1.5);
+  const C scale = C(1.5);
   auto x = randv<T>(n), bias = randv<T>(cols), res = randv<T>(n), dy = randv<T>(n);
-  std::vector<T> y(n + 8), dx(n + 8), dbias(cols + 1, T(-7));
+  std::vector<T> y(n + 8), dx(n + 8), dbias(cols + 1, from_d<T>(-7));
   std::vector<uint32_t> bits((n + 31) / 32 + 1);
   cuda::bias_act_forward(dtype_of<T>(), x.data(), bias.data(), res.data(), y.data(), bits.data(), nullptr, n, cols, act, r, scale, 0);
   const StreamKey key = stream_key(r.seed);
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t keep = (keep_word(key, r.offset, uint64_t(i / 32), r.threshold, 0) >> (i % 32)) & 1u;
-    T f, d;
-    activation(act, x[i] + bias[i % cols], f, d);
-    const T ref = (keep ? f * scale : T(0)) + res[i];
-    CHECK(same(y[i], ref), "bias_act_forward act=%d i=%lld", act, (long long)i);
+    C f, d;
+    activation(act, elem_load(&x[i]) + elem_load(&bias[i % cols]), f, d);
+    T ref;
+    elem_store(&ref, (keep ? f * scale : C(0)) + elem_load(&res[i]));
+    CHECK(same(y[i], ref), "bias_act_forward act=%d i=%lld (%s)", act, (long long)i, dtype_traits<T>::name);
   }
   cuda::bias_act_backward(dtype_of<T>(), dy.data(), x.data(), bias.data(), nullptr, nullptr, dx.data(), dbias.data(), n, cols, act, r, scale, 0);
   const int64_t R = 64, nchunks = (rows + R - 1) / R;
@@ -107,21 +128,30 @@ template <class T> static void test_bias_act(int64_t rows, int64_t cols, int act
       for (int64_t row = k * R; row < rows && row < (k + 1) * R; ++row) {
         const int64_t i = row * cols + c;
         const uint32_t keep = (keep_word(key, r.offset, uint64_t(i / 32), r.threshold, 0) >> (i % 32)) & 1u;
-        T g = T(0);
-        if (keep) { T f, d; activation(act, x[i] + bias[c], f, d); g = (dy[i] * scale) * d; }
-        CHECK(same(dx[i], g), "bias_act_backward dx act=%d i=%lld", act, (long long)i);
-        acc += double(g);
+        C g = C(0);
+        if (keep) {
+          C f, d;
+          activation(act, elem_load(&x[i]) + elem_load(&bias[c]), f, d);
+          g = (elem_load(&dy[i]) * scale) * d;
+        }
+        T gs;
+        elem_store(&gs, g);
+        CHECK(same(dx[i], gs), "bias_act_backward dx act=%d i=%lld (%s)", act, (long long)i, dtype_traits<T>::name);
+        acc += double(elem_load(&gs));
       }
       total += acc;
     }
-    CHECK(same(dbias[c], T(total)), "bias_act_backward dbias act=%d col=%lld: %.17g vs %.17g", act, (long long)c, double(dbias[c]), total);
+    CHECK(same(dbias[c], from_d<T>(total)), "bias_act_backward dbias act=%d col=%lld: %.17g vs %.17g", act,
+          (long long)c, double(elem_load(&dbias[c])), total);
   }
 }
 
 // ---- random fills -------------------------------------------------------------------------
-template <class Tr, class F> static void test_fill(const Tr& tr, int64_t n, int misalign, F fill) {
+// S: the storage type of the output (Tr::out_t, or a 16-bit format the transform's float32 values
+// are rounded to as they are stored).
+template <class S, class Tr, class F> static void test_fill_as(const Tr& tr, int64_t n, int misalign, F fill) {
   using T = typename Tr::out_t;
-  std::vector<T> out(n + 8, T(0));
+  std::vector<S> out(n + 8, S{});
   fill(out.data() + misalign, n);
   const StreamKey key = stream_key(777);
   for (int64_t b = 0; b * Tr::E < n; ++b) {
@@ -129,31 +159,43 @@ template <class Tr, class F> static void test_fill(const Tr& tr, int64_t n, int 
     stream_block(key, 3 + uint64_t(b), w);
     T ref[4];
     tr.apply(w, ref);
-    for (int k = 0; k < Tr::E && b * Tr::E + k < n; ++k)
-      CHECK(same(out[misalign + b * Tr::E + k], ref[k]), "fill E=%d n=%lld i=%lld", Tr::E, (long long)n, (long long)(b * Tr::E + k));
+    for (int k = 0; k < Tr::E && b * Tr::E + k < n; ++k) {
+      S want;
+      store_as(&want, ref[k]);
+      CHECK(same(out[misalign + b * Tr::E + k], want), "fill E=%d n=%lld i=%lld (%d-byte)", Tr::E, (long long)n,
+            (long long)(b * Tr::E + k), int(sizeof(S)));
+    }
   }
-  CHECK(out[misalign + n] == T(0), "fill wrote past n");
+  CHECK(same(out[misalign + n], S{}), "fill wrote past n");
 }
-
+template <class Tr, class F> static void test_fill(const Tr& tr, int64_t n, int misalign, F fill) {
+  test_fill_as<typename Tr::out_t>(tr, n, misalign, fill);
+}
 
 // ---- Gaussian noise: y = x + z or x * z with z the stream of regcore.random.normal -------------
 template <class T> static void test_noise(int64_t n, bool mult) {
+  using C = compute_t<T>;
   auto x = randv<T>(n);
-  std::vector<T> y(n + 4, T(-7));
+  const T poison = from_d<T>(-7);
+  std::vector<T> y(n + 4, poison);
   cuda::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, 4242, 9, 0.25, 1.5, mult, 0);
   const auto tr = normal_transform<T>(0.25, 1.5);
   const StreamKey key = stream_key(4242);
   for (int64_t b = 0; b * tr.E < n; ++b) {
     uint32_t w[4];
     stream_block(key, 9 + uint64_t(b), w);
-    T z[4];
+    C z[4];
     tr.apply(w, z);
     for (int k = 0; k < tr.E && b * tr.E + k < n; ++k) {
       const int64_t i = b * tr.E + k;
-      CHECK(same(y[i], mult ? x[i] * z[k] : x[i] + z[k]), "gaussian_noise n=%lld mult=%d i=%lld", (long long)n, int(mult), (long long)i);
+      const C xi = elem_load(&x[i]);
+      T want;
+      elem_store(&want, mult ? xi * z[k] : xi + z[k]);   // in C, rounded once to T
+      CHECK(same(y[i], want), "gaussian_noise n=%lld mult=%d i=%lld (%s)", (long long)n, int(mult), (long long)i,
+            dtype_traits<T>::name);
     }
   }
-  CHECK(same(y[n], T(-7)), "gaussian_noise wrote past n");
+  CHECK(same(y[n], poison), "gaussian_noise wrote past n");
 }
 
 // ---- batch norm ---------------------------------------------------------------------------
@@ -486,11 +528,15 @@ int main(int argc, char** argv) {
     for (int mis : {0, 1}) {
       test_dropout<float>(n, 0x40000000u, 0, mis);
       test_dropout<double>(n, 0xC0000000u, 0, mis);
+      test_dropout<bfloat16_t>(n, 0x40000000u, 0, mis);
+      test_dropout<float16_t>(n, 0x80000000u, 0, mis);
     }
   test_dropout<float>(257, 0, 0, 0);
   test_dropout<float>(257, 0, 1, 0);
   for (int act = 0; act <= 5; ++act) test_bias_act<float>(130, 37, act);
   test_bias_act<double>(300, 5, 2);
+  for (int act = 0; act <= 5; ++act) test_bias_act<bfloat16_t>(130, 37, act);
+  test_bias_act<float16_t>(200, 33, 3);
   }
   if (want("channel")) {
   for (bool last : {false, true})
@@ -513,9 +559,17 @@ int main(int argc, char** argv) {
       test_fill(NormalF64Transform{0.5, 2.0}, n, mis, [](double* o, int64_t m) { cuda::fill_normal(DType::f64, o, m, 777, 3, 0.5, 2.0, 0); });
       test_fill(NormalF32Transform{0.f, 1.f}, n, mis, [](float* o, int64_t m) { cuda::fill_normal(DType::f32, o, m, 777, 3, 0.f, 1.f, 0); });
       test_fill(BitsTransform{}, n, mis, [](uint32_t* o, int64_t m) { cuda::fill_bits(o, m, 777, 3, 0); });
+      // 16-bit outputs: the float32 transforms, rounded as stored
+      test_fill_as<bfloat16_t>(UniformF32Transform{-1.f, 3.f, 1.9921875f}, n, mis, [](bfloat16_t* o, int64_t m) {
+        cuda::fill_uniform(DType::bf16, o, m, 777, 3, -1.f, 3.f, 1.9921875f, 0); });
+      test_fill_as<float16_t>(NormalF32Transform{0.5f, 2.f}, n, mis, [](float16_t* o, int64_t m) {
+        cuda::fill_normal(DType::f16, o, m, 777, 3, 0.5f, 2.f, 0); });
+      test_fill_as<bfloat16_t>(NormalF32Transform{0.f, 1.f}, n, mis, [](bfloat16_t* o, int64_t m) {
+        cuda::fill_normal(DType::bf16, o, m, 777, 3, 0.f, 1.f, 0); });
     }
   for (int64_t n : {1, 7, 10001}) {
     test_noise<float>(n, false); test_noise<float>(n, true); test_noise<double>(n, true);
+    test_noise<bfloat16_t>(n, false); test_noise<float16_t>(n, true);
   }
   for (int64_t n : {1, 3, 4097})
     for (int mis : {0, 1}) {
@@ -524,6 +578,10 @@ int main(int argc, char** argv) {
         cuda::fill_trunc_normal(DType::f32, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
       test_fill(TruncNormalTransform<double>(a), n, mis, [&](double* o, int64_t m) {
         cuda::fill_trunc_normal(DType::f64, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
+      test_fill_as<float16_t>(TruncNormalTransform<float>(a), n, mis, [&](float16_t* o, int64_t m) {
+        cuda::fill_trunc_normal(DType::f16, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
+      test_fill_as<bfloat16_t>(TruncNormalTransform<float>(a), n, mis, [&](bfloat16_t* o, int64_t m) {
+        cuda::fill_trunc_normal(DType::bf16, o, m, 777, 3, a.p_lo, a.p_span, a.mean, a.scale, a.lo, a.hi, 0); });
     }
   }
   if (want("norm")) {

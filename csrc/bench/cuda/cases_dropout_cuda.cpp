@@ -27,7 +27,7 @@ template <class T>
 CaseSpec forward_case(Mask m, const char* dtype) {
   return on_backend(forward_spec<T>(m, dtype), "cuda", false, [m](int64_t n) {
     return make_cuda_run([x = DeviceBuffer<T>(n), y = DeviceBuffer<T>(n), k = DeviceMask(m, n), n,
-                          r = rule_for(kDropP), sc = T(drop_scale(kDropP))](uintptr_t st) mutable {
+                          r = rule_for(kDropP), sc = compute_t<T>(drop_scale(kDropP))](uintptr_t st) mutable {
       cuda::dropout_forward(dtype_of<T>(), x.data(), y.data(), k.b(), k.y(), n, r, sc, st);
     });
   });
@@ -37,7 +37,7 @@ template <class T>
 CaseSpec backward_case(Mask m, const char* dtype) {
   return on_backend(backward_spec<T>(m, dtype), "cuda", false, [m](int64_t n) {
     return make_cuda_run([dy = DeviceBuffer<T>(n), dx = DeviceBuffer<T>(n), k = DeviceMask(m, n), n,
-                          r = rule_for(kDropP), sc = T(drop_scale(kDropP))](uintptr_t st) mutable {
+                          r = rule_for(kDropP), sc = compute_t<T>(drop_scale(kDropP))](uintptr_t st) mutable {
       cuda::dropout_backward(dtype_of<T>(), dy.data(), dx.data(), k.b(), k.y(), n, r, sc, st);
     });
   });
@@ -79,6 +79,7 @@ CaseSpec noise_case(const char* dtype) {
 
 REGCORE_DROPOUT_REGISTER_CASES(float, "float32", f32)
 REGCORE_DROPOUT_REGISTER_CASES(double, "float64", f64)
+REGCORE_DROPOUT_REGISTER_HALF_CASES(bfloat16_t, "bfloat16", bf16)
 
 }  // namespace
 }}  // namespace regcore::bench

@@ -33,6 +33,12 @@ const Register r_normal_f32{draw_case<float>("normal", "float32", [](float* p, i
 const Register r_normal_f64{draw_case<double>("normal", "float64", [](double* p, int64_t n, uintptr_t s) {
   cuda::fill_normal(DType::f64, p, n, kSeed, 0, 0.0, 1.0, s);
 })};
+const Register r_uniform_bf16{draw_case<bfloat16_t>("uniform", "bfloat16", [](bfloat16_t* p, int64_t n, uintptr_t s) {
+  cuda::fill_uniform(DType::bf16, p, n, kSeed, 0, 0.0, 1.0, 0.99609375, s);
+})};
+const Register r_normal_bf16{draw_case<bfloat16_t>("normal", "bfloat16", [](bfloat16_t* p, int64_t n, uintptr_t s) {
+  cuda::fill_normal(DType::bf16, p, n, kSeed, 0, 0.0, 1.0, s);
+})};
 
 }  // namespace
 }}  // namespace regcore::bench

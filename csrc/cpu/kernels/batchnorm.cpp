@@ -462,44 +462,44 @@ void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int6
 
 void moments_rows_entry(DType dt, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                         double out[2]) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     moments_rows(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, S, c, i0, i1, out);
   });
 }
 void moments_cols_entry(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q) {
-  visit_dtype(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
+  visit_dtype_f32_f64(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
 }
 void normalize_rows_entry(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
                           const BnCoef& k, int relu, int stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<T>(k), relu, stream);
   });
 }
 void normalize_cols_entry(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
                           const BnCoef& k, int relu, int stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     normalize_cols(static_cast<const T*>(x), static_cast<T*>(y), C, r0, r1, coef_of<T>(k), relu, stream);
   });
 }
 void grad_reduce_rows_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0,
                             int64_t i1, const BnCoef& k, int relu, double out[2]) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_reduce_rows(static_cast<const T*>(dy), static_cast<const T*>(x), C, S, c, i0, i1, coef_of<T>(k), relu, out);
   });
 }
 void grad_reduce_cols_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t r0, int64_t r1,
                             const BnCoef& k, int relu, double* sdy, double* sdyx) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_reduce_cols(static_cast<const T*>(dy), static_cast<const T*>(x), C, r0, r1, coef_of<T>(k), relu, sdy, sdyx);
   });
 }
 void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t j0,
                            int64_t j1, const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_apply_rows(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, S, j0, j1,
                     coef_of<T>(k), coef_of<T>(g), relu, stream);
@@ -507,7 +507,7 @@ void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, in
 }
 void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0, int64_t r1,
                            const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_apply_cols(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, r0, r1,
                     coef_of<T>(k), coef_of<T>(g), relu, stream);

@@ -9,9 +9,10 @@ namespace {
 
 using cpu::DropoutRule;
 
-template <class T>
-void forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t begin, int64_t end,
-             const DropoutRule& r, T scale) {
+// S: storage type (every dtype); the product runs in compute_t<S> (scale_word).
+template <class S>
+void forward(const S* x, S* y, uint32_t* bits, uint8_t* bytes, int64_t begin, int64_t end,
+             const DropoutRule& r, compute_t<S> scale) {
   for_each_drawn_word(begin, end, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
     store_mask_word(bits, bytes, i0, cnt, w);
@@ -19,34 +20,35 @@ void forward(const T* x, T* y, uint32_t* bits, uint8_t* bytes, int64_t begin, in
   });
 }
 
-template <class T>
-void backward(const T* dy, T* dx, const uint32_t* bits, const uint8_t* bytes, int64_t begin,
-              int64_t end, const DropoutRule& r, T scale) {
+template <class S>
+void backward(const S* dy, S* dx, const uint32_t* bits, const uint8_t* bytes, int64_t begin,
+              int64_t end, const DropoutRule& r, compute_t<S> scale) {
   for_each_mask_word(begin, end, bits, bytes, r, [&](int64_t i0, uint32_t w) {
     scale_word(dy + i0, dx + i0, w, word_count(i0, end), scale);
   });
 }
 
-// Lanes of the element type (a plain scalar on the scalar build): the bias_act kernels are
-// written once against ld/st/keep and the core activation templates.
+// Compute lanes of storage type S (a plain compute_t<S> on the scalar build): the bias_act
+// kernels are written once against ld/st/keep and the core activation templates; ld / st convert
+// the 16-bit formats (core/half.h, cpu/simd), so S = bfloat16_t / float16_t compute in float32.
 #if REGCORE_SIMD_W > 1
-template <class T> using lanes_t = typename fvec<T>::type;
-template <class T> constexpr int lanes_n() { return fvec<T>::L; }
-template <class T> REGCORE_HD lanes_t<T> ld(const T* p) { return vload(p); }
-template <class T> REGCORE_HD void st(T* p, lanes_t<T> v) { vstore(p, v); }
+template <class S> using lanes_t = typename fvec<S>::type;
+template <class S> constexpr int lanes_n() { return fvec<S>::L; }
+template <class S> REGCORE_HD lanes_t<S> ld(const S* p) { return vload(p); }
+template <class S> REGCORE_HD void st(S* p, lanes_t<S> v) { vstore(p, v); }
 template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return vkeep(bits, v); }
 #else
-template <class T> using lanes_t = T;
-template <class T> constexpr int lanes_n() { return 1; }
-template <class T> REGCORE_HD T ld(const T* p) { return *p; }
-template <class T> REGCORE_HD void st(T* p, T v) { *p = v; }
+template <class S> using lanes_t = compute_t<S>;
+template <class S> constexpr int lanes_n() { return 1; }
+template <class S> REGCORE_HD compute_t<S> ld(const S* p) { return elem_load(p); }
+template <class S> REGCORE_HD void st(S* p, compute_t<S> v) { elem_store(p, v); }
 template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return (bits & 1u) ? v : V(0); }
 #endif
 
 // The 32 bias values of the word starting at column col: a pointer into bias when the word
 // stays inside one row, else a copy into tmp that wraps at the row end.
-template <class T>
-REGCORE_HD const T* word_bias(const T* bias, int64_t col, int64_t cols, T* tmp) {
+template <class S>
+REGCORE_HD const S* word_bias(const S* bias, int64_t col, int64_t cols, S* tmp) {
   if (col + 32 <= cols) return bias + col;
   for (int k = 0; k < 32; ++k) {
     tmp[k] = bias[col];
@@ -56,20 +58,22 @@ REGCORE_HD const T* word_bias(const T* bias, int64_t col, int64_t cols, T* tmp) 
 }
 
 // y = (keep ? f(x + bias) * scale : +0) [+ residual]; full words in lanes, the last partial
-// word element by element (the same operations, so the same bits).
-template <int A, class T>
-void bias_act_forward_impl(const T* x, const T* bias, const T* res, T* y, uint32_t* bits,
+// word element by element (the same operations, so the same bits). In compute_t<S>, y rounded
+// once as it is stored.
+template <int A, class S>
+void bias_act_forward_impl(const S* x, const S* bias, const S* res, S* y, uint32_t* bits,
                            uint8_t* bytes, int64_t begin, int64_t end, int64_t cols,
-                           const DropoutRule& r, T scale) {
-  using V = lanes_t<T>;
-  constexpr int L = lanes_n<T>();
-  T tmp[32];
+                           const DropoutRule& r, compute_t<S> scale) {
+  using C = compute_t<S>;
+  using V = lanes_t<S>;
+  constexpr int L = lanes_n<S>();
+  S tmp[32];
   int64_t col = begin % cols;
   for_each_drawn_word(begin, end, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
     store_mask_word(bits, bytes, i0, cnt, w);
     if (cnt == 32) {
-      const T* bp = word_bias(bias, col, cols, tmp);
+      const S* bp = word_bias(bias, col, cols, tmp);
       const V vs(scale);
       for (int j = 0; j < 32; j += L) {
         V f, d;
@@ -83,11 +87,11 @@ void bias_act_forward_impl(const T* x, const T* bias, const T* res, T* y, uint32
     }
     for (int k = 0; k < cnt; ++k) {
       const int64_t i = i0 + k;
-      T f, d;
-      activation_fd<A>(x[i] + bias[col], f, d);
-      T v = ((w >> k) & 1u) ? f * scale : T(0);
-      if (res) v = v + res[i];
-      y[i] = v;
+      C f, d;
+      activation_fd<A>(elem_load(x + i) + elem_load(bias + col), f, d);
+      C v = ((w >> k) & 1u) ? f * scale : C(0);
+      if (res) v = v + elem_load(res + i);
+      elem_store(y + i, v);
       if (++col == cols) col = 0;
     }
   });
@@ -95,28 +99,34 @@ void bias_act_forward_impl(const T* x, const T* bias, const T* res, T* y, uint32
 
 // dx = keep ? (dy * scale) * f'(x + bias) : +0, and acc[col] += dx in row order (each column's
 // sum sees its rows in the same order whatever the lane width, so the float64 sums are the same
-// on every ISA and thread count).
-template <int A, class T>
-void bias_act_backward_impl(const T* dy, const T* x, const T* bias, const uint32_t* bits,
-                            const uint8_t* bytes, T* dx, double* acc, int64_t begin, int64_t end,
-                            int64_t cols, const DropoutRule& r, T scale) {
-  using V = lanes_t<T>;
-  constexpr int L = lanes_n<T>();
-  T tmp[32];
-  T g32[32];
+// on every ISA and thread count). The sums add the stored dx values (for 16-bit data: dx as
+// rounded), so dbias is exactly the column sums of dx, rounded once.
+template <int A, class S>
+void bias_act_backward_impl(const S* dy, const S* x, const S* bias, const uint32_t* bits,
+                            const uint8_t* bytes, S* dx, double* acc, int64_t begin, int64_t end,
+                            int64_t cols, const DropoutRule& r, compute_t<S> scale) {
+  using C = compute_t<S>;
+  using V = lanes_t<S>;
+  constexpr int L = lanes_n<S>();
+  S tmp[32];
+  C g32[32];
   int64_t col = begin % cols;
   for_each_mask_word(begin, end, bits, bytes, r, [&](int64_t i0, uint32_t w) {
     const int cnt = word_count(i0, end);
     if (cnt == 32) {
       const bool inside = col + 32 <= cols;
-      const T* bp = word_bias(bias, col, cols, tmp);
+      const S* bp = word_bias(bias, col, cols, tmp);
       const V vs(scale);
       for (int j = 0; j < 32; j += L) {
         V f, d;
         activation_fd<A>(ld(x + i0 + j) + ld(bp + j), f, d);
         const V g = keep_lanes(w >> j, (ld(dy + i0 + j) * vs) * d);
         st(dx + i0 + j, g);
-        st(g32 + j, g);
+        if constexpr (std::is_same<S, C>::value) {
+          st(g32 + j, g);
+        } else {
+          st(g32 + j, ld(dx + i0 + j));   // the stored (rounded) values
+        }
       }
 #if REGCORE_SIMD_W > 1
       if (inside) {
@@ -136,14 +146,14 @@ void bias_act_backward_impl(const T* dy, const T* x, const T* bias, const uint32
     }
     for (int k = 0; k < cnt; ++k) {
       const int64_t i = i0 + k;
-      T g = T(0);
+      C g = C(0);
       if ((w >> k) & 1u) {
-        T f, d;
-        activation_fd<A>(x[i] + bias[col], f, d);
-        g = (dy[i] * scale) * d;
+        C f, d;
+        activation_fd<A>(elem_load(x + i) + elem_load(bias + col), f, d);
+        g = (elem_load(dy + i) * scale) * d;
       }
-      dx[i] = g;
-      acc[col] += double(g);
+      elem_store(dx + i, g);
+      acc[col] += double(elem_load(dx + i));
       if (++col == cols) col = 0;
     }
   });
@@ -163,7 +173,7 @@ void bias_act_backward_impl(const T* dy, const T* x, const T* bias, const uint32
 template <class T>
 void bias_act_forward(const T* x, const T* bias, const T* res, T* y, uint32_t* bits,
                       uint8_t* bytes, int64_t begin, int64_t end, int64_t cols, int act,
-                      const DropoutRule& r, T scale) {
+                      const DropoutRule& r, compute_t<T> scale) {
 #define REGCORE_CALL(A) bias_act_forward_impl<A, T>(x, bias, res, y, bits, bytes, begin, end, cols, r, scale)
   REGCORE_ACT_SWITCH(act, REGCORE_CALL)
 #undef REGCORE_CALL
@@ -172,7 +182,7 @@ void bias_act_forward(const T* x, const T* bias, const T* res, T* y, uint32_t* b
 template <class T>
 void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* bits,
                        const uint8_t* bytes, T* dx, double* acc, int64_t begin, int64_t end,
-                       int64_t cols, int act, const DropoutRule& r, T scale) {
+                       int64_t cols, int act, const DropoutRule& r, compute_t<T> scale) {
 #define REGCORE_CALL(A) bias_act_backward_impl<A, T>(dy, x, bias, bits, bytes, dx, acc, begin, end, cols, r, scale)
   REGCORE_ACT_SWITCH(act, REGCORE_CALL)
 #undef REGCORE_CALL
@@ -181,17 +191,30 @@ void bias_act_backward(const T* dy, const T* x, const T* bias, const uint32_t* b
 
 // Noise is drawn into y in L1-sized pieces by the very kernel regcore.random.normal uses (so
 // the draws are bit-identical with it), then combined with x while the piece is still in cache.
+// 16-bit data: the draws stay in a float32 buffer (never rounded to 16 bits), x op z runs in
+// float32 and is rounded once as it is stored.
 template <class Tr, class T>
 void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr,
            int multiplicative) {
   constexpr int64_t PIECE = 2048;
-  for (int64_t s = begin; s < end; s += PIECE) {
-    const int64_t e = end - s < PIECE ? end : s + PIECE;
-    stream_generate(y, s, e, seed, offset, tr);
-    if (multiplicative) {
-      for (int64_t i = s; i < e; ++i) y[i] = x[i] * y[i];
-    } else {
-      for (int64_t i = s; i < e; ++i) y[i] = x[i] + y[i];
+  using C = typename Tr::out_t;
+  if constexpr (!std::is_same<T, C>::value) {
+    alignas(64) C z[PIECE];
+    for (int64_t s = begin; s < end; s += PIECE) {
+      const int64_t e = end - s < PIECE ? end : s + PIECE;
+      stream_generate(z, s, e, seed, offset, tr, s);
+      for (int64_t i = s; i < e; ++i)
+        elem_store(y + i, multiplicative ? elem_load(x + i) * z[i - s] : elem_load(x + i) + z[i - s]);
+    }
+  } else {
+    for (int64_t s = begin; s < end; s += PIECE) {
+      const int64_t e = end - s < PIECE ? end : s + PIECE;
+      stream_generate(y, s, e, seed, offset, tr);
+      if (multiplicative) {
+        for (int64_t i = s; i < e; ++i) y[i] = x[i] * y[i];
+      } else {
+        for (int64_t i = s; i < e; ++i) y[i] = x[i] + y[i];
+      }
     }
   }
 }

@@ -90,24 +90,30 @@ REGCORE_HD void store_mask_word(uint32_t* bits, uint8_t* bytes, int64_t i0, int 
 }
 
 #if REGCORE_SIMD_W > 1
-template <class T> struct fvec;
+// The compute lanes of storage type S: float32 lanes for the 16-bit formats too (vload / vstore
+// convert, cpu/simd), W of them.
+template <class S> struct fvec;
 template <> struct fvec<float> { using type = VF32; static constexpr int L = REGCORE_SIMD_W; };
 template <> struct fvec<double> { using type = VF64; static constexpr int L = REGCORE_SIMD_W / 2; };
+template <> struct fvec<bfloat16_t> : fvec<float> {};
+template <> struct fvec<float16_t> : fvec<float> {};
 #endif
 
 // out[k] = bit k of w ? a[k] * s : +0 for k < cnt: the whole of dropout forward and backward.
-template <class T>
-REGCORE_HD void scale_word(const T* a, T* out, uint32_t w, int cnt, T s) {
+// S is the storage type; the product is computed in compute_t<S> and rounded once as it is stored.
+template <class S>
+REGCORE_HD void scale_word(const S* a, S* out, uint32_t w, int cnt, compute_t<S> s) {
+  using C = compute_t<S>;
 #if REGCORE_SIMD_W > 1
   if (cnt == 32) {
-    using V = typename fvec<T>::type;
-    constexpr int L = fvec<T>::L;
+    using V = typename fvec<S>::type;
+    constexpr int L = fvec<S>::L;
     const V vs(s);
     for (int j = 0; j < 32; j += L) vstore(out + j, vkeep(w >> j, vload(a + j) * vs));
     return;
   }
 #endif
-  for (int k = 0; k < cnt; ++k) out[k] = ((w >> k) & 1u) ? a[k] * s : T(0);
+  for (int k = 0; k < cnt; ++k) elem_store(out + k, ((w >> k) & 1u) ? elem_load(a + k) * s : C(0));
 }
 
 }  // namespace isa_kernels

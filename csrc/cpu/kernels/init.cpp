@@ -13,7 +13,7 @@ void trunc_normal(DType dt, void* out, int64_t b, int64_t e, uint64_t seed, uint
   visit_dtype(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
     stream_generate(static_cast<S*>(out), b, e, seed, off,
-                    TruncNormalTransform<S>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}));
+                    TruncNormalTransform<compute_t<S>>(TruncNormalArgs{p_lo, p_span, mean, scale, lo, hi}));
   });
 }
 

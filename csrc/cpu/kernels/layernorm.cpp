@@ -107,14 +107,14 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
 // ---------------------------------------------------------------- table entries (dtype -> type)
 
 void normalize_entry(DType dt, const void* x, void* y, int64_t L, int64_t r0, int64_t r1, const LnCoef& k) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     normalize(static_cast<const T*>(x), static_cast<T*>(y), L, r0, r1, coef_of<T>(k));
   });
 }
 void grad_reduce_entry(DType dt, const void* dy, const void* x, int64_t L, int64_t r0, int64_t r1,
                        const LnCoef& k, double* row_out, double* col_dg, double* col_db) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_reduce(static_cast<const T*>(dy), static_cast<const T*>(x), L, r0, r1, coef_of<T>(k), row_out, col_dg,
                 col_db);
@@ -122,7 +122,7 @@ void grad_reduce_entry(DType dt, const void* dy, const void* x, int64_t L, int64
 }
 void grad_apply_entry(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
                       const LnCoef& k, const void* kb, const void* kc) {
-  visit_dtype(dt, [&](auto t) {
+  visit_dtype_f32_f64(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_apply(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), L, r0, r1, coef_of<T>(k),
                static_cast<const T*>(kb), static_cast<const T*>(kc));

@@ -163,27 +163,27 @@ void step_rows(T* w, const T* g, T* b, int64_t r0, int64_t r1, int64_t len, bool
 // becomes the storage type here, once per op; the hyper-parameters are rounded once to it.
 
 void step_entry(const SgdTensor& t, int64_t begin, int64_t end, const SgdHyper& h) {
-  visit_dtype(t.dtype, [&](auto tag) {
+  visit_dtype_f32_f64(t.dtype, [&](auto tag) {
     using T = REGCORE_TAG_TYPE(tag);
     step(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), begin, end, t.first,
          sgd_params<compute_t<T>>(h));
   });
 }
 void step_rows_entry(const SgdTensor& t, int64_t r0, int64_t r1, const SgdHyper& h) {
-  visit_dtype(t.dtype, [&](auto tag) {
+  visit_dtype_f32_f64(t.dtype, [&](auto tag) {
     using T = REGCORE_TAG_TYPE(tag);
     step_rows(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), r0, r1, t.inner, t.first,
               sgd_params<compute_t<T>>(h), h.max_norm);
   });
 }
 void lanes_entry(DType dt, const void* x, int64_t n, double* a, double* s) {
-  visit_dtype(dt, [&](auto tag) { lanes(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, a, s); });
+  visit_dtype_f32_f64(dt, [&](auto tag) { lanes(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, a, s); });
 }
 void sumsq_add_entry(DType dt, const void* x, int64_t n, double* acc) {
-  visit_dtype(dt, [&](auto tag) { sumsq_add(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, acc); });
+  visit_dtype_f32_f64(dt, [&](auto tag) { sumsq_add(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, acc); });
 }
 void scale_entry(DType dt, void* x, int64_t n, double s) {
-  visit_dtype(dt, [&](auto tag) {
+  visit_dtype_f32_f64(dt, [&](auto tag) {
     using T = REGCORE_TAG_TYPE(tag);
     scale(static_cast<T*>(x), n, compute_t<T>(s));
   });

@@ -3,6 +3,8 @@
 // kernel translation units. Element i always reads block offset + i/E, so the output does not
 // depend on where the caller cut [begin, end) or on the SIMD width.
 #pragma once
+#include <type_traits>
+
 #include "../../core/random_transforms.h"
 #include "../simd/vec.h"
 
@@ -20,9 +22,12 @@ template <> struct half_vec_of<float> { using type = VF32H; };
 template <> struct half_vec_of<double> { using type = VF64; };
 #endif
 
-template <class Tr>
-void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64_t seed,
-                     uint64_t offset, const Tr& tr) {
+// S: the storage type of out; the transform computes in Tr::out_t (float32 for a 16-bit S, whose
+// values are then rounded as they are stored: the 16-bit draw is the float32 draw, rounded).
+// out[i - base] receives element i (base = begin when out is a buffer of just [begin, end)).
+template <class Tr, class S>
+void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t offset, const Tr& tr,
+                     int64_t base = 0) {
   using T = typename Tr::out_t;
   constexpr int64_t E = Tr::E;
   const StreamKey key = stream_key(seed);
@@ -35,7 +40,7 @@ void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64
     const int64_t first = blk * E;
     for (int64_t k = 0; k < E; ++k) {
       const int64_t i = first + k;
-      if (i >= begin && i < end) out[i] = r[k];
+      if (i >= begin && i < end) store_as(out + (i - base), r[k]);
     }
   };
   if (begin >= end) return;
@@ -58,15 +63,29 @@ void stream_generate(typename Tr::out_t* out, int64_t begin, int64_t end, uint64
       const VU32 w[4] = {x0, x1, x2, x3};
       typename vec_of<T>::type r[4];
       tr.apply(w, r);
-      store_transposed4(out + blk * E, r);
+      if constexpr (std::is_same<S, T>::value) {
+        store_transposed4(out + (blk * E - base), r);
+      } else {  // 16-bit storage: element order in float32, then the rounding stores
+        alignas(64) T tmp[4 * W];
+        store_transposed4(tmp, r);
+        for (int64_t j = 0; j < 4; ++j) vstore(out + (blk * E - base + j * W), vload(tmp + j * W));
+      }
     } else {
       const VU32H wl[4] = {lo_half(x0), lo_half(x1), lo_half(x2), lo_half(x3)};
       const VU32H wh[4] = {hi_half(x0), hi_half(x1), hi_half(x2), hi_half(x3)};
       typename half_vec_of<T>::type rl[2], rh[2];
       tr.apply(wl, rl);
       tr.apply(wh, rh);
-      store_interleaved2(out + blk * E, rl);
-      store_interleaved2(out + blk * E + W, rh);
+      if constexpr (std::is_same<S, T>::value) {
+        store_interleaved2(out + (blk * E - base), rl);
+        store_interleaved2(out + (blk * E - base + W), rh);
+      } else {  // 16-bit storage (trunc_normal draws in float32 with E = 2): as above
+        alignas(64) T tmp[2 * W];
+        store_interleaved2(tmp, rl);
+        store_interleaved2(tmp + W, rh);
+        vstore(out + (blk * E - base), vload(tmp));
+        vstore(out + (blk * E - base + W), vload(tmp + W));
+      }
     }
   }
 #endif

@@ -242,3 +242,36 @@ REGCORE_HD void vstream(float* p, VF32 a) { _mm256_stream_ps(p, a.v); }
 REGCORE_HD void vstream(double* p, VF64 a) { _mm256_stream_pd(p, a.v); }
 REGCORE_HD void vstream_fence() { _mm_sfence(); }
 REGCORE_CORE_END
+
+// ---- 16-bit storage (core/half.h): W elements <-> float32 lanes, the same bits as the scalar
+// conversions (checked over every 16-bit pattern). float16 uses F16C, whose conversions are
+// exact one way and round to nearest even the other with subnormals kept and NaNs quieted to the
+// top payload bits, exactly as f16_to_f32 / f32_to_f16 (with MXCSR's DAZ clear, Python's default).
+// bfloat16 uses integer shifts.
+#include "../../core/half.h"
+REGCORE_CORE_BEGIN
+REGCORE_HD VF32 vload(const bfloat16_t* p) {
+  __m256i u = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16);
+  // |u| > inf as signed 32-bit compares (both below 2^31): NaN, made quiet.
+  __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  u = _mm256_or_si256(u, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+  return VF32(_mm256_castsi256_ps(u));
+}
+REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
+  const __m256i u = _mm256_castps_si256(a.v);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), odd), 16);
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  const __m256i qnan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+  r = _mm256_blendv_epi8(r, qnan, nan);
+  // 8 values < 2^16 -> 8 uint16: packus works per 128-bit half, so reorder the 64-bit pieces.
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+REGCORE_HD VF32 vload(const float16_t* p) {
+  return VF32(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+REGCORE_HD void vstore(float16_t* p, VF32 a) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
+}
+REGCORE_CORE_END

@@ -230,3 +230,32 @@ REGCORE_HD void vstream(float* p, VF32 a) { _mm512_stream_ps(p, a.v); }
 REGCORE_HD void vstream(double* p, VF64 a) { _mm512_stream_pd(p, a.v); }
 REGCORE_HD void vstream_fence() { _mm_sfence(); }
 REGCORE_CORE_END
+
+// ---- 16-bit storage (core/half.h): W elements <-> float32 lanes, the same bits as the scalar
+// conversions (checked over every 16-bit pattern). float16 uses the AVX-512F conversions (as the
+// AVX2 level's F16C: exact one way, nearest-even with subnormals kept the other); bfloat16 uses
+// integer shifts. AVX512_BF16's VCVTNEPS2BF16 is not used: it flushes subnormal inputs and
+// outputs to zero, which the scalar path does not.
+#include "../../core/half.h"
+REGCORE_CORE_BEGIN
+REGCORE_HD VF32 vload(const bfloat16_t* p) {
+  __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  u = _mm512_mask_or_epi32(u, nan, u, _mm512_set1_epi32(0x00400000));
+  return VF32(_mm512_castsi512_ps(u));
+}
+REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
+  const __m512i u = _mm512_castps_si512(a.v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), odd), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+}
+REGCORE_HD VF32 vload(const float16_t* p) {
+  return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+}
+REGCORE_HD void vstore(float16_t* p, VF32 a) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
+}
+REGCORE_CORE_END

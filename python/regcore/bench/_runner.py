@@ -30,7 +30,7 @@ FULL_SIZES = (64 * K, 1 * M, 16 * M)   # cache-resident (256 KiB of float32), L2
 QUICK_SIZES = (64 * K, 1 * M)
 # The default run (`python -m regcore.bench`, a few minutes on 2 cores): every kernel once, at 4M
 # elements (16 MiB of float32: past the last-level cache of most machines) or its smallest full
-# geometry, 4-byte dtypes only, best ISA level, 1 and all threads, fewer repeats. --full has the rest.
+# geometry, 4-byte dtypes and bfloat16, best ISA level, 1 and all threads, fewer repeats. --full has the rest.
 DEFAULT_SIZES = (4 * M,)
 MODES = ("default", "full", "quick")
 
@@ -182,7 +182,7 @@ def plan(o: Options):
         keys.update((k.name, d) for d in k.dtypes)
     keys = sorted(k for k in keys if _matches(o.filter, *k))
     if o.mode == "default":
-        keys = [k for k in keys if itemsize(k[1]) == 4]
+        keys = [k for k in keys if itemsize(k[1]) in (2, 4)]   # bfloat16 rows beside float32 ones
 
     tasks, skipped = [], []
     torch_cuda = _torch.cuda_available()

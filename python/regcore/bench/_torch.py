@@ -35,6 +35,8 @@ def dtype(np_dtype):
     table = {np.dtype(np.float32): t.float32, np.dtype(np.float64): t.float64,
              np.dtype(np.float16): t.float16, np.dtype(np.int32): t.int32,
              np.dtype(np.int64): t.int64, np.dtype(np.uint8): t.uint8}
+    if str(np_dtype) == "bfloat16":
+        return t.bfloat16
     try:
         return table[np.dtype(np_dtype)]
     except KeyError:

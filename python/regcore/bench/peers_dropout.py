@@ -94,7 +94,13 @@ def _ours_noise(shape, dtype, device):
 
 # ---- NumPy reference
 
+def _np_16bit(dtype):
+    if np.dtype(dtype).itemsize == 2:
+        raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
+
+
 def _np_forward(shape, dtype, device):
+    _np_16bit(dtype)
     _cpu(device)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
@@ -107,6 +113,7 @@ def _np_forward(shape, dtype, device):
 
 
 def _np_backward(shape, dtype, device):
+    _np_16bit(dtype)
     _cpu(device)
     dy = np.ones(shape, dtype)
     keep = np.random.default_rng(_SEED).random(shape, dtype=np.float32) >= _P
@@ -225,12 +232,14 @@ _TORCH = dict(threaded=True, devices=("cpu", "cuda"))
 
 
 def _plain(kind):
+    # bfloat16 rows for the mask kinds the 16-bit cases register (bits, none)
+    dt = _DT + ("bfloat16",) if kind in ("bits", "none") else _DT
     return [
-        Kernel(name=f"dropout.forward_{kind}", dtypes=_DT, ours=_ours_forward(kind), peers=(
+        Kernel(name=f"dropout.forward_{kind}", dtypes=dt, ours=_ours_forward(kind), peers=(
             Peer("numpy", "x * (rng.random(n) >= p) / (1 - p)", _np_forward),
             Peer("torch", "torch.nn.functional.dropout", _torch_forward, **_TORCH),
         )),
-        Kernel(name=f"dropout.backward_{kind}", dtypes=_DT, ours=_ours_backward(kind), peers=(
+        Kernel(name=f"dropout.backward_{kind}", dtypes=dt, ours=_ours_backward(kind), peers=(
             Peer("numpy", "dy * mask / (1 - p)", _np_backward),
             Peer("torch", "autograd backward of F.dropout", _torch_backward, **_TORCH),
         )),

@@ -35,13 +35,20 @@ def _ours(fill):
 
 # ---- NumPy
 
+def _np_16bit(dtype):
+    if np.dtype(dtype).itemsize == 2:
+        raise PeerUnavailable("NumPy has no 16-bit random fill")
+
+
 def _np_uniform(shape, dtype, device):
+    _np_16bit(dtype)
     x = _out(shape, dtype, device)
     rng = np.random.default_rng(_SEED)
     return lambda: rng.random(out=x, dtype=x.dtype)
 
 
 def _np_normal(shape, dtype, device):
+    _np_16bit(dtype)
     x = _out(shape, dtype, device)
     rng = np.random.default_rng(_SEED)
     return lambda: rng.standard_normal(out=x, dtype=x.dtype)
@@ -80,7 +87,7 @@ _TORCH_DEVICES = ("cpu", "cuda")
 
 KERNELS = [
     Kernel(
-        name="random.uniform", dtypes=("float32", "float64"), items="samples",
+        name="random.uniform", dtypes=("float32", "float64", "bfloat16"), items="samples",
         ours=_ours(rc_random.uniform_),
         peers=(
             Peer("numpy", "numpy.random.Generator.random(out=)", _np_uniform),
@@ -89,7 +96,7 @@ KERNELS = [
         ),
     ),
     Kernel(
-        name="random.normal", dtypes=("float32", "float64"), items="samples",
+        name="random.normal", dtypes=("float32", "float64", "bfloat16"), items="samples",
         ours=_ours(rc_random.normal_),
         peers=(
             Peer("numpy", "numpy.random.Generator.standard_normal(out=)", _np_normal),

@@ -5,24 +5,30 @@ from __future__ import annotations
 
 import torch
 
-from .. import _native, _validate
+from .. import _dtypes, _native, _validate
 from .._errors import NO_CUDA_BUILD
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def float_tensor(t, name: str) -> None:
-    """t is a dense float32/float64 tensor on a device regcore can run on."""
+def float_tensor(t, name: str, *, half: bool = False) -> None:
+    """t is a dense float tensor on a device regcore can run on: float32/float64, and also
+    bfloat16/float16 where ``half`` (the operators whose kernels take 16-bit data,
+    docs/precision.md; bfloat16 tensors are viewed through ml_dtypes)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
     dtype = t.dtype
     if dtype not in FLOAT_DTYPES:
-        if dtype in _HALF:
-            raise TypeError(f"{name}: regcore.torch does not support {dtype} yet (half precision is "
-                            "coming); use float32 or float64, e.g. run this module outside autocast "
-                            "or call .float() on its input")
-        raise TypeError(f"{name}: expected a float32 or float64 tensor, got {dtype}")
+        if dtype in _HALF and half:
+            if dtype == torch.bfloat16 and t.device.type == "cpu" and _dtypes.bfloat16() is None:
+                raise TypeError(f"{name}: {_dtypes.INSTALL_ML_DTYPES}")
+        elif dtype in _HALF:
+            raise TypeError(f"{name}: regcore.torch does not support {dtype} in this operator yet "
+                            "(docs/precision.md lists the ones that take 16-bit data); use float32 or "
+                            "float64, e.g. run this module outside autocast or call .float() on its input")
+        else:
+            raise TypeError(f"{name}: expected a float32 or float64 tensor, got {dtype}")
     if t.layout != torch.strided:
         raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
     device = t.device.type
@@ -31,6 +37,13 @@ def float_tensor(t, name: str) -> None:
             raise RuntimeError(NO_CUDA_BUILD.format(name=name))
     elif device not in ("cpu", "meta"):
         raise ValueError(f"{name}: expected a CPU or CUDA tensor, got a tensor on {t.device}")
+
+
+def numpy_dtype(dtype):
+    """The NumPy dtype regcore's array API reports for a torch float dtype."""
+    if dtype == torch.bfloat16:
+        return _dtypes.require_bfloat16()
+    return {torch.float32: _dtypes.F32, torch.float64: _dtypes.F64, torch.float16: _dtypes.F16}[dtype]
 
 
 def same_device(t, ref, name: str, ref_name: str = "input") -> None:

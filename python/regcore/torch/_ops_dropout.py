@@ -21,10 +21,10 @@ from .. import gaussian_noise as _gaussian_noise
 from ..dropout import (bias_act_dropout_backward_trusted, bias_act_dropout_trusted, dropout_backward_trusted,
                        dropout_trusted, gaussian_noise_trusted)
 from ._fastpath import fast_kernel
+from ._checks import numpy_dtype
 from ._library import autograd, define, define_inplace
 from ._rng import decode, positioned
 
-_NP = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 
 
 def _mode(vanilla: bool) -> str:
@@ -40,7 +40,7 @@ def _mask(t, bits, seed_offset, p, vanilla) -> DropoutMask:
     seed, offset = decode(seed_offset)
     stored = bits.numel() > 0
     return DropoutMask(p=p, mode=_mode(vanilla), kind="bits" if stored else "none", shape=tuple(t.shape),
-                       dtype=_NP[t.dtype], device=t.device.type, device_id=t.device.index or 0, seed=seed,
+                       dtype=numpy_dtype(t.dtype), device=t.device.type, device_id=t.device.index or 0, seed=seed,
                        offset=offset, bits=bits.view(torch.uint32) if stored else None)
 
 

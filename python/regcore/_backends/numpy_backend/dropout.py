@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _half
 from ._dropout_act import activation
 from ._philox import CHUNK_BLOCKS, stream_words
 
@@ -57,38 +58,54 @@ def dropout_forward(x, y, bits, bytes_, seed, offset, t, drop_all, scale):
     n = x.size
     keep = keep_mask(n, seed, offset, t, drop_all)
     _store_mask(keep, bits, bytes_)
-    y.reshape(-1)[:] = _scaled(x.reshape(-1), keep, scale)
+    # 16-bit data: the product in float32, rounded once as it is stored (core/half.h)
+    _half.store(y.reshape(-1), _scaled(_half.load(x.reshape(-1)), keep, scale))
 
 
 def dropout_backward(dy, dx, bits, bytes_, seed, offset, t, drop_all, scale):
     keep = _mask_from(dy.size, bits, bytes_, seed, offset, t, drop_all)
-    dx.reshape(-1)[:] = _scaled(dy.reshape(-1), keep, scale)
+    _half.store(dx.reshape(-1), _scaled(_half.load(dy.reshape(-1)), keep, scale))
 
 
 def bias_act_dropout_forward(x, bias, residual, y, bits, bytes_, act, seed, offset, t, drop_all, scale):
     n = x.size
     keep = keep_mask(n, seed, offset, t, drop_all)
     _store_mask(keep, bits, bytes_)
-    f, _ = activation(act, x + bias)
+    # 16-bit data: float32 math, y rounded once as stored
+    f, _ = activation(act, _half.load(x) + _half.load(bias))
     v = _scaled(f.reshape(-1), keep, scale)
     if residual is not None:
-        v = v + residual.reshape(-1)
-    y.reshape(-1)[:] = v
+        v = v + _half.load(residual).reshape(-1)
+    _half.store(y.reshape(-1), v)
 
 
 def bias_act_dropout_backward(dy, x, bias, bits, bytes_, dx, dbias, act, seed, offset, t, drop_all, scale):
     keep = _mask_from(x.size, bits, bytes_, seed, offset, t, drop_all)
-    _, d = activation(act, x + bias)
-    g = np.where(keep, (dy.reshape(-1) * scale) * d.reshape(-1), x.dtype.type(0))
-    dx.reshape(-1)[:] = g
+    xf = _half.load(x)
+    _, d = activation(act, xf + _half.load(bias))
+    g = np.where(keep, (_half.load(dy).reshape(-1) * scale) * d.reshape(-1), xf.dtype.type(0))
+    _half.store(dx.reshape(-1), g)
+    g = _half.load(dx.reshape(-1))      # dbias sums the stored (rounded) dx values
     cols = bias.size
     if cols:
-        dbias[:] = g.reshape(-1, cols).sum(axis=0, dtype=np.float64).astype(x.dtype)
+        sums = g.reshape(-1, cols).sum(axis=0, dtype=np.float64)
+        if _half.is_half(dbias):
+            from ... import _dtypes   # float64 -> 16 bits rounded once
+            d16 = _dtypes.F16 if dbias.dtype == np.float16 else _dtypes.require_bfloat16()
+            dbias[:] = _dtypes.round_array(d16, sums).view(dbias.dtype)
+        else:
+            dbias[:] = sums.astype(x.dtype)
 
 
 def gaussian_noise(x, y, seed, offset, mean, std, multiplicative):
     """The draws of random.normal(mean, std) (same transform, same stream), combined with x."""
     from .random import random_normal
+    if _half.is_half(y):   # the float32 draws combined in float32, rounded once as stored
+        z = np.empty(y.shape, np.float32)
+        random_normal(z, seed, offset, mean, std)
+        xf = _half.load(x)
+        _half.store(y, xf * z if multiplicative else xf + z)
+        return
     random_normal(y, seed, offset, mean, std)
     if multiplicative:
         np.multiply(x, y, out=y)

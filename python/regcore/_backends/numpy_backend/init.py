@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _constants as K
+from . import _half
 from . import _transforms as T
 from ._philox import generate
 
@@ -12,6 +13,11 @@ f64 = np.float64
 
 
 def init_trunc_normal(out, seed, offset, p_lo, p_span, mean, scale, lo, hi):
+    if _half.is_half(out):   # the float32 sample (bounds already 16-bit values), rounded as stored
+        tmp = np.empty(out.shape, np.float32)
+        init_trunc_normal(tmp, seed, offset, p_lo, p_span, mean, scale, lo, hi)
+        _half.store(out, tmp)
+        return
     t = out.dtype.type
     lo, hi = t(lo), t(hi)
     p_lo, p_span, mean, scale = f64(p_lo), f64(p_span), f64(mean), f64(scale)

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _transforms as T
+from . import _half, _transforms as T
 from ._philox import generate
+
+
+def _f32_draw(out, fill):
+    """A 16-bit out (float16, or bfloat16 as uint16) is the float32 draw rounded as it is stored."""
+    tmp = np.empty(out.shape, np.float32)
+    fill(tmp)
+    _half.store(out, tmp)
 
 
 def random_bits(out, seed, offset):
@@ -12,6 +19,8 @@ def random_bits(out, seed, offset):
 
 
 def random_uniform(out, seed, offset, lo, span, hi):
+    if _half.is_half(out):
+        return _f32_draw(out, lambda t: random_uniform(t, seed, offset, lo, span, hi))
     if out.dtype == np.float32:
         generate(out, seed, offset, 4, lambda w: [T.vmin(lo + span * T.uniform24(x), hi) for x in w])
     else:
@@ -20,6 +29,8 @@ def random_uniform(out, seed, offset, lo, span, hi):
 
 
 def random_normal(out, seed, offset, mean, std):
+    if _half.is_half(out):
+        return _f32_draw(out, lambda t: random_normal(t, seed, offset, mean, std))
     if out.dtype == np.float32:
         def tr(w):
             z0, z1 = T.box_muller_f32(w[0], w[1])

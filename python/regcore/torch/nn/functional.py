@@ -46,7 +46,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     _checks.choice(mask, "mask", MASKS)
     if not training or p == 0.0:
         return input
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if inplace and input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("input: a leaf tensor that requires grad cannot be dropped out in place "
                            "(inplace=True); use inplace=False, or run under torch.no_grad()")
@@ -68,7 +68,7 @@ def gaussian_noise(input, std, training=True, *, mode="additive", generator=None
     _checks.choice(mode, "mode", ("additive", "multiplicative"))
     if not training or std == 0.0:
         return input
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     so = _draw(input, generator, _rng.blocks_for(input.numel(), input.element_size()))
     return _ops_dropout.gaussian_noise(input.contiguous(), so, std, mode == "multiplicative")
 
@@ -80,15 +80,15 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     p = _checks.probability(p)
     _checks.choice(activation, "activation", ACTIVATIONS)
     _checks.choice(mask, "mask", MASKS)
-    _checks.float_tensor(input, "input")
-    _checks.float_tensor(bias, "bias")
+    _checks.float_tensor(input, "input", half=True)
+    _checks.float_tensor(bias, "bias", half=True)
     _checks.same_device(bias, input, "bias")
     _checks.same_dtype(bias, input, "bias")
     if input.dim() < 1 or bias.shape != input.shape[-1:]:
         raise ValueError(f"bias: expected shape ({input.shape[-1] if input.dim() else '?'},) (the last axis of "
                          f"input), got {tuple(bias.shape)}")
     if residual is not None:
-        _checks.float_tensor(residual, "residual")
+        _checks.float_tensor(residual, "residual", half=True)
         _checks.same_device(residual, input, "residual")
         _checks.same_dtype(residual, input, "residual")
         if residual.shape != input.shape:

@@ -6,13 +6,15 @@ the device reductions (batch/layer/group/instance norm statistics and backward s
 tolerances docs/batchnorm.md states for their other summation order.
 
 The emulation runs every CUDA thread as a fiber, so sizes stay small (a few thousand elements),
-odd, and past one block (256 threads) and one grid-stride wrap."""
+odd, and past one block (256 threads) and one grid-stride wrap. On a machine with a GPU, every case
+also runs on the real device and must give the emulation's bits (tools/gpu_check.sh)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import regcore as rc
+from _cuda_libs import LIBS, to_device
 from _cuda_sim import cuda_sim
 from _switches import cpu_backend
 
@@ -24,34 +26,53 @@ def _state():
     return {"seed": 1234, "offset": 2**32 - 5}  # the counter crosses a 32-bit boundary
 
 
-def _on(where, sim, fn):
-    """fn() on the emulated CUDA backend ("cuda-sim") or on a CPU backend."""
-    if where == "cuda-sim":
-        with cuda_sim(sim):
-            return fn()
-    with cpu_backend(where):
-        return fn()
-
-
-def _same_bits(a, b, what):
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.dtype == b.dtype and a.shape == b.shape, what
-    assert a.tobytes() == b.tobytes(), f"{what}: {np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))[:5]}"
-
-
-def _everywhere(sim, fn, what, compare=None):
-    """fn() on the emulated CUDA backend and on each reference backend; compare each pair."""
-    got = _on("cuda-sim", sim, fn)
-    for where in REFERENCES:
-        want = _on(where, sim, fn)
-        for i, (a, b) in enumerate(zip(_leaves(got), _leaves(want))):
-            (compare or _same_bits)(a, b, f"{what} [{i}] vs {where}")
+def _host(v):
+    """A result as a NumPy array (device arrays copied back)."""
+    if hasattr(v, "to_numpy"):        # a dropout mask
+        return v.to_numpy()
+    if hasattr(v, "detach"):          # torch
+        return v.detach().cpu().numpy()
+    if hasattr(v, "get"):             # cupy
+        return v.get()
+    return np.asarray(v)
 
 
 def _leaves(v):
     if isinstance(v, (list, tuple)):
         return [x for item in v for x in _leaves(item)]
-    return [v]
+    return [_host(v)]
+
+
+def _run(where, sim, fn, inputs):
+    """fn(**inputs) on the emulated CUDA backend ("cuda-sim"), a CPU backend, or a real GPU
+    ("gpu-<lib>": the inputs copied to the device first)."""
+    if where == "cuda-sim":
+        with cuda_sim(sim):
+            return _leaves(fn(**{k: v.copy() for k, v in inputs.items()}))
+    if where.startswith("gpu-"):
+        lib = where[4:]
+        return _leaves(fn(**{k: to_device(lib, v) for k, v in inputs.items()}))
+    with cpu_backend(where):
+        return _leaves(fn(**{k: v.copy() for k, v in inputs.items()}))
+
+
+def _same_bits(a, b, what):
+    assert a.dtype == b.dtype and a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), f"{what}: {np.flatnonzero(a.view(np.uint8) != b.view(np.uint8))[:5]}"
+
+
+def _everywhere(sim, fn, inputs, what, compare=None):
+    """fn(**inputs) on the emulated CUDA backend, compared with each CPU reference backend (bit
+    for bit, or ``compare`` where the docs allow another summation order), and, where a GPU
+    exists, with the real GPU bit for bit: the same code in the same order, so anything but the
+    same bits is a defect of the emulation (the CUB stand-in included) or of the kernels."""
+    got = _run("cuda-sim", sim, fn, inputs)
+    for where in REFERENCES + [f"gpu-{lib}" for lib in LIBS]:
+        want = _run(where, sim, fn, inputs)
+        check = _same_bits if where.startswith("gpu-") else (compare or _same_bits)
+        assert len(got) == len(want), what
+        for i, (a, b) in enumerate(zip(got, want)):
+            check(a, b, f"{what} [{i}] vs {where}")
 
 
 # ---------------------------------------------------------------- random fills and init
@@ -62,31 +83,30 @@ SIZES = [1, 7, 1029, 4099]
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_random_fills(cuda_sim_module, n, dtype):
-    def run():
+    def run(like):
         g = rc.Generator.from_state(_state())
-        return [rc.random.uniform((n,), -2.0, 3.0, dtype=dtype, generator=g),
-                rc.random.normal((n,), 0.5, 2.0, dtype=dtype, generator=g),
-                rc.random.bits((n,), generator=g)]
-    _everywhere(cuda_sim_module, run, f"random n={n}")
+        return [rc.random.uniform((n,), -2.0, 3.0, dtype=dtype, generator=g, like=like),
+                rc.random.normal((n,), 0.5, 2.0, dtype=dtype, generator=g, like=like),
+                rc.random.bits((n,), generator=g, like=like)]
+    _everywhere(cuda_sim_module, run, dict(like=np.zeros(1, dtype)), f"random n={n}")
 
 
 SAMPLERS = {
-    "trunc_normal": lambda s, dt, g: rc.init.trunc_normal(s, 0.5, 2.0, -1.0, 3.0, dtype=dt, generator=g),
-    "trunc_normal_tail": lambda s, dt, g: rc.init.trunc_normal(s, 0.0, 1.0, 4.0, 8.0, dtype=dt, generator=g),
-    "kaiming_normal": lambda s, dt, g: rc.init.kaiming_normal(s, 0.0, "fan_out", "relu", dtype=dt, generator=g),
-    "xavier_uniform": lambda s, dt, g: rc.init.xavier_uniform(s, 1.2, dtype=dt, generator=g),
-    "orthogonal": lambda s, dt, g: rc.init.orthogonal(s, 0.9, dtype=dt, generator=g),
-    "sparse": lambda s, dt, g: rc.init.sparse(s, 3, dtype=dt, generator=g),
+    "trunc_normal": lambda s, dt, g, k: rc.init.trunc_normal(s, 0.5, 2.0, -1.0, 3.0, dtype=dt, generator=g, like=k),
+    "trunc_normal_tail": lambda s, dt, g, k: rc.init.trunc_normal(s, 0.0, 1.0, 4.0, 8.0, dtype=dt, generator=g, like=k),
+    "kaiming_normal": lambda s, dt, g, k: rc.init.kaiming_normal(s, 0.0, "fan_out", "relu", dtype=dt, generator=g, like=k),
+    "xavier_uniform": lambda s, dt, g, k: rc.init.xavier_uniform(s, 1.2, dtype=dt, generator=g, like=k),
+    "orthogonal": lambda s, dt, g, k: rc.init.orthogonal(s, 0.9, dtype=dt, generator=g, like=k),
+    "sparse": lambda s, dt, g, k: rc.init.sparse(s, 3, dtype=dt, generator=g, like=k),
 }
 
 
 @pytest.mark.parametrize("name", list(SAMPLERS))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_init_samplers(cuda_sim_module, name, dtype):
-    def run():
-        g = rc.Generator.from_state(_state())
-        return SAMPLERS[name]((37, 29), dtype, g)
-    _everywhere(cuda_sim_module, run, name)
+    def run(like):
+        return SAMPLERS[name]((37, 29), dtype, rc.Generator.from_state(_state()), like)
+    _everywhere(cuda_sim_module, run, dict(like=np.zeros(1, dtype)), name)
 
 
 # ---------------------------------------------------------------- dropout family
@@ -96,47 +116,43 @@ def test_init_samplers(cuda_sim_module, name, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dropout_forward_backward(cuda_sim_module, mask, n, dtype):
     rng = np.random.default_rng(n)
-    x = rng.standard_normal(n).astype(dtype)
-    dy = rng.standard_normal(n).astype(dtype)
 
-    def run():
+    def run(x, dy):
         y, m = rc.dropout(x, 0.3, generator=rc.Generator.from_state(_state()), mask=mask)
-        return y, m.to_numpy(), rc.dropout_backward(dy, m)
-    _everywhere(cuda_sim_module, run, f"dropout mask={mask}")
+        return y, m, rc.dropout_backward(dy, m)
+    _everywhere(cuda_sim_module, run, dict(x=rng.standard_normal(n).astype(dtype), dy=rng.standard_normal(n).astype(dtype)),
+                f"dropout mask={mask}")
 
 
 @pytest.mark.parametrize("activation", ["identity", "relu", "gelu", "gelu_tanh", "tanh", "sigmoid"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bias_act_dropout(cuda_sim_module, activation, dtype):
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((131, 37)).astype(dtype)
-    bias = rng.standard_normal(37).astype(dtype)
-    res = rng.standard_normal((131, 37)).astype(dtype)
-    dy = rng.standard_normal((131, 37)).astype(dtype)
+    inputs = dict(x=rng.standard_normal((131, 37)).astype(dtype), bias=rng.standard_normal(37).astype(dtype),
+                  res=rng.standard_normal((131, 37)).astype(dtype), dy=rng.standard_normal((131, 37)).astype(dtype))
 
-    def run():
-        y, st = rc.bias_act_dropout(x, bias, activation, 0.25, residual=res,
-                                    generator=rc.Generator.from_state(_state()))
-        dx, dbias = rc.bias_act_dropout_backward(dy, st)[:2]
-        return y, dx
-    _everywhere(cuda_sim_module, run, f"bias_act_dropout {activation}")
+    def forward(x, bias, res):
+        return rc.bias_act_dropout(x, bias, activation, 0.25, residual=res, generator=rc.Generator.from_state(_state()))
+
+    def run(x, bias, res, dy):
+        y, st = forward(x, bias, res)
+        return y, rc.bias_act_dropout_backward(dy, st)[0]
+    _everywhere(cuda_sim_module, run, inputs, f"bias_act_dropout {activation}")
 
     # dbias: float64 sums in another order on CUDA (64-row chunks, docs/dropout.md), so equal
     # within float64 summation rounding, exactly the same for float32 data here (131 rows of
     # float32 products sum exactly enough in float64 to round to the same float32)
-    def dbias():
-        _, st = rc.bias_act_dropout(x, bias, activation, 0.25, residual=res,
-                                    generator=rc.Generator.from_state(_state()))
-        return rc.bias_act_dropout_backward(dy, st)[1]
+    def dbias(x, bias, res, dy):
+        return rc.bias_act_dropout_backward(dy, forward(x, bias, res)[1])[1]
     compare = _same_bits if dtype == np.float32 else _close(1e-14)
-    _everywhere(cuda_sim_module, dbias, f"bias_act_dropout dbias {activation}", compare)
+    _everywhere(cuda_sim_module, dbias, inputs, f"bias_act_dropout dbias {activation}", compare)
 
 
 @pytest.mark.parametrize("mode", ["additive", "multiplicative"])
 def test_gaussian_noise(cuda_sim_module, mode):
     x = np.random.default_rng(2).standard_normal(2053).astype(np.float32)
-    _everywhere(cuda_sim_module, lambda: rc.gaussian_noise(x, 0.4, mode=mode, generator=rc.Generator.from_state(_state())),
-                f"gaussian_noise {mode}")
+    _everywhere(cuda_sim_module, lambda x: rc.gaussian_noise(x, 0.4, mode=mode, generator=rc.Generator.from_state(_state())),
+                dict(x=x), f"gaussian_noise {mode}")
 
 
 # ---------------------------------------------------------------- SGD (docs/sgd.md: same bits)
@@ -153,16 +169,17 @@ def test_sgd_multi_tensor_step(cuda_sim_module, opts, dtype):
     shapes = [(3, 5), (300,), (17, 33), (1,), (64, 9)]
     if opts.get("max_norm"):
         shapes = [s for s in shapes if len(s) == 2]
-    w0 = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    g0 = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    inputs = {f"w{i}": rng.standard_normal(s).astype(dtype) for i, s in enumerate(shapes)}
+    inputs.update({f"g{i}": rng.standard_normal(s).astype(dtype) for i, s in enumerate(shapes)})
 
-    def run():
-        ws, gs = [w.copy() for w in w0], [g.copy() for g in g0]
+    def run(**a):
+        ws = [a[f"w{i}"] for i in range(len(shapes))]
+        gs = [a[f"g{i}"] for i in range(len(shapes))]
         bufs = None
         for _ in range(3):
             bufs = rc.optim.sgd_step_multi_(ws, gs, bufs, **opts)
         return ws, [b for b in (bufs or []) if b is not None]
-    _everywhere(cuda_sim_module, run, f"sgd {opts}")
+    _everywhere(cuda_sim_module, run, inputs, f"sgd {opts}")
 
 
 # ---------------------------------------------------------------- normalization
@@ -184,42 +201,39 @@ def test_batch_norm_forward_backward(cuda_sim_module, layout, dtype):
     rng = np.random.default_rng(3)
     shape = (5, 7, 9, 11) if layout == "NCHW" else (5, 9, 11, 7)
     axis = 1 if layout == "NCHW" else -1
-    x = (rng.standard_normal(shape) * 3 + 10).astype(dtype)
-    dy = rng.standard_normal(shape).astype(dtype)
-    gamma, beta = rng.uniform(0.5, 2, 7).astype(dtype), rng.standard_normal(7).astype(dtype)
+    inputs = dict(x=(rng.standard_normal(shape) * 3 + 10).astype(dtype), dy=rng.standard_normal(shape).astype(dtype),
+                  gamma=rng.uniform(0.5, 2, 7).astype(dtype), beta=rng.standard_normal(7).astype(dtype),
+                  rm=np.zeros(7, dtype), rv=np.ones(7, dtype))
 
-    def run():
-        rm, rv = np.zeros(7, dtype), np.ones(7, dtype)
+    def run(x, dy, gamma, beta, rm, rv):
         y, saved = rc.batch_norm(x, gamma, beta, rm, rv, True, axis=axis, activation="relu")
         return (y, rm, rv) + tuple(rc.batch_norm_backward(dy, x, gamma, saved))
-    _everywhere(cuda_sim_module, run, f"batch_norm {layout}", _close(TOL[dtype]))
+    _everywhere(cuda_sim_module, run, inputs, f"batch_norm {layout}", _close(TOL[dtype]))
 
 
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layer_norm_forward_backward(cuda_sim_module, affine, dtype):
     rng = np.random.default_rng(4)
-    x = (rng.standard_normal((13, 3, 47)) + 5).astype(dtype)
-    dy = rng.standard_normal(x.shape).astype(dtype)
-    gamma = rng.uniform(0.5, 2, (3, 47)).astype(dtype) if affine else None
-    beta = rng.standard_normal((3, 47)).astype(dtype) if affine else None
+    inputs = dict(x=(rng.standard_normal((13, 3, 47)) + 5).astype(dtype), dy=rng.standard_normal((13, 3, 47)).astype(dtype))
+    if affine:
+        inputs.update(gamma=rng.uniform(0.5, 2, (3, 47)).astype(dtype), beta=rng.standard_normal((3, 47)).astype(dtype))
 
-    def run():
+    def run(x, dy, gamma=None, beta=None):
         y, saved = rc.layer_norm(x, gamma, beta, axes=(-2, -1))
         return (y,) + tuple(v for v in rc.layer_norm_backward(dy, x, gamma, saved) if v is not None)
-    _everywhere(cuda_sim_module, run, f"layer_norm affine={affine}", _close(TOL[dtype]))
+    _everywhere(cuda_sim_module, run, inputs, f"layer_norm affine={affine}", _close(TOL[dtype]))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_group_and_instance_norm(cuda_sim_module, dtype):
     rng = np.random.default_rng(6)
-    x = (rng.standard_normal((4, 6, 5, 7)) - 3).astype(dtype)
-    dy = rng.standard_normal(x.shape).astype(dtype)
-    gamma, beta = rng.uniform(0.5, 2, 6).astype(dtype), rng.standard_normal(6).astype(dtype)
+    inputs = dict(x=(rng.standard_normal((4, 6, 5, 7)) - 3).astype(dtype), dy=rng.standard_normal((4, 6, 5, 7)).astype(dtype),
+                  gamma=rng.uniform(0.5, 2, 6).astype(dtype), beta=rng.standard_normal(6).astype(dtype))
 
-    def run():
+    def run(x, dy, gamma, beta):
         yg, sg = rc.group_norm(x, 3, gamma, beta)
         yi, si = rc.instance_norm(x, gamma, beta)
         return ((yg,) + tuple(rc.group_norm_backward(dy, x, gamma, sg))
                 + (yi,) + tuple(rc.instance_norm_backward(dy, x, gamma, si)))
-    _everywhere(cuda_sim_module, run, "group/instance norm", _close(TOL[dtype]))
+    _everywhere(cuda_sim_module, run, inputs, "group/instance norm", _close(TOL[dtype]))

@@ -41,7 +41,7 @@ step "build (sm_${arch} only)" 240 env CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" REG
   CMAKE_ARGS="-DCMAKE_CUDA_ARCHITECTURES=${arch}" \
   python -m pip install --no-build-isolation -e . "-Cbuild-dir=${build_dir}"
 step "CUDA tests" 150 python -m pytest -q -x -m cuda tests
-step "CPU execution of the same kernels (orders, sanitizers)" 120 python -m pytest -q tests/test_cuda_on_cpu.py
+step "CPU execution of the same kernels (orders, sanitizers; emulated vs this GPU bit for bit)" 180 python -m pytest -q tests/test_cuda_on_cpu.py tests/test_cuda_on_cpu_api.py
 step "compute-sanitizer memcheck (subset)" 60 compute-sanitizer --tool memcheck --error-exitcode 1 \
   python -m pytest -q -x -m cuda tests/test_dropout_cuda.py -k "float32 and (bits or bias_act)"
 step "compute-sanitizer racecheck (reductions)" 60 compute-sanitizer --tool racecheck --error-exitcode 1 \

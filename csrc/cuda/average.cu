@@ -28,7 +28,6 @@ static_assert(sizeof(AvgLaunch<double>) <= 4000, "kernel parameter space is 4 Ki
 
 template <class S>
 __global__ void __launch_bounds__(kAvgThreads) average_kernel(const AvgLaunch<S> tab) {
-  using C = compute_t<S>;
   const int t = tab.blocks.block_tensor[blockIdx.x];
   const int64_t begin = int64_t(tab.blocks.block_chunk[blockIdx.x]) * kAvgChunk;
   const int64_t n = tab.n[t];
@@ -42,7 +41,7 @@ __global__ void __launch_bounds__(kAvgThreads) average_kernel(const AvgLaunch<S>
   }
   const bool high = mode == AvgMode::high;
   for (int64_t i = begin + threadIdx.x; i < end; i += kAvgThreads)
-    a[i] = S(avg_blend(C(a[i]), C(p[i]), tab.f, high));
+    elem_store(a + i, avg_blend(elem_load(a + i), elem_load(p + i), tab.f, high));
 }
 
 template <class S>

@@ -77,7 +77,7 @@ __global__ void channel_apply_kernel(const S* __restrict__ x, S* __restrict__ y,
     }
 #pragma unroll
     for (int j = 0; j < 4; ++j)
-      if (j < cnt) q.v[j] = S(masked_affine<AFFINE, T>((nib >> j) & 1u, nib ? T(q.v[j]) : T(0), s, b, d));
+      if (j < cnt) elem_store(&q.v[j], masked_affine<AFFINE, T>((nib >> j) & 1u, nib ? T(elem_load(&q.v[j])) : T(0), s, b, d));
     if (whole) *reinterpret_cast<Quad4<S>*>(y + i0) = q;
     else
       for (int j = 0; j < cnt; ++j) y[i0 + j] = q.v[j];

@@ -24,7 +24,6 @@ template <> struct avg_vec<double> { static constexpr bool ok = true; using V = 
 
 template <class S, bool High>
 void blend(S* a, const S* p, int64_t n, compute_t<S> f) {
-  using C = compute_t<S>;
   int64_t i = 0;
   if constexpr (avg_vec<S>::ok) {
     using V = typename avg_vec<S>::V;
@@ -38,7 +37,7 @@ void blend(S* a, const S* p, int64_t n, compute_t<S> f) {
     }
     for (; i + L <= n; i += L) vstore(a + i, avg_blend(vload(a + i), vload(p + i), fv, High));
   }
-  for (; i < n; ++i) a[i] = S(avg_blend(C(a[i]), C(p[i]), f, High));
+  for (; i < n; ++i) elem_store(a + i, avg_blend(elem_load(a + i), elem_load(p + i), f, High));
 }
 
 template <class S>

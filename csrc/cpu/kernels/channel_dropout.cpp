@@ -62,7 +62,7 @@ void word_apply(const S* x, S* y, uint32_t w, int cnt, const Coef<S>& c) {
   }
 #endif
   using T = compute_t<S>;
-  for (int k = 0; k < cnt; ++k) y[k] = S(masked_affine<AFFINE, T>((w >> k) & 1u, T(x[k]), c.s, c.b, c.d));
+  for (int k = 0; k < cnt; ++k) elem_store(y + k, masked_affine<AFFINE, T>((w >> k) & 1u, elem_load(x + k), c.s, c.b, c.d));
 }
 
 // A run of len elements sharing one decision (a channels-first row, or part of one). With NT,
@@ -79,7 +79,7 @@ void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
     if (NT) {
       const int64_t head = int64_t(((sizeof(V) - (reinterpret_cast<uintptr_t>(y) & (sizeof(V) - 1))) &
                                     (sizeof(V) - 1)) / sizeof(S));
-      for (; k < head && k < len; ++k) y[k] = S(masked_affine<AFFINE, T>(keep, keep ? T(x[k]) : T(0), c.s, c.b, c.d));
+      for (; k < head && k < len; ++k) elem_store(y + k, masked_affine<AFFINE, T>(keep, keep ? T(elem_load(x + k)) : T(0), c.s, c.b, c.d));
     }
     if (!keep) {  // store-only: a dropped row never reads x
       const V vd(AFFINE ? c.d : T(0));
@@ -94,7 +94,7 @@ void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
     }
   }
 #endif
-  for (; k < len; ++k) y[k] = S(masked_affine<AFFINE, T>(keep, keep ? T(x[k]) : T(0), c.s, c.b, c.d));
+  for (; k < len; ++k) elem_store(y + k, masked_affine<AFFINE, T>(keep, keep ? T(elem_load(x + k)) : T(0), c.s, c.b, c.d));
 }
 
 // Keep bits of 32 consecutive channels-last elements starting at channel c of a sample whose

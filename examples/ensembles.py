@@ -9,10 +9,10 @@ Lecture claims (cs231n lecture 7, "model ensembles"; NYU deep learning 14-3, ear
   for free;
 * early stopping: stop when the validation loss stops improving and keep the best weights.
 
-The run (digits: 1000 training, 300 validation, 497 test; a 64-256-256-10 ReLU net with dropout
+The run (digits: 500 training, 300 validation, 997 test; a 64-256-256-10 ReLU net with dropout
 0.2, rct.optim.SGD with momentum 0.9, E epochs):
 1. a single model at a constant learning rate for E epochs, with an EMA of its weights (updated
-   every step) and regcore.EarlyStopping on the validation loss (patience 8, best weights
+   every step) and regcore.EarlyStopping on the validation loss (patience 15, best weights
    restored when it fires; the run then goes on to E epochs for the figure);
 2. a snapshot ensemble: the same budget of E epochs as M cosine cycles (warm restarts), one
    snapshot at the end of each cycle, predictions (softmax) averaged;
@@ -45,7 +45,7 @@ BATCH = 50
 EMA_DECAY = 0.98
 
 
-def load(n_train=1000, n_val=300, seed=0):
+def load(n_train=500, n_val=300, seed=0):
     X, y = load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(y))
     parts = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
@@ -116,7 +116,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     E, M = (2, 2) if args.tiny else (60, 5)
     t0 = time.perf_counter()
-    train, (xva, yva), (xte, yte) = load(*((100, 100) if args.tiny else (1000, 300)))
+    train, (xva, yva), (xte, yte) = load(*((100, 100) if args.tiny else (500, 300)))
     steps_per_epoch = math.ceil(len(train[1]) / BATCH)
     lr = 0.05
     torch.manual_seed(0)                 # dropout masks
@@ -125,7 +125,7 @@ def main(argv=None):
     model = make_model(0)
     opt = rct.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(EMA_DECAY))
-    stopper = rc.EarlyStopping("val_loss", patience=8, restore_best_weights=True)
+    stopper = rc.EarlyStopping("val_loss", patience=15, min_delta=1e-3, restore_best_weights=True)
     curve = {"val_loss": [], "ema_val_loss": [], "val_acc": [], "ema_val_acc": []}
     early = {}
 
@@ -156,7 +156,7 @@ def main(argv=None):
 
     # 2. snapshot ensemble ------------------------------------------------------------------
     snap_model = make_model(0)
-    opt = rct.optim.SGD(snap_model.parameters(), lr=2 * lr, momentum=0.9)
+    opt = rct.optim.SGD(snap_model.parameters(), lr=lr, momentum=0.9)
     cycle = E // M
     snaps, snap_curve = [], []
 
@@ -173,11 +173,11 @@ def main(argv=None):
     same_budget, full_budget = [], []
     for k in range(M):
         m = make_model(100 + k)
-        o = rct.optim.SGD(m.parameters(), lr=2 * lr, momentum=0.9)
+        o = rct.optim.SGD(m.parameters(), lr=lr, momentum=0.9)
         epochs_of(m, o, train, cycle, sched=cosine(o, cycle * steps_per_epoch), seed=100 + k)
         same_budget.append(probs(m, xte))
         m = make_model(200 + k)
-        o = rct.optim.SGD(m.parameters(), lr=2 * lr, momentum=0.9)
+        o = rct.optim.SGD(m.parameters(), lr=lr, momentum=0.9)
         epochs_of(m, o, train, E, sched=cosine(o, E * steps_per_epoch), seed=200 + k)
         full_budget.append(probs(m, xte))
     indep_same = [score(torch.stack(same_budget[:k]).mean(0), yte) for k in range(1, M + 1)]
@@ -200,6 +200,17 @@ def main(argv=None):
           f"ensemble at {M}x the cost {indep_full[-1][0] - single[0]:+.4f} accuracy; EMA "
           f"{res[f'EMA of weights (decay {EMA_DECAY})'][0][0] - single[0]:+.4f}; early stopping "
           f"{early['test'][0] - single[0]:+.4f} (stopped after {early['stopped']} of {E} epochs).")
+
+    notes = []
+    if indep_full[-1][0] > single[0]:
+        notes.append("independent ensembles add accuracy, as claimed (at M times the cost)")
+    if snap_members[-1][0] <= single[0]:
+        notes.append("the snapshot ensemble does NOT beat the single model's accuracy at equal cost here"
+                     + (" (it lowers the NLL)" if snap_members[-1][1] < single[1] else ""))
+    if early["test"][0] < single[0]:
+        notes.append("early stopping on the validation loss stops too early for accuracy: the loss turns up "
+                     "(over-confident predictions) while the accuracy still improves")
+    print("Agreements and disagreements: " + "; ".join(notes or ["every claim holds in this run"]) + ".")
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ep = np.arange(1, E + 1)

@@ -10,8 +10,8 @@ the same initial weights for every variant, SGD with momentum. regcore's modules
 (rct.nn.Dropout, rct.nn.BatchNorm1d, rct.optim.SGD with weight_decay=, l1= (proximal) and
 max_norm=) next to PyTorch's own modules and torch.optim.SGD on the same data and initial weights
 (torch has no proximal L1 and no max-norm: the L1 row uses the loss term lam * sum |w|, the
-max-norm row torch.renorm after each step). It writes overfitting.png and prints every number it
-plots.
+max-norm row torch.renorm after each step). It writes overfitting.png (accuracies) and
+overfitting_loss.png (losses) and prints every number it plots.
 
     python examples/overfitting.py [--tiny] [--out DIR]
 """
@@ -111,7 +111,7 @@ def train(kind, hp, data, ws, epochs, lr, batch, seed):
                             lr=lr, momentum=0.9)
     else:
         opt = torch.optim.SGD([dict(params=weights, weight_decay=wd), dict(params=others)], lr=lr, momentum=0.9)
-    curves = {"train": [], "val": [], "val_loss": []}
+    curves = {"train": [], "val": [], "train_loss": [], "val_loss": []}
     n = len(ytr)
     for epoch in range(epochs):
         perm = torch.randperm(n)
@@ -128,7 +128,9 @@ def train(kind, hp, data, ws, epochs, lr, batch, seed):
                 with torch.no_grad():
                     for w in weights:
                         w.copy_(torch.renorm(w, 2, 0, c))
-        curves["train"].append(accuracy(model, xtr, ytr)[0])
+        acc, tloss = accuracy(model, xtr, ytr)
+        curves["train"].append(acc)
+        curves["train_loss"].append(tloss)
         acc, vloss = accuracy(model, xva, yva)
         curves["val"].append(acc)
         curves["val_loss"].append(vloss)
@@ -201,7 +203,28 @@ def main(argv=None):
     path = os.path.join(args.out, "overfitting.png")
     fig.savefig(path, dpi=80)
     plt.close(fig)
-    print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
+    # the losses show what the saturated accuracies hide (both measured in eval mode: dropout off)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for k, (name, _) in enumerate(VARIANTS):
+        cur = results[name, "regcore"][0]
+        axes[0].semilogy(ep, cur["train_loss"], color=f"C{k}", label=name)
+        axes[1].semilogy(ep, cur["val_loss"], color=f"C{k}", label=name)
+    axes[0].set_title("training loss (regcore, eval mode)")
+    axes[1].set_title("validation loss (regcore)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    loss_path = os.path.join(args.out, "overfitting_loss.png")
+    fig.savefig(loss_path, dpi=80)
+    plt.close(fig)
+    for name, _ in VARIANTS:
+        cur = results[name, "regcore"][0]
+        i = int(np.argmin(cur["val_loss"]))
+        print(f"{name:<20} validation loss: lowest {cur['val_loss'][i]:.4f} at epoch {i + 1}, "
+              f"last {cur['val_loss'][-1]:.4f}; training loss last {cur['train_loss'][-1]:.2e}")
+    print(f"wrote {path}, {loss_path} ({time.perf_counter() - t0:.1f} s)")
     return results
 
 

@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = {
-    "overfitting.py": ["overfitting.png"],
+    "overfitting.py": ["overfitting.png", "overfitting_loss.png"],
     "initialization.py": ["initialization_tanh.png", "initialization_relu.png", "initialization_stats.png"],
     "mc_dropout.py": ["mc_dropout.png"],
     "max_norm.py": ["max_norm.png"],

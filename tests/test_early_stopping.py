@@ -232,3 +232,24 @@ def test_torch_model_best_state_restored(use_regcore):
     stopper.restore(model)
     for k, t in model.state_dict().items():
         torch.testing.assert_close(t, states[best][k], rtol=0, atol=0)
+
+
+def test_torch_state_dict_mapping_restored_in_place():
+    torch = pytest.importorskip("torch")
+    lin = torch.nn.Linear(3, 2)
+    stopper = rc.EarlyStopping(patience=0, restore_best_weights=True)
+    stopper.step(1.0, lin.state_dict())
+    best = lin.weight.detach().clone()
+    with torch.no_grad():
+        lin.weight.add_(5.0)
+    assert stopper.step(2.0, lin.state_dict())          # stops; restores through the shared storage
+    torch.testing.assert_close(lin.weight.detach(), best, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="weight"):
+        stopper.restore({"weight": np.zeros((2, 3)), "bias": np.zeros(2)})   # arrays for tensors: refused
+    params = dict(lin.named_parameters())                 # leaves that require grad: restored too
+    stopper.reset()
+    stopper.step(1.0, params)
+    with torch.no_grad():
+        lin.bias.add_(1.0)
+    assert stopper.step(3.0, params)
+    torch.testing.assert_close(lin.weight.detach(), best, rtol=0, atol=0)

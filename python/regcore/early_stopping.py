@@ -3,7 +3,8 @@ put back the weights of the best step.
 
 Works with any training loop: the caller passes the monitored value (a number, or a mapping of
 metrics that holds ``monitor``) once per evaluation, and, to keep the best weights, the weights
-themselves: a mapping of NumPy arrays (restored in place), or any object with ``state_dict()`` /
+themselves: a mapping of NumPy arrays or tensors (restored in place; ``model.state_dict()`` works,
+its tensors share the parameters' storage), or any object with ``state_dict()`` /
 ``load_state_dict()`` (a ``torch.nn.Module``, a regcore.torch model, an optimizer...). Nothing here
 imports torch: a tensor is recognized by its ``detach``/``clone`` methods.
 
@@ -36,11 +37,15 @@ __all__ = ["EarlyStopping"]
 
 def _snapshot(value):
     """An independent copy of one state entry (a tensor stays a tensor on its device)."""
-    if hasattr(value, "detach") and hasattr(value, "clone"):      # torch.Tensor, without importing torch
+    if _is_tensor(value):                                         # torch.Tensor, without importing torch
         return value.detach().clone()
     if isinstance(value, np.ndarray):
         return value.copy()
     return copy.deepcopy(value)
+
+
+def _is_tensor(value) -> bool:
+    return hasattr(value, "detach") and hasattr(value, "clone") and hasattr(value, "copy_")
 
 
 def _kind(weights):
@@ -49,8 +54,8 @@ def _kind(weights):
         return "state_dict"
     if isinstance(weights, Mapping):
         for k, v in weights.items():
-            if not isinstance(v, np.ndarray):
-                raise type_error(f"weights[{k!r}]", "a NumPy array (restored in place)", type(v).__name__)
+            if not (isinstance(v, np.ndarray) or _is_tensor(v)):
+                raise type_error(f"weights[{k!r}]", "a NumPy array or a tensor (restored in place)", type(v).__name__)
         return "mapping"
     raise type_error("weights", "a mapping of NumPy arrays or an object with state_dict() and load_state_dict()",
                      type(weights).__name__)
@@ -198,11 +203,15 @@ class EarlyStopping:
             raise value_error("weights", f"the keys of the saved best weights {sorted(map(str, best))}",
                               f"keys {sorted(map(str, weights))}")
         for k, arr in weights.items():
-            if arr.shape != best[k].shape or not arr.flags.writeable:
-                raise value_error(f"weights[{k!r}]", f"a writeable array of shape {best[k].shape}",
-                                  f"shape {arr.shape}, writeable={arr.flags.writeable}")
+            writeable = _is_tensor(arr) or arr.flags.writeable
+            if tuple(arr.shape) != tuple(best[k].shape) or not writeable or _is_tensor(arr) != _is_tensor(best[k]):
+                raise value_error(f"weights[{k!r}]", f"a writeable {type(best[k]).__name__} of shape "
+                                  f"{tuple(best[k].shape)}", f"{type(arr).__name__} of shape {tuple(arr.shape)}")
         for k, arr in weights.items():
-            arr[...] = best[k]
+            if _is_tensor(arr):
+                arr.detach().copy_(best[k])       # same storage; a parameter that requires grad too
+            else:
+                arr[...] = best[k]
 
     def restore(self, weights) -> None:
         """Load the best weights kept so far into ``weights`` (e.g. after the last epoch when no

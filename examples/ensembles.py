@@ -11,7 +11,8 @@ Lecture claims (cs231n lecture 7, "model ensembles"; NYU deep learning 14-3, ear
 
 The run (digits: 500 training, 300 validation, 997 test; a 64-256-256-10 ReLU net with dropout
 0.2, rct.optim.SGD with momentum 0.9, E epochs):
-1. a single model at a constant learning rate for E epochs, with an EMA of its weights (updated
+1. a single model at a constant learning rate for E epochs, with an EMA of its weights
+   (rct.optim.swa_utils.EMA: one fused update over every parameter, updated
    every step) and regcore.EarlyStopping on the validation loss (patience 15, best weights
    restored when it fires; the run then goes on to E epochs for the figure);
 2. a snapshot ensemble: the same budget of E epochs as M cosine cycles (warm restarts), one
@@ -124,14 +125,15 @@ def main(argv=None):
     # 1. single model + EMA + early stopping ------------------------------------------------
     model = make_model(0)
     opt = rct.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(EMA_DECAY))
+    ema = rct.optim.swa_utils.EMA(model, decay=EMA_DECAY)   # one fused update over every parameter
     stopper = rc.EarlyStopping("val_loss", patience=15, min_delta=1e-3, restore_best_weights=True)
     curve = {"val_loss": [], "ema_val_loss": [], "val_acc": [], "ema_val_acc": []}
     early = {}
 
     def single_epoch(epoch):
         a, nll = score(probs(model, xva), yva)
-        ea, enll = score(probs(ema.module, xva), yva)
+        with ema.average_parameters():                     # the averaged weights, swapped in and back
+            ea, enll = score(probs(model, xva), yva)
         curve["val_loss"].append(nll)
         curve["val_acc"].append(a)
         curve["ema_val_loss"].append(enll)
@@ -144,7 +146,7 @@ def main(argv=None):
                 early["stopped"] = stopper.stopped_step + 1
                 model.load_state_dict(current)             # only to draw the rest of the curve
 
-    epochs_of(model, opt, train, E, on_step=lambda: ema.update_parameters(model), on_epoch=single_epoch)
+    epochs_of(model, opt, train, E, on_step=ema.update, on_epoch=single_epoch)
     if not early:                                          # never fired within E epochs
         current_last = {k: v.clone() for k, v in model.state_dict().items()}
         stopper.restore(model)
@@ -152,7 +154,8 @@ def main(argv=None):
         model.load_state_dict(current_last)                # back to the weights after E epochs
     res = {"single model, epoch E": (score(probs(model, xte), yte), E)}
     res[f"early stopping (best epoch {early['epoch']})"] = (early["test"], early["stopped"])
-    res[f"EMA of weights (decay {EMA_DECAY})"] = (score(probs(ema.module, xte), yte), E)
+    with ema.average_parameters():
+        res[f"EMA of weights (decay {EMA_DECAY})"] = (score(probs(model, xte), yte), E)
 
     # 2. snapshot ensemble ------------------------------------------------------------------
     snap_model = make_model(0)

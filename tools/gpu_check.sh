@@ -47,7 +47,7 @@ step "compute-sanitizer memcheck (subset)" 60 compute-sanitizer --tool memcheck 
 step "compute-sanitizer racecheck (reductions)" 60 compute-sanitizer --tool racecheck --error-exitcode 1 \
   python -m pytest -q -x -m cuda tests/test_batchnorm_cuda.py tests/test_norms_cuda.py
 step "GPU benchmarks (vs D2D copy, torch dropout, cuDNN batch norm)" 120 \
-  python -m regcore.bench --quick --filter dropout,batchnorm,sgd --threads 1 --markdown "${report%.md}_bench.md"
+  python -m regcore.bench --quick --filter dropout,batchnorm,sgd,average --threads 1 --markdown "${report%.md}_bench.md"
 
 if [ "$dry" = 0 ]; then
   echo "$failures failed step(s); report: $report" | tee -a "$report"

@@ -9,6 +9,7 @@ void bind_bench_cpu(pybind11::module_& m);
 void bind_batchnorm_cpu(pybind11::module_& m);
 void bind_dropout_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
+void bind_average_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_batchnorm_cpu(m);
   regcore::bindings::bind_dropout_cpu(m);
   regcore::bindings::bind_sgd_cpu(m);
+  regcore::bindings::bind_average_cpu(m);
 }

@@ -11,6 +11,7 @@ void bind_random_cuda(pybind11::module_& m);
 void bind_dropout_cuda(pybind11::module_& m);
 void bind_init_cuda(pybind11::module_& m);
 void bind_sgd_cuda(pybind11::module_& m);
+void bind_average_cuda(pybind11::module_& m);
 void bind_bench_cuda(pybind11::module_& m);
 void bind_batchnorm_cuda(pybind11::module_& m);
 }}  // namespace regcore::bindings
@@ -56,6 +57,7 @@ PYBIND11_MODULE(_regcore_cuda, m) {
   regcore::bindings::bind_dropout_cuda(m);
   regcore::bindings::bind_init_cuda(m);
   regcore::bindings::bind_sgd_cuda(m);
+  regcore::bindings::bind_average_cuda(m);
   regcore::bindings::bind_bench_cuda(m);
   regcore::bindings::bind_batchnorm_cuda(m);
 }

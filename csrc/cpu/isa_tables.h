@@ -12,6 +12,7 @@
 #include "sgd_table.h"
 #include "layernorm_table.h"
 #include "convert_table.h"
+#include "average_table.h"
 
 #define REGCORE_FOR_EACH_TABLE(X) \
   X(RandomTable, random_table) \
@@ -20,7 +21,8 @@
   X(InitTable, init_table) \
   X(SgdTable, sgd_table) \
   X(LayerNormTable, layernorm_table) \
-  X(ConvertTable, convert_table)
+  X(ConvertTable, convert_table) \
+  X(AverageTable, average_table)
 
 #define REGCORE_DECLARE_GETTER(Table, getter) const ::regcore::cpu::Table& getter();
 namespace regcore {

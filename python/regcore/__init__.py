@@ -7,6 +7,7 @@ Families:
   normalization           ``batch_norm`` and its split (multi-process) API, ``layer_norm``,
                           ``group_norm``, ``instance_norm``
   penalized SGD           ``sgd_step_``, ``sgd_step_multi_``, ``penalty``, ``regcore.optim.SGD``
+  weight averaging        ``ema_update_``, ``swa_update_`` (fused multi-tensor EMA / SWA)
   training helpers        ``EarlyStopping``; ``regcore.preprocess`` (scaling, PCA, whitening; train-only statistics)
 Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512, regcore's thread pool), ``cuda``; the backend
 follows where the data lives (see ``build_info()``).
@@ -16,6 +17,7 @@ from . import init  # noqa: F401
 from .batchnorm import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .optim import penalty, sgd_step_, sgd_step_multi_  # noqa: F401
+from .averaging import ema_update_, swa_update_  # noqa: F401
 from .norms import *  # noqa: F401,F403
 from ._backend import use_backend  # noqa: F401
 from ._build_info import __version__, active_isa, available_isas, build_info, set_isa  # noqa: F401

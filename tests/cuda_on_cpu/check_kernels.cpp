@@ -12,11 +12,13 @@
 #include "cuda/layernorm_api.h"
 #include "cuda/random_api.h"
 #include "cuda/sgd_api.h"
+#include "cuda/average_api.h"
 #include "core/batchnorm.h"
 #include "core/dropout.h"
 #include "core/init_transforms.h"
 #include "core/random_transforms.h"
 #include "core/sgd_rule.h"
+#include "core/average.h"
 
 using namespace regcore;
 static int failures = 0, checks = 0;
@@ -354,7 +356,52 @@ template <class T> static void test_max_norm_penalty(int64_t outer, int64_t rows
   CHECK(same(sa, ra) && same(ss, rs), "penalty_sums %.17g %.17g vs %.17g %.17g", sa, ss, ra, rs);
 }
 
-// argv: families to run (dropout random norm sgd); none = all (the mutation check runs one).
+// ---- weight averaging ----------------------------------------------------------------------
+// Tensors of `sizes` (every third one float64 when f64_mix), averaged with weight w; the reference applies
+// core/average.h element by element on the host (mode and factor from w rounded to the dtype).
+template <class T> static void avg_ref(std::vector<T>& a, const std::vector<T>& p, int64_t n, double w64) {
+  const T w = T(w64);
+  const AvgMode m = avg_mode(w);
+  for (int64_t j = 0; j < n; ++j) {
+    if (m == AvgMode::copy) a[j] = p[j];
+    else if (m != AvgMode::keep) a[j] = avg_blend(a[j], p[j], avg_factor(w, m), m == AvgMode::high);
+  }
+}
+
+static void test_average(const std::vector<int64_t>& sizes, double w, bool f64_mix = true) {
+  std::vector<std::vector<float>> a, p;
+  std::vector<std::vector<double>> ad, pd;
+  std::vector<AvgTensor> ts;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (f64_mix && i % 3 == 1) { ad.push_back(randv<double>(sizes[i])); pd.push_back(randv<double>(sizes[i])); }
+    else { a.push_back(randv<float>(sizes[i])); p.push_back(randv<float>(sizes[i])); }
+  }
+  auto a0 = a; auto ad0 = ad;
+  size_t fi = 0, di = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (f64_mix && i % 3 == 1) { ts.push_back(AvgTensor{ad[di].data(), pd[di].data(), sizes[i], DType::f64}); ++di; }
+    else { ts.push_back(AvgTensor{a[fi].data(), p[fi].data(), sizes[i], DType::f32}); ++fi; }
+  }
+  cuda::average_multi(ts.data(), ts.size(), w, 0);
+  fi = di = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    int64_t bad = 0;
+    if (f64_mix && i % 3 == 1) {
+      auto want = ad0[di];
+      avg_ref(want, pd[di], sizes[i], w);
+      for (size_t j = 0; j < want.size(); ++j) bad += !same(ad[di][j], want[j]);  // the 8 guard elements too
+      ++di;
+    } else {
+      auto want = a0[fi];
+      avg_ref(want, p[fi], sizes[i], w);
+      for (size_t j = 0; j < want.size(); ++j) bad += !same(a[fi][j], want[j]);
+      ++fi;
+    }
+    CHECK(bad == 0, "average_multi w=%g tensor %zu (n=%lld): %lld elements differ", w, i, (long long)sizes[i], (long long)bad);
+  }
+}
+
+// argv: families to run (dropout random norm sgd average); none = all (the mutation check runs one).
 static int g_argc; static char** g_argv;
 static bool want(const char* fam) {
   if (g_argc < 2) return true;
@@ -418,6 +465,16 @@ int main(int argc, char** argv) {
   test_sgd({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk}, false);  // ... carried over from table slot 1
   test_max_norm_penalty<float>(3, 50, 37, 2.0);
   test_max_norm_penalty<double>(1, 7, 100, 3.0);
+  }
+  if (want("average")) {
+  for (double w : {0.001, 0.3, 0.5, 0.7, 1.0, 0.0, 1e-60}) test_average({5, 70000, 1, 0, 130001, 3}, w);
+  std::vector<int64_t> many(150, 1000);   // more tensors than one launch table holds (64), odd sizes
+  for (size_t i = 0; i < many.size(); i += 7) many[i] = int64_t(i) + 1;
+  many[70] = 200001;
+  test_average(many, 0.01);
+  test_average({int64_t(330) * kSgdChunk + 5}, 0.25);  // more chunks than one launch holds (320)
+  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, false);  // ... carried over from slot 1
+  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, true);  // float64 in a table of its own
   }
   std::printf("%d passed, %d failed\n", checks - failures, failures);
   return failures != 0;

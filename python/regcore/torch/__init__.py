@@ -28,5 +28,6 @@ def _check_torch():
 _check_torch()
 
 from . import _ops_dropout, _ops_norm, _ops_sgd  # noqa: E402,F401  (registers torch.ops.regcore.*)
+from . import _ops_average  # noqa: E402,F401
 from . import nn, optim  # noqa: E402,F401
 from ._convert import convert, convert_sync_batchnorm  # noqa: E402,F401

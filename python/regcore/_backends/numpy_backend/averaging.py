@@ -1,0 +1,42 @@
+"""Weight averaging in NumPy, operation for operation csrc/core/average.h.
+
+The weight is rounded once to the arithmetic type of the array's dtype (compute_t: float64 for
+float64, float32 for every narrower float) and the mode is decided on that rounded value; each
+operation is one NumPy ufunc in the arithmetic type (no fused multiply-add) and the result is
+rounded once to the storage dtype, so the results are bit-identical to the native backends.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["average_multi"]
+
+_F64 = np.dtype(np.float64)
+
+
+def _compute_dtype(dt: np.dtype) -> np.dtype:
+    return _F64 if dt == _F64 else np.dtype(np.float32)
+
+
+def _update(a, p, w64):
+    c = _compute_dtype(a.dtype)
+    t = c.type
+    w = t(w64)
+    if w == 0:          # keep: nothing read or written
+        return
+    if w == 1:          # copy: exactly the parameter, bit for bit
+        np.copyto(a, p)
+        return
+    ac, pc = a.astype(c, copy=False), p.astype(c, copy=False)
+    with np.errstate(all="ignore"):   # NaN/inf data: NaN where the formula says, no warning
+        d = pc - ac
+        if w < t(0.5):
+            r = ac + w * d
+        else:           # 1 - w is exact for w in [1/2, 1] (Sterbenz)
+            r = pc - (t(1) - w) * d
+    a[...] = r          # one rounding to the storage dtype (none when it is the arithmetic type)
+
+
+def average_multi(avgs, params, w):
+    for a, p in zip(avgs, params):
+        _update(a, p, w)

@@ -9,6 +9,7 @@ Families:
                           ``group_norm``, ``instance_norm``
   penalized SGD           ``sgd_step_``, ``sgd_step_multi_``, ``penalty``, ``regcore.optim.SGD``
   weight averaging        ``ema_update_``, ``swa_update_`` (fused multi-tensor EMA / SWA)
+  training helpers        ``EarlyStopping``; ``regcore.preprocess`` (scaling, PCA, whitening; train-only statistics)
 Backends: ``numpy`` (pure NumPy), ``cpu`` (native, AVX2/AVX-512, regcore's thread pool), ``cuda``; the backend
 follows where the data lives (see ``build_info()``).
 """
@@ -26,6 +27,8 @@ from ._threads import get_num_threads, set_num_threads, threadpool_limits  # noq
 from ._threads import apply_environment as _apply_thread_environment
 from ._threads import hook_threadpoolctl as _hook_threadpoolctl
 from .generator import Generator, default_generator, seed  # noqa: F401
+from .early_stopping import EarlyStopping  # noqa: F401
+from . import preprocess  # noqa: F401
 
 _apply_thread_environment()
 _hook_threadpoolctl()

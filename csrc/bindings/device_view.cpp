@@ -147,7 +147,10 @@ std::unique_ptr<DeviceView> view_from_cai(py::dict cai, const char* name, uintpt
 }  // namespace
 
 void bind_device_view(py::module_& m) {
-  py::class_<DeviceView>(m, "DeviceView")
+  // module_local: the tests' _regcore_cuda_sim (the same bindings over the kernels executed on the
+  // CPU) registers this C++ type too, in the same process as _regcore_cuda; a global registration
+  // would make the second import fail. Views never travel between the two modules.
+  py::class_<DeviceView>(m, "DeviceView", py::module_local())
       .def_property_readonly("shape", [](const DeviceView& v) { return py::tuple(py::cast(v.shape)); })
       .def_readonly("dtype", &DeviceView::dtype)
       .def_readonly("device_id", &DeviceView::device_id)

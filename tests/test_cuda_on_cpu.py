@@ -90,3 +90,17 @@ def test_gpu_check_dry_run():
         s = subprocess.run(["shellcheck", str(ROOT / "tools" / "gpu_check.sh"), str(HARNESS / "build.sh")],
                            capture_output=True, text=True)
         assert s.returncode == 0, s.stdout
+
+
+def test_every_planted_bug_still_applies():
+    """The mutation check (opt-in, minutes) needs each planted bug's text exactly once in its
+    source; a kernel rewrite that moves that text must update mutations.py. Checked on every run."""
+    sys.path.insert(0, str(HARNESS))
+    try:
+        import mutations
+    finally:
+        sys.path.pop(0)
+    for m in mutations.MUTATIONS:
+        name, fname, old = m[0], m[1], m[2]
+        text = (ROOT / "csrc" / "cuda" / fname).read_text()
+        assert text.count(old) == 1, f"planted bug {name!r}: its text occurs {text.count(old)} times in {fname}"

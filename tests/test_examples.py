@@ -21,6 +21,7 @@ EXAMPLES = {
     "mc_dropout.py": ["mc_dropout.png"],
     "max_norm.py": ["max_norm.png"],
     "ensembles.py": ["ensembles.png"],
+    "stochastic_rounding.py": ["stochastic_rounding.png"],
 }
 NUMBER = re.compile(r"\d+\.\d+")
 

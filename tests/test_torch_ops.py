@@ -76,6 +76,15 @@ def _cases():
         "sgd_step_": (ops.sgd_step_, ([_x(4, 3), _x(5)], [_x(4, 3, seed=1), _x(5, seed=2)],
                                       [torch.empty(4, 3, **F64), _x(5, seed=3)], [True, False], 0.1, 0.9, 0.0, False,
                                       1e-4, 0.0, 1e-3, "proximal", 2.0, 0, False)),
+        "sgd_step_half_": (ops.sgd_step_half_, (
+            [_x(4, 3, dtype=torch.bfloat16), _x(5, dtype=torch.bfloat16)],
+            [_x(4, 3, seed=1, dtype=torch.bfloat16), _x(5, seed=2, dtype=torch.bfloat16)],
+            [torch.empty(4, 3), _x(5, seed=3, dtype=torch.float32)], [True, False], [], 0.1, 0.9, 0.0, False,
+            1e-4, 0.0, 1e-3, "proximal", 2.0, 0, False, True, 7, 3)),
+        "sgd_step_half_master": (ops.sgd_step_half_, (
+            [_x(4, 3, dtype=torch.float16)], [_x(4, 3, seed=1, dtype=torch.float16)], [torch.empty(4, 3)], [True],
+            [_x(4, 3, dtype=torch.float32)], 0.1, 0.9, 0.0, False, 1e-4, 0.0, 0.0, "proximal", 0.0, 0, False,
+            False, 0, 0)),
         "ema_update_": (ops.ema_update_, ([_x(4, 3), _x(5)], [_x(4, 3, seed=1), _x(5, seed=2)], 0.9)),
         "swa_update_": (ops.swa_update_, ([_x(4, 3), _x(5)], [_x(4, 3, seed=1), _x(5, seed=2)], 2)),
     }

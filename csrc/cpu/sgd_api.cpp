@@ -4,6 +4,7 @@
 
 #include "../core/sgd_rule.h"
 #include "dispatch.h"
+#include "multi_tensor.h"
 #include "parallel.h"
 
 namespace regcore { namespace cpu {
@@ -159,6 +160,17 @@ void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h) {
     run_item(k, ts[it.t], it, h);
   });
   strided_max_norm(k, ts, count, h.max_norm);
+  // 16-bit parameters of a float32 master under max-norm: rounded from the final (rescaled)
+  // master here; without max-norm the step itself wrote them.
+  const std::vector<TensorChunk> outs = tensor_chunks(count, kSgdChunk, [&](size_t t) {
+    return (ts[t].half_out && ts[t].rows > 0) ? ts[t].n : int64_t(0);
+  });
+  parallel_tasks(int64_t(outs.size()), [&](int64_t q) {
+    const TensorChunk& c = outs[size_t(q)];
+    const SgdTensor& s = ts[c.t];
+    k.narrow(s.half_dtype, static_cast<char*>(s.half_out) + c.begin * int64_t(dtype_size(s.half_dtype)),
+             static_cast<const float*>(s.w) + c.begin, c.end - c.begin);
+  });
 }
 
 void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double& sum_sq) {

@@ -1,7 +1,8 @@
 // The penalized-SGD kernels one ISA level provides (plain function pointers; see random_table.h).
 // Every kernel works on a range the baseline layer chose with fixed boundaries, and every sum
 // follows the canonical 16-lane order of core/sgd_rule.h, so results do not depend on the ISA
-// level or the thread count. A tensor's element type is its SgdTensor::dtype; the hyper-parameters
+// level or the thread count. A tensor's element types are given by SgdTensor (dtype, and the
+// master case of core/sgd_params.h); the hyper-parameters
 // arrive in float64 and are rounded once to the tensor's arithmetic type by the kernel.
 #pragma once
 #include <cstdint>
@@ -26,6 +27,9 @@ struct SgdTable {
   void (*sumsq_add)(DType dt, const void* x, int64_t n, double* acc);
   // x[0, n) *= s, with s rounded once to x's arithmetic type.
   void (*scale)(DType dt, void* x, int64_t n, double s);
+  // dst[0, n) = src rounded to nearest even, dst of 16-bit dtype dt (parameters from their
+  // float32 master, for tensors whose max-norm rescale ran after the step).
+  void (*narrow)(DType dt, void* dst, const float* src, int64_t n);
 };
 
 }}  // namespace regcore::cpu

@@ -1,75 +1,147 @@
 // Penalized SGD kernels, compiled once per ISA level (scalar, avx2, avx512). The arithmetic is
-// core/sgd_rule.h; this file only moves data: full SIMD vectors, then the same rule on single
-// elements for the tail (identical bits, since a lane and a scalar do the same IEEE operations).
+// core/sgd_rule.h (and core/stochastic_round.h for 16-bit parameters); this file only moves data:
+// full SIMD vectors, then the same rule on single elements for the tail (identical bits, since a
+// lane and a scalar do the same IEEE operations).
+//
+// Storage types: SW of the updated weights (the parameters, or their float32 master copy), SG of
+// the gradient, compute_t<SW> of the momentum buffer. The pairs are (S, S) for every dtype S and
+// (float, bfloat16_t / float16_t) for a float32 master of 16-bit parameters.
+#include <algorithm>
+#include <type_traits>
+
 #include "../../core/sgd_rule.h"
+#include "../../core/stochastic_round.h"
 #include "../simd/vec.h"
 #include "../sgd_table.h"
+#include "stream_generate.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
 namespace {
 
+template <class S>
+constexpr bool is_half_v = std::is_same<S, bfloat16_t>::value || std::is_same<S, float16_t>::value;
+
 #if REGCORE_SIMD_W > 1
-template <class T> struct vec_of;
-template <> struct vec_of<float> { using type = VF32; static constexpr int L = REGCORE_SIMD_W; };
-template <> struct vec_of<double> { using type = VF64; static constexpr int L = REGCORE_SIMD_W / 2; };
+template <class C> struct sgd_vec;
+template <> struct sgd_vec<float> { using type = VF32; static constexpr int64_t L = REGCORE_SIMD_W; };
+template <> struct sgd_vec<double> { using type = VF64; static constexpr int64_t L = REGCORE_SIMD_W / 2; };
 // The 16 canonical lanes as float64 vectors of W/2 lanes each.
 constexpr int kAccVecs = 16 / (REGCORE_SIMD_W / 2);
 #endif
 
-template <class T>
-REGCORE_HD void step_one(T* w, const T* g, T* b, int64_t i, bool mom, bool first,
-                         const SgdParams<T>& p) {
-  T wv = w[i], bv = (mom && !first) ? b[i] : T(0);
-  sgd_rule(wv, g[i], bv, first, p);
-  w[i] = wv;
-  if (mom) b[i] = bv;
+// Loads and stores of compute type C: one element (Vec = false) or one SIMD vector of L elements
+// of any storage type whose arithmetic is C (16-bit storage converts in vload / vstore).
+template <class C, bool Vec> struct Lanes {
+  using V = C;
+  static constexpr int64_t L = 1;
+  template <class S> static V load(const S* p) { return elem_load(p); }
+  template <class S> static void store(S* p, V v) { elem_store(p, v); }
+  static uint32_t words(const uint32_t* p) { return *p; }
+};
+#if REGCORE_SIMD_W > 1
+template <class C> struct Lanes<C, true> {
+  using V = typename sgd_vec<C>::type;
+  static constexpr int64_t L = sgd_vec<C>::L;
+  template <class S> static V load(const S* p) { return vload(p); }
+  template <class S> static void store(S* p, V v) { vstore(p, v); }
+  // Random words as 32-bit lanes (a float32 load moves bits unchanged).
+  static VU32 words(const uint32_t* p) { return as_uint(vload(reinterpret_cast<const float*>(p))); }
+};
+#endif
+
+// How a new weight is stored: rounded to nearest even (or a plain store for float/double),
+// stochastically rounded with the element's random word, or as a float32 master whose 16-bit
+// parameters (out) receive it rounded to nearest even in the same pass.
+enum class Store { kPlain, kStochastic, kMasterOut };
+
+template <class SW, class SG> struct StepArgs {
+  SW* w;
+  const SG* g;
+  compute_t<SW>* b;
+  SG* out;                // kMasterOut: the 16-bit parameters
+  const uint32_t* words;  // kStochastic: words[i - wbase] is element i's random word
+  int64_t wbase;
+};
+
+template <bool Vec, bool Mom, bool First, Store St, class SW, class SG>
+REGCORE_HD void step_at(const StepArgs<SW, SG>& a, int64_t i, const SgdParams<compute_t<SW>>& p) {
+  using C = compute_t<SW>;
+  using LN = Lanes<C, Vec>;
+  using V = typename LN::V;
+  V w = LN::load(a.w + i), b = (Mom && !First) ? LN::load(a.b + i) : V(C(0));
+  sgd_rule(w, LN::load(a.g + i), b, First, p);
+  if (Mom) LN::store(a.b + i, b);
+  if constexpr (St == Store::kStochastic && is_half_v<SW>) w = sr_format<SW>::round(w, LN::words(a.words + (i - a.wbase)));
+  LN::store(a.w + i, w);
+  if constexpr (St == Store::kMasterOut && is_half_v<SG>) LN::store(a.out + i, w);
 }
 
-// Updates [begin, end); returns where the vector part stopped (begin when scalar).
-template <class T>
-int64_t step_vectors(T* w, const T* g, T* b, int64_t begin, int64_t end, bool first,
-                     const SgdParams<T>& p) {
+template <bool Mom, bool First, Store St, class SW, class SG>
+void step_range(const StepArgs<SW, SG>& a, int64_t begin, int64_t end, const SgdParams<compute_t<SW>>& p) {
   int64_t i = begin;
 #if REGCORE_SIMD_W > 1
-  using VT = typename vec_of<T>::type;
-  constexpr int64_t L = vec_of<T>::L;
-  const bool mom = (p.flags & kSgdMomentum) != 0;
-  if (mom) {
-    if (first) {
-      for (; i + L <= end; i += L) {
-        VT wv = vload(w + i), bv;
-        sgd_rule(wv, vload(g + i), bv, true, p);
-        vstore(w + i, wv);
-        vstore(b + i, bv);
-      }
-    } else {
-      for (; i + L <= end; i += L) {
-        VT wv = vload(w + i), bv = vload(b + i);
-        sgd_rule(wv, vload(g + i), bv, false, p);
-        vstore(w + i, wv);
-        vstore(b + i, bv);
-      }
-    }
-  } else {
-    for (; i + L <= end; i += L) {
-      VT wv = vload(w + i), bv = VT(T(0));
-      sgd_rule(wv, vload(g + i), bv, false, p);
-      vstore(w + i, wv);
-    }
-  }
-#else
-  (void)w; (void)g; (void)b; (void)end; (void)first; (void)p;
+  constexpr int64_t L = Lanes<compute_t<SW>, true>::L;
+  for (; i + L <= end; i += L) step_at<true, Mom, First, St>(a, i, p);
 #endif
-  return i;
+  for (; i < end; ++i) step_at<false, Mom, First, St>(a, i, p);
 }
 
-template <class T>
-void step(T* w, const T* g, T* b, int64_t begin, int64_t end, bool first, const SgdParams<T>& p) {
-  const bool mom = (p.flags & kSgdMomentum) != 0;
-  for (int64_t i = step_vectors(w, g, b, begin, end, first, p); i < end; ++i)
-    step_one(w, g, b, i, mom, first, p);
+template <class F> void with_bool(bool v, F&& f) {
+  if (v) f(std::true_type{});
+  else f(std::false_type{});
 }
+
+// The loop for one store kind, specialized on momentum / first step (branch-free inner loops).
+template <Store St, class SW, class SG>
+void step_loop(const StepArgs<SW, SG>& a, int64_t begin, int64_t end, bool first, const SgdParams<compute_t<SW>>& p) {
+  with_bool((p.flags & kSgdMomentum) != 0, [&](auto mom) {
+    with_bool(first && decltype(mom)::value, [&](auto fst) {
+      step_range<decltype(mom)::value, decltype(fst)::value, St>(a, begin, end, p);
+    });
+  });
+}
+
+// Elements per batch of random words (on the stack; stream_generate fills them W blocks at a time).
+constexpr int64_t kWordBlock = 1024;
+
+// Updates [begin, end) of arrays whose element 0 is element elem0 of the tensor (whose index
+// picks the random word). out: the 16-bit parameters of a master (null: none, or written later).
+template <class SW, class SG>
+void step(SW* w, const SG* g, compute_t<SW>* b, SG* out, int64_t begin, int64_t end, bool first,
+          const SgdParams<compute_t<SW>>& p, uint64_t seed, uint64_t sr_offset, int64_t elem0) {
+  StepArgs<SW, SG> a{w, g, b, out, nullptr, 0};
+  if constexpr (is_half_v<SW>) {
+    if (p.flags & kSgdStochastic) {
+      alignas(64) uint32_t words[kWordBlock];
+      for (int64_t k = begin; k < end; k += kWordBlock) {
+        const int64_t e = std::min(k + kWordBlock, end);
+        // Element i's word is word i % 4 of block sr_offset + i / 4 (the `bits` draw), wherever
+        // the caller cut the range.
+        stream_generate(words, elem0 + k, elem0 + e, seed, sr_offset, BitsTransform{}, elem0 + k);
+        a.words = words;
+        a.wbase = k;
+        step_loop<Store::kStochastic>(a, k, e, first, p);
+      }
+      return;
+    }
+  }
+  if (out) step_loop<Store::kMasterOut>(a, begin, end, first, p);
+  else step_loop<Store::kPlain>(a, begin, end, first, p);
+}
+
+#if REGCORE_SIMD_W > 1
+// H = W/2 elements of x as float64 lanes.
+template <class S> VF64 load_f64(const S* p) {
+  if constexpr (is_half_v<S>) {
+    alignas(64) float t[REGCORE_SIMD_W / 2];
+    for (int q = 0; q < REGCORE_SIMD_W / 2; ++q) t[q] = elem_load(p + q);
+    return vload_f64(t);
+  } else {
+    return vload_f64(p);
+  }
+}
+#endif
 
 // Segment x[0, n) into the canonical lanes (see sgd_table.h).
 template <class T>
@@ -84,7 +156,7 @@ void lanes(const T* x, int64_t n, double* abs_acc, double* sq) {
     for (int j = 0; j < kAccVecs; ++j) a[j] = vload_f64(abs_acc + j * H);
     for (; k + 16 <= n; k += 16)
       for (int j = 0; j < kAccVecs; ++j) {
-        VF64 v = vload_f64(x + k + j * H);
+        VF64 v = load_f64(x + k + j * H);
         a[j] = a[j] + sgd_abs(v);
         s[j] = s[j] + v * v;
       }
@@ -92,7 +164,7 @@ void lanes(const T* x, int64_t n, double* abs_acc, double* sq) {
   } else {
     for (; k + 16 <= n; k += 16)
       for (int j = 0; j < kAccVecs; ++j) {
-        VF64 v = vload_f64(x + k + j * H);
+        VF64 v = load_f64(x + k + j * H);
         s[j] = s[j] + v * v;
       }
   }
@@ -100,7 +172,7 @@ void lanes(const T* x, int64_t n, double* abs_acc, double* sq) {
 tail:
 #endif
   for (; k < n; ++k) {
-    const double v = double(x[k]);
+    const double v = double(elem_load(x + k));
     if (abs_acc) abs_acc[k & 15] = abs_acc[k & 15] + sgd_abs(v);
     sq[k & 15] = sq[k & 15] + v * v;
   }
@@ -112,87 +184,128 @@ void sumsq_add(const T* x, int64_t n, double* acc) {
 #if REGCORE_SIMD_W > 1
   constexpr int64_t H = REGCORE_SIMD_W / 2;
   for (; k + H <= n; k += H) {
-    const VF64 v = vload_f64(x + k);
+    const VF64 v = load_f64(x + k);
     vstore_f64(acc + k, vload_f64(acc + k) + v * v);
   }
 #endif
   for (; k < n; ++k) {
-    const double v = double(x[k]);
+    const double v = double(elem_load(x + k));
     acc[k] = acc[k] + v * v;
   }
 }
 
+// x[0, n) *= s in x's arithmetic type (a 16-bit x rounds each product to nearest even).
 template <class T>
-void scale(T* x, int64_t n, T s) {
+void scale(T* x, int64_t n, compute_t<T> s) {
   int64_t i = 0;
 #if REGCORE_SIMD_W > 1
-  using VT = typename vec_of<T>::type;
-  constexpr int64_t L = vec_of<T>::L;
-  const VT sv(s);
-  for (; i + L <= n; i += L) vstore(x + i, vload(x + i) * sv);
+  using LN = Lanes<compute_t<T>, true>;
+  const typename LN::V sv(s);
+  for (; i + LN::L <= n; i += LN::L) LN::store(x + i, LN::load(x + i) * sv);
 #endif
-  for (; i < n; ++i) x[i] = x[i] * s;
+  for (; i < n; ++i) elem_store(x + i, elem_load(x + i) * s);
+}
+
+// dst[0, n) = src rounded to nearest even (16-bit parameters from their float32 master).
+template <class S>
+void narrow(S* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+#if REGCORE_SIMD_W > 1
+  using LN = Lanes<float, true>;
+  for (; i + LN::L <= n; i += LN::L) LN::store(dst + i, LN::load(src + i));
+#endif
+  for (; i < n; ++i) elem_store(dst + i, src[i]);
 }
 
 // One row at a time: update it, sum the squares of the new weights while the row is hot in
 // cache, and rescale it there (at most one extra read and write of the row, from cache).
 constexpr int64_t kRowBlock = 2048;
 
-template <class T>
-void step_rows(T* w, const T* g, T* b, int64_t r0, int64_t r1, int64_t len, bool first,
-               const SgdParams<T>& p, double max_norm) {
+template <class SW, class SG>
+void step_rows(SW* w, const SG* g, compute_t<SW>* b, int64_t r0, int64_t r1, int64_t len, bool first,
+               const SgdParams<compute_t<SW>>& p, const SgdHyper& h, uint64_t sr_offset) {
   const bool mom = (p.flags & kSgdMomentum) != 0;
   for (int64_t r = r0; r < r1; ++r) {
-    T* wr = w + r * len;
-    const T* gr = g + r * len;
-    T* br = mom ? b + r * len : nullptr;
+    SW* wr = w + r * len;
+    const SG* gr = g + r * len;
+    compute_t<SW>* br = mom ? b + r * len : nullptr;
     double sq[16] = {0};
     // Blocks of kRowBlock elements (a multiple of 16, so lane positions stay relative to the
-    // row start): update the block, then fold its fresh values into the lanes from L1.
+    // row start): update the block, then fold its fresh values into the lanes from L1. The
+    // random words (stochastic rounding) follow the element's index in the whole tensor.
     for (int64_t k = 0; k < len; k += kRowBlock) {
       const int64_t e = (k + kRowBlock < len) ? k + kRowBlock : len;
-      step(wr, gr, br, k, e, first, p);
+      step(wr, gr, br, static_cast<SG*>(nullptr), k, e, first, p, h.seed, sr_offset, r * len);
       lanes(wr + k, e - k, nullptr, sq);
     }
-    const double s = sgd_max_norm_scale(sgd_lane_tree(sq), max_norm);
-    if (s != 1.0) scale(wr, len, T(s));
+    const double s = sgd_max_norm_scale(sgd_lane_tree(sq), h.max_norm);
+    if (s != 1.0) scale(wr, len, compute_t<SW>(s));
   }
 }
 
-// ---------------------------------------------------------------- table entries: the dtype
-// becomes the storage type here, once per op; the hyper-parameters are rounded once to it.
+// ---------------------------------------------------------------- table entries: the dtypes
+// become storage types here, once per op; the hyper-parameters are rounded once to the weights'
+// arithmetic type.
+
+// f(type_tag<SW>, type_tag<SG>) for tensor t's weight and gradient storage types.
+template <class F> void visit_pair(const SgdTensor& t, F&& f) {
+  visit_dtype(t.dtype, [&](auto wt) {
+    using SW = REGCORE_TAG_TYPE(wt);
+    if constexpr (std::is_same<SW, float>::value) {
+      if (t.half_out) {
+        visit_dtype(t.half_dtype, [&](auto gt) {
+          using SG = REGCORE_TAG_TYPE(gt);
+          if constexpr (is_half_v<SG>) f(wt, gt);
+        });
+        return;
+      }
+    }
+    f(wt, wt);
+  });
+}
 
 void step_entry(const SgdTensor& t, int64_t begin, int64_t end, const SgdHyper& h) {
-  visit_dtype_f32_f64(t.dtype, [&](auto tag) {
-    using T = REGCORE_TAG_TYPE(tag);
-    step(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), begin, end, t.first,
-         sgd_params<compute_t<T>>(h));
+  visit_pair(t, [&](auto wt, auto gt) {
+    using SW = REGCORE_TAG_TYPE(wt);
+    using SG = REGCORE_TAG_TYPE(gt);
+    // Max-norm tensors get their 16-bit copy after the rescale (sgd_api.cpp), the others here.
+    SG* out = (t.half_out && t.rows == 0) ? static_cast<SG*>(t.half_out) : nullptr;
+    step(static_cast<SW*>(t.w), static_cast<const SG*>(t.g), static_cast<compute_t<SW>*>(t.b), out, begin, end,
+         t.first, sgd_params<compute_t<SW>>(h), h.seed, t.sr_offset, 0);
   });
 }
 void step_rows_entry(const SgdTensor& t, int64_t r0, int64_t r1, const SgdHyper& h) {
-  visit_dtype_f32_f64(t.dtype, [&](auto tag) {
-    using T = REGCORE_TAG_TYPE(tag);
-    step_rows(static_cast<T*>(t.w), static_cast<const T*>(t.g), static_cast<T*>(t.b), r0, r1, t.inner, t.first,
-              sgd_params<compute_t<T>>(h), h.max_norm);
+  visit_pair(t, [&](auto wt, auto gt) {
+    using SW = REGCORE_TAG_TYPE(wt);
+    using SG = REGCORE_TAG_TYPE(gt);
+    step_rows(static_cast<SW*>(t.w), static_cast<const SG*>(t.g), static_cast<compute_t<SW>*>(t.b), r0, r1,
+              t.inner, t.first, sgd_params<compute_t<SW>>(h), h, t.sr_offset);
   });
 }
 void lanes_entry(DType dt, const void* x, int64_t n, double* a, double* s) {
-  visit_dtype_f32_f64(dt, [&](auto tag) { lanes(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, a, s); });
+  visit_dtype(dt, [&](auto tag) { lanes(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, a, s); });
 }
 void sumsq_add_entry(DType dt, const void* x, int64_t n, double* acc) {
-  visit_dtype_f32_f64(dt, [&](auto tag) { sumsq_add(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, acc); });
+  visit_dtype(dt, [&](auto tag) { sumsq_add(static_cast<const REGCORE_TAG_TYPE(tag)*>(x), n, acc); });
 }
 void scale_entry(DType dt, void* x, int64_t n, double s) {
-  visit_dtype_f32_f64(dt, [&](auto tag) {
+  visit_dtype(dt, [&](auto tag) {
     using T = REGCORE_TAG_TYPE(tag);
     scale(static_cast<T*>(x), n, compute_t<T>(s));
+  });
+}
+void narrow_entry(DType dt, void* dst, const float* src, int64_t n) {
+  visit_dtype(dt, [&](auto tag) {
+    using S = REGCORE_TAG_TYPE(tag);
+    if constexpr (is_half_v<S>) narrow(static_cast<S*>(dst), src, n);
   });
 }
 
 }  // namespace
 
 const cpu::SgdTable& sgd_table() {
-  static const cpu::SgdTable table = {step_entry, step_rows_entry, lanes_entry, sumsq_add_entry, scale_entry};
+  static const cpu::SgdTable table = {step_entry, step_rows_entry, lanes_entry, sumsq_add_entry, scale_entry,
+                                      narrow_entry};
   return table;
 }
 

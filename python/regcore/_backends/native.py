@@ -36,9 +36,10 @@ class NativeBackend:
             self.__dict__[kernel] = fn
         return fn
 
-    def sgd_step_multi(self, ws, gs, bs, firsts, geoms, h):
+    def sgd_step_multi(self, ws, gs, bs, firsts, geoms, h, **half):
+        # half: masters / sr_offsets / seed, only for 16-bit options (docs/sgd.md)
         self._ext.sgd_step_multi(ws, gs, bs, firsts, geoms, h.lr, h.momentum, h.damp_keep, h.wd,
-                                 h.decay_keep, h.l1, h.l1_thr, h.flags, h.max_norm)
+                                 h.decay_keep, h.l1, h.l1_thr, h.flags, h.max_norm, **half)
 
     def __repr__(self) -> str:
         return f"<regcore {self.name} backend>"

@@ -22,6 +22,7 @@ MOMENTUM = 1 << 3
 NESTEROV = 1 << 4
 DECOUPLED = 1 << 5
 L1_PROX = 1 << 6
+STOCHASTIC = 1 << 7   # set per call by _step (stochastic_rounding=True), never by make_hyper
 
 L1_MODES = ("proximal", "subgradient")
 

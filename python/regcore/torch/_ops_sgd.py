@@ -2,6 +2,7 @@
 momentum buffers updated in place: declared mutated), the array API's ``sgd_step_multi_``."""
 from __future__ import annotations
 
+from ..generator import Generator
 from ..optim import sgd_step_multi_
 from ._library import define_inplace
 
@@ -20,3 +21,28 @@ sgd_step_ = define_inplace(
     "float momentum, float dampening, bool nesterov, float weight_decay, float decoupled_weight_decay, float l1, "
     "str l1_mode, float max_norm, int max_norm_axis, bool maximize) -> ()",
     _impl, lambda *args: None, mutates=("params", "momentum_buffers"))
+
+
+def _impl_half(params, grads, momentum_buffers, fresh, masters, lr, momentum, dampening, nesterov, weight_decay,
+               decoupled_weight_decay, l1, l1_mode, max_norm, max_norm_axis, maximize, stochastic_rounding,
+               seed, offset):
+    # The caller reserved the generator's blocks (seed, offset): the op itself holds no generator.
+    # (signed 64-bit in the schema: the unsigned values come back modulo 2^64)
+    gen = Generator.from_state({"seed": seed % 2**64, "offset": offset % 2**64}) if stochastic_rounding else None
+    sgd_step_multi_(params, grads, momentum_buffers if momentum != 0.0 else None, lr=lr, momentum=momentum,
+                    dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+                    decoupled_weight_decay=decoupled_weight_decay, l1=l1, l1_mode=l1_mode,
+                    max_norm=max_norm if max_norm > 0.0 else None, max_norm_axis=max_norm_axis,
+                    maximize=maximize, fresh_buffers=fresh if momentum != 0.0 else False,
+                    master_params=list(masters) if masters else None, stochastic_rounding=stochastic_rounding,
+                    generator=gen)
+
+
+# The 16-bit options: float32 masters (empty list: none) and stochastic rounding from counter
+# blocks [offset, ...) of seed's stream (docs/sgd.md).
+sgd_step_half_ = define_inplace(
+    "sgd_step_half_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] momentum_buffers, bool[] fresh, "
+    "Tensor(c!)[] masters, float lr, float momentum, float dampening, bool nesterov, float weight_decay, "
+    "float decoupled_weight_decay, float l1, str l1_mode, float max_norm, int max_norm_axis, bool maximize, "
+    "bool stochastic_rounding, int seed, int offset) -> ()",
+    _impl_half, lambda *args: None, mutates=("params", "momentum_buffers", "masters"))

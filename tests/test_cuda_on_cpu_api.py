@@ -182,6 +182,43 @@ def test_sgd_multi_tensor_step(cuda_sim_module, opts, dtype):
     _everywhere(cuda_sim_module, run, inputs, f"sgd {opts}")
 
 
+@pytest.mark.parametrize("mode", ["nearest", "master", "stochastic"])
+@pytest.mark.parametrize("opts", [
+    dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    dict(lr=0.05, momentum=0.9, dampening=0.1, l1=1e-3, decoupled_weight_decay=1e-2),
+    dict(lr=0.5, momentum=0.9, max_norm=0.3, max_norm_axis=0),
+], ids=["nesterov", "l1", "maxnorm"])
+@pytest.mark.parametrize("half", ["bfloat16", "float16"])
+def test_sgd_16bit_step(cuda_sim_module, opts, half, mode):
+    """16-bit parameters (docs/sgd.md): nearest rounding, a float32 master, stochastic rounding
+    with words from a generator whose counter crosses a 32-bit boundary; the same bits."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dtype = np.dtype(ml_dtypes.bfloat16) if half == "bfloat16" else np.dtype(np.float16)
+    rng = np.random.default_rng(4)
+    shapes = [(3, 5), (17, 33), (1, 7), (64, 9)]
+    inputs = {f"w{i}": rng.standard_normal(s).astype(np.float32).astype(dtype) for i, s in enumerate(shapes)}
+    inputs.update({f"g{i}": rng.standard_normal(s).astype(np.float32).astype(dtype) for i, s in enumerate(shapes)})
+    if mode == "master":
+        inputs.update({f"m{i}": inputs[f"w{i}"].astype(np.float32) for i in range(len(shapes))})
+
+    def run(**a):
+        ws = [a[f"w{i}"] for i in range(len(shapes))]
+        gs = [a[f"g{i}"] for i in range(len(shapes))]
+        ms = [a[f"m{i}"] for i in range(len(shapes))] if mode == "master" else None
+        gen = rc.Generator.from_state(_state()) if mode == "stochastic" else None
+        bufs = None
+        for _ in range(3):
+            bufs = rc.optim.sgd_step_multi_(ws, gs, bufs, master_params=ms, stochastic_rounding=mode == "stochastic",
+                                            generator=gen, **opts)
+        return ws, [b for b in (bufs or []) if b is not None], ms or []
+    _everywhere(cuda_sim_module, run, inputs, f"sgd {half} {mode} {opts}")
+
+
+def test_penalty_16bit(cuda_sim_module):
+    x = np.random.default_rng(1).standard_normal(70001).astype(np.float16)
+    _everywhere(cuda_sim_module, lambda x: np.array(rc.penalty([x], l1=0.5, l2=2.0)), dict(x=x), "penalty f16")
+
+
 # ---------------------------------------------------------------- normalization
 
 def _close(rtol):

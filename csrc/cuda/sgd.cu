@@ -4,9 +4,17 @@
 // The multi-tensor step passes a table of tensor pointers and sizes, plus a (tensor, chunk) entry
 // per block, by value in the kernel parameters (under the classic 4 KiB limit), so a step over
 // hundreds of tensors is a handful of launches and no host-to-device copy.
+//
+// Storage types as on the CPU (cpu/kernels/sgd.cpp): SW of the updated weights, SG of the
+// gradient, compute_t<SW> of the buffer; (S, S) for every dtype and (float, 16-bit) for a float32
+// master. 16-bit values load and store through core/half.h, stochastic rounding is
+// core/stochastic_round.h with element i's word of the `bits` draw (block sr_offset + i/4).
+#include <type_traits>
 #include <vector>
 
 #include "../core/sgd_rule.h"
+#include "../core/stochastic_round.h"
+#include "../core/stream.h"
 #include "launch.h"
 #include "sgd_api.h"
 
@@ -16,45 +24,65 @@ namespace {
 
 using ::regcore::cuda::check_launch;
 
-constexpr int kMaxTensors = 48;
+constexpr int kMaxTensors = 40;
 constexpr int kMaxBlocks = 320;
 constexpr int kStepThreads = 512;
 
-template <class T>
+template <class S>
+constexpr bool is_half_v = std::is_same<S, bfloat16_t>::value || std::is_same<S, float16_t>::value;
+
+template <class SW, class SG>
 struct StepTable {
-  T* w[kMaxTensors];
-  const T* g[kMaxTensors];
-  T* b[kMaxTensors];
+  SW* w[kMaxTensors];
+  const SG* g[kMaxTensors];
+  compute_t<SW>* b[kMaxTensors];
+  SG* out[kMaxTensors];           // the 16-bit parameters of a float32 master w written in the step
   int64_t n[kMaxTensors];
+  uint64_t sr_offset[kMaxTensors];
   uint8_t first[kMaxTensors];
   uint8_t block_tensor[kMaxBlocks];
   int32_t block_chunk[kMaxBlocks];
-  SgdParams<compute_t<T>> p;
+  SgdParams<compute_t<SW>> p;
+  uint64_t seed;
 };
-static_assert(sizeof(StepTable<double>) <= 4000, "kernel parameter space is 4 KiB");
+static_assert(sizeof(StepTable<double, double>) <= 4000, "kernel parameter space is 4 KiB");
 
-template <class T>
-__global__ void __launch_bounds__(kStepThreads) step_kernel(const StepTable<T> tab) {
+template <class SW, class SG>
+__global__ void __launch_bounds__(kStepThreads) step_kernel(const StepTable<SW, SG> tab) {
+  using C = compute_t<SW>;
   const int t = tab.block_tensor[blockIdx.x];
   const int64_t begin = int64_t(tab.block_chunk[blockIdx.x]) * kSgdChunk;
   const int64_t n = tab.n[t];
   const int64_t end = begin + kSgdChunk < n ? begin + kSgdChunk : n;
-  T* __restrict__ w = tab.w[t];
-  const T* __restrict__ g = tab.g[t];
-  T* __restrict__ b = tab.b[t];
+  SW* __restrict__ w = tab.w[t];
+  const SG* __restrict__ g = tab.g[t];
+  C* __restrict__ b = tab.b[t];
+  SG* __restrict__ out = tab.out[t];
   const bool first = tab.first[t] != 0;
   const bool mom = (tab.p.flags & kSgdMomentum) != 0;
+  const bool sr = is_half_v<SW> && (tab.p.flags & kSgdStochastic) != 0;
+  const StreamKey key = stream_key(tab.seed);
   for (int64_t i = begin + threadIdx.x; i < end; i += kStepThreads) {
-    T wv = w[i], bv = (mom && !first) ? b[i] : T(0);
-    sgd_rule(wv, g[i], bv, first, tab.p);
-    w[i] = wv;
+    C wv = elem_load(w + i), bv = (mom && !first) ? b[i] : C(0);
+    sgd_rule(wv, elem_load(g + i), bv, first, tab.p);
     if (mom) b[i] = bv;
+    if constexpr (is_half_v<SW>) {
+      if (sr) {
+        uint32_t words[4];
+        stream_block(key, tab.sr_offset[t] + uint64_t(i / 4), words);
+        wv = sr_format<SW>::round(wv, words[i % 4]);
+      }
+    }
+    elem_store(w + i, wv);
+    if constexpr (is_half_v<SG>) {
+      if (out) elem_store(out + i, wv);
+    }
   }
 }
 
 // One warp per neuron: lanes 0..15 each add their canonical lane (positions i = lane mod 16 of
 // every segment, segments in outer order) sequentially, exactly as the CPU; shuffles then apply
-// the fixed lane tree; all 32 lanes rescale.
+// the fixed lane tree; all 32 lanes rescale (a 16-bit weight's product rounded to nearest even).
 template <class T>
 __global__ void max_norm_kernel(T* __restrict__ w, int64_t outer, int64_t rows, int64_t inner,
                                 double c) {
@@ -66,7 +94,7 @@ __global__ void max_norm_kernel(T* __restrict__ w, int64_t outer, int64_t rows, 
       for (int64_t o = 0; o < outer; ++o) {
         const T* seg = w + (o * rows + j) * inner;
         for (int64_t i = lane; i < inner; i += 16) {
-          const double v = double(seg[i]);
+          const double v = double(elem_load(seg + i));
           acc = acc + v * v;
         }
       }
@@ -79,10 +107,17 @@ __global__ void max_norm_kernel(T* __restrict__ w, int64_t outer, int64_t rows, 
       const compute_t<T> st = compute_t<T>(s);
       for (int64_t o = 0; o < outer; ++o) {
         T* seg = w + (o * rows + j) * inner;
-        for (int64_t i = lane; i < inner; i += 32) seg[i] = seg[i] * st;
+        for (int64_t i = lane; i < inner; i += 32) elem_store(seg + i, elem_load(seg + i) * st);
       }
     }
   }
+}
+
+// 16-bit parameters from their float32 master (tensors whose max-norm ran after the step).
+template <class S>
+__global__ void narrow_kernel(S* __restrict__ dst, const float* __restrict__ src, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    elem_store(dst + i, src[i]);
 }
 
 // One warp per chunk of kSgdChunk elements: the CPU's per-chunk lane sums, bit for bit.
@@ -97,7 +132,7 @@ __global__ void penalty_kernel(const T* __restrict__ x, int64_t n, double* __res
     double a = 0.0, s = 0.0;
     if (lane < 16)
       for (int64_t i = begin + lane; i < end; i += 16) {
-        const double v = double(x[i]);
+        const double v = double(elem_load(x + i));
         a = a + sgd_abs(v);
         s = s + v * v;
       }
@@ -110,27 +145,41 @@ __global__ void penalty_kernel(const T* __restrict__ x, int64_t n, double* __res
   }
 }
 
-template <class T>
+// The storage types of tensor s's weights and gradient are (SW, SG).
+template <class SW, class SG> bool has_types(const SgdTensor& s) {
+  if (s.dtype != dtype_of<SW>()) return false;
+  return s.half_out ? s.half_dtype == dtype_of<SG>() : std::is_same<SW, SG>::value;
+}
+
+template <class SW, class SG>
 void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStream_t stream) {
-  StepTable<T> tab;
-  tab.p = sgd_params<compute_t<T>>(h);
+  StepTable<SW, SG> tab;
+  tab.p = sgd_params<compute_t<SW>>(h);
+  tab.seed = h.seed;
   int nt = 0, nb = 0;
   auto flush = [&] {
     if (nb > 0) {
-      step_kernel<T><<<nb, kStepThreads, 0, stream>>>(tab);
+      step_kernel<SW, SG><<<nb, kStepThreads, 0, stream>>>(tab);
       check_launch("sgd_step");
     }
     nt = 0;
     nb = 0;
   };
+  auto move_slot = [&](int from, int to) {
+    tab.w[to] = tab.w[from]; tab.g[to] = tab.g[from]; tab.b[to] = tab.b[from]; tab.out[to] = tab.out[from];
+    tab.n[to] = tab.n[from]; tab.sr_offset[to] = tab.sr_offset[from]; tab.first[to] = tab.first[from];
+  };
   for (size_t i = 0; i < count; ++i) {
     const SgdTensor& s = ts[i];
-    if (s.n == 0 || s.dtype != dtype_of<T>()) continue;
+    if (s.n == 0 || !has_types<SW, SG>(s)) continue;
     if (nt == kMaxTensors) flush();
-    tab.w[nt] = static_cast<T*>(s.w);
-    tab.g[nt] = static_cast<const T*>(s.g);
-    tab.b[nt] = static_cast<T*>(s.b);
+    tab.w[nt] = static_cast<SW*>(s.w);
+    tab.g[nt] = static_cast<const SG*>(s.g);
+    tab.b[nt] = static_cast<compute_t<SW>*>(s.b);
+    // Max-norm tensors get their 16-bit copy after the rescale, the others in the step.
+    tab.out[nt] = (s.half_out && s.rows == 0) ? static_cast<SG*>(s.half_out) : nullptr;
     tab.n[nt] = s.n;
+    tab.sr_offset[nt] = s.sr_offset;
     tab.first[nt] = s.first ? 1 : 0;
     const int64_t chunks = (s.n + kSgdChunk - 1) / kSgdChunk;
     for (int64_t c = 0; c < chunks; ++c) {
@@ -138,8 +187,7 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
         // The launch is full: run it and carry the current tensor over to the next table.
         const int slot = nt;
         flush();
-        tab.w[0] = tab.w[slot]; tab.g[0] = tab.g[slot]; tab.b[0] = tab.b[slot];
-        tab.n[0] = tab.n[slot]; tab.first[0] = tab.first[slot];
+        move_slot(slot, 0);
         nt = 0;
       }
       tab.block_tensor[nb] = uint8_t(nt);
@@ -155,18 +203,31 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
 
 void sgd_step_multi(const SgdTensor* ts, size_t count, const SgdHyper& h, uintptr_t stream_handle) {
   cudaStream_t stream = as_stream(stream_handle);
-  // One table of launches per dtype: a launch's tensors share their element type.
-  launch_steps<float>(ts, count, h, stream);
-  launch_steps<double>(ts, count, h, stream);
+  // One table of launches per (weight, gradient) type pair: a launch's tensors share them.
+  for_each_dtype([&](auto t) {
+    using S = REGCORE_TAG_TYPE(t);
+    launch_steps<S, S>(ts, count, h, stream);
+  });
+  launch_steps<float, bfloat16_t>(ts, count, h, stream);
+  launch_steps<float, float16_t>(ts, count, h, stream);
   for (size_t i = 0; i < count; ++i) {
     const SgdTensor& s = ts[i];
     if (s.rows == 0 || s.n == 0) continue;
     const unsigned blocks = grid_for(s.rows * 32);
-    visit_dtype_f32_f64(s.dtype, [&](auto t) {
+    visit_dtype(s.dtype, [&](auto t) {
       using T = REGCORE_TAG_TYPE(t);
       max_norm_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(s.w), s.outer, s.rows, s.inner, h.max_norm);
     });
     check_launch("sgd_max_norm");
+    if (s.half_out) {
+      visit_dtype(s.half_dtype, [&](auto t) {
+        using S = REGCORE_TAG_TYPE(t);
+        if constexpr (is_half_v<S>)
+          narrow_kernel<S><<<grid_for(s.n), kThreads, 0, stream>>>(static_cast<S*>(s.half_out),
+                                                                   static_cast<const float*>(s.w), s.n);
+      });
+      check_launch("sgd_master_narrow");
+    }
   }
 }
 
@@ -187,7 +248,7 @@ void penalty_sums(const PenaltyTensor* ts, size_t count, double& sum_abs, double
     const int64_t chunks = first_chunk[i + 1] - first_chunk[i];
     const unsigned blocks = grid_for(chunks * 32);
     double* out = part + 2 * first_chunk[i];
-    visit_dtype_f32_f64(ts[i].dtype, [&](auto t) {
+    visit_dtype(ts[i].dtype, [&](auto t) {
       using T = REGCORE_TAG_TYPE(t);
       penalty_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(ts[i].x), ts[i].n, out);
     });

@@ -30,6 +30,36 @@ struct Step {
   void run() { cpu::sgd_step_multi(ts.data(), ts.size(), h); }
 };
 
+// bfloat16 w and g (bit patterns of 1e-3 and 1e-4), a float32 buffer.
+struct HalfStep {
+  Buffer<uint16_t> w, g;
+  Buffer<float> b;
+  std::vector<SgdTensor> ts;
+  SgdHyper h;
+  HalfStep(int64_t n, bool sr)
+      : w(n, 0x3A83), g(n, 0x38D2), b(n, 0.0f), h(spec::sgd_hyper(spec::kMomWd)) {
+    SgdTensor t{};
+    t.w = w.data();
+    t.g = g.data();
+    t.b = b.data();
+    t.n = n;
+    t.dtype = DType::bf16;
+    ts.push_back(t);
+    if (sr) {
+      h.flags |= kSgdStochastic;
+      h.seed = 42;
+    }
+  }
+  void run() { cpu::sgd_step_multi(ts.data(), ts.size(), h); }
+};
+
+CaseSpec sgd_bf16_case(bool sr) {
+  return spec::on_backend(spec::sgd_bf16_spec(sr), "cpu", true, [sr](int64_t n) {
+    auto st = std::make_shared<HalfStep>(n, sr);
+    return make_run([st]() { st->run(); });
+  });
+}
+
 CaseSpec sgd_case(SgdRule r, bool multi) {
   return spec::on_backend(spec::sgd_spec(r, multi), "cpu", true, [r, multi](int64_t n) {
     auto st = std::make_shared<Step>(n, spec::sgd_part(multi, n), r);
@@ -38,6 +68,8 @@ CaseSpec sgd_case(SgdRule r, bool multi) {
 }
 
 REGCORE_SGD_REGISTER_CASES()
+const Register r_bf16{sgd_bf16_case(false)};
+const Register r_bf16_sr{sgd_bf16_case(true)};
 
 }  // namespace
 }}  // namespace regcore::bench

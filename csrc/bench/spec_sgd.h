@@ -82,6 +82,19 @@ inline CaseSpec sgd_spec(SgdRule r, bool multi) {
   return c;
 }
 
+// bfloat16 parameters and gradients with a float32 momentum buffer (docs/sgd.md), one tensor,
+// nearest or stochastic rounding: "sgd.momentum_wd" / "sgd.momentum_wd_sr", dtype bfloat16. Minimum bytes: read 2n (w) + 2n (g)
+// + 4n (b), write 2n (w) + 4n (b) = 14n; the random words of stochastic rounding are computed, not
+// moved.
+inline CaseSpec sgd_bf16_spec(bool sr) {
+  CaseSpec c = sgd_spec(kMomWd, false);
+  c.kernel = sr ? "momentum_wd_sr" : "momentum_wd";
+  c.dtype = "bfloat16";
+  c.bytes_formula = "read 2n (w) + 2n (g) + 4n (b, float32) + write 2n (w) + 4n (b)";
+  c.min_bytes = [](int64_t n) { return 14 * n; };
+  return c;
+}
+
 }}}  // namespace regcore::bench::spec
 
 // Registers the family's cases, in registration order, as the case file builds them with

@@ -12,12 +12,19 @@ Peers:
   way a PyTorch user must, ``p.grad.add_(torch.sign(p), alpha=l1)`` before ``step()`` (a
   subgradient: it never produces exact zeros; regcore's proximal step does, at no extra cost).
   The max-norm rows follow ``step()`` with ``p.renorm_(2, 0, max_norm)`` per tensor.
+
+bfloat16 rows (``sgd.momentum_wd``, and ``sgd.momentum_wd_sr`` with stochastic rounding):
+bfloat16 parameters and gradients, regcore's float32 momentum buffer (14 bytes per parameter);
+the PyTorch peers step bfloat16 parameters with their bfloat16 buffer (10 bytes). NumPy has no
+bfloat16 arithmetic of its own (no NumPy peer).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtypes
 from .. import optim as rc_optim
+from ..generator import Generator
 from . import _torch
 from ._spec import Kernel, Peer, PeerUnavailable
 
@@ -45,9 +52,9 @@ def _shapes(n: int, multi: bool, rule: str):
 
 
 def _np_tensors(shapes, dtype):
-    ws = [np.full(s, 1e-3, dtype) for s in shapes]
-    gs = [np.full(s, 1e-4, dtype) for s in shapes]
-    bs = [np.zeros(s, dtype) for s in shapes]
+    ws = [np.full(s, 1e-3, np.float32).astype(dtype) for s in shapes]
+    gs = [np.full(s, 1e-4, np.float32).astype(dtype) for s in shapes]
+    bs = [np.zeros(s, _dtypes.compute(np.dtype(dtype))) for s in shapes]   # 16-bit: a float32 buffer
     return ws, gs, bs
 
 
@@ -62,11 +69,13 @@ def _rule_kw(rule):
 
 # ---- regcore's public API (the numpy-backend row)
 
-def _ours(multi, rule):
+def _ours(multi, rule, sr=False):
     def make(shape, dtype, device):
         _cpu(device)
         ws, gs, bs = _np_tensors(_shapes(shape[0], multi, rule), dtype)
         kw = _rule_kw(rule)
+        if sr:
+            kw.update(stochastic_rounding=True, generator=Generator(42))
         if multi:
             return lambda: rc_optim.sgd_step_multi_(ws, gs, bs, **kw)
         return lambda: rc_optim.sgd_step_(ws[0], gs[0], bs[0], **kw)
@@ -78,6 +87,8 @@ def _ours(multi, rule):
 def _np(multi, rule):
     def make(shape, dtype, device):
         _cpu(device)
+        if _dtypes.is_half(np.dtype(dtype)):
+            raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
         ws, gs, bs = _np_tensors(_shapes(shape[0], multi, rule), dtype)
         lr, mu, wd = (dtype.type(_HYPER[k]) for k in ("lr", "momentum", "weight_decay"))
         thr = dtype.type(_HYPER["lr"] * _L1)
@@ -140,12 +151,18 @@ def _kernels():
     for rule in ("wd", "l1", "maxnorm"):
         for multi in (False, True):
             out.append(Kernel(
-                name=f"sgd.{_RULE_NAME[rule]}{'_multi' if multi else ''}", dtypes=("float32",),
+                name=f"sgd.{_RULE_NAME[rule]}{'_multi' if multi else ''}",
+                dtypes=("float32", "bfloat16") if (rule, multi) == ("wd", False) else ("float32",),
                 items="parameters", sizes=_SIZES, quick_sizes=_QUICK, ours=_ours(multi, rule),
                 peers=(Peer("numpy", _NP_LABEL[rule], _np(multi, rule)),) + tuple(
                     Peer("torch", _TORCH_LABEL[v] + _TORCH_EXTRA[rule], _torch_peer(multi, rule, v),
                          threaded=True, devices=("cpu", "cuda"))
                     for v in ("loop", "foreach", "fused"))))
+    out.append(Kernel(
+        name="sgd.momentum_wd_sr", dtypes=("bfloat16",), items="parameters", sizes=_SIZES, quick_sizes=_QUICK,
+        ours=_ours(False, "wd", sr=True),
+        peers=tuple(Peer("torch", _TORCH_LABEL[v] + " (nearest rounding)", _torch_peer(False, "wd", v),
+                         threaded=True, devices=("cpu", "cuda")) for v in ("loop", "foreach", "fused"))))
     return out
 
 

@@ -220,6 +220,13 @@ def _aligned_empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
     return raw[off:off + nbytes].view(dtype).reshape(shape)
 
 
+def check_like(like) -> None:
+    """A public ``like=`` argument: None, or an array regcore can allocate next to (named
+    TypeError otherwise, before anything is allocated or drawn)."""
+    if like is not None and not isinstance(like, np.ndarray):
+        inspect(like, "like", dtypes=None)
+
+
 def empty_like_place(like, shape: tuple, dtype: np.dtype):
     """An uninitialized array of shape/dtype, made by like's library on like's device (NumPy
     arrays of 1 MiB or more start on a 64-byte boundary).

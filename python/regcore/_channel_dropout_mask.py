@@ -22,6 +22,14 @@ _TWO32 = 1 << 32
 
 
 def alpha_coefficients(p: float, dtype: np.dtype):
+    """The public form of ``_alpha_coefficients``: p and dtype checked (p a probability, dtype a
+    float dtype regcore takes), so a bad argument is refused naming it instead of overflowing."""
+    from . import _validate
+
+    return _alpha_coefficients(_validate.probability("p", p), _validate.float_dtype("dtype", dtype, half=True))
+
+
+def _alpha_coefficients(p: float, dtype: np.dtype):
     """(a, b, d) in dtype: kept units become a*x + b, dropped ones d = a*alpha' + b.
 
     a = ((1 - p)(1 + p alpha'^2))^(-1/2) and b = -a alpha' p in float64, each rounded once to the
@@ -61,7 +69,7 @@ class ChannelDropoutMask:
         self.offset = offset
         self.threshold = threshold(self.p)
         if mode == "alpha":
-            self.scale, self.shift, self.dropped = alpha_coefficients(self.p, self.dtype)
+            self.scale, self.shift, self.dropped = _alpha_coefficients(self.p, self.dtype)
         else:
             self.scale = scale_for(self.threshold, mode, self.dtype)
             self.shift = self.dropped = self.dtype.type(0)
@@ -125,4 +133,4 @@ class AlphaDropoutMask(DropoutMask):
 
     def __init__(self, **kw):
         super().__init__(mode="alpha", **kw)
-        self.scale, self.shift, self.dropped = alpha_coefficients(self.p, self.dtype)
+        self.scale, self.shift, self.dropped = _alpha_coefficients(self.p, self.dtype)

@@ -192,7 +192,31 @@ def check_backward_arrays(saved, dy, x):
     if (x_ref.device, x_ref.device_id) != tuple(saved.place):
         raise value_error("x", f"an array on {saved.place[0]}:{saved.place[1]} (as in the forward pass)",
                           f"{x_ref.device}:{x_ref.device_id}")
+    _check_saved_stats(saved, x_ref)
     return dy_ref, x_ref
+
+
+def _saved_length(saved) -> int:
+    """Statistics per normalized set: rows (layer norm, view (R, L)), channels (batch norm,
+    (N, C, S)), (sample, group) pairs or, in instance-norm inference, channels ((N, C, G, S))."""
+    v = saved.view
+    if len(v) == 2:
+        return v[0]
+    if len(v) == 3:
+        return v[1]
+    return v[0] * v[2] if saved.batch_stats else v[2]
+
+
+def _check_saved_stats(saved, x_ref) -> None:
+    """saved's statistics are fields a caller can reassign: a tampered one is refused naming it,
+    not met later as a broadcast error inside the backward arithmetic."""
+    n = _saved_length(saved)
+    for attr in ("mean", "var", "rstd"):
+        name = f"saved.{attr}"
+        ref = _arrays.inspect(getattr(saved, attr), name, dtypes=(F64,))
+        _arrays.same_place(x_ref, ref, name)
+        if ref.shape != (n,):
+            raise value_error(name, f"shape ({n},) float64 (as the forward pass left it)", f"shape {ref.shape}")
 
 
 def check_gamma_given_as_in_forward(gamma, saved):

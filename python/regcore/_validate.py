@@ -112,4 +112,10 @@ def shape(name: str, value) -> tuple:
         dims = tuple(integer(f"{name}[{i}]", d, lo=0) for i, d in enumerate(value))
     except TypeError:
         raise type_error(name, "a tuple of non-negative integers", value) from None
+    if math.prod(dims) > _MAX_ELEMENTS:   # else NumPy's own unnamed "Maximum allowed dimension exceeded"
+        raise value_error(name, f"at most {_MAX_ELEMENTS} elements", value)
     return dims
+
+
+# the most elements of an 8-byte dtype whose byte size still fits NumPy's signed index type
+_MAX_ELEMENTS = np.iinfo(np.intp).max // 8

@@ -36,7 +36,7 @@ def ema_weight(decay) -> float:
 def swa_weight(n_averaged) -> float:
     """The blend weight 1 / (n_averaged + 1) of an SWA step (n_averaged an integer >= 0: how many
     models the averages already hold)."""
-    n = _validate.integer("n_averaged", n_averaged, lo=0)
+    n = _validate.integer("n_averaged", n_averaged, lo=0, hi=2**63 - 1)   # int64, as torch's counter
     return 1.0 / (n + 1)
 
 

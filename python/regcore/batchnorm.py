@@ -40,13 +40,15 @@ def _optional_param(value, name, x_ref, C, *, writeable=False):
     return ref
 
 
-def _running(running_mean, running_var, x_ref, C):
+def _running(running_mean, running_var, x_ref, C, read=()):
+    """The running statistics (updated in place), refused when they share memory with each
+    other or with an input the same call reads (``read``: (ArrayRef or None, name) pairs)."""
     rm = _optional_param(running_mean, "running_mean", x_ref, C, writeable=True)
     rv = _optional_param(running_var, "running_var", x_ref, C, writeable=True)
     if (rm is None) != (rv is None):
         missing = "running_var" if rv is None else "running_mean"
         raise value_error(missing, "an array when the other running statistic is given", None)
-    _arrays.refuse_overlap((rm, "running_mean"), (rv, "running_var"))
+    _arrays.refuse_overlap((rm, "running_mean"), (rv, "running_var"), read=((x_ref, "x"),) + tuple(read))
     return rm, rv
 
 
@@ -240,7 +242,7 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     st = _stats_array(stats, "stats", C, ref)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
-    rm, rv = _running(running_mean, running_var, ref, C)
+    rm, rv = _running(running_mean, running_var, ref, C, read=((st, "stats"), (gamma_ref, "gamma"), (beta_ref, "beta")))
     eps = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, rm is not None)
@@ -294,7 +296,7 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     training = _training(training)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
-    rm, rv = _running(running_mean, running_var, ref, C)
+    rm, rv = _running(running_mean, running_var, ref, C, read=((gamma_ref, "gamma"), (beta_ref, "beta")))
     eps_v = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)

@@ -123,7 +123,7 @@ def channel_dropout_backward(dy, mask, *, out=None):
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
-    be.channel_dropout(dyref.target, dxref.target, _target(m.bits), None, m.batch, m.channels, m.spatial,
+    be.channel_dropout(dyref.target, dxref.target, _target(m.bits, writeable=False), None, m.batch, m.channels, m.spatial,
                        m.layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
                        m.scale, m.dtype.type(0), m.dtype.type(0), False)
     return dx
@@ -171,7 +171,7 @@ def alpha_dropout_backward(dy, mask, *, out=None):
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
+    be.dropout_backward(dyref.target, dxref.target, _target(bits, writeable=False), _target(bytes_, writeable=False), seed, offset, t,
                         drop_all, scale)
     return dx
 

@@ -30,6 +30,7 @@ _U8 = np.dtype(np.uint8)
 # every kernel of this family takes 16-bit data too (computed in float32, docs/precision.md)
 _HALF_OK = _dtypes.all_floats()
 _TWO32 = 1 << 32
+_MAX_SAMPLES = 2**31 - 1
 
 
 def _blocks(n: int) -> int:
@@ -61,9 +62,10 @@ def _new_mask(ref, p, mode, kind, generator):
                        device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
 
 
-def _target(a):
-    """The backend's view of an array we allocated (None stays None)."""
-    return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
+def _target(a, *, writeable=True):
+    """The backend's view of a mask array (None stays None): one we allocated (written), or a
+    stored one a backward pass only reads (already checked by _mask_arg; may be read-only)."""
+    return None if a is None else _arrays.inspect(a, "mask", writeable=writeable, dtypes=None).target
 
 
 def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
@@ -190,7 +192,7 @@ def dropout_backward(dy, mask, *, out=None):
 
 def _run_backward(be, dyref, dxref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _target(bits), _target(bytes_), seed, offset, t,
+    be.dropout_backward(dyref.target, dxref.target, _target(bits, writeable=False), _target(bytes_, writeable=False), seed, offset, t,
                         drop_all, scale)
 
 
@@ -287,6 +289,10 @@ def bias_act_dropout_backward(dy, state, *, out=None):
     _check_against_mask(dyref, m, "dy")
     xref = _arrays.inspect(state.x, "state.x", dtypes=_HALF_OK)
     bref = _arrays.inspect(state.bias, "state.bias", dtypes=_HALF_OK)
+    for ref, name, shape in ((xref, "state.x", dyref.shape), (bref, "state.bias", dyref.shape[-1:])):
+        _arrays.same_place(dyref, ref, name)
+        if ref.dtype != dyref.dtype or ref.shape != shape:
+            raise value_error(name, f"shape {shape} and dtype {dyref.dtype} (as dy)", f"{ref.shape} {ref.dtype}")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype,
                         may_be=() if state.has_residual else ((dyref, "dy"),),
@@ -301,7 +307,8 @@ def bias_act_dropout_backward(dy, state, *, out=None):
 
 def _bias_act_backward(be, dyref, xref, bref, dxref, dbref, act, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits), _target(bytes_),
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits, writeable=False),
+                                 _target(bytes_, writeable=False),
                                  dxref.target, dbref.target, ACTIVATIONS[act], seed, offset, t, drop_all, scale)
 
 
@@ -315,7 +322,8 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
     ddof=0: the spread of the T samples; ddof=1: the unbiased variance estimate."""
     if not callable(forward_fn):
         raise type_error("forward_fn", "a callable forward_fn(x, generator)", type(forward_fn).__name__)
-    samples = _validate.integer("samples", samples, lo=1)
+    # bounded: an absurd count (10**400) would otherwise loop for ever instead of failing
+    samples = _validate.integer("samples", samples, lo=1, hi=_MAX_SAMPLES)
     ddof = _validate.integer("ddof", ddof, lo=0)
     if ddof >= samples:
         raise value_error("ddof", f"an integer < samples={samples}", ddof)
@@ -325,7 +333,10 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
     for k in range(1, samples + 1):
         y = forward_fn(x, g)
         if k == 1:
-            ref = _arrays.inspect(y, "forward_fn(x, generator)")
+            try:
+                ref = _arrays.inspect(y, "forward_fn")
+            except (TypeError, ValueError) as exc:   # what it returned is at fault, not the callable
+                raise type(exc)(str(exc).replace("forward_fn: ", "forward_fn: its result: ", 1)) from None
             xp, shape, out_dtype = _arrays.namespace_of(y), ref.shape, y.dtype
             mean = xp.zeros_like(y, dtype=xp.float64)
             m2 = xp.zeros_like(y, dtype=xp.float64)

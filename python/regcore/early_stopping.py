@@ -131,11 +131,14 @@ class EarlyStopping:
                 value = value.item()     # a one-element NumPy array or tensor
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise type_error(name, "a real number (or a one-element array)", value)
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:   # an integer beyond float64 (10**400)
+            raise value_error(name, "a number within float64's range", value) from None
 
     def improves(self, value: float) -> bool:
         """Whether ``value`` would count as an improvement on the best so far (no state change)."""
-        v = float(value)
+        v = self._value(value)
         if math.isnan(v) or (self.check_finite and math.isinf(v)):
             return False
         if self.mode == "min":

@@ -50,6 +50,7 @@ class Generator:
 
     def reserve(self, blocks: int) -> int:
         """Take ``blocks`` counter blocks; returns the first. Called after validation only."""
+        blocks = _validate.integer("blocks", blocks, lo=0, hi=_U64 - 1)   # a negative count would rewind
         with self._lock:
             start = self._offset
             if start + blocks >= _U64:
@@ -72,7 +73,7 @@ def default_generator() -> Generator:
 def seed(value: int) -> Generator:
     """Replace the default generator with ``Generator(value)`` and return it."""
     global _default
-    _default = Generator(value)
+    _default = Generator(_validate.integer("value", value, lo=0, hi=_U64 - 1))
     return _default
 
 

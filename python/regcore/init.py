@@ -153,7 +153,13 @@ def _gain(gain):
 def _xavier_std(shape, dtype, gain, layout, name):
     fan_in, fan_out = _fans(shape, layout, name)
     g = _gain(gain)
-    return g * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out > 0 else 0.0
+    std = g * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out > 0 else 0.0
+    # the uniform form draws on [-sqrt(3) std, sqrt(3) std), whose width must be finite: blame
+    # the gain the caller passed, not a std or bound derived from it
+    if 2.0 * math.sqrt(3.0) * std > float(_dtypes.finfo(dtype).max):
+        raise value_error("gain", f"a gain whose range (2 sqrt(3) std = {2.0 * math.sqrt(3.0) * std:.4g}) "
+                          f"fits in {np.dtype(dtype)}", gain)
+    return std
 
 
 def _kaiming_std(shape, a, mode, nonlinearity, layout, name):
@@ -273,6 +279,7 @@ def _inplace(x, make_plan, generator, needs_generator=True):
 def _allocating(shape, dtype, like, make_plan, generator, needs_generator=True):
     shape = _validate.shape("shape", shape)
     dtype = _validate.float_dtype("dtype", dtype, half=True)
+    _arrays.check_like(like)
     run = make_plan(shape, dtype, "shape")
     g = resolve(generator) if needs_generator else None
     out, ref = _arrays.empty_like_place(like, shape, dtype)

@@ -446,7 +446,7 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     training = _training(training)
     gamma_ref = _param(gamma, "gamma", ref, (C,))
     beta_ref = _param(beta, "beta", ref, (C,))
-    rm, rv = _running(running_mean, running_var, ref, C)
+    rm, rv = _running(running_mean, running_var, ref, C, read=((gamma_ref, "gamma"), (beta_ref, "beta")))
     eps = _validate.positive("eps", eps)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
     if (training or rm is None) and S <= 1 and ref.size:

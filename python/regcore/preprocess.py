@@ -43,6 +43,8 @@ class NotFittedError(ValueError, AttributeError):
 def _as_2d(X, name="X"):
     """X as a C-contiguous float32/float64 NumPy array of shape (n, F), n >= 1, finite values.
     Integers and other real dtypes become float64; complex, bool, object data are refused."""
+    if isinstance(X, np.ma.MaskedArray):   # np.asarray would drop the mask and fit the masked values
+        raise type_error(name, "a plain array (pass X.filled(value) or X.compressed() rows)", "numpy.ma.MaskedArray")
     if isinstance(X, np.ndarray):
         a = X
     else:
@@ -98,9 +100,10 @@ class _Fitted:
         if self.n_features_in_ is None:
             raise NotFittedError(f"{type(self).__name__}.{method}: not fitted yet; call fit or partial_fit "
                                  "on the training data first")
-        a = _as_2d(X)
+        name = "Z" if method == "inverse_transform" and isinstance(self, _Eigen) else "X"
+        a = _as_2d(X, name)
         if a.shape[1] != self._n_in(method):
-            raise value_error("X", f"{self._n_in(method)} features (as fitted)", f"shape {a.shape}")
+            raise value_error(name, f"{self._n_in(method)} features (as fitted)", f"shape {a.shape}")
         return a
 
     def _n_in(self, method):

@@ -20,6 +20,7 @@ _U32 = (np.dtype(np.uint32),)
 
 def _alloc(shape, dtype, like):
     shape = _validate.shape("shape", shape)
+    _arrays.check_like(like)
     return _arrays.empty_like_place(like, shape, dtype)
 
 

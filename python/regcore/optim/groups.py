@@ -20,6 +20,8 @@ def split_decay_groups(named_params, no_decay_keywords=NO_DECAY_KEYWORDS) -> lis
     and normalization parameters (no penalty, no max-norm). Empty groups are left out.
     """
     items = named_params.items() if isinstance(named_params, dict) else named_params
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise type_error("named_params", "a dict or an iterable of (name, array) pairs", type(named_params).__name__)
     decay = {"params": [], "param_names": []}
     no_decay = {"params": [], "param_names": [], **NO_DECAY_OVERRIDES}
     for i, pair in enumerate(items):

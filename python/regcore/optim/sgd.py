@@ -61,7 +61,9 @@ class SGD:
     def __init__(self, params, *, master_weights=False, stochastic_rounding=False, generator=None, **defaults):
         unknown = set(defaults) - set(DEFAULTS)
         if unknown:
-            raise TypeError(f"SGD: unknown hyper-parameter(s) {sorted(unknown)}")
+            first = sorted(unknown)[0]
+            raise TypeError(f"{first}: unknown hyper-parameter(s) {sorted(unknown)} of SGD (expected some of "
+                            f"{sorted(DEFAULTS)})")
         self.defaults = {**DEFAULTS, **defaults}
         make_hyper(**self.defaults)
         params = _as_list("params", params)

@@ -114,3 +114,14 @@ def test_tampered_mask_is_refused_naming_the_mask(field, value, name):
     dy = np.ones(64, np.float32)
     with pytest.raises((TypeError, ValueError), match=rf"^{name}: "):
         rc.dropout_backward(dy, m)
+
+
+def test_sgd_16_bit_refusals_name_the_arguments():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    w = np.ones(4, ml_dtypes.bfloat16)
+    with pytest.raises(TypeError, match=r"^grad: expected the dtype of param \(bfloat16\), got 'dtype float16'"):
+        rc.sgd_step_(w, np.ones(4, np.float16))
+    with pytest.raises(TypeError, match=r"^momentum_buf: expected float32 \(the arithmetic type of param"):
+        rc.sgd_step_(w, np.ones(4, ml_dtypes.bfloat16), np.zeros(4, np.float16))
+    with pytest.raises(TypeError, match=r"^master_params\[0\]: expected an array of dtype float32"):
+        rc.sgd_step_multi_([w], [np.ones(4, ml_dtypes.bfloat16)], master_params=[np.ones(4, np.float16)])

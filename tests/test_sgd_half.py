@@ -345,3 +345,41 @@ def test_mixed_dtypes_name_both_arrays_and_write_nothing():
 def test_penalty_takes_16_bit_arrays():
     x = np.array([1.5, -2.0, 0.25], BF16)
     assert rc.penalty([x], l1=1.0, l2=2.0) == 3.75 + (2.25 + 4.0 + 0.0625)
+
+
+# ---------------------------------------------------------------- regcore.optim.SGD
+
+def test_optimizer_master_weights_and_state_dict():
+    ws = [case(1, (6, 5), BF16)[0], np.ones(4, np.float32)]   # a float32 parameter steps as usual
+    grads = [[case(2 + k, (6, 5), BF16)[0], np.full(4, 0.5, np.float32)] for k in range(3)]
+    ref_w, ref_m = ws[0].copy(), ws[0].astype(np.float32)
+    ref_f = ws[1].copy()
+    opt = rc.optim.SGD([w for w in ws], lr=0.05, momentum=0.9, master_weights=True)
+    b = bf = None
+    for k, gs in enumerate(grads):
+        if k == 2:   # resume from a state_dict: bit for bit
+            sd = opt.state_dict()
+            assert sd["state"][0]["master_param"].dtype == np.float32 and "master_param" not in sd["state"][1]
+            opt = rc.optim.SGD(ws, lr=0.05, momentum=0.9, master_weights=True)
+            opt.load_state_dict(sd)
+        opt.step(gs)
+        b = rc.sgd_step_(ref_w, gs[0], b, lr=0.05, momentum=0.9, master_param=ref_m)
+        bf = rc.sgd_step_(ref_f, gs[1], bf, lr=0.05, momentum=0.9)
+    assert np.array_equal(bits(ws[0]), bits(ref_w)) and np.array_equal(bits(ws[1]), bits(ref_f))
+    assert np.array_equal(bits(opt.state_dict()["state"][0]["master_param"]), bits(ref_m))
+
+
+def test_optimizer_stochastic_rounding_rounds_its_16_bit_parameters_only():
+    ws = [case(1, (6, 5), F16)[0], np.ones(4, np.float32), case(3, (9,), F16)[0]]
+    gs = [case(2, (6, 5), F16)[0], np.full(4, 0.5, np.float32), case(4, (9,), F16)[0]]
+    ref = [w.copy() for w in ws]
+    opt = rc.optim.SGD(ws, lr=0.01, momentum=0.0, stochastic_rounding=True, generator=rc.Generator(3))
+    opt.step(gs)
+    gen = rc.Generator(3)
+    rc.sgd_step_(ref[0], gs[0], None, lr=0.01, momentum=0.0, stochastic_rounding=True, generator=gen)
+    rc.sgd_step_(ref[1], gs[1], None, lr=0.01, momentum=0.0)
+    rc.sgd_step_(ref[2], gs[2], None, lr=0.01, momentum=0.0, stochastic_rounding=True, generator=gen)
+    assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(ws, ref))
+    assert opt.generator.offset == gen.offset == 8 + 3
+    with pytest.raises(ValueError, match="stochastic_rounding: expected False with master_weights=True"):
+        rc.optim.SGD(ws, master_weights=True, stochastic_rounding=True)

@@ -23,7 +23,7 @@ from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMas
                                     alpha_coefficients)
 from ._dropout_mask import MODES, threshold
 from ._errors import type_error, value_error
-from .dropout import _check_against_mask, _mask_arg, _output, _target
+from .dropout import _check_against_mask, _mask_arg, _mask_shape, _output, _target
 from .generator import resolve
 
 __all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel_dropout_backward",
@@ -97,6 +97,7 @@ def _channel_mask_arg(mask, name="mask") -> ChannelDropoutMask:
         raise value_error(f"{name}.kind", "one of " + ", ".join(CHANNEL_MASK_KINDS), mask.kind)
     if mask.layout not in LAYOUTS:
         raise value_error(f"{name}.layout", "one of " + ", ".join(LAYOUTS), mask.layout)
+    _mask_shape(mask, name, min_ndim=2)
     for field, v in (("seed", mask.seed), ("offset", mask.offset)):
         _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
     if mask.kind == "bits":

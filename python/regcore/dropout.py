@@ -150,6 +150,15 @@ def _check_against_mask(ref, mask: DropoutMask, name: str) -> None:
                           f"{ref.device}:{ref.device_id}")
 
 
+def _mask_shape(mask, name, min_ndim=0) -> None:
+    """A mask's shape is a field too: a tuple of non-negative ints (what the forward recorded)."""
+    if not isinstance(mask.shape, tuple):
+        raise type_error(f"{name}.shape", "a tuple of non-negative integers", mask.shape)
+    _validate.shape(f"{name}.shape", mask.shape)
+    if len(mask.shape) < min_ndim:
+        raise value_error(f"{name}.shape", f"at least {min_ndim} dimensions (batch, channels)", mask.shape)
+
+
 def _mask_arg(mask, name="mask") -> DropoutMask:
     """A DropoutMask whose fields are still what dropout() made: its attributes can be
     reassigned, and a tampered mask must be refused naming the mask (``mask.bits: ...``), not
@@ -158,6 +167,7 @@ def _mask_arg(mask, name="mask") -> DropoutMask:
         raise type_error(name, "a DropoutMask returned by dropout()", type(mask).__name__)
     if mask.kind not in MASK_KINDS:
         raise value_error(f"{name}.kind", "one of " + ", ".join(MASK_KINDS), mask.kind)
+    _mask_shape(mask, name)
     for field, v in (("seed", mask.seed), ("offset", mask.offset)):
         _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
     n = mask.size

@@ -62,10 +62,15 @@ def _new_mask(ref, p, mode, kind, generator):
                        device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
 
 
-def _target(a, *, writeable=True):
-    """The backend's view of a mask array (None stays None): one we allocated (written), or a
-    stored one a backward pass only reads (already checked by _mask_arg; may be read-only)."""
-    return None if a is None else _arrays.inspect(a, "mask", writeable=writeable, dtypes=None).target
+def _target(a):
+    """The backend's view of a mask array we allocated (None stays None)."""
+    return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
+
+
+def _stored(a):
+    """The backend's view of a stored mask array a backward pass only reads (already checked by
+    _mask_arg): a read-only one, e.g. loaded with np.load(mmap_mode="r"), is fine."""
+    return None if a is None else _arrays.inspect(a, "mask", dtypes=None).target
 
 
 def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
@@ -202,7 +207,7 @@ def dropout_backward(dy, mask, *, out=None):
 
 def _run_backward(be, dyref, dxref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _target(bits, writeable=False), _target(bytes_, writeable=False), seed, offset, t,
+    be.dropout_backward(dyref.target, dxref.target, _stored(bits), _stored(bytes_), seed, offset, t,
                         drop_all, scale)
 
 
@@ -317,8 +322,7 @@ def bias_act_dropout_backward(dy, state, *, out=None):
 
 def _bias_act_backward(be, dyref, xref, bref, dxref, dbref, act, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits, writeable=False),
-                                 _target(bytes_, writeable=False),
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _stored(bits), _stored(bytes_),
                                  dxref.target, dbref.target, ACTIVATIONS[act], seed, offset, t, drop_all, scale)
 
 

@@ -78,6 +78,14 @@ def names_match(named: str, path: str) -> bool:
 
 # ------------------------------------------------------------------ hostile values
 
+def _bf16():
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return ml_dtypes.bfloat16
+
+
 def _misaligned(v):
     raw = np.zeros(v.nbytes + 1, np.uint8)
     out = raw[1:].view(v.dtype).reshape(v.shape)
@@ -140,6 +148,7 @@ def _array_cases(v, written):
             ("big_endian", lambda v: v.astype(v.dtype.newbyteorder(">")), "fail"),
             ("other_float", lambda v: v.astype(other), "either"),
             ("float16", lambda v: v.astype(np.float16), "either"),
+            ("bfloat16", lambda v: v.astype(_bf16()) if _bf16() is not None else v.astype(np.float16), "either"),
             ("nan_data", lambda v: np.where(np.arange(v.size).reshape(v.shape) == 0, np.nan, v).astype(v.dtype), "either"),
         ]
     else:

@@ -250,7 +250,9 @@ def build() -> dict[str, Entry]:
                                      hyper=DROP)
     T["regcore.dropout_backward"] = Entry(_mask_call(lambda: rc.dropout(arr((4, 6)), 0.3, generator=gen())),
                                           rc.dropout_backward, read=("dy", "mask.bits"), written=("out",),
-                                          hyper={"mask": "obj"}, allow=(("out", "dy"),))
+                                          hyper={"mask": "obj", "mask.seed": "int", "mask.offset": "int",
+                                                 "mask.kind": "choice", "mask.shape": "shape"},
+                                          allow=(("out", "dy"),))
     T["regcore.dropout_scale"] = Entry(lambda: dict(x=arr((4, 6)), p=0.3), rc.dropout_scale, read=("x",),
                                        hyper={"p": "prob"})
     T["regcore.gaussian_noise"] = Entry(lambda: dict(x=arr((4, 6)), std=0.2, generator=gen()), rc.gaussian_noise,
@@ -298,7 +300,9 @@ def build() -> dict[str, Entry]:
         shp = (4, 6) if n == "alpha_dropout" else (2, 3, 4)
         T[f"regcore.{n}_backward"] = Entry(_mask_call(lambda fwd=fwd, shp=shp: fwd(arr(shp), 0.4, generator=gen())),
                                            getattr(rc, f"{n}_backward"), read=("dy", "mask.bits"), written=("out",),
-                                           hyper={"mask": "obj"}, allow=(("out", "dy"),))
+                                           hyper={"mask": "obj", "mask.seed": "int", "mask.offset": "int",
+                                                  "mask.kind": "choice", "mask.shape": "shape"},
+                                           allow=(("out", "dy"),))
 
     # ---------------------------------------------------------------- batch norm
     BN = {"momentum": P, "eps": P, "axis": "int", "activation": "choice"}

@@ -146,3 +146,15 @@ def test_remaining_wording_gaps():
         rc.swa_update_([arr((3,))], [arr((3,), k=1)], 10**400)   # was OverflowError
     with pytest.raises(TypeError, match=r"^lrr: "):
         rc.optim.SGD([arr((3,))], lrr=0.1)                       # was "SGD: ..."
+
+
+@pytest.mark.parametrize("fwd, bwd", [(rc.dropout, rc.dropout_backward),
+                                      (rc.channel_dropout, rc.channel_dropout_backward)])
+@pytest.mark.parametrize("shape, err", [(None, TypeError), ((2.0, 3), TypeError), ((2, -1), ValueError),
+                                        ((10**400,), ValueError)])
+def test_tampered_mask_shape_is_refused_naming_it(fwd, bwd, shape, err):
+    x = arr((2, 3, 4))
+    y, m = fwd(x, 0.4, generator=rc.Generator(1))
+    m.shape = shape                                              # was IndexError / unnamed TypeError
+    with pytest.raises(err, match=r"^mask\.shape"):
+        bwd(np.ones_like(x), m)

@@ -23,7 +23,7 @@ from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMas
                                     alpha_coefficients)
 from ._dropout_mask import MODES, threshold
 from ._errors import type_error, value_error
-from .dropout import _check_against_mask, _mask_arg, _output, _target
+from .dropout import _check_against_mask, _mask_arg, _mask_shape, _output, _stored, _target
 from .generator import resolve
 
 __all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel_dropout_backward",
@@ -97,6 +97,7 @@ def _channel_mask_arg(mask, name="mask") -> ChannelDropoutMask:
         raise value_error(f"{name}.kind", "one of " + ", ".join(CHANNEL_MASK_KINDS), mask.kind)
     if mask.layout not in LAYOUTS:
         raise value_error(f"{name}.layout", "one of " + ", ".join(LAYOUTS), mask.layout)
+    _mask_shape(mask, name, min_ndim=2)
     for field, v in (("seed", mask.seed), ("offset", mask.offset)):
         _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
     if mask.kind == "bits":
@@ -123,7 +124,7 @@ def channel_dropout_backward(dy, mask, *, out=None):
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
-    be.channel_dropout(dyref.target, dxref.target, _target(m.bits, writeable=False), None, m.batch, m.channels, m.spatial,
+    be.channel_dropout(dyref.target, dxref.target, _stored(m.bits), None, m.batch, m.channels, m.spatial,
                        m.layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
                        m.scale, m.dtype.type(0), m.dtype.type(0), False)
     return dx
@@ -171,7 +172,7 @@ def alpha_dropout_backward(dy, mask, *, out=None):
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _target(bits, writeable=False), _target(bytes_, writeable=False), seed, offset, t,
+    be.dropout_backward(dyref.target, dxref.target, _stored(bits), _stored(bytes_), seed, offset, t,
                         drop_all, scale)
     return dx
 

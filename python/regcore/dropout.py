@@ -62,10 +62,15 @@ def _new_mask(ref, p, mode, kind, generator):
                        device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
 
 
-def _target(a, *, writeable=True):
-    """The backend's view of a mask array (None stays None): one we allocated (written), or a
-    stored one a backward pass only reads (already checked by _mask_arg; may be read-only)."""
-    return None if a is None else _arrays.inspect(a, "mask", writeable=writeable, dtypes=None).target
+def _target(a):
+    """The backend's view of a mask array we allocated (None stays None)."""
+    return None if a is None else _arrays.inspect(a, "mask", writeable=True, dtypes=None).target
+
+
+def _stored(a):
+    """The backend's view of a stored mask array a backward pass only reads (already checked by
+    _mask_arg): a read-only one, e.g. loaded with np.load(mmap_mode="r"), is fine."""
+    return None if a is None else _arrays.inspect(a, "mask", dtypes=None).target
 
 
 def _output(out, like, shape, dtype, *, may_be=(), must_not=()):
@@ -150,6 +155,15 @@ def _check_against_mask(ref, mask: DropoutMask, name: str) -> None:
                           f"{ref.device}:{ref.device_id}")
 
 
+def _mask_shape(mask, name, min_ndim=0) -> None:
+    """A mask's shape is a field too: a tuple of non-negative ints (what the forward recorded)."""
+    if not isinstance(mask.shape, tuple):
+        raise type_error(f"{name}.shape", "a tuple of non-negative integers", mask.shape)
+    _validate.shape(f"{name}.shape", mask.shape)
+    if len(mask.shape) < min_ndim:
+        raise value_error(f"{name}.shape", f"at least {min_ndim} dimensions (batch, channels)", mask.shape)
+
+
 def _mask_arg(mask, name="mask") -> DropoutMask:
     """A DropoutMask whose fields are still what dropout() made: its attributes can be
     reassigned, and a tampered mask must be refused naming the mask (``mask.bits: ...``), not
@@ -158,6 +172,7 @@ def _mask_arg(mask, name="mask") -> DropoutMask:
         raise type_error(name, "a DropoutMask returned by dropout()", type(mask).__name__)
     if mask.kind not in MASK_KINDS:
         raise value_error(f"{name}.kind", "one of " + ", ".join(MASK_KINDS), mask.kind)
+    _mask_shape(mask, name)
     for field, v in (("seed", mask.seed), ("offset", mask.offset)):
         _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
     n = mask.size
@@ -192,7 +207,7 @@ def dropout_backward(dy, mask, *, out=None):
 
 def _run_backward(be, dyref, dxref, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _target(bits, writeable=False), _target(bytes_, writeable=False), seed, offset, t,
+    be.dropout_backward(dyref.target, dxref.target, _stored(bits), _stored(bytes_), seed, offset, t,
                         drop_all, scale)
 
 
@@ -307,8 +322,7 @@ def bias_act_dropout_backward(dy, state, *, out=None):
 
 def _bias_act_backward(be, dyref, xref, bref, dxref, dbref, act, m):
     bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _target(bits, writeable=False),
-                                 _target(bytes_, writeable=False),
+    be.bias_act_dropout_backward(dyref.target, xref.target, bref.target, _stored(bits), _stored(bytes_),
                                  dxref.target, dbref.target, ACTIVATIONS[act], seed, offset, t, drop_all, scale)
 
 

@@ -50,6 +50,13 @@ class _ViewingExtension:
 
     def _view(self, a):
         if isinstance(a, np.ndarray):
+            if a.dtype == np.uint16:
+                # bfloat16 data as the kernels see it (regcore/_dtypes.py): NumPy's DLPack export
+                # would call it uint16, so export the same memory as a bfloat16 tensor
+                import torch
+
+                a = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+                return self._m.view_from_dlpack(a.__dlpack__(), "array", 0, require_cuda=False)
             return self._m.view_from_dlpack(a.__dlpack__(max_version=(1, 0)), "array", 0, require_cuda=False)
         if isinstance(a, (list, tuple)):
             return type(a)(self._view(v) for v in a)

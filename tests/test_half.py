@@ -436,7 +436,7 @@ def test_torch_16bit_refused_where_not_supported():
     import regcore.torch.nn.functional as RF
 
     with pytest.raises(TypeError, match="input: regcore.torch does not support torch.bfloat16 in this operator"):
-        RF.layer_norm(torch.ones(2, 4, dtype=torch.bfloat16), (4,))
+        RF.dropout2d(torch.ones(2, 4, 3, 3, dtype=torch.bfloat16), 0.5)
 
 
 def test_mixed_16bit_dtypes_refused_naming_both():

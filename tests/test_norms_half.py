@@ -497,3 +497,136 @@ def test_against_pytorch(backend, tdtype, kind):
                 np_dtype = {torch.bfloat16: BF16, torch.float16: F16, torch.float32: F32}[got[i].dtype]
                 slack = 0.5 * float(ulp(np_dtype, float(exact[i].abs().max())))
                 assert err(got[i], exact[i]) <= err(want[i], exact[i]) + slack, (name, what)
+
+
+# ---------------------------------------------------------------- regcore.torch
+
+TORCH_16 = ["bfloat16", "float16"]
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    import regcore.torch  # noqa: F401  (registers torch.ops.regcore)
+    return torch
+
+
+@pytest.mark.parametrize("tdtype", TORCH_16)
+@pytest.mark.parametrize("kind", ["mixed", "half"])
+def test_torch_modules_match_torch(tdtype, kind):
+    """regcore.torch's norm modules on 16-bit input, with the module's float32 parameters (mixed)
+    or the module converted to the 16-bit dtype, next to torch.nn's own modules in the same state:
+    outputs, input and parameter gradients and running statistics within assert_close's defaults
+    (all-16-bit: regcore keeps float32 coefficients, so its y is compared with float64 math)."""
+    torch = _torch()
+    import regcore.torch.nn as rnn
+
+    dt = getattr(torch, tdtype)
+    torch.manual_seed(1)
+    x = (torch.randn(6, 4, 5, 3) * 2 + 1).to(dt)
+    dy = torch.randn(6, 4, 5, 3).to(dt)
+    pairs = [(rnn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)), (rnn.GroupNorm(2, 4), torch.nn.GroupNorm(2, 4)),
+             (rnn.LayerNorm(3), torch.nn.LayerNorm(3)),
+             (rnn.InstanceNorm2d(4, affine=True, track_running_stats=True),
+              torch.nn.InstanceNorm2d(4, affine=True, track_running_stats=True))]
+    for ours, theirs in pairs:
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p.uniform_(0.5, 1.5)
+        ours.load_state_dict(theirs.state_dict())
+        if kind == "half":
+            ours.to(dt), theirs.to(dt)
+        outs = []
+        for m in (ours, theirs):
+            xi = x.clone().requires_grad_()
+            y = m(xi)
+            grads = torch.autograd.grad(y, [xi, *m.parameters()], dy)
+            outs.append((y.detach(), grads, {k: v.clone() for k, v in m.state_dict().items()}))
+        (y, g, st), (ty, tg, tst) = outs
+        what = type(ours).__name__
+        assert y.dtype == dt and g[0].dtype == dt
+        assert all(a.dtype == b.dtype for a, b in zip(g[1:], tg[1:])), what
+        if kind == "mixed":
+            torch.testing.assert_close(y, ty, msg=lambda m: f"{what} y: {m}")
+            torch.testing.assert_close(g[0], tg[0], msg=lambda m: f"{what} dx: {m}")
+        else:
+            xd = x.double()
+            exact = type(theirs)(*_module_args(theirs)).double()
+            exact.load_state_dict({k: v.double() if v.is_floating_point() else v
+                                   for k, v in theirs.state_dict().items()}, strict=False)
+            assert (y.double() - exact(xd)).abs().max() <= (ty.double() - exact(xd)).abs().max() + 2 ** -8
+        for k in st:
+            if st[k].is_floating_point():   # running statistics: float32 math, same formula
+                torch.testing.assert_close(st[k], tst[k], msg=lambda m: f"{what} {k}: {m}")
+
+
+def _module_args(m):
+    torch = pytest.importorskip("torch")
+    if isinstance(m, torch.nn.GroupNorm):
+        return (m.num_groups, m.num_channels)
+    if isinstance(m, torch.nn.LayerNorm):
+        return (m.normalized_shape,)
+    if isinstance(m, torch.nn.InstanceNorm2d):
+        return (m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+    return (m.num_features,)
+
+
+@pytest.mark.parametrize("tdtype", TORCH_16)
+def test_torch_opcheck_16bit(tdtype):
+    """torch.library.opcheck on every normalization operator with 16-bit x and float32
+    (mixed) or 16-bit parameters."""
+    torch = _torch()
+    ops = torch.ops.regcore
+    dt = getattr(torch, tdtype)
+    torch.manual_seed(2)
+
+    def t(*shape, dtype=dt, grad=False):
+        return torch.randn(*shape).to(dtype).requires_grad_(grad)
+
+    for pdt in (torch.float32, dt):
+        x4, dy4 = t(4, 6, 3, 3, grad=True), t(4, 6, 3, 3)
+        w, b = t(6, dtype=pdt, grad=True), t(6, dtype=pdt, grad=True)
+        rm, rv = torch.zeros(6, dtype=pdt), torch.ones(6, dtype=pdt)
+        xd, wd, bd = x4.detach(), w.detach(), b.detach()
+        y, mean, var, _, _ = ops.batch_norm(xd, wd, bd, rm.clone(), rv.clone(), True, 0.1, 1e-5, 1)
+        st = ops.batch_norm_stats(xd, 1)
+        red = ops.batch_norm_backward_reduce(dy4, xd, wd, bd, mean, var, 0.0, 1e-5, 1)
+        lw, lb = t(3, 3, dtype=pdt, grad=True), t(3, 3, dtype=pdt, grad=True)
+        lmean, lvar = ops.layer_norm(xd, lw.detach(), lb.detach(), 2, 1e-5)[1:]
+        gmean, gvar = ops.group_norm(xd, 3, wd, bd, 1e-5)[1:]
+        imean, ivar = ops.instance_norm(xd, wd, bd, None, None, True, 0.1, 1e-5)[1:3]
+        cases = [
+            (ops.batch_norm, (x4, w, b, rm.clone(), rv.clone(), True, 0.1, 1e-5, 1)),
+            (ops.batch_norm, (x4, w, b, rm, rv, False, 0.1, 1e-5, 1)),
+            (ops.batch_norm_backward, (dy4, xd, wd, bd, mean, var, True, 0.0, 1e-5, 1)),
+            (ops.batch_norm_stats, (xd, 1)),
+            (ops.batch_norm_apply, (xd, st, wd, bd, rm.clone(), rv.clone(), 0.1, 1e-5, 1)),
+            (ops.batch_norm_backward_reduce, (dy4, xd, wd, bd, mean, var, 0.0, 1e-5, 1)),
+            (ops.batch_norm_backward_apply, (dy4, xd, wd, bd, mean, var, red, red, 0.0, 1e-5, 1)),
+            (ops.layer_norm, (x4, lw, lb, 2, 1e-5)),
+            (ops.layer_norm_backward, (dy4, xd, lw.detach(), lb.detach(), lmean, lvar, 2, 1e-5)),
+            (ops.group_norm, (x4, 3, w, b, 1e-5)),
+            (ops.group_norm_backward, (dy4, xd, wd, bd, gmean, gvar, 3, 1e-5)),
+            (ops.instance_norm, (x4, w, b, rm.clone(), rv.clone(), True, 0.1, 1e-5)),
+            (ops.instance_norm_backward, (dy4, xd, wd, bd, imean, ivar, True, 1e-5)),
+        ]
+        for op, args in cases:
+            torch.library.opcheck(op, args)
+
+
+def test_torch_autocast_keeps_the_input_dtype():
+    """Under CPU autocast regcore's norms run in their input's dtype, as torch's own CPU norms do
+    (docs/precision.md)."""
+    torch = _torch()
+    import regcore.torch.nn.functional as RF
+
+    x = torch.randn(4, 3, 5)
+    w, b = torch.ones(3), torch.zeros(3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for xi in (x, x.bfloat16()):
+            ours = [RF.batch_norm(xi, None, None, w, b, training=True), RF.layer_norm(xi, (5,)),
+                    RF.group_norm(xi, 3, w, b), RF.instance_norm(xi)]
+            theirs = [torch.nn.functional.batch_norm(xi, None, None, w, b, training=True),
+                      torch.nn.functional.layer_norm(xi, (5,)), torch.nn.functional.group_norm(xi, 3, w, b),
+                      torch.nn.functional.instance_norm(xi)]
+            for o, t in zip(ours, theirs):
+                assert o.dtype == t.dtype == xi.dtype

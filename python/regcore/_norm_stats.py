@@ -49,6 +49,8 @@ def cast(a, dtype, xp=None):
     A NumPy uint16 array is bfloat16 data as the kernels see it (regcore/_dtypes.py); a 16-bit
     ``dtype`` is rounded to once from the values, never through float32 twice."""
     if isinstance(a, np.ndarray):   # the per-call glue's common case, without the namespace hops
+        if a.dtype.itemsize != 2 and (dtype is F64 or dtype is F32):   # no 16-bit either side
+            return a.astype(dtype)
         if a.dtype == np.uint16:
             a = a.view(_dtypes.require_bfloat16())
         d = np.dtype(dtype)

@@ -500,7 +500,8 @@ def _bad_cases():
     x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(f32)
     g = np.ones(3, f32)
     return x, g, [
-        (dict(x=x.astype(np.float16)), TypeError, "x"),
+        (dict(x=x.astype(np.int32)), TypeError, "x"),
+        (dict(x=x.astype(np.float16), gamma=np.ones(3, np.float64)), TypeError, "gamma"),   # no documented pair
         (dict(x=np.ones(5, f32)), ValueError, "x"),
         (dict(x=x[:, :, ::2]), ValueError, "x"),
         (dict(x=np.ones((1, 3), f32)), ValueError, "x"),           # one value per channel

@@ -274,3 +274,72 @@ def test_group_and_instance_norm(cuda_sim_module, dtype):
         return ((yg,) + tuple(rc.group_norm_backward(dy, x, gamma, sg))
                 + (yi,) + tuple(rc.instance_norm_backward(dy, x, gamma, si)))
     _everywhere(cuda_sim_module, run, inputs, "group/instance norm", _close(TOL[dtype]))
+
+
+# ---------------------------------------------------------------- normalization, 16-bit data
+
+def _half_dtypes():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    return {"bfloat16": np.dtype(ml_dtypes.bfloat16), "float16": np.dtype(np.float16)}
+
+
+def _close16(dtype):
+    """One ulp of the 16-bit format at the largest magnitude: a float64 sum in another order can
+    move a value across a rounding boundary of the final 16-bit store (docs/precision.md)."""
+    return _close(2.0 ** -7 if dtype.name == "bfloat16" else 2.0 ** -10)
+
+
+@pytest.mark.parametrize("kind", ["mixed", "half"])
+@pytest.mark.parametrize("fmt", ["bfloat16", "float16"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_batch_norm_16bit(cuda_sim_module, kind, fmt, layout):
+    pytest.importorskip("torch")   # bfloat16 reaches the emulated device as a torch DLPack view
+    T = _half_dtypes()[fmt]
+    P = np.dtype(np.float32) if kind == "mixed" else T
+    rng = np.random.default_rng(3)
+    shape = (5, 7, 9, 11) if layout == "NCHW" else (5, 9, 11, 7)
+    axis = 1 if layout == "NCHW" else -1
+    inputs = dict(x=(rng.standard_normal(shape) * 3 + 10).astype(np.float32).astype(T),
+                  dy=rng.standard_normal(shape).astype(np.float32).astype(T),
+                  gamma=rng.uniform(0.5, 2, 7).astype(np.float32).astype(P),
+                  beta=rng.standard_normal(7).astype(np.float32).astype(P),
+                  rm=np.zeros(7, P), rv=np.ones(7, P))
+
+    def run(x, dy, gamma, beta, rm, rv):
+        y, saved = rc.batch_norm(x, gamma, beta, rm, rv, True, axis=axis, activation="relu")
+        return (y, rm, rv) + tuple(rc.batch_norm_backward(dy, x, gamma, saved))
+    _everywhere(cuda_sim_module, run, inputs, f"batch_norm {fmt} {kind} {layout}", _close16(T))
+
+    # the element passes alone, with the same statistics and sums: the same bits everywhere
+    with cpu_backend("numpy"):
+        stats = rc.batch_norm_stats(inputs["x"], axis=axis)
+        _, saved = rc.batch_norm_apply(inputs["x"], stats, inputs["gamma"], inputs["beta"], axis=axis,
+                                       activation="relu")
+        red = rc.batch_norm_backward_reduce(inputs["dy"], inputs["x"], saved)
+
+    def elementwise(x, dy, gamma, beta, stats, red):
+        y, saved = rc.batch_norm_apply(x, stats, gamma, beta, axis=axis, activation="relu")
+        return (y,) + tuple(rc.batch_norm_backward_apply(dy, x, gamma, saved, red))
+    el_inputs = dict(x=inputs["x"], dy=inputs["dy"], gamma=inputs["gamma"], beta=inputs["beta"], stats=stats, red=red)
+    _everywhere(cuda_sim_module, elementwise, el_inputs, f"batch_norm elementwise {fmt} {kind} {layout}")
+
+
+@pytest.mark.parametrize("fmt", ["bfloat16", "float16"])
+def test_layer_group_instance_norm_16bit(cuda_sim_module, fmt):
+    pytest.importorskip("torch")
+    T = _half_dtypes()[fmt]
+    rng = np.random.default_rng(6)
+    f32 = np.float32
+    inputs = dict(x=(rng.standard_normal((4, 6, 5, 7)) - 3).astype(f32).astype(T),
+                  dy=rng.standard_normal((4, 6, 5, 7)).astype(f32).astype(T),
+                  gamma=rng.uniform(0.5, 2, 6).astype(f32).astype(T), beta=rng.standard_normal(6).astype(f32),
+                  lg=rng.uniform(0.5, 2, (5, 7)).astype(f32), lb=rng.standard_normal((5, 7)).astype(f32))
+
+    def run(x, dy, gamma, beta, lg, lb):
+        yg, sg = rc.group_norm(x, 3, gamma, beta.astype(T))
+        yi, si = rc.instance_norm(x, gamma, beta.astype(T))
+        yl, sl = rc.layer_norm(x, lg, lb, axes=(-2, -1))     # mixed: float32 parameters
+        return ((yg,) + tuple(rc.group_norm_backward(dy, x, gamma, sg))
+                + (yi,) + tuple(rc.instance_norm_backward(dy, x, gamma, si))
+                + (yl,) + tuple(rc.layer_norm_backward(dy, x, lg, sl)))
+    _everywhere(cuda_sim_module, run, inputs, f"group/instance/layer norm {fmt}", _close16(T))

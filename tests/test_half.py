@@ -367,7 +367,7 @@ def test_without_ml_dtypes_the_error_says_what_to_install(monkeypatch):
 def test_16bit_refused_where_not_supported():
     x = np.zeros((4, 3), F16)
     with pytest.raises(TypeError, match="x: expected an array of dtype float32 or float64"):
-        rc.layer_norm(x)
+        rc.channel_dropout(x, 0.5)
 
 
 def test_uint16_is_not_bfloat16():
@@ -436,7 +436,7 @@ def test_torch_16bit_refused_where_not_supported():
     import regcore.torch.nn.functional as RF
 
     with pytest.raises(TypeError, match="input: regcore.torch does not support torch.bfloat16 in this operator"):
-        RF.layer_norm(torch.ones(2, 4, dtype=torch.bfloat16), (4,))
+        RF.dropout2d(torch.ones(2, 4, 3, 3, dtype=torch.bfloat16), 0.5)
 
 
 def test_mixed_16bit_dtypes_refused_naming_both():

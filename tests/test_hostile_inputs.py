@@ -89,7 +89,7 @@ def _unary_calls(x, g):
 
 
 _HALF_CALLS = {"dropout", "dropout_", "gaussian_noise", "init.normal_", "init.uniform_", "init.trunc_normal_", "random.normal_",
-               "random.uniform_"}
+               "random.uniform_", "layer_norm", "batch_norm_stats"}
 
 
 @HOSTILE

@@ -25,8 +25,10 @@ def _unchanged(module, before):
 @pytest.mark.parametrize("module,x,exc,match", [
     (lambda: rct.nn.BatchNorm2d(3), torch.randn(2, 4, 3, 3), ValueError, "weight"),
     (lambda: rct.nn.BatchNorm1d(3), torch.randn(1, 3), ValueError, "more than one value per channel"),
-    (lambda: rct.nn.BatchNorm2d(3), torch.randn(2, 3, 2, 2, dtype=torch.bfloat16), TypeError, "bfloat16"),
-    (lambda: rct.nn.BatchNorm2d(3), torch.randn(2, 3, 2, 2, dtype=torch.float16), TypeError, "float16"),
+    # 16-bit input with float32 (mixed) or same-dtype parameters is taken; other pairs are not
+    (lambda: rct.nn.BatchNorm2d(3).to(torch.float16), torch.randn(2, 3, 2, 2, dtype=torch.bfloat16), TypeError,
+     "float16"),
+    (lambda: rct.nn.BatchNorm2d(3).double(), torch.randn(2, 3, 2, 2, dtype=torch.float16), TypeError, "float64"),
     (lambda: rct.nn.BatchNorm2d(3), torch.randn(2, 3, 2, 2, dtype=torch.float64), TypeError, "dtype"),
     (lambda: rct.nn.InstanceNorm1d(3, track_running_stats=True), torch.randn(2, 3, 1), ValueError, "spatial"),
     (lambda: rct.nn.LayerNorm(5), torch.randn(3, 4), ValueError, "normalized_shape"),

@@ -4,6 +4,9 @@
 // Each case is the whole pass as batch_norm / batch_norm_backward run it: the per-channel work
 // between the array passes (coefficients from the moments, O(C) float64) is done here in C++, as
 // the Python layer does it in NumPy, and is negligible next to the array passes.
+//
+// T is the storage type of x, y, dy, dx; the coefficients and parameters are of F = compute_t<T>
+// (float32 for the 16-bit formats: the "mixed" parameters, docs/precision.md).
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -23,21 +26,23 @@ constexpr double kEps = 1e-5;
 // One layer's arrays and per-channel vectors, set up once.
 template <class T>
 struct Layer {
+  using F = compute_t<T>;
   int64_t N, C, S;
   Buffer<T> x, y, dy, dx;
   std::vector<double> stats, red;
-  std::vector<T> mhi, mlo, scale, shift, gamma, beta, ka, kb, kc;
+  std::vector<F> mhi, mlo, scale, shift, gamma, beta, ka, kb, kc;
   std::vector<double> rstd, mean, run_mean, run_var;
 
   Layer(const Layout& l, int64_t n, bool backward)
       : N(l.C * l.S > 0 ? n / (l.C * l.S) : 0), C(l.C), S(l.S),
-        x(n, T(1)), y(n), dy(backward ? n : 1, T(0.5)), dx(backward ? n : 1),
+        x(n, value_of<T>(1)), y(n, value_of<T>(0)), dy(backward ? n : 1, value_of<T>(0.5)),
+        dx(backward ? n : 1, value_of<T>(0)),
         stats(3 * l.C), red(2 * l.C), mhi(l.C), mlo(l.C), scale(l.C), shift(l.C),
-        gamma(l.C, T(1)), beta(l.C, T(0)), ka(l.C), kb(l.C), kc(l.C), rstd(l.C), mean(l.C, 1.0),
+        gamma(l.C, F(1)), beta(l.C, F(0)), ka(l.C), kb(l.C), kc(l.C), rstd(l.C), mean(l.C, 1.0),
         run_mean(l.C, 0.0), run_var(l.C, 1.0) {
     // Distinct values so the statistics are not degenerate (x = 1 + small ramp per element).
     T* p = x.data();
-    for (int64_t i = 0; i < n; ++i) p[i] = T(1) + T(i % 97) * T(0.01);
+    for (int64_t i = 0; i < n; ++i) elem_store(p + i, F(1) + F(i % 97) * F(0.01));
     set_coefficients(run_mean.data(), run_var.data());
   }
   // mhi + mlo = mean in two numbers of T; scale = gamma * rstd; shift = beta (core/batchnorm.h).
@@ -45,9 +50,9 @@ struct Layer {
     for (int64_t c = 0; c < C; ++c) {
       mean[c] = m[c];
       rstd[c] = 1.0 / std::sqrt(var[c] + kEps);
-      mhi[c] = T(m[c]);
-      mlo[c] = T(m[c] - double(mhi[c]));
-      scale[c] = T(double(gamma[c]) * rstd[c]);
+      mhi[c] = F(m[c]);
+      mlo[c] = F(m[c] - double(mhi[c]));
+      scale[c] = F(double(gamma[c]) * rstd[c]);
       shift[c] = beta[c];
     }
   }
@@ -73,9 +78,9 @@ struct Layer {
     const double M = double(N) * double(S);
     for (int64_t c = 0; c < C; ++c) {
       const double a = double(gamma[c]) * rstd[c];
-      ka[c] = T(a);
-      kb[c] = T(-a * rstd[c] * rstd[c] * red[C + c] / M);
-      kc[c] = T(-a * red[c] / M);
+      ka[c] = F(a);
+      kb[c] = F(-a * rstd[c] * rstd[c] * red[C + c] / M);
+      kc[c] = F(-a * red[c] / M);
     }
     cpu::bn_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, coef(),
                           cpu::BnGradCoef{ka.data(), kb.data(), kc.data()}, false);
@@ -99,6 +104,7 @@ CaseSpec bn_case(const Layout& l, Pass pass, const char* dtype) {
 
 REGCORE_BN_REGISTER_CASES(float, "float32", f32)
 REGCORE_BN_REGISTER_CASES(double, "float64", f64)
+REGCORE_BN_REGISTER_CASES(bfloat16_t, "bfloat16", bf16)
 
 }  // namespace
 }}  // namespace regcore::bench

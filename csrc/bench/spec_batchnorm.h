@@ -41,15 +41,19 @@ inline void check_batch(const Layout& l, int64_t n) {
                                 " needs a multiple of " + std::to_string(l.per_n));
 }
 
+// Per-channel vectors (gamma, beta, running statistics, coefficients) are of the compute type:
+// float32 for 16-bit data (the mixed parameters), so they count 4 bytes each there.
 template <class T>
 CaseSpec bn_spec(const Layout& l, Pass pass, const char* dtype) {
   const int64_t s = sizeof(T);
   const int64_t C = l.C;
   std::string sz = std::to_string(s);
+  const int64_t pc = s < 4 ? 4 : s;   // bytes of one per-channel value
+  const std::string pz = std::to_string(pc);
   std::string formula =
-      pass == kForward ? "read " + sz + "n (stats) + read " + sz + "n + write " + sz + "n + 2" + sz + "C (gamma, beta)"
-    : pass == kBackward ? "read 2x" + sz + "n (dy, x: sums) + read 2x" + sz + "n + write " + sz + "n + " + sz + "C (gamma) + 2" + sz + "C (dgamma, dbeta)"
-    : pass == kInference ? "read " + sz + "n + write " + sz + "n + 4" + sz + "C (gamma, beta, running mean, var)"
+      pass == kForward ? "read " + sz + "n (stats) + read " + sz + "n + write " + sz + "n + 2" + pz + "C (gamma, beta)"
+    : pass == kBackward ? "read 2x" + sz + "n (dy, x: sums) + read 2x" + sz + "n + write " + sz + "n + " + pz + "C (gamma) + 2" + pz + "C (dgamma, dbeta)"
+    : pass == kInference ? "read " + sz + "n + write " + sz + "n + 4" + pz + "C (gamma, beta, running mean, var)"
                          : "read " + sz + "n + write 24C (count, mean, M2 in float64)";
   formula += ", C = " + std::to_string(C);
   const bool two_d = l.C == 1024;
@@ -59,16 +63,16 @@ CaseSpec bn_spec(const Layout& l, Pass pass, const char* dtype) {
                          : pass == kInference ? "inference_" : "stats_") + l.suffix;
   c.dtype = dtype;
   c.bytes_formula = formula;
-  c.min_bytes = [pass, s, C](int64_t n) -> int64_t {
-    if (pass == kForward) return 3 * s * n + 2 * s * C;
-    if (pass == kBackward) return 5 * s * n + 3 * s * C;
-    if (pass == kInference) return 2 * s * n + 4 * s * C;
+  c.min_bytes = [pass, s, pc, C](int64_t n) -> int64_t {
+    if (pass == kForward) return 3 * s * n + 2 * pc * C;
+    if (pass == kBackward) return 5 * s * n + 3 * pc * C;
+    if (pass == kInference) return 2 * s * n + 4 * pc * C;
     return s * n + 24 * C;
   };
   // Saved for backward: float64 mean, var, rstd and four coefficient vectors of the data type;
   // x itself is the caller's (referenced, not copied).
-  c.state_formula = pass == kForward ? "24C + 4" + sz + "C (mean, var, rstd in float64; 4 coefficient vectors)" : "0";
-  c.state_bytes = [pass, s, C](int64_t) -> int64_t { return pass == kForward ? 24 * C + 4 * s * C : 0; };
+  c.state_formula = pass == kForward ? "24C + 4" + pz + "C (mean, var, rstd in float64; 4 coefficient vectors)" : "0";
+  c.state_bytes = [pass, pc, C](int64_t) -> int64_t { return pass == kForward ? 24 * C + 4 * pc * C : 0; };
   c.items = "elements";
   // Full run: the batch (N = 32 images; 256 rows for 2-D) and a cache-sized one; for 2-D
   // also 4096 rows (16 MiB), beyond the caches, where memory rather than arithmetic bounds a pass.

@@ -63,8 +63,11 @@ inline DType float_dtype(const py::array& a, const char* name) {
 inline DType float_dtype(const py::object& dtype, const char* name) {
   const py::dtype d = py::dtype::from_args(dtype);
   DType dt;
-  if (!tag_of(d, dt)) unsupported_dtype(d, name);
-  return dt;
+  if (tag_of(d, dt)) return dt;
+  // ml_dtypes' bfloat16 dtype object itself (a dtype argument, not an array: arrays arrive as
+  // their uint16 view)
+  if (std::string(py::str(d)) == "bfloat16") return DType::bf16;
+  unsupported_dtype(d, name);
 }
 
 inline void check_array(const py::array& a, const py::dtype& want, const char* name) {

@@ -141,11 +141,14 @@ void ln_grad_apply(const py::array& dy, const py::array& x, py::array dx, int64_
   cpu::ln_grad_apply(dt, pdy, px, pdx, R, L, k, pkb, pkc);
 }
 
-// An optional per-channel vector (gamma / beta) of dtype pdt: null for None.
-const void* optional_in(const py::object& a, DType pdt, int64_t C, const char* name) {
+// An optional per-channel vector (gamma / beta): null for None. Its dtype is its own (the data's,
+// or float32 with 16-bit data: the Python layer checked the combination), returned in pdt; the
+// two vectors of one call share it.
+const void* optional_in(const py::object& a, DType& pdt, int64_t C, const char* name) {
   if (a.is_none()) return nullptr;
   if (!py::isinstance<py::array>(a)) throw py::type_error(std::string(name) + ": expected an array or None");
   const auto arr = py::reinterpret_borrow<py::array>(a);
+  pdt = float_dtype(arr, name);
   const void* p = in_ptr(arr, pdt, name);
   check_size(arr, C, name);
   return p;
@@ -164,17 +167,20 @@ py::tuple coefficients(const py::array& mean, const py::array& var, const py::ob
   check_size(var, C, "var");
   const double* pm = in_ptr<double>(mean, "mean");
   const double* pv = in_ptr<double>(var, "var");
-  const void* pg = optional_in(gamma, dt, C, "gamma");
-  const void* pb = optional_in(beta, dt, C, "beta");
+  DType pg_dt = dt, pb_dt = dt;
+  const void* pg = optional_in(gamma, pg_dt, C, "gamma");
+  const void* pb = optional_in(beta, pb_dt, C, "beta");
+  if (pg && pb && pg_dt != pb_dt) throw py::type_error("gamma, beta: expected one dtype for both");
   py::array_t<double> rstd(C);
   py::array mhi = new_array(cd, C), mlo = new_array(cd, C), scale = new_array(cd, C), shift = new_array(cd, C);
-  cpu::bn_coefficients(dt, C, pm, pv, dt, pg, pb, eps, rstd.mutable_data(), mhi.mutable_data(), mlo.mutable_data(),
+  cpu::bn_coefficients(dt, C, pm, pv, pg ? pg_dt : pb_dt, pg, pb, eps, rstd.mutable_data(), mhi.mutable_data(), mlo.mutable_data(),
                        scale.mutable_data(), shift.mutable_data());
   return py::make_tuple(rstd, mhi, mlo, scale, shift);
 }
 
 void running_update(py::array run, const py::array& batch, double factor, const py::object& dtype) {
-  const DType dt = float_dtype(dtype, "dtype");
+  (void)dtype;  // run's own dtype (the data's, or float32 with 16-bit data), from the array itself
+  const DType dt = float_dtype(run, "running");
   const int64_t C = int64_t(run.size());
   check_size(batch, C, "batch");
   void* pr = out_ptr(run, dt, "running");
@@ -187,10 +193,11 @@ py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, cons
   const DType cd = compute_dtype(dt);
   const int64_t C = int64_t(rstd.size());
   check_size(red, 2 * C, "red");
-  const void* pg = optional_in(gamma, dt, C, "gamma");
+  DType pdt = dt;
+  const void* pg = optional_in(gamma, pdt, C, "gamma");
   py::array ka = new_array(cd, C), kb = new_array(cd, C), kc = new_array(cd, C);
   py::array_t<double> dgamma(C), dbeta(C);
-  cpu::bn_grad_coefficients(dt, C, in_ptr<double>(rstd, "rstd"), dt, pg, in_ptr<double>(red, "red"), count,
+  cpu::bn_grad_coefficients(dt, C, in_ptr<double>(rstd, "rstd"), pdt, pg, in_ptr<double>(red, "red"), count,
                             batch_stats, ka.mutable_data(), kb.mutable_data(), kc.mutable_data(),
                             dgamma.mutable_data(), dbeta.mutable_data());
   return py::make_tuple(ka, kb, kc, dgamma, dbeta);

@@ -52,7 +52,10 @@ std::vector<P> bn_chunk_partials(int64_t work, int64_t n, int64_t chunk, F&& f) 
 // in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
 // here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
-int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= kStreamMinBytes; }
+// 16-bit outputs never stream: their vector store is a rounding store with no non-temporal form.
+int stream_output(DType dt, int64_t n) {
+  return dtype_size(dt) >= 4 && n * int64_t(dtype_size(dt)) >= kStreamMinBytes;
+}
 
 // Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
 // pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.

@@ -1,6 +1,8 @@
 // Layer normalization on the GPU over the (R, L) view: thin launches around core/batchnorm.h
 // (ln_normalize, ln_backward_dx, bn_center), the same element formulas as the CPU kernels
-// (csrc/cpu/kernels/layernorm.cpp).
+// (csrc/cpu/kernels/layernorm.cpp). T is the storage type of x, y, dy, dx; the formulas and every
+// coefficient array (gamma and beta included) are of compute_t<T> (float32 for 16-bit storage,
+// loaded with elem_load, rounded once by elem_store).
 //
 // The backward sums come from two norm_reduce.cuh reductions: the per-row sums (for the row's dx
 // coefficients) as the rows layout of the (1, R, L) view, a block per row piece; the per-column
@@ -18,7 +20,7 @@ namespace cuda_kernels {
 
 // The coefficients and the row length: flat element j = r * L + l.
 template <class T> struct LnArgs {
-  LnCoefOf<T> k;
+  LnCoefOf<compute_t<T>> k;
   int64_t L;
 };
 
@@ -30,8 +32,8 @@ template <class T> struct LnRowPolicy {
   __device__ static Acc zero() { return Sum2{0.0, 0.0}; }
   __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t r, const LnArgs<T>& p, bool) {
     const int64_t l = j - r * p.L;
-    const T xc = bn_center(x[j], p.k.mhi[r], p.k.mlo[r]);
-    const T gd = gamma_at(p.k.gamma, l) * dy[j];
+    const compute_t<T> xc = bn_center(elem_load(x + j), p.k.mhi[r], p.k.mlo[r]);
+    const compute_t<T> gd = gamma_at(p.k.gamma, l) * elem_load(dy + j);
     a.a += double(gd);
     a.b += double(gd) * double(xc);
   }
@@ -44,28 +46,33 @@ template <class T> struct LnColPolicy {
   __device__ static Acc zero() { return Sum2{0.0, 0.0}; }
   __device__ static void add(Acc& a, const T* x, const T* dy, int64_t j, int64_t, const LnArgs<T>& p, bool) {
     const int64_t r = j / p.L;
-    const T xhat = bn_center(x[j], p.k.mhi[r], p.k.mlo[r]) * p.k.rstd[r];
-    a.a += double(dy[j]) * double(xhat);
-    a.b += double(dy[j]);
+    const compute_t<T> xhat = bn_center(elem_load(x + j), p.k.mhi[r], p.k.mlo[r]) * p.k.rstd[r];
+    const compute_t<T> d = elem_load(dy + j);
+    a.a += double(d) * double(xhat);
+    a.b += double(d);
   }
 };
 
 template <class T>
-__global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t L, LnCoefOf<T> k) {
+__global__ void ln_normalize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t L,
+                                    LnCoefOf<compute_t<T>> k) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
-    y[j] = ln_normalize(x[j], k.mhi[r], k.mlo[r], k.rstd[r], gamma_at(k.gamma, l), beta_at(k.beta, l));
+    elem_store(y + j, ln_normalize(elem_load(x + j), k.mhi[r], k.mlo[r], k.rstd[r], gamma_at(k.gamma, l),
+                                   beta_at(k.beta, l)));
   }
 }
 
 template <class T>
 __global__ void ln_grad_apply_kernel(const T* __restrict__ dy, const T* __restrict__ x, T* __restrict__ dx, int64_t n,
-                                     int64_t L, LnCoefOf<T> k, const T* __restrict__ kb, const T* __restrict__ kc) {
+                                     int64_t L, LnCoefOf<compute_t<T>> k, const compute_t<T>* __restrict__ kb,
+                                     const compute_t<T>* __restrict__ kc) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
     const int64_t r = j / L, l = j - r * L;
-    dx[j] = ln_backward_dx(dy[j], bn_center(x[j], k.mhi[r], k.mlo[r]), gamma_at(k.gamma, l), k.rstd[r], kb[r], kc[r]);
+    elem_store(dx + j, ln_backward_dx(elem_load(dy + j), bn_center(elem_load(x + j), k.mhi[r], k.mlo[r]),
+                                      gamma_at(k.gamma, l), k.rstd[r], kb[r], kc[r]));
   }
 }
 
@@ -79,19 +86,19 @@ using namespace ::regcore::cuda_kernels;
 void ln_normalize(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     ln_normalize_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(static_cast<const T*>(x),
-                                                                           static_cast<T*>(y), n, L, coef_of<T>(k));
+                                                                           static_cast<T*>(y), n, L, coef_of<compute_t<T>>(k));
   });
   check_launch("layer_norm normalize");
 }
 
 void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t L, const LnCoef& k,
                     double* row_out, double* col_out, uintptr_t stream) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    const LnArgs<T> p{coef_of<T>(k), L};
+    const LnArgs<T> p{coef_of<compute_t<T>>(k), L};
     const T* px = static_cast<const T*>(x);
     const T* pdy = static_cast<const T*>(dy);
     // rows: channels = the R rows of the (1, R, L) view, written as (R, 2)
@@ -107,11 +114,11 @@ void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R,
                    const void* kb, const void* kc, uintptr_t stream) {
   const int64_t n = R * L;
   if (n <= 0) return;
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     ln_grad_apply_kernel<T><<<grid_for(n), kThreads, 0, as_stream(stream)>>>(
-        static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), n, L, coef_of<T>(k),
-        static_cast<const T*>(kb), static_cast<const T*>(kc));
+        static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), n, L, coef_of<compute_t<T>>(k),
+        static_cast<const compute_t<T>*>(kb), static_cast<const compute_t<T>*>(kc));
   });
   check_launch("layer_norm_backward apply");
 }

@@ -24,10 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _arrays, _validate
+from . import _arrays, _dtypes, _validate
 from ._errors import type_error, value_error
 
 F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+# Data dtypes of the normalization family: float32, float64, and the 16-bit formats (float32
+# math; bfloat16 with ml_dtypes). docs/precision.md lists the parameter dtypes each one takes.
+DATA_DTYPES = _dtypes.all_floats()
 
 
 def xp_of(a):
@@ -41,9 +45,18 @@ def xdtype(xp, dtype):
 
 
 def cast(a, dtype, xp=None):
-    """A copy of ``a`` in ``dtype`` (round to nearest), in a's namespace and on its device."""
+    """A copy of ``a`` in ``dtype`` (round to nearest, once), in a's namespace and on its device.
+    A NumPy uint16 array is bfloat16 data as the kernels see it (regcore/_dtypes.py); a 16-bit
+    ``dtype`` is rounded to once from the values, never through float32 twice."""
     if isinstance(a, np.ndarray):   # the per-call glue's common case, without the namespace hops
-        return a.astype(dtype)
+        if a.dtype.itemsize != 2 and (dtype is F64 or dtype is F32):   # no 16-bit either side
+            return a.astype(dtype)
+        if a.dtype == np.uint16:
+            a = a.view(_dtypes.require_bfloat16())
+        d = np.dtype(dtype)
+        if _dtypes.is_half(d) and a.dtype != d:
+            return _dtypes.round_array(d, a.astype(F64))
+        return a.astype(d)
     xp = xp_of(a) if xp is None else xp
     return xp.astype(a, xdtype(xp, dtype), copy=True)
 
@@ -101,7 +114,8 @@ def merge_parts(parts):
 
 
 def split_mean(mean, dtype: np.dtype):
-    """mean = mhi + mlo in the data type (core/batchnorm.h explains why two numbers)."""
+    """mean = mhi + mlo in the compute type of the data (core/batchnorm.h explains why two
+    numbers; ``dtype`` is that compute type: float32 for 16-bit data)."""
     mhi = cast(mean, dtype)
     with np.errstate(invalid="ignore", over="ignore"):   # a NaN/inf channel: NaN, no warning
         mlo = cast(mean - cast(mhi, F64), dtype)
@@ -136,6 +150,7 @@ class BatchNormSaved:
     scale: np.ndarray
     shift: np.ndarray
     place: tuple = field(default=("cpu", 0))   # (device, device_id) of x: the backward checks it
+    param_dtype: np.dtype | None = None        # dtype of gamma / beta (dgamma, dbeta); None: x's
 
     @property
     def relu(self) -> bool:
@@ -143,8 +158,10 @@ class BatchNormSaved:
 
 
 def coefficients(mean, var, gamma, beta, eps, dtype):
-    """(rstd, mhi, mlo, scale, shift) for y = ((x - mhi) - mlo) * scale + shift."""
+    """(rstd, mhi, mlo, scale, shift) for y = ((x - mhi) - mlo) * scale + shift; ``dtype`` is the
+    data's, the coefficients are of its compute type (float32 for 16-bit data)."""
     xp = xp_of(mean)
+    dtype = _dtypes.compute(np.dtype(dtype))
     rstd = 1.0 / xp.sqrt(var + eps)
     g = xp.ones_like(rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
     mhi, mlo = split_mean(mean, dtype)
@@ -155,8 +172,10 @@ def coefficients(mean, var, gamma, beta, eps, dtype):
 
 def grad_coefficients(rstd, gamma, red, count: float, batch_stats: bool, dtype):
     """(ka, kb, kc) in the data type and (dgamma, dbeta) in float64, per channel, from the
-    all-reduced (sum dy', sum dy'*xc) over ``count`` values per channel."""
+    all-reduced (sum dy', sum dy'*xc) over ``count`` values per channel (``dtype``: the data's;
+    ka, kb, kc are of its compute type)."""
     xp = xp_of(rstd)
+    dtype = _dtypes.compute(np.dtype(dtype))
     red = in_namespace(red, xp)
     sdy, sdyx = red[0, ...], red[1, ...]
     g = xp.ones_like(rstd) if gamma is None else cast(in_namespace(gamma, xp), F64, xp)
@@ -171,18 +190,22 @@ def grad_coefficients(rstd, gamma, red, count: float, batch_stats: bool, dtype):
 
 
 def running_update(run, batch, factor, dtype):
-    """run = (1 - f) * run + f * batch in float64, stored in the data type IN PLACE. ``run`` is
-    the array to compute on (host_or_library of the running statistic)."""
+    """run = (1 - f) * run + f * batch in float64, rounded once to ``dtype`` (run's own dtype)
+    and stored IN PLACE. ``run`` is the array to compute on (host_or_library of the running
+    statistic: a uint16 view for bfloat16 on the CPU, whose bits are written)."""
     xp = xp_of(batch)
     new = cast((1.0 - factor) * cast(in_namespace(run, xp), F64, xp) + factor * batch, dtype, xp)
+    if isinstance(run, np.ndarray) and run.dtype == np.uint16:
+        run[...] = new.view(np.uint16)
+        return
     run[...] = in_namespace(new, xp_of(run))
 
 
 def check_backward_arrays(saved, dy, x):
     """(dy_ref, x_ref) of a backward call, checked against the saved state of its forward pass
     (``saved.dtype``, ``.shape`` and ``.place``): the same dtype, shape and device."""
-    x_ref = _arrays.inspect(x, "x")
-    dy_ref = _arrays.inspect(dy, "dy")
+    x_ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
+    dy_ref = _arrays.inspect(dy, "dy", dtypes=DATA_DTYPES)
     for ref, name in ((x_ref, "x"), (dy_ref, "dy")):
         if ref.dtype != saved.dtype:
             raise type_error(name, f"dtype {saved.dtype} (as in the forward pass)", f"dtype {ref.dtype}")
@@ -227,10 +250,41 @@ def check_gamma_given_as_in_forward(gamma, saved):
         raise value_error("gamma", "None (the forward pass had no gamma)", "an array")
 
 
+def param_dtypes(x_dtype) -> tuple:
+    """The parameter dtypes data of ``x_dtype`` takes: its own, and float32 for 16-bit data
+    (PyTorch's "mixed" batch norm: bfloat16/float16 activations, float32 parameters)."""
+    x_dtype = np.dtype(x_dtype)
+    return (x_dtype, F32) if _dtypes.is_half(x_dtype) else (x_dtype,)
+
+
+def check_param_dtype(ref, name: str, x_ref, first=None):
+    """A parameter's dtype against x's (and against ``first``, (name, dtype) of the call's first
+    parameter: gamma, beta and running statistics share one dtype). TypeError naming both."""
+    allowed = param_dtypes(x_ref.dtype)
+    if ref.dtype not in allowed:
+        want = " or ".join(str(d) for d in allowed)
+        raise type_error(name, f"dtype {want} for x of dtype {x_ref.dtype}", f"dtype {ref.dtype}")
+    if first is not None and ref.dtype != first[1]:
+        raise type_error(name, f"dtype {first[1]} (the dtype of {first[0]}: parameters share one dtype)",
+                         f"dtype {ref.dtype}")
+
+
+def shared_param_dtype(x_ref, *named_refs):
+    """The one dtype of the given parameters ((name, ref) pairs, None refs skipped), checked
+    with check_param_dtype; x's dtype when none is given."""
+    first = None
+    for name, ref in named_refs:
+        if ref is None:
+            continue
+        check_param_dtype(ref, name, x_ref, first)
+        if first is None:
+            first = (name, ref.dtype)
+    return x_ref.dtype if first is None else first[1]
+
+
 def check_param(ref, name: str, x_ref, C: int):
-    """gamma/beta/running stats: same dtype, place and length C as the channels of x."""
-    if ref.dtype != x_ref.dtype:
-        raise type_error(name, f"dtype {x_ref.dtype} (the dtype of x)", f"dtype {ref.dtype}")
+    """gamma/beta/running stats: a dtype x takes (param_dtypes), x's place and length C."""
+    check_param_dtype(ref, name, x_ref)
     if ref.shape != (C,):
         raise value_error(name, f"shape ({C},) (one value per channel)", f"shape {ref.shape}")
     if not ref.same_place(x_ref):

@@ -19,8 +19,9 @@ import numpy as np
 from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import (F64, BatchNormSaved, bn_view, cast, check_backward_arrays, check_gamma_given_as_in_forward,
-                          check_param, host_or_library, in_namespace, merge_parts, xp_of)
+from ._norm_stats import (DATA_DTYPES, F64, BatchNormSaved, bn_view, cast, check_backward_arrays,
+                          check_gamma_given_as_in_forward, check_param, host_or_library, in_namespace, merge_parts,
+                          shared_param_dtype, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -35,7 +36,7 @@ _F64_ONLY = (F64,)
 def _optional_param(value, name, x_ref, C, *, writeable=False):
     if value is None:
         return None
-    ref = _arrays.inspect(value, name, writeable=writeable)
+    ref = _arrays.inspect(value, name, writeable=writeable, dtypes=DATA_DTYPES)
     check_param(ref, name, x_ref, C)
     return ref
 
@@ -99,7 +100,8 @@ def _place_like(x_ref, values, dtype):
     """A new array of ``values`` cast to ``dtype``, in x's library and on x's device."""
     if x_ref.device == "cpu":
         out, r = _arrays.empty_like_place(x_ref.obj, tuple(values.shape), dtype)
-        r.target[...] = values
+        # 16-bit: rounded once (cast), then stored as the bits the kernel view holds
+        r.target[...] = cast(values, dtype).view(r.target.dtype) if r.target.dtype != np.dtype(dtype) else values
         return out
     return in_namespace(cast(values, dtype), xp_of(x_ref.obj))
 
@@ -118,7 +120,7 @@ def batch_norm_stats(x, axis=1):
 
     One read of x. Combine the statistics of several parts (ranks) with :func:`merge_stats`.
     """
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     N, C, S, _ = bn_view(ref.shape, axis)
     return _stats(ref, x, (N, C, S))
 
@@ -176,9 +178,10 @@ def _saved_state(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, ac
     g = None if gamma_ref is None else host_or_library(gamma_ref)
     b = None if beta_ref is None else host_or_library(beta_ref)
     rstd, mhi, mlo, scale, shift = backend_for(ref).bn_coefficients(mean, var, g, b, eps, ref.dtype)
+    pdt = gamma_ref.dtype if gamma_ref is not None else beta_ref.dtype if beta_ref is not None else ref.dtype
     return BatchNormSaved(ref.shape, ref.dtype, axis, view, mean, var, rstd, float(count), eps,
                           batch_stats, activation, g is not None, b is not None, mhi, mlo, scale, shift,
-                          (ref.device, ref.device_id))
+                          (ref.device, ref.device_id), pdt)
 
 
 def _normalize(ref, view, axis, mean, var, count, gamma_ref, beta_ref, eps, activation, batch_stats):
@@ -203,12 +206,13 @@ def batch_norm_saved(x, mean, var, gamma=None, beta=None, *, count=None, eps=1e-
     ``count``: values per channel behind the statistics (default N*S of x; all ranks' total for
     merged statistics). ``batch_stats``: True when mean/var were the batch's own statistics (the
     gradient flows through them), False for running statistics (inference)."""
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     N, C, S, ax = bn_view(ref.shape, axis)
     m_ref = _stat_vector(mean, "mean", ref, C)
     v_ref = _stat_vector(var, "var", ref, C)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
+    shared_param_dtype(ref, ("gamma", gamma_ref), ("beta", beta_ref))
     eps = _validate.positive("eps", eps)
     activation = _activation(activation)
     count = float(N * S) if count is None else _validate.positive("count", count)
@@ -237,12 +241,13 @@ def batch_norm_apply(x, stats, gamma=None, beta=None, running_mean=None, running
     when momentum is None (the cumulative average; pass the batches already averaged).
     Returns (y, saved). One read and one write of x.
     """
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     N, C, S, ax = bn_view(ref.shape, axis)
     st = _stats_array(stats, "stats", C, ref)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
     rm, rv = _running(running_mean, running_var, ref, C, read=((st, "stats"), (gamma_ref, "gamma"), (beta_ref, "beta")))
+    shared_param_dtype(ref, ("gamma", gamma_ref), ("beta", beta_ref), ("running_mean", rm), ("running_var", rv))
     eps = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, rm is not None)
@@ -277,8 +282,8 @@ def _apply(ref, view, ax, st_a, gamma_ref, beta_ref, rm, rv, eps, activation, fa
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
         be = backend_for(ref)
-        be.bn_running_update(host_or_library(rm), mean, factor, ref.dtype)
-        be.bn_running_update(host_or_library(rv), m2 / (n - 1), factor, ref.dtype)   # the unbiased batch variance
+        be.bn_running_update(host_or_library(rm), mean, factor, rm.dtype)
+        be.bn_running_update(host_or_library(rv), m2 / (n - 1), factor, rv.dtype)   # the unbiased batch variance
     return y, saved
 
 
@@ -291,12 +296,13 @@ def batch_norm(x, gamma=None, beta=None, running_mean=None, running_var=None, tr
     one write to normalize). Inference with running statistics: one read and one write.
     ``activation="relu"`` fuses PyTorch's relu (0 where y < 0; NaN passes). Returns (y, saved) for :func:`batch_norm_backward`.
     """
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     N, C, S, ax = bn_view(ref.shape, axis)
     training = _training(training)
     gamma_ref = _optional_param(gamma, "gamma", ref, C)
     beta_ref = _optional_param(beta, "beta", ref, C)
     rm, rv = _running(running_mean, running_var, ref, C, read=((gamma_ref, "gamma"), (beta_ref, "beta")))
+    shared_param_dtype(ref, ("gamma", gamma_ref), ("beta", beta_ref), ("running_mean", rm), ("running_var", rv))
     eps_v = _validate.positive("eps", eps)
     activation = _activation(activation)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
@@ -395,8 +401,9 @@ def _grad_apply(dy_ref, x_ref, gamma_ref, saved, red_a, local_a=None):
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, N, C, S,
                      *_kernel_args(x_ref, saved.mhi, saved.mlo, saved.scale, saved.shift, ka, kb, kc), saved.relu)
-    dgamma = _place_like(x_ref, dgamma64, T) if saved.has_gamma else None
-    dbeta = _place_like(x_ref, dbeta64, T) if saved.has_beta else None
+    P = saved.param_dtype or T   # the parameters' own dtype (float32 for mixed 16-bit)
+    dgamma = _place_like(x_ref, dgamma64, P) if saved.has_gamma else None
+    dbeta = _place_like(x_ref, dbeta64, P) if saved.has_beta else None
     return dx, dgamma, dbeta
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _arrays, _validate
+from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
-from ._norm_stats import (F64, cast, check_backward_arrays, check_gamma_given_as_in_forward, host_or_library,
-                          split_mean, xp_of)
+from ._norm_stats import (DATA_DTYPES, F64, cast, check_backward_arrays, check_gamma_given_as_in_forward,
+                          check_param_dtype, host_or_library, shared_param_dtype, split_mean, xp_of)
 from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
@@ -59,6 +59,7 @@ class NormSaved:
     mlo: np.ndarray
     coef: tuple            # layer: (rstd_t, gamma_t, beta_t, normalized shape); group: (scale, shift) per (n, c)
     place: tuple           # (device, device_id) of x: the backward checks it
+    param_dtype: np.dtype | None = None   # dtype of gamma / beta (dgamma, dbeta); None: x's
 
 
 # ------------------------------------------------------------------ validation helpers
@@ -66,9 +67,8 @@ class NormSaved:
 def _param(value, name, x_ref, shape):
     if value is None:
         return None
-    ref = _arrays.inspect(value, name)
-    if ref.dtype != x_ref.dtype:
-        raise type_error(name, f"dtype {x_ref.dtype} (the dtype of x)", f"dtype {ref.dtype}")
+    ref = _arrays.inspect(value, name, dtypes=DATA_DTYPES)
+    check_param_dtype(ref, name, x_ref)
     if ref.shape != tuple(shape):
         raise value_error(name, f"shape {tuple(shape)}", f"shape {ref.shape}")
     if not ref.same_place(x_ref):
@@ -99,6 +99,18 @@ def _check_saved(saved, kind, dy, x):
     if not isinstance(saved, NormSaved) or saved.kind != kind:
         raise type_error("saved", f"the saved state returned by {kind}", type(saved).__name__)
     return check_backward_arrays(saved, dy, x)
+
+
+def _param_dtype(x_ref, gamma_ref, beta_ref):
+    """The one dtype of gamma and beta (checked: x's, or float32 for 16-bit x); x's without them."""
+    return shared_param_dtype(x_ref, ("gamma", gamma_ref), ("beta", beta_ref))
+
+
+def _compute_values(ref, dtype):
+    """A parameter's values in ``dtype`` (the compute type), as the glue computes on them: no
+    copy when the parameter already is of that dtype."""
+    a = host_or_library(ref)
+    return a if ref.dtype == dtype else cast(a, dtype)
 
 
 def _check_gamma(gamma, saved, x_ref, shape):
@@ -162,13 +174,14 @@ def layer_norm(x, gamma=None, beta=None, *, axes=-1, eps=1e-5):
     PyTorch's elementwise_affine). Statistics per row of the (R, L) view, biased variance.
     Returns (y, saved). Reads x twice (statistics, normalize), writes y once.
     """
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     if ref.ndim < 1:
         raise value_error("x", "an array with at least 1 dimension", f"shape {ref.shape}")
     k = _trailing_axes(axes, ref.ndim)
     nshape = ref.shape[ref.ndim - k:]
     gamma_ref = _param(gamma, "gamma", ref, nshape)
     beta_ref = _param(beta, "beta", ref, nshape)
+    _param_dtype(ref, gamma_ref, beta_ref)
     eps = _validate.positive("eps", eps)
     return _layer_norm(ref, nshape, gamma_ref, beta_ref, eps)
 
@@ -196,17 +209,18 @@ def _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps):
     """The layer-norm state for per-row (mean, biased var): the normalize kernel's coefficients
     (shared by the forward and layer_norm_saved)."""
     T = ref.dtype
+    CT = _dtypes.compute(T)   # the coefficients' dtype (float32 for 16-bit data), gamma/beta included
     R, L = _layer_view(ref, nshape)
     rstd = 1.0 / xp_of(var).sqrt(var + eps)
-    mhi, mlo = split_mean(mean, T)
-    rstd_t = cast(rstd, T)
+    mhi, mlo = split_mean(mean, CT)
+    rstd_t = cast(rstd, CT)
     # No affine: None, and every backend's kernels use 1 and 0 (nothing of the normalized size,
     # which is the input's size for one row, is allocated).
-    g = None if gamma_ref is None else _flat(host_or_library(gamma_ref), L)
-    b = None if beta_ref is None else _flat(host_or_library(beta_ref), L)
+    g = None if gamma_ref is None else _flat(_compute_values(gamma_ref, CT), L)
+    b = None if beta_ref is None else _flat(_compute_values(beta_ref, CT), L)
     return NormSaved("layer_norm", ref.shape, T, (R, L), mean, var, rstd, eps, True,
                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (rstd_t, g, b, nshape),
-                     (ref.device, ref.device_id))
+                     (ref.device, ref.device_id), _param_dtype(ref, gamma_ref, beta_ref))
 
 
 def _set_stats(ref, mean, var, n):
@@ -227,12 +241,13 @@ def layer_norm_saved(x, mean, var, gamma=None, beta=None, *, axes=-1, eps=1e-5):
     ``var`` (float64, shape (R,): ``saved.mean`` / ``saved.var``) without running it again, for
     callers that carry only arrays from forward to backward (regcore.torch). Same coefficients,
     so the backward gives the same bits as with the original state."""
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     if ref.ndim < 1:
         raise value_error("x", "an array with at least 1 dimension", f"shape {ref.shape}")
     nshape = ref.shape[ref.ndim - _trailing_axes(axes, ref.ndim):]
     gamma_ref = _param(gamma, "gamma", ref, nshape)
     beta_ref = _param(beta, "beta", ref, nshape)
+    _param_dtype(ref, gamma_ref, beta_ref)
     eps = _validate.positive("eps", eps)
     mean, var = _set_stats(ref, mean, var, _layer_view(ref, nshape)[0])
     return _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps)
@@ -254,6 +269,8 @@ def _layer_backward(dy_ref, x_ref, saved):
     R, L = saved.view
     gshape = saved.coef[3]
     T = saved.dtype
+    CT = _dtypes.compute(T)
+    P = saved.param_dtype or T
     rstd_t, g, b, _ = saved.coef
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     if x_ref.size:
@@ -263,15 +280,15 @@ def _layer_backward(dy_ref, x_ref, saved):
         be.ln_grad_reduce(dy_ref.target, x_ref.target, R, L, *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b),
                           row_t, col_t)
         rs = saved.rstd
-        kb = cast(-(rs * rs * rs) * (row[:, 1] / L), T)
-        kc = cast(-rs * (row[:, 0] / L), T)
+        kb = cast(-(rs * rs * rs) * (row[:, 1] / L), CT)
+        kc = cast(-rs * (row[:, 0] / L), CT)
         be.ln_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, R, L,
                          *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b, kb, kc))
     else:
         col = _filled(x_ref, (2, L), 0.0, F64)
     xp = xp_of(col)
-    dgamma = _place_like(x_ref, xp.reshape(col[0, :], gshape), T) if saved.has_gamma else None
-    dbeta = _place_like(x_ref, xp.reshape(col[1, :], gshape), T) if saved.has_beta else None
+    dgamma = _place_like(x_ref, xp.reshape(col[0, :], gshape), P) if saved.has_gamma else None
+    dbeta = _place_like(x_ref, xp.reshape(col[1, :], gshape), P) if saved.has_beta else None
     return dx, dgamma, dbeta
 
 
@@ -301,6 +318,7 @@ def _grouped_saved(kind, ref, G, mean, var, gamma_ref, beta_ref, eps, batch_stat
     channel (running statistics): per-(n, c) coefficients of the normalize kernel (shared by the
     forward and the *_saved rebuilds)."""
     T = ref.dtype
+    CT = _dtypes.compute(T)   # the coefficients' dtype (float32 for 16-bit data)
     N, C = ref.shape[0], ref.shape[1]
     S = math.prod(ref.shape[2:])
     Cg = C // G if G else 0
@@ -313,13 +331,13 @@ def _grouped_saved(kind, ref, G, mean, var, gamma_ref, beta_ref, eps, batch_stat
         rstd_nc = _spread(rstd, (1, C), (N, C))
     xp = xp_of(rstd_nc)
     g = _filled(ref, (C,), 1.0, F64) if gamma_ref is None else cast(host_or_library(gamma_ref), F64)
-    mhi, mlo = split_mean(mean_nc, T)
-    scale = cast(xp.reshape(xp.reshape(g, (1, C)) * xp.reshape(rstd_nc, (N, C)), (N * C,)), T)
-    beta = _filled(ref, (C,), 0.0, T) if beta_ref is None else host_or_library(beta_ref)
+    mhi, mlo = split_mean(mean_nc, CT)
+    scale = cast(xp.reshape(xp.reshape(g, (1, C)) * xp.reshape(rstd_nc, (N, C)), (N * C,)), CT)
+    beta = _filled(ref, (C,), 0.0, CT) if beta_ref is None else _compute_values(beta_ref, CT)
     shift = _spread(beta, (1, C), (N, C))
     return NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, batch_stats,
                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift),
-                     (ref.device, ref.device_id))
+                     (ref.device, ref.device_id), _param_dtype(ref, gamma_ref, beta_ref))
 
 
 def group_norm_saved(x, groups, mean, var, gamma=None, beta=None, *, eps=1e-5):
@@ -340,6 +358,7 @@ def instance_norm_saved(x, mean, var, gamma=None, beta=None, *, eps=1e-5, batch_
     N, C = ref.shape[0], ref.shape[1]
     gamma_ref = _param(gamma, "gamma", ref, (C,))
     beta_ref = _param(beta, "beta", ref, (C,))
+    _param_dtype(ref, gamma_ref, beta_ref)
     eps = _validate.positive("eps", eps)
     if not isinstance(batch_stats, (bool, np.bool_)):
         raise type_error("batch_stats", "a bool", batch_stats)
@@ -356,14 +375,16 @@ def _grouped_backward_on(dy_ref, x_ref, gamma_ref, saved):
     """group / instance norm backward on checked arguments."""
     N, C, G, S = saved.view
     T = saved.dtype
+    CT = _dtypes.compute(T)
+    P = saved.param_dtype or T
     Cg = C // G if G else 0
     M = Cg * S
     scale, shift = saved.coef
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     if not x_ref.size:
         zero = _filled(x_ref, (C,), 0.0, F64)
-        return (dx, _place_like(x_ref, zero, T) if saved.has_gamma else None,
-                _place_like(x_ref, zero, T) if saved.has_beta else None)
+        return (dx, _place_like(x_ref, zero, P) if saved.has_gamma else None,
+                _place_like(x_ref, zero, P) if saved.has_beta else None)
     be = backend_for(x_ref)
     _, red, red_t = _result(x_ref, (2, N * C), F64)
     be.bn_grad_reduce(dy_ref.target, x_ref.target, 1, N * C, S, *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift),
@@ -388,16 +409,16 @@ def _grouped_backward_on(dy_ref, x_ref, gamma_ref, saved):
     else:   # statistics are constants: dx = gamma * rstd * dy
         kb = kc = _filled(x_ref, (N * C,), 0.0, F64)
     be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, 1, N * C, S,
-                     *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift, cast(_flat(ka, N * C), T),
-                                   cast(kb, T), cast(kc, T)), False)
+                     *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift, cast(_flat(ka, N * C), CT),
+                                   cast(kb, CT), cast(kc, CT)), False)
     dgamma = xp.sum(rstd_nc * sdyx, axis=0)
     dbeta = xp.sum(sdy, axis=0)
-    return (dx, _place_like(x_ref, dgamma, T) if saved.has_gamma else None,
-            _place_like(x_ref, dbeta, T) if saved.has_beta else None)
+    return (dx, _place_like(x_ref, dgamma, P) if saved.has_gamma else None,
+            _place_like(x_ref, dbeta, P) if saved.has_beta else None)
 
 
 def _nc_input(x):
-    ref = _arrays.inspect(x, "x")
+    ref = _arrays.inspect(x, "x", dtypes=DATA_DTYPES)
     if ref.ndim < 2:
         raise value_error("x", "an array (N, C, *spatial) with at least 2 dimensions", f"shape {ref.shape}")
     return ref
@@ -408,7 +429,9 @@ def _group_args(x, groups, gamma, beta, eps):
     ref = _nc_input(x)
     C = ref.shape[1]
     G = _groups(groups, C)
-    return ref, G, _param(gamma, "gamma", ref, (C,)), _param(beta, "beta", ref, (C,)), _validate.positive("eps", eps)
+    gamma_ref, beta_ref = _param(gamma, "gamma", ref, (C,)), _param(beta, "beta", ref, (C,))
+    _param_dtype(ref, gamma_ref, beta_ref)
+    return ref, G, gamma_ref, beta_ref, _validate.positive("eps", eps)
 
 
 def _groups(groups, C) -> int:
@@ -447,6 +470,7 @@ def instance_norm(x, gamma=None, beta=None, running_mean=None, running_var=None,
     gamma_ref = _param(gamma, "gamma", ref, (C,))
     beta_ref = _param(beta, "beta", ref, (C,))
     rm, rv = _running(running_mean, running_var, ref, C, read=((gamma_ref, "gamma"), (beta_ref, "beta")))
+    shared_param_dtype(ref, ("gamma", gamma_ref), ("beta", beta_ref), ("running_mean", rm), ("running_var", rv))
     eps = _validate.positive("eps", eps)
     factor = _momentum(momentum, num_batches_tracked, training and rm is not None)
     if (training or rm is None) and S <= 1 and ref.size:
@@ -471,8 +495,8 @@ def _instance_norm(ref, gamma_ref, beta_ref, rm, rv, training, eps, factor, num_
         bmean = xp.mean(xp.reshape(saved.mean, (N, C)), axis=0)
         bvar = xp.mean(xp.reshape(saved.var, (N, C)) * (S / (S - 1)), axis=0)
         be = backend_for(ref)
-        be.bn_running_update(host_or_library(rm), bmean, factor, ref.dtype)
-        be.bn_running_update(host_or_library(rv), bvar, factor, ref.dtype)
+        be.bn_running_update(host_or_library(rm), bmean, factor, rm.dtype)
+        be.bn_running_update(host_or_library(rv), bvar, factor, rv.dtype)
     return y, saved
 
 

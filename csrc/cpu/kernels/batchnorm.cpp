@@ -1,7 +1,11 @@
 // Batch-normalization kernels, compiled once per ISA level. Element math comes from
 // core/batchnorm.h; this file only walks the layouts and feeds SIMD lanes.
 //
-// Accumulation: float64 lanes for both dtypes (float32 data is widened first). In the rows layout
+// Dtypes: T below is the storage type of x, y, dy, dx (float, double, bfloat16_t, float16_t);
+// the element formulas run in F = compute_t<T> (float for the 16-bit formats: loaded through
+// vload / elem_load, rounded once on the store), which is also the per-channel coefficients' type.
+//
+// Accumulation: float64 lanes for every dtype (float32 and 16-bit data are widened first). In the rows layout
 // the lanes run along the contiguous spatial run and are summed once per piece; in the cols layout
 // the lanes are separate channels and each channel is accumulated in row order, so the cols
 // statistics are the same bits at every ISA level.
@@ -56,9 +60,18 @@ REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
   hi = vload_f64(p + REGCORE_SIMD_W / 2);
 }
 REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
+// 16-bit data: float32 lanes first (exact), then float64.
+template <class H> REGCORE_HD void load_wide_half(const H* p, VF64& lo, VF64& hi) {
+  const VF32 v = vload(p);
+  lo = widen_lo(v);
+  hi = widen_hi(v);
+}
+REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
+REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
 
 // Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
-REGCORE_HD void acc_shift(Acc& s, Acc& q, const float* p, VF64 K, int half) {
+// T: float or a 16-bit format (W elements per vector, two float64 halves).
+template <class T> REGCORE_HD void acc_shift(Acc& s, Acc& q, const T* p, VF64 K, int half) {
   VF64 lo, hi;
   load_wide(p, lo, hi);
   const VF64 d0 = lo - K, d1 = hi - K;
@@ -92,7 +105,7 @@ template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, do
   for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, p + k, vK, 0);
 #endif
   for (; k < len; ++k) {
-    const double d = widen(p[k]) - K;
+    const double d = widen(elem_load(p + k)) - K;
     s.s += d;
     q.s += d * d;
   }
@@ -101,7 +114,7 @@ template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, do
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
   const int64_t n0 = i0 / S;
-  const double K = widen(x[(n0 * C + c) * S + (i0 - n0 * S)]);
+  const double K = widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S)));
   Acc s, q;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_shifted(s, q, x + off, len, K); });
   shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
@@ -114,7 +127,7 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
 // block is about kStreamChunk elements, so the later column blocks read it from L2. Every channel
 // is still one chain in row order: the same bits as the scalar loop below.
 constexpr int kColBlock = 4;
-REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const float*) {
+template <class T> REGCORE_HD void acc_put(double* d, VF64 a0, VF64 a1, const T*) {  // W lanes
   vstore(d, a0);
   vstore(d + REGCORE_SIMD_W / 2, a1);
 }
@@ -128,7 +141,7 @@ REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, const T* p, V
   const VF64 d0 = lo - k0;
   s0 = s0 + d0;
   q0 = q0 + d0 * d0;
-  if (sizeof(T) == 4) {  // float32: the upper half of the vector
+  if (lanes<T>::n == REGCORE_SIMD_W) {  // float32 lanes: the upper half of the vector
     const VF64 d1 = hi - k1;
     s1 = s1 + d1;
     q1 = q1 + d1 * d1;
@@ -171,7 +184,7 @@ void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* s, doub
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
     for (int64_t c = cb; c < C; ++c) {
-      const double d = widen(row[c]) - widen(x[c]);
+      const double d = widen(elem_load(row + c)) - widen(elem_load(x + c));
       s[c] += d;
       q[c] += d * d;
     }
@@ -194,36 +207,39 @@ template <class T> int64_t head_to_align(const T* p, int64_t len) {
   const int64_t h = int64_t(((A - (reinterpret_cast<uintptr_t>(p) & (A - 1))) & (A - 1)) / sizeof(T));
   return h < len ? h : len;
 }
+// 16-bit outputs take ordinary stores (no streaming form of the rounding store).
 template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
-  if (NT) vstream(p, v);
+  if constexpr (NT && (std::is_same<T, float>::value || std::is_same<T, double>::value)) vstream(p, v);
   else vstore(p, v);
 }
 #endif
 
 
 template <class T, bool R, bool NT>
-void span_normalize(const T* x, T* y, int64_t len, T mhi, T mlo, T sc, T sh) {
+void span_normalize(const T* x, T* y, int64_t len, compute_t<T> mhi, compute_t<T> mlo, compute_t<T> sc,
+                    compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
   if (NT)
-    for (const int64_t h = head_to_align(y, len); k < h; ++k) y[k] = bn_normalize(x[k], mhi, mlo, sc, sh, R);
+    for (const int64_t h = head_to_align(y, len); k < h; ++k)
+      elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
   for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload(x + k), vmhi, vmlo, vsc, vsh, R));
 #endif
-  for (; k < len; ++k) y[k] = bn_normalize(x[k], mhi, mlo, sc, sh, R);
+  for (; k < len; ++k) elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
 }
 
 template <class T, bool R, bool NT>
-void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<T> k) {
+void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<compute_t<T>> k) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
     span_normalize<T, R, NT>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
   });
 }
 
 template <class T, bool R, bool NT>
-void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k) {
+void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     T* yr = y + r * C;
@@ -234,7 +250,7 @@ void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoe
       vput<NT>(yr + c, bn_normalize(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c),
                                     vload(k.scale + c), vload(k.shift + c), R));
 #endif
-    for (; c < C; ++c) yr[c] = bn_normalize(xr[c], k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R);
+    for (; c < C; ++c) elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
   }
 }
 
@@ -256,7 +272,7 @@ template <class F> void with_flags(int relu, int stream, F&& f) {
 }
 
 template <class T>
-void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<T> k, int relu,
+void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<compute_t<T>> k, int relu,
                     int stream) {
   with_flags(relu, stream, [&](auto R, auto NT) { normalize_rows_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, S, j0, j1, k); });
 }
@@ -273,14 +289,15 @@ template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream
 }
 
 template <class T>
-void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k, int relu, int stream) {
+void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k, int relu, int stream) {
   with_flags(relu, cols_stream(y, C, r0, stream), [&](auto R, auto NT) { normalize_cols_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, r0, r1, k); });
 }
 
 // ---------------------------------------------------------------- backward: reductions
 
 template <class T, bool R>
-void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, T mhi, T mlo, T sc, T sh) {
+void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, compute_t<T> mhi, compute_t<T> mlo,
+                      compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   using V = typename lanes<T>::V;
@@ -303,8 +320,8 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, T mh
   }
 #endif
   for (; k < len; ++k) {
-    const T xc = bn_center(x[k], mhi, mlo);
-    const T d = bn_masked_dy(dy[k], xc, sc, sh, R);
+    const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
+    const compute_t<T> d = bn_masked_dy(elem_load(dy + k), xc, sc, sh, R);
     A.s += widen(d);
     B.s += widen(d) * widen(xc);
   }
@@ -312,7 +329,7 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, T mh
 
 template <class T, bool R>
 void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                        BnCoefOf<T> k, double out[2]) {
+                        BnCoefOf<compute_t<T>> k, double out[2]) {
   Acc A, B;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
     span_grad_reduce<T, R>(A, B, dy + off, x + off, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
@@ -322,7 +339,7 @@ void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c
 }
 template <class T>
 void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                      BnCoefOf<T> k, int relu, double out[2]) {
+                      BnCoefOf<compute_t<T>> k, int relu, double out[2]) {
   if (relu) grad_reduce_rows_t<T, true>(dy, x, C, S, c, i0, i1, k, out);
   else grad_reduce_rows_t<T, false>(dy, x, C, S, c, i0, i1, k, out);
 }
@@ -334,7 +351,7 @@ void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
 // scalar loop of grad_reduce_cols_t.
 template <int B, class T, bool R>
 void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
-                           const BnCoefOf<T>& k, double* sdy, double* sdyx) {
+                           const BnCoefOf<compute_t<T>>& k, double* sdy, double* sdyx) {
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
   VF64 a[2 * B], m[2 * B];
@@ -359,7 +376,7 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
 #endif
 
 template <class T, bool R>
-void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
+void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
                         double* sdy, double* sdyx) {
   int64_t cb = 0;  // channels [0, cb) done in register blocks
 #if REGCORE_SIMD_W > 1
@@ -373,15 +390,15 @@ void grad_reduce_cols_t(const T* dy, const T* x, int64_t C, int64_t r0, int64_t 
     const T* xr = x + r * C;
     const T* dr = dy + r * C;
     for (int64_t c = cb; c < C; ++c) {
-      const T xc = bn_center(xr[c], k.mhi[c], k.mlo[c]);
-      const T d = bn_masked_dy(dr[c], xc, k.scale[c], k.shift[c], R);
+      const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);
+      const compute_t<T> d = bn_masked_dy(elem_load(dr + c), xc, k.scale[c], k.shift[c], R);
       sdy[c] += widen(d);
       sdyx[c] += widen(d) * widen(xc);
     }
   }
 }
 template <class T>
-void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k, int relu,
+void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k, int relu,
                       double* sdy, double* sdyx) {
   if (relu) grad_reduce_cols_t<T, true>(dy, x, C, r0, r1, k, sdy, sdyx);
   else grad_reduce_cols_t<T, false>(dy, x, C, r0, r1, k, sdy, sdyx);
@@ -390,15 +407,16 @@ void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1
 // ---------------------------------------------------------------- backward: dx
 
 template <class T, bool R, bool NT>
-void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, T mhi, T mlo, T sc, T sh, T ka, T kb, T kc) {
+void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, compute_t<T> mhi, compute_t<T> mlo, compute_t<T> sc,
+                     compute_t<T> sh, compute_t<T> ka, compute_t<T> kb, compute_t<T> kc) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
   if (NT)
     for (const int64_t h = head_to_align(dx, len); k < h; ++k) {
-      const T xc = bn_center(x[k], mhi, mlo);
-      dx[k] = bn_backward_dx(bn_masked_dy(dy[k], xc, sc, sh, R), xc, ka, kb, kc);
+      const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
+      elem_store(dx + k, bn_backward_dx(bn_masked_dy(elem_load(dy + k), xc, sc, sh, R), xc, ka, kb, kc));
     }
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh), vka(ka), vkb(kb), vkc(kc);
   for (; k + L <= len; k += L) {
@@ -408,14 +426,14 @@ void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, T mhi, T mlo, 
   }
 #endif
   for (; k < len; ++k) {
-    const T xc = bn_center(x[k], mhi, mlo);
-    dx[k] = bn_backward_dx(bn_masked_dy(dy[k], xc, sc, sh, R), xc, ka, kb, kc);
+    const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
+    elem_store(dx + k, bn_backward_dx(bn_masked_dy(elem_load(dy + k), xc, sc, sh, R), xc, ka, kb, kc));
   }
 }
 
 template <class T, bool R, bool NT>
 void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                       BnCoefOf<T> k, BnGradCoefOf<T> g) {
+                       BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
     span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
                               g.ka[c], g.kb[c], g.kc[c]);
@@ -423,13 +441,13 @@ void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int
 }
 template <class T>
 void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                     BnCoefOf<T> k, BnGradCoefOf<T> g, int relu, int stream) {
+                     BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
   with_flags(relu, stream, [&](auto R, auto NT) { grad_apply_rows_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, S, j0, j1, k, g); });
 }
 
 template <class T, bool R, bool NT>
-void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
-                       BnGradCoefOf<T> g) {
+void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
+                       BnGradCoefOf<compute_t<T>> g) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C;
     const T* dr = dy + r * C;
@@ -445,15 +463,15 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
     }
 #endif
     for (; c < C; ++c) {
-      const T xc = bn_center(xr[c], k.mhi[c], k.mlo[c]);
-      const T d = bn_masked_dy(dr[c], xc, k.scale[c], k.shift[c], R);
-      or_[c] = bn_backward_dx(d, xc, g.ka[c], g.kb[c], g.kc[c]);
+      const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);
+      const compute_t<T> d = bn_masked_dy(elem_load(dr + c), xc, k.scale[c], k.shift[c], R);
+      elem_store(or_ + c, bn_backward_dx(d, xc, g.ka[c], g.kb[c], g.kc[c]));
     }
   }
 }
 template <class T>
-void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<T> k,
-                     BnGradCoefOf<T> g, int relu, int stream) {
+void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
+                     BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
   with_flags(relu, cols_stream(dx, C, r0, stream), [&](auto R, auto NT) { grad_apply_cols_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, r0, r1, k, g); });
 }
 
@@ -462,55 +480,55 @@ void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int6
 
 void moments_rows_entry(DType dt, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                         double out[2]) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     moments_rows(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, S, c, i0, i1, out);
   });
 }
 void moments_cols_entry(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q) {
-  visit_dtype_f32_f64(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
+  visit_dtype(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
 }
 void normalize_rows_entry(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
                           const BnCoef& k, int relu, int stream) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<T>(k), relu, stream);
+    normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<compute_t<T>>(k), relu, stream);
   });
 }
 void normalize_cols_entry(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
                           const BnCoef& k, int relu, int stream) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    normalize_cols(static_cast<const T*>(x), static_cast<T*>(y), C, r0, r1, coef_of<T>(k), relu, stream);
+    normalize_cols(static_cast<const T*>(x), static_cast<T*>(y), C, r0, r1, coef_of<compute_t<T>>(k), relu, stream);
   });
 }
 void grad_reduce_rows_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t S, int64_t c, int64_t i0,
                             int64_t i1, const BnCoef& k, int relu, double out[2]) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    grad_reduce_rows(static_cast<const T*>(dy), static_cast<const T*>(x), C, S, c, i0, i1, coef_of<T>(k), relu, out);
+    grad_reduce_rows(static_cast<const T*>(dy), static_cast<const T*>(x), C, S, c, i0, i1, coef_of<compute_t<T>>(k), relu, out);
   });
 }
 void grad_reduce_cols_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t r0, int64_t r1,
                             const BnCoef& k, int relu, double* sdy, double* sdyx) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    grad_reduce_cols(static_cast<const T*>(dy), static_cast<const T*>(x), C, r0, r1, coef_of<T>(k), relu, sdy, sdyx);
+    grad_reduce_cols(static_cast<const T*>(dy), static_cast<const T*>(x), C, r0, r1, coef_of<compute_t<T>>(k), relu, sdy, sdyx);
   });
 }
 void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t j0,
                            int64_t j1, const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_apply_rows(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, S, j0, j1,
-                    coef_of<T>(k), coef_of<T>(g), relu, stream);
+                    coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
   });
 }
 void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0, int64_t r1,
                            const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_apply_cols(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, r0, r1,
-                    coef_of<T>(k), coef_of<T>(g), relu, stream);
+                    coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
   });
 }
 

@@ -1,6 +1,8 @@
 // Layer-norm kernels with a per-element affine, compiled once per ISA level (layernorm_table.h).
 // SIMD lanes run along a row (the normalized elements, contiguous); per-row coefficients are
-// broadcast. Element math: core/batchnorm.h (ln_normalize, ln_backward_dx, bn_center).
+// broadcast. T is the storage type of x, y, dy, dx; the formulas run in compute_t<T> (float32 for
+// the 16-bit formats, loaded with vload / elem_load and rounded once on the store), which is also
+// the type of every coefficient array, gamma and beta included. Element math: core/batchnorm.h (ln_normalize, ln_backward_dx, bn_center).
 //
 // grad_reduce produces two kinds of sums in ONE read of dy and x: per-row sums (lanes, then one
 // horizontal sum per row) and per-column sums for dgamma/dbeta accumulated in memory in row
@@ -19,20 +21,20 @@ namespace {
 // A missing gamma / beta (non-affine layer norm) is null: gamma_at / beta_at (core/norm_coef.h)
 // substitute 1 and 0 per element; the vector forms below do the same per SIMD row piece.
 #if REGCORE_SIMD_W > 1
-template <class T> inline typename lanes<T>::V vg_at(const T* g, int64_t l) {
-  return g ? vload(g + l) : typename lanes<T>::V(T(1));
+template <class F> inline typename lanes<F>::V vg_at(const F* g, int64_t l) {
+  return g ? vload(g + l) : typename lanes<F>::V(F(1));
 }
-template <class T> inline typename lanes<T>::V vb_at(const T* b, int64_t l) {
-  return b ? vload(b + l) : typename lanes<T>::V(T(0));
+template <class F> inline typename lanes<F>::V vb_at(const F* b, int64_t l) {
+  return b ? vload(b + l) : typename lanes<F>::V(F(0));
 }
 #endif
 
 template <class T>
-void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k) {
+void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * L;
     T* yr = y + r * L;
-    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
+    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
     int64_t l = 0;
 #if REGCORE_SIMD_W > 1
     using V = typename lanes<T>::V;
@@ -41,18 +43,19 @@ void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> 
     for (; l + W <= L; l += W)
       vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vg_at(k.gamma, l), vb_at(k.beta, l)));
 #endif
-    for (; l < L; ++l) yr[l] = ln_normalize(xr[l], mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l));
+    for (; l < L; ++l)
+      elem_store(yr + l, ln_normalize(elem_load(xr + l), mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l)));
   }
 }
 
 template <class T>
-void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k,
+void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
                  double* row_out, double* col_dg, double* col_db) {
   for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * L;
     const T* dr = dy + r * L;
-    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
+    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
     Acc A, B;
     int64_t l = 0;
 #if REGCORE_SIMD_W > 1
@@ -70,12 +73,13 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
     }
 #endif
     for (; l < L; ++l) {
-      const T xc = bn_center(xr[l], mhi, mlo);
-      const T d = dr[l];
-      const T gd = gamma_at(k.gamma, l) * d;
+      using F = compute_t<T>;
+      const F xc = bn_center(elem_load(xr + l), mhi, mlo);
+      const F d = elem_load(dr + l);
+      const F gd = gamma_at(k.gamma, l) * d;
       A.s += widen(gd);
       B.s += widen(gd) * widen(xc);
-      col_dg[l] += widen(d) * widen(T(xc * rs));
+      col_dg[l] += widen(d) * widen(F(xc * rs));
       col_db[l] += widen(d);
     }
     row_out[2 * r] = A.total();
@@ -84,13 +88,13 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
 }
 
 template <class T>
-void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoefOf<T> k,
-                const T* kb, const T* kc) {
+void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
+                const compute_t<T>* kb, const compute_t<T>* kc) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * L;
     const T* dr = dy + r * L;
     T* o = dx + r * L;
-    const T mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r], b = kb[r], c = kc[r];
+    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r], b = kb[r], c = kc[r];
     int64_t l = 0;
 #if REGCORE_SIMD_W > 1
     using V = typename lanes<T>::V;
@@ -100,32 +104,34 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
       vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vg_at(k.gamma, l),
                                    vrs, vb, vc));
 #endif
-    for (; l < L; ++l) o[l] = ln_backward_dx(dr[l], bn_center(xr[l], mhi, mlo), gamma_at(k.gamma, l), rs, b, c);
+    for (; l < L; ++l)
+      elem_store(o + l, ln_backward_dx(elem_load(dr + l), bn_center(elem_load(xr + l), mhi, mlo), gamma_at(k.gamma, l),
+                                       rs, b, c));
   }
 }
 
 // ---------------------------------------------------------------- table entries (dtype -> type)
 
 void normalize_entry(DType dt, const void* x, void* y, int64_t L, int64_t r0, int64_t r1, const LnCoef& k) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    normalize(static_cast<const T*>(x), static_cast<T*>(y), L, r0, r1, coef_of<T>(k));
+    normalize(static_cast<const T*>(x), static_cast<T*>(y), L, r0, r1, coef_of<compute_t<T>>(k));
   });
 }
 void grad_reduce_entry(DType dt, const void* dy, const void* x, int64_t L, int64_t r0, int64_t r1,
                        const LnCoef& k, double* row_out, double* col_dg, double* col_db) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    grad_reduce(static_cast<const T*>(dy), static_cast<const T*>(x), L, r0, r1, coef_of<T>(k), row_out, col_dg,
+    grad_reduce(static_cast<const T*>(dy), static_cast<const T*>(x), L, r0, r1, coef_of<compute_t<T>>(k), row_out, col_dg,
                 col_db);
   });
 }
 void grad_apply_entry(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
                       const LnCoef& k, const void* kb, const void* kc) {
-  visit_dtype_f32_f64(dt, [&](auto t) {
+  visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
-    grad_apply(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), L, r0, r1, coef_of<T>(k),
-               static_cast<const T*>(kb), static_cast<const T*>(kc));
+    grad_apply(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), L, r0, r1, coef_of<compute_t<T>>(k),
+               static_cast<const compute_t<T>*>(kb), static_cast<const compute_t<T>*>(kc));
   });
 }
 

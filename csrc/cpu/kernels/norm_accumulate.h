@@ -8,6 +8,9 @@
 template <class T> struct lanes;
 template <> struct lanes<float> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
 template <> struct lanes<double> { using V = VF64; static constexpr int64_t n = REGCORE_SIMD_W / 2; };
+// 16-bit storage: W elements load into one float32 vector (vload widens, vstore rounds).
+template <> struct lanes<bfloat16_t> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
+template <> struct lanes<float16_t> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
 
 double hsum(VF64 a) {
   double t[REGCORE_SIMD_W / 2];

@@ -12,6 +12,10 @@ Peers:
 * PyTorch: ``torch.nn.functional.batch_norm`` (training=True / False), backward through autograd
   with a retained graph; the channels-last rows use an NCHW tensor in
   ``torch.channels_last`` memory format (PyTorch's own channels-last kernels).
+
+bfloat16 rows: bfloat16 x / y / dy / dx with float32 gamma, beta and running statistics (the
+"mixed" batch norm, docs/precision.md) for regcore and for PyTorch alike; no NumPy peer (NumPy
+has no native bfloat16 arithmetic).
 """
 from __future__ import annotations
 
@@ -61,8 +65,14 @@ def _cpu(device):
         raise PeerUnavailable(f"cpu arrays only, not {device}")
 
 
+def _param_dtype(dtype):
+    """Parameters of a 16-bit x are float32 (mixed batch norm), of float32/64 x x's own dtype."""
+    return np.dtype(np.float32) if np.dtype(dtype).itemsize == 2 else np.dtype(dtype)
+
+
 def _params(C, dtype):
-    return (np.ones(C, dtype), np.zeros(C, dtype), np.zeros(C, dtype), np.ones(C, dtype))
+    p = _param_dtype(dtype)
+    return (np.ones(C, p), np.zeros(C, p), np.zeros(C, p), np.ones(C, p))
 
 
 # ---- regcore's public API (the numpy-backend row)
@@ -82,7 +92,7 @@ def _ours(layout, kind):
         if kind == "stats":
             return lambda: rc.batch_norm_stats(x, axis=axis)
         _, saved = rc.batch_norm(x, g, b, rm, rv, training=True, momentum=_MOM, eps=_EPS, axis=axis)
-        dy = np.full(shape, 0.5, dtype)
+        dy = np.full(shape, 0.5, np.float32).astype(dtype)
         return lambda: rc.batch_norm_backward(dy, x, g, saved)
     return make
 
@@ -94,6 +104,8 @@ def _np(layout, kind):
 
     def make(shape, dtype, device):
         _cpu(device)
+        if np.dtype(dtype).itemsize == 2:
+            raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
         x = _data(shape, dtype)
         nd = len(shape)
         ax = axis % nd
@@ -141,13 +153,16 @@ def _torch_peer(layout, kind):
         torch = _torch.require()
         F = torch.nn.functional
         x_np = _data(shape, dtype)
-        x = torch.from_numpy(x_np).to(device)
+        if np.dtype(dtype).itemsize == 2:   # torch.from_numpy takes no ml_dtypes array
+            x = torch.from_numpy(x_np.astype(np.float32)).to(_torch.dtype(dtype)).to(device)
+        else:
+            x = torch.from_numpy(x_np).to(device)
         if layout == "nhwc":
             # the same bytes as an NCHW tensor in channels-last memory format
             x = x.permute(0, 3, 1, 2)
             assert x.is_contiguous(memory_format=torch.channels_last)
         C = x.shape[1]
-        td = dict(dtype=_torch.dtype(dtype), device=device)
+        td = dict(dtype=_torch.dtype(_param_dtype(dtype)), device=device)   # mixed for bfloat16
         g, b = torch.ones(C, **td), torch.zeros(C, **td)
         rm, rv = torch.zeros(C, **td), torch.ones(C, **td)
         if kind == "forward":
@@ -183,7 +198,7 @@ def _kernels():
         torch_label = " (channels_last memory format)" if layout == "nhwc" else ""
         for kind in ("forward", "backward", "inference") + (("stats",) if layout == "nc" else ()):
             out.append(Kernel(
-                name=f"batchnorm.{kind}_{layout}", dtypes=("float32", "float64"), shape=shape,
+                name=f"batchnorm.{kind}_{layout}", dtypes=("float32", "float64", "bfloat16"), shape=shape,
                 sizes=sizes, quick_sizes=quick, ours=_ours(layout, kind), api_dtypes=("float32",),
                 peers=(
                     Peer("numpy", _NP_LABEL[kind], _np(layout, kind)),

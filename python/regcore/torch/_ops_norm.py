@@ -25,7 +25,9 @@ def _t(a):
     return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
 
 
-_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+# (bfloat16 tensors never take the trusted paths: NumPy cannot view them, _fastpath.py)
+_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
+                np.dtype(np.float16): torch.float16}
 
 
 def _t_opt(a, like):

@@ -3,10 +3,17 @@
 The element formulas are those of csrc/core/batchnorm.h evaluated in the data type, one rounding
 per operation, so normalize and dx match the native kernels bit for bit for the same
 coefficients; the statistics use float64 and a two-pass (mean, then centered squares).
+
+16-bit data (float16, bfloat16 as its uint16 view) is loaded to float32 exactly, computed in
+float32 with the float32 coefficients, and rounded once as it is stored (_half.load / store), as
+the native kernels do.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ._half import load as _load
+from ._half import store as _store
 
 # The per-channel arithmetic between the passes: the Array API formulas themselves (the native
 # CPU backend has their C++ twin, csrc/cpu/batchnorm_channels.h).
@@ -23,7 +30,7 @@ def _chan(a):
 
 
 def bn_moments(x, N, C, S, out):
-    xv = x.reshape(N, C, S).astype(np.float64)
+    xv = _load(x).reshape(N, C, S).astype(np.float64)
     count = N * S
     out[0] = count
     if count == 0:
@@ -37,11 +44,11 @@ def bn_moments(x, N, C, S, out):
 
 def _center(x, N, C, S, mhi, mlo):
     with np.errstate(invalid="ignore"):   # NaN/inf data or statistics: NaN, no warning
-        return (x.reshape(N, C, S) - _chan(mhi)) - _chan(mlo)
+        return (_load(x).reshape(N, C, S) - _chan(mhi)) - _chan(mlo)
 
 
 def _masked_dy(dy, xc, N, C, S, scale, shift, relu):
-    dyv = dy.reshape(N, C, S)
+    dyv = _load(dy).reshape(N, C, S)
     if not relu:
         return dyv
     return np.where(xc * _chan(scale) + _chan(shift) <= 0, dyv.dtype.type(0), dyv)
@@ -51,7 +58,7 @@ def bn_normalize(x, y, N, C, S, mhi, mlo, scale, shift, relu):
     z = _center(x, N, C, S, mhi, mlo) * _chan(scale) + _chan(shift)
     if relu:
         z = np.where(z < 0, z.dtype.type(0), z)
-    y.reshape(N, C, S)[...] = z
+    _store(y.reshape(N, C, S), z)
 
 
 def bn_grad_reduce(dy, x, N, C, S, mhi, mlo, scale, shift, relu, out):
@@ -64,7 +71,7 @@ def bn_grad_reduce(dy, x, N, C, S, mhi, mlo, scale, shift, relu, out):
 def bn_grad_apply(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu):
     xc = _center(x, N, C, S, mhi, mlo)
     d = _masked_dy(dy, xc, N, C, S, scale, shift, relu)
-    dx.reshape(N, C, S)[...] = (_chan(ka) * d + _chan(kb) * xc) + _chan(kc)
+    _store(dx.reshape(N, C, S), (_chan(ka) * d + _chan(kb) * xc) + _chan(kc))
 
 
 # ------------------------------------------------------------------ layer norm, (R, L) view
@@ -74,7 +81,7 @@ __all__ += ["ln_normalize", "ln_grad_reduce", "ln_grad_apply"]
 
 
 def _row_center(x, R, L, mhi, mlo):
-    return (x.reshape(R, L) - mhi[:, None]) - mlo[:, None]
+    return (_load(x).reshape(R, L) - mhi[:, None]) - mlo[:, None]
 
 
 def _per_element(v, one):
@@ -83,15 +90,15 @@ def _per_element(v, one):
 
 
 def ln_normalize(x, y, R, L, mhi, mlo, rstd, gamma, beta):
-    t = x.dtype.type
-    y.reshape(R, L)[...] = ((_row_center(x, R, L, mhi, mlo) * rstd[:, None]) * _per_element(gamma, t(1))
-                            + _per_element(beta, t(0)))
+    t = rstd.dtype.type   # the compute type (float32 for 16-bit data)
+    _store(y.reshape(R, L), (_row_center(x, R, L, mhi, mlo) * rstd[:, None]) * _per_element(gamma, t(1))
+           + _per_element(beta, t(0)))
 
 
 def ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out):
     xc = _row_center(x, R, L, mhi, mlo)
-    d = dy.reshape(R, L)
-    gd = (_per_element(gamma, x.dtype.type(1)) * d).astype(np.float64)
+    d = _load(dy).reshape(R, L)
+    gd = (_per_element(gamma, rstd.dtype.type(1)) * d).astype(np.float64)
     row = row_out.reshape(R, 2)
     row[:, 0] = gd.sum(axis=1)
     row[:, 1] = (gd * xc.astype(np.float64)).sum(axis=1)
@@ -102,5 +109,5 @@ def ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd, gamma, beta, row_out, col_out):
 
 def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
     xc = _row_center(x, R, L, mhi, mlo)
-    ka = _per_element(gamma, x.dtype.type(1)) * rstd[:, None]
-    dx.reshape(R, L)[...] = (ka * dy.reshape(R, L) + kb[:, None] * xc) + kc[:, None]
+    ka = _per_element(gamma, rstd.dtype.type(1)) * rstd[:, None]
+    _store(dx.reshape(R, L), (ka * _load(dy).reshape(R, L) + kb[:, None] * xc) + kc[:, None])

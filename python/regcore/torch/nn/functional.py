@@ -151,7 +151,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """torch.nn.functional.batch_norm on regcore's kernels (float64 statistics, biased variance
     to normalize, unbiased for the running variance; docs/batchnorm.md). Without running
     statistics the batch's own are used in both modes."""
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if input.dim() < 2:
         raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
     _on_device(input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
@@ -169,7 +169,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.layer_norm on regcore's kernels."""
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
@@ -186,7 +186,7 @@ def _contig(t):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.group_norm on regcore's kernels."""
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if input.dim() < 2:
         raise ValueError(f"input: expected at least 2 dimensions (N, C, ...), got {input.dim()}")
     C = input.shape[1]
@@ -200,7 +200,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """torch.nn.functional.instance_norm on regcore's kernels."""
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if input.dim() < 3:
         raise ValueError(f"input: expected (N, C, *spatial) with at least one spatial dimension, got {input.dim()} "
                          "dimensions")

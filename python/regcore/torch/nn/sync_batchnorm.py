@@ -74,7 +74,7 @@ class SyncBatchNorm(_BatchNormForward, nn.SyncBatchNorm):
         world = dist.get_world_size(group) if group is not None else 1
         if not self.training or world == 1:
             return super().forward(input)
-        F._checks.float_tensor(input, "input")
+        F._checks.float_tensor(input, "input", half=True)
         factor = 0.0 if self.momentum is None else self.momentum
         counting = self.track_running_stats and self.num_batches_tracked is not None
         if counting and self.momentum is None:

@@ -25,45 +25,26 @@ It writes ensembles.png and prints the test accuracy, test NLL and cost of each.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import sys
 import time
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import regcore as rc
+import regcore.torch as rct
 
-import regcore as rc  # noqa: E402
-import regcore.torch as rct  # noqa: E402
-from regcore import preprocess  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common.py, from any directory
+from _common import digits, dropout_mlp, parse_args, plt, save  # noqa: E402
 
 BATCH = 50
 EMA_DECAY = 0.98
 
 
-def load(n_train=500, n_val=300, seed=0):
-    X, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(y))
-    parts = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
-    sc = preprocess.StandardScaler().fit(X[parts[0]])   # training statistics only
-    return [(torch.tensor(sc.transform(X[p]), dtype=torch.float32), torch.tensor(y[p])) for p in parts]
-
-
 def make_model(seed):
-    g = rc.Generator(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), rct.nn.Dropout(0.2),
-                                torch.nn.Linear(256, 256), torch.nn.ReLU(), rct.nn.Dropout(0.2),
-                                torch.nn.Linear(256, 10))
-    for m in model:
-        if isinstance(m, torch.nn.Linear):
-            rct.nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
-            rct.nn.init.zeros_(m.bias)
-    return model
+    return dropout_mlp(256, 0.2, seed)
 
 
 def probs(model, x):
@@ -106,18 +87,10 @@ def cosine(opt, steps):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="few epochs (CI smoke run)")
-    ap.add_argument("--out", default=".", help="directory for ensembles.png")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch and regcore threads (default 1: these small nets run fastest on one)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rc.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, argv, tiny="few epochs (CI smoke run)", out="directory for ensembles.png")
     E, M = (2, 2) if args.tiny else (60, 5)
     t0 = time.perf_counter()
-    train, (xva, yva), (xte, yte) = load(*((100, 100) if args.tiny else (500, 300)))
+    train, (xva, yva), (xte, yte) = digits(*((100, 100) if args.tiny else (500, 300)), None)
     steps_per_epoch = math.ceil(len(train[1]) / BATCH)
     lr = 0.05
     torch.manual_seed(0)                 # dropout masks
@@ -245,9 +218,7 @@ def main(argv=None):
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = os.path.join(args.out, "ensembles.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save(fig, args.out, "ensembles.png")
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return res
 

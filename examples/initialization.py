@@ -21,21 +21,18 @@ writes initialization_tanh.png, initialization_relu.png (histograms) and initial
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import regcore as rc
+import regcore.torch as rct
 
-import regcore as rc  # noqa: E402
-import regcore.torch as rct  # noqa: E402
-from regcore import preprocess  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common.py, from any directory
+from _common import digits, parse_args, plt, save  # noqa: E402
 
 INITS = ["small Gaussian", "large Gaussian", "Xavier", "He", "small Gaussian + BN"]
 ACTS = {"tanh": torch.tanh, "relu": torch.relu}
@@ -81,20 +78,10 @@ def run(x, y, init, act, layers, width, seed=0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="fewer samples (CI smoke run)")
-    ap.add_argument("--out", default=".", help="directory for the PNG files")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch and regcore threads (default 1: these small nets run fastest on one)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rc.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, argv, tiny="fewer samples (CI smoke run)", out="directory for the PNG files")
     n, layers, width = (100, 3, 32) if args.tiny else (1000, 8, 256)
     t0 = time.perf_counter()
-    X, y = load_digits(return_X_y=True)
-    X = preprocess.StandardScaler().fit_transform(X[:n]).astype(np.float32)
-    x, y = torch.tensor(X), torch.tensor(y[:n])
+    ((x, y),) = digits(n, seed=None)        # the first n digits, standardized on themselves
     res = {(i, a): run(x, y, i, a, layers, width) for a in ACTS for i in INITS}
 
     print(f"{n} digits, {layers} hidden layers of {width} units; per layer 1..{layers}:")
@@ -144,8 +131,7 @@ def main(argv=None):
         fig.suptitle(f"{act}: activations per hidden layer (rows: initialization)"
                      + ("; ReLU histograms omit the zeros" if act == "relu" else ""), fontsize=10)
         fig.tight_layout()
-        fig.savefig(os.path.join(args.out, f"initialization_{act}.png"), dpi=70)
-        plt.close(fig)
+        save(fig, args.out, f"initialization_{act}.png", dpi=70)
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     L = np.arange(1, layers + 1)
@@ -161,8 +147,7 @@ def main(argv=None):
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "initialization_stats.png"), dpi=70)
-    plt.close(fig)
+    save(fig, args.out, "initialization_stats.png", dpi=70)
     print(f"wrote initialization_tanh.png, initialization_relu.png, initialization_stats.png in {args.out} "
           f"({time.perf_counter() - t0:.1f} s)")
     return res

@@ -15,51 +15,26 @@ and prints the table.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import sys
 import time
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import regcore.torch as rct
 
-import regcore as rc  # noqa: E402
-import regcore.torch as rct  # noqa: E402
-from regcore import preprocess  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common.py, from any directory
+from _common import digits, dropout_mlp, parse_args, plt, save  # noqa: E402
 
 HIDDEN = 256
 NORMS = [None, 4.0, 3.0, 2.0, 1.0]
 
 
-def load(n_train, n_val, seed=0):
-    X, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(y))
-    tr, va = order[:n_train], order[n_train:n_train + n_val]
-    sc = preprocess.StandardScaler().fit(X[tr])        # training statistics only
-    t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return t(sc.transform(X[tr])), torch.tensor(y[tr]), t(sc.transform(X[va])), torch.tensor(y[va])
-
-
-def model_with_weights(seed=0):
-    g = rc.Generator(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), rct.nn.Dropout(0.5),
-                                torch.nn.Linear(HIDDEN, HIDDEN), torch.nn.ReLU(), rct.nn.Dropout(0.5),
-                                torch.nn.Linear(HIDDEN, 10))
-    for m in model:
-        if isinstance(m, torch.nn.Linear):
-            rct.nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
-            rct.nn.init.zeros_(m.bias)
-    return model
-
-
 def train(data, lr, c, epochs, batch=50, seed=1):
-    xtr, ytr, xva, yva = data
-    model = model_with_weights()
+    (xtr, ytr), (xva, yva) = data
+    model = dropout_mlp(HIDDEN, 0.5, seed=0)
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
     opt = rct.optim.SGD([dict(params=weights, max_norm=c), dict(params=biases)], lr=lr, momentum=0.9)
@@ -90,21 +65,13 @@ def train(data, lr, c, epochs, batch=50, seed=1):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="few epochs, small split (CI smoke run)")
-    ap.add_argument("--out", default=".", help="directory for max_norm.png")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch and regcore threads (default 1: these small nets run fastest on one)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rc.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, argv, tiny="few epochs, small split (CI smoke run)", out="directory for max_norm.png")
     if args.tiny:
         lrs, epochs, n_train, n_val = [0.01, 0.3], 2, 100, 100
     else:
         lrs, epochs, n_train, n_val = [0.01, 0.03, 0.1, 0.3], 25, 1000, 797
     t0 = time.perf_counter()
-    data = load(n_train, n_val)
+    data = digits(n_train, n_val)
     res = {(lr, c): train(data, lr, c, epochs) for lr in lrs for c in NORMS}
 
     print("Claim (cs231n NN2): with max-norm (c = 3 or 4) the network cannot explode even at too-high rates.")
@@ -149,9 +116,7 @@ def main(argv=None):
     a1.set_title(f"lr = {lrs[-1]}, momentum 0.9, dropout 0.5")
     fig.suptitle("Max-norm constraint (rct.optim.SGD(max_norm=c)) on digits")
     fig.tight_layout()
-    path = os.path.join(args.out, "max_norm.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save(fig, args.out, "max_norm.png")
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return res
 

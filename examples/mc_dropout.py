@@ -17,19 +17,18 @@ mc_dropout.png and prints the spread inside the data, in the gap and outside.
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import regcore as rc
+import regcore.torch as rct
 
-import regcore as rc  # noqa: E402
-import regcore.torch as rct  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common.py, from any directory
+from _common import parse_args, plt, save  # noqa: E402
 
 P = 0.1
 CLUSTERS = ((-4.0, -1.5), (0.5, 3.0))
@@ -53,15 +52,8 @@ def truth(x):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="a short training and few passes (CI smoke run)")
-    ap.add_argument("--out", default=".", help="directory for mc_dropout.png")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch and regcore threads (default 1: these small nets run fastest on one)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rc.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, argv, tiny="a short training and few passes (CI smoke run)",
+                      out="directory for mc_dropout.png")
     steps, samples = (50, 10) if args.tiny else (3000, 200)
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -123,9 +115,7 @@ def main(argv=None):
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"MC dropout (regcore, p={P}): std inside {s_in:.2f}, gap {s_gap:.2f}, outside {s_out:.2f}")
     fig.tight_layout()
-    path = os.path.join(args.out, "mc_dropout.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save(fig, args.out, "mc_dropout.png")
     print(f"wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return dict(inside=s_in, gap=s_gap, outside=s_out)
 

@@ -17,21 +17,18 @@ overfitting_loss.png (losses) and prints every number it plots.
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import time
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
+import regcore as rc
+import regcore.torch as rct
 
-import regcore as rc  # noqa: E402
-import regcore.torch as rct  # noqa: E402
-from regcore import preprocess  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common.py, from any directory
+from _common import digits, parse_args, plt, save  # noqa: E402
 
 HIDDEN = 256                 # --tiny: 32
 VARIANTS = [  # name, hyper-parameters
@@ -42,16 +39,6 @@ VARIANTS = [  # name, hyper-parameters
     ("batch norm", dict(bn=True)),
     ("max-norm + dropout", dict(dropout=0.5, max_norm=2.0)),
 ]
-
-
-def load(n_train, n_val, seed=0):
-    """Digits split once; standardized with the training split's statistics only."""
-    X, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(y))
-    tr, va = order[:n_train], order[n_train:n_train + n_val]
-    scaler = preprocess.StandardScaler().fit(X[tr])
-    as_t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return (as_t(scaler.transform(X[tr])), torch.tensor(y[tr]), as_t(scaler.transform(X[va])), torch.tensor(y[va]))
 
 
 def make_model(kind, dropout=0.0, bn=False):
@@ -100,7 +87,7 @@ def accuracy(model, x, y):
 
 def train(kind, hp, data, ws, epochs, lr, batch, seed):
     torch.manual_seed(seed)                  # same minibatch order (and mask seeds) for each kind
-    xtr, ytr, xva, yva = data
+    (xtr, ytr), (xva, yva) = data
     model = make_model(kind, hp.get("dropout", 0.0), hp.get("bn", False))
     load_weights(model, ws)
     weights = [p for n, p in model.named_parameters() if p.dim() == 2]
@@ -140,19 +127,12 @@ def train(kind, hp, data, ws, epochs, lr, batch, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiny", action="store_true", help="a few epochs on a small split (CI smoke run)")
-    ap.add_argument("--out", default=".", help="directory for overfitting.png")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch and regcore threads (default 1: these small nets run fastest on one)")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    rc.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
+    args = parse_args(__doc__, argv, tiny="a few epochs on a small split (CI smoke run)",
+                      out="directory for overfitting.png")
     global HIDDEN
     epochs, n_train, n_val, HIDDEN = (2, 60, 100, 32) if args.tiny else (100, 200, 1000, 256)
     t0 = time.perf_counter()
-    data = load(n_train, n_val)
+    data = digits(n_train, n_val)   # standardized with the training split's statistics only
     ws = initial_weights()
     results = {}
     for name, hp in VARIANTS:
@@ -200,9 +180,7 @@ def main(argv=None):
     fig.suptitle(f"Digits, {n_train} training examples, 64-{HIDDEN}-{HIDDEN}-10 ReLU net: regcore (solid) "
                  "vs PyTorch's modules (dotted), same initial weights")
     fig.tight_layout()
-    path = os.path.join(args.out, "overfitting.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save(fig, args.out, "overfitting.png")
     # the losses show what the saturated accuracies hide (both measured in eval mode: dropout off)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for k, (name, _) in enumerate(VARIANTS):
@@ -216,9 +194,7 @@ def main(argv=None):
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    loss_path = os.path.join(args.out, "overfitting_loss.png")
-    fig.savefig(loss_path, dpi=80)
-    plt.close(fig)
+    loss_path = save(fig, args.out, "overfitting_loss.png")
     for name, _ in VARIANTS:
         cur = results[name, "regcore"][0]
         i = int(np.argmin(cur["val_loss"]))

@@ -63,3 +63,26 @@ def empty(lib, shape, dtype):
     import torch
 
     return torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device="cuda")
+
+
+def numpy_reference(fn):
+    """fn() on the numpy backend: what the CUDA path must reproduce."""
+    import regcore as rc
+
+    with rc.use_backend("numpy"):
+        return fn()
+
+
+def assert_pair_matches_numpy(lib, forward, backward, x, dy):
+    """A forward/backward pair of the dropout family (forward(x) -> (y, mask), backward(dy,
+    mask) -> dx) on lib's device arrays gives bit for bit the numpy backend's y, dx, keep
+    decisions and, for a kind="bits" mask, stored words."""
+    y, m = forward(to_device(lib, x))
+    dx = backward(to_device(lib, dy), m)
+    yr, mr = numpy_reference(lambda: forward(x))
+    dxr = numpy_reference(lambda: backward(dy, mr))
+    np.testing.assert_array_equal(to_host(lib, y), yr)
+    np.testing.assert_array_equal(to_host(lib, dx), dxr)
+    np.testing.assert_array_equal(m.to_numpy(), mr.to_numpy())
+    if m.kind == "bits":
+        np.testing.assert_array_equal(to_host(lib, m.bits), mr.bits)

@@ -1,9 +1,11 @@
 """Fixtures any family's tests can reuse: run a test at every ISA level, on every CPU backend
-(numpy + native at each ISA level), or at 1 and 2 threads, restoring the previous setting."""
+(numpy + native at each ISA level), or at 1 and 2 threads, restoring the previous setting; and the
+builds of the CUDA sources executed on the CPU (started in the background, cached)."""
 from __future__ import annotations
 
+import pathlib
 import shutil
-import sys
+import tempfile
 
 import pytest
 
@@ -35,17 +37,69 @@ def threads(request):
         yield request.param
 
 
-@pytest.fixture(scope="session")
-def cuda_on_cpu_build(tmp_path_factory):
-    """One build per session of the CUDA sources executed on the CPU (tests/cuda_on_cpu/): the
-    check binary and the _regcore_cuda_sim module; its directory."""
+# The CUDA-on-CPU harness (tests/cuda_on_cpu/, tests/_cuda_sim.py) is compiled twice: plain (the
+# check binary and _regcore_cuda_sim) and under the sanitizers, minutes of compiler time on 2 cores.
+# Both builds start in the background as soon as the collected tests are known to need them, so
+# they run while the other tests do; the tests that use them run last. The outputs are cached by
+# content hash under pytest's cache directory: a later session with the same sources, compiler and
+# Python reuses them, and parallel workers build each once.
+_BUILD_USERS = {"cuda_on_cpu_build": "plain", "sanitized_harness_build": "sanitized"}
+
+
+def _builds_needed(item):
+    return {build for fixture, build in _BUILD_USERS.items() if fixture in item.fixturenames}
+
+
+def _harness_cache(config):
+    if not hasattr(config, "_regcore_harness_cache"):
+        if getattr(config, "cache", None) is not None:
+            config._regcore_harness_cache = config.cache.mkdir("cuda_on_cpu")
+        else:                            # -p no:cacheprovider: a folder for this session only
+            config._regcore_harness_cache = pathlib.Path(tempfile.mkdtemp(prefix="regcore-cuda-on-cpu-"))
+            config.add_cleanup(lambda: shutil.rmtree(config._regcore_harness_cache, ignore_errors=True))
+    return config._regcore_harness_cache
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The tests that need a harness build go last (stable order otherwise), giving the
+    background builds the rest of the suite's time."""
+    items.sort(key=lambda item: bool(_builds_needed(item)))
+
+
+def pytest_collection_finish(session):
+    needed = set().union(*(_builds_needed(item) for item in session.items)) if session.items else set()
+    if needed and shutil.which("g++") is not None:
+        from _cuda_sim import start_builds
+
+        start_builds(_harness_cache(session.config), sorted(needed))
+
+
+def pytest_sessionfinish(session):
+    from _cuda_sim import stop_builds
+
+    stop_builds()
+
+
+def _harness_build(request, name):
     if shutil.which("g++") is None:
         pytest.skip("g++ is needed to execute the CUDA sources on the CPU")
-    from _cuda_sim import build
+    from _cuda_sim import wait_build
 
-    out = tmp_path_factory.mktemp("cuda_on_cpu_plain")
-    build(out, sys.executable)
-    return out
+    return wait_build(_harness_cache(request.config), name)
+
+
+@pytest.fixture(scope="session")
+def cuda_on_cpu_build(request):
+    """The plain build of the CUDA sources executed on the CPU (tests/cuda_on_cpu/): the check
+    binary and the _regcore_cuda_sim module; its directory (do not write into it: it is cached)."""
+    return _harness_build(request, "plain")
+
+
+@pytest.fixture(scope="session")
+def sanitized_harness_build(request):
+    """The check binary built under AddressSanitizer + UndefinedBehaviorSanitizer; its directory."""
+    return _harness_build(request, "sanitized")
 
 
 @pytest.fixture(scope="session")

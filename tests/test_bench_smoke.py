@@ -246,6 +246,18 @@ def test_cli_quick_json(tmp_path):
         _check_row(r)
 
 
+def test_default_plan_without_ml_dtypes_skips_bfloat16_rows(monkeypatch):
+    """The main job on a machine without ml_dtypes: its bfloat16 rows are skipped with the
+    reason, not a TypeError from NumPy (which knows no bfloat16 without it)."""
+    from regcore import _dtypes
+
+    monkeypatch.setattr(_dtypes, "bfloat16", lambda: None)
+    tasks, skipped = _runner.plan(Options().resolved())
+    assert tasks and all(t.dtype != "bfloat16" for t in tasks)
+    bf16 = [s for s in skipped if s["dtype"] == "bfloat16"]
+    assert bf16 and all("ml_dtypes" in s["reason"] for s in bf16)
+
+
 def test_quick_run_plans_every_family():
     """`--quick` with no filter (what CI runs) covers every registered kernel of every family."""
     tasks, _ = _runner.plan(Options(quick=True).resolved())

@@ -2,8 +2,8 @@
 fiber, checked barriers and warp intrinsics, permuted thread and block orders) and checks the
 kernels' results bit for bit against scalar references built from csrc/core.
 
-Two builds per session: plain, and under AddressSanitizer + UndefinedBehaviorSanitizer. The plain
-build also links _regcore_cuda_sim (the real CUDA bindings over the emulated kernels): the public
+Two builds (tests/conftest.py: in the background, cached by content hash): plain, and under
+AddressSanitizer + UndefinedBehaviorSanitizer. The plain build also links _regcore_cuda_sim (the real CUDA bindings over the emulated kernels): the public
 API is run through it and compared with the CPU backends in tests/test_cuda_on_cpu_api.py.
 Skipped only where no g++ is installed."""
 from __future__ import annotations
@@ -18,19 +18,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tests" / "cuda_on_cpu"
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is needed to execute the CUDA sources on the CPU")
-
-
-def build(src_root: pathlib.Path, out: pathlib.Path, flags=()) -> pathlib.Path:
-    """Compile the harness binary for the sources under src_root; raises with the compiler output."""
-    env = dict(os.environ, CXX="g++")
-    r = subprocess.run(["bash", str(HARNESS / "build.sh"), str(src_root), str(out), *flags],
-                       capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise RuntimeError(f"harness build failed:\n{r.stdout}\n{r.stderr}")
-    return out / "check_kernels"
 
 
 def run(binary: pathlib.Path, order: str, sms: int, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -46,8 +35,8 @@ def plain_binary(cuda_on_cpu_build):
 
 
 @pytest.fixture(scope="session")
-def sanitized_binary(tmp_path_factory):
-    return build(ROOT, tmp_path_factory.mktemp("cuda_on_cpu_asan"), SANITIZE)
+def sanitized_binary(sanitized_harness_build):
+    return sanitized_harness_build / "check_kernels"
 
 
 def _assert_passed(r: subprocess.CompletedProcess):

@@ -6,16 +6,12 @@ import pytest
 
 import regcore as rc
 
-from _cuda_libs import LIBS, SKIP_WITHOUT_GPU
+from _cuda_libs import LIBS, SKIP_WITHOUT_GPU, assert_pair_matches_numpy
+from _cuda_libs import numpy_reference as _ref
 from _cuda_libs import to_device as _dev
 from _cuda_libs import to_host as _host
 
 pytestmark = SKIP_WITHOUT_GPU
-
-
-def _ref(fn):
-    with rc.use_backend("numpy"):
-        return fn()
 
 
 @pytest.mark.parametrize("lib", LIBS)
@@ -25,15 +21,8 @@ def _ref(fn):
 def test_dropout_matches_numpy(lib, dtype, n, kind):
     x = np.random.default_rng(n).standard_normal(n).astype(dtype)
     dy = np.random.default_rng(n + 1).standard_normal(n).astype(dtype)
-    y, m = rc.dropout(_dev(lib, x), 0.3, generator=rc.Generator(5), mask=kind)
-    dx = rc.dropout_backward(_dev(lib, dy), m)
-    yr, mr = _ref(lambda: rc.dropout(x, 0.3, generator=rc.Generator(5), mask=kind))
-    dxr = _ref(lambda: rc.dropout_backward(dy, mr))
-    np.testing.assert_array_equal(_host(lib, y), yr)
-    np.testing.assert_array_equal(_host(lib, dx), dxr)
-    np.testing.assert_array_equal(m.to_numpy(), mr.to_numpy())
-    if kind == "bits":
-        np.testing.assert_array_equal(_host(lib, m.bits), mr.bits)
+    assert_pair_matches_numpy(lib, lambda a: rc.dropout(a, 0.3, generator=rc.Generator(5), mask=kind),
+                              rc.dropout_backward, x, dy)
 
 
 @pytest.mark.parametrize("lib", LIBS)

@@ -11,14 +11,13 @@ import math
 
 import numpy as np
 
-from ._dropout_mask import DropoutMask, scale_for, threshold, to_host
+from ._dropout_mask import TWO32, DropoutMask, ThresholdMask, scale_for, threshold
 
 LAYOUTS = ("channels_first", "channels_last")
 CHANNEL_MASK_KINDS = ("bits", "none")
 
 # lambda * alpha of SELU (Klambauer et al., 2017): the constant PyTorch's alpha dropout uses.
 SELU_ALPHA_LAMBDA = 1.7580993408473766
-_TWO32 = 1 << 32
 
 
 def alpha_coefficients(p: float, dtype: np.dtype):
@@ -37,7 +36,7 @@ def _alpha_coefficients(p: float, dtype: np.dtype):
     it: exactly PyTorch's alpha_dropout order of operations, so given the same mask the outputs
     match torch bit for bit. p = 1 (everything dropped) gives (0, 0, 0): the output is +0."""
     t = np.dtype(dtype).type
-    if threshold(p) >= _TWO32:
+    if threshold(p) >= TWO32:
         return t(0), t(0), t(0)
     al = SELU_ALPHA_LAMBDA
     a = 1.0 / math.sqrt((al * al * p + 1.0) * (1.0 - p))
@@ -46,7 +45,7 @@ def _alpha_coefficients(p: float, dtype: np.dtype):
     return t(a), t(b), t(d)
 
 
-class ChannelDropoutMask:
+class ChannelDropoutMask(ThresholdMask):
     """What channel_dropout_backward needs: the decisions' stream position (seed, offset) and,
     for kind "bits", the stored keep words (uint32, ceil(N*C/32) of them; decision n*C + c is
     bit (n*C + c) % 32 of word (n*C + c) // 32), plus the data's shape, layout, dtype, device
@@ -93,30 +92,12 @@ class ChannelDropoutMask:
         return self.batch * self.channels
 
     @property
-    def drop_all(self) -> bool:
-        return self.threshold >= _TWO32
-
-    @property
-    def kernel_threshold(self) -> int:
-        return 0 if self.drop_all else self.threshold
-
-    @property
-    def keep_probability(self) -> float:
-        return (_TWO32 - self.threshold) / _TWO32
-
-    @property
     def nbytes(self) -> int:
         return 0 if self.bits is None else int(self.bits.nbytes)
 
     def to_numpy(self) -> np.ndarray:
         """The (N, C) keep decisions as a NumPy bool array (regenerated for kind "none")."""
-        n = self.decisions
-        if self.bits is not None:
-            flat = np.unpackbits(to_host(self.bits).view(np.uint8), bitorder="little")[:n]
-        else:
-            from ._backends.numpy_backend.dropout import keep_mask
-            flat = keep_mask(n, self.seed, self.offset, self.kernel_threshold, self.drop_all)
-        return flat.astype(bool).reshape(self.batch, self.channels)
+        return self._decisions(self.decisions, self.bits).astype(bool).reshape(self.batch, self.channels)
 
     def __repr__(self) -> str:
         return (f"ChannelDropoutMask(p={self.p}, mode={self.mode!r}, kind={self.kind!r}, "

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _dtypes
 
-_TWO32 = 1 << 32
+TWO32 = 1 << 32          # the stream words' range: t = 2**32 drops everything
 
 ACTIVATIONS = {"identity": 0, "relu": 1, "gelu": 2, "gelu_tanh": 3, "tanh": 4, "sigmoid": 5}
 MODES = ("inverted", "vanilla")
@@ -22,7 +22,7 @@ MASK_KINDS = ("bits", "bytes", "none")
 
 def threshold(p: float) -> int:
     """t in [0, 2**32]; p * 2**32 is exact in float64 (a power-of-two scaling)."""
-    return min(round(p * float(_TWO32)), _TWO32)
+    return min(round(p * float(TWO32)), TWO32)
 
 
 def scale_for(t: int, mode: str, dtype: np.dtype):
@@ -33,8 +33,23 @@ def scale_for(t: int, mode: str, dtype: np.dtype):
     c = _dtypes.compute(dtype).type
     if mode == "vanilla":
         return c(1)
-    kept = _TWO32 - t
-    return c(0) if kept == 0 else c(_TWO32 / kept)
+    kept = TWO32 - t
+    return c(0) if kept == 0 else c(TWO32 / kept)
+
+
+def reserve(generator, n: int, p: float) -> int:
+    """The counter offset of a call drawing n keep decisions (ceil(n / 4) blocks: one 32-bit word
+    per decision, four per block), reserved after validation. p = 0 (t = 0: every element kept)
+    and drop-all (t = 2**32) decide every element without a draw, so they reserve nothing: the
+    generator is left where it was (offset = its position, never read)."""
+    if 0 < threshold(p) < TWO32:
+        return generator.reserve((n + 3) // 4)
+    return generator.offset
+
+
+def bit_words(n: int) -> int:
+    """uint32 words of a 1-bit mask of n decisions."""
+    return (n + 31) // 32
 
 
 def to_host(a) -> np.ndarray:
@@ -48,7 +63,37 @@ def to_host(a) -> np.ndarray:
     return np.asarray(a)
 
 
-class DropoutMask:
+class ThresholdMask:
+    """What every mask derives from its threshold t (set by the subclass): the exact keep
+    probability, the drop-all flag and the threshold as the kernels take it, and the decisions
+    as booleans from the stored bits or bytes, or regenerated from (seed, offset)."""
+
+    __slots__ = ()
+
+    @property
+    def keep_probability(self) -> float:
+        """Exactly (2**32 - t) / 2**32."""
+        return (TWO32 - self.threshold) / TWO32
+
+    @property
+    def drop_all(self) -> bool:
+        return self.threshold >= TWO32
+
+    @property
+    def kernel_threshold(self) -> int:
+        return 0 if self.drop_all else self.threshold
+
+    def _decisions(self, n: int, bits, bytes_=None) -> np.ndarray:
+        """The first n keep decisions, flat, as 0/1 or bool."""
+        if bits is not None:
+            return np.unpackbits(to_host(bits).view(np.uint8), bitorder="little")[:n]
+        if bytes_ is not None:
+            return to_host(bytes_) != 0
+        from ._backends.numpy_backend.dropout import keep_mask
+        return keep_mask(n, self.seed, self.offset, self.kernel_threshold, self.drop_all)
+
+
+class DropoutMask(ThresholdMask):
     """What backward needs to reproduce a dropout: p, mode, shape, dtype, device, the stream
     position (seed, offset) and, for kind "bits" / "bytes", the stored mask.
 
@@ -81,19 +126,6 @@ class DropoutMask:
         return math.prod(self.shape)
 
     @property
-    def keep_probability(self) -> float:
-        """Exactly (2**32 - t) / 2**32."""
-        return (_TWO32 - self.threshold) / _TWO32
-
-    @property
-    def drop_all(self) -> bool:
-        return self.threshold >= _TWO32
-
-    @property
-    def kernel_threshold(self) -> int:
-        return 0 if self.drop_all else self.threshold
-
-    @property
     def nbytes(self) -> int:
         """Bytes the stored mask occupies: 4 * ceil(n/32) for bits, n for bytes, 0 for none."""
         if self.bits is not None:
@@ -109,15 +141,7 @@ class DropoutMask:
 
     def to_numpy(self) -> np.ndarray:
         """The keep mask as a NumPy bool array of the data's shape (regenerated for "none")."""
-        n = self.size
-        if self.bits is not None:
-            flat = np.unpackbits(to_host(self.bits).view(np.uint8), bitorder="little")[:n]
-        elif self.bytes is not None:
-            flat = to_host(self.bytes) != 0
-        else:
-            from ._backends.numpy_backend.dropout import keep_mask
-            flat = keep_mask(n, self.seed, self.offset, self.kernel_threshold, self.drop_all)
-        return flat.astype(bool).reshape(self.shape)
+        return self._decisions(self.size, self.bits, self.bytes).astype(bool).reshape(self.shape)
 
     def __repr__(self) -> str:
         return (f"DropoutMask(p={self.p}, mode={self.mode!r}, kind={self.kind!r}, shape={self.shape}, "

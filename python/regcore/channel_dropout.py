@@ -21,9 +21,10 @@ from . import _arrays, _validate
 from ._backend import backend_for
 from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMask, ChannelDropoutMask,
                                     alpha_coefficients)
-from ._dropout_mask import MODES, threshold
+from ._dropout_mask import MODES, bit_words, reserve
 from ._errors import type_error, value_error
-from .dropout import _check_against_mask, _mask_arg, _mask_shape, _output, _stored, _target
+from .dropout import (_check_against_mask, _check_field, _check_position, _check_stored, _mask_arg, _mask_shape, _output,
+                      _run_backward, _stored, _target)
 from .generator import resolve
 
 __all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel_dropout_backward",
@@ -31,15 +32,6 @@ __all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel
            "feature_alpha_dropout_backward", "alpha_coefficients"]
 
 _U32 = np.dtype(np.uint32)
-_TWO32 = 1 << 32
-
-
-def _reserve(generator, decisions: int, p: float) -> int:
-    """The counter offset of the call's decisions (ceil(decisions / 4) blocks, reserved after
-    validation); p = 0 and p = 1 decide without drawing and reserve nothing."""
-    if 0 < threshold(p) < _TWO32:
-        return generator.reserve((decisions + 3) // 4)
-    return generator.offset
 
 
 def _channel_input(x, layout):
@@ -61,8 +53,8 @@ def _channel_forward(x, p, layout, generator, mode, mask, out):
     m = ChannelDropoutMask(p=p, mode=mode, kind=kind, layout=layout, shape=xref.shape, dtype=xref.dtype,
                            device=xref.device, device_id=xref.device_id, seed=g.seed, offset=0)
     if kind == "bits":
-        m.bits, _ = _arrays.empty_like_place(xref.obj, ((m.decisions + 31) // 32,), _U32)
-    m.offset = _reserve(g, m.decisions, p)
+        m.bits, _ = _arrays.empty_like_place(xref.obj, (bit_words(m.decisions),), _U32)
+    m.offset = reserve(g, m.decisions, p)
     be.channel_dropout(xref.target, yref.target, None, _target(m.bits), m.batch, m.channels, m.spatial,
                        layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
                        m.scale, m.shift, m.dropped, mode == "alpha")
@@ -93,25 +85,12 @@ def _channel_mask_arg(mask, name="mask") -> ChannelDropoutMask:
     if not isinstance(mask, ChannelDropoutMask):
         raise type_error(name, "a ChannelDropoutMask returned by channel_dropout() or feature_alpha_dropout()",
                          type(mask).__name__)
-    if mask.kind not in CHANNEL_MASK_KINDS:
-        raise value_error(f"{name}.kind", "one of " + ", ".join(CHANNEL_MASK_KINDS), mask.kind)
-    if mask.layout not in LAYOUTS:
-        raise value_error(f"{name}.layout", "one of " + ", ".join(LAYOUTS), mask.layout)
+    _check_field(name, "kind", mask.kind, CHANNEL_MASK_KINDS)
+    _check_field(name, "layout", mask.layout, LAYOUTS)
     _mask_shape(mask, name, min_ndim=2)
-    for field, v in (("seed", mask.seed), ("offset", mask.offset)):
-        _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
-    if mask.kind == "bits":
-        if mask.bits is None:
-            raise value_error(f"{name}.bits", "the stored bits of a kind='bits' mask", None)
-        ref = _arrays.inspect(mask.bits, f"{name}.bits", dtypes=(_U32,))
-        words = (mask.decisions + 31) // 32
-        if ref.size != words:
-            raise value_error(f"{name}.bits", f"{words} elements for {mask.decisions} decisions", ref.size)
-        if (ref.device, ref.device_id) != (mask.device, mask.device_id):
-            raise value_error(f"{name}.bits", f"an array on {mask.device}:{mask.device_id}",
-                              f"{ref.device}:{ref.device_id}")
-    elif mask.bits is not None:
-        raise value_error(f"{name}.bits", "None for a kind='none' mask", "an array")
+    _check_position(mask, name)
+    _check_stored(mask, name, {"bits": (mask.bits, _U32, bit_words(mask.decisions))},
+                  f"{mask.decisions} decisions")
     return mask
 
 
@@ -152,8 +131,8 @@ def alpha_dropout(x, p=0.5, *, generator=None, mask="bits", out=None):
     n = xref.size
     bits = None
     if kind == "bits":
-        bits, _ = _arrays.empty_like_place(xref.obj, ((n + 31) // 32,), _U32)
-    offset = _reserve(g, n, p)
+        bits, _ = _arrays.empty_like_place(xref.obj, (bit_words(n),), _U32)
+    offset = reserve(g, n, p)
     m = AlphaDropoutMask(p=p, kind=kind, shape=xref.shape, dtype=xref.dtype, device=xref.device,
                          device_id=xref.device_id, seed=g.seed, offset=offset, bits=bits)
     _, _, seed, offset, t, drop_all, _ = m.kernel_args()
@@ -171,9 +150,7 @@ def alpha_dropout_backward(dy, mask, *, out=None):
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
-    bits, bytes_, seed, offset, t, drop_all, scale = m.kernel_args()
-    be.dropout_backward(dyref.target, dxref.target, _stored(bits), _stored(bytes_), seed, offset, t,
-                        drop_all, scale)
+    _run_backward(be, dyref, dxref, m)
     return dx
 
 

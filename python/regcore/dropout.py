@@ -17,7 +17,8 @@ import numpy as np
 
 from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
-from ._dropout_mask import ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, threshold
+from ._dropout_mask import (ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, bit_words,
+                            reserve)
 from ._errors import type_error, value_error
 from .generator import resolve
 
@@ -29,13 +30,7 @@ _U32 = np.dtype(np.uint32)
 _U8 = np.dtype(np.uint8)
 # every kernel of this family takes 16-bit data too (computed in float32, docs/precision.md)
 _HALF_OK = _dtypes.all_floats()
-_TWO32 = 1 << 32
 _MAX_SAMPLES = 2**31 - 1
-
-
-def _blocks(n: int) -> int:
-    """Counter blocks a mask of n elements takes: one 32-bit word per element, four per block."""
-    return (n + 3) // 4
 
 
 def _options(p, mode, mask):
@@ -46,18 +41,14 @@ def _options(p, mode, mask):
 
 
 def _new_mask(ref, p, mode, kind, generator):
-    """Allocate the mask storage next to the data and reserve the stream (after validation).
-
-    p = 0 (t = 0: every element kept) and drop-all (t = 2**32) decide every element without a
-    draw, so they reserve nothing: the generator is left where it was (offset = its position,
-    never read)."""
+    """Allocate the mask storage next to the data and reserve the stream (after validation)."""
     n = ref.size
     bits = bytes_ = None
     if kind == "bits":
-        bits, _ = _arrays.empty_like_place(ref.obj, ((n + 31) // 32,), _U32)
+        bits, _ = _arrays.empty_like_place(ref.obj, (bit_words(n),), _U32)
     elif kind == "bytes":
         bytes_, _ = _arrays.empty_like_place(ref.obj, (n,), _U8)
-    offset = generator.reserve(_blocks(n)) if 0 < threshold(p) < _TWO32 else generator.offset
+    offset = reserve(generator, n, p)
     return DropoutMask(p=p, mode=mode, kind=kind, shape=ref.shape, dtype=ref.dtype, device=ref.device,
                        device_id=ref.device_id, seed=generator.seed, offset=offset, bits=bits, bytes=bytes_)
 
@@ -170,13 +161,31 @@ def _mask_arg(mask, name="mask") -> DropoutMask:
     with a kernel-level error naming an internal buffer."""
     if not isinstance(mask, DropoutMask):
         raise type_error(name, "a DropoutMask returned by dropout()", type(mask).__name__)
-    if mask.kind not in MASK_KINDS:
-        raise value_error(f"{name}.kind", "one of " + ", ".join(MASK_KINDS), mask.kind)
+    _check_field(name, "kind", mask.kind, MASK_KINDS)
     _mask_shape(mask, name)
+    _check_position(mask, name)
+    n = mask.size
+    _check_stored(mask, name, {"bits": (mask.bits, np.uint32, bit_words(n)), "bytes": (mask.bytes, np.uint8, n)},
+                  f"{n} values")
+    return mask
+
+
+def _check_field(name, field, value, options) -> None:
+    """A mask's string field (kind, layout) is one of options."""
+    if value not in options:
+        raise value_error(f"{name}.{field}", "one of " + ", ".join(options), value)
+
+
+def _check_position(mask, name) -> None:
+    """A mask's stream position (seed, offset): 64-bit unsigned integers."""
     for field, v in (("seed", mask.seed), ("offset", mask.offset)):
         _validate.integer(f"{name}.{field}", v, lo=0, hi=2**64 - 1)
-    n = mask.size
-    stored = {"bits": (mask.bits, np.uint32, -(-n // 32)), "bytes": (mask.bytes, np.uint8, n)}
+
+
+def _check_stored(mask, name, stored, counted) -> None:
+    """Each stored array (field -> (array or None, dtype, element count)) is present exactly when
+    the mask's kind is that field, of its dtype and count, on the mask's device. counted: what
+    the count is for, for the message ("n values", "n decisions")."""
     for field, (arr, dt, count) in stored.items():
         if arr is None:
             if mask.kind == field:
@@ -186,11 +195,10 @@ def _mask_arg(mask, name="mask") -> DropoutMask:
             raise value_error(f"{name}.{field}", f"None for a kind={mask.kind!r} mask", "an array")
         ref = _arrays.inspect(arr, f"{name}.{field}", dtypes=(np.dtype(dt),))
         if ref.size != count:
-            raise value_error(f"{name}.{field}", f"{count} elements for {n} values", ref.size)
+            raise value_error(f"{name}.{field}", f"{count} elements for {counted}", ref.size)
         if (ref.device, ref.device_id) != (mask.device, mask.device_id):
             raise value_error(f"{name}.{field}", f"an array on {mask.device}:{mask.device_id}",
                               f"{ref.device}:{ref.device_id}")
-    return mask
 
 
 def dropout_backward(dy, mask, *, out=None):

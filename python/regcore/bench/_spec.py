@@ -19,6 +19,12 @@ class PeerUnavailable(Exception):
     """Raised by a peer's factory when it cannot run here (library missing, dtype unsupported)."""
 
 
+def cpu_only(device) -> None:
+    """A peer that runs on host arrays only: PeerUnavailable for any other device."""
+    if device != "cpu":
+        raise PeerUnavailable(f"cpu arrays only, not {device}")
+
+
 # factory(shape, dtype, device) -> zero-argument callable that runs the kernel once.
 Factory = Callable[[Tuple[int, ...], np.dtype, str], Callable[[], object]]
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import averaging
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, cpu_only
 
 DECAY = 0.999
 
@@ -49,24 +49,19 @@ def _sizes(n: int) -> list:
     return resnet50_sizes(_WIDTHS[n])
 
 
-def _cpu(device):
-    if device != "cpu":
-        raise PeerUnavailable(f"cpu arrays only, not {device}")
-
-
 def _np_lists(n, dtype):
     sizes = _sizes(n)
     return [np.full(k, 1e-3, dtype) for k in sizes], [np.full(k, 2e-3, dtype) for k in sizes]
 
 
 def _ours(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     avgs, params = _np_lists(shape[0], dtype)
     return lambda: averaging.ema_update_(avgs, params, DECAY)
 
 
 def _np(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     avgs, params = _np_lists(shape[0], dtype)
     w = dtype.type(1.0 - DECAY)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, cpu_only
 
 cd = importlib.import_module("regcore.channel_dropout")
 
@@ -23,11 +23,6 @@ _SEED = 20240607
 _P = 0.5
 _P_ALPHA = 0.1
 _C, _H, _W = 64, 32, 32
-
-
-def _cpu(device):
-    if device != "cpu":
-        raise PeerUnavailable(f"cpu arrays only, not {device}")
 
 
 def _nchw(n: int):
@@ -45,7 +40,7 @@ def _nhwc(n: int):
 
 def _ours_forward(layout):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.ones(shape, dtype)
         g = Generator(_SEED)
         return lambda: cd.channel_dropout(x, _P, layout=layout, generator=g)
@@ -53,14 +48,14 @@ def _ours_forward(layout):
 
 
 def _ours_backward(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     _, mask = cd.channel_dropout(x, _P, generator=Generator(_SEED))
     return lambda: cd.channel_dropout_backward(x, mask)
 
 
 def _ours_alpha(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     g = Generator(_SEED)
     return lambda: cd.alpha_dropout(x, _P_ALPHA, generator=g)
@@ -70,7 +65,7 @@ def _ours_alpha(shape, dtype, device):
 
 def _np_forward(last):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.ones(shape, dtype)
         rng = np.random.default_rng(_SEED)
         scale = dtype.type(1.0 / (1.0 - _P))
@@ -84,7 +79,7 @@ def _np_forward(last):
 
 
 def _np_backward(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     dy = np.ones(shape, dtype)
     keep = np.random.default_rng(_SEED).random((shape[0], shape[1], 1, 1), dtype=np.float32) >= _P
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -92,7 +87,7 @@ def _np_backward(shape, dtype, device):
 
 
 def _np_alpha(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     a, b, d = cd.alpha_coefficients(_P_ALPHA, dtype)

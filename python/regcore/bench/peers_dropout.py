@@ -20,7 +20,7 @@ import numpy as np
 
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
 
 # The module, not the function: ``regcore.dropout`` is also the name of the dropout call.
 rc = importlib.import_module("regcore.dropout")
@@ -30,11 +30,6 @@ _P = 0.5
 _P_BIAS = 0.1
 _COLS = 1024
 _STD = 0.1
-
-
-def _cpu(device):
-    if device != "cpu":
-        raise PeerUnavailable(f"cpu arrays only, not {device}")
 
 
 def _rows(n: int):
@@ -47,7 +42,7 @@ def _rows(n: int):
 
 def _ours_forward(kind):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.ones(shape, dtype)
         g = Generator(_SEED)
         return lambda: rc.dropout(x, _P, generator=g, mask=kind)
@@ -56,7 +51,7 @@ def _ours_forward(kind):
 
 def _ours_backward(kind):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.ones(shape, dtype)
         _, mask = rc.dropout(x, _P, generator=Generator(_SEED), mask=kind)
         dy = np.ones(shape, dtype)
@@ -66,7 +61,7 @@ def _ours_backward(kind):
 
 def _ours_bias_forward(act):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         g = Generator(_SEED)
@@ -76,7 +71,7 @@ def _ours_bias_forward(act):
 
 def _ours_bias_backward(act):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         _, state = rc.bias_act_dropout(x, b, act, _P_BIAS, generator=Generator(_SEED))
@@ -86,7 +81,7 @@ def _ours_bias_backward(act):
 
 
 def _ours_noise(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     g = Generator(_SEED)
     return lambda: rc.gaussian_noise(x, _STD, generator=g)
@@ -101,7 +96,7 @@ def _np_16bit(dtype):
 
 def _np_forward(shape, dtype, device):
     _np_16bit(dtype)
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -114,7 +109,7 @@ def _np_forward(shape, dtype, device):
 
 def _np_backward(shape, dtype, device):
     _np_16bit(dtype)
-    _cpu(device)
+    cpu_only(device)
     dy = np.ones(shape, dtype)
     keep = np.random.default_rng(_SEED).random(shape, dtype=np.float32) >= _P
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -141,7 +136,7 @@ def _np_act_grad(act, z):
 
 def _np_bias_forward(act):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         rng = np.random.default_rng(_SEED)
@@ -157,7 +152,7 @@ def _np_bias_forward(act):
 
 def _np_bias_backward(act):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         dy = np.ones(shape, dtype)
@@ -173,7 +168,7 @@ def _np_bias_backward(act):
 
 
 def _np_noise(shape, dtype, device):
-    _cpu(device)
+    cpu_only(device)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     return lambda: x + dtype.type(_STD) * rng.standard_normal(shape, dtype=dtype)

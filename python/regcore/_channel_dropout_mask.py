@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import _dtypes
 from ._dropout_mask import TWO32, DropoutMask, ThresholdMask, scale_for, threshold
 
 LAYOUTS = ("channels_first", "channels_last")
@@ -29,13 +30,16 @@ def alpha_coefficients(p: float, dtype: np.dtype):
 
 
 def _alpha_coefficients(p: float, dtype: np.dtype):
-    """(a, b, d) in dtype: kept units become a*x + b, dropped ones d = a*alpha' + b.
+    """(a, b, d) in the arithmetic type of dtype (dtype itself for float32/float64, float32 for
+    the 16-bit formats): kept units become a*x + b, dropped ones d = a*alpha' + b.
 
     a = ((1 - p)(1 + p alpha'^2))^(-1/2) and b = -a alpha' p in float64, each rounded once to the
-    dtype; d is -(alpha_lambda a) + (alpha_lambda a p), each term rounded to the dtype and summed in
-    it: exactly PyTorch's alpha_dropout order of operations, so given the same mask the outputs
-    match torch bit for bit. p = 1 (everything dropped) gives (0, 0, 0): the output is +0."""
-    t = np.dtype(dtype).type
+    arithmetic type; d is -(alpha_lambda a) + (alpha_lambda a p), each term rounded to it and
+    summed in it: exactly PyTorch's alpha_dropout order of operations, so given the same mask the
+    float32/float64 outputs match torch bit for bit. 16-bit data is computed with these float32
+    coefficients and rounded once as it is stored. p = 1 (everything dropped) gives (0, 0, 0): the
+    output is +0."""
+    t = _dtypes.compute(np.dtype(dtype)).type
     if threshold(p) >= TWO32:
         return t(0), t(0), t(0)
     al = SELU_ALPHA_LAMBDA

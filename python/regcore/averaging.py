@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _arrays, _native, _validate
+from . import _arrays, _dtypes, _native, _validate
 from ._backend import backend_for, cpu_backend_name, native_backend
-from ._errors import value_error
+from ._errors import type_error, value_error
 from .optim._step import _as_list
 
 __all__ = ["ema_update_", "swa_update_"]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_ALL = _dtypes.all_floats()   # float32, float64, float16 and (where ml_dtypes is installed) bfloat16
 
 
 def ema_weight(decay) -> float:
@@ -80,14 +81,26 @@ def _torch_cpu_views(avgs, params):
     return views
 
 
+def _dtype_mismatch(an, adt, pn, pdt) -> TypeError:
+    """The pair's dtypes differ: named both ways. Float32 averages of 16-bit parameters (the
+    higher-precision EMA) are a combination the kernels do not take yet: said so."""
+    extra = ""
+    if _dtypes.is_half(pdt) and adt == _F32:
+        extra = (" (float32 averages of 16-bit parameters are not supported yet: keep the averages in "
+                 "the parameters' dtype)")
+    return type_error(pn, f"the dtype of {an} ({adt}){extra}", f"dtype {pdt}")
+
+
 def _checked(avgs, params):
     """Every pair inspected (dtype, shape, device, layout, writeability, aliasing): the backend
     and the kernel-ready targets. Raises before anything is written."""
     arefs, prefs = [], []
     for i, (a, p) in enumerate(zip(avgs, params)):
         an, pn = f"averages[{i}]", f"params[{i}]"
-        ar = _arrays.inspect(a, an, writeable=True)
-        pr = _arrays.inspect(p, pn, dtypes=(ar.dtype,))
+        ar = _arrays.inspect(a, an, writeable=True, dtypes=_ALL)
+        pr = _arrays.inspect(p, pn, dtypes=_ALL)
+        if pr.dtype != ar.dtype:
+            raise _dtype_mismatch(an, ar.dtype, pn, pr.dtype)
         _arrays.same_place(ar, pr, pn)
         if pr.shape != ar.shape:
             raise value_error(pn, f"the shape of {an} {ar.shape}", pr.shape)

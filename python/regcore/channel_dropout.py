@@ -23,7 +23,7 @@ from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMas
                                     alpha_coefficients)
 from ._dropout_mask import MODES, bit_words, reserve
 from ._errors import type_error, value_error
-from .dropout import (_check_against_mask, _check_field, _check_position, _check_stored, _mask_arg, _mask_shape, _output,
+from .dropout import (_HALF_OK, _check_against_mask, _check_field, _check_position, _check_stored, _mask_arg, _mask_shape, _output,
                       _run_backward, _stored, _target)
 from .generator import resolve
 
@@ -35,7 +35,7 @@ _U32 = np.dtype(np.uint32)
 
 
 def _channel_input(x, layout):
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     if xref.ndim < 2:
         raise value_error("x", "an array with at least 2 dimensions (N, C, *spatial) or (N, *spatial, C)",
                           xref.shape)
@@ -99,13 +99,13 @@ def channel_dropout_backward(dy, mask, *, out=None):
     regenerated); for a feature_alpha_dropout mask the scale is a. out: an array for dx (dy's
     shape, dtype, device); it may be dy itself."""
     m = _channel_mask_arg(mask)
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))
     be.channel_dropout(dyref.target, dxref.target, _stored(m.bits), None, m.batch, m.channels, m.spatial,
                        m.layout == "channels_last", m.seed, m.offset, m.kernel_threshold, m.drop_all,
-                       m.scale, m.dtype.type(0), m.dtype.type(0), False)
+                       m.scale, 0.0, 0.0, False)
     return dx
 
 
@@ -122,7 +122,7 @@ def alpha_dropout(x, p=0.5, *, generator=None, mask="bits", out=None):
     element kept with probability q = 1 - p (dropout's keep rule and stream), kept elements
     become a*x + b, dropped ones d = a*alpha' + b, with a, b, d = ``alpha_coefficients(p)``.
     p = 1 gives +0 everywhere. mask="bits" (1 bit per element) or "none"; out as in dropout."""
-    xref = _arrays.inspect(x, "x")
+    xref = _arrays.inspect(x, "x", dtypes=_HALF_OK)
     p = _validate.probability("p", p)
     kind = _validate.choice("mask", mask, CHANNEL_MASK_KINDS)
     g = resolve(generator)
@@ -146,7 +146,7 @@ def alpha_dropout_backward(dy, mask, *, out=None):
     if not isinstance(mask, AlphaDropoutMask):
         raise type_error("mask", "an AlphaDropoutMask returned by alpha_dropout()", type(mask).__name__)
     m = _mask_arg(mask)
-    dyref = _arrays.inspect(dy, "dy")
+    dyref = _arrays.inspect(dy, "dy", dtypes=_HALF_OK)
     _check_against_mask(dyref, m, "dy")
     be = backend_for(dyref, "dy")
     dx, dxref = _output(out, dyref, dyref.shape, dyref.dtype, may_be=((dyref, "dy"),))

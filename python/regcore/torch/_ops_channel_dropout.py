@@ -9,7 +9,6 @@ Dropout1d/2d/3d (``alpha=False``) and FeatureAlphaDropout (``alpha=True``) in ei
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .. import AlphaDropoutMask, ChannelDropoutMask
@@ -18,10 +17,10 @@ from .. import alpha_dropout_backward as _alpha_dropout_backward
 from .. import channel_dropout as _channel_dropout
 from .. import channel_dropout_backward as _channel_dropout_backward
 from .. import feature_alpha_dropout as _feature_alpha_dropout
+from . import _checks
 from ._library import autograd, define
 from ._rng import decode, positioned
 
-_NP = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 
 
 def _layout(channels_last: bool) -> str:
@@ -47,7 +46,7 @@ def _fake_words(count, store_mask, like):
 def _place(t, seed_offset, bits):
     seed, offset = decode(seed_offset)
     stored = bits.numel() > 0
-    return dict(kind="bits" if stored else "none", shape=tuple(t.shape), dtype=_NP[t.dtype],
+    return dict(kind="bits" if stored else "none", shape=tuple(t.shape), dtype=_checks.numpy_dtype(t.dtype),
                 device=t.device.type, device_id=t.device.index or 0, seed=seed, offset=offset,
                 bits=bits.view(torch.uint32) if stored else None)
 

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _half
+
 __all__ = ["average_multi"]
-
-_F64 = np.dtype(np.float64)
-
-
-def _compute_dtype(dt: np.dtype) -> np.dtype:
-    return _F64 if dt == _F64 else np.dtype(np.float32)
 
 
 def _update(a, p, w64):
-    c = _compute_dtype(a.dtype)
+    c = _half.compute_dtype(a)
     t = c.type
     w = t(w64)
     if w == 0:          # keep: nothing read or written
@@ -27,14 +23,14 @@ def _update(a, p, w64):
     if w == 1:          # copy: exactly the parameter, bit for bit
         np.copyto(a, p)
         return
-    ac, pc = a.astype(c, copy=False), p.astype(c, copy=False)
+    ac, pc = _half.load(a), _half.load(p)   # 16-bit data (bfloat16 as uint16) decoded to float32
     with np.errstate(all="ignore"):   # NaN/inf data: NaN where the formula says, no warning
         d = pc - ac
         if w < t(0.5):
             r = ac + w * d
         else:           # 1 - w is exact for w in [1/2, 1] (Sterbenz)
             r = pc - (t(1) - w) * d
-    a[...] = r          # one rounding to the storage dtype (none when it is the arithmetic type)
+    _half.store(a, r)   # one rounding to the storage dtype (none when it is the arithmetic type)
 
 
 def average_multi(avgs, params, w):

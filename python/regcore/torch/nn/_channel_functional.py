@@ -63,7 +63,7 @@ def _channels(input, p, inplace, mask, generator, alpha):
 
 
 def _check_input(input, inplace):
-    _checks.float_tensor(input, "input")
+    _checks.float_tensor(input, "input", half=True)
     if inplace and input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("input: a leaf tensor that requires grad cannot be dropped out in place "
                            "(inplace=True); use inplace=False, or run under torch.no_grad()")

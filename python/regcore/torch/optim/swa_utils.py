@@ -27,6 +27,7 @@ import torch
 from torch.optim import swa_utils as _torch_swa
 from torch.optim.swa_utils import SWALR, get_ema_avg_fn, get_swa_avg_fn, update_bn  # noqa: F401
 
+from ... import _dtypes
 from ...averaging import ema_weight, swa_weight
 from .. import _checks, _ops_average
 from .sgd import _order
@@ -36,7 +37,13 @@ __all__ = ["AveragedModel", "EMA", "SWALR", "update_bn", "get_ema_multi_avg_fn",
 
 
 def _fusable(t) -> bool:
-    return t.dtype in _checks.FLOAT_DTYPES and t.layout == torch.strided and t.device.type in ("cpu", "cuda")
+    """A tensor regcore's kernel averages: float32/float64, or bfloat16/float16 (averaged in their
+    own dtype; bfloat16 CPU tensors need ml_dtypes, without it torch's rule averages them)."""
+    if t.layout != torch.strided or t.device.type not in ("cpu", "cuda"):
+        return False
+    if t.dtype == torch.bfloat16 and t.device.type == "cpu":
+        return _dtypes.bfloat16() is not None
+    return t.dtype in _checks.FLOAT_DTYPES or t.dtype == torch.float16 or t.dtype == torch.bfloat16
 
 
 def _check_pairs(avgs, currents, name="model"):

@@ -343,3 +343,53 @@ def test_layer_group_instance_norm_16bit(cuda_sim_module, fmt):
                 + (yi,) + tuple(rc.instance_norm_backward(dy, x, gamma, si))
                 + (yl,) + tuple(rc.layer_norm_backward(dy, x, lg, sl)))
     _everywhere(cuda_sim_module, run, inputs, f"group/instance/layer norm {fmt}", _close16(T))
+
+
+# ---------------------------------------------------------------- channel / alpha dropout, averaging
+
+def _toolbox_dtypes():
+    """float32/float64, and the 16-bit formats (docs/precision.md) where ml_dtypes and torch are
+    installed (bfloat16 reaches the emulated device as a torch DLPack view)."""
+    out = [np.dtype(np.float32), np.dtype(np.float64)]
+    try:
+        import ml_dtypes
+        import torch  # noqa: F401
+    except ImportError:
+        return out
+    return out + [np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)]
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("dtype", _toolbox_dtypes(), ids=str)
+def test_channel_and_alpha_dropout(cuda_sim_module, layout, dtype):
+    rng = np.random.default_rng(8)
+    shape = (3, 37, 5, 7) if layout == "channels_first" else (3, 5, 7, 37)
+    x = rng.standard_normal(shape).astype(np.float32).astype(dtype)
+    x.reshape(-1)[:3] = np.array([np.inf, np.nan, -0.0], np.float32).astype(dtype)
+    dy = rng.standard_normal(shape).astype(np.float32).astype(dtype)
+
+    def run(x, dy):
+        y, m = rc.channel_dropout(x, 0.3, layout=layout, generator=rc.Generator.from_state(_state()))
+        yf, mf = rc.feature_alpha_dropout(x, 0.3, layout=layout, mask="none", generator=rc.Generator.from_state(_state()))
+        ya, ma = rc.alpha_dropout(x, 0.3, generator=rc.Generator.from_state(_state()))
+        return (y, m, rc.channel_dropout_backward(dy, m), yf, rc.feature_alpha_dropout_backward(dy, mf),
+                ya, ma, rc.alpha_dropout_backward(dy, ma))
+    _everywhere(cuda_sim_module, run, dict(x=x, dy=dy), f"channel/alpha dropout {dtype} {layout}")
+
+
+@pytest.mark.parametrize("dtype", _toolbox_dtypes(), ids=str)
+def test_weight_averaging(cuda_sim_module, dtype):
+    rng = np.random.default_rng(9)
+    sizes = [4099, 33, 1]
+    inputs = {f"a{i}": rng.standard_normal(n).astype(np.float32).astype(dtype) for i, n in enumerate(sizes)}
+    inputs.update({f"p{i}": rng.standard_normal(n).astype(np.float32).astype(dtype) for i, n in enumerate(sizes)})
+
+    def run(**t):
+        avgs = [t[f"a{i}"] for i in range(len(sizes))]
+        ps = [t[f"p{i}"] for i in range(len(sizes))]
+        rc.ema_update_(avgs, ps, 0.9)      # low mode
+        out = [_host(a).copy() for a in avgs]
+        rc.ema_update_(avgs, ps, 0.3)      # high mode
+        rc.swa_update_(avgs, ps, 4)
+        return out + avgs
+    _everywhere(cuda_sim_module, run, inputs, f"ema/swa {dtype}")

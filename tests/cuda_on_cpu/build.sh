@@ -49,7 +49,7 @@ elif [ "${SIMT_MODULE:-0}" = 1 ]; then
   suffix="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
   mkdir -p "$out/bind"
   pids=()
-  for g in "$src"/csrc/bindings/device_view.cpp "$src"/csrc/bindings/bind_{random,dropout,init,sgd,batchnorm}_cuda.cpp "$here/sim_module.cpp"; do
+  for g in "$src"/csrc/bindings/device_view.cpp "$src"/csrc/bindings/bind_{random,dropout,init,sgd,batchnorm,channel_dropout,average}_cuda.cpp "$here/sim_module.cpp"; do
     obj="$out/bind/$(basename "${g%.cpp}").o"
     # the bindings see the emulation's runtime header (include/cuda_runtime.h), not CUDA's
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done

@@ -14,6 +14,8 @@ void bind_dropout_cuda(pybind11::module_& m);
 void bind_init_cuda(pybind11::module_& m);
 void bind_sgd_cuda(pybind11::module_& m);
 void bind_batchnorm_cuda(pybind11::module_& m);
+void bind_channel_dropout_cuda(pybind11::module_& m);
+void bind_average_cuda(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cuda_sim, m) {
@@ -24,5 +26,7 @@ PYBIND11_MODULE(_regcore_cuda_sim, m) {
   regcore::bindings::bind_init_cuda(m);
   regcore::bindings::bind_sgd_cuda(m);
   regcore::bindings::bind_batchnorm_cuda(m);
+  regcore::bindings::bind_channel_dropout_cuda(m);
+  regcore::bindings::bind_average_cuda(m);
   m.def("synchronize", [] {});
 }

@@ -125,3 +125,14 @@ def test_sgd_16_bit_refusals_name_the_arguments():
         rc.sgd_step_(w, np.ones(4, ml_dtypes.bfloat16), np.zeros(4, np.float16))
     with pytest.raises(TypeError, match=r"^master_params\[0\]: expected an array of dtype float32"):
         rc.sgd_step_multi_([w], [np.ones(4, ml_dtypes.bfloat16)], master_params=[np.ones(4, np.float16)])
+
+
+def test_averaging_16_bit_refusals_name_both_arguments():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    p = np.ones(4, ml_dtypes.bfloat16)
+    with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float32\) \(float32 "
+                                        r"averages of 16-bit parameters are not supported yet.*got 'dtype bfloat16'"):
+        rc.ema_update_([np.zeros(4, np.float32)], [p], 0.9)
+    with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float16\), "
+                                        r"got 'dtype bfloat16'$"):
+        rc.swa_update_([np.zeros(4, np.float16)], [p], 1)

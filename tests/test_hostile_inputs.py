@@ -85,11 +85,12 @@ def _unary_calls(x, g):
         "random.uniform_": lambda: rc.random.uniform_(x, generator=g),
         "layer_norm": lambda: rc.layer_norm(x),
         "batch_norm_stats": lambda: rc.batch_norm_stats(x),
+        "alpha_dropout": lambda: rc.alpha_dropout(x, 0.5, generator=g),
     }
 
 
 _HALF_CALLS = {"dropout", "dropout_", "gaussian_noise", "init.normal_", "init.uniform_", "init.trunc_normal_", "random.normal_",
-               "random.uniform_", "layer_norm", "batch_norm_stats"}
+               "random.uniform_", "layer_norm", "batch_norm_stats", "alpha_dropout"}
 
 
 @HOSTILE

@@ -9,6 +9,21 @@ OPTS = dict(lr=0.1, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.
             max_norm_axis=0, maximize=False)
 
 
+# Option sets the SGD tests sweep (every flag on; and one combination per feature). The
+# max-norm axes 0 and 1 fit 2-D parameters.
+ALL_ON = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, decoupled_weight_decay=0.02,
+              l1=0.01, max_norm=2.0)
+COMBOS = [
+    dict(momentum=0.0),
+    dict(momentum=0.9, dampening=0.1),
+    dict(momentum=0.9, nesterov=True, weight_decay=1e-2, maximize=True),
+    dict(momentum=0.5, l1=0.02, l1_mode="subgradient", weight_decay=0.01),
+    dict(momentum=0.9, l1=0.02, weight_decay=0.01, decoupled_weight_decay=0.1),
+    dict(ALL_ON, max_norm_axis=0),
+    dict(ALL_ON, max_norm_axis=1),
+]
+
+
 def oracle_step(w, g, b, o):
     """One step in float64. Returns (w, b); b None means the buffer is new this step."""
     o = {**OPTS, **o}

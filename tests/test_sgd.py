@@ -12,7 +12,7 @@ import regcore as rc
 from _switches import cpu_backend, num_threads
 from regcore import _native
 
-from _sgd_oracle import oracle_penalty, oracle_step
+from _sgd_oracle import ALL_ON, COMBOS as COMBOS_2D, oracle_penalty, oracle_step
 
 BACKENDS = ["numpy"] + [f"cpu:{i}" for i in rc.available_isas()]
 DTYPES = [np.float32, np.float64]
@@ -94,18 +94,8 @@ def test_matches_float64_oracle_over_several_steps(be, dtype, opts, seed, shape)
         assert b is None
 
 
-ALL_ON = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, decoupled_weight_decay=0.02,
-              l1=0.01, max_norm=2.0)
-COMBOS = [
-    dict(momentum=0.0),
-    dict(momentum=0.9, dampening=0.1),
-    dict(momentum=0.9, nesterov=True, weight_decay=1e-2, maximize=True),
-    dict(momentum=0.5, l1=0.02, l1_mode="subgradient", weight_decay=0.01),
-    dict(momentum=0.9, l1=0.02, weight_decay=0.01, decoupled_weight_decay=0.1),
-    dict(ALL_ON, max_norm_axis=0),
-    dict(ALL_ON, max_norm_axis=1),
-    dict(ALL_ON, max_norm_axis=2),
-]
+# the shared option sets plus a max-norm over the last axis of the 3-D cases
+COMBOS = COMBOS_2D + [dict(ALL_ON, max_norm_axis=2)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import regcore as rc
-from _sgd_oracle import oracle_step
+from _sgd_oracle import ALL_ON, COMBOS, oracle_step
 from _switches import cpu_backend, num_threads
 from regcore import _native
 
@@ -59,17 +59,6 @@ def run(w0, grads, opts, be="numpy", masters=False, sr=False, seed=7, multi=Fals
     return w, b, m
 
 
-ALL_ON = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, decoupled_weight_decay=0.02,
-              l1=0.01, max_norm=2.0)
-COMBOS = [
-    dict(momentum=0.0),
-    dict(momentum=0.9, dampening=0.1),
-    dict(momentum=0.9, nesterov=True, weight_decay=1e-2, maximize=True),
-    dict(momentum=0.5, l1=0.02, l1_mode="subgradient", weight_decay=0.01),
-    dict(momentum=0.9, l1=0.02, weight_decay=0.01, decoupled_weight_decay=0.1),
-    dict(ALL_ON, max_norm_axis=0),
-    dict(ALL_ON, max_norm_axis=1),
-]
 
 
 # ---------------------------------------------------------------- against the float64 oracle

@@ -393,3 +393,25 @@ def test_weight_averaging(cuda_sim_module, dtype):
         rc.swa_update_(avgs, ps, 4)
         return out + avgs
     _everywhere(cuda_sim_module, run, inputs, f"ema/swa {dtype}")
+
+
+@pytest.mark.parametrize("half", [d for d in _toolbox_dtypes() if d.itemsize == 2], ids=str)
+def test_weight_averaging_float32_averages_of_16bit_params(cuda_sim_module, half):
+    """The float32-average pair (docs/averaging.md) through the CUDA bindings and kernels, in a
+    list with a float32 and a float64 pair, every mode (copy widens the parameter exactly)."""
+    rng = np.random.default_rng(10)
+    pairs = [(np.float32, half, 70001), (np.float32, np.float32, 33), (np.float64, np.float64, 7),
+             (np.float32, half, 1)]
+    inputs = {f"a{i}": rng.standard_normal(n).astype(np.float32).astype(a) for i, (a, _, n) in enumerate(pairs)}
+    inputs.update({f"p{i}": rng.standard_normal(n).astype(np.float32).astype(p) for i, (_, p, n) in enumerate(pairs)})
+
+    def run(**t):
+        avgs = [t[f"a{i}"] for i in range(len(pairs))]
+        ps = [t[f"p{i}"] for i in range(len(pairs))]
+        rc.ema_update_(avgs, ps, 0.9)      # low mode
+        out = [_host(a).copy() for a in avgs]
+        rc.ema_update_(avgs, ps, 0.3)      # high mode
+        out += [_host(a).copy() for a in avgs]
+        rc.swa_update_(avgs, ps, 0)        # copy mode: the widened parameter
+        return out + avgs
+    _everywhere(cuda_sim_module, run, inputs, f"ema/swa float32 averages of {half}")

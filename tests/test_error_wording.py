@@ -130,9 +130,12 @@ def test_sgd_16_bit_refusals_name_the_arguments():
 def test_averaging_16_bit_refusals_name_both_arguments():
     ml_dtypes = pytest.importorskip("ml_dtypes")
     p = np.ones(4, ml_dtypes.bfloat16)
-    with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float32\) \(float32 "
-                                        r"averages of 16-bit parameters are not supported yet.*got 'dtype bfloat16'"):
-        rc.ema_update_([np.zeros(4, np.float32)], [p], 0.9)
+    with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float32\) or bfloat16 "
+                                        r"or float16, got 'dtype float64'$"):
+        rc.ema_update_([np.zeros(4, np.float32)], [np.ones(4)], 0.9)
+    with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float64\), "
+                                        r"got 'dtype bfloat16'$"):
+        rc.ema_update_([np.zeros(4, np.float64)], [p], 0.9)
     with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float16\), "
                                         r"got 'dtype bfloat16'$"):
         rc.swa_update_([np.zeros(4, np.float16)], [p], 1)

@@ -220,17 +220,18 @@ def test_averaging_lists_may_mix_dtypes():
 
 
 @pytest.mark.parametrize("adt, pdt, extra", [
-    (F32, "bfloat16", "float32 averages of 16-bit parameters are not supported yet"),
-    (F32, "float16", "float32 averages of 16-bit parameters are not supported yet"),
+    (np.float64, "bfloat16", ""), (F32, np.float64, " or bfloat16 or float16"),
     ("bfloat16", "float16", ""), ("float16", F32, "")])
 def test_averaging_dtype_pairs_refused_naming_both(adt, pdt, extra):
+    """Only float32 averages may hold 16-bit parameters (tests/test_averaging_wide.py); other
+    unequal pairs are refused, naming both arguments and the accepted dtypes."""
     adt, pdt = (PUBLIC.get(d, d) if isinstance(d, str) else d for d in (adt, pdt))
     good = np.zeros(4, F32)
     avgs = [good, np.full(4, 3, adt)]
     params = [np.ones(4, F32), np.ones(4, pdt)]
     with pytest.raises(TypeError, match=rf"params\[1\]: expected the dtype of averages\[1\] \({np.dtype(adt)}\)") as e:
         rc.ema_update_(avgs, params, 0.5)
-    assert extra in str(e.value) and str(np.dtype(pdt)) in str(e.value)
+    assert f"({np.dtype(adt)}){extra}, got 'dtype {np.dtype(pdt)}'" in str(e.value)
     assert np.all(good == 0) and np.all(avgs[1].astype(F32) == 3)   # nothing written
 
 
@@ -303,3 +304,70 @@ def test_torch_averaging_16bit_equal_the_array_api(tdtype):
         assert s.dtype == dt and np.array_equal(_t2np(s), _bits(r) if tdtype == "bfloat16" else r)
     for a, r in zip(avg.module.parameters(), swa_ref):
         assert a.dtype == dt and np.array_equal(_t2np(a), _bits(r) if tdtype == "bfloat16" else r)
+
+
+def _np_view(t):
+    """The array API's view of a CPU tensor (bfloat16 through ml_dtypes)."""
+    return _t2np(t).view(PUBLIC["bfloat16"]) if str(t.dtype) == "torch.bfloat16" else t.detach().numpy()
+
+
+@pytest.mark.parametrize("tdtype", ["bfloat16", "float16"])
+def test_torch_float32_averages_of_a_16bit_model_equal_the_array_api(tdtype):
+    """EMA(..., dtype=torch.float32) and AveragedModel(..., dtype=torch.float32) keep float32
+    averages of a 16-bit model: the array API's float32-average pair, bit for bit."""
+    torch = pytest.importorskip("torch")
+    from regcore.torch.optim import swa_utils
+
+    dt = getattr(torch, tdtype)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 3)).to(dt)
+    ema = swa_utils.EMA(model, decay=0.9, dtype=torch.float32)
+    ema_buf = swa_utils.EMA(model, decay=0.9, use_buffers=True, dtype=torch.float32)
+    avg = swa_utils.AveragedModel(model, dtype=torch.float32)
+    ema_model = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(0.9), dtype=torch.float32)
+    assert all(s.dtype == torch.float32 for s in ema.shadow + ema_buf.shadow)
+    assert all(t.dtype == torch.float32 for t in avg.module.state_dict().values() if torch.is_floating_point(t))
+    ema_ref = [_np_view(p).astype(F32) for p in model.parameters()]
+    swa_ref = [r.copy() for r in ema_ref]
+    avg.update_parameters(model)
+    ema_model.update_parameters(model)
+    for n in range(1, 4):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        ema.update()
+        ema_buf.update()
+        avg.update_parameters(model)
+        ema_model.update_parameters(model)
+        cur = [_np_view(p).copy() for p in model.parameters()]
+        rc.ema_update_(ema_ref, cur, 0.9)
+        rc.swa_update_(swa_ref, cur, n)
+    ema_params = [a for a in ema_model.module.parameters()]
+    for got, want in [(ema.shadow, ema_ref), (list(avg.module.parameters()), swa_ref), (ema_params, ema_ref),
+                      (ema_buf.shadow[:len(ema_ref)], ema_ref)]:
+        for s, r in zip(got, want):
+            assert s.dtype == torch.float32 and s.detach().numpy().tobytes() == r.tobytes()
+    # swapped in: rounded to the model's dtype (nearest even); the live weights come back exactly
+    live = [p.detach().clone() for p in model.parameters()]
+    with ema.average_parameters():
+        for p, s in zip(model.parameters(), ema.shadow):
+            assert p.dtype == dt and torch.equal(p, s.to(dt))
+    for p, q in zip(model.parameters(), live):
+        assert torch.equal(p, q)
+    # the float32 averaged model runs in float32
+    assert avg(torch.randn(2, 5)).dtype == torch.float32
+
+
+def test_torch_dtype_option_refuses_other_dtypes():
+    torch = pytest.importorskip("torch")
+    from regcore.torch.optim import swa_utils
+
+    model = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    for bad in (torch.float64, torch.bfloat16, "float32"):
+        with pytest.raises(TypeError, match=r"^dtype: expected None or torch.float32"):
+            swa_utils.EMA(model, dtype=bad)
+        with pytest.raises(TypeError, match=r"^dtype: expected None or torch.float32"):
+            swa_utils.AveragedModel(model, dtype=bad)
+    # float32 and float64 tensors keep their dtype under dtype=torch.float32
+    mixed = torch.nn.Linear(3, 2).to(torch.float64)
+    assert all(s.dtype == torch.float64 for s in swa_utils.EMA(mixed, dtype=torch.float32).shadow)

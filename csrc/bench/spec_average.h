@@ -64,7 +64,7 @@ inline std::vector<AvgTensor> average_tensors(float* avg, const float* param, in
   std::vector<AvgTensor> ts;
   int64_t at = 0;
   for (int64_t len : resnet50_sizes(resnet50_width(n))) {
-    ts.push_back(AvgTensor{avg + at, param + at, len, DType::f32});
+    ts.push_back(AvgTensor{avg + at, param + at, len, DType::f32, DType::f32});
     at += len;
   }
   return ts;

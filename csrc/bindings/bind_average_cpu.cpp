@@ -11,6 +11,7 @@
 #include "../core/average.h"
 #include "../cpu/average_api.h"
 #include "array_args.h"
+#include "average_pair.h"
 #include "sgd_lists.h"
 
 namespace regcore { namespace bindings {
@@ -36,9 +37,10 @@ void bind_average_cpu(py::module_& m) {
       const std::string an = item_name("averages", i), pn = item_name("params", i);
       py::array a = list_array(avgs[i], an), p = list_array(params[i], pn);
       const DType dt = float_dtype(a, an.c_str());
-      if (!p.dtype().is(a.dtype())) throw py::type_error(pn + ": expected the dtype of " + an);
+      const DType pdt = float_dtype(p, pn.c_str());
+      check_avg_pair(dt, pdt, an, pn);
       if (p.size() != a.size()) throw py::value_error(pn + ": expected as many elements as " + an);
-      ts[i] = {out_ptr(a, dt, an.c_str()), in_ptr(p, dt, pn.c_str()), int64_t(a.size()), dt};
+      ts[i] = {out_ptr(a, dt, an.c_str()), in_ptr(p, pdt, pn.c_str()), int64_t(a.size()), dt, pdt};
       keep.push_back(a);
       keep.push_back(p);
     }

@@ -9,6 +9,7 @@
 #include "../cuda/average_api.h"
 #include "../cuda/launch.h"
 #include "device_view.h"
+#include "average_pair.h"
 #include "sgd_lists.h"
 
 namespace regcore { namespace bindings {
@@ -38,13 +39,15 @@ void bind_average_cuda(py::module_& m) {
       const DeviceView& a = list_view(avgs[i], an);
       const DeviceView& p = list_view(params[i], pn);
       const DType dt = float_dtype(a, an.c_str());
+      const DType pdt = float_dtype(p, pn.c_str());
+      check_avg_pair(dt, pdt, an, pn);
       check_view(a, dt, true, an.c_str());
-      check_view(p, dt, false, pn.c_str());
+      check_view(p, pdt, false, pn.c_str());
       if (p.size() != a.size() || p.device_id != a.device_id)
         throw py::value_error(pn + ": expected the size and device of " + an);
       if (i == 0) { device = a.device_id; stream = a.stream; }
       else if (a.device_id != device) throw py::value_error(an + ": expected the device of averages[0]");
-      ts[i] = {a.data, p.data, a.size(), dt};
+      ts[i] = {a.data, p.data, a.size(), dt, pdt};
     }
     if (count == 0) return;
     py::gil_scoped_release nogil;

@@ -21,12 +21,14 @@
 
 namespace regcore {
 
-// One (average, parameter) pair of a multi-tensor update (host or device pointers).
+// One (average, parameter) pair of a multi-tensor update (host or device pointers). The two
+// storage types are one of the pairs of visit_avg_pair below.
 struct AvgTensor {
   void* avg;
   const void* param;
   int64_t n;
-  DType dtype;  // of avg and param
+  DType dtype;        // of avg: the arithmetic runs in compute_t of it
+  DType param_dtype;  // of param: dtype, or a 16-bit dtype under a float32 average
 };
 
 enum class AvgMode : int32_t { keep = 0, copy = 1, low = 2, high = 3 };
@@ -46,6 +48,42 @@ REGCORE_HD AvgMode avg_mode(C w) {
 template <class C>
 REGCORE_HD C avg_factor(C w, AvgMode m) {
   return m == AvgMode::high ? C(1) - w : w;
+}
+
+// The (average, parameter) storage pairs besides (S, S) for every dtype: float32 averages of
+// 16-bit parameters (the mixed-precision EMA). The parameter is widened exactly to the average's
+// arithmetic type, so every pair computes in compute_t of the average. Adding a pair: a line
+// here (the CPU kernels, the CUDA launch tables and the bindings follow) and its dtype names in
+// python/regcore/averaging.py's _WIDE_PAIRS.
+#define REGCORE_AVG_WIDE_PAIRS(X) X(f32, float, bf16, bfloat16_t) X(f32, float, f16, float16_t)
+
+// f(type_tag<SA>{}, type_tag<SP>{}) for the storage types of an (average, parameter) pair; false
+// (f not called) when (a, p) is not a pair the kernels take. Host code only.
+template <class F> inline bool visit_avg_pair(DType a, DType p, F&& f) {
+  if (a == p) {
+    visit_dtype(a, [&](auto t) { f(t, t); });
+    return true;
+  }
+#define REGCORE_AVG_PAIR_CASE(ta, SA, tp, SP)                 \
+  if (a == DType::ta && p == DType::tp) {                     \
+    f(type_tag<SA>{}, type_tag<SP>{});                        \
+    return true;                                              \
+  }
+  REGCORE_AVG_WIDE_PAIRS(REGCORE_AVG_PAIR_CASE)
+#undef REGCORE_AVG_PAIR_CASE
+  return false;
+}
+
+// f(type_tag<SA>{}, type_tag<SP>{}) for every pair (CUDA: one set of launch tables per pair).
+template <class F> inline void for_each_avg_pair(F&& f) {
+  for_each_dtype([&](auto t) { f(t, t); });
+#define REGCORE_AVG_PAIR_EACH(ta, SA, tp, SP) f(type_tag<SA>{}, type_tag<SP>{});
+  REGCORE_AVG_WIDE_PAIRS(REGCORE_AVG_PAIR_EACH)
+#undef REGCORE_AVG_PAIR_EACH
+}
+
+inline bool avg_pair_ok(DType a, DType p) {
+  return visit_avg_pair(a, p, [](auto, auto) {});
 }
 
 // One element (F = C or a SIMD vector of C); f = avg_factor(w, m), m is low or high.

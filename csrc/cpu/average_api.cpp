@@ -17,10 +17,7 @@ void average_multi(const AvgTensor* ts, size_t count, double w) {
   parallel_tasks(int64_t(starts.size()) - 1, [&](int64_t q) {
     for (size_t i = starts[size_t(q)]; i < starts[size_t(q) + 1]; ++i) {
       const TensorChunk& c = items[i];
-      const AvgTensor& s = ts[c.t];
-      const int64_t sz = dtype_size(s.dtype);
-      k.update(s.dtype, static_cast<char*>(s.avg) + c.begin * sz,
-               static_cast<const char*>(s.param) + c.begin * sz, c.end - c.begin, w);
+      k.update(ts[c.t], c.begin, c.end, w);
     }
   });
 }

@@ -5,7 +5,7 @@ every average in place, all tensors in one parallel region (CPU) or a few launch
 
     avg <- avg + w * (param - avg)      EMA: w = 1 - decay;  SWA: w = 1 / (n_averaged + 1)
 
-w is computed here in float64 and rounded once to each tensor's dtype; the kernels use the
+w is computed here in float64 and rounded once to each average's arithmetic type; the kernels use the
 two-sided form of csrc/core/average.h (decay = 1 leaves the averages bit-unchanged, w = 1 copies
 the parameters exactly). Everything is validated before anything is written: a failure raises
 TypeError/ValueError naming the argument and leaves every average as it was. docs/averaging.md
@@ -81,13 +81,21 @@ def _torch_cpu_views(avgs, params):
     return views
 
 
+# The (average, parameter) dtype pairs the kernels take besides equal dtypes: float32 averages of
+# 16-bit parameters (the mixed-precision EMA; the parameter widened exactly, the average kept in
+# float32). The same list as csrc/core/average.h's REGCORE_AVG_WIDE_PAIRS.
+_WIDE_PAIRS = (("float32", "bfloat16"), ("float32", "float16"))
+
+
+def _pair_ok(adt, pdt) -> bool:
+    return adt == pdt or (str(adt), str(pdt)) in _WIDE_PAIRS
+
+
 def _dtype_mismatch(an, adt, pn, pdt) -> TypeError:
-    """The pair's dtypes differ: named both ways. Float32 averages of 16-bit parameters (the
-    higher-precision EMA) are a combination the kernels do not take yet: said so."""
-    extra = ""
-    if _dtypes.is_half(pdt) and adt == _F32:
-        extra = (" (float32 averages of 16-bit parameters are not supported yet: keep the averages in "
-                 "the parameters' dtype)")
+    """A pair the kernels do not take, named both ways (with the wider pairs' parameter dtypes
+    when the average's dtype has some)."""
+    wide = [p for a, p in _WIDE_PAIRS if a == str(adt)]
+    extra = "".join(f" or {p}" for p in wide)
     return type_error(pn, f"the dtype of {an} ({adt}){extra}", f"dtype {pdt}")
 
 
@@ -99,7 +107,7 @@ def _checked(avgs, params):
         an, pn = f"averages[{i}]", f"params[{i}]"
         ar = _arrays.inspect(a, an, writeable=True, dtypes=_ALL)
         pr = _arrays.inspect(p, pn, dtypes=_ALL)
-        if pr.dtype != ar.dtype:
+        if not _pair_ok(ar.dtype, pr.dtype):
             raise _dtype_mismatch(an, ar.dtype, pn, pr.dtype)
         _arrays.same_place(ar, pr, pn)
         if pr.shape != ar.shape:
@@ -140,8 +148,10 @@ def ema_update_(averages, params, decay) -> None:
     every (average, parameter) pair of the two lists, in one fused pass.
 
     ``decay`` in [0, 1]: 1 keeps the averages bit for bit, 0 copies the parameters exactly.
-    Averages and parameters must match in dtype (float32 or float64; lists may mix them), shape
-    and device, and no average may share memory with another array of the call.
+    Averages and parameters must match in shape and device, and in dtype (float32, float64,
+    bfloat16 or float16; lists may mix them), except that a float32 average may hold a bfloat16
+    or float16 parameter's average (the parameter widened exactly, the blend and the average in
+    float32). No average may share memory with another array of the call.
     """
     average_update_(averages, params, ema_weight(decay))
 

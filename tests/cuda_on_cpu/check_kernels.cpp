@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -405,49 +406,60 @@ template <class T> static void test_max_norm_penalty(int64_t outer, int64_t rows
 }
 
 // ---- weight averaging ----------------------------------------------------------------------
-// Tensors of `sizes` (every third one float64 when f64_mix), averaged with weight w; the reference applies
-// core/average.h element by element on the host (mode and factor from w rounded to the dtype).
-template <class T> static void avg_ref(std::vector<T>& a, const std::vector<T>& p, int64_t n, double w64) {
-  const T w = T(w64);
-  const AvgMode m = avg_mode(w);
-  for (int64_t j = 0; j < n; ++j) {
-    if (m == AvgMode::copy) a[j] = p[j];
-    else if (m != AvgMode::keep) a[j] = avg_blend(a[j], p[j], avg_factor(w, m), m == AvgMode::high);
+// One (average SA, parameter SP) pair of n elements (plus 8 guard elements that must not change);
+// the reference applies core/average.h element by element on the host (mode and factor from w
+// rounded to compute_t<SA>; a narrower parameter widened exactly by elem_load).
+struct AvgCaseBase {
+  virtual ~AvgCaseBase() = default;
+  virtual AvgTensor tensor() = 0;
+  virtual int64_t bad(double w64) const = 0;
+};
+template <class SA, class SP> struct AvgCase : AvgCaseBase {
+  std::vector<SA> a, a0;
+  std::vector<SP> p;
+  int64_t n;
+  explicit AvgCase(int64_t n) : a(randv<SA>(n)), a0(a), p(randv<SP>(n)), n(n) {}
+  AvgTensor tensor() override { return AvgTensor{a.data(), p.data(), n, dtype_of<SA>(), dtype_of<SP>()}; }
+  int64_t bad(double w64) const override {
+    using C = compute_t<SA>;
+    const C w = C(w64);
+    const AvgMode m = avg_mode(w);
+    std::vector<SA> want = a0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (m == AvgMode::copy) elem_store(&want[j], elem_load(&p[j]));
+      else if (m != AvgMode::keep)
+        elem_store(&want[j], avg_blend(elem_load(&want[j]), elem_load(&p[j]), avg_factor(w, m), m == AvgMode::high));
+    }
+    int64_t k = 0;
+    for (size_t j = 0; j < want.size(); ++j) k += !same(a[j], want[j]);  // the 8 guard elements too
+    return k;
   }
-}
+};
 
-static void test_average(const std::vector<int64_t>& sizes, double w, bool f64_mix = true) {
-  std::vector<std::vector<float>> a, p;
-  std::vector<std::vector<double>> ad, pd;
+// Tensors of `sizes` averaged with weight w; pairs(i) -> 0: float32, 1: float64, 2: float32 average
+// of bfloat16 parameters, 3: float32 average of float16 parameters (each pair a table of its own).
+template <class Pairs>
+static void test_average(const std::vector<int64_t>& sizes, double w, Pairs pairs) {
+  std::vector<std::unique_ptr<AvgCaseBase>> cs;
   std::vector<AvgTensor> ts;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    if (f64_mix && i % 3 == 1) { ad.push_back(randv<double>(sizes[i])); pd.push_back(randv<double>(sizes[i])); }
-    else { a.push_back(randv<float>(sizes[i])); p.push_back(randv<float>(sizes[i])); }
-  }
-  auto a0 = a; auto ad0 = ad;
-  size_t fi = 0, di = 0;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (f64_mix && i % 3 == 1) { ts.push_back(AvgTensor{ad[di].data(), pd[di].data(), sizes[i], DType::f64}); ++di; }
-    else { ts.push_back(AvgTensor{a[fi].data(), p[fi].data(), sizes[i], DType::f32}); ++fi; }
+    switch (pairs(i)) {
+      case 0: cs.emplace_back(new AvgCase<float, float>(sizes[i])); break;
+      case 1: cs.emplace_back(new AvgCase<double, double>(sizes[i])); break;
+      case 2: cs.emplace_back(new AvgCase<float, bfloat16_t>(sizes[i])); break;
+      default: cs.emplace_back(new AvgCase<float, float16_t>(sizes[i])); break;
+    }
+    ts.push_back(cs.back()->tensor());
   }
   cuda::average_multi(ts.data(), ts.size(), w, 0);
-  fi = di = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    int64_t bad = 0;
-    if (f64_mix && i % 3 == 1) {
-      auto want = ad0[di];
-      avg_ref(want, pd[di], sizes[i], w);
-      for (size_t j = 0; j < want.size(); ++j) bad += !same(ad[di][j], want[j]);  // the 8 guard elements too
-      ++di;
-    } else {
-      auto want = a0[fi];
-      avg_ref(want, p[fi], sizes[i], w);
-      for (size_t j = 0; j < want.size(); ++j) bad += !same(a[fi][j], want[j]);
-      ++fi;
-    }
-    CHECK(bad == 0, "average_multi w=%g tensor %zu (n=%lld): %lld elements differ", w, i, (long long)sizes[i], (long long)bad);
+    const int64_t bad = cs[i]->bad(w);
+    CHECK(bad == 0, "average_multi w=%g tensor %zu (n=%lld, pair %d): %lld elements differ", w, i,
+          (long long)sizes[i], pairs(i), (long long)bad);
   }
 }
+static int avg_f32_f64(size_t i) { return i % 3 == 1 ? 1 : 0; }  // every third tensor float64
+static int avg_all_pairs(size_t i) { return int(i % 4); }       // every pair in turn
 
 // ---- channel (spatial) dropout and alpha dropout -------------------------------------------
 // Decisions: the scalar keep words of core/dropout.h over batch*C decisions (pad bits zero);
@@ -611,14 +623,22 @@ int main(int argc, char** argv) {
   test_max_norm_penalty<double>(1, 7, 100, 3.0);
   }
   if (want("average")) {
-  for (double w : {0.001, 0.3, 0.5, 0.7, 1.0, 0.0, 1e-60}) test_average({5, 70000, 1, 0, 130001, 3}, w);
+  auto f32 = [](size_t) { return 0; };
+  auto bf16 = [](size_t) { return 2; };
+  for (double w : {0.001, 0.3, 0.5, 0.7, 1.0, 0.0, 1e-60}) {
+    test_average({5, 70000, 1, 0, 130001, 3}, w, avg_f32_f64);
+    test_average({5, 70000, 1, 0, 130001, 3, 17, 65536}, w, avg_all_pairs);
+  }
   std::vector<int64_t> many(150, 1000);   // more tensors than one launch table holds (64), odd sizes
   for (size_t i = 0; i < many.size(); i += 7) many[i] = int64_t(i) + 1;
   many[70] = 200001;
-  test_average(many, 0.01);
-  test_average({int64_t(330) * kSgdChunk + 5}, 0.25);  // more chunks than one launch holds (320)
-  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, false);  // ... carried over from slot 1
-  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, true);  // float64 in a table of its own
+  test_average(many, 0.01, avg_f32_f64);
+  test_average(many, 0.01, avg_all_pairs);
+  test_average(many, 0.6, bf16);  // a 16-bit pair past 64 slots
+  test_average({int64_t(330) * kSgdChunk + 5}, 0.25, f32);  // more chunks than one launch holds (320)
+  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, f32);  // ... carried over from slot 1
+  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, avg_f32_f64);  // float64 in a table of its own
+  test_average({int64_t(5) * kSgdChunk, int64_t(330) * kSgdChunk + 1, 7}, 0.9, bf16);  // the carry-over, 16-bit parameters
   }
   std::printf("%d passed, %d failed\n", checks - failures, failures);
   return failures != 0;

@@ -12,6 +12,10 @@
   training loop: ``ema.update()`` after each optimizer step, ``with ema.average_parameters():``
   to evaluate with the averaged weights (swapped in and back), ``state_dict`` /
   ``load_state_dict`` for checkpoints.
+* ``dtype=torch.float32`` (``AveragedModel`` and ``EMA``): the averages of a bfloat16/float16
+  model's tensors are kept in float32 (mixed-precision training's float32 EMA weights), still one
+  fused call: the 16-bit values are widened exactly and blended in float32, with no rounding to
+  16 bits. ``dtype=None`` (the default) keeps every average in its tensor's dtype.
 
 Tensors regcore has no kernel for (dtypes not in regcore.torch's float list; integer buffers such
 as ``num_batches_tracked`` with EMA) are averaged by torch's own rule, as torch.optim.swa_utils
@@ -46,15 +50,37 @@ def _fusable(t) -> bool:
     return t.dtype in _checks.FLOAT_DTYPES or t.dtype == torch.float16 or t.dtype == torch.bfloat16
 
 
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _avg_dtype_arg(dtype):
+    """The ``dtype`` option: None (averages in their tensors' dtypes) or torch.float32 (float32
+    averages of 16-bit tensors)."""
+    if dtype is not None and dtype != torch.float32:
+        raise TypeError(f"dtype: expected None or torch.float32 (float32 averages of 16-bit tensors), got {dtype!r}")
+    return dtype
+
+
+def _average_dtype(t, dtype):
+    """The dtype t's average is kept in: float32 for a 16-bit t under dtype=torch.float32."""
+    return torch.float32 if dtype is not None and t.dtype in _HALF else t.dtype
+
+
+def _pair_dtypes_ok(a, c) -> bool:
+    """The average's dtype is the tensor's, or float32 for a 16-bit tensor (regcore's wider pair)."""
+    return a.dtype == c.dtype or (a.dtype == torch.float32 and c.dtype in _HALF)
+
+
 def _check_pairs(avgs, currents, name="model"):
-    """Averages and the tensors averaged into them line up (count, shape, dtype): checked before
-    anything is written, since torch's copy_ would broadcast or cast silently."""
+    """Averages and the tensors averaged into them line up (count, shape, dtype: the same, or a
+    float32 average of a 16-bit tensor): checked before anything is written, since torch's copy_
+    would broadcast or cast silently."""
     if len(avgs) != len(currents):
         raise ValueError(f"{name}: expected {len(avgs)} tensors to average (the averaged model's), got {len(currents)}")
     for i, (a, c) in enumerate(zip(avgs, currents)):
         if a.shape != c.shape:
             raise ValueError(f"{name}: tensor {i}: expected shape {tuple(a.shape)}, got {tuple(c.shape)}")
-        if a.dtype != c.dtype:
+        if not _pair_dtypes_ok(a, c):
             raise TypeError(f"{name}: tensor {i}: expected dtype {a.dtype}, got {c.dtype}")
 
 
@@ -65,7 +91,7 @@ def _fused_groups(avgs, currents):
     when their layouts differ)."""
     groups, rest = {}, []
     for a, c in zip(avgs, currents):
-        if not _fusable(a):
+        if not (_fusable(a) and _fusable(c)):
             rest.append((a, c))
             continue
         c = c.to(a.device)
@@ -85,7 +111,7 @@ def _torch_rule(multi_fn, rest, num_averaged):
     for a, c in rest:
         g = groups.setdefault((a.device, a.dtype), ([], []))
         g[0].append(a)
-        g[1].append(c.to(a.device))
+        g[1].append(c.to(a.device, a.dtype))   # a 16-bit tensor under a float32 average: widened
     for (device, _), (a, c) in groups.items():
         n = num_averaged.to(device) if isinstance(num_averaged, torch.Tensor) else num_averaged
         multi_fn(a, c, n)
@@ -135,10 +161,21 @@ def get_swa_multi_avg_fn():
 
 class AveragedModel(_torch_swa.AveragedModel):
     """torch.optim.swa_utils.AveragedModel whose default (SWA) and EMA updates are one fused
-    regcore call per device over every averaged tensor."""
+    regcore call per device over every averaged tensor.
 
-    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None, use_buffers=False):
+    ``dtype=torch.float32``: the averaged copy keeps the bfloat16/float16 parameters and buffers
+    of ``model`` in float32 (the averages of a 16-bit model without 16-bit rounding); its forward
+    then runs in float32. ``dtype=None`` (default): torch's behaviour, every tensor in its dtype.
+    """
+
+    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None, use_buffers=False, *, dtype=None):
+        dtype = _avg_dtype_arg(dtype)
         super().__init__(model, device=device, avg_fn=avg_fn, multi_avg_fn=multi_avg_fn, use_buffers=use_buffers)
+        if dtype is not None:
+            with torch.no_grad():
+                for t in itertools.chain(self.module.parameters(), self.module.buffers()):
+                    if t.dtype in _HALF:
+                        t.data = t.data.to(dtype)
 
     def _averaged_and_current(self, model):
         if self.use_buffers:
@@ -186,20 +223,25 @@ class EMA:
     The average starts as a copy of the model's current tensors; each ``update()`` does
     ``avg <- decay * avg + (1 - decay) * param``. Without ``use_buffers`` the model's buffers
     (batch-norm running statistics) are left alone. ``num_updates`` counts the updates.
+    ``dtype=torch.float32`` keeps the averages of bfloat16/float16 tensors in float32 (widened
+    exactly at the start, blended in float32, never rounded to 16 bits); ``average_parameters``
+    and ``copy_to`` round them to the model's dtype (nearest even) as they write them.
     """
 
-    def __init__(self, model, decay=0.999, *, use_buffers=False):
+    def __init__(self, model, decay=0.999, *, use_buffers=False, dtype=None):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         ema_weight(decay)
         if not isinstance(use_buffers, bool):
             raise TypeError(f"use_buffers: expected True or False, got {use_buffers!r}")
+        self.dtype = _avg_dtype_arg(dtype)
         self.model = model
         self.decay = float(decay)
         self.use_buffers = use_buffers
         self._update = get_ema_multi_avg_fn(self.decay)
         with torch.no_grad():
-            self.shadow = [t.detach().clone(memory_format=torch.preserve_format) for t in self._tracked()]
+            self.shadow = [t.detach().to(dtype=_average_dtype(t, self.dtype), memory_format=torch.preserve_format,
+                                         copy=True) for t in self._tracked()]
         self.num_updates = 0
 
     def _tracked(self, model=None):

@@ -35,15 +35,7 @@ void bind_sgd_cuda(py::module_& m) {
                              std::vector<uint64_t> sr_offsets, uint64_t seed) {
     const size_t count = ws.size();
     check_list_lengths(count, gs.size(), bs.size(), firsts.size(), geoms.size());
-    py::list ms;
-    if (masters.is_none()) {
-      for (size_t i = 0; i < count; ++i) ms.append(py::none());
-    } else {
-      ms = py::list(masters);
-    }
-    if (ms.size() != count) throw py::value_error("masters: expected a list as long as params");
-    if ((flags & kSgdStochastic) && sr_offsets.size() != count)
-      throw py::value_error("sr_offsets: expected one counter offset per parameter");
+    const py::list ms = checked_masters(masters, sr_offsets, count, flags);
     std::vector<SgdTensor> ts(count);
     int device = 0;
     uintptr_t stream = 1;

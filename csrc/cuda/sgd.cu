@@ -3,7 +3,8 @@
 //
 // The multi-tensor step passes a table of tensor pointers and sizes, plus a (tensor, chunk) entry
 // per block, by value in the kernel parameters (under the classic 4 KiB limit), so a step over
-// hundreds of tensors is a handful of launches and no host-to-device copy.
+// hundreds of tensors is a handful of launches and no host-to-device copy (the tables are filled
+// by multi_tensor.cuh's for_each_launch, as weight averaging's).
 //
 // Storage types as on the CPU (cpu/kernels/sgd.cpp): SW of the updated weights, SG of the
 // gradient, compute_t<SW> of the buffer; (S, S) for every dtype and (float, 16-bit) for a float32
@@ -16,6 +17,7 @@
 #include "../core/stochastic_round.h"
 #include "../core/stream.h"
 #include "launch.h"
+#include "multi_tensor.cuh"
 #include "sgd_api.h"
 
 namespace regcore { namespace cuda {
@@ -40,8 +42,7 @@ struct StepTable {
   int64_t n[kMaxTensors];
   uint64_t sr_offset[kMaxTensors];
   uint8_t first[kMaxTensors];
-  uint8_t block_tensor[kMaxBlocks];
-  int32_t block_chunk[kMaxBlocks];
+  ChunkBlocks<kMaxBlocks> blocks;
   SgdParams<compute_t<SW>> p;
   uint64_t seed;
 };
@@ -50,8 +51,8 @@ static_assert(sizeof(StepTable<double, double>) <= 4000, "kernel parameter space
 template <class SW, class SG>
 __global__ void __launch_bounds__(kStepThreads) step_kernel(const StepTable<SW, SG> tab) {
   using C = compute_t<SW>;
-  const int t = tab.block_tensor[blockIdx.x];
-  const int64_t begin = int64_t(tab.block_chunk[blockIdx.x]) * kSgdChunk;
+  const int t = tab.blocks.block_tensor[blockIdx.x];
+  const int64_t begin = int64_t(tab.blocks.block_chunk[blockIdx.x]) * kSgdChunk;
   const int64_t n = tab.n[t];
   const int64_t end = begin + kSgdChunk < n ? begin + kSgdChunk : n;
   SW* __restrict__ w = tab.w[t];
@@ -156,47 +157,24 @@ void launch_steps(const SgdTensor* ts, size_t count, const SgdHyper& h, cudaStre
   StepTable<SW, SG> tab;
   tab.p = sgd_params<compute_t<SW>>(h);
   tab.seed = h.seed;
-  int nt = 0, nb = 0;
-  auto flush = [&] {
-    if (nb > 0) {
-      step_kernel<SW, SG><<<nb, kStepThreads, 0, stream>>>(tab);
-      check_launch("sgd_step");
-    }
-    nt = 0;
-    nb = 0;
-  };
-  auto move_slot = [&](int from, int to) {
-    tab.w[to] = tab.w[from]; tab.g[to] = tab.g[from]; tab.b[to] = tab.b[from]; tab.out[to] = tab.out[from];
-    tab.n[to] = tab.n[from]; tab.sr_offset[to] = tab.sr_offset[from]; tab.first[to] = tab.first[from];
-  };
-  for (size_t i = 0; i < count; ++i) {
-    const SgdTensor& s = ts[i];
-    if (s.n == 0 || !has_types<SW, SG>(s)) continue;
-    if (nt == kMaxTensors) flush();
-    tab.w[nt] = static_cast<SW*>(s.w);
-    tab.g[nt] = static_cast<const SG*>(s.g);
-    tab.b[nt] = static_cast<compute_t<SW>*>(s.b);
-    // Max-norm tensors get their 16-bit copy after the rescale, the others in the step.
-    tab.out[nt] = (s.half_out && s.rows == 0) ? static_cast<SG*>(s.half_out) : nullptr;
-    tab.n[nt] = s.n;
-    tab.sr_offset[nt] = s.sr_offset;
-    tab.first[nt] = s.first ? 1 : 0;
-    const int64_t chunks = (s.n + kSgdChunk - 1) / kSgdChunk;
-    for (int64_t c = 0; c < chunks; ++c) {
-      if (nb == kMaxBlocks) {
-        // The launch is full: run it and carry the current tensor over to the next table.
-        const int slot = nt;
-        flush();
-        move_slot(slot, 0);
-        nt = 0;
-      }
-      tab.block_tensor[nb] = uint8_t(nt);
-      tab.block_chunk[nb] = int32_t(c);
-      ++nb;
-    }
-    ++nt;
-  }
-  flush();
+  for_each_launch<kMaxTensors, kMaxBlocks>(
+      count, kSgdChunk, tab.blocks,
+      [&](size_t i) { return has_types<SW, SG>(ts[i]) ? ts[i].n : int64_t(0); },
+      [&](int slot, size_t i) {
+        const SgdTensor& s = ts[i];
+        tab.w[slot] = static_cast<SW*>(s.w);
+        tab.g[slot] = static_cast<const SG*>(s.g);
+        tab.b[slot] = static_cast<compute_t<SW>*>(s.b);
+        // Max-norm tensors get their 16-bit copy after the rescale, the others in the step.
+        tab.out[slot] = (s.half_out && s.rows == 0) ? static_cast<SG*>(s.half_out) : nullptr;
+        tab.n[slot] = s.n;
+        tab.sr_offset[slot] = s.sr_offset;
+        tab.first[slot] = s.first ? 1 : 0;
+      },
+      [&](int nblocks) {
+        step_kernel<SW, SG><<<nblocks, kStepThreads, 0, stream>>>(tab);
+        check_launch("sgd_step");
+      });
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import batchnorm as rc
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
 
 _EPS = 1e-5
 _MOM = 0.1
@@ -60,11 +60,6 @@ def _data(shape, dtype):
     return (1 + (np.arange(n) % 97) * 0.01).astype(dtype).reshape(shape)
 
 
-def _cpu(device):
-    if device != "cpu":
-        raise PeerUnavailable(f"cpu arrays only, not {device}")
-
-
 def _param_dtype(dtype):
     """Parameters of a 16-bit x are float32 (mixed batch norm), of float32/64 x x's own dtype."""
     return np.dtype(np.float32) if np.dtype(dtype).itemsize == 2 else np.dtype(dtype)
@@ -81,7 +76,7 @@ def _ours(layout, kind):
     axis = _LAYOUTS[layout][1]
 
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         x = _data(shape, dtype)
         C = shape[axis]
         g, b, rm, rv = _params(C, dtype)
@@ -103,7 +98,7 @@ def _np(layout, kind):
     axis = _LAYOUTS[layout][1]
 
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         if np.dtype(dtype).itemsize == 2:
             raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
         x = _data(shape, dtype)

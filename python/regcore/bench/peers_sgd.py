@@ -26,7 +26,7 @@ from .. import _dtypes
 from .. import optim as rc_optim
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
 
 _PART = 50000
 _ROW = 1000
@@ -35,11 +35,6 @@ _L1 = 1e-5
 _MAX_NORM = 3.0
 _SIZES = (1000000, 10000000)
 _QUICK = (200000,)
-
-
-def _cpu(device):
-    if device != "cpu":
-        raise PeerUnavailable(f"cpu arrays only, not {device}")
 
 
 def _shapes(n: int, multi: bool, rule: str):
@@ -71,7 +66,7 @@ def _rule_kw(rule):
 
 def _ours(multi, rule, sr=False):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         ws, gs, bs = _np_tensors(_shapes(shape[0], multi, rule), dtype)
         kw = _rule_kw(rule)
         if sr:
@@ -86,7 +81,7 @@ def _ours(multi, rule, sr=False):
 
 def _np(multi, rule):
     def make(shape, dtype, device):
-        _cpu(device)
+        cpu_only(device)
         if _dtypes.is_half(np.dtype(dtype)):
             raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
         ws, gs, bs = _np_tensors(_shapes(shape[0], multi, rule), dtype)

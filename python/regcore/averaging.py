@@ -22,7 +22,7 @@ from .optim._step import _as_list
 
 __all__ = ["ema_update_", "swa_update_"]
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_F32, _F64, _F16 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16)
 _ALL = _dtypes.all_floats()   # float32, float64, float16 and (where ml_dtypes is installed) bfloat16
 
 
@@ -52,7 +52,9 @@ def _fast_numpy(avgs, params):
         if type(a) is not nd or type(p) is not nd:
             return None
         dt = a.dtype
-        if (dt != _F32 and dt != _F64) or p.dtype != dt or p.shape != a.shape:
+        if (dt != _F32 and dt != _F64) or p.shape != a.shape:
+            return None
+        if p.dtype != dt and not (dt == _F32 and p.dtype == _F16):   # the float32-average pair of float16
             return None
         if not (a.flags.c_contiguous and a.flags.writeable and p.flags.c_contiguous):
             return None

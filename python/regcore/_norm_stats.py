@@ -189,6 +189,22 @@ def grad_coefficients(rstd, gamma, red, count: float, batch_stats: bool, dtype):
     return cast(ka, dtype, xp), cast(kb, dtype, xp), cast(kc, dtype, xp), sdyx * rstd, sdy
 
 
+def layer_coefficients(mean, var, eps, dtype):
+    """(rstd, mhi, mlo, rstd_t) of layer norm's per-row (mean, biased var): rstd in float64, the
+    rest in the compute type ``dtype``, for y = ((x - mhi) - mlo) * rstd_t * gamma + beta."""
+    rstd = 1.0 / xp_of(var).sqrt(var + eps)
+    mhi, mlo = split_mean(mean, dtype)
+    return rstd, mhi, mlo, cast(rstd, dtype)
+
+
+def layer_grad_coefficients(rstd, row, L: int, dtype):
+    """(kb, kc) of layer norm's dx, per row, in the compute type ``dtype``, from the per-row
+    (sum g*dy, sum g*dy*xc) sums ``row`` (shape (R, 2)) over rows of L values."""
+    kb = cast(-(rstd * rstd * rstd) * (row[:, 1] / L), dtype)
+    kc = cast(-rstd * (row[:, 0] / L), dtype)
+    return kb, kc
+
+
 def running_update(run, batch, factor, dtype):
     """run = (1 - f) * run + f * batch in float64, rounded once to ``dtype`` (run's own dtype)
     and stored IN PLACE. ``run`` is the array to compute on (host_or_library of the running

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
 from ._fastpath import fast_kernel, probability
@@ -37,6 +38,16 @@ def _t_opt(a, like):
 
 def _t_grads(dx, dw, db):
     return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
+
+
+def _grads_into(trusted, dy, x, w, b, mean, var, *extra):
+    """(dx, dweight or None, dbias or None) as NumPy arrays from a backward trusted entry point
+    that writes into the caller's outputs (the parameters' gradients take their dtype)."""
+    dx = _empty(x)
+    dw = None if w is None else _empty(w)
+    db = None if b is None else _empty(b)
+    trusted(dy, x, w, b, mean, var, *extra, dx, dw, db)
+    return dx, dw, db
 
 
 def _none(t):
@@ -79,6 +90,9 @@ def _grads_fake(dy, x, weight, bias):
             torch.empty_like(bias) if bias is not None else _none(x))
 
 
+CHECKED_BACKWARD = {}   # backward operator name -> its checked kernel (the tests compare the two paths)
+
+
 def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
     """``regcore::<name>(dy, x, weight?, bias?, mean, var, <extra>) -> (dx, dweight, dbias)``: the
     forward's saved state rebuilt by ``saved_of(x, weight, bias, mean, var, *extra)``, then the
@@ -86,6 +100,8 @@ def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
     NumPy views) is the array API's trusted twin of the two (_fastpath.py)."""
     def impl(dy, x, weight, bias, mean, var, *extra):
         return _grads(*backward_of(dy, x, weight, saved_of(x, weight, bias, mean, var, *extra)), x)
+
+    CHECKED_BACKWARD[name] = impl
 
     return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
                   f"{extra_schema}) -> (Tensor, Tensor, Tensor)",
@@ -128,14 +144,26 @@ def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps
     return _results(y, saved, rm, rv, x)
 
 
+def _empty(x):
+    """A new array shaped and typed as the NumPy view x (NumPy's allocation: large outputs start
+    on a cache line; torch.from_numpy then wraps it without a copy)."""
+    return _arrays.empty_like_place(None, x.shape, x.dtype)[0]
+
+
+def _f64_empty(n):
+    return np.empty((n,), np.float64)
+
+
 def _bn_trusted(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    C = x.shape[axis]
+    y, mean, var = _empty(x), _f64_empty(C), _f64_empty(C)
     rm, rv = running_mean, running_var
-    if training and rm is not None:
+    if training and rm is not None:   # fresh copies: the operator mutates none of its inputs
         rm, rv = rm.copy(), rv.copy()
-    y, saved = _bn.batch_norm_trusted(x, weight, bias, rm, rv, training, momentum, eps, axis)
+    _bn.batch_norm_trusted(x, weight, bias, rm, rv, training or rm is None, momentum, eps, axis, y, mean, var)
     if not training:
         rm = rv = None
-    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
 
 
 def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
@@ -156,8 +184,8 @@ batch_norm_backward = _backward_op(
     lambda x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_saved(
         x, mean, var, w, b, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats),
     _bn.batch_norm_backward,
-    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_backward_trusted(
-        dy, x, w, b, mean, var, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats))
+    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _grads_into(
+        _bn.batch_norm_backward_trusted, dy, x, w, b, mean, var, _count(count), eps, axis, batch_stats))
 _norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
                lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
 
@@ -222,15 +250,18 @@ def _ln_impl(x, weight, bias, normalized_ndim, eps):
 
 
 def _rows(x, k):
+    """Rows of the layer-norm view (a tensor or a NumPy view)."""
     n = 1
-    for d in x.shape[:x.dim() - k]:
+    for d in x.shape[:len(x.shape) - k]:
         n *= d
     return n
 
 
 def _ln_trusted(x, weight, bias, normalized_ndim, eps):
-    y, saved = _norms.layer_norm_trusted(x, weight, bias, normalized_ndim=normalized_ndim, eps=eps)
-    return _t(y), _t(saved.mean), _t(saved.var)
+    R = _rows(x, normalized_ndim)
+    y, mean, var = _empty(x), _f64_empty(R), _f64_empty(R)
+    _norms.layer_norm_trusted(x, weight, bias, normalized_ndim, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
 
 
 layer_norm = define(
@@ -243,8 +274,8 @@ layer_norm_backward = _backward_op(
     "layer_norm_backward", "int normalized_ndim, float eps",
     lambda x, w, b, mean, var, k, eps: _norms.layer_norm_saved(x, mean, var, w, b, axes=_axes(k), eps=eps),
     _norms.layer_norm_backward,
-    lambda dy, x, w, b, mean, var, k, eps: _norms.layer_norm_backward_trusted(dy, x, w, b, mean, var,
-                                                                           normalized_ndim=k, eps=eps))
+    lambda dy, x, w, b, mean, var, k, eps: _grads_into(_norms.layer_norm_backward_trusted, dy, x, w, b, mean, var,
+                                                       k, eps))
 _norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
 
 

@@ -82,11 +82,17 @@ def bn_view(shape: tuple, axis) -> tuple:
     if not -ndim <= a < ndim:
         raise value_error("axis", f"an axis in [-{ndim}, {ndim})", axis)
     a %= ndim
-    if a == 1:
-        return shape[0], shape[1], math.prod(shape[2:]), 1
-    if a == ndim - 1:
-        return math.prod(shape[:-1]), shape[-1], 1, a
+    if a == 1 or a == ndim - 1:
+        return (*checked_bn_view(shape, a), a)
     raise value_error("axis", "1 (channel-first) or -1 (channels-last)", axis)
+
+
+def checked_bn_view(shape: tuple, axis: int) -> tuple:
+    """(N, C, S) of the (N, C, S) view for an axis bn_view has accepted (the trusted entry
+    points: no checks)."""
+    if axis % len(shape) == 1:
+        return shape[0], shape[1], math.prod(shape[2:])
+    return math.prod(shape[:-1]), shape[-1], 1
 
 
 def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):

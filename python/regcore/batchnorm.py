@@ -20,8 +20,8 @@ from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, BatchNormSaved, bn_view, cast, check_backward_arrays,
-                          check_gamma_given_as_in_forward, check_param, host_or_library, in_namespace, merge_parts,
-                          shared_param_dtype, xp_of)
+                          check_gamma_given_as_in_forward, check_param, checked_bn_view, host_or_library, in_namespace,
+                          merge_parts, shared_param_dtype, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -434,7 +434,7 @@ def batch_norm_trusted(x, gamma, beta, running_mean, running_var, batch_stats, f
     ``saved.var``) are written into the caller's arrays; ``batch_stats`` (training, or no
     running statistics) updates the running statistics in place when given (pass None for
     none), otherwise they are the statistics. The same bits as batch_norm."""
-    N, C, S, _ = bn_view(x.shape, axis)
+    N, C, S = checked_bn_view(x.shape, axis)
     backend_for(_arrays.trusted(x)).bn_forward(x, y, N, C, S, gamma, beta, running_mean, running_var, eps,
                                                batch_stats, factor, False, mean, var)
 
@@ -444,7 +444,7 @@ def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, count, eps, axis,
     eps=eps, axis=axis, batch_stats=batch_stats)) in one backend call (``bn_backward``) for NumPy
     views of arguments those two functions have accepted, into the caller's dx and dgamma /
     dbeta (None: not wanted; of the parameters' dtype). ``count`` None: N*S of x."""
-    N, C, S, _ = bn_view(x.shape, axis)
+    N, C, S = checked_bn_view(x.shape, axis)
     count = float(N * S) if count is None else count
     backend_for(_arrays.trusted(x)).bn_backward(dy, x, dx, N, C, S, gamma, beta, mean, var, eps, count, batch_stats,
                                                 False, dgamma, dbeta)

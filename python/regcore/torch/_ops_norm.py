@@ -27,13 +27,10 @@ def _t(a):
 
 
 # (bfloat16 tensors never take the trusted paths: NumPy cannot view them, _fastpath.py)
-_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
-                np.dtype(np.float16): torch.float16}
-
-
 def _t_opt(a, like):
-    """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype."""
-    return torch.empty((0,), dtype=_TORCH_DTYPE[like.dtype]) if a is None else torch.from_numpy(a)
+    """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype (made
+    by NumPy: torch.empty's argument parsing costs several times as much)."""
+    return torch.from_numpy(np.empty((0,), like.dtype) if a is None else a)
 
 
 def _t_grads(dx, dw, db):
@@ -145,9 +142,9 @@ def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps
 
 
 def _empty(x):
-    """A new array shaped and typed as the NumPy view x (NumPy's allocation: large outputs start
-    on a cache line; torch.from_numpy then wraps it without a copy)."""
-    return _arrays.empty_like_place(None, x.shape, x.dtype)[0]
+    """A new array shaped and typed as the NumPy view x: the array API's allocation of NumPy
+    outputs (large ones start on a cache line), which torch.from_numpy wraps without a copy."""
+    return _arrays._aligned_empty(x.shape, x.dtype)
 
 
 def _f64_empty(n):

@@ -1,7 +1,8 @@
 """The one-call trusted entry points of the normalization family (batch_norm_trusted,
-batch_norm_backward_trusted, layer_norm_trusted, layer_norm_backward_trusted: one backend call
-per pass, csrc/cpu/batchnorm_step.h / layernorm_step.h on the native CPU backend, the numpy
-backend's composition of its own passes) give the very bits of the checked, phase-by-phase API:
+batch_norm_backward_trusted, layer_norm_trusted, layer_norm_backward_trusted, and the forwards
+group_norm_trusted / instance_norm_trusted: one backend call per pass, csrc/cpu/*_step.h on the
+native CPU backend, the numpy backend's composition of its own passes) give the very bits of the
+checked, phase-by-phase API:
 y, the saved statistics, the updated running statistics, dx, dgamma, dbeta; every CPU backend
 and ISA level, float32 / float64 / float16 / bfloat16 (16-bit data with parameters of its own
 dtype or float32), channel-first rows, channels-last and 2-D cols views, with and without
@@ -143,6 +144,55 @@ def test_layer_norm_one_call_gives_the_phase_bits(backend, view, dtypes, affine)
     _same(db_a, db_b, "dbeta")
 
 
+# ------------------------------------------------------------------ group / instance norm (forward)
+
+GN_VIEWS = [((3, 6, 4, 2), 3), ((2, 8, 5), 8), ((4, 6, 33), 1), ((2, 4, 1), 2), ((0, 4, 3), 2), ((2, 4, 0), 4)]
+
+
+@pytest.mark.parametrize("view", GN_VIEWS)
+@pytest.mark.parametrize("dtypes", DTYPES, ids=lambda d: f"{np.dtype(d[0])}-{np.dtype(d[1])}")
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_one_call_gives_the_phase_bits(backend, view, dtypes, affine):
+    shape, G = view
+    dt, pdt = dtypes
+    C = shape[1]
+    x = _rand(shape, dt, 0, loc=1.5, scale=2.0)
+    g = _rand((C,), pdt, 1, loc=1.0) if affine else None
+    b = _rand((C,), pdt, 2) if affine else None
+    y_a, saved = rc.group_norm(x, G, g, b, eps=EPS)
+    y_b, mean, var = np.empty_like(_kv(x)), np.empty(shape[0] * G), np.empty(shape[0] * G)
+    norms.group_norm_trusted(_kv(x), G, _kv(g), _kv(b), EPS, y_b, mean, var)
+    _same(y_a, y_b, "y")
+    _same(saved.mean, mean, "mean")
+    _same(saved.var, var, "var")
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4, 2), (2, 3, 7), (0, 3, 4)])
+@pytest.mark.parametrize("dtypes", DTYPES, ids=lambda d: f"{np.dtype(d[0])}-{np.dtype(d[1])}")
+@pytest.mark.parametrize("mode", [(True, True, 0.1), (True, False, 1.0 / 3.0), (False, True, 0.1)])
+def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mode):
+    dt, pdt = dtypes
+    affine, running, factor = mode
+    C = shape[1]
+    x = _rand(shape, dt, 0, loc=-2.0, scale=3.0)
+    g = _rand((C,), pdt, 1, loc=1.0) if affine else None
+    b = _rand((C,), pdt, 2) if affine else None
+    rm = _rand((C,), pdt, 3) if running else None
+    rv = np.abs(_rand((C,), pdt, 4)) + np.asarray(0.5, pdt) if running else None
+    copy = lambda a: None if a is None else a.copy()   # noqa: E731
+    rm_a, rv_a = copy(rm), copy(rv)
+    y_a, saved = rc.instance_norm(x, g, b, rm_a, rv_a, True, momentum=factor, eps=EPS)
+    rm_b, rv_b = _kv(copy(rm)), _kv(copy(rv))
+    n = shape[0] * C
+    y_b, mean, var = np.empty_like(_kv(x)), np.empty(n), np.empty(n)
+    norms.instance_norm_trusted(_kv(x), _kv(g), _kv(b), rm_b, rv_b, factor, EPS, y_b, mean, var)
+    _same(y_a, y_b, "y")
+    _same(saved.mean, mean, "mean")
+    _same(saved.var, var, "var")
+    _same(rm_a, rm_b, "running_mean")
+    _same(rv_a, rv_b, "running_var")
+
+
 # ------------------------------------------------------------------ through regcore.torch
 
 torch = pytest.importorskip("torch")
@@ -210,3 +260,22 @@ def test_torch_layer_norm_operators_give_the_phase_bits(dtypes, affine):
     checked = _ops_norm.CHECKED_BACKWARD["layer_norm_backward"](*bargs)
     for _ in range(2):
         _same_t(torch.ops.regcore.layer_norm_backward(*bargs), checked, "backward")
+
+
+@pytest.mark.parametrize("dtypes", TORCH_DTYPES, ids=str)
+@pytest.mark.parametrize("affine", [True, False])
+def test_torch_group_and_instance_norm_operators_give_the_phase_bits(dtypes, affine):
+    from regcore.torch import _ops_norm
+
+    dt, pdt = dtypes
+    x = _t((3, 6, 5, 3), dt, 0, loc=1.0)
+    w, b = (_t((6,), pdt, 1, loc=1.0), _t((6,), pdt, 2)) if affine else (None, None)
+    phases = _ops_norm._gn_impl(x, 3, w, b, EPS)
+    for _ in range(2):
+        _same_t(torch.ops.regcore.group_norm(x, 3, w, b, EPS), phases, "group_norm")
+    for use_input_stats in (True, False):
+        rm, rv = _t((6,), pdt, 3), _t((6,), pdt, 4).abs() + 0.5
+        args = (x, w, b, rm, rv, use_input_stats, 0.25, EPS)
+        phases = _ops_norm._in_impl(*args)
+        for _ in range(2):
+            _same_t(torch.ops.regcore.instance_norm(*args), phases, f"instance_norm {use_input_stats}")

@@ -7,6 +7,7 @@
 
 #include "../cpu/batchnorm_api.h"
 #include "../cpu/batchnorm_step.h"
+#include "../cpu/groupnorm_step.h"
 #include "../cpu/batchnorm_channels.h"
 #include "../cpu/layernorm_api.h"
 #include "../cpu/layernorm_step.h"
@@ -205,7 +206,7 @@ py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, cons
   return py::make_tuple(ka, kb, kc, dgamma, dbeta);
 }
 
-// ---- one call per pass (cpu/batchnorm_step.h, cpu/layernorm_step.h): every output is the caller's
+// ---- one call per pass (cpu/batchnorm_step.h, layernorm_step.h, groupnorm_step.h): every output is the caller's
 
 // An optional per-channel / per-element vector written in place (running statistics): null for
 // None, its dtype in rdt.
@@ -314,6 +315,22 @@ void ln_backward(const py::array& dy, const py::array& x, py::array dx, int64_t 
   cpu::ln_backward(dt, pdy, px, pdx, R, L, pdt, pg, pb, pm, pv, eps, pdg, pdb);
 }
 
+
+void gn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t G, int64_t S, const py::object& gamma,
+                const py::object& beta, double eps, py::array mean, py::array var) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* px = in_ptr(x, dt, "x");
+  void* py_ = out_ptr(y, dt, "y");
+  check_size(y, N * C * S, "y");
+  if (G < 1 || C % G != 0) throw py::value_error("groups: expected a divisor of the channels");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  double* pm = stat_out(mean, N * G, "mean");
+  double* pv = stat_out(var, N * G, "var");
+  py::gil_scoped_release nogil;
+  cpu::gn_forward(dt, px, py_, N, C, G, S, pdt, pg, pb, eps, pm, pv);
+}
+
 }  // namespace
 
 void bind_batchnorm_cpu(py::module_& m) {
@@ -352,7 +369,7 @@ void bind_batchnorm_cpu(py::module_& m) {
         py::arg("rstd").noconvert(), py::arg("gamma").noconvert(), py::arg("beta").noconvert(),
         py::arg("kb").noconvert(), py::arg("kc").noconvert());
 
-  // One call per forward / backward pass (csrc/cpu/batchnorm_step.h, layernorm_step.h): outputs
+  // One call per forward / backward pass (csrc/cpu/*_step.h; group norm: the forward only): outputs
   // preallocated by the caller; the numpy backend has the same functions composed of the above.
   m.def("bn_forward", &bn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
         py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),
@@ -367,6 +384,9 @@ void bind_batchnorm_cpu(py::module_& m) {
   m.def("ln_backward", &ln_backward, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(),
         py::arg("R"), py::arg("L"), py::arg("gamma"), py::arg("beta"), py::arg("mean").noconvert(),
         py::arg("var").noconvert(), py::arg("eps"), py::arg("dgamma"), py::arg("dbeta"));
+  m.def("gn_forward", &gn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
+        py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("mean").noconvert(),
+        py::arg("var").noconvert());
 }
 
 }}  // namespace regcore::bindings

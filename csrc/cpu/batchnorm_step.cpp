@@ -14,7 +14,8 @@ namespace {
 // The per-channel coefficients of one pass (batchnorm_channels.h): arrays of the compute dtype
 // (float32 or float64), so 8 bytes per channel hold either.
 struct Coefs {
-  explicit Coefs(int64_t C) : rstd(size_t(C)), mhi(static_cast<size_t>(C)), mlo(static_cast<size_t>(C)), scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C)) {}
+  explicit Coefs(int64_t C)
+      : rstd(size_t(C)), mhi(size_t(C)), mlo(size_t(C)), scale(size_t(C)), shift(size_t(C)) {}
   std::vector<double> rstd, mhi, mlo, scale, shift;
   BnCoef kernel() const { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
 };

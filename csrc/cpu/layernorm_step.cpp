@@ -84,7 +84,8 @@ void ln_backward(DType dt, const void* dy, const void* x, void* dx, int64_t R, i
       kc[size_t(r)] = (-rs) * (row[size_t(2 * r)] / n);
     }
     const DType cd = compute_dtype(dt);
-    std::vector<double> kb_t(static_cast<size_t>(R)), kc_t(static_cast<size_t>(R));   // compute dtype: 8 bytes hold either
+    // in the compute dtype: 8 bytes per row hold either
+    std::vector<double> kb_t(static_cast<size_t>(R)), kc_t(static_cast<size_t>(R));
     cv.from_f64(cd, kb.data(), kb_t.data(), R);
     cv.from_f64(cd, kc.data(), kc_t.data(), R);
     ln_grad_apply(dt, dy, x, dx, R, L, s.coef, kb_t.data(), kc_t.data());

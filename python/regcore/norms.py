@@ -485,16 +485,25 @@ def _instance_norm(ref, gamma_ref, beta_ref, rm, rv, training, eps, factor, num_
         return _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps, stats)
     y, saved = _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps)
     # After the kernel (failures leave them untouched); an empty x has no statistics to average in.
-    if rm is not None and training and N > 0 and S > 0:
+    if rm is not None and training:
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
-        xp = xp_of(saved.mean)
-        bmean = xp.mean(xp.reshape(saved.mean, (N, C)), axis=0)
-        bvar = xp.mean(xp.reshape(saved.var, (N, C)) * (S / (S - 1)), axis=0)
-        be = backend_for(ref)
-        be.bn_running_update(host_or_library(rm), bmean, factor, rm.dtype)
-        be.bn_running_update(host_or_library(rv), bvar, factor, rv.dtype)
+        _instance_running_update(backend_for(ref), ref.shape, saved.mean, saved.var, host_or_library(rm),
+                                 host_or_library(rv), factor, rm.dtype)
     return y, saved
+
+
+def _instance_running_update(be, shape, mean, var, rm, rv, factor, dtype):
+    """Average the per-instance (mean, unbiased var) over the samples into the running
+    statistics (arrays to compute on, of ``dtype``), unless x is empty."""
+    N, C = shape[0], shape[1]
+    S = math.prod(shape[2:])
+    if N > 0 and S > 0:
+        xp = xp_of(mean)
+        bmean = xp.mean(xp.reshape(mean, (N, C)), axis=0)
+        bvar = xp.mean(xp.reshape(var, (N, C)) * (S / (S - 1)), axis=0)
+        be.bn_running_update(rm, bmean, factor, dtype)
+        be.bn_running_update(rv, bvar, factor, dtype)
 
 
 def instance_norm_backward(dy, x, gamma, saved):
@@ -534,17 +543,31 @@ def _trusted_rows(x, k):
     return (x.size // L if L else math.prod(x.shape[:x.ndim - k])), L
 
 
-def group_norm_trusted(x, groups, gamma, beta, *, eps):
-    """group_norm(x, groups, gamma, beta, eps=eps)."""
-    return _grouped_forward("group_norm", _arrays.trusted(x), groups, *_trusted_params(gamma, beta), eps)
+def group_norm_trusted(x, groups, gamma, beta, eps, y, mean, var):
+    """group_norm(x, groups, gamma, beta, eps=eps) in one backend call (``gn_forward``) into the
+    caller's y and (N*groups,) float64 mean, var: the same bits."""
+    be = backend_for(_arrays.trusted(x))
+    be.gn_forward(x, y, x.shape[0], x.shape[1], groups, math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
 
 
-def instance_norm_trusted(x, gamma, beta, running_mean, running_var, training, *, momentum, eps):
-    """instance_norm(x, gamma, beta, running_mean, running_var, training, momentum=momentum,
-    eps=eps) with a float momentum."""
+def instance_norm_trusted(x, gamma, beta, running_mean, running_var, momentum, eps, y, mean, var):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training=True,
+    momentum=momentum, eps=eps) with a float momentum: the statistics of x, normalized in one
+    backend call (``gn_forward`` with a group per channel) into the caller's y and (N*C,) mean,
+    var, then the running statistics (None: none) updated in place. The same bits."""
+    be = backend_for(_arrays.trusted(x))
+    be.gn_forward(x, y, x.shape[0], x.shape[1], x.shape[1], math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
+    if running_mean is not None:
+        dtype = _dtypes.require_bfloat16() if running_mean.dtype == np.uint16 else running_mean.dtype
+        _instance_running_update(be, x.shape, mean, var, running_mean, running_var, momentum, dtype)
+
+
+def instance_norm_inference_trusted(x, gamma, beta, running_mean, running_var, *, eps):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training=False, eps=eps): the
+    running statistics normalize (the phase-by-phase path)."""
     t = _arrays.trusted_or_none
-    return _instance_norm(_arrays.trusted(x), t(gamma), t(beta), t(running_mean), t(running_var), training, eps,
-                          momentum, None)
+    return _instance_norm(_arrays.trusted(x), t(gamma), t(beta), t(running_mean), t(running_var), False, eps,
+                          None, None)
 
 
 def grouped_backward_trusted(kind, dy, x, gamma, beta, mean, var, *, groups, eps, batch_stats=True):

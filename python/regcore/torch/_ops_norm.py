@@ -284,8 +284,9 @@ def _gn_impl(x, groups, weight, bias, eps):
 
 
 def _gn_trusted(x, groups, weight, bias, eps):
-    y, saved = _norms.group_norm_trusted(x, groups, weight, bias, eps=eps)
-    return _t(y), _t(saved.mean), _t(saved.var)
+    y, mean, var = _empty(x), _f64_empty(x.shape[0] * groups), _f64_empty(x.shape[0] * groups)
+    _norms.group_norm_trusted(x, groups, weight, bias, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
 
 
 group_norm = define(
@@ -317,13 +318,16 @@ def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, moment
 
 
 def _in_trusted(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    if not use_input_stats:   # inference with the running statistics
+        y, saved = _norms.instance_norm_inference_trusted(x, weight, bias, running_mean, running_var, eps=eps)
+        return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(None, x), _t_opt(None, x)
     rm, rv = running_mean, running_var
-    if use_input_stats and rm is not None:
+    if rm is not None:   # fresh copies: the operator mutates none of its inputs
         rm, rv = rm.copy(), rv.copy()
-    y, saved = _norms.instance_norm_trusted(x, weight, bias, rm, rv, use_input_stats, momentum=momentum, eps=eps)
-    if not use_input_stats:
-        rm = rv = None
-    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+    n = x.shape[0] * x.shape[1]
+    y, mean, var = _empty(x), _f64_empty(n), _f64_empty(n)
+    _norms.instance_norm_trusted(x, weight, bias, rm, rv, momentum, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
 
 
 def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):

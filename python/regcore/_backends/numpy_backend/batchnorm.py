@@ -123,7 +123,7 @@ def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
 # (csrc/cpu/batchnorm_step.h, layernorm_step.h: the trusted entry points of batchnorm.py and
 # norms.py call it); here the same functions are this backend's passes and the per-channel
 # formulas of _norm_stats composed in the same order. Outputs are the caller's.
-__all__ += ["bn_forward", "bn_backward", "ln_forward", "ln_backward"]
+__all__ += ["bn_forward", "bn_backward", "ln_forward", "ln_backward", "gn_forward"]
 
 
 def _data_dtype(a):
@@ -204,3 +204,22 @@ def ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta):
         ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd_t, g, b, kb, kc)
     _put(dgamma, col[0])
     _put(dbeta, col[1])
+
+
+def gn_forward(x, y, N, C, G, S, gamma, beta, eps, mean, var):
+    Cg = C // G
+    M, NG = Cg * S, N * G
+    if M == 0 or NG == 0:
+        mean[...] = 0.0
+        var[...] = 0.0
+        return
+    st = np.empty((3, NG), F64)
+    bn_moments(x, 1, NG, M, st)
+    mean[...] = st[1]
+    var[...] = st[2] / M
+    # each (n, c) takes its group's statistics and channel c's parameters (norms._grouped_saved)
+    per_nc = lambda v: np.repeat(v, Cg)   # noqa: E731  (N*G values -> N*C)
+    tile = lambda p: None if p is None else np.tile(p, N)   # noqa: E731  (C values -> N*C)
+    _, mhi, mlo, scale, shift = bn_coefficients(per_nc(mean), per_nc(var), tile(gamma), tile(beta), eps,
+                                                _data_dtype(x))
+    bn_normalize(x, y, 1, N * C, S, mhi, mlo, scale, shift, False)

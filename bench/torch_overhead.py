@@ -7,11 +7,12 @@ machine CPU time is far less disturbed by other processes than wall time (the fi
 when another process shares the core's caches). Not a test; ``python -m regcore.bench --filter
 torch_modules`` is the wall-clock benchmark.
 
-    python bench/torch_overhead.py
+    python bench/torch_overhead.py [NAME ...]   # only the rows of these modules (e.g. batchnorm2d layernorm)
 """
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
 import torch
@@ -78,7 +79,10 @@ def main():
     regcore.set_num_threads(1)
     print("| module | shape | regcore | torch | x torch |")
     print("|---|---|---|---|---|")
+    only = set(sys.argv[1:])
     for name, make, shapes, channels_last in ROWS:
+        if only and name not in only:
+            continue
         for shape in shapes:
             n = 400 if len(shape) and torch.Size(shape).numel() <= 256 else 100
             times = []

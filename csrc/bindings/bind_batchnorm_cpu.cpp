@@ -6,8 +6,11 @@
 #include <string>
 
 #include "../cpu/batchnorm_api.h"
+#include "../cpu/batchnorm_step.h"
+#include "../cpu/groupnorm_step.h"
 #include "../cpu/batchnorm_channels.h"
 #include "../cpu/layernorm_api.h"
+#include "../cpu/layernorm_step.h"
 #include "array_args.h"
 
 namespace regcore { namespace bindings {
@@ -203,6 +206,131 @@ py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, cons
   return py::make_tuple(ka, kb, kc, dgamma, dbeta);
 }
 
+// ---- one call per pass (cpu/batchnorm_step.h, layernorm_step.h, groupnorm_step.h): every output is the caller's
+
+// An optional per-channel / per-element vector written in place (running statistics): null for
+// None, its dtype in rdt.
+void* optional_out(const py::object& a, DType& rdt, int64_t n, const char* name) {
+  if (a.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(a)) throw py::type_error(std::string(name) + ": expected an array or None");
+  auto arr = py::reinterpret_borrow<py::array>(a);
+  rdt = float_dtype(arr, name);
+  void* p = out_ptr(arr, rdt, name);
+  check_size(arr, n, name);
+  return p;
+}
+
+// gamma / beta of n values each (or None): their one dtype (x's when both are None).
+DType param_pair(const py::object& gamma, const py::object& beta, DType dt, int64_t n, const void*& pg,
+                 const void*& pb) {
+  DType pg_dt = dt, pb_dt = dt;
+  pg = optional_in(gamma, pg_dt, n, "gamma");
+  pb = optional_in(beta, pb_dt, n, "beta");
+  if (pg && pb && pg_dt != pb_dt) throw py::type_error("gamma, beta: expected one dtype for both");
+  return pg ? pg_dt : pb_dt;
+}
+
+double* stat_out(py::array& a, int64_t n, const char* name) {
+  check_size(a, n, name);
+  return out_ptr<double>(a, name);
+}
+
+void bn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t S, const py::object& gamma,
+                const py::object& beta, const py::object& running_mean, const py::object& running_var, double eps,
+                bool batch_stats, double factor, bool relu, py::array mean, py::array var) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* px = in_ptr(x, dt, "x");
+  void* py_ = out_ptr(y, dt, "y");
+  check_size(y, N * C * S, "y");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  DType rm_dt = dt, rv_dt = dt;
+  void* prm = optional_out(running_mean, rm_dt, C, "running_mean");
+  void* prv = optional_out(running_var, rv_dt, C, "running_var");
+  if (!prm != !prv || rm_dt != rv_dt)
+    throw py::value_error("running_mean, running_var: expected both (of one dtype) or neither");
+  if (!batch_stats && !prm) throw py::value_error("running_mean: expected an array without batch statistics");
+  double* pm = stat_out(mean, C, "mean");
+  double* pv = stat_out(var, C, "var");
+  py::gil_scoped_release nogil;
+  cpu::bn_forward(dt, px, py_, N, C, S, pdt, pg, pb, eps, relu, batch_stats, rm_dt, prm, prv, factor, pm, pv);
+}
+
+void bn_backward(const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C, int64_t S,
+                 const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
+                 double eps, double count, bool batch_stats, bool relu, const py::object& dgamma,
+                 const py::object& dbeta) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* pdy = in_ptr(dy, dt, "dy");
+  const void* px = in_ptr(x, dt, "x");
+  void* pdx = out_ptr(dx, dt, "dx");
+  for (const auto* a : {&dy, static_cast<const py::array*>(&dx)}) check_size(*a, N * C * S, "dy/dx");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  check_size(mean, C, "mean");
+  check_size(var, C, "var");
+  DType g_dt = pdt, b_dt = pdt;
+  void* pdg = optional_out(dgamma, g_dt, C, "dgamma");
+  void* pdb = optional_out(dbeta, b_dt, C, "dbeta");
+  if (g_dt != pdt || b_dt != pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
+  const double* pm = in_ptr<double>(mean, "mean");
+  const double* pv = in_ptr<double>(var, "var");
+  py::gil_scoped_release nogil;
+  cpu::bn_backward(dt, pdy, px, pdx, N, C, S, pdt, pg, pb, pm, pv, eps, count, batch_stats, relu, pdg, pdb);
+}
+
+void ln_forward(const py::array& x, py::array y, int64_t R, int64_t L, const py::object& gamma,
+                const py::object& beta, double eps, py::array mean, py::array var) {
+  const DType dt = data_dtype(x, R * L);
+  const void* px = in_ptr(x, dt, "x");
+  void* py_ = out_ptr(y, dt, "y");
+  check_size(y, R * L, "y");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, L, pg, pb);
+  double* pm = stat_out(mean, R, "mean");
+  double* pv = stat_out(var, R, "var");
+  py::gil_scoped_release nogil;
+  cpu::ln_forward(dt, px, py_, R, L, pdt, pg, pb, eps, pm, pv);
+}
+
+void ln_backward(const py::array& dy, const py::array& x, py::array dx, int64_t R, int64_t L,
+                 const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
+                 double eps, const py::object& dgamma, const py::object& dbeta) {
+  const DType dt = data_dtype(x, R * L);
+  const void* pdy = in_ptr(dy, dt, "dy");
+  const void* px = in_ptr(x, dt, "x");
+  void* pdx = out_ptr(dx, dt, "dx");
+  for (const auto* a : {&dy, static_cast<const py::array*>(&dx)}) check_size(*a, R * L, "dy/dx");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, L, pg, pb);
+  check_size(mean, R, "mean");
+  check_size(var, R, "var");
+  DType g_dt = pdt, b_dt = pdt;
+  void* pdg = optional_out(dgamma, g_dt, L, "dgamma");
+  void* pdb = optional_out(dbeta, b_dt, L, "dbeta");
+  if (g_dt != pdt || b_dt != pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
+  const double* pm = in_ptr<double>(mean, "mean");
+  const double* pv = in_ptr<double>(var, "var");
+  py::gil_scoped_release nogil;
+  cpu::ln_backward(dt, pdy, px, pdx, R, L, pdt, pg, pb, pm, pv, eps, pdg, pdb);
+}
+
+
+void gn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t G, int64_t S, const py::object& gamma,
+                const py::object& beta, double eps, py::array mean, py::array var) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* px = in_ptr(x, dt, "x");
+  void* py_ = out_ptr(y, dt, "y");
+  check_size(y, N * C * S, "y");
+  if (G < 1 || C % G != 0) throw py::value_error("groups: expected a divisor of the channels");
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  double* pm = stat_out(mean, N * G, "mean");
+  double* pv = stat_out(var, N * G, "var");
+  py::gil_scoped_release nogil;
+  cpu::gn_forward(dt, px, py_, N, C, G, S, pdt, pg, pb, eps, pm, pv);
+}
+
 }  // namespace
 
 void bind_batchnorm_cpu(py::module_& m) {
@@ -240,6 +368,25 @@ void bind_batchnorm_cpu(py::module_& m) {
         py::arg("dx").noconvert(), py::arg("R"), py::arg("L"), py::arg("mhi").noconvert(), py::arg("mlo").noconvert(),
         py::arg("rstd").noconvert(), py::arg("gamma").noconvert(), py::arg("beta").noconvert(),
         py::arg("kb").noconvert(), py::arg("kc").noconvert());
+
+  // One call per forward / backward pass (csrc/cpu/*_step.h; group norm: the forward only): outputs
+  // preallocated by the caller; the numpy backend has the same functions composed of the above.
+  m.def("bn_forward", &bn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
+        py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),
+        py::arg("eps"), py::arg("batch_stats"), py::arg("factor"), py::arg("relu"), py::arg("mean").noconvert(),
+        py::arg("var").noconvert());
+  m.def("bn_backward", &bn_backward, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(),
+        py::arg("N"), py::arg("C"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("mean").noconvert(),
+        py::arg("var").noconvert(), py::arg("eps"), py::arg("count"), py::arg("batch_stats"), py::arg("relu"),
+        py::arg("dgamma"), py::arg("dbeta"));
+  m.def("ln_forward", &ln_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("R"), py::arg("L"),
+        py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("mean").noconvert(), py::arg("var").noconvert());
+  m.def("ln_backward", &ln_backward, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(),
+        py::arg("R"), py::arg("L"), py::arg("gamma"), py::arg("beta"), py::arg("mean").noconvert(),
+        py::arg("var").noconvert(), py::arg("eps"), py::arg("dgamma"), py::arg("dbeta"));
+  m.def("gn_forward", &gn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
+        py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("mean").noconvert(),
+        py::arg("var").noconvert());
 }
 
 }}  // namespace regcore::bindings

@@ -82,11 +82,17 @@ def bn_view(shape: tuple, axis) -> tuple:
     if not -ndim <= a < ndim:
         raise value_error("axis", f"an axis in [-{ndim}, {ndim})", axis)
     a %= ndim
-    if a == 1:
-        return shape[0], shape[1], math.prod(shape[2:]), 1
-    if a == ndim - 1:
-        return math.prod(shape[:-1]), shape[-1], 1, a
+    if a == 1 or a == ndim - 1:
+        return (*checked_bn_view(shape, a), a)
     raise value_error("axis", "1 (channel-first) or -1 (channels-last)", axis)
+
+
+def checked_bn_view(shape: tuple, axis: int) -> tuple:
+    """(N, C, S) of the (N, C, S) view for an axis bn_view has accepted (the trusted entry
+    points: no checks)."""
+    if axis % len(shape) == 1:
+        return shape[0], shape[1], math.prod(shape[2:])
+    return math.prod(shape[:-1]), shape[-1], 1
 
 
 def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
@@ -187,6 +193,22 @@ def grad_coefficients(rstd, gamma, red, count: float, batch_stats: bool, dtype):
         kb = xp.zeros_like(ka)
         kc = xp.zeros_like(ka)
     return cast(ka, dtype, xp), cast(kb, dtype, xp), cast(kc, dtype, xp), sdyx * rstd, sdy
+
+
+def layer_coefficients(mean, var, eps, dtype):
+    """(rstd, mhi, mlo, rstd_t) of layer norm's per-row (mean, biased var): rstd in float64, the
+    rest in the compute type ``dtype``, for y = ((x - mhi) - mlo) * rstd_t * gamma + beta."""
+    rstd = 1.0 / xp_of(var).sqrt(var + eps)
+    mhi, mlo = split_mean(mean, dtype)
+    return rstd, mhi, mlo, cast(rstd, dtype)
+
+
+def layer_grad_coefficients(rstd, row, L: int, dtype):
+    """(kb, kc) of layer norm's dx, per row, in the compute type ``dtype``, from the per-row
+    (sum g*dy, sum g*dy*xc) sums ``row`` (shape (R, 2)) over rows of L values."""
+    kb = cast(-(rstd * rstd * rstd) * (row[:, 1] / L), dtype)
+    kc = cast(-rstd * (row[:, 0] / L), dtype)
+    return kb, kc
 
 
 def running_update(run, batch, factor, dtype):

@@ -20,8 +20,8 @@ from . import _arrays, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, BatchNormSaved, bn_view, cast, check_backward_arrays,
-                          check_gamma_given_as_in_forward, check_param, host_or_library, in_namespace, merge_parts,
-                          shared_param_dtype, xp_of)
+                          check_gamma_given_as_in_forward, check_param, checked_bn_view, host_or_library, in_namespace,
+                          merge_parts, shared_param_dtype, xp_of)
 
 __all__ = [
     "batch_norm", "batch_norm_backward", "batch_norm_stats", "merge_stats", "batch_norm_apply",
@@ -421,30 +421,30 @@ def batch_norm_backward(dy, x, gamma, saved):
 # which costs more than the kernels for small batches. A caller that calls them once per
 # argument signature and remembers which signatures passed (regcore.torch keys them by shape,
 # dtype, strides and scalars: nothing else decides whether these checks pass) may call the
-# trusted twins below with NumPy views of the same kind of arguments: the same computation, in
-# the same functions, minus the checks. Not part of the public API.
+# trusted twins below with NumPy views of the same kind of arguments: the same computation minus
+# the checks, as ONE backend call per pass (bn_forward / bn_backward: on the native CPU backend
+# the passes and per-channel arithmetic above composed in C++, csrc/cpu/batchnorm_step.h; on the
+# numpy backend its own functions composed the same way), into outputs the caller allocated.
+# Not part of the public API.
 
-def batch_norm_trusted(x, gamma, beta, running_mean, running_var, training, momentum, eps, axis):
-    """batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=momentum,
-    eps=eps, axis=axis) for NumPy views of arguments batch_norm has accepted (a float
-    momentum)."""
-    ref = _arrays.trusted(x)
-    N, C, S, ax = bn_view(ref.shape, axis)
-    t = _arrays.trusted_or_none
-    return _batch_norm(ref, (N, C, S), ax, training, t(gamma), t(beta), t(running_mean), t(running_var), eps, None,
-                       momentum, None)
+def batch_norm_trusted(x, gamma, beta, running_mean, running_var, batch_stats, factor, eps, axis, y, mean, var):
+    """batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=factor, eps=eps,
+    axis=axis) in one backend call (``bn_forward``) for NumPy views of arguments batch_norm has
+    accepted: y and the (C,) float64 statistics it normalized with (``saved.mean``,
+    ``saved.var``) are written into the caller's arrays; ``batch_stats`` (training, or no
+    running statistics) updates the running statistics in place when given (pass None for
+    none), otherwise they are the statistics. The same bits as batch_norm."""
+    N, C, S = checked_bn_view(x.shape, axis)
+    backend_for(_arrays.trusted(x)).bn_forward(x, y, N, C, S, gamma, beta, running_mean, running_var, eps,
+                                               batch_stats, factor, False, mean, var)
 
 
-def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, *, count, eps, axis, batch_stats):
+def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, count, eps, axis, batch_stats, dx, dgamma, dbeta):
     """batch_norm_backward(dy, x, gamma, batch_norm_saved(x, mean, var, gamma, beta, count=count,
-    eps=eps, axis=axis, batch_stats=batch_stats)) for NumPy views of arguments those two
-    functions have accepted."""
-    ref = _arrays.trusted(x)
-    N, C, S, ax = bn_view(ref.shape, axis)
-    gamma_ref = _arrays.trusted_or_none(gamma)
+    eps=eps, axis=axis, batch_stats=batch_stats)) in one backend call (``bn_backward``) for NumPy
+    views of arguments those two functions have accepted, into the caller's dx and dgamma /
+    dbeta (None: not wanted; of the parameters' dtype). ``count`` None: N*S of x."""
+    N, C, S = checked_bn_view(x.shape, axis)
     count = float(N * S) if count is None else count
-    saved = _saved_state(ref, (N, C, S), ax, mean, var, count, gamma_ref, _arrays.trusted_or_none(beta), eps, None,
-                         batch_stats)
-    dy_ref = _arrays.trusted(dy)
-    _, red = _reduce(dy_ref, ref, saved)
-    return _grad_apply(dy_ref, ref, gamma_ref, saved, red)
+    backend_for(_arrays.trusted(x)).bn_backward(dy, x, dx, N, C, S, gamma, beta, mean, var, eps, count, batch_stats,
+                                                False, dgamma, dbeta)

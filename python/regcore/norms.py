@@ -24,7 +24,8 @@ from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, cast, check_backward_arrays, check_gamma_given_as_in_forward,
-                          check_param_dtype, host_or_library, shared_param_dtype, split_mean, xp_of)
+                          check_param_dtype, host_or_library, layer_coefficients, layer_grad_coefficients,
+                          shared_param_dtype, split_mean, xp_of)
 from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
@@ -211,9 +212,7 @@ def _layer_saved(ref, nshape, mean, var, gamma_ref, beta_ref, eps):
     T = ref.dtype
     CT = _dtypes.compute(T)   # the coefficients' dtype (float32 for 16-bit data), gamma/beta included
     R, L = _layer_view(ref, nshape)
-    rstd = 1.0 / xp_of(var).sqrt(var + eps)
-    mhi, mlo = split_mean(mean, CT)
-    rstd_t = cast(rstd, CT)
+    rstd, mhi, mlo, rstd_t = layer_coefficients(mean, var, eps, CT)
     # No affine: None, and every backend's kernels use 1 and 0 (nothing of the normalized size,
     # which is the input's size for one row, is allocated).
     g = None if gamma_ref is None else _flat(_compute_values(gamma_ref, CT), L)
@@ -279,9 +278,7 @@ def _layer_backward(dy_ref, x_ref, saved):
         _, col, col_t = _result(x_ref, (2, L), F64)
         be.ln_grad_reduce(dy_ref.target, x_ref.target, R, L, *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b),
                           row_t, col_t)
-        rs = saved.rstd
-        kb = cast(-(rs * rs * rs) * (row[:, 1] / L), CT)
-        kc = cast(-rs * (row[:, 0] / L), CT)
+        kb, kc = layer_grad_coefficients(saved.rstd, row, L, CT)
         be.ln_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, R, L,
                          *_kernel_args(x_ref, saved.mhi, saved.mlo, rstd_t, g, b, kb, kc))
     else:
@@ -488,16 +485,25 @@ def _instance_norm(ref, gamma_ref, beta_ref, rm, rv, training, eps, factor, num_
         return _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps, stats)
     y, saved = _grouped_forward("instance_norm", ref, C, gamma_ref, beta_ref, eps)
     # After the kernel (failures leave them untouched); an empty x has no statistics to average in.
-    if rm is not None and training and N > 0 and S > 0:
+    if rm is not None and training:
         if factor is None:
             factor = 1.0 / (num_batches_tracked + 1)
-        xp = xp_of(saved.mean)
-        bmean = xp.mean(xp.reshape(saved.mean, (N, C)), axis=0)
-        bvar = xp.mean(xp.reshape(saved.var, (N, C)) * (S / (S - 1)), axis=0)
-        be = backend_for(ref)
-        be.bn_running_update(host_or_library(rm), bmean, factor, rm.dtype)
-        be.bn_running_update(host_or_library(rv), bvar, factor, rv.dtype)
+        _instance_running_update(backend_for(ref), ref.shape, saved.mean, saved.var, host_or_library(rm),
+                                 host_or_library(rv), factor, rm.dtype)
     return y, saved
+
+
+def _instance_running_update(be, shape, mean, var, rm, rv, factor, dtype):
+    """Average the per-instance (mean, unbiased var) over the samples into the running
+    statistics (arrays to compute on, of ``dtype``), unless x is empty."""
+    N, C = shape[0], shape[1]
+    S = math.prod(shape[2:])
+    if N > 0 and S > 0:
+        xp = xp_of(mean)
+        bmean = xp.mean(xp.reshape(mean, (N, C)), axis=0)
+        bvar = xp.mean(xp.reshape(var, (N, C)) * (S / (S - 1)), axis=0)
+        be.bn_running_update(rm, bmean, factor, dtype)
+        be.bn_running_update(rv, bvar, factor, dtype)
 
 
 def instance_norm_backward(dy, x, gamma, saved):
@@ -516,30 +522,52 @@ def _trusted_params(gamma, beta):
     return _arrays.trusted_or_none(gamma), _arrays.trusted_or_none(beta)
 
 
-def layer_norm_trusted(x, gamma, beta, *, normalized_ndim, eps):
-    """layer_norm(x, gamma, beta, axes=(-normalized_ndim, ..., -1), eps=eps)."""
-    ref = _arrays.trusted(x)
-    return _layer_norm(ref, ref.shape[ref.ndim - normalized_ndim:], *_trusted_params(gamma, beta), eps)
+def layer_norm_trusted(x, gamma, beta, normalized_ndim, eps, y, mean, var):
+    """layer_norm(x, gamma, beta, axes=(-normalized_ndim, ..., -1), eps=eps) in one backend
+    call (``ln_forward``) into the caller's y and (R,) float64 mean, var: the same bits."""
+    R, L = _trusted_rows(x, normalized_ndim)
+    backend_for(_arrays.trusted(x)).ln_forward(x, y, R, L, gamma, beta, eps, mean, var)
 
 
-def layer_norm_backward_trusted(dy, x, gamma, beta, mean, var, *, normalized_ndim, eps):
-    """layer_norm_backward(dy, x, gamma, layer_norm_saved(x, mean, var, gamma, beta, ...))."""
-    ref = _arrays.trusted(x)
-    saved = _layer_saved(ref, ref.shape[ref.ndim - normalized_ndim:], mean, var, *_trusted_params(gamma, beta), eps)
-    return _layer_backward(_arrays.trusted(dy), ref, saved)
+def layer_norm_backward_trusted(dy, x, gamma, beta, mean, var, normalized_ndim, eps, dx, dgamma, dbeta):
+    """layer_norm_backward(dy, x, gamma, layer_norm_saved(x, mean, var, gamma, beta, ...)) in
+    one backend call (``ln_backward``) into the caller's dx and dgamma / dbeta (None: not
+    wanted; of the parameters' dtype)."""
+    R, L = _trusted_rows(x, normalized_ndim)
+    backend_for(_arrays.trusted(x)).ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta)
 
 
-def group_norm_trusted(x, groups, gamma, beta, *, eps):
-    """group_norm(x, groups, gamma, beta, eps=eps)."""
-    return _grouped_forward("group_norm", _arrays.trusted(x), groups, *_trusted_params(gamma, beta), eps)
+def _trusted_rows(x, k):
+    """(R, L) of the layer-norm view of x over its last k axes (_layer_view, for a NumPy view)."""
+    L = math.prod(x.shape[x.ndim - k:])
+    return (x.size // L if L else math.prod(x.shape[:x.ndim - k])), L
 
 
-def instance_norm_trusted(x, gamma, beta, running_mean, running_var, training, *, momentum, eps):
-    """instance_norm(x, gamma, beta, running_mean, running_var, training, momentum=momentum,
-    eps=eps) with a float momentum."""
+def group_norm_trusted(x, groups, gamma, beta, eps, y, mean, var):
+    """group_norm(x, groups, gamma, beta, eps=eps) in one backend call (``gn_forward``) into the
+    caller's y and (N*groups,) float64 mean, var: the same bits."""
+    be = backend_for(_arrays.trusted(x))
+    be.gn_forward(x, y, x.shape[0], x.shape[1], groups, math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
+
+
+def instance_norm_trusted(x, gamma, beta, running_mean, running_var, momentum, eps, y, mean, var):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training=True,
+    momentum=momentum, eps=eps) with a float momentum: the statistics of x, normalized in one
+    backend call (``gn_forward`` with a group per channel) into the caller's y and (N*C,) mean,
+    var, then the running statistics (None: none) updated in place. The same bits."""
+    be = backend_for(_arrays.trusted(x))
+    be.gn_forward(x, y, x.shape[0], x.shape[1], x.shape[1], math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
+    if running_mean is not None:
+        dtype = _dtypes.require_bfloat16() if running_mean.dtype == np.uint16 else running_mean.dtype
+        _instance_running_update(be, x.shape, mean, var, running_mean, running_var, momentum, dtype)
+
+
+def instance_norm_inference_trusted(x, gamma, beta, running_mean, running_var, *, eps):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training=False, eps=eps): the
+    running statistics normalize (the phase-by-phase path)."""
     t = _arrays.trusted_or_none
-    return _instance_norm(_arrays.trusted(x), t(gamma), t(beta), t(running_mean), t(running_var), training, eps,
-                          momentum, None)
+    return _instance_norm(_arrays.trusted(x), t(gamma), t(beta), t(running_mean), t(running_var), False, eps,
+                          None, None)
 
 
 def grouped_backward_trusted(kind, dy, x, gamma, beta, mean, var, *, groups, eps, batch_stats=True):

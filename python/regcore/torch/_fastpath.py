@@ -36,8 +36,8 @@ def _views_and_signature(args, overlap, classes):
         if isinstance(a, torch.Tensor):
             if not a.is_cpu:
                 return None
-            try:
-                v = a.detach().numpy()
+            try:   # (a tensor that requires grad is viewed through a detached alias)
+                v = (a.detach() if a.requires_grad else a).numpy()
             except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
                 return None
             views.append(v)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
 from ._fastpath import fast_kernel, probability
@@ -26,17 +27,24 @@ def _t(a):
 
 
 # (bfloat16 tensors never take the trusted paths: NumPy cannot view them, _fastpath.py)
-_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
-                np.dtype(np.float16): torch.float16}
-
-
 def _t_opt(a, like):
-    """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype."""
-    return torch.empty((0,), dtype=_TORCH_DTYPE[like.dtype]) if a is None else torch.from_numpy(a)
+    """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype (made
+    by NumPy: torch.empty's argument parsing costs several times as much)."""
+    return torch.from_numpy(np.empty((0,), like.dtype) if a is None else a)
 
 
 def _t_grads(dx, dw, db):
     return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
+
+
+def _grads_into(trusted, dy, x, w, b, mean, var, *extra):
+    """(dx, dweight or None, dbias or None) as NumPy arrays from a backward trusted entry point
+    that writes into the caller's outputs (the parameters' gradients take their dtype)."""
+    dx = _empty(x)
+    dw = None if w is None else _empty(w)
+    db = None if b is None else _empty(b)
+    trusted(dy, x, w, b, mean, var, *extra, dx, dw, db)
+    return dx, dw, db
 
 
 def _none(t):
@@ -79,6 +87,9 @@ def _grads_fake(dy, x, weight, bias):
             torch.empty_like(bias) if bias is not None else _none(x))
 
 
+CHECKED_BACKWARD = {}   # backward operator name -> its checked kernel (the tests compare the two paths)
+
+
 def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
     """``regcore::<name>(dy, x, weight?, bias?, mean, var, <extra>) -> (dx, dweight, dbias)``: the
     forward's saved state rebuilt by ``saved_of(x, weight, bias, mean, var, *extra)``, then the
@@ -86,6 +97,8 @@ def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
     NumPy views) is the array API's trusted twin of the two (_fastpath.py)."""
     def impl(dy, x, weight, bias, mean, var, *extra):
         return _grads(*backward_of(dy, x, weight, saved_of(x, weight, bias, mean, var, *extra)), x)
+
+    CHECKED_BACKWARD[name] = impl
 
     return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
                   f"{extra_schema}) -> (Tensor, Tensor, Tensor)",
@@ -128,14 +141,26 @@ def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps
     return _results(y, saved, rm, rv, x)
 
 
+def _empty(x):
+    """A new array shaped and typed as the NumPy view x: the array API's allocation of NumPy
+    outputs (large ones start on a cache line), which torch.from_numpy wraps without a copy."""
+    return _arrays._aligned_empty(x.shape, x.dtype)
+
+
+def _f64_empty(n):
+    return np.empty((n,), np.float64)
+
+
 def _bn_trusted(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    C = x.shape[axis]
+    y, mean, var = _empty(x), _f64_empty(C), _f64_empty(C)
     rm, rv = running_mean, running_var
-    if training and rm is not None:
+    if training and rm is not None:   # fresh copies: the operator mutates none of its inputs
         rm, rv = rm.copy(), rv.copy()
-    y, saved = _bn.batch_norm_trusted(x, weight, bias, rm, rv, training, momentum, eps, axis)
+    _bn.batch_norm_trusted(x, weight, bias, rm, rv, training or rm is None, momentum, eps, axis, y, mean, var)
     if not training:
         rm = rv = None
-    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
 
 
 def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
@@ -156,8 +181,8 @@ batch_norm_backward = _backward_op(
     lambda x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_saved(
         x, mean, var, w, b, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats),
     _bn.batch_norm_backward,
-    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_backward_trusted(
-        dy, x, w, b, mean, var, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats))
+    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _grads_into(
+        _bn.batch_norm_backward_trusted, dy, x, w, b, mean, var, _count(count), eps, axis, batch_stats))
 _norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
                lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
 
@@ -222,15 +247,18 @@ def _ln_impl(x, weight, bias, normalized_ndim, eps):
 
 
 def _rows(x, k):
+    """Rows of the layer-norm view (a tensor or a NumPy view)."""
     n = 1
-    for d in x.shape[:x.dim() - k]:
+    for d in x.shape[:len(x.shape) - k]:
         n *= d
     return n
 
 
 def _ln_trusted(x, weight, bias, normalized_ndim, eps):
-    y, saved = _norms.layer_norm_trusted(x, weight, bias, normalized_ndim=normalized_ndim, eps=eps)
-    return _t(y), _t(saved.mean), _t(saved.var)
+    R = _rows(x, normalized_ndim)
+    y, mean, var = _empty(x), _f64_empty(R), _f64_empty(R)
+    _norms.layer_norm_trusted(x, weight, bias, normalized_ndim, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
 
 
 layer_norm = define(
@@ -243,8 +271,8 @@ layer_norm_backward = _backward_op(
     "layer_norm_backward", "int normalized_ndim, float eps",
     lambda x, w, b, mean, var, k, eps: _norms.layer_norm_saved(x, mean, var, w, b, axes=_axes(k), eps=eps),
     _norms.layer_norm_backward,
-    lambda dy, x, w, b, mean, var, k, eps: _norms.layer_norm_backward_trusted(dy, x, w, b, mean, var,
-                                                                           normalized_ndim=k, eps=eps))
+    lambda dy, x, w, b, mean, var, k, eps: _grads_into(_norms.layer_norm_backward_trusted, dy, x, w, b, mean, var,
+                                                       k, eps))
 _norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
 
 
@@ -256,8 +284,9 @@ def _gn_impl(x, groups, weight, bias, eps):
 
 
 def _gn_trusted(x, groups, weight, bias, eps):
-    y, saved = _norms.group_norm_trusted(x, groups, weight, bias, eps=eps)
-    return _t(y), _t(saved.mean), _t(saved.var)
+    y, mean, var = _empty(x), _f64_empty(x.shape[0] * groups), _f64_empty(x.shape[0] * groups)
+    _norms.group_norm_trusted(x, groups, weight, bias, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
 
 
 group_norm = define(
@@ -289,13 +318,16 @@ def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, moment
 
 
 def _in_trusted(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    if not use_input_stats:   # inference with the running statistics
+        y, saved = _norms.instance_norm_inference_trusted(x, weight, bias, running_mean, running_var, eps=eps)
+        return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(None, x), _t_opt(None, x)
     rm, rv = running_mean, running_var
-    if use_input_stats and rm is not None:
+    if rm is not None:   # fresh copies: the operator mutates none of its inputs
         rm, rv = rm.copy(), rv.copy()
-    y, saved = _norms.instance_norm_trusted(x, weight, bias, rm, rv, use_input_stats, momentum=momentum, eps=eps)
-    if not use_input_stats:
-        rm = rv = None
-    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(rm, x), _t_opt(rv, x)
+    n = x.shape[0] * x.shape[1]
+    y, mean, var = _empty(x), _f64_empty(n), _f64_empty(n)
+    _norms.instance_norm_trusted(x, weight, bias, rm, rv, momentum, eps, y, mean, var)
+    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
 
 
 def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):

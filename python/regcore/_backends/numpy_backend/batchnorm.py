@@ -20,6 +20,11 @@ from ._half import store as _store
 from ..._norm_stats import coefficients as bn_coefficients  # noqa: F401
 from ..._norm_stats import grad_coefficients as bn_grad_coefficients  # noqa: F401
 from ..._norm_stats import running_update as bn_running_update  # noqa: F401
+from ... import _dtypes
+from ..._norm_stats import F64
+from ..._norm_stats import cast as _cast
+from ..._norm_stats import layer_coefficients as _layer_coefficients
+from ..._norm_stats import layer_grad_coefficients as _layer_grad_coefficients
 
 __all__ = ["bn_moments", "bn_normalize", "bn_grad_reduce", "bn_grad_apply", "bn_coefficients",
            "bn_grad_coefficients", "bn_running_update"]
@@ -111,3 +116,110 @@ def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
     xc = _row_center(x, R, L, mhi, mlo)
     ka = _per_element(gamma, rstd.dtype.type(1)) * rstd[:, None]
     _store(dx.reshape(R, L), (ka * _load(dy).reshape(R, L) + kb[:, None] * xc) + kc[:, None])
+
+
+# ------------------------------------------------------------------ one call per pass
+# The native CPU backend runs a whole normalization forward / backward in one call
+# (csrc/cpu/batchnorm_step.h, layernorm_step.h: the trusted entry points of batchnorm.py and
+# norms.py call it); here the same functions are this backend's passes and the per-channel
+# formulas of _norm_stats composed in the same order. Outputs are the caller's.
+__all__ += ["bn_forward", "bn_backward", "ln_forward", "ln_backward", "gn_forward"]
+
+
+def _data_dtype(a):
+    """The dtype an array holds (bfloat16 arrives as its uint16 view)."""
+    return _dtypes.require_bfloat16() if a.dtype == np.uint16 else a.dtype
+
+
+def _put(out, values):
+    """A float64 result rounded once into the caller's parameter-dtype array (as
+    batchnorm._place_like stores it); nothing when the caller wants none."""
+    if out is None:
+        return
+    flat = out.reshape(-1)
+    if out.dtype == np.uint16:
+        flat[...] = _cast(values, _dtypes.require_bfloat16()).view(np.uint16)
+    else:
+        flat[...] = values
+
+
+def bn_forward(x, y, N, C, S, gamma, beta, running_mean, running_var, eps, batch_stats, factor, relu, mean, var):
+    if not batch_stats:   # the running statistics are the statistics
+        mean[...] = _cast(running_mean, F64)
+        var[...] = _cast(running_var, F64)
+    else:
+        if C > 0 and N * S <= 1:
+            raise ValueError("x: expected more than one value per channel when training (batch statistics)")
+        st = np.empty((3, C), F64)
+        bn_moments(x, N, C, S, st)
+        n = float(st[0, 0]) if C > 0 else float(N * S)
+        mean[...] = st[1]
+        var[...] = st[2] / n
+    _, mhi, mlo, scale, shift = bn_coefficients(mean, var, gamma, beta, eps, _data_dtype(x))
+    bn_normalize(x, y, N, C, S, mhi, mlo, scale, shift, relu)
+    if batch_stats and running_mean is not None:
+        bn_running_update(running_mean, mean, factor, _data_dtype(running_mean))
+        bn_running_update(running_var, st[2] / (n - 1), factor, _data_dtype(running_var))
+
+
+def bn_backward(dy, x, dx, N, C, S, gamma, beta, mean, var, eps, count, batch_stats, relu, dgamma, dbeta):
+    dt = _data_dtype(x)
+    rstd, mhi, mlo, scale, shift = bn_coefficients(mean, var, gamma, beta, eps, dt)
+    red = np.empty((2, C), F64)
+    bn_grad_reduce(dy, x, N, C, S, mhi, mlo, scale, shift, relu, red)
+    ka, kb, kc, dg, db = bn_grad_coefficients(rstd, gamma, red, count, batch_stats, dt)
+    bn_grad_apply(dy, x, dx, N, C, S, mhi, mlo, scale, shift, ka, kb, kc, relu)
+    _put(dgamma, dg)
+    _put(dbeta, db)
+
+
+def _ln_params(gamma, beta, L, ct):
+    """gamma / beta as the kernels take them: L values of the compute type ``ct`` (or None)."""
+    return [None if p is None else (p if p.dtype == ct else _cast(p, ct)).reshape(L) for p in (gamma, beta)]
+
+
+def ln_forward(x, y, R, L, gamma, beta, eps, mean, var):
+    if R == 0 or L == 0:
+        mean[...] = 0.0
+        var[...] = 0.0
+        return
+    st = np.empty((3, R), F64)
+    bn_moments(x, 1, R, L, st)
+    mean[...] = st[1]
+    var[...] = st[2] / L
+    ct = _dtypes.compute(_data_dtype(x))
+    _, mhi, mlo, rstd_t = _layer_coefficients(mean, var, eps, ct)
+    ln_normalize(x, y, R, L, mhi, mlo, rstd_t, *_ln_params(gamma, beta, L, ct))
+
+
+def ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta):
+    col = np.zeros((2, L), F64)
+    if R and L:
+        ct = _dtypes.compute(_data_dtype(x))
+        rstd, mhi, mlo, rstd_t = _layer_coefficients(mean, var, eps, ct)
+        g, b = _ln_params(gamma, beta, L, ct)
+        row = np.empty((R, 2), F64)
+        ln_grad_reduce(dy, x, R, L, mhi, mlo, rstd_t, g, b, row, col)
+        kb, kc = _layer_grad_coefficients(rstd, row, L, ct)
+        ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd_t, g, b, kb, kc)
+    _put(dgamma, col[0])
+    _put(dbeta, col[1])
+
+
+def gn_forward(x, y, N, C, G, S, gamma, beta, eps, mean, var):
+    Cg = C // G
+    M, NG = Cg * S, N * G
+    if M == 0 or NG == 0:
+        mean[...] = 0.0
+        var[...] = 0.0
+        return
+    st = np.empty((3, NG), F64)
+    bn_moments(x, 1, NG, M, st)
+    mean[...] = st[1]
+    var[...] = st[2] / M
+    # each (n, c) takes its group's statistics and channel c's parameters (norms._grouped_saved)
+    per_nc = lambda v: np.repeat(v, Cg)   # noqa: E731  (N*G values -> N*C)
+    tile = lambda p: None if p is None else np.tile(p, N)   # noqa: E731  (C values -> N*C)
+    _, mhi, mlo, scale, shift = bn_coefficients(per_nc(mean), per_nc(var), tile(gamma), tile(beta), eps,
+                                                _data_dtype(x))
+    bn_normalize(x, y, 1, N * C, S, mhi, mlo, scale, shift, False)

@@ -142,8 +142,9 @@ def _on_device(input, **tensors):
     """Every given tensor on input's device: the dispatcher picks one kernel for all of them (a
     meta tensor among CPU tensors would route the call to the fake kernel), so this is checked
     here, by name, before the call."""
+    cpu = input.is_cpu   # CPU input: no device objects built (a few us a call)
     for name, t in tensors.items():
-        if t is not None and t.device != input.device:
+        if t is not None and (not t.is_cpu if cpu else t.device != input.device):
             raise ValueError(f"{name}: expected a tensor on {input.device} like input, got one on {t.device}")
 
 

@@ -245,14 +245,15 @@ REGCORE_HD VF32 vload(const bfloat16_t* p) {
   return VF32(_mm512_castsi512_ps(u));
 }
 // Round to nearest even WITHOUT the final shift: the bfloat16 result is the upper 16 bits of
-// each lane (the same formula as f32_to_bf16; a NaN lane becomes u with the quiet bit set, whose
-// upper half is f32_to_bf16's quiet NaN). One float compare finds the NaN lanes (a masked or),
-// and the caller picks the upper halves with one shuffle: the shift, the integer NaN test and
-// the 2-uop narrowing move it replaces made the store cost more than the arithmetic feeding it.
+// each lane (f32_to_bf16's formula, u + 0x7FFF + the kept part's lowest bit, the bit tested into
+// a mask and added under it; a NaN lane becomes u with the quiet bit set, whose upper half is
+// f32_to_bf16's quiet NaN). One float compare finds the NaN lanes, and the caller picks the upper
+// halves with one shuffle: the shift, the integer NaN test and the 2-uop narrowing move this
+// replaces made the store cost more than the arithmetic feeding it.
 REGCORE_HD __m512i bf16_round_hi(VF32 a) {
   const __m512i u = _mm512_castps_si512(a.v);
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), odd);
+  const __m512i b = _mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF));
+  const __m512i r = _mm512_mask_add_epi32(b, _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)), b, _mm512_set1_epi32(1));
   return _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
 }
 REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
@@ -268,10 +269,14 @@ REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
 // bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
 // arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN
 // with its payload kept, exactly as the quieting load would have: the results are the same bits
-// as with vload (the normalization kernels; elem_load stays the scalar reference).
+// as with vload (the normalization kernels; elem_load stays the scalar reference). One zeroing
+// word shuffle puts element j in the upper half of lane j (the lower halves stay zero).
 REGCORE_HD VF32 vload_arith(const bfloat16_t* p) {
-  return VF32(_mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16)));
+  const __m512i idx = _mm512_setr_epi32(0x00000000, 0x00010000, 0x00020000, 0x00030000, 0x00040000, 0x00050000,
+                                        0x00060000, 0x00070000, 0x00080000, 0x00090000, 0x000A0000, 0x000B0000,
+                                        0x000C0000, 0x000D0000, 0x000E0000, 0x000F0000);
+  const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return VF32(_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(__mmask32(0xAAAAAAAAu), idx, v)));
 }
 REGCORE_HD VF32 vload(const float16_t* p) {
   return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));

@@ -274,10 +274,21 @@ REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
   const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0xD8);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
 }
-// 2W consecutive elements from two vectors: one pack and one reorder for both.
+// f32_to_bf16's rounding of lanes that hold no NaN (bf16_round without the NaN blend).
+REGCORE_HD __m256i bf16_round_finite(VF32 a) {
+  const __m256i u = _mm256_castps_si256(a.v);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  return _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), odd), 16);
+}
+// 2W consecutive elements from two vectors: one pack and one reorder for both. One test for NaN
+// in either vector picks the rounding without the NaN blend (the usual case; the bits are the
+// same either way), which saves a third of the store's operations.
 REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
-  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_round(a), bf16_round(b)), 0xD8);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), packed);
+  const __m256 nan = _mm256_or_ps(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q), _mm256_cmp_ps(b.v, b.v, _CMP_UNORD_Q));
+  const bool any_nan = _mm256_movemask_ps(nan) != 0;
+  const __m256i ra = any_nan ? bf16_round(a) : bf16_round_finite(a);
+  const __m256i rb = any_nan ? bf16_round(b) : bf16_round_finite(b);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_permute4x64_epi64(_mm256_packus_epi32(ra, rb), 0xD8));
 }
 // bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
 // arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN

@@ -4,6 +4,7 @@ vectors: the 16-bit passes store two vectors at a time), and 16-bit inputs holdi
 +-inf, quiet and signalling NaNs and -0, with outputs that round to 16-bit subnormals and
 overflow to inf. Both formats.
 
+* float32 parameters holding a NaN with low payload bits set (the rounding store keeps it a NaN);
 * every ISA level gives the scalar level's bits (the NumPy backend's too for the element passes,
   which take the same statistics), NaN payloads aside (docs/precision.md);
 * on finite data, a float64 oracle within the bound docs/precision.md states (the helpers of
@@ -56,14 +57,22 @@ def _canon(a):
     return a.view(np.uint8)
 
 
-def _gamma(C, T, kind, rng):
-    """Parameters with one channel scaled down to 16-bit subnormal outputs and one up to inf."""
+# A float32 NaN whose low 16 bits are set: the rounding store must keep it a NaN (adding the
+# rounding bias to its bits would carry into the sign and give -0).
+NAN32 = np.array([0x7FFFFFFF], np.uint32).view(np.float32)[0]
+
+
+def _gamma(C, T, kind, rng, special=False):
+    """Parameters with one channel scaled down to 16-bit subnormal outputs and one up to inf
+    (special, float32 parameters: one channel's gamma the NaN above)."""
     g, b, _, _ = params(C, T, kind, rng)
     tiny, huge = (1e-38, 3e38) if T == BF16 else (2e-6, 6e4)
     g = g.astype(np.float32)
     g[0] = tiny
     if C > 2:
         g[-1] = huge
+    if special and kind == "mixed" and C > 1:
+        g[1] = NAN32
     return g.astype(g.dtype if kind == "mixed" else T), b
 
 
@@ -87,7 +96,7 @@ def test_batch_norm_lanes_match_scalar(fmt, kind, special):
     for shape, axis in cases:
         C = shape[axis % len(shape)]
         x, dy = _data(shape, T, rng, special), _data(shape, T, rng, special)
-        g, b = _gamma(C, T, kind, rng)
+        g, b = _gamma(C, T, kind, rng, special)
         with cpu_backend("cpu-scalar"):
             ref = [_canon(a) for a in _bn_all(x, dy, g, b, axis)]
             stats = rc.batch_norm_stats(x, axis=axis)
@@ -149,6 +158,8 @@ def test_layer_norm_lanes_match_scalar(fmt, affine, special):
         if affine:
             g = (rng.standard_normal(L) + 1).astype(np.float32)
             g[0] = 1e-38 if T == BF16 else 2e-6
+            if special and L > 1:
+                g[1] = NAN32
             b = rng.standard_normal(L).astype(np.float32)
         outs = []
         for name in BACKENDS[1:]:

@@ -60,9 +60,9 @@ REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
   hi = vload_f64(p + REGCORE_SIMD_W / 2);
 }
 REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
-// 16-bit data: float32 lanes first (exact), then float64.
+// 16-bit data: float32 lanes first (exact), then float64 (vload_arith: the widening quiets a NaN).
 template <class H> REGCORE_HD void load_wide_half(const H* p, VF64& lo, VF64& hi) {
-  const VF32 v = vload(p);
+  const VF32 v = vload_arith(p);
   lo = widen_lo(v);
   hi = widen_hi(v);
 }
@@ -152,7 +152,7 @@ template <int kColBlock, class T>
 void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1, double* s_out, double* q_out) {
   constexpr int64_t L = lanes<T>::n;
   VF64 k[2 * kColBlock], s[2 * kColBlock], q[2 * kColBlock];
-  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload(x + c + b * L));  // row 0
+  for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload_arith(x + c + b * L));  // row 0
   for (auto& v : s) v = VF64(0.0);
   for (auto& v : q) v = VF64(0.0);
   for (int64_t r = r0; r < r1; ++r) {
@@ -226,7 +226,10 @@ void span_normalize(const T* x, T* y, int64_t len, compute_t<T> mhi, compute_t<T
     for (const int64_t h = head_to_align(y, len); k < h; ++k)
       elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
-  for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload(x + k), vmhi, vmlo, vsc, vsh, R));
+  for (; k + kPair<T> <= len; k += 2 * L)
+    vstore2(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R),
+              bn_normalize(vload_arith(x + k + L), vmhi, vmlo, vsc, vsh, R));
+  for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R));
 #endif
   for (; k < len; ++k) elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
 }
@@ -246,9 +249,11 @@ void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoe
     int64_t c = 0;
 #if REGCORE_SIMD_W > 1
     constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L)
-      vput<NT>(yr + c, bn_normalize(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c),
-                                    vload(k.scale + c), vload(k.shift + c), R));
+    const auto at = [&](int64_t j) {
+      return bn_normalize(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j), vload(k.scale + j), vload(k.shift + j), R);
+    };
+    for (; c + kPair<T> <= C; c += 2 * L) vstore2(yr + c, at(c), at(c + L));
+    for (; c + L <= C; c += L) vput<NT>(yr + c, at(c));
 #endif
     for (; c < C; ++c) elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
   }
@@ -304,17 +309,17 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
   constexpr int64_t L = lanes<T>::n;
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
   for (; k + 2 * L <= len; k += 2 * L) {
-    const V xc0 = bn_center(vload(x + k), vmhi, vmlo), xc1 = bn_center(vload(x + k + L), vmhi, vmlo);
-    const V d0 = bn_masked_dy(vload(dy + k), xc0, vsc, vsh, R);
-    const V d1 = bn_masked_dy(vload(dy + k + L), xc1, vsc, vsh, R);
+    const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
+    const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+    const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
     acc_add(A.a0, A.a1, d0);
     acc_add(A.a2, A.a3, d1);
     acc_mul(B.a0, B.a1, d0, xc0);
     acc_mul(B.a2, B.a3, d1, xc1);
   }
   for (; k + L <= len; k += L) {
-    const V xc = bn_center(vload(x + k), vmhi, vmlo);
-    const V d = bn_masked_dy(vload(dy + k), xc, vsc, vsh, R);
+    const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
+    const V d = bn_masked_dy(vload_arith(dy + k), xc, vsc, vsh, R);
     acc_add(A.a0, A.a1, d);
     acc_mul(B.a0, B.a1, d, xc);
   }
@@ -362,8 +367,8 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
     const T* dr = dy + r * C + c;
     for (int b = 0; b < B; ++b) {
       const int64_t j = c + b * L;
-      const V xc = bn_center(vload(xr + b * L), vload(k.mhi + j), vload(k.mlo + j));
-      const V d = bn_masked_dy(vload(dr + b * L), xc, vload(k.scale + j), vload(k.shift + j), R);
+      const V xc = bn_center(vload_arith(xr + b * L), vload(k.mhi + j), vload(k.mlo + j));
+      const V d = bn_masked_dy(vload_arith(dr + b * L), xc, vload(k.scale + j), vload(k.shift + j), R);
       acc_add(a[2 * b], a[2 * b + 1], d);
       acc_mul(m[2 * b], m[2 * b + 1], d, xc);
     }
@@ -419,11 +424,12 @@ void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, compute_t<T> m
       elem_store(dx + k, bn_backward_dx(bn_masked_dy(elem_load(dy + k), xc, sc, sh, R), xc, ka, kb, kc));
     }
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh), vka(ka), vkb(kb), vkc(kc);
-  for (; k + L <= len; k += L) {
-    const V xc = bn_center(vload(x + k), vmhi, vmlo);
-    const V d = bn_masked_dy(vload(dy + k), xc, vsc, vsh, R);
-    vput<NT>(dx + k, bn_backward_dx(d, xc, vka, vkb, vkc));
-  }
+  const auto at = [&](int64_t j) {
+    const V xc = bn_center(vload_arith(x + j), vmhi, vmlo);
+    return bn_backward_dx(bn_masked_dy(vload_arith(dy + j), xc, vsc, vsh, R), xc, vka, vkb, vkc);
+  };
+  for (; k + kPair<T> <= len; k += 2 * L) vstore2(dx + k, at(k), at(k + L));
+  for (; k + L <= len; k += L) vput<NT>(dx + k, at(k));
 #endif
   for (; k < len; ++k) {
     const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
@@ -456,11 +462,13 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
 #if REGCORE_SIMD_W > 1
     using V = typename lanes<T>::V;
     constexpr int64_t L = lanes<T>::n;
-    for (; c + L <= C; c += L) {
-      const V xc = bn_center(vload(xr + c), vload(k.mhi + c), vload(k.mlo + c));
-      const V d = bn_masked_dy(vload(dr + c), xc, vload(k.scale + c), vload(k.shift + c), R);
-      vput<NT>(or_ + c, bn_backward_dx(d, xc, vload(g.ka + c), vload(g.kb + c), vload(g.kc + c)));
-    }
+    const auto at = [&](int64_t j) {
+      const V xc = bn_center(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j));
+      const V d = bn_masked_dy(vload_arith(dr + j), xc, vload(k.scale + j), vload(k.shift + j), R);
+      return bn_backward_dx(d, xc, vload(g.ka + j), vload(g.kb + j), vload(g.kc + j));
+    };
+    for (; c + kPair<T> <= C; c += 2 * L) vstore2(or_ + c, at(c), at(c + L));
+    for (; c + L <= C; c += L) vput<NT>(or_ + c, at(c));
 #endif
     for (; c < C; ++c) {
       const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);

@@ -40,8 +40,11 @@ void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<com
     using V = typename lanes<T>::V;
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs);
-    for (; l + W <= L; l += W)
-      vstore(yr + l, ln_normalize(vload(xr + l), vmhi, vmlo, vrs, vg_at(k.gamma, l), vb_at(k.beta, l)));
+    const auto at = [&](int64_t j) {
+      return ln_normalize(vload_arith(xr + j), vmhi, vmlo, vrs, vg_at(k.gamma, j), vb_at(k.beta, j));
+    };
+    for (; l + kPair<T> <= L; l += 2 * W) vstore2(yr + l, at(l), at(l + W));
+    for (; l + W <= L; l += W) vstore(yr + l, at(l));
 #endif
     for (; l < L; ++l)
       elem_store(yr + l, ln_normalize(elem_load(xr + l), mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l)));
@@ -63,8 +66,8 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs);
     for (; l + W <= L; l += W) {
-      const V xc = bn_center(vload(xr + l), vmhi, vmlo);
-      const V d = vload(dr + l);
+      const V xc = bn_center(vload_arith(xr + l), vmhi, vmlo);
+      const V d = vload_arith(dr + l);
       const V gd = vg_at(k.gamma, l) * d;
       acc_add(A.a0, A.a1, gd);
       acc_mul(B.a0, B.a1, gd, xc);
@@ -100,9 +103,11 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
     using V = typename lanes<T>::V;
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs), vb(b), vc(c);
-    for (; l + W <= L; l += W)
-      vstore(o + l, ln_backward_dx(vload(dr + l), bn_center(vload(xr + l), vmhi, vmlo), vg_at(k.gamma, l),
-                                   vrs, vb, vc));
+    const auto at = [&](int64_t j) {
+      return ln_backward_dx(vload_arith(dr + j), bn_center(vload_arith(xr + j), vmhi, vmlo), vg_at(k.gamma, j), vrs, vb, vc);
+    };
+    for (; l + kPair<T> <= L; l += 2 * W) vstore2(o + l, at(l), at(l + W));
+    for (; l + W <= L; l += W) vstore(o + l, at(l));
 #endif
     for (; l < L; ++l)
       elem_store(o + l, ln_backward_dx(elem_load(dr + l), bn_center(elem_load(xr + l), mhi, mlo), gamma_at(k.gamma, l),

@@ -11,6 +11,12 @@ template <> struct lanes<double> { using V = VF64; static constexpr int64_t n = 
 // 16-bit storage: W elements load into one float32 vector (vload widens, vstore rounds).
 template <> struct lanes<bfloat16_t> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
 template <> struct lanes<float16_t> { using V = VF32; static constexpr int64_t n = REGCORE_SIMD_W; };
+// Elementwise passes write 16-bit outputs two vectors at a time (vstore2 narrows both with one
+// shuffle); kPair<T> is the length such a step needs: 2W for the 16-bit formats, never reached
+// for float32 / float64, which keep their one-vector loop (unrolled by two, the float32
+// normalize ran 1.6x slower). Loads in these kernels are vload_arith: every loaded value goes
+// through float arithmetic (or the float64 widening) before anything is stored.
+template <class T> constexpr int64_t kPair = sizeof(T) == 2 ? 2 * lanes<T>::n : int64_t(1) << 62;
 
 double hsum(VF64 a) {
   double t[REGCORE_SIMD_W / 2];

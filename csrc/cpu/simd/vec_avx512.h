@@ -244,13 +244,39 @@ REGCORE_HD VF32 vload(const bfloat16_t* p) {
   u = _mm512_mask_or_epi32(u, nan, u, _mm512_set1_epi32(0x00400000));
   return VF32(_mm512_castsi512_ps(u));
 }
-REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
+// Round to nearest even WITHOUT the final shift: the bfloat16 result is the upper 16 bits of
+// each lane (f32_to_bf16's formula, u + 0x7FFF + the kept part's lowest bit, the bit tested into
+// a mask and added under it; a NaN lane becomes u with the quiet bit set, whose upper half is
+// f32_to_bf16's quiet NaN). One float compare finds the NaN lanes, and the caller picks the upper
+// halves with one shuffle: the shift, the integer NaN test and the 2-uop narrowing move this
+// replaces made the store cost more than the arithmetic feeding it.
+REGCORE_HD __m512i bf16_round_hi(VF32 a) {
   const __m512i u = _mm512_castps_si512(a.v);
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), odd), 16);
-  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
-  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  const __m512i b = _mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF));
+  const __m512i r = _mm512_mask_add_epi32(b, _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)), b, _mm512_set1_epi32(1));
+  return _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
+}
+REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_round_hi(a), 16)));
+}
+// 2W consecutive elements from two vectors: one word shuffle takes the upper halves of both.
+REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
+  const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
+                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
+                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
+  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(bf16_round_hi(a), idx, bf16_round_hi(b)));
+}
+// bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
+// arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN
+// with its payload kept, exactly as the quieting load would have: the results are the same bits
+// as with vload (the normalization kernels; elem_load stays the scalar reference). One zeroing
+// word shuffle puts element j in the upper half of lane j (the lower halves stay zero).
+REGCORE_HD VF32 vload_arith(const bfloat16_t* p) {
+  const __m512i idx = _mm512_setr_epi32(0x00000000, 0x00010000, 0x00020000, 0x00030000, 0x00040000, 0x00050000,
+                                        0x00060000, 0x00070000, 0x00080000, 0x00090000, 0x000A0000, 0x000B0000,
+                                        0x000C0000, 0x000D0000, 0x000E0000, 0x000F0000);
+  const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return VF32(_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(__mmask32(0xAAAAAAAAu), idx, v)));
 }
 REGCORE_HD VF32 vload(const float16_t* p) {
   return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
@@ -258,4 +284,13 @@ REGCORE_HD VF32 vload(const float16_t* p) {
 REGCORE_HD void vstore(float16_t* p, VF32 a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
 }
+REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
+  _mm512_storeu_si512(p, _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)),
+                                            _mm512_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), 1));
+}
+REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
+REGCORE_HD VF32 vload_arith(const float* p) { return vload(p); }
+REGCORE_HD VF64 vload_arith(const double* p) { return vload(p); }
+REGCORE_HD void vstore2(float* p, VF32 a, VF32 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W, b); }
+REGCORE_HD void vstore2(double* p, VF64 a, VF64 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W / 2, b); }
 REGCORE_CORE_END

@@ -75,10 +75,16 @@ def pytest_collection_finish(session):
         start_builds(_harness_cache(session.config), sorted(needed))
 
 
-def pytest_sessionfinish(session):
-    from _cuda_sim import stop_builds
+def pytest_sessionfinish(session, exitstatus):
+    """A session that stops early (Ctrl-C, -x, --maxfail) ends its background builds. One that
+    ran to its end lets them finish: under pytest-xdist a worker whose share of the tests is done
+    may hold the lock of a build that another worker's harness tests are waiting for."""
+    import _cuda_sim
 
-    stop_builds()
+    if exitstatus != pytest.ExitCode.INTERRUPTED and not (session.shouldstop or session.shouldfail):
+        for build in list(_cuda_sim._pending.values()):
+            build.exception()            # waits; a failed build was reported by the tests using it
+    _cuda_sim.stop_builds()
 
 
 def _harness_build(request, name):

@@ -2,8 +2,8 @@
 it names, ends with the summary, writes --json where asked, runs a kernel of every family, refuses
 bad options, and Ctrl-C stops it cleanly with what was measured saved.
 
-One `python -m regcore.bench --quick` process (a module fixture) serves every test that reads a
-complete run: each such process costs seconds of interpreter, import and copy-baseline time on
+One `python -m regcore.bench --quick` process (made once per session) serves every test that
+reads a complete run: each such process costs seconds of interpreter, import and copy-baseline time on
 2 cores, whatever it measures."""
 import json
 import os
@@ -30,24 +30,29 @@ FILTER = ("random.uniform:float32,init.trunc_normal:float32,dropout.forward_bits
           "batchnorm.inference_nc:float32,sgd.momentum_wd:float32")
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """(completed process, working directory, the --json report) of one quick run over FILTER."""
-    cwd = tmp_path_factory.mktemp("bench-cli")
-    path = cwd / "bench.json"
+def _quick_run(folder):
     proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", "--filter", FILTER,
-                           "--no-progress", "--json", str(path)],
-                          cwd=cwd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return proc, cwd, json.loads(path.read_text())
+                           "--no-progress", "--json", str(folder / "bench.json")],
+                          cwd=folder, capture_output=True, text=True, timeout=600)
+    for name, text in (("stdout", proc.stdout), ("stderr", proc.stderr), ("returncode", str(proc.returncode))):
+        (folder / f"{name}.txt").write_text(text)
+
+
+@pytest.fixture
+def quick_run(once):
+    """(stdout, working directory, the --json report) of one quick run over FILTER, made once per
+    test session (also under pytest-xdist: the first worker to ask runs it, the others read it)."""
+    folder = once("bench-cli-quick-run", _quick_run)
+    assert (folder / "returncode.txt").read_text() == "0", (folder / "stderr.txt").read_text()
+    return (folder / "stdout.txt").read_text(), folder, json.loads((folder / "bench.json").read_text())
 
 
 @native
 @plot
 def test_cli_writes_its_three_files_and_names_the_folder(quick_run):
-    out, cwd, _ = quick_run
-    m = re.search(r"^report: (\S+?)/? \(report\.json, report\.md, report\.png\)$", out.stdout, re.M)
-    assert m, out.stdout[-2000:]
+    stdout, cwd, _ = quick_run
+    m = re.search(r"^report: (\S+?)/? \(report\.json, report\.md, report\.png\)$", stdout, re.M)
+    assert m, stdout[-2000:]
     folder = os.path.join(cwd, m.group(1))
     assert os.path.dirname(os.path.relpath(folder, cwd)) == "bench-results"
     for name in ("report.json", "report.md", "report.png"):
@@ -57,15 +62,15 @@ def test_cli_writes_its_three_files_and_names_the_folder(quick_run):
     # the summary comes last, before the path: the headline row of random.uniform float32 is its
     # largest quick size at the most threads
     most = max(rep["options"]["threads"])
-    tail = out.stdout[out.stdout.rindex("summary ("):]
+    tail = stdout[stdout.rindex("summary ("):]
     assert re.search(rf"^random\s+uniform\s+1M\s+float32\s+{most}\s", tail, re.M), tail
     with open(os.path.join(folder, "report.md")) as f:
         assert f.read().startswith("### Summary")
 
 
 def test_cli_quick_json(quick_run):
-    out, _, rep = quick_run
-    assert "random.uniform" in out.stdout
+    stdout, _, rep = quick_run
+    assert "random.uniform" in stdout
     assert rep["schema"] == _runner.SCHEMA
     assert set(rep) >= {"created", "elapsed_s", "machine", "options", "baseline", "results", "skipped"}
     assert rep["options"]["quick"] is True and rep["options"]["filter"] == FILTER

@@ -107,7 +107,8 @@ class _Runner:
 
 @pytest.fixture(scope="module")
 def runners(tmp_path_factory):
-    """A runner per set of preloaded modules, started on first use, ended with the module."""
+    """A runner per set of preloaded modules, started on first use, ended with the module (under
+    pytest-xdist, one per worker that runs blocks of its kind)."""
     started = {}
 
     def get(modules):

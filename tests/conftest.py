@@ -1,8 +1,11 @@
 """Fixtures any family's tests can reuse: run a test at every ISA level, on every CPU backend
 (numpy + native at each ISA level), or at 1 and 2 threads, restoring the previous setting; and the
-builds of the CUDA sources executed on the CPU (started in the background, cached)."""
+builds of the CUDA sources executed on the CPU (started in the background, cached); ``once``, for
+a subprocess run several tests read, made once per session also under pytest-xdist."""
 from __future__ import annotations
 
+import fcntl
+import os
 import pathlib
 import shutil
 import tempfile
@@ -37,6 +40,29 @@ def threads(request):
         yield request.param
 
 
+@pytest.fixture(scope="session")
+def once(tmp_path_factory):
+    """once(name, make) -> a folder that make(folder) filled, once per test session: under
+    pytest-xdist the first worker to ask makes it (the others wait on a file lock) and all read it.
+    For the expensive subprocess runs several tests read (a benchmark run of the command line)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):   # basetemp/popen-gwN: the parent is the session's
+        root = root.parent
+
+    def get(name, make):
+        folder = root / f"once-{name}"
+        with open(root / f"once-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / ".done").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                (folder / ".done").touch()
+        return folder
+
+    return get
+
+
 # The CUDA-on-CPU harness (tests/cuda_on_cpu/, tests/_cuda_sim.py) is compiled twice: plain (the
 # check binary and _regcore_cuda_sim) and under the sanitizers, minutes of compiler time on 2 cores.
 # Both builds start in the background as soon as the collected tests are known to need them, so
@@ -68,6 +94,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
     needed = set().union(*(_builds_needed(item) for item in session.items)) if session.items else set()
     if needed and shutil.which("g++") is not None:
         from _cuda_sim import start_builds
@@ -75,10 +103,16 @@ def pytest_collection_finish(session):
         start_builds(_harness_cache(session.config), sorted(needed))
 
 
-def pytest_sessionfinish(session):
-    from _cuda_sim import stop_builds
+def pytest_sessionfinish(session, exitstatus):
+    """A session that stops early (Ctrl-C, -x, --maxfail) ends its background builds. One that
+    ran to its end lets them finish: under pytest-xdist a worker whose share of the tests is done
+    may hold the lock of a build that another worker's harness tests are waiting for."""
+    import _cuda_sim
 
-    stop_builds()
+    if exitstatus != pytest.ExitCode.INTERRUPTED and not (session.shouldstop or session.shouldfail):
+        for build in list(_cuda_sim._pending.values()):
+            build.exception()            # waits; a failed build was reported by the tests using it
+    _cuda_sim.stop_builds()
 
 
 def _harness_build(request, name):

@@ -2,10 +2,7 @@
 documented structure. No timing assertions (figures on a shared machine prove nothing)."""
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,17 +12,12 @@ from regcore import _native
 from regcore.bench import Options, _report, _runner, _torch
 from regcore.bench import run as bench_run
 
+from _bench_report import FAMILIES, check_row
+
 native = pytest.mark.skipif(_native.cpu is None, reason="native CPU module not built")
 
-ROW_KEYS = {
-    "id", "name", "family", "kernel", "dtype", "n", "shape", "impl", "backend", "label", "device",
-    "isa", "threads", "timing", "median_s", "min_s", "max_s", "times_s", "inner", "min_bytes",
-    "bytes_formula", "state_bytes", "state_formula", "items", "gbps", "items_per_s", "copy_gbps",
-    "pct_copy", "speedup",
-}
 CASE_KEYS = {"id", "name", "family", "kernel", "dtype", "backend", "uses_isa", "bytes_formula",
              "state_formula", "items", "sizes", "quick_sizes", "shape"}
-FAMILIES = {"random", "init", "dropout", "batchnorm", "sgd"}
 
 
 def _tiny_n(case) -> int:
@@ -143,26 +135,13 @@ def tiny_report():
                              progress=False))
 
 
-def _check_row(r):
-    assert ROW_KEYS <= set(r), ROW_KEYS - set(r)
-    assert r["impl"] in ("regcore", "peer")
-    assert r["median_s"] > 0 and r["min_s"] <= r["median_s"] <= r["max_s"]
-    assert r["timing"] in ("native", "python") or r["timing"].startswith("native-")
-    assert r["shape"] and math.prod(r["shape"]) == r["n"]
-    if r["min_bytes"] is not None:
-        assert math.isclose(r["gbps"], r["min_bytes"] / r["median_s"] / 1e9)
-    assert math.isclose(r["items_per_s"], r["n"] / r["median_s"])
-    if r["pct_copy"] is not None:
-        assert math.isclose(r["pct_copy"], 100 * r["gbps"] / r["copy_gbps"])
-
-
 def test_report_structure(tiny_report):
     rep = tiny_report
     assert rep["schema"] == _runner.SCHEMA
     assert {"cpu_model", "logical_cpus", "isa_levels", "numpy", "torch", "regcore"} <= set(rep["machine"])
     assert rep["options"]["sizes"] == [4096] and rep["options"]["threads"] == [1]
     for r in rep["results"]:
-        _check_row(r)
+        check_row(r)
         if r["impl"] == "regcore":
             assert set(r["speedup"]) <= {p["backend"] for p in rep["results"] if p["impl"] == "peer"}
             assert all(v > 0 for v in r["speedup"].values())
@@ -231,21 +210,6 @@ def test_unmerged_family_is_skipped_with_reason():
         assert any(s["name"] == name and "init" in s["reason"] for s in skipped)
 
 
-def test_cli_quick_json(tmp_path):
-    path = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", "--filter", "random",
-                           "--json", str(path)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert "random.uniform" in proc.stdout
-    rep = json.loads(path.read_text())
-    assert rep["schema"] == _runner.SCHEMA
-    assert set(rep) >= {"created", "elapsed_s", "machine", "options", "baseline", "results", "skipped"}
-    assert rep["options"]["quick"] is True and rep["options"]["filter"] == "random"
-    assert rep["results"] and all(r["family"] == "random" for r in rep["results"])
-    for r in rep["results"]:
-        _check_row(r)
-
-
 def test_default_plan_without_ml_dtypes_skips_bfloat16_rows(monkeypatch):
     """The main job on a machine without ml_dtypes: its bfloat16 rows are skipped with the
     reason, not a TypeError from NumPy (which knows no bfloat16 without it)."""
@@ -266,28 +230,6 @@ def test_quick_run_plans_every_family():
     for (name, dtype, dev) in _runner.native_cases():
         if dev == "cpu":
             assert (name, dtype) in planned
-
-
-def test_cli_quick_every_family(tmp_path):
-    path = tmp_path / "bench.json"
-    kernels = ("random.uniform:float32,init.trunc_normal:float32,dropout.forward_bits:float32,"
-               "batchnorm.inference_nc:float32,sgd.momentum_wd:float32")
-    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", "--threads", "1",
-                           "--filter", kernels, "--json", str(path)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    rep = json.loads(path.read_text())
-    assert {r["family"] for r in rep["results"]} == FAMILIES
-    for r in rep["results"]:
-        _check_row(r)
-
-
-@pytest.mark.parametrize("args", [["--threads", "0"], ["--sizes", "12Q"], ["--isa", "sse9"]])
-def test_cli_rejects_bad_options(args):
-    proc = subprocess.run([sys.executable, "-m", "regcore.bench", "--quick", *args],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr
 
 
 cuda_module = pytest.mark.skipif(_native.cuda is None or not hasattr(_native.cuda, "bench_cases"),

@@ -22,3 +22,19 @@ def cuda_available() -> bool:
 
 
 requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no CUDA device or no CUDA build")
+
+
+def no_compile_caches():
+    """A context with no compiled-graph caches from earlier runs: a cached graph records the
+    operators' argument lists of the regcore version that compiled it, not this one's. (torch
+    releases before 2.6 have no AOT autograd cache to turn off.)"""
+    import contextlib
+
+    import torch._functorch.config as aot_config
+    import torch._inductor.config as inductor_config
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(inductor_config.patch(fx_graph_cache=False))
+    if hasattr(aot_config, "enable_autograd_cache"):
+        stack.enter_context(aot_config.patch(enable_autograd_cache=False))
+    return stack

@@ -14,6 +14,7 @@ import regcore as rc  # noqa: E402
 import regcore.torch as rct  # noqa: E402
 from regcore.torch.optim import swa_utils  # noqa: E402
 from torch.optim import swa_utils as tswa  # noqa: E402
+from _torch_helpers import no_compile_caches  # noqa: E402
 
 
 def small_net(seed=0, dtype=torch.float32):
@@ -287,10 +288,7 @@ def test_fused_update_compiles_without_graph_breaks():
         torch.ops.regcore.ema_update_(avgs, params, 0.9)
         torch.ops.regcore.swa_update_(avgs, params, 3)
 
-    import torch._functorch.config as aot_config
-    import torch._inductor.config as inductor_config
-
-    with inductor_config.patch(fx_graph_cache=False), aot_config.patch(enable_autograd_cache=False):
+    with no_compile_caches():
         torch.compile(step, fullgraph=True)(a, p)
     step(b, p)
     for x, y in zip(a, b):

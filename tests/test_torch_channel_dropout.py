@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from _torch_helpers import rct, seed_offset, torch
+from _torch_helpers import no_compile_caches, rct, seed_offset, torch
 
 import regcore as rc
 
@@ -227,9 +227,6 @@ def test_torch_parity_alpha_dropout_moments():
 def test_fullgraph_compile_matches_eager():
     """torch.compile(fullgraph=True) of a small SELU / conv net with every new module: no graph
     break, the same outputs and gradients as eager for the same torch seed (one compilation)."""
-    import torch._functorch.config as aot_config
-    import torch._inductor.config as inductor_config
-
     nn = torch.nn
     torch._dynamo.reset()
     torch.manual_seed(0)
@@ -237,7 +234,7 @@ def test_fullgraph_compile_matches_eager():
                           rct.nn.FeatureAlphaDropout(0.2), nn.Flatten(), rct.nn.AlphaDropout(0.1),
                           nn.Linear(8 * 5 * 5, 4))
     x = torch.randn(4, 3, 5, 5)
-    with inductor_config.patch(fx_graph_cache=False), aot_config.patch(enable_autograd_cache=False):
+    with no_compile_caches():
         explanation = torch._dynamo.explain(model)(x)
         assert explanation.graph_break_count == 0 and explanation.graph_count == 1
         compiled = torch.compile(model, fullgraph=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from _torch_helpers import rct, torch
+from _torch_helpers import no_compile_caches, rct, torch
 
 nn = torch.nn
 
@@ -26,12 +26,8 @@ def _cnn():
 
 @pytest.fixture
 def fresh_compile():
-    """No compiled-graph caches from earlier runs: a cached graph records the operators' argument
-    lists of the regcore version that compiled it, not this one's."""
-    import torch._functorch.config as aot_config
-    import torch._inductor.config as inductor_config
-
-    with inductor_config.patch(fx_graph_cache=False), aot_config.patch(enable_autograd_cache=False):
+    """No compiled-graph caches from earlier runs (no_compile_caches)."""
+    with no_compile_caches():
         yield
 
 

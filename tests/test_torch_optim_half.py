@@ -187,16 +187,23 @@ def test_mixed_float32_and_bf16_parameters_in_one_group():
     assert "master_param" in opt.state[a] and "master_param" not in opt.state[b]
 
 
-def test_refusals_name_both_and_write_nothing():
+def test_a_gradient_of_another_16_bit_dtype_is_refused_naming_grad_and_nothing_written():
     p = torch.randn(4, 3).to(torch.bfloat16)
     if hasattr(p, "grad_dtype"):   # newer torch refuses such a gradient unless told otherwise
         p.grad_dtype = None
-    p.grad = torch.randn(4, 3).to(torch.float16)
+    try:
+        p.grad = torch.randn(4, 3).to(torch.float16)
+    except RuntimeError:
+        pytest.skip("this torch version refuses a gradient of another dtype itself")
     keep = p.clone()
     opt = rct.optim.SGD([p], lr=0.1, momentum=0.9)
     with pytest.raises(TypeError, match="grad"):
         opt.step()
     assert torch.equal(p, keep) and not opt.state
+
+
+def test_refusals_name_the_option():
+    p = torch.randn(4, 3).to(torch.bfloat16)
     with pytest.raises(ValueError, match="stochastic_rounding: expected False with master_weights=True"):
         rct.optim.SGD([p], lr=0.1, master_weights=True, stochastic_rounding=True)
     with pytest.raises(TypeError, match="master_weights: expected True or False"):

@@ -82,6 +82,27 @@ def test_torch_generator_is_drawn_from():
     assert not torch.equal(F.dropout(x, 0.5, generator=g), F.dropout(x, 0.5, generator=g))
 
 
+def test_torch_generators_that_take_no_weak_reference_are_drawn_from(monkeypatch):
+    """Some torch releases (2.8) cannot weakly reference a torch.Generator: the handle table then
+    keeps the generator itself, and draws behave as with weak references."""
+    from regcore.torch import _rng
+
+    def no_weak_reference(obj, *callback):
+        if isinstance(obj, torch.Generator):
+            raise TypeError("cannot create weak reference to 'torch._C.Generator' object")
+        return real_ref(obj, *callback)
+
+    real_ref = _rng.weakref.ref
+    monkeypatch.setattr(_rng.weakref, "ref", no_weak_reference)
+    monkeypatch.setattr(_rng, "_handles", _rng.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(_rng, "_kept", {})
+    g = torch.Generator().manual_seed(4)
+    with pytest.raises(TypeError):
+        _rng._handles[g] = 1   # the dictionary itself refuses it too (it makes a weak reference)
+    test_torch_generator_is_drawn_from()
+    assert _rng.handle(g) == _rng.handle(g) and id(g) in _rng._kept
+
+
 def test_modules_draw_from_their_generator():
     x = _x(8, 8)
     d1, d2 = rct.nn.Dropout(0.5, generator=rc.Generator(3)), rct.nn.Dropout(0.5, generator=rc.Generator(3))

@@ -34,9 +34,15 @@ def _grad_off(impl):
 
 def define(schema: str, impl, fake, *, tags=()):
     """Declare ``regcore::<schema>`` with ``impl`` for CPU and CUDA tensors and ``fake`` for
-    tracing; returns the operator overload (calling it directly skips the overload lookup)."""
+    tracing; returns the operator overload (calling it directly skips the overload lookup).
+
+    The kernels take the strides their callers chose at trace time (the functional layer picks
+    the layout view and makes inputs contiguous where a kernel needs it), so the operators are
+    tagged ``needs_exact_strides``: inductor must not re-lay-out their inputs in a compiled graph
+    (without it, torch 2.5-2.6 padded a saved activation's strides in the backward graph and the
+    backward operators refused it)."""
     name = schema.split("(", 1)[0]
-    LIB.define(schema, tags=tags)
+    LIB.define(schema, tags=(*tags, torch.Tag.needs_exact_strides))
     kernel = _grad_off(impl)
     for key in ("CPU", "CUDA"):
         LIB.impl(name, kernel, key)

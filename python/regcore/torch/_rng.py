@@ -37,7 +37,27 @@ TORCH_DEFAULT = 0
 _U64 = 1 << 64
 _by_handle: dict = {}                                   # handle -> weakref to the generator
 _handles: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # generator -> handle
+# Some torch releases (2.8 among them) cannot weakly reference a torch.Generator: those are kept
+# alive here for the life of the process (a few hundred bytes each), keyed by identity.
+_kept: dict = {}                                        # id(generator) -> (generator, handle)
 _next = itertools.count(1)
+
+
+def _known(generator):
+    try:
+        return _handles.get(generator)
+    except TypeError:
+        kept = _kept.get(id(generator))
+        return None if kept is None else kept[1]
+
+
+def _remember(generator, h):
+    try:
+        _by_handle[h] = weakref.ref(generator, lambda _r, h=h: _by_handle.pop(h, None))
+        _handles[generator] = h
+    except TypeError:
+        _kept[id(generator)] = (generator, h)
+        _by_handle[h] = lambda g=generator: g   # called like a weak reference
 
 
 @torch.compiler.assume_constant_result
@@ -45,14 +65,13 @@ def handle(generator) -> int:
     """The operator argument that stands for ``generator`` (a constant under torch.compile)."""
     if generator is None:
         return TORCH_DEFAULT
-    h = _handles.get(generator)
+    if not isinstance(generator, (Generator, torch.Generator)):
+        raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, "
+                        f"got {type(generator).__name__}")
+    h = _known(generator)
     if h is None:
-        if not isinstance(generator, (Generator, torch.Generator)):
-            raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, "
-                            f"got {type(generator).__name__}")
         h = next(_next)
-        _handles[generator] = h
-        _by_handle[h] = weakref.ref(generator, lambda _r, h=h: _by_handle.pop(h, None))
+        _remember(generator, h)
     return h
 
 

@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 import regcore as rc
+from _averaging_steps import SHAPES, STEPS, run_steps, step, weight
 from _bits import assert_same_bits_nan_aware
 from _switches import cpu_backend, num_threads
 
 BACKENDS = ["numpy"] + [f"cpu-{i}" for i in rc.available_isas()]
 DTYPES = [np.float32, np.float64]
-# Odd sizes, an empty tensor, one past a 65536-element chunk, several chunks plus a tail.
-SHAPES = [(7,), (0,), (3, 5), (1,), (65537,), (2, 70001), (33, 17)]
 
 
 def make_lists(seed, dtype, shapes=SHAPES, scale=3.0):
@@ -34,21 +33,6 @@ def assert_close_to_oracle(got, want, a, p):
     bound = 4 * eps * (np.abs(a.astype(np.float64)) + np.abs(p.astype(np.float64)))
     err = np.abs(got.astype(np.float64) - want.astype(np.float64))
     assert np.all(err <= bound), f"max error {err.max()} over bound"
-
-
-STEPS = [("ema", 0.999), ("ema", 0.9), ("ema", 0.3), ("ema", 0.5), ("swa", 0), ("swa", 1), ("swa", 2),
-         ("swa", 7), ("ema", 0.0)]
-
-
-def step(kind, arg, avgs, params):
-    if kind == "ema":
-        rc.ema_update_(avgs, params, arg)
-    else:
-        rc.swa_update_(avgs, params, arg)
-
-
-def weight(kind, arg):
-    return 1.0 - arg if kind == "ema" else 1.0 / (arg + 1)
 
 
 @pytest.mark.parametrize("be", BACKENDS)
@@ -105,14 +89,7 @@ def test_nan_and_inf_propagate_as_the_formula_says():
 def run_all(be, dtype, threads, seed=5):
     """Every step of STEPS in turn; the averages after each step (a copy step would hide the
     earlier ones if only the end were compared)."""
-    avgs, params = make_lists(seed, dtype)
-    history = []
-    with cpu_backend(be), num_threads(threads):
-        for kind, arg in STEPS:
-            step(kind, arg, avgs, params)
-            history.append([a.copy() for a in avgs])
-            params = [np.roll(p, 1) for p in params]
-    return history
+    return run_steps(be, threads, *make_lists(seed, dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -10,19 +10,15 @@ import numpy as np
 import pytest
 
 import regcore as rc
+from _averaging_steps import SHAPES, STEPS, run_steps, step, weight
 from _bits import assert_same_bits_nan_aware
-from _switches import cpu_backend, num_threads
+from _switches import cpu_backend
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
 F32 = np.float32
 BACKENDS = ["numpy"] + [f"cpu-{i}" for i in rc.available_isas()]
 HALF = {"bfloat16": np.dtype(ml_dtypes.bfloat16), "float16": np.dtype(np.float16)}
-# Odd sizes, an empty tensor, one past a 65536-element chunk, several chunks plus a tail; the
-# vector loops' two- and one-vector steps and the element tail all run.
-SHAPES = [(7,), (0,), (3, 5), (1,), (65537,), (2, 70001), (33, 17)]
-STEPS = [("ema", 0.999), ("ema", 0.9), ("ema", 0.3), ("ema", 0.5), ("swa", 0), ("swa", 1), ("swa", 2),
-         ("swa", 7), ("ema", 0.0), ("ema", 1.0)]
 
 
 def _f32(v):
@@ -46,14 +42,6 @@ def oracle(a, p, w64):
         d = _f32(p64 - a64)
         r = _f32(a64 + _f32(w * d)) if w < 0.5 else _f32(p64 - _f32((1.0 - w) * d))
     return r.astype(F32)
-
-
-def weight(kind, arg):
-    return 1.0 - arg if kind == "ema" else 1.0 / (arg + 1)
-
-
-def step(kind, arg, avgs, params):
-    (rc.ema_update_ if kind == "ema" else rc.swa_update_)(avgs, params, arg)
 
 
 def make_lists(seed, fmt, shapes=SHAPES, scale=3.0):
@@ -136,13 +124,7 @@ def run_all(be, threads, seed=5):
         for s in SHAPES[k % 3::3]:
             avgs.append((rng.standard_normal(s) * 3).astype(HALF.get(adt, adt)))
             params.append((rng.standard_normal(s) * 3).astype(HALF.get(pdt, pdt)))
-    history = []
-    with cpu_backend(be), num_threads(threads):
-        for kind, arg in STEPS:
-            step(kind, arg, avgs, params)
-            history.append([a.copy() for a in avgs])
-            params = [np.roll(p, 1) for p in params]
-    return history
+    return run_steps(be, threads, avgs, params)
 
 
 def test_every_backend_isa_and_thread_count_gives_the_same_bits():

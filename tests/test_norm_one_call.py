@@ -35,6 +35,19 @@ def _kv(a):
     return None if a is None else _dtypes.kernel_view(a)
 
 
+def _copy(a):
+    return None if a is None else a.copy()
+
+
+def _channel_params(C, pdt, affine, running):
+    """gamma, beta (when affine) and running mean, var (when running) of C channels."""
+    g = _rand((C,), pdt, 1, loc=1.0) if affine else None
+    b = _rand((C,), pdt, 2) if affine else None
+    rm = _rand((C,), pdt, 3) if running else None
+    rv = np.abs(_rand((C,), pdt, 4)) + np.asarray(0.5, pdt) if running else None
+    return g, b, rm, rv
+
+
 def _bits(a):
     a = _kv(np.asarray(a))
     return a.view(f"u{a.dtype.itemsize}")
@@ -67,15 +80,11 @@ def test_batch_norm_one_call_gives_the_phase_bits(backend, view, dtypes, mode):
     training, running, affine, factor = mode
     C = shape[axis]
     x = _rand(shape, dt, 0, loc=2.0, scale=3.0)
-    g = _rand((C,), pdt, 1, loc=1.0) if affine else None
-    b = _rand((C,), pdt, 2) if affine else None
-    rm = _rand((C,), pdt, 3) if running else None
-    rv = np.abs(_rand((C,), pdt, 4)) + np.asarray(0.5, pdt) if running else None
-    copy = lambda a: None if a is None else a.copy()   # noqa: E731
+    g, b, rm, rv = _channel_params(C, pdt, affine, running)
 
-    rm_a, rv_a = copy(rm), copy(rv)
+    rm_a, rv_a = _copy(rm), _copy(rv)
     y_a, saved = rc.batch_norm(x, g, b, rm_a, rv_a, training, momentum=factor, eps=EPS, axis=axis)
-    rm_b, rv_b = _kv(copy(rm)), _kv(copy(rv))
+    rm_b, rv_b = _kv(_copy(rm)), _kv(_copy(rv))
     y_b, mean, var = np.empty_like(_kv(x)), np.empty(C), np.empty(C)
     bn.batch_norm_trusted(_kv(x), _kv(g), _kv(b), rm_b, rv_b, training or rm is None, factor, EPS, axis,
                           y_b, mean, var)
@@ -175,14 +184,10 @@ def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mod
     affine, running, factor = mode
     C = shape[1]
     x = _rand(shape, dt, 0, loc=-2.0, scale=3.0)
-    g = _rand((C,), pdt, 1, loc=1.0) if affine else None
-    b = _rand((C,), pdt, 2) if affine else None
-    rm = _rand((C,), pdt, 3) if running else None
-    rv = np.abs(_rand((C,), pdt, 4)) + np.asarray(0.5, pdt) if running else None
-    copy = lambda a: None if a is None else a.copy()   # noqa: E731
-    rm_a, rv_a = copy(rm), copy(rv)
+    g, b, rm, rv = _channel_params(C, pdt, affine, running)
+    rm_a, rv_a = _copy(rm), _copy(rv)
     y_a, saved = rc.instance_norm(x, g, b, rm_a, rv_a, True, momentum=factor, eps=EPS)
-    rm_b, rv_b = _kv(copy(rm)), _kv(copy(rv))
+    rm_b, rv_b = _kv(_copy(rm)), _kv(_copy(rv))
     n = shape[0] * C
     y_b, mean, var = np.empty_like(_kv(x)), np.empty(n), np.empty(n)
     norms.instance_norm_trusted(_kv(x), _kv(g), _kv(b), rm_b, rv_b, factor, EPS, y_b, mean, var)

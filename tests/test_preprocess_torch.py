@@ -273,3 +273,22 @@ def test_output_is_never_the_input():
         assert out is not X and out.data_ptr() != X.data_ptr()
         out += 1.0                                            # the caller may write into it
     np.testing.assert_array_equal(X.numpy(), correlated(n=10, f=3))
+
+
+@pytest.mark.parametrize("name", CLASSES)
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_pickle_and_deepcopy_keep_the_fit(name, lib):
+    import copy
+    import pickle
+
+    X, Xv = correlated(n=60, f=4), correlated(n=7, f=4, seed=3)
+    fitted = CLASSES[name]().fit(X if lib == "numpy" else _t(X))
+    expect = _np(fitted.transform(_t(Xv)))
+    for other in (pickle.loads(pickle.dumps(fitted)), copy.deepcopy(fitted)):
+        assert other._place.key == fitted._place.key and type(other.mean_) is type(fitted.mean_)
+        np.testing.assert_array_equal(_np(other.transform(_t(Xv))), expect)
+        other.partial_fit(X if lib == "numpy" else _t(X))      # still where the statistics live
+        assert other.n_samples_seen_ == 120 and fitted.n_samples_seen_ == 60
+    unfitted = pickle.loads(pickle.dumps(CLASSES[name]()))
+    with pytest.raises(pp.NotFittedError):
+        unfitted.transform(Xv)

@@ -112,6 +112,16 @@ class _Fitted:
         self._com = None            # (F, F) float64 co-moment matrix (PCA/ZCA)
         self._cache = {}            # derived quantities, dropped after each partial_fit
 
+    # pickle / copy.deepcopy: the Place holds a module and the cache device copies; both are
+    # rebuilt from the state arrays, which pickle with their own library
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_place", "_cache")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._place = None if self._stats is None else _places.place_of(self._stats)
+        self._cache = {}
+
     def _check_fit_chunk(self, X, fresh=False):
         """A training chunk: 2-D, finite, >= 1 row, and (partial_fit) the fitted feature count,
         library and device."""

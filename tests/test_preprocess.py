@@ -8,20 +8,8 @@ import pytest
 import regcore as rc
 from regcore import preprocess as pp
 
-
-def correlated(n=500, f=6, seed=0, mean=0.0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    mix = rng.normal(size=(f, f)) * np.linspace(3, 0.3, f)[:, None]
-    return (rng.normal(size=(n, f)) @ mix + mean + np.arange(f)).astype(dtype)
-
-
-def chunks(X, sizes):
-    out, i = [], 0
-    for s in sizes:
-        out.append(X[i:i + s])
-        i += s
-    assert i == len(X)
-    return out
+from _preprocess_data import chunks, correlated, same_state
+from _preprocess_data import state as _state
 
 
 # ------------------------------------------------------------------ standardization
@@ -175,17 +163,6 @@ def test_integer_and_torch_input():
 
 # ------------------------------------------------------------------ bad input
 
-def _state(obj):
-    return (obj.n_samples_seen_, obj.n_features_in_, None if obj._stats is None else obj._stats.copy(),
-            None if obj._com is None else obj._com.copy())
-
-
-def _same_state(a, b):
-    assert a[:2] == b[:2]
-    for x, y in zip(a[2:], b[2:]):
-        assert (x is None and y is None) or np.array_equal(x, y)
-
-
 @pytest.mark.parametrize("cls", [pp.StandardScaler, pp.MeanSubtraction, lambda: pp.PCA(2, whiten=True), pp.ZCA])
 def test_bad_input_changes_nothing(cls):
     obj = cls()
@@ -213,7 +190,7 @@ def test_bad_input_changes_nothing(cls):
                 continue                                         # fit restarts: another feature count is fine
             with pytest.raises(exc, match=f"^{name}"):
                 getattr(obj, method)(X)
-            _same_state(_state(obj), before)
+            same_state(_state(obj), before)
     with pytest.raises(ValueError, match="^X"):
         obj.transform(np.ones((2, 4)))
 
@@ -240,4 +217,4 @@ def test_bad_hyper_parameters():
     pca.n_components = 4                                           # changed after fitting
     with pytest.raises(ValueError, match="^n_components"):
         pca.partial_fit(correlated(n=20, f=3))
-    _same_state(_state(pca), before)
+    same_state(_state(pca), before)

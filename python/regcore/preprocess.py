@@ -8,15 +8,31 @@ Every class fits on (n_samples, n_features) data and transforms any split with t
 features. ``partial_fit`` folds one chunk into the statistics, so a data set larger than memory is
 fitted chunk by chunk with the same result as one ``fit`` (up to float64 rounding of the sums).
 
+Any array regcore takes: NumPy, PyTorch (CPU or CUDA), CuPy. The math is written once against the
+input's Array API namespace (array-api-compat), so it runs in the input's library on its device:
+
+* the fitted state (per-feature moments, co-moment matrix, eigendecomposition) is float64 and stays
+  where the data of the first ``fit`` / ``partial_fit`` lives; fitted attributes are arrays of that
+  library on that device;
+* ``partial_fit`` takes chunks of that library on that device only (TypeError naming X for another
+  library, ValueError for another device); ``fit`` starts over anywhere;
+* ``transform`` / ``inverse_transform`` take any supported array and return one of its library, on
+  its device, in its dtype (float32 or float64; other real dtypes give float64): the float64
+  coefficients are moved there once and cached until the next fit;
+* a PyTorch input that requires grad is read detached by ``fit`` (statistics are constants) and
+  differentiated through by ``transform`` (it is made of torch operations).
+
 Statistics (docs/preprocess.md has the math):
 
 * per feature (count, mean, M2 = sum (x - mean)^2): regcore's native one-pass moments
   (``batch_norm_stats`` with the features as channels-last channels: shifted float64 sums, no
-  E[x^2] - E[x]^2), merged across chunks with Chan's update (``merge_stats``);
+  E[x^2] - E[x]^2; the CUDA kernel for device arrays), merged across chunks with Chan's update
+  (``merge_stats``);
 * the co-moment matrix C = sum (x - mean)(x - mean)^T for PCA/ZCA: each chunk is centered on its own
-  mean (in float64) and multiplied by BLAS (Xc^T Xc), and chunks are merged with the matrix form of
-  Chan's update, C = C_a + C_b + d d^T n_a n_b / n with d = mean_b - mean_a. Centering before the
-  product is what keeps a feature with mean 1e8 and standard deviation 1 exact.
+  mean (in float64) and multiplied by the input library's BLAS (Xc^T Xc), and chunks are merged with
+  the matrix form of Chan's update, C = C_a + C_b + d d^T n_a n_b / n with d = mean_b - mean_a.
+  Centering before the product is what keeps a feature with mean 1e8 and standard deviation 1
+  exact. The eigendecomposition is the library's ``linalg.eigh`` in float64.
 
 Bad input (not 2-D, another feature count than the fitted one, NaN/inf, no rows, transform before
 fit, n_components > n_features) raises TypeError/ValueError naming the argument, before any
@@ -26,14 +42,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate
+from . import _arrays, _places, _validate
 from ._errors import type_error, value_error
+from ._norm_stats import DATA_DTYPES as _KERNEL_DTYPES
 from .batchnorm import batch_norm_stats, merge_stats
 
 __all__ = ["NotFittedError", "StandardScaler", "MeanSubtraction", "PCA", "ZCA"]
-
-F64 = np.dtype(np.float64)
-_NATIVE = (np.dtype(np.float32), F64)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -41,57 +55,95 @@ class NotFittedError(ValueError, AttributeError):
 
 
 def _as_2d(X, name="X"):
-    """X as a C-contiguous float32/float64 NumPy array of shape (n, F), n >= 1, finite values.
-    Integers and other real dtypes become float64; complex, bool, object data are refused."""
+    """(a, place): X as a C-contiguous float32/float64 array of its own library on its device,
+    shape (n, F), F >= 1, finite values, and where it lives. Integers and other real dtypes become
+    float64; complex, bool, object data are refused. Anything that is not an array of a library
+    array-api-compat knows is read with np.asarray (lists, ...)."""
     if isinstance(X, np.ma.MaskedArray):   # np.asarray would drop the mask and fit the masked values
         raise type_error(name, "a plain array (pass X.filled(value) or X.compressed() rows)", "numpy.ma.MaskedArray")
-    if isinstance(X, np.ndarray):
+    if _places.is_array(X):
         a = X
     else:
         try:
             a = np.asarray(X)
         except Exception as exc:   # ragged lists, objects NumPy cannot read
             raise type_error(name, "a 2-D array of real numbers", type(X).__name__) from exc
-    if a.dtype.kind not in "fiu":            # bool ("b"), complex, object, strings refused
+    place = _places.place_of(a)
+    xp = place.xp
+    if not _places.is_real(a, xp):            # bool, complex, object, strings refused
         raise type_error(name, "a 2-D array of real numbers (float, int)", f"dtype {a.dtype}")
     if a.ndim != 2:
-        raise value_error(name, "a 2-D array (n_samples, n_features)", f"shape {a.shape}")
+        raise value_error(name, "a 2-D array (n_samples, n_features)", f"shape {tuple(a.shape)}")
     if a.shape[1] == 0:
-        raise value_error(name, "at least one feature (column)", f"shape {a.shape}")
-    if a.dtype not in _NATIVE:
-        a = a.astype(F64)
-    a = np.ascontiguousarray(a)
-    if not np.isfinite(a).all():
+        raise value_error(name, "at least one feature (column)", f"shape {tuple(a.shape)}")
+    if a.dtype != xp.float32 and a.dtype != xp.float64:
+        a = xp.astype(a, xp.float64)
+    a = _places.contiguous(a, xp)
+    if not bool(xp.all(xp.isfinite(a))):      # reduced on a's device: one bool comes back
         raise value_error(name, "finite values (no NaN or inf)", "non-finite values")
-    return a
+    return a, place
 
 
-def _out_dtype(a):
-    return a.dtype if a.dtype in _NATIVE else F64
+def _float64(a, xp):
+    """a in float64 (a itself when it is float64 already: every use below makes a new array)."""
+    return xp.astype(a, xp.float64, copy=False)
+
+
+def _result(z, a, xp):
+    """z (float64) in the dtype of the checked input a, never a itself."""
+    return xp.astype(z, a.dtype, copy=z is a)
+
+
+def _copy(v, xp):
+    return xp.asarray(v, copy=True)
 
 
 class _Fitted:
-    """Shared bookkeeping: feature count, samples seen, fitted-or-not, the chunk checks."""
+    """Shared bookkeeping: feature count, samples seen, fitted-or-not, where the state lives, the
+    chunk checks, and the per-place cache of what the transforms apply."""
 
     _needs_comoments = False
 
     def _reset(self):
         self.n_features_in_ = None
         self.n_samples_seen_ = 0
+        self._place = None          # _places.Place of the fitted data: the state's library and device
         self._stats = None          # (3, F) float64: count, mean, M2 per feature
         self._com = None            # (F, F) float64 co-moment matrix (PCA/ZCA)
-        self._cache = None          # derived quantities, recomputed after each partial_fit
+        self._cache = {}            # derived quantities, dropped after each partial_fit
+
+    # pickle / copy.deepcopy: the Place holds a module and the cache device copies; both are
+    # rebuilt from the state arrays, which pickle with their own library
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_place", "_cache")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._place = None if self._stats is None else _places.place_of(self._stats)
+        self._cache = {}
 
     def _check_fit_chunk(self, X, fresh=False):
-        """A training chunk: 2-D, finite, >= 1 row, and (partial_fit) the fitted feature count."""
-        a = _as_2d(X)
+        """A training chunk: 2-D, finite, >= 1 row, and (partial_fit) the fitted feature count,
+        library and device."""
+        a, place = _as_2d(X)
         if a.shape[0] == 0:
-            raise value_error("X", "at least one sample (row)", f"shape {a.shape}")
+            raise value_error("X", "at least one sample (row)", f"shape {tuple(a.shape)}")
+        if not fresh and self._place is not None and not place.same(self._place):
+            where = (f"{self._place.describe()}, where the statistics fitted so far live (fit() starts "
+                     "over on any library and device)")
+            if place.lib != self._place.lib:
+                raise type_error("X", where, place.describe())
+            raise value_error("X", where, place.describe())
         if not fresh and self.n_features_in_ is not None and a.shape[1] != self.n_features_in_:
             raise value_error("X", f"{self.n_features_in_} features (as in the data fitted so far)",
-                              f"shape {a.shape}")
+                              f"shape {tuple(a.shape)}")
         self._check_features(a.shape[1])
-        return a
+        if getattr(a, "requires_grad", False):
+            a = a.detach()                    # torch: statistics of the data are constants
+        # regcore's kernels must reach it (e.g. a CUDA array needs a CUDA build): refused here,
+        # under the caller's name, before anything changes
+        _arrays.inspect(a, "X", dtypes=_KERNEL_DTYPES)
+        return a, place
 
     def _check_features(self, n_features):
         """Subclass hook: refuse a fit whose feature count clashes with a hyper-parameter."""
@@ -101,60 +153,75 @@ class _Fitted:
             raise NotFittedError(f"{type(self).__name__}.{method}: not fitted yet; call fit or partial_fit "
                                  "on the training data first")
         name = "Z" if method == "inverse_transform" and isinstance(self, _Eigen) else "X"
-        a = _as_2d(X, name)
+        a, place = _as_2d(X, name)
         if a.shape[1] != self._n_in(method):
-            raise value_error(name, f"{self._n_in(method)} features (as fitted)", f"shape {a.shape}")
-        return a
+            raise value_error(name, f"{self._n_in(method)} features (as fitted)", f"shape {tuple(a.shape)}")
+        return a, place
 
     def _n_in(self, method):
         return self.n_features_in_
 
     def fit(self, X, y=None):
         """Forget previous statistics and fit on X (the training split). Returns self."""
-        a = self._check_fit_chunk(X, fresh=True)   # checked before the old statistics are dropped
-        self._reset()
-        self._fold(a)
+        self._fold(*self._check_fit_chunk(X, fresh=True), fresh=True)
         return self
 
     def partial_fit(self, X, y=None):
         """Fold one chunk of training data into the statistics. Returns self."""
-        a = self._check_fit_chunk(X)
-        self._fold(a)
+        self._fold(*self._check_fit_chunk(X))
         return self
 
     def fit_transform(self, X, y=None):
         return self.fit(X).transform(X)
 
-    def _fold(self, a):
-        """Merge a checked chunk's statistics into the state (computed first, assigned last)."""
+    def _fold(self, a, place, fresh=False):
+        """Merge a checked chunk's statistics into the state (computed first, assigned last), in
+        the chunk's library on its device."""
+        xp = place.xp
         st = batch_norm_stats(a, axis=-1)                 # native one pass: (count, mean, M2) per feature
         com = None
         if self._needs_comoments:
-            xc = a.astype(F64) - st[1]                     # centered on the chunk's own mean
+            xc = xp.astype(a, xp.float64) - st[1]          # centered on the chunk's own mean
             com = xc.T @ xc
-        if self._stats is None:
+        n_a, n_b = (0 if fresh else self.n_samples_seen_), a.shape[0]
+        if n_a == 0:
             new_stats, new_com = st, com
         else:
             new_stats, new_com = merge_stats([self._stats, st]), None
             if com is not None:
-                n_a, n_b = self._stats[0, 0], st[0, 0]
                 d = st[1] - self._stats[1]
-                new_com = self._com + com + np.outer(d, d) * (n_a * n_b / (n_a + n_b))
+                new_com = self._com + com + (d[:, None] * d[None, :]) * (n_a * n_b / (n_a + n_b))
         self._stats = new_stats
         self._com = new_com
+        self._place = place
         self.n_features_in_ = a.shape[1]
-        self.n_samples_seen_ = int(new_stats[0, 0])
-        self._cache = None
+        self.n_samples_seen_ = n_a + n_b
+        self._cache = {}
 
-    # fitted statistics, as scikit-learn names them
+    def _coefficients(self, method, place):
+        """The float64 arrays ``method`` applies, derived where the state lives (``_derive``) and
+        moved to ``place`` once: a transform in a training loop moves nothing after its first call."""
+        key = (method, place.key)
+        if key not in self._cache:
+            home = (method, self._place.key)
+            if home not in self._cache:
+                self._cache[home] = self._derive(method)
+            self._cache[key] = tuple(None if c is None else _places.moved(c, place) for c in self._cache[home])
+        return self._cache[key]
+
+    # fitted statistics, as scikit-learn names them (arrays where the state lives)
     def _fitted(self, attr):
         if self.n_features_in_ is None:
             raise NotFittedError(f"{type(self).__name__}.{attr}: not fitted yet")
 
     @property
+    def _xp(self):
+        return self._place.xp
+
+    @property
     def mean_(self):
         self._fitted("mean_")
-        return self._stats[1].copy()
+        return _copy(self._stats[1], self._xp)
 
     @property
     def var_(self):
@@ -184,28 +251,33 @@ class StandardScaler(_Fitted):
         self._fitted("scale_")
         if not self.with_std:
             return None
-        s = np.sqrt(self.var_)
-        s[s == 0] = 1.0                  # scikit-learn's rule for constant features
-        return s
+        xp = self._xp
+        s = xp.sqrt(self.var_)
+        return xp.where(s == 0, xp.ones_like(s), s)     # scikit-learn's rule for constant features
+
+    def _derive(self, method):
+        return (self._stats[1] if self.with_mean else None), self.scale_
 
     def transform(self, X):
         """Standardize X (any split) with the training statistics; keeps float32 as float32."""
-        a = self._check_transform(X)
-        z = a.astype(F64)
-        if self.with_mean:
-            z -= self._stats[1]
-        if self.with_std:
-            z /= self.scale_
-        return z.astype(_out_dtype(a), copy=False)
+        a, place = self._check_transform(X)
+        mean, scale = self._coefficients("transform", place)
+        z = _float64(a, place.xp)
+        if mean is not None:
+            z = z - mean
+        if scale is not None:
+            z = z / scale
+        return _result(z, a, place.xp)
 
     def inverse_transform(self, X):
-        a = self._check_transform(X, "inverse_transform")
-        z = a.astype(F64)
-        if self.with_std:
-            z *= self.scale_
-        if self.with_mean:
-            z += self._stats[1]
-        return z.astype(_out_dtype(a), copy=False)
+        a, place = self._check_transform(X, "inverse_transform")
+        mean, scale = self._coefficients("transform", place)
+        z = _float64(a, place.xp)
+        if scale is not None:
+            z = z * scale
+        if mean is not None:
+            z = z + mean
+        return _result(z, a, place.xp)
 
 
 class MeanSubtraction(StandardScaler):
@@ -221,24 +293,24 @@ class _Eigen(_Fitted):
     _needs_comoments = True
 
     def _eigen(self):
-        if self._cache is None:
+        if "eigen" not in self._cache:
             self._fitted("components_")
-            n = self._stats[0, 0]
-            cov = self._com / max(n - 1.0, 1.0)          # scikit-learn's explained_variance_ denominator
-            lam, vec = np.linalg.eigh(cov)               # ascending
-            lam, vec = lam[::-1].copy(), vec[:, ::-1].T.copy()    # rows = components, descending variance
-            np.maximum(lam, 0.0, out=lam)                # rounding can leave -1e-17 for a null direction
+            xp = self._xp
+            lam, vec = xp.linalg.eigh(self.covariance_)            # ascending, in float64
+            lam, vec = xp.flip(lam, axis=0), xp.flip(vec, axis=1).T    # rows = components, descending variance
+            lam = xp.maximum(lam, xp.zeros_like(lam))              # rounding can leave -1e-17 for a null direction
             # deterministic signs: the largest-magnitude entry of each component is positive
-            idx = np.argmax(np.abs(vec), axis=1)
-            vec *= np.sign(vec[np.arange(vec.shape[0]), idx])[:, None]
-            self._cache = (lam, vec)
-        return self._cache
+            idx = xp.argmax(xp.abs(vec), axis=1)
+            rows = xp.arange(vec.shape[0], device=self._place.device)
+            vec = vec * xp.sign(vec[rows, idx])[:, None]
+            self._cache["eigen"] = (lam, vec)
+        return self._cache["eigen"]
 
     @property
     def covariance_(self):
         """Training covariance matrix (denominator n - 1)."""
         self._fitted("covariance_")
-        return self._com / max(self._stats[0, 0] - 1.0, 1.0)
+        return self._com / max(self.n_samples_seen_ - 1.0, 1.0)   # scikit-learn's explained_variance_ denominator
 
 
 class PCA(_Eigen):
@@ -271,40 +343,47 @@ class PCA(_Eigen):
     @property
     def components_(self):
         """(n_components, n_features): unit eigenvectors, by decreasing variance."""
-        return self._eigen()[1][: self.n_components_].copy()
+        return _copy(self._eigen()[1][: self.n_components_], self._xp)
 
     @property
     def explained_variance_(self):
-        return self._eigen()[0][: self.n_components_].copy()
+        return _copy(self._eigen()[0][: self.n_components_], self._xp)
 
     @property
     def explained_variance_ratio_(self):
-        lam = self._eigen()[0]
-        total = lam.sum()
-        return (lam[: self.n_components_] / total) if total > 0 else np.zeros(self.n_components_)
+        xp, lam = self._xp, self._eigen()[0]
+        total = xp.sum(lam)
+        if bool(total > 0):
+            return lam[: self.n_components_] / total
+        return xp.zeros(self.n_components_, dtype=xp.float64, device=self._place.device)
 
     def _n_in(self, method):
         return self.n_components_ if method == "inverse_transform" else self.n_features_in_
 
-    def transform(self, X):
-        a = self._check_transform(X)
+    def _derive(self, method):
         lam, vec = self._eigen()
         k = self.n_components_
-        z = (a.astype(F64) - self._stats[1]) @ vec[:k].T
-        if self.whiten:
+        std = self._xp.sqrt(lam[:k] + self.eps) if self.whiten else None
+        basis = vec[:k].T if method == "transform" else vec[:k]
+        return self._stats[1], basis, std
+
+    def transform(self, X):
+        a, place = self._check_transform(X)
+        mean, basis, std = self._coefficients("transform", place)
+        z = (_float64(a, place.xp) - mean) @ basis
+        if std is not None:
             with np.errstate(divide="ignore", invalid="ignore"):   # eps=0 and a null direction: inf, as sklearn
-                z /= np.sqrt(lam[:k] + self.eps)
-        return z.astype(_out_dtype(a), copy=False)
+                z = z / std
+        return _result(z, a, place.xp)
 
     def inverse_transform(self, Z):
         """Back to the feature space (exact when n_components is None)."""
-        a = self._check_transform(Z, "inverse_transform")
-        lam, vec = self._eigen()
-        k = self.n_components_
-        z = a.astype(F64)
-        if self.whiten:
-            z = z * np.sqrt(lam[:k] + self.eps)
-        return (z @ vec[:k] + self._stats[1]).astype(_out_dtype(a), copy=False)
+        a, place = self._check_transform(Z, "inverse_transform")
+        mean, basis, std = self._coefficients("inverse_transform", place)
+        z = _float64(a, place.xp)
+        if std is not None:
+            z = z * std
+        return _result(z @ basis + mean, a, place.xp)
 
 
 class ZCA(_Eigen):
@@ -320,27 +399,33 @@ class ZCA(_Eigen):
 
     @property
     def components_(self):
-        return self._eigen()[1].copy()
+        return _copy(self._eigen()[1], self._xp)
 
     @property
     def explained_variance_(self):
-        return self._eigen()[0].copy()
+        return _copy(self._eigen()[0], self._xp)
+
+    def _matrix(self, whiten):
+        """W = U diag(1 / sqrt(lambda + eps)) U^T, or its inverse U diag(sqrt(lambda + eps)) U^T."""
+        lam, vec = self._eigen()
+        std = self._xp.sqrt(lam + self.eps)
+        with np.errstate(divide="ignore"):
+            return ((vec.T / std) if whiten else (vec.T * std)) @ vec
 
     @property
     def whitening_matrix_(self):
         """The symmetric (n_features, n_features) W of z = (x - mean) W."""
-        lam, vec = self._eigen()
-        with np.errstate(divide="ignore"):
-            return (vec.T / np.sqrt(lam + self.eps)) @ vec
+        return self._matrix(whiten=True)
+
+    def _derive(self, method):
+        return self._stats[1], self._matrix(whiten=method == "transform")
 
     def transform(self, X):
-        a = self._check_transform(X)
-        z = (a.astype(F64) - self._stats[1]) @ self.whitening_matrix_
-        return z.astype(_out_dtype(a), copy=False)
+        a, place = self._check_transform(X)
+        mean, w = self._coefficients("transform", place)
+        return _result((_float64(a, place.xp) - mean) @ w, a, place.xp)
 
     def inverse_transform(self, Z):
-        a = self._check_transform(Z, "inverse_transform")
-        lam, vec = self._eigen()
-        colour = (vec.T * np.sqrt(lam + self.eps)) @ vec
-        return (a.astype(F64) @ colour + self._stats[1]).astype(_out_dtype(a), copy=False)
-
+        a, place = self._check_transform(Z, "inverse_transform")
+        mean, colour = self._coefficients("inverse_transform", place)
+        return _result(_float64(a, place.xp) @ colour + mean, a, place.xp)

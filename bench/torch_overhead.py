@@ -8,6 +8,12 @@ when another process shares the core's caches). Not a test; ``python -m regcore.
 torch_modules`` is the wall-clock benchmark.
 
     python bench/torch_overhead.py [NAME ...]   # only the rows of these modules (e.g. batchnorm2d layernorm)
+
+The ``floor`` rows are the least any Python-registered operator pays: a ``torch.library``
+operator whose kernel is ``x.clone()`` with a Python autograd formula (``grad -> grad``), the
+way regcore's operators are declared, against torch's own ``clone``. What a regcore row costs
+above its floor row is regcore's Python (checks, stream draw, array intake, output wrapping),
+not the dispatcher.
 """
 from __future__ import annotations
 
@@ -33,6 +39,35 @@ def _cpu_us(fn, n):
     return statistics.median(samples) * 1e6
 
 
+_FLOOR = torch.library.Library("regcore_overhead_floor", "DEF")
+_FLOOR.define("clone(Tensor x) -> Tensor")
+_FLOOR.impl("clone", lambda x: x.clone(), "CPU")
+
+
+class _FloorAutograd(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        with torch._C._AutoDispatchBelowAutograd():
+            return torch.ops.regcore_overhead_floor.clone(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+_FLOOR.impl("clone", _FloorAutograd.apply, "Autograd")
+
+
+class _FloorOp(torch.nn.Module):
+    def forward(self, x):
+        return torch.ops.regcore_overhead_floor.clone(x)
+
+
+class _Clone(torch.nn.Module):
+    def forward(self, x):
+        return x.clone()
+
+
 class _BiasGeluDropout(torch.nn.Module):
     def __init__(self, n):
         super().__init__()
@@ -49,6 +84,7 @@ class _Noise(torch.nn.Module):
 
 # name, (regcore module, torch module) for a shape, shapes (256 and 64K elements), channels_last
 ROWS = [
+    ("floor", lambda s: (_FloorOp(), _Clone()), [(16, 16), (64, 1024)], False),
     ("dropout", lambda s: (rct.nn.Dropout(0.5), torch.nn.Dropout(0.5)), [(16, 16), (64, 1024)], False),
     ("bias_act_dropout", lambda s: (rct.nn.BiasActDropout(s[-1], "gelu", 0.1), _BiasGeluDropout(s[-1])),
      [(16, 16), (64, 1024)], False),

@@ -206,7 +206,7 @@ def test_group_norm_backward_one_call_refuses_bad_arguments(backend, bad):
     assert np.all(dx == 7.0) and np.all(dg == 7.0)
 
 
-@pytest.mark.parametrize("shape", [(3, 5, 4, 2), (2, 3, 7), (0, 3, 4)])
+@pytest.mark.parametrize("shape", [(3, 5, 4, 2), (2, 3, 7), (0, 3, 4), (2, 0, 4)])
 @pytest.mark.parametrize("dtypes", DTYPES, ids=lambda d: f"{np.dtype(d[0])}-{np.dtype(d[1])}")
 @pytest.mark.parametrize("mode", [(True, True, 0.1), (True, False, 1.0 / 3.0), (False, True, 0.1)])
 def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mode):
@@ -332,3 +332,14 @@ def test_torch_group_and_instance_norm_operators_give_the_phase_bits(dtypes, aff
         for _ in range(2):
             _same_t(torch.ops.regcore.instance_norm_backward(*bargs), checked,
                     f"instance_norm_backward {use_input_stats}")
+
+
+def test_torch_instance_norm_of_no_channels():
+    """x (N, 0, S): one group per channel is no group at all; the one-call path takes it as the
+    checked path does, on every call of the signature."""
+    x, dy = torch.zeros(2, 0, 4), torch.zeros(2, 0, 4)
+    for _ in range(3):
+        y, mean, var, _, _ = torch.ops.regcore.instance_norm(x, None, None, None, None, True, 0.1, EPS)
+        assert y.shape == x.shape and mean.shape == var.shape == (0,)
+        dx, _, _ = torch.ops.regcore.instance_norm_backward(dy, x, None, None, mean, var, True, EPS)
+        assert dx.shape == x.shape

@@ -207,10 +207,10 @@ py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, cons
   return py::make_tuple(ka, kb, kc, dgamma, dbeta);
 }
 
-// (N, C, G) of group norm: G a divisor of C.
+// (N, C, G) of group norm: G a divisor of C, or G = C = 0 (instance norm of no channels).
 void check_groups(int64_t N, int64_t C, int64_t G) {
   if (N < 0 || C < 0) throw py::value_error("N, C: expected sizes >= 0");
-  if (G < 1 || C % G != 0) throw py::value_error("groups: expected a divisor of the channels");
+  if (!(G == 0 && C == 0) && (G < 1 || C % G != 0)) throw py::value_error("groups: expected a divisor of the channels");
 }
 
 // The statistics of group norm: per (sample, group), or per channel when they are constants.

@@ -218,7 +218,7 @@ def _gn_coefficients(x, N, C, G, gamma, beta, eps, mean, var, batch_stats):
 
 
 def gn_forward(x, y, N, C, G, S, gamma, beta, eps, mean, var):
-    Cg = C // G
+    Cg = C // G if G else 0   # G = C = 0: an instance norm of no channels
     M, NG = Cg * S, N * G
     if M == 0 or NG == 0:
         mean[...] = 0.0

@@ -6,8 +6,8 @@ backend and CUDA data run as the backends' bn_coefficients / bn_running_update /
 bn_grad_coefficients; the native CPU backend has a C++ twin of the same operations in the same
 order (csrc/cpu/batchnorm_channels.h: the same bits, tested), because ~20 NumPy calls cost more
 than the kernels for small batches. Group norm's backward arithmetic (group_grad_coefficients,
-the backends' gn_grad_coefficients) has its twin in csrc/cpu/groupnorm_channels.h. Each formula is written once against an Array API namespace
-``xp`` taken from its arguments:
+the backends' gn_grad_coefficients) has its twin in csrc/cpu/groupnorm_channels.h. Each
+formula is written once against an Array API namespace ``xp`` taken from its arguments:
 NumPy for CPU data (the native and numpy backends), the caller's own library (CuPy, PyTorch) on
 the device for CUDA data, so the per-channel glue never copies anything to the host. Only
 +, -, *, /, sqrt and casts, elementwise (and group_grad_coefficients' sums over the channels of

@@ -1,8 +1,8 @@
 """The one-call trusted entry points of the normalization family (batch_norm_trusted,
-batch_norm_backward_trusted, layer_norm_trusted, layer_norm_backward_trusted, and the forwards
-group_norm_trusted / instance_norm_trusted: one backend call per pass, csrc/cpu/*_step.h on the
-native CPU backend, the numpy backend's composition of its own passes) give the very bits of the
-checked, phase-by-phase API:
+batch_norm_backward_trusted, layer_norm_trusted, layer_norm_backward_trusted, group_norm_trusted,
+instance_norm_trusted and group_norm_backward_trusted, which is instance norm's too: one backend
+call per pass, csrc/cpu/*_step.h on the native CPU backend, the numpy backend's composition of
+its own passes) give the very bits of the checked, phase-by-phase API:
 y, the saved statistics, the updated running statistics, dx, dgamma, dbeta; every CPU backend
 and ISA level, float32 / float64 / float16 / bfloat16 (16-bit data with parameters of its own
 dtype or float32), channel-first rows, channels-last and 2-D cols views, with and without
@@ -153,7 +153,7 @@ def test_layer_norm_one_call_gives_the_phase_bits(backend, view, dtypes, affine)
     _same(db_a, db_b, "dbeta")
 
 
-# ------------------------------------------------------------------ group / instance norm (forward)
+# ------------------------------------------------------------------ group / instance norm
 
 GN_VIEWS = [((3, 6, 4, 2), 3), ((2, 8, 5), 8), ((4, 6, 33), 1), ((2, 4, 1), 2), ((0, 4, 3), 2), ((2, 4, 0), 4)]
 
@@ -175,8 +175,38 @@ def test_group_norm_one_call_gives_the_phase_bits(backend, view, dtypes, affine)
     _same(saved.mean, mean, "mean")
     _same(saved.var, var, "var")
 
+    dy = _rand(shape, dt, 5)
+    rebuilt = rc.group_norm_saved(x, G, saved.mean, saved.var, g, b, eps=EPS)
+    _same_grads(rc.group_norm_backward(dy, x, g, rebuilt), dy, x, g, b, mean, var, G, True)
 
-@pytest.mark.parametrize("shape", [(3, 5, 4, 2), (2, 3, 7), (0, 3, 4)])
+
+def _same_grads(checked, dy, x, g, b, mean, var, groups, batch_stats):
+    """group_norm_backward_trusted (one backend call) gives the checked backward's bits."""
+    dx_b, dg_b, db_b = np.empty_like(_kv(x)), _empty_like(g), _empty_like(b)
+    norms.group_norm_backward_trusted(_kv(dy), _kv(x), _kv(g), _kv(b), mean, var, groups, EPS, batch_stats,
+                                      dx_b, dg_b, db_b)
+    for a, got, what in zip(checked, (dx_b, dg_b, db_b), ("dx", "dgamma", "dbeta")):
+        _same(a, got, what)
+
+
+@pytest.mark.parametrize("bad", ["groups", "mean", "dgamma"])
+def test_group_norm_backward_one_call_refuses_bad_arguments(backend, bad):
+    """The native call's own checks (a trusted caller never trips them) name the argument and
+    come before anything is written."""
+    if backend == "numpy":
+        pytest.skip("the numpy backend's passes are the checked API's; only the native call checks")
+    x = _rand((2, 4, 3), np.float32, 0)
+    dy = _rand((2, 4, 3), np.float32, 1)
+    g = np.ones(4, np.float32)
+    groups = 3 if bad == "groups" else 2                           # 3 does not divide 4 channels
+    mean, var = np.zeros(3 if bad == "mean" else 4), np.ones(4)    # N * groups = 4 statistics
+    dx, dg = np.full_like(x, 7.0), np.full(4, 7.0, np.float64 if bad == "dgamma" else np.float32)
+    with pytest.raises((ValueError, TypeError), match=bad):
+        norms.group_norm_backward_trusted(dy, x, g, None, mean, var, groups, EPS, True, dx, dg, None)
+    assert np.all(dx == 7.0) and np.all(dg == 7.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 4, 2), (2, 3, 7), (0, 3, 4), (2, 0, 4)])
 @pytest.mark.parametrize("dtypes", DTYPES, ids=lambda d: f"{np.dtype(d[0])}-{np.dtype(d[1])}")
 @pytest.mark.parametrize("mode", [(True, True, 0.1), (True, False, 1.0 / 3.0), (False, True, 0.1)])
 def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mode):
@@ -196,6 +226,14 @@ def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mod
     _same(saved.var, var, "var")
     _same(rm_a, rm_b, "running_mean")
     _same(rv_a, rv_b, "running_var")
+
+    dy = _rand(shape, dt, 5)
+    rebuilt = rc.instance_norm_saved(x, saved.mean, saved.var, g, b, eps=EPS)
+    _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, mean, var, C, True)
+    if running:   # inference: the running statistics normalize, constants for the gradient
+        _, saved = rc.instance_norm(x, g, b, rm_a, rv_a, False, eps=EPS)
+        rebuilt = rc.instance_norm_saved(x, saved.mean, saved.var, g, b, eps=EPS, batch_stats=False)
+        _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, saved.mean, saved.var, C, False)
 
 
 # ------------------------------------------------------------------ through regcore.torch
@@ -278,9 +316,30 @@ def test_torch_group_and_instance_norm_operators_give_the_phase_bits(dtypes, aff
     phases = _ops_norm._gn_impl(x, 3, w, b, EPS)
     for _ in range(2):
         _same_t(torch.ops.regcore.group_norm(x, 3, w, b, EPS), phases, "group_norm")
+    dy = _t(x.shape, dt, 5)
+    bargs = (dy, x, w, b, phases[1], phases[2], 3, EPS)
+    checked = _ops_norm.CHECKED_BACKWARD["group_norm_backward"](*bargs)
+    for _ in range(2):   # the second call of a signature always takes the one-call path
+        _same_t(torch.ops.regcore.group_norm_backward(*bargs), checked, "group_norm_backward")
     for use_input_stats in (True, False):
         rm, rv = _t((6,), pdt, 3), _t((6,), pdt, 4).abs() + 0.5
         args = (x, w, b, rm, rv, use_input_stats, 0.25, EPS)
         phases = _ops_norm._in_impl(*args)
         for _ in range(2):
             _same_t(torch.ops.regcore.instance_norm(*args), phases, f"instance_norm {use_input_stats}")
+        bargs = (dy, x, w, b, phases[1], phases[2], use_input_stats, EPS)
+        checked = _ops_norm.CHECKED_BACKWARD["instance_norm_backward"](*bargs)
+        for _ in range(2):
+            _same_t(torch.ops.regcore.instance_norm_backward(*bargs), checked,
+                    f"instance_norm_backward {use_input_stats}")
+
+
+def test_torch_instance_norm_of_no_channels():
+    """x (N, 0, S): one group per channel is no group at all; the one-call path takes it as the
+    checked path does, on every call of the signature."""
+    x, dy = torch.zeros(2, 0, 4), torch.zeros(2, 0, 4)
+    for _ in range(3):
+        y, mean, var, _, _ = torch.ops.regcore.instance_norm(x, None, None, None, None, True, 0.1, EPS)
+        assert y.shape == x.shape and mean.shape == var.shape == (0,)
+        dx, _, _ = torch.ops.regcore.instance_norm_backward(dy, x, None, None, mean, var, True, EPS)
+        assert dx.shape == x.shape

@@ -290,6 +290,43 @@ def test_numpy_native_elementwise_bit_identity():
         rc.set_isa(before)
 
 
+# (N, C, G): groups of at most 7 channels, more than one channel (NumPy sums these in index
+# order); then groups of 8 or more channels and one channel over 20 samples (NumPy pairs the terms)
+GROUP_GRAD_SHAPES = [(3, 6, 3), (2, 8, 8), (4, 6, 1), (64, 64, 16), (5, 28, 4), (7, 3, 3)]
+GROUP_GRAD_PAIRWISE = [(1, 40, 1), (20, 1, 1), (3, 80, 2), (64, 64, 8)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("batch_stats", [True, False])
+def test_native_group_grad_arithmetic_is_the_array_api_formula(dtype, affine, batch_stats):
+    """The native CPU backend's group-norm backward arithmetic (csrc/cpu/groupnorm_channels.h) is
+    a twin of the Array API formula the numpy backend and CUDA data run: the same bits where
+    NumPy sums in index order, float64 rounding of the sums where it pairs them."""
+    from regcore import _native
+    from regcore import _norm_stats as ns
+
+    if _native.cpu is None:
+        pytest.skip("native CPU module not built")
+    rng = np.random.default_rng(14)
+    T = np.dtype(dtype)
+    for shapes, exact in ((GROUP_GRAD_SHAPES, True), (GROUP_GRAD_PAIRWISE, False)):
+        for N, C, G in shapes:
+            rstd = 1.0 / np.sqrt(rng.random(N * G if batch_stats else C) * 10.0 ** rng.integers(-6, 4) + 1e-5)
+            red = rng.standard_normal((2, N * C)) * 10.0 ** rng.integers(-3, 6, (2, N * C))
+            g = (rng.standard_normal(C) * 3).astype(T) if affine else None
+            for count in (2.0, 21.0):
+                want = ns.group_grad_coefficients(rstd, g, red, N, C, G, count, batch_stats, T)
+                got = _native.cpu.gn_grad_coefficients(rstd, g, red, N, C, G, count, batch_stats, T)
+                for w, v in zip(want, got):
+                    assert v.dtype == w.dtype and v.shape == w.shape, (N, C, G)
+                    if exact:
+                        np.testing.assert_array_equal(v, w, err_msg=str((N, C, G)))
+                    else:
+                        np.testing.assert_allclose(v, w, rtol=1e-6 if w.dtype == np.float32 else 1e-12,
+                                                   atol=0, err_msg=str((N, C, G)))
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 5), st.integers(1, 4), st.integers(1, 3), st.integers(0, 19),
        st.sampled_from([np.float32, np.float64]))

@@ -7,8 +7,9 @@
 
 #include "../cpu/batchnorm_api.h"
 #include "../cpu/batchnorm_step.h"
-#include "../cpu/groupnorm_step.h"
 #include "../cpu/batchnorm_channels.h"
+#include "../cpu/groupnorm_channels.h"
+#include "../cpu/groupnorm_step.h"
 #include "../cpu/layernorm_api.h"
 #include "../cpu/layernorm_step.h"
 #include "array_args.h"
@@ -206,6 +207,32 @@ py::tuple grad_coefficients(const py::array& rstd, const py::object& gamma, cons
   return py::make_tuple(ka, kb, kc, dgamma, dbeta);
 }
 
+// (N, C, G) of group norm: G a divisor of C, or G = C = 0 (instance norm of no channels).
+void check_groups(int64_t N, int64_t C, int64_t G) {
+  if (N < 0 || C < 0) throw py::value_error("N, C: expected sizes >= 0");
+  if (!(G == 0 && C == 0) && (G < 1 || C % G != 0)) throw py::value_error("groups: expected a divisor of the channels");
+}
+
+// The statistics of group norm: per (sample, group), or per channel when they are constants.
+int64_t group_stats_size(int64_t N, int64_t C, int64_t G, bool batch_stats) { return batch_stats ? N * G : C; }
+
+py::tuple gn_grad_coefficients(const py::array& rstd, const py::object& gamma, const py::array& red, int64_t N,
+                               int64_t C, int64_t G, double count, bool batch_stats, const py::object& dtype) {
+  const DType dt = float_dtype(dtype, "dtype");
+  const DType cd = compute_dtype(dt);
+  check_groups(N, C, G);
+  check_size(rstd, group_stats_size(N, C, G, batch_stats), "rstd");
+  check_size(red, 2 * N * C, "red");
+  DType pdt = dt;
+  const void* pg = optional_in(gamma, pdt, C, "gamma");
+  py::array ka = new_array(cd, N * C), kb = new_array(cd, N * C), kc = new_array(cd, N * C);
+  py::array_t<double> dgamma(C), dbeta(C);
+  cpu::gn_grad_coefficients(dt, N, C, G, in_ptr<double>(rstd, "rstd"), pdt, pg, in_ptr<double>(red, "red"), count,
+                            batch_stats, ka.mutable_data(), kb.mutable_data(), kc.mutable_data(),
+                            dgamma.mutable_data(), dbeta.mutable_data());
+  return py::make_tuple(ka, kb, kc, dgamma, dbeta);
+}
+
 // ---- one call per pass (cpu/batchnorm_step.h, layernorm_step.h, groupnorm_step.h): every output is the caller's
 
 // An optional per-channel / per-element vector written in place (running statistics): null for
@@ -322,13 +349,36 @@ void gn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t G
   const void* px = in_ptr(x, dt, "x");
   void* py_ = out_ptr(y, dt, "y");
   check_size(y, N * C * S, "y");
-  if (G < 1 || C % G != 0) throw py::value_error("groups: expected a divisor of the channels");
+  check_groups(N, C, G);
   const void *pg, *pb;
   const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
   double* pm = stat_out(mean, N * G, "mean");
   double* pv = stat_out(var, N * G, "var");
   py::gil_scoped_release nogil;
   cpu::gn_forward(dt, px, py_, N, C, G, S, pdt, pg, pb, eps, pm, pv);
+}
+
+void gn_backward(const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C, int64_t G, int64_t S,
+                 const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
+                 double eps, bool batch_stats, const py::object& dgamma, const py::object& dbeta) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* pdy = in_ptr(dy, dt, "dy");
+  const void* px = in_ptr(x, dt, "x");
+  void* pdx = out_ptr(dx, dt, "dx");
+  for (const auto* a : {&dy, static_cast<const py::array*>(&dx)}) check_size(*a, N * C * S, "dy/dx");
+  check_groups(N, C, G);
+  const void *pg, *pb;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  check_size(mean, group_stats_size(N, C, G, batch_stats), "mean");
+  check_size(var, group_stats_size(N, C, G, batch_stats), "var");
+  DType g_dt = pdt, b_dt = pdt;
+  void* pdg = optional_out(dgamma, g_dt, C, "dgamma");
+  void* pdb = optional_out(dbeta, b_dt, C, "dbeta");
+  if (g_dt != pdt || b_dt != pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
+  const double* pm = in_ptr<double>(mean, "mean");
+  const double* pv = in_ptr<double>(var, "var");
+  py::gil_scoped_release nogil;
+  cpu::gn_backward(dt, pdy, px, pdx, N, C, G, S, pdt, pg, pb, pm, pv, eps, batch_stats, pdg, pdb);
 }
 
 }  // namespace
@@ -342,6 +392,11 @@ void bind_batchnorm_cpu(py::module_& m) {
         py::arg("factor"), py::arg("dtype"));
   m.def("bn_grad_coefficients", &grad_coefficients, py::arg("rstd").noconvert(), py::arg("gamma"),
         py::arg("red").noconvert(), py::arg("count"), py::arg("batch_stats"), py::arg("dtype"));
+  // Group norm's (instance norm's) per-(sample, channel) backward arithmetic
+  // (csrc/cpu/groupnorm_channels.h), with the signature of _norm_stats.group_grad_coefficients.
+  m.def("gn_grad_coefficients", &gn_grad_coefficients, py::arg("rstd").noconvert(), py::arg("gamma"),
+        py::arg("red").noconvert(), py::arg("N"), py::arg("C"), py::arg("G"), py::arg("count"),
+        py::arg("batch_stats"), py::arg("dtype"));
 
   m.def("bn_moments", &moments, py::arg("x").noconvert(), py::arg("N"), py::arg("C"), py::arg("S"),
         py::arg("out").noconvert());
@@ -369,7 +424,7 @@ void bind_batchnorm_cpu(py::module_& m) {
         py::arg("rstd").noconvert(), py::arg("gamma").noconvert(), py::arg("beta").noconvert(),
         py::arg("kb").noconvert(), py::arg("kc").noconvert());
 
-  // One call per forward / backward pass (csrc/cpu/*_step.h; group norm: the forward only): outputs
+  // One call per forward / backward pass (csrc/cpu/*_step.h): outputs
   // preallocated by the caller; the numpy backend has the same functions composed of the above.
   m.def("bn_forward", &bn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
         py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),
@@ -387,6 +442,10 @@ void bind_batchnorm_cpu(py::module_& m) {
   m.def("gn_forward", &gn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
         py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("mean").noconvert(),
         py::arg("var").noconvert());
+  m.def("gn_backward", &gn_backward, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(),
+        py::arg("N"), py::arg("C"), py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"),
+        py::arg("mean").noconvert(), py::arg("var").noconvert(), py::arg("eps"), py::arg("batch_stats"),
+        py::arg("dgamma"), py::arg("dbeta"));
 }
 
 }}  // namespace regcore::bindings

@@ -5,6 +5,8 @@
 
 #include "batchnorm_api.h"
 #include "batchnorm_channels.h"
+#include "dispatch.h"
+#include "groupnorm_channels.h"
 
 namespace regcore { namespace cpu {
 
@@ -18,11 +20,40 @@ std::vector<unsigned char> spread_rows(DType dt, const void* a, int64_t N, int64
   return out;
 }
 
+// The normalize kernel's per-(n, c) coefficients (compute dtype: 8 bytes hold either) and the
+// float64 rstd of each (n, c).
+struct GroupCoefs {
+  explicit GroupCoefs(int64_t NC)
+      : rstd(size_t(NC)), mhi(size_t(NC)), mlo(size_t(NC)), scale(size_t(NC)), shift(size_t(NC)) {}
+  std::vector<double> rstd, mhi, mlo, scale, shift;
+  BnCoef kernel() const { return {mhi.data(), mlo.data(), scale.data(), shift.data()}; }
+};
+
+// _grouped_saved: each (n, c) takes the statistics of its group (batch_stats: mean / var hold
+// N*G values) or of its channel (C values), and channel c's parameters.
+GroupCoefs group_coefficients(DType dt, int64_t N, int64_t C, int64_t G, const double* mean, const double* var,
+                              bool batch_stats, DType pdt, const void* gamma, const void* beta, double eps) {
+  const int64_t Cg = C / G, NC = N * C;
+  std::vector<double> mean_nc(static_cast<size_t>(NC)), var_nc(static_cast<size_t>(NC));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t i = batch_stats ? n * G + c / Cg : c;
+      mean_nc[size_t(n * C + c)] = mean[i];
+      var_nc[size_t(n * C + c)] = var[i];
+    }
+  const std::vector<unsigned char> g = gamma ? spread_rows(pdt, gamma, N, C) : std::vector<unsigned char>();
+  const std::vector<unsigned char> b = beta ? spread_rows(pdt, beta, N, C) : std::vector<unsigned char>();
+  GroupCoefs k(NC);
+  bn_coefficients(dt, NC, mean_nc.data(), var_nc.data(), pdt, gamma ? g.data() : nullptr, beta ? b.data() : nullptr,
+                  eps, k.rstd.data(), k.mhi.data(), k.mlo.data(), k.scale.data(), k.shift.data());
+  return k;
+}
+
 }  // namespace
 
 void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, int64_t S, DType pdt,
                 const void* gamma, const void* beta, double eps, double* mean, double* var) {
-  const int64_t Cg = G > 0 ? C / G : 0, M = Cg * S, NG = N * G, NC = N * C;
+  const int64_t Cg = G > 0 ? C / G : 0, M = Cg * S, NG = N * G;
   if (M == 0 || NG == 0) {   // norms._moments of an empty view: zeros; nothing to normalize
     for (int64_t i = 0; i < NG; ++i) mean[i] = var[i] = 0.0;
     return;
@@ -33,20 +64,32 @@ void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t 
     mean[i] = st[size_t(NG + i)];
     var[i] = st[size_t(2 * NG + i)] / double(M);
   }
-  // _grouped_saved: each (n, c) takes its group's statistics and channel c's parameters
-  std::vector<double> mean_nc(static_cast<size_t>(NC)), var_nc(static_cast<size_t>(NC));
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      mean_nc[size_t(n * C + c)] = mean[n * G + c / Cg];
-      var_nc[size_t(n * C + c)] = var[n * G + c / Cg];
-    }
-  const std::vector<unsigned char> g = gamma ? spread_rows(pdt, gamma, N, C) : std::vector<unsigned char>();
-  const std::vector<unsigned char> b = beta ? spread_rows(pdt, beta, N, C) : std::vector<unsigned char>();
-  std::vector<double> rstd(static_cast<size_t>(NC)), mhi(static_cast<size_t>(NC)), mlo(static_cast<size_t>(NC)),
-      scale(static_cast<size_t>(NC)), shift(static_cast<size_t>(NC));   // compute dtype: 8 bytes hold either
-  bn_coefficients(dt, NC, mean_nc.data(), var_nc.data(), pdt, gamma ? g.data() : nullptr, beta ? b.data() : nullptr,
-                  eps, rstd.data(), mhi.data(), mlo.data(), scale.data(), shift.data());
-  bn_normalize(dt, x, y, 1, NC, S, BnCoef{mhi.data(), mlo.data(), scale.data(), shift.data()}, false);
+  const GroupCoefs k = group_coefficients(dt, N, C, G, mean, var, true, pdt, gamma, beta, eps);
+  bn_normalize(dt, x, y, 1, N * C, S, k.kernel(), false);
+}
+
+void gn_backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t G, int64_t S,
+                 DType pdt, const void* gamma, const void* beta, const double* mean, const double* var, double eps,
+                 bool batch_stats, void* dgamma, void* dbeta) {
+  const auto& cv = active_convert_table();
+  const int64_t NC = N * C;
+  std::vector<double> dg(static_cast<size_t>(C), 0.0), db(static_cast<size_t>(C), 0.0);
+  if (NC > 0 && S > 0) {   // an empty x: zero parameter gradients, nothing else (_grouped_backward_on)
+    const GroupCoefs k = group_coefficients(dt, N, C, G, mean, var, batch_stats, pdt, gamma, beta, eps);
+    std::vector<double> red(static_cast<size_t>(2 * NC));
+    bn_grad_reduce(dt, dy, x, 1, NC, S, k.kernel(), false, red.data());
+    // saved.rstd: per (n, g) that of the group's first channel (every channel of it has the
+    // same), per channel that of sample 0's
+    const int64_t Cg = C / G, nr = batch_stats ? N * G : C;
+    std::vector<double> rstd(static_cast<size_t>(nr));
+    for (int64_t i = 0; i < nr; ++i) rstd[size_t(i)] = k.rstd[size_t(batch_stats ? (i / G) * C + (i % G) * Cg : i)];
+    std::vector<double> ka(static_cast<size_t>(NC)), kb(static_cast<size_t>(NC)), kc(static_cast<size_t>(NC));
+    gn_grad_coefficients(dt, N, C, G, rstd.data(), pdt, gamma, red.data(), double(Cg * S), batch_stats, ka.data(),
+                         kb.data(), kc.data(), dg.data(), db.data());
+    bn_grad_apply(dt, dy, x, dx, 1, NC, S, k.kernel(), BnGradCoef{ka.data(), kb.data(), kc.data()}, false);
+  }
+  if (dgamma) cv.from_f64(pdt, dg.data(), dgamma, C);
+  if (dbeta) cv.from_f64(pdt, db.data(), dbeta, C);
 }
 
 }}  // namespace regcore::cpu

@@ -5,11 +5,13 @@ The per-channel arithmetic (coefficients, running_update, grad_coefficients) is 
 backend and CUDA data run as the backends' bn_coefficients / bn_running_update /
 bn_grad_coefficients; the native CPU backend has a C++ twin of the same operations in the same
 order (csrc/cpu/batchnorm_channels.h: the same bits, tested), because ~20 NumPy calls cost more
-than the kernels for small batches. Each formula is written once against an Array API namespace
-``xp`` taken from its arguments:
+than the kernels for small batches. Group norm's backward arithmetic (group_grad_coefficients,
+the backends' gn_grad_coefficients) has its twin in csrc/cpu/groupnorm_channels.h. Each
+formula is written once against an Array API namespace ``xp`` taken from its arguments:
 NumPy for CPU data (the native and numpy backends), the caller's own library (CuPy, PyTorch) on
 the device for CUDA data, so the per-channel glue never copies anything to the host. Only
-+, -, *, /, sqrt and casts, elementwise: the same bits in every namespace whose float64 sqrt is
++, -, *, /, sqrt and casts, elementwise (and group_grad_coefficients' sums over the channels of
+a group and over samples, in the namespace's own order): the same bits in every namespace whose float64 sqrt is
 correctly rounded as IEEE requires (NumPy, CUDA's sqrt; PyTorch's CPU sqrt is not always: about
 1% of values come out 1 ulp off, measured with torch 2.13).
 The kernels see every layout as the (N, C, S) view (docs/batchnorm.md):
@@ -209,6 +211,61 @@ def layer_grad_coefficients(rstd, row, L: int, dtype):
     kb = cast(-(rstd * rstd * rstd) * (row[:, 1] / L), dtype)
     kc = cast(-rstd * (row[:, 0] / L), dtype)
     return kb, kc
+
+
+def spread(v, src_shape, dst_shape):
+    """v reshaped to src_shape, broadcast to dst_shape, flattened (np.repeat / np.tile in any
+    namespace): per-group or per-channel values made per (n, c). Written into a new array: a
+    reshaped broadcast can be a zero-stride view, and the kernels take contiguous arrays."""
+    xp = xp_of(v)
+    if xp is np:
+        out = np.empty(dst_shape, v.dtype)
+    else:
+        import array_api_compat
+
+        out = xp.empty(dst_shape, dtype=v.dtype, device=array_api_compat.device(v))
+    out[...] = xp.reshape(v, src_shape)
+    return xp.reshape(out, (math.prod(dst_shape),))
+
+
+def group_rows(v, N: int, C: int, G: int, batch_stats: bool):
+    """Group / instance norm's statistics made per (n, c), N*C values: those of each (sample,
+    group) (batch_stats: N*G values) or of each channel (C values: running statistics)."""
+    if batch_stats:
+        return spread(v, (N, G, 1), (N, G, C // G if G else 0))   # G = C = 0: an instance norm of no channels
+    return spread(v, (1, C), (N, C))
+
+
+def group_grad_coefficients(rstd, gamma, red, N: int, C: int, G: int, count: float, batch_stats: bool, dtype):
+    """Group (and instance) norm's backward arithmetic: (ka, kb, kc) per (n, c), N*C values of the
+    compute type of ``dtype`` (the data's), and (dgamma, dbeta) per channel in float64, from the
+    sums ``red`` (shape (2, N*C): sum dy, sum dy*xc) of bn_grad_reduce on the (1, N*C, S) view.
+    ``rstd``: the statistics' float64 rstd, per (n, g) over ``count`` = (C/G)*S values each
+    (batch_stats), or per channel (running statistics: constants, kb = kc = 0). The native CPU
+    backend has its C++ twin (csrc/cpu/groupnorm_channels.h: the sums over a group's channels and
+    over samples in index order, which NumPy's sum follows for groups of fewer than 8 channels)."""
+    xp = xp_of(rstd)
+    dtype = _dtypes.compute(np.dtype(dtype))
+    red = in_namespace(red, xp)
+    Cg = C // G
+    sdy, sdyx = xp.reshape(red[0, ...], (N, C)), xp.reshape(red[1, ...], (N, C))
+    rstd_nc = xp.reshape(group_rows(rstd, N, C, G, batch_stats), (N, C))
+    # gamma * a; without gamma a itself (1 * a, the same bits)
+    g_row = None if gamma is None else xp.reshape(cast(in_namespace(gamma, xp), F64, xp), (1, C))
+    times_g = (lambda a: a) if g_row is None else (lambda a: g_row * a)
+    ka = xp.reshape(times_g(rstd_nc), (N * C,))
+    if batch_stats:
+        # d xhat = gamma * dy; the group sums of gamma*dy and gamma*dy*xc give the two
+        # per-(n, g) constants of dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
+        a1 = xp.sum(xp.reshape(times_g(sdy), (N, G, Cg)), axis=2)
+        a2 = xp.sum(xp.reshape(times_g(sdyx), (N, G, Cg)), axis=2)
+        rs = xp.reshape(rstd, (N, G))
+        kb = group_rows(-(rs * rs * rs) * (a2 / count), N, C, G, True)
+        kc = group_rows(-rs * (a1 / count), N, C, G, True)
+    else:   # statistics are constants: dx = gamma * rstd * dy
+        kb = kc = xp.zeros_like(ka)
+    return (cast(ka, dtype, xp), cast(kb, dtype, xp), cast(kc, dtype, xp), xp.sum(rstd_nc * sdyx, axis=0),
+            xp.sum(sdy, axis=0))
 
 
 def running_update(run, batch, factor, dtype):

@@ -24,8 +24,8 @@ from . import _arrays, _dtypes, _validate
 from ._backend import backend_for
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, cast, check_backward_arrays, check_gamma_given_as_in_forward,
-                          check_param_dtype, host_or_library, layer_coefficients, layer_grad_coefficients,
-                          shared_param_dtype, split_mean, xp_of)
+                          check_param_dtype, group_rows, host_or_library, layer_coefficients, layer_grad_coefficients,
+                          shared_param_dtype, split_mean, spread, xp_of)
 from .batchnorm import _kernel_args, _momentum, _place_like, _running, _training
 
 __all__ = [
@@ -139,21 +139,6 @@ def _result(x_ref, shape, dtype):
 
 def _flat(v, n):
     return xp_of(v).reshape(v, (n,))
-
-
-def _spread(v, src_shape, dst_shape):
-    """v reshaped to src_shape, broadcast to dst_shape, flattened (np.repeat / np.tile in any
-    namespace): per-group or per-channel values made per (n, c). Written into a new array: a
-    reshaped broadcast can be a zero-stride view, and the kernels take contiguous arrays."""
-    xp = xp_of(v)
-    if xp is np:
-        out = np.empty(dst_shape, v.dtype)
-    else:
-        import array_api_compat
-
-        out = xp.empty(dst_shape, dtype=v.dtype, device=array_api_compat.device(v))
-    out[...] = xp.reshape(v, src_shape)
-    return xp.reshape(out, (math.prod(dst_shape),))
 
 
 def _moments(ref, R, L):
@@ -318,20 +303,15 @@ def _grouped_saved(kind, ref, G, mean, var, gamma_ref, beta_ref, eps, batch_stat
     CT = _dtypes.compute(T)   # the coefficients' dtype (float32 for 16-bit data)
     N, C = ref.shape[0], ref.shape[1]
     S = math.prod(ref.shape[2:])
-    Cg = C // G if G else 0
     rstd = 1.0 / xp_of(var).sqrt(var + eps)
-    if batch_stats:
-        mean_nc = _spread(mean, (N, G, 1), (N, G, Cg))
-        rstd_nc = _spread(rstd, (N, G, 1), (N, G, Cg))
-    else:
-        mean_nc = _spread(mean, (1, C), (N, C))
-        rstd_nc = _spread(rstd, (1, C), (N, C))
+    mean_nc = group_rows(mean, N, C, G, batch_stats)
+    rstd_nc = group_rows(rstd, N, C, G, batch_stats)
     xp = xp_of(rstd_nc)
     g = _filled(ref, (C,), 1.0, F64) if gamma_ref is None else cast(host_or_library(gamma_ref), F64)
     mhi, mlo = split_mean(mean_nc, CT)
     scale = cast(xp.reshape(xp.reshape(g, (1, C)) * xp.reshape(rstd_nc, (N, C)), (N * C,)), CT)
     beta = _filled(ref, (C,), 0.0, CT) if beta_ref is None else _compute_values(beta_ref, CT)
-    shift = _spread(beta, (1, C), (N, C))
+    shift = spread(beta, (1, C), (N, C))
     return NormSaved(kind, ref.shape, T, (N, C, G, S), mean, var, rstd, eps, batch_stats,
                      gamma_ref is not None, beta_ref is not None, mhi, mlo, (scale, shift),
                      (ref.device, ref.device_id), _param_dtype(ref, gamma_ref, beta_ref))
@@ -372,10 +352,7 @@ def _grouped_backward_on(dy_ref, x_ref, gamma_ref, saved):
     """group / instance norm backward on checked arguments."""
     N, C, G, S = saved.view
     T = saved.dtype
-    CT = _dtypes.compute(T)
     P = saved.param_dtype or T
-    Cg = C // G if G else 0
-    M = Cg * S
     scale, shift = saved.coef
     dx, dx_ref = _arrays.empty_like_place(x_ref.obj, saved.shape, T)
     if not x_ref.size:
@@ -386,30 +363,11 @@ def _grouped_backward_on(dy_ref, x_ref, gamma_ref, saved):
     _, red, red_t = _result(x_ref, (2, N * C), F64)
     be.bn_grad_reduce(dy_ref.target, x_ref.target, 1, N * C, S, *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift),
                       False, red_t)
-    xp = xp_of(red)
-    g = _filled(x_ref, (C,), 1.0, F64) if gamma_ref is None else cast(host_or_library(gamma_ref), F64)
-    g_row = xp.reshape(g, (1, C))
-    sdy, sdyx = xp.reshape(red[0, :], (N, C)), xp.reshape(red[1, :], (N, C))
-    if saved.batch_stats:
-        rstd_nc = xp.reshape(_spread(saved.rstd, (N, G, 1), (N, G, Cg)), (N, C))
-    else:
-        rstd_nc = xp.reshape(_spread(saved.rstd, (1, C), (N, C)), (N, C))
-    ka = g_row * rstd_nc
-    if saved.batch_stats:
-        # d xhat = gamma * dy; the group sums of gamma*dy and gamma*dy*xc give the two
-        # per-(n, g) constants of dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)).
-        a1 = xp.sum(xp.reshape(g_row * sdy, (N, G, Cg)), axis=2)
-        a2 = xp.sum(xp.reshape(g_row * sdyx, (N, G, Cg)), axis=2)
-        rs = xp.reshape(saved.rstd, (N, G))
-        kb = _spread(-(rs * rs * rs) * (a2 / M), (N, G, 1), (N, G, Cg))
-        kc = _spread(-rs * (a1 / M), (N, G, 1), (N, G, Cg))
-    else:   # statistics are constants: dx = gamma * rstd * dy
-        kb = kc = _filled(x_ref, (N * C,), 0.0, F64)
+    g = None if gamma_ref is None else host_or_library(gamma_ref)
+    ka, kb, kc, dgamma, dbeta = be.gn_grad_coefficients(saved.rstd, g, red, N, C, G, (C // G) * S, saved.batch_stats,
+                                                        T)
     be.bn_grad_apply(dy_ref.target, x_ref.target, dx_ref.target, 1, N * C, S,
-                     *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift, cast(_flat(ka, N * C), CT),
-                                   cast(kb, CT), cast(kc, CT)), False)
-    dgamma = xp.sum(rstd_nc * sdyx, axis=0)
-    dbeta = xp.sum(sdy, axis=0)
+                     *_kernel_args(x_ref, saved.mhi, saved.mlo, scale, shift, ka, kb, kc), False)
     return (dx, _place_like(x_ref, dgamma, P) if saved.has_gamma else None,
             _place_like(x_ref, dbeta, P) if saved.has_beta else None)
 
@@ -518,10 +476,6 @@ def instance_norm_backward(dy, x, gamma, saved):
 # arguments whose signature (shape, dtype, strides, scalars) the checked functions have
 # accepted (regcore.torch remembers which), minus the checks. Not part of the public API.
 
-def _trusted_params(gamma, beta):
-    return _arrays.trusted_or_none(gamma), _arrays.trusted_or_none(beta)
-
-
 def layer_norm_trusted(x, gamma, beta, normalized_ndim, eps, y, mean, var):
     """layer_norm(x, gamma, beta, axes=(-normalized_ndim, ..., -1), eps=eps) in one backend
     call (``ln_forward``) into the caller's y and (R,) float64 mean, var: the same bits."""
@@ -570,10 +524,11 @@ def instance_norm_inference_trusted(x, gamma, beta, running_mean, running_var, *
                           None, None)
 
 
-def grouped_backward_trusted(kind, dy, x, gamma, beta, mean, var, *, groups, eps, batch_stats=True):
-    """The group_norm_backward / instance_norm_backward (``kind``) of the state that
-    group_norm_saved / instance_norm_saved would rebuild (instance norm: groups = C)."""
-    ref = _arrays.trusted(x)
-    gamma_ref, beta_ref = _trusted_params(gamma, beta)
-    saved = _grouped_saved(kind, ref, groups, mean, var, gamma_ref, beta_ref, eps, batch_stats)
-    return _grouped_backward_on(_arrays.trusted(dy), ref, gamma_ref, saved)
+def group_norm_backward_trusted(dy, x, gamma, beta, mean, var, groups, eps, batch_stats, dx, dgamma, dbeta):
+    """group_norm_backward / instance_norm_backward (groups = C) of the state that
+    group_norm_saved / instance_norm_saved would rebuild, in one backend call (``gn_backward``)
+    into the caller's dx and dgamma / dbeta (None: not wanted; of the parameters' dtype): the
+    same bits."""
+    be = backend_for(_arrays.trusted(x))
+    be.gn_backward(dy, x, dx, x.shape[0], x.shape[1], groups, math.prod(x.shape[2:]), gamma, beta, mean, var, eps,
+                   batch_stats, dgamma, dbeta)

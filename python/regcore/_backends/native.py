@@ -15,7 +15,7 @@ def _array_api_glue() -> dict:
     from .. import _norm_stats as ns
 
     return {"bn_coefficients": ns.coefficients, "bn_running_update": ns.running_update,
-            "bn_grad_coefficients": ns.grad_coefficients}
+            "bn_grad_coefficients": ns.grad_coefficients, "gn_grad_coefficients": ns.group_grad_coefficients}
 
 
 class NativeBackend:

@@ -299,8 +299,8 @@ group_norm_backward = _backward_op(
     "group_norm_backward", "int groups, float eps",
     lambda x, w, b, mean, var, groups, eps: _norms.group_norm_saved(x, groups, mean, var, w, b, eps=eps),
     _norms.group_norm_backward,
-    lambda dy, x, w, b, mean, var, groups, eps: _norms.grouped_backward_trusted(
-        "group_norm", dy, x, w, b, mean, var, groups=groups, eps=eps))
+    lambda dy, x, w, b, mean, var, groups, eps: _grads_into(_norms.group_norm_backward_trusted, dy, x, w, b, mean,
+                                                            var, groups, eps, True))
 _norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]))
 
 
@@ -348,6 +348,6 @@ instance_norm_backward = _backward_op(
     lambda x, w, b, mean, var, batch_stats, eps: _norms.instance_norm_saved(x, mean, var, w, b, eps=eps,
                                                                             batch_stats=batch_stats),
     _norms.instance_norm_backward,
-    lambda dy, x, w, b, mean, var, batch_stats, eps: _norms.grouped_backward_trusted(
-        "instance_norm", dy, x, w, b, mean, var, groups=x.shape[1], eps=eps, batch_stats=batch_stats))
+    lambda dy, x, w, b, mean, var, batch_stats, eps: _grads_into(_norms.group_norm_backward_trusted, dy, x, w, b,
+                                                                 mean, var, x.shape[1], eps, batch_stats))
 _norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]))

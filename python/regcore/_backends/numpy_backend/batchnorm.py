@@ -19,15 +19,17 @@ from ._half import store as _store
 # CPU backend has their C++ twin, csrc/cpu/batchnorm_channels.h).
 from ..._norm_stats import coefficients as bn_coefficients  # noqa: F401
 from ..._norm_stats import grad_coefficients as bn_grad_coefficients  # noqa: F401
+from ..._norm_stats import group_grad_coefficients as gn_grad_coefficients  # noqa: F401
 from ..._norm_stats import running_update as bn_running_update  # noqa: F401
 from ... import _dtypes
 from ..._norm_stats import F64
 from ..._norm_stats import cast as _cast
+from ..._norm_stats import group_rows as _group_rows
 from ..._norm_stats import layer_coefficients as _layer_coefficients
 from ..._norm_stats import layer_grad_coefficients as _layer_grad_coefficients
 
 __all__ = ["bn_moments", "bn_normalize", "bn_grad_reduce", "bn_grad_apply", "bn_coefficients",
-           "bn_grad_coefficients", "bn_running_update"]
+           "bn_grad_coefficients", "bn_running_update", "gn_grad_coefficients"]
 
 
 def _chan(a):
@@ -120,10 +122,10 @@ def ln_grad_apply(dy, x, dx, R, L, mhi, mlo, rstd, gamma, beta, kb, kc):
 
 # ------------------------------------------------------------------ one call per pass
 # The native CPU backend runs a whole normalization forward / backward in one call
-# (csrc/cpu/batchnorm_step.h, layernorm_step.h: the trusted entry points of batchnorm.py and
+# (csrc/cpu/batchnorm_step.h, layernorm_step.h, groupnorm_step.h: the trusted entry points of batchnorm.py and
 # norms.py call it); here the same functions are this backend's passes and the per-channel
 # formulas of _norm_stats composed in the same order. Outputs are the caller's.
-__all__ += ["bn_forward", "bn_backward", "ln_forward", "ln_backward", "gn_forward"]
+__all__ += ["bn_forward", "bn_backward", "ln_forward", "ln_backward", "gn_forward", "gn_backward"]
 
 
 def _data_dtype(a):
@@ -206,8 +208,17 @@ def ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta):
     _put(dbeta, col[1])
 
 
+def _gn_coefficients(x, N, C, G, gamma, beta, eps, mean, var, batch_stats):
+    """norms._grouped_saved's normalize coefficients (rstd, mhi, mlo, scale, shift) per (n, c):
+    each (n, c) takes its group's statistics (batch_stats; its channel's otherwise) and channel
+    c's parameters."""
+    tile = lambda p: None if p is None else np.tile(p, N)   # noqa: E731  (C values -> N*C)
+    return bn_coefficients(_group_rows(mean, N, C, G, batch_stats), _group_rows(var, N, C, G, batch_stats),
+                           tile(gamma), tile(beta), eps, _data_dtype(x))
+
+
 def gn_forward(x, y, N, C, G, S, gamma, beta, eps, mean, var):
-    Cg = C // G
+    Cg = C // G if G else 0   # G = C = 0: an instance norm of no channels
     M, NG = Cg * S, N * G
     if M == 0 or NG == 0:
         mean[...] = 0.0
@@ -217,9 +228,21 @@ def gn_forward(x, y, N, C, G, S, gamma, beta, eps, mean, var):
     bn_moments(x, 1, NG, M, st)
     mean[...] = st[1]
     var[...] = st[2] / M
-    # each (n, c) takes its group's statistics and channel c's parameters (norms._grouped_saved)
-    per_nc = lambda v: np.repeat(v, Cg)   # noqa: E731  (N*G values -> N*C)
-    tile = lambda p: None if p is None else np.tile(p, N)   # noqa: E731  (C values -> N*C)
-    _, mhi, mlo, scale, shift = bn_coefficients(per_nc(mean), per_nc(var), tile(gamma), tile(beta), eps,
-                                                _data_dtype(x))
+    _, mhi, mlo, scale, shift = _gn_coefficients(x, N, C, G, gamma, beta, eps, mean, var, True)
     bn_normalize(x, y, 1, N * C, S, mhi, mlo, scale, shift, False)
+
+
+def gn_backward(dy, x, dx, N, C, G, S, gamma, beta, mean, var, eps, batch_stats, dgamma, dbeta):
+    dg = db = np.zeros(C, F64)   # an empty x: zero parameter gradients (norms._grouped_backward_on)
+    if N * C * S:
+        rstd_nc, mhi, mlo, scale, shift = _gn_coefficients(x, N, C, G, gamma, beta, eps, mean, var, batch_stats)
+        red = np.empty((2, N * C), F64)
+        bn_grad_reduce(dy, x, 1, N * C, S, mhi, mlo, scale, shift, False, red)
+        # the statistics' rstd (norms._grouped_saved's): per (n, g) that of the group's first
+        # channel (all of them have the same), per channel that of sample 0's
+        rstd = rstd_nc.reshape(N, G, C // G)[:, :, 0].reshape(-1) if batch_stats else rstd_nc[:C]
+        ka, kb, kc, dg, db = gn_grad_coefficients(rstd, gamma, red, N, C, G, (C // G) * S, batch_stats,
+                                                  _data_dtype(x))
+        bn_grad_apply(dy, x, dx, 1, N * C, S, mhi, mlo, scale, shift, ka, kb, kc, False)
+    _put(dgamma, dg)
+    _put(dbeta, db)

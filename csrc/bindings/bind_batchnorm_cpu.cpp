@@ -283,27 +283,47 @@ void bn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t S
   cpu::bn_forward(dt, px, py_, N, C, S, pdt, pg, pb, eps, relu, batch_stats, rm_dt, prm, prv, factor, pm, pv);
 }
 
+// The arguments batch norm's and group norm's one-call backward share (dy, x, dx of one dtype and
+// size; per-channel parameters and their optional gradients of one parameter dtype; float64 saved
+// statistics of n_stats values), checked and read before the GIL is released.
+struct ChannelBackwardArgs {
+  DType dt, pdt;
+  const void *dy, *x, *gamma, *beta;
+  void *dx, *dgamma, *dbeta;
+  const double *mean, *var;
+};
+
+ChannelBackwardArgs channel_backward_args(const py::array& dy, const py::array& x, py::array& dx, int64_t n,
+                                          const py::object& gamma, const py::object& beta, int64_t C,
+                                          const py::array& mean, const py::array& var, int64_t n_stats,
+                                          const py::object& dgamma, const py::object& dbeta) {
+  ChannelBackwardArgs a;
+  a.dt = data_dtype(x, n);
+  a.dy = in_ptr(dy, a.dt, "dy");
+  a.x = in_ptr(x, a.dt, "x");
+  a.dx = out_ptr(dx, a.dt, "dx");
+  for (const auto* arr : {&dy, static_cast<const py::array*>(&dx)}) check_size(*arr, n, "dy/dx");
+  a.pdt = param_pair(gamma, beta, a.dt, C, a.gamma, a.beta);
+  check_size(mean, n_stats, "mean");
+  check_size(var, n_stats, "var");
+  DType g_dt = a.pdt, b_dt = a.pdt;
+  a.dgamma = optional_out(dgamma, g_dt, C, "dgamma");
+  a.dbeta = optional_out(dbeta, b_dt, C, "dbeta");
+  if (g_dt != a.pdt || b_dt != a.pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
+  a.mean = in_ptr<double>(mean, "mean");
+  a.var = in_ptr<double>(var, "var");
+  return a;
+}
+
 void bn_backward(const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C, int64_t S,
                  const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
                  double eps, double count, bool batch_stats, bool relu, const py::object& dgamma,
                  const py::object& dbeta) {
-  const DType dt = data_dtype(x, N * C * S);
-  const void* pdy = in_ptr(dy, dt, "dy");
-  const void* px = in_ptr(x, dt, "x");
-  void* pdx = out_ptr(dx, dt, "dx");
-  for (const auto* a : {&dy, static_cast<const py::array*>(&dx)}) check_size(*a, N * C * S, "dy/dx");
-  const void *pg, *pb;
-  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
-  check_size(mean, C, "mean");
-  check_size(var, C, "var");
-  DType g_dt = pdt, b_dt = pdt;
-  void* pdg = optional_out(dgamma, g_dt, C, "dgamma");
-  void* pdb = optional_out(dbeta, b_dt, C, "dbeta");
-  if (g_dt != pdt || b_dt != pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
-  const double* pm = in_ptr<double>(mean, "mean");
-  const double* pv = in_ptr<double>(var, "var");
+  const ChannelBackwardArgs a = channel_backward_args(dy, x, dx, N * C * S, gamma, beta, C, mean, var, C,
+                                                      dgamma, dbeta);
   py::gil_scoped_release nogil;
-  cpu::bn_backward(dt, pdy, px, pdx, N, C, S, pdt, pg, pb, pm, pv, eps, count, batch_stats, relu, pdg, pdb);
+  cpu::bn_backward(a.dt, a.dy, a.x, a.dx, N, C, S, a.pdt, a.gamma, a.beta, a.mean, a.var, eps, count, batch_stats,
+                   relu, a.dgamma, a.dbeta);
 }
 
 void ln_forward(const py::array& x, py::array y, int64_t R, int64_t L, const py::object& gamma,
@@ -361,24 +381,12 @@ void gn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t G
 void gn_backward(const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C, int64_t G, int64_t S,
                  const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
                  double eps, bool batch_stats, const py::object& dgamma, const py::object& dbeta) {
-  const DType dt = data_dtype(x, N * C * S);
-  const void* pdy = in_ptr(dy, dt, "dy");
-  const void* px = in_ptr(x, dt, "x");
-  void* pdx = out_ptr(dx, dt, "dx");
-  for (const auto* a : {&dy, static_cast<const py::array*>(&dx)}) check_size(*a, N * C * S, "dy/dx");
   check_groups(N, C, G);
-  const void *pg, *pb;
-  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
-  check_size(mean, group_stats_size(N, C, G, batch_stats), "mean");
-  check_size(var, group_stats_size(N, C, G, batch_stats), "var");
-  DType g_dt = pdt, b_dt = pdt;
-  void* pdg = optional_out(dgamma, g_dt, C, "dgamma");
-  void* pdb = optional_out(dbeta, b_dt, C, "dbeta");
-  if (g_dt != pdt || b_dt != pdt) throw py::type_error("dgamma, dbeta: expected the parameters' dtype");
-  const double* pm = in_ptr<double>(mean, "mean");
-  const double* pv = in_ptr<double>(var, "var");
+  const ChannelBackwardArgs a = channel_backward_args(dy, x, dx, N * C * S, gamma, beta, C, mean, var,
+                                                      group_stats_size(N, C, G, batch_stats), dgamma, dbeta);
   py::gil_scoped_release nogil;
-  cpu::gn_backward(dt, pdy, px, pdx, N, C, G, S, pdt, pg, pb, pm, pv, eps, batch_stats, pdg, pdb);
+  cpu::gn_backward(a.dt, a.dy, a.x, a.dx, N, C, G, S, a.pdt, a.gamma, a.beta, a.mean, a.var, eps, batch_stats,
+                   a.dgamma, a.dbeta);
 }
 
 }  // namespace

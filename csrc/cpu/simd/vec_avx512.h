@@ -234,8 +234,8 @@ REGCORE_CORE_END
 // ---- 16-bit storage (core/half.h): W elements <-> float32 lanes, the same bits as the scalar
 // conversions (checked over every 16-bit pattern). float16 uses the AVX-512F conversions (as the
 // AVX2 level's F16C: exact one way, nearest-even with subnormals kept the other); bfloat16 uses
-// integer shifts. AVX512_BF16's VCVTNEPS2BF16 is not used: it flushes subnormal inputs and
-// outputs to zero, which the scalar path does not.
+// integer shifts. AVX512_BF16's conversion reads a subnormal float32 as zero, which the scalar
+// path does not: it is used only by vstore2_ne below, on pairs without a subnormal lane.
 #include "../../core/half.h"
 REGCORE_CORE_BEGIN
 REGCORE_HD VF32 vload(const bfloat16_t* p) {
@@ -277,6 +277,27 @@ REGCORE_HD VF32 vload_arith(const bfloat16_t* p) {
                                         0x000C0000, 0x000D0000, 0x000E0000, 0x000F0000);
   const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return VF32(_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(__mmask32(0xAAAAAAAAu), idx, v)));
+}
+// The same pair store with AVX512_BF16, an extension the avx512 level does not require: callable
+// only from code compiled for that target (a GCC target region: batchnorm.cpp) and
+// only when bf16_store_ne_available(). VCVTNE2PS2BF16 rounds to nearest even and quiets a NaN
+// into (u >> 16) | 0x40, bf16_round_hi's bits, except that it reads a float32 SUBNORMAL as zero
+// (it ignores MXCSR). So a pair holding any subnormal lane takes vstore2 (one class test per
+// vector, a rare well-predicted branch): the bits are vstore2's on every input. One conversion
+// replaces bf16_round_hi twice (five operations each) and the word shuffle.
+#define REGCORE_HAVE_BF16_NE 1
+__attribute__((target("avx512bf16"))) REGCORE_HD void vstore2_ne(bfloat16_t* p, VF32 a, VF32 b) {
+  constexpr int kSubnormal = 0x20;  // VFPCLASSPS category: denormal
+  if (__builtin_expect(_kortestz_mask16_u8(_mm512_fpclass_ps_mask(a.v, kSubnormal),
+                                           _mm512_fpclass_ps_mask(b.v, kSubnormal)) == 0, 0)) {
+    vstore2(p, a, b);
+    return;
+  }
+  _mm512_storeu_si512(p, (__m512i)_mm512_cvtne2ps_pbh(b.v, a.v));  // a: elements 0..W-1
+}
+inline bool bf16_store_ne_available() {
+  static const bool has = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx512bf16") != 0; }();
+  return has;
 }
 REGCORE_HD VF32 vload(const float16_t* p) {
   return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));

@@ -60,14 +60,9 @@ REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
   hi = vload_f64(p + REGCORE_SIMD_W / 2);
 }
 REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
-// 16-bit data: float32 lanes first (exact), then float64 (vload_arith: the widening quiets a NaN).
-template <class H> REGCORE_HD void load_wide_half(const H* p, VF64& lo, VF64& hi) {
-  const VF32 v = vload_arith(p);
-  lo = widen_lo(v);
-  hi = widen_hi(v);
-}
-REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
-REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
+// 16-bit data: vload_wide (simd/vec_*.h), exact.
+REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
+REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
 
 // Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
 // T: float or a 16-bit format (W elements per vector, two float64 halves).
@@ -309,12 +304,28 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
   for (; k + 2 * L <= len; k += 2 * L) {
     const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
-    const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
-    const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
-    acc_add(A.a0, A.a1, d0);
-    acc_add(A.a2, A.a3, d1);
-    acc_mul(B.a0, B.a1, d0, xc0);
-    acc_mul(B.a2, B.a3, d1, xc1);
+    if constexpr (!R && sizeof(T) == 2) {
+      // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
+      // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
+      VF64 d0l, d0h, d1l, d1h;
+      vload_wide(dy + k, d0l, d0h);
+      vload_wide(dy + k + L, d1l, d1h);
+      A.a0 = A.a0 + d0l;
+      A.a1 = A.a1 + d0h;
+      A.a2 = A.a2 + d1l;
+      A.a3 = A.a3 + d1h;
+      B.a0 = B.a0 + d0l * widen_lo(xc0);
+      B.a1 = B.a1 + d0h * widen_hi(xc0);
+      B.a2 = B.a2 + d1l * widen_lo(xc1);
+      B.a3 = B.a3 + d1h * widen_hi(xc1);
+    } else {
+      const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+      const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
+      acc_add(A.a0, A.a1, d0);
+      acc_add(A.a2, A.a3, d1);
+      acc_mul(B.a0, B.a1, d0, xc0);
+      acc_mul(B.a2, B.a3, d1, xc1);
+    }
   }
   for (; k + L <= len; k += L) {
     const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);

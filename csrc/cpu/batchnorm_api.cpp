@@ -62,10 +62,9 @@ inline int64_t elementwise_chunk(int64_t n) {
 // in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
 // here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
-// 16-bit outputs never stream: their vector store is a rounding store with no non-temporal form.
-int stream_output(DType dt, int64_t n) {
-  return dtype_size(dt) >= 4 && n * int64_t(dtype_size(dt)) >= kStreamMinBytes;
-}
+// 16-bit outputs stream only where the kernels' rounding store writes whole lines (bfloat16 with
+// AVX512_BF16, kernels/batchnorm.cpp); elsewhere the kernels ignore the flag for them.
+int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= kStreamMinBytes; }
 
 // Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
 // pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.

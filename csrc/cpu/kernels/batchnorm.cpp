@@ -217,7 +217,7 @@ template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
 // processor that has them (with_flags below); the other levels alias bf16ne to plain.
 namespace plain {
 struct PairStore {
-  template <class T, class V> static REGCORE_HD void put(T* p, V a, V b) { vstore2(p, a, b); }
+  template <bool NT, class T, class V> static REGCORE_HD void put(T* p, V a, V b) { vstore2(p, a, b); }
 };
 #include "batchnorm_elementwise.h"
 }  // namespace plain
@@ -226,7 +226,7 @@ struct PairStore {
 #pragma GCC target("avx512bf16")
 namespace bf16ne {
 struct PairStore {
-  static REGCORE_HD void put(bfloat16_t* p, VF32 a, VF32 b) { vstore2_ne(p, a, b); }
+  template <bool NT> static REGCORE_HD void put(bfloat16_t* p, VF32 a, VF32 b) { vstore2_ne<NT>(p, a, b); }
 };
 #include "batchnorm_elementwise.h"
 }  // namespace bf16ne
@@ -236,11 +236,27 @@ namespace bf16ne = plain;
 #endif
 
 // Calls f(Flag<R>, Flag<NT>, Flag<NE>) for the runtime flags: one instantiation per combination.
-// NE: take the bf16ne kernels (bfloat16 outputs, which never stream, on an AVX512_BF16 processor).
+// NE: take the bf16ne kernels (bfloat16 outputs on an AVX512_BF16 processor). 16-bit outputs
+// stream only there: the integer rounding store writes half a line per vector.
 template <bool B> struct Flag { static constexpr bool value = B; };
 template <class T, class F> void with_flags(int relu, int stream, F&& f) {
+#if defined(REGCORE_HAVE_BF16_NE)
+  if constexpr (std::is_same<T, bfloat16_t>::value) {
+    if (bf16_store_ne_available()) {
+      if (stream) {
+        if (relu) f(Flag<true>(), Flag<true>(), Flag<true>());
+        else f(Flag<false>(), Flag<true>(), Flag<true>());
+        vstream_fence();
+      } else {
+        if (relu) f(Flag<true>(), Flag<false>(), Flag<true>());
+        else f(Flag<false>(), Flag<false>(), Flag<true>());
+      }
+      return;
+    }
+  }
+#endif
 #if REGCORE_SIMD_W > 1
-  if (stream) {
+  if (stream && sizeof(T) >= 4) {
     if (relu) f(Flag<true>(), Flag<true>(), Flag<false>());
     else f(Flag<false>(), Flag<true>(), Flag<false>());
     vstream_fence();  // the non-temporal stores are ordered before whatever reads the output next
@@ -248,15 +264,6 @@ template <class T, class F> void with_flags(int relu, int stream, F&& f) {
   }
 #else
   (void)stream;
-#endif
-#if defined(REGCORE_HAVE_BF16_NE)
-  if constexpr (std::is_same<T, bfloat16_t>::value) {
-    if (bf16_store_ne_available()) {
-      if (relu) f(Flag<true>(), Flag<false>(), Flag<true>());
-      else f(Flag<false>(), Flag<false>(), Flag<true>());
-      return;
-    }
-  }
 #endif
   if (relu) f(Flag<true>(), Flag<false>(), Flag<false>());
   else f(Flag<false>(), Flag<false>(), Flag<false>());
@@ -274,12 +281,12 @@ void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t 
                     int stream) {
   REGCORE_BN_ELEMENTWISE(normalize_rows_t, x, y, C, S, j0, j1, k);
 }
-// The cols kernels stream only when every row starts on a vector boundary (aligned output, C a
-// multiple of the vector): a scalar head in every row cost more than the streaming saved (C = 64
+// The cols kernels stream only when every row starts on a vector boundary (aligned output, a row a
+// multiple of one float32 vector's bytes: the 16-bit pair store writes that much): a scalar head in every row cost more than the streaming saved (C = 64
 // float32 rows at a 16-byte offset ran at half the speed of ordinary stores).
 template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream) {
 #if REGCORE_SIMD_W > 1
-  return stream && C % lanes<T>::n == 0 && head_to_align(y + r0 * C, C) == 0;
+  return stream && (C * int64_t(sizeof(T))) % (REGCORE_SIMD_W * 4) == 0 && head_to_align(y + r0 * C, C) == 0;
 #else
   (void)y, (void)C, (void)r0;
   return stream;

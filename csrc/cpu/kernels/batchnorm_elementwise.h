@@ -1,5 +1,5 @@
 // The elementwise batch-normalization kernels (normalize, dx), included by batchnorm.cpp inside a
-// namespace that defines PairStore::put(p, a, b), the store of two vectors of a 16-bit output
+// namespace that defines PairStore::template put<NT>(p, a, b), the store of two vectors of a 16-bit output
 // (vstore2, or vstore2_ne in the AVX512_BF16 target region: the same bits). Included once per
 // store, so no include guard; the helpers it uses (for_rows, head_to_align, vput, lanes, kPair)
 // come from batchnorm.cpp before the inclusion.
@@ -16,7 +16,7 @@ void span_normalize(const T* x, T* y, int64_t len, compute_t<T> mhi, compute_t<T
       elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
   for (; k + kPair<T> <= len; k += 2 * L)
-    PairStore::put(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R),
+    PairStore::template put<NT>(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R),
                    bn_normalize(vload_arith(x + k + L), vmhi, vmlo, vsc, vsh, R));
   for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R));
 #endif
@@ -41,7 +41,7 @@ void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoe
     const auto at = [&](int64_t j) {
       return bn_normalize(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j), vload(k.scale + j), vload(k.shift + j), R);
     };
-    for (; c + kPair<T> <= C; c += 2 * L) PairStore::put(yr + c, at(c), at(c + L));
+    for (; c + kPair<T> <= C; c += 2 * L) PairStore::template put<NT>(yr + c, at(c), at(c + L));
     for (; c + L <= C; c += L) vput<NT>(yr + c, at(c));
 #endif
     for (; c < C; ++c) elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
@@ -65,7 +65,7 @@ void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, compute_t<T> m
     const V xc = bn_center(vload_arith(x + j), vmhi, vmlo);
     return bn_backward_dx(bn_masked_dy(vload_arith(dy + j), xc, vsc, vsh, R), xc, vka, vkb, vkc);
   };
-  for (; k + kPair<T> <= len; k += 2 * L) PairStore::put(dx + k, at(k), at(k + L));
+  for (; k + kPair<T> <= len; k += 2 * L) PairStore::template put<NT>(dx + k, at(k), at(k + L));
   for (; k + L <= len; k += L) vput<NT>(dx + k, at(k));
 #endif
   for (; k < len; ++k) {
@@ -98,7 +98,7 @@ void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
       const V d = bn_masked_dy(vload_arith(dr + j), xc, vload(k.scale + j), vload(k.shift + j), R);
       return bn_backward_dx(d, xc, vload(g.ka + j), vload(g.kb + j), vload(g.kc + j));
     };
-    for (; c + kPair<T> <= C; c += 2 * L) PairStore::put(or_ + c, at(c), at(c + L));
+    for (; c + kPair<T> <= C; c += 2 * L) PairStore::template put<NT>(or_ + c, at(c), at(c + L));
     for (; c + L <= C; c += L) vput<NT>(or_ + c, at(c));
 #endif
     for (; c < C; ++c) {

@@ -302,6 +302,9 @@ REGCORE_HD void vload_wide(const bfloat16_t* p, VF64& lo, VF64& hi) {
 // vector, a rare well-predicted branch): the bits are vstore2's on every input. One conversion
 // replaces bf16_round_hi twice (five operations each) and the word shuffle.
 #define REGCORE_HAVE_BF16_NE 1
+// NT: a non-temporal store (p aligned to 64 bytes): the whole line is one vector here, so large
+// 16-bit outputs skip the read-for-ownership as float32 ones do.
+template <bool NT>
 __attribute__((target("avx512bf16"))) REGCORE_HD void vstore2_ne(bfloat16_t* p, VF32 a, VF32 b) {
   constexpr int kSubnormal = 0x20;  // VFPCLASSPS category: denormal
   if (__builtin_expect(_kortestz_mask16_u8(_mm512_fpclass_ps_mask(a.v, kSubnormal),
@@ -309,7 +312,9 @@ __attribute__((target("avx512bf16"))) REGCORE_HD void vstore2_ne(bfloat16_t* p, 
     vstore2(p, a, b);
     return;
   }
-  _mm512_storeu_si512(p, (__m512i)_mm512_cvtne2ps_pbh(b.v, a.v));  // a: elements 0..W-1
+  const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b.v, a.v);  // a: elements 0..W-1
+  if (NT) _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
+  else _mm512_storeu_si512(p, v);
 }
 inline bool bf16_store_ne_available() {
   static const bool has = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx512bf16") != 0; }();

@@ -202,7 +202,8 @@ template <class T> int64_t head_to_align(const T* p, int64_t len) {
   const int64_t h = int64_t(((A - (reinterpret_cast<uintptr_t>(p) & (A - 1))) & (A - 1)) / sizeof(T));
   return h < len ? h : len;
 }
-// 16-bit outputs take ordinary stores (no streaming form of the rounding store).
+// One vector of a 16-bit output is half a line: always an ordinary store (the streaming 16-bit
+// stores are the AVX512_BF16 pairs, PairStore::put<true>).
 template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
   if constexpr (NT && (std::is_same<T, float>::value || std::is_same<T, double>::value)) vstream(p, v);
   else vstore(p, v);

@@ -48,14 +48,23 @@ std::vector<P> bn_chunk_partials(int64_t work, int64_t n, int64_t chunk, F&& f) 
   return partials;
 }
 
+// Elements per chunk of the rows-layout elementwise passes (normalize, dx): kStreamChunk, but at
+// least 16 chunks for a smaller array, so that two threads split it evenly (a (1, 64, 56, 56)
+// batch was 3 full chunks and a sliver: one thread did two thirds of the pass). A multiple of 64
+// elements, so runs start on a vector pair as before; the elements are independent, so the
+// chunking never changes the bits.
+inline int64_t elementwise_chunk(int64_t n) {
+  const int64_t c = (n / 16 + 63) / 64 * 64;
+  return c < 4096 ? 4096 : (c > kStreamChunk ? kStreamChunk : c);
+}
+
 // Outputs of at least this many bytes are written with non-temporal stores: they would not stay
 // in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
 // here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
 constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
-// 16-bit outputs never stream: their vector store is a rounding store with no non-temporal form.
-int stream_output(DType dt, int64_t n) {
-  return dtype_size(dt) >= 4 && n * int64_t(dtype_size(dt)) >= kStreamMinBytes;
-}
+// 16-bit outputs stream only where the kernels' rounding store writes whole lines (bfloat16 with
+// AVX512_BF16, kernels/batchnorm.cpp); elsewhere the kernels ignore the flag for them.
+int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= kStreamMinBytes; }
 
 // Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
 // pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.
@@ -123,8 +132,8 @@ void bn_normalize(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_
   const int nt = stream_output(dt, N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
-    bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.normalize_rows(dt, x, y, C, S, b, e, kc, relu, nt); });
+    bn_chunks(N * C * S, N * C * S, elementwise_chunk(N * C * S),
+              [&](int64_t b, int64_t e) { k.normalize_rows(dt, x, y, C, S, b, e, kc, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
                     [&](int64_t b, int64_t e) { k.normalize_cols(dt, x, y, C, b, e, kc, relu, nt); });
@@ -165,8 +174,8 @@ void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N,
   const int nt = stream_output(dt, N * C * S);
   const Layout lay = layout(N, C, S);
   if (lay == Layout::kRows) {
-    bn_chunks(N * C * S, N * C * S, kStreamChunk,
-                    [&](int64_t b, int64_t e) { k.grad_apply_rows(dt, dy, x, dx, C, S, b, e, kc, g, relu, nt); });
+    bn_chunks(N * C * S, N * C * S, elementwise_chunk(N * C * S),
+              [&](int64_t b, int64_t e) { k.grad_apply_rows(dt, dy, x, dx, C, S, b, e, kc, g, relu, nt); });
   } else if (lay == Layout::kCols) {
     bn_chunks(N * C, N, cols_rows(C),
                     [&](int64_t b, int64_t e) { k.grad_apply_cols(dt, dy, x, dx, C, b, e, kc, g, relu, nt); });

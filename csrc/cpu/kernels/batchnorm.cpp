@@ -60,14 +60,9 @@ REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
   hi = vload_f64(p + REGCORE_SIMD_W / 2);
 }
 REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
-// 16-bit data: float32 lanes first (exact), then float64 (vload_arith: the widening quiets a NaN).
-template <class H> REGCORE_HD void load_wide_half(const H* p, VF64& lo, VF64& hi) {
-  const VF32 v = vload_arith(p);
-  lo = widen_lo(v);
-  hi = widen_hi(v);
-}
-REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
-REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { load_wide_half(p, lo, hi); }
+// 16-bit data: vload_wide (simd/vec_*.h), exact.
+REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
+REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
 
 // Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
 // T: float or a 16-bit format (W elements per vector, two float64 halves).
@@ -207,7 +202,8 @@ template <class T> int64_t head_to_align(const T* p, int64_t len) {
   const int64_t h = int64_t(((A - (reinterpret_cast<uintptr_t>(p) & (A - 1))) & (A - 1)) / sizeof(T));
   return h < len ? h : len;
 }
-// 16-bit outputs take ordinary stores (no streaming form of the rounding store).
+// One vector of a 16-bit output is half a line: always an ordinary store (the streaming 16-bit
+// stores are the AVX512_BF16 pairs, PairStore::put<true>).
 template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
   if constexpr (NT && (std::is_same<T, float>::value || std::is_same<T, double>::value)) vstream(p, v);
   else vstore(p, v);
@@ -215,78 +211,83 @@ template <bool NT, class T, class V> REGCORE_HD void vput(T* p, V v) {
 #endif
 
 
-template <class T, bool R, bool NT>
-void span_normalize(const T* x, T* y, int64_t len, compute_t<T> mhi, compute_t<T> mlo, compute_t<T> sc,
-                    compute_t<T> sh) {
-  int64_t k = 0;
-#if REGCORE_SIMD_W > 1
-  using V = typename lanes<T>::V;
-  constexpr int64_t L = lanes<T>::n;
-  if (NT)
-    for (const int64_t h = head_to_align(y, len); k < h; ++k)
-      elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
-  const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
-  for (; k + kPair<T> <= len; k += 2 * L)
-    vstore2(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R),
-              bn_normalize(vload_arith(x + k + L), vmhi, vmlo, vsc, vsh, R));
-  for (; k + L <= len; k += L) vput<NT>(y + k, bn_normalize(vload_arith(x + k), vmhi, vmlo, vsc, vsh, R));
+// The elementwise kernels (batchnorm_elementwise.h), compiled with the plain pair store and, at
+// the AVX-512 level, once more in a GCC target region that enables AVX512_BF16 for vstore2_ne
+// (simd/vec_avx512.h): a bfloat16 pair rounded by one instruction instead of eleven, the same
+// bits. Only the bf16ne copies may contain AVX512_BF16 instructions, and they run only on a
+// processor that has them (with_flags below); the other levels alias bf16ne to plain.
+namespace plain {
+struct PairStore {
+  template <bool NT, class T, class V> static REGCORE_HD void put(T* p, V a, V b) { vstore2(p, a, b); }
+};
+#include "batchnorm_elementwise.h"
+}  // namespace plain
+#if defined(REGCORE_HAVE_BF16_NE)
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+namespace bf16ne {
+struct PairStore {
+  template <bool NT> static REGCORE_HD void put(bfloat16_t* p, VF32 a, VF32 b) { vstore2_ne<NT>(p, a, b); }
+};
+#include "batchnorm_elementwise.h"
+}  // namespace bf16ne
+#pragma GCC pop_options
+#else
+namespace bf16ne = plain;
 #endif
-  for (; k < len; ++k) elem_store(y + k, bn_normalize(elem_load(x + k), mhi, mlo, sc, sh, R));
-}
 
-template <class T, bool R, bool NT>
-void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<compute_t<T>> k) {
-  for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
-    span_normalize<T, R, NT>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
-  });
-}
-
-template <class T, bool R, bool NT>
-void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * C;
-    T* yr = y + r * C;
-    int64_t c = 0;
-#if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    const auto at = [&](int64_t j) {
-      return bn_normalize(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j), vload(k.scale + j), vload(k.shift + j), R);
-    };
-    for (; c + kPair<T> <= C; c += 2 * L) vstore2(yr + c, at(c), at(c + L));
-    for (; c + L <= C; c += L) vput<NT>(yr + c, at(c));
-#endif
-    for (; c < C; ++c) elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
-  }
-}
-
-// Calls f(Flag<R>, Flag<NT>) for the runtime flags: one instantiation per combination.
+// Calls f(Flag<R>, Flag<NT>, Flag<NE>) for the runtime flags: one instantiation per combination.
+// NE: take the bf16ne kernels (bfloat16 outputs on an AVX512_BF16 processor). 16-bit outputs
+// stream only there: the integer rounding store writes half a line per vector.
 template <bool B> struct Flag { static constexpr bool value = B; };
-template <class F> void with_flags(int relu, int stream, F&& f) {
+template <class T, class F> void with_flags(int relu, int stream, F&& f) {
+#if defined(REGCORE_HAVE_BF16_NE)
+  if constexpr (std::is_same<T, bfloat16_t>::value) {
+    if (bf16_store_ne_available()) {
+      if (stream) {
+        if (relu) f(Flag<true>(), Flag<true>(), Flag<true>());
+        else f(Flag<false>(), Flag<true>(), Flag<true>());
+        vstream_fence();
+      } else {
+        if (relu) f(Flag<true>(), Flag<false>(), Flag<true>());
+        else f(Flag<false>(), Flag<false>(), Flag<true>());
+      }
+      return;
+    }
+  }
+#endif
 #if REGCORE_SIMD_W > 1
-  if (stream) {
-    if (relu) f(Flag<true>(), Flag<true>());
-    else f(Flag<false>(), Flag<true>());
+  if (stream && sizeof(T) >= 4) {
+    if (relu) f(Flag<true>(), Flag<true>(), Flag<false>());
+    else f(Flag<false>(), Flag<true>(), Flag<false>());
     vstream_fence();  // the non-temporal stores are ordered before whatever reads the output next
     return;
   }
 #else
   (void)stream;
 #endif
-  if (relu) f(Flag<true>(), Flag<false>());
-  else f(Flag<false>(), Flag<false>());
+  if (relu) f(Flag<true>(), Flag<false>(), Flag<false>());
+  else f(Flag<false>(), Flag<false>(), Flag<false>());
 }
+// kernel<T, R, NT>(args...) from the copy NE names.
+#define REGCORE_BN_ELEMENTWISE(kernel, ...)                                                      \
+  with_flags<T>(relu, stream, [&](auto R, auto NT, auto NE) {                                  \
+    constexpr bool r = decltype(R)::value, nt = decltype(NT)::value;                            \
+    if constexpr (decltype(NE)::value) bf16ne::kernel<T, r, nt>(__VA_ARGS__);                   \
+    else plain::kernel<T, r, nt>(__VA_ARGS__);                                                  \
+  })
 
 template <class T>
 void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<compute_t<T>> k, int relu,
                     int stream) {
-  with_flags(relu, stream, [&](auto R, auto NT) { normalize_rows_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, S, j0, j1, k); });
+  REGCORE_BN_ELEMENTWISE(normalize_rows_t, x, y, C, S, j0, j1, k);
 }
-// The cols kernels stream only when every row starts on a vector boundary (aligned output, C a
-// multiple of the vector): a scalar head in every row cost more than the streaming saved (C = 64
+// The cols kernels stream only when every row starts on a vector boundary (aligned output, a row a
+// multiple of one float32 vector's bytes: the 16-bit pair store writes that much): a scalar head in every row cost more than the streaming saved (C = 64
 // float32 rows at a 16-byte offset ran at half the speed of ordinary stores).
 template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream) {
 #if REGCORE_SIMD_W > 1
-  return stream && C % lanes<T>::n == 0 && head_to_align(y + r0 * C, C) == 0;
+  return stream && (C * int64_t(sizeof(T))) % (REGCORE_SIMD_W * 4) == 0 && head_to_align(y + r0 * C, C) == 0;
 #else
   (void)y, (void)C, (void)r0;
   return stream;
@@ -295,7 +296,8 @@ template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream
 
 template <class T>
 void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k, int relu, int stream) {
-  with_flags(relu, cols_stream(y, C, r0, stream), [&](auto R, auto NT) { normalize_cols_t<T, decltype(R)::value, decltype(NT)::value>(x, y, C, r0, r1, k); });
+  stream = cols_stream(y, C, r0, stream);
+  REGCORE_BN_ELEMENTWISE(normalize_cols_t, x, y, C, r0, r1, k);
 }
 
 // ---------------------------------------------------------------- backward: reductions
@@ -310,12 +312,28 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
   for (; k + 2 * L <= len; k += 2 * L) {
     const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
-    const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
-    const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
-    acc_add(A.a0, A.a1, d0);
-    acc_add(A.a2, A.a3, d1);
-    acc_mul(B.a0, B.a1, d0, xc0);
-    acc_mul(B.a2, B.a3, d1, xc1);
+    if constexpr (!R && sizeof(T) == 2) {
+      // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
+      // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
+      VF64 d0l, d0h, d1l, d1h;
+      vload_wide(dy + k, d0l, d0h);
+      vload_wide(dy + k + L, d1l, d1h);
+      A.a0 = A.a0 + d0l;
+      A.a1 = A.a1 + d0h;
+      A.a2 = A.a2 + d1l;
+      A.a3 = A.a3 + d1h;
+      B.a0 = B.a0 + d0l * widen_lo(xc0);
+      B.a1 = B.a1 + d0h * widen_hi(xc0);
+      B.a2 = B.a2 + d1l * widen_lo(xc1);
+      B.a3 = B.a3 + d1h * widen_hi(xc1);
+    } else {
+      const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+      const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
+      acc_add(A.a0, A.a1, d0);
+      acc_add(A.a2, A.a3, d1);
+      acc_mul(B.a0, B.a1, d0, xc0);
+      acc_mul(B.a2, B.a3, d1, xc1);
+    }
   }
   for (; k + L <= len; k += L) {
     const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
@@ -411,76 +429,17 @@ void grad_reduce_cols(const T* dy, const T* x, int64_t C, int64_t r0, int64_t r1
 
 // ---------------------------------------------------------------- backward: dx
 
-template <class T, bool R, bool NT>
-void span_grad_apply(const T* dy, const T* x, T* dx, int64_t len, compute_t<T> mhi, compute_t<T> mlo, compute_t<T> sc,
-                     compute_t<T> sh, compute_t<T> ka, compute_t<T> kb, compute_t<T> kc) {
-  int64_t k = 0;
-#if REGCORE_SIMD_W > 1
-  using V = typename lanes<T>::V;
-  constexpr int64_t L = lanes<T>::n;
-  if (NT)
-    for (const int64_t h = head_to_align(dx, len); k < h; ++k) {
-      const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
-      elem_store(dx + k, bn_backward_dx(bn_masked_dy(elem_load(dy + k), xc, sc, sh, R), xc, ka, kb, kc));
-    }
-  const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh), vka(ka), vkb(kb), vkc(kc);
-  const auto at = [&](int64_t j) {
-    const V xc = bn_center(vload_arith(x + j), vmhi, vmlo);
-    return bn_backward_dx(bn_masked_dy(vload_arith(dy + j), xc, vsc, vsh, R), xc, vka, vkb, vkc);
-  };
-  for (; k + kPair<T> <= len; k += 2 * L) vstore2(dx + k, at(k), at(k + L));
-  for (; k + L <= len; k += L) vput<NT>(dx + k, at(k));
-#endif
-  for (; k < len; ++k) {
-    const compute_t<T> xc = bn_center(elem_load(x + k), mhi, mlo);
-    elem_store(dx + k, bn_backward_dx(bn_masked_dy(elem_load(dy + k), xc, sc, sh, R), xc, ka, kb, kc));
-  }
-}
-
-template <class T, bool R, bool NT>
-void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
-                       BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g) {
-  for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
-    span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
-                              g.ka[c], g.kb[c], g.kc[c]);
-  });
-}
 template <class T>
 void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
                      BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
-  with_flags(relu, stream, [&](auto R, auto NT) { grad_apply_rows_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, S, j0, j1, k, g); });
+  REGCORE_BN_ELEMENTWISE(grad_apply_rows_t, dy, x, dx, C, S, j0, j1, k, g);
 }
 
-template <class T, bool R, bool NT>
-void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
-                       BnGradCoefOf<compute_t<T>> g) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    T* or_ = dx + r * C;
-    int64_t c = 0;
-#if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t L = lanes<T>::n;
-    const auto at = [&](int64_t j) {
-      const V xc = bn_center(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j));
-      const V d = bn_masked_dy(vload_arith(dr + j), xc, vload(k.scale + j), vload(k.shift + j), R);
-      return bn_backward_dx(d, xc, vload(g.ka + j), vload(g.kb + j), vload(g.kc + j));
-    };
-    for (; c + kPair<T> <= C; c += 2 * L) vstore2(or_ + c, at(c), at(c + L));
-    for (; c + L <= C; c += L) vput<NT>(or_ + c, at(c));
-#endif
-    for (; c < C; ++c) {
-      const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);
-      const compute_t<T> d = bn_masked_dy(elem_load(dr + c), xc, k.scale[c], k.shift[c], R);
-      elem_store(or_ + c, bn_backward_dx(d, xc, g.ka[c], g.kb[c], g.kc[c]));
-    }
-  }
-}
 template <class T>
 void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
                      BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
-  with_flags(relu, cols_stream(dx, C, r0, stream), [&](auto R, auto NT) { grad_apply_cols_t<T, decltype(R)::value, decltype(NT)::value>(dy, x, dx, C, r0, r1, k, g); });
+  stream = cols_stream(dx, C, r0, stream);
+  REGCORE_BN_ELEMENTWISE(grad_apply_cols_t, dy, x, dx, C, r0, r1, k, g);
 }
 
 // ---------------------------------------------------------------- table entries: the dtype

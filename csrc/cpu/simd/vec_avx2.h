@@ -310,6 +310,13 @@ REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
                                        _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
+// W 16-bit values as float64 lanes (elements 0 .. W/2-1 in lo, the rest in hi), exactly: the
+// statistics' widening (vec_avx512.h has a cheaper bfloat16 form).
+template <class H> REGCORE_HD void vload_wide(const H* p, VF64& lo, VF64& hi) {
+  const VF32 v = vload_arith(p);
+  lo = widen_lo(v);
+  hi = widen_hi(v);
+}
 REGCORE_HD VF32 vload_arith(const float* p) { return vload(p); }
 REGCORE_HD VF64 vload_arith(const double* p) { return vload(p); }
 REGCORE_HD void vstore2(float* p, VF32 a, VF32 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W, b); }

@@ -234,8 +234,8 @@ REGCORE_CORE_END
 // ---- 16-bit storage (core/half.h): W elements <-> float32 lanes, the same bits as the scalar
 // conversions (checked over every 16-bit pattern). float16 uses the AVX-512F conversions (as the
 // AVX2 level's F16C: exact one way, nearest-even with subnormals kept the other); bfloat16 uses
-// integer shifts. AVX512_BF16's VCVTNEPS2BF16 is not used: it flushes subnormal inputs and
-// outputs to zero, which the scalar path does not.
+// integer shifts. AVX512_BF16's conversion reads a subnormal float32 as zero, which the scalar
+// path does not: it is used only by vstore2_ne below, on pairs without a subnormal lane.
 #include "../../core/half.h"
 REGCORE_CORE_BEGIN
 REGCORE_HD VF32 vload(const bfloat16_t* p) {
@@ -278,6 +278,48 @@ REGCORE_HD VF32 vload_arith(const bfloat16_t* p) {
   const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return VF32(_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(__mmask32(0xAAAAAAAAu), idx, v)));
 }
+// W 16-bit values as float64 lanes (elements 0 .. W/2-1 in lo, the rest in hi), exactly: the
+// statistics' widening, with vload_arith's values (the float64 conversion quiets a signalling
+// NaN as the float arithmetic after vload_arith does). bfloat16: each half is a 128-bit
+// broadcast load (no shuffle uop) and one in-lane byte shuffle that puts value j in the upper
+// half of float32 lane j; vload_arith's word permute plus the extract of the upper half cost
+// three shuffle-port uops per vector, this two (statistics pass -7% measured).
+REGCORE_HD void vload_wide(const bfloat16_t* p, VF64& lo, VF64& hi) {
+  const __m256i idx = _mm256_setr_epi8(-128, -128, 0, 1, -128, -128, 2, 3, -128, -128, 4, 5, -128, -128, 6, 7,
+                                       -128, -128, 8, 9, -128, -128, 10, 11, -128, -128, 12, 13, -128, -128, 14, 15);
+  const auto half = [&](const bfloat16_t* q) {
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+    return VF64(_mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_shuffle_epi8(b, idx))));
+  };
+  lo = half(p);
+  hi = half(p + REGCORE_SIMD_W / 2);
+}
+// The same pair store with AVX512_BF16, an extension the avx512 level does not require: callable
+// only from code compiled for that target (a GCC target region: batchnorm.cpp) and
+// only when bf16_store_ne_available(). VCVTNE2PS2BF16 rounds to nearest even and quiets a NaN
+// into (u >> 16) | 0x40, bf16_round_hi's bits, except that it reads a float32 SUBNORMAL as zero
+// (it ignores MXCSR). So a pair holding any subnormal lane takes vstore2 (one class test per
+// vector, a rare well-predicted branch): the bits are vstore2's on every input. One conversion
+// replaces bf16_round_hi twice (five operations each) and the word shuffle.
+#define REGCORE_HAVE_BF16_NE 1
+// NT: a non-temporal store (p aligned to 64 bytes): the whole line is one vector here, so large
+// 16-bit outputs skip the read-for-ownership as float32 ones do.
+template <bool NT>
+__attribute__((target("avx512bf16"))) REGCORE_HD void vstore2_ne(bfloat16_t* p, VF32 a, VF32 b) {
+  constexpr int kSubnormal = 0x20;  // VFPCLASSPS category: denormal
+  if (__builtin_expect(_kortestz_mask16_u8(_mm512_fpclass_ps_mask(a.v, kSubnormal),
+                                           _mm512_fpclass_ps_mask(b.v, kSubnormal)) == 0, 0)) {
+    vstore2(p, a, b);
+    return;
+  }
+  const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b.v, a.v);  // a: elements 0..W-1
+  if (NT) _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
+  else _mm512_storeu_si512(p, v);
+}
+inline bool bf16_store_ne_available() {
+  static const bool has = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx512bf16") != 0; }();
+  return has;
+}
 REGCORE_HD VF32 vload(const float16_t* p) {
   return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
 }
@@ -289,6 +331,11 @@ REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
                                             _mm512_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), 1));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
+REGCORE_HD void vload_wide(const float16_t* p, VF64& lo, VF64& hi) {
+  const VF32 v = vload(p);
+  lo = widen_lo(v);
+  hi = widen_hi(v);
+}
 REGCORE_HD VF32 vload_arith(const float* p) { return vload(p); }
 REGCORE_HD VF64 vload_arith(const double* p) { return vload(p); }
 REGCORE_HD void vstore2(float* p, VF32 a, VF32 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W, b); }

@@ -36,3 +36,17 @@ def num_threads(n):
         yield n
     finally:
         rc.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def avx512_bf16(on):
+    """AVX512_BF16 (the batch-norm bfloat16 pair store's rounding instruction) on or off for the
+    block. Turning it on where the processor lacks it raises ValueError."""
+    from regcore import _native
+
+    previous = _native.cpu.avx512_bf16_active()
+    _native.cpu.set_avx512_bf16(on)
+    try:
+        yield on
+    finally:
+        _native.cpu.set_avx512_bf16(previous)

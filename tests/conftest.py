@@ -144,3 +144,20 @@ def cuda_sim_module(cuda_on_cpu_build):
     if not any(cuda_on_cpu_build.glob("_regcore_cuda_sim*")):
         pytest.skip("pybind11 is needed to build the CUDA bindings over the emulated kernels")
     return load_module(cuda_on_cpu_build)
+
+
+@pytest.fixture(params=["avx512_bf16-on", "avx512_bf16-off"])
+def avx512_bf16_both(request):
+    """Runs a test twice where the processor has AVX512_BF16: with the extension (the default) and
+    without it, so the avx512 level's plain bfloat16 store runs on such processors too (elsewhere
+    only the plain store exists and the "on" run is skipped)."""
+    from regcore import _native
+    from _switches import avx512_bf16
+
+    if _native.cpu is None:
+        pytest.skip("no native CPU module")
+    on = request.param.endswith("-on")
+    if on and not _native.cpu.avx512_bf16_supported():
+        pytest.skip("the processor has no AVX512_BF16")
+    with avx512_bf16(on):
+        yield on

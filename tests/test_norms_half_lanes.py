@@ -20,6 +20,9 @@ import regcore as rc
 from conftest import BACKENDS, cpu_backend
 from test_norms_half import BF16, F16, FMTS, as16, assert_within, bn_oracle, bn_oracle_backward, params
 
+# every test with AVX512_BF16 on and off (conftest.avx512_bf16_both)
+pytestmark = pytest.mark.usefixtures("avx512_bf16_both")
+
 if not rc.available_isas():
     pytest.skip("no native CPU module", allow_module_level=True)
 

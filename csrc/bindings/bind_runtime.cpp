@@ -36,6 +36,17 @@ void bind_runtime(py::module_& m) {
     }
   });
   // Thread pool (csrc/cpu/thread_pool.h): one process-wide setting.
+  // AVX512_BF16 for the batch-norm bfloat16 stores (same bits on or off; off lets the tests run
+  // the other path on processors that have it).
+  m.def("avx512_bf16_supported", &cpu::avx512_bf16_supported);
+  m.def("avx512_bf16_active", &cpu::avx512_bf16_active);
+  m.def("set_avx512_bf16", [](bool on) {
+    try {
+      cpu::set_avx512_bf16(on);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+  });
   m.def("max_threads", &cpu::pool_threads);
   m.def("thread_limit", &cpu::pool_thread_limit);
   m.def("usable_cpus", &cpu::usable_cpus);

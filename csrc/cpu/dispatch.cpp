@@ -50,6 +50,33 @@ Isa best_isa() {
   return Isa::scalar;
 }
 
+bool avx512_bf16_supported() {
+#if defined(REGCORE_HAVE_X86_ISAS)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+namespace {
+std::atomic<bool>& avx512_bf16_slot() {
+  static std::atomic<bool> on{avx512_bf16_supported()};
+  return on;
+}
+}  // namespace
+
+bool avx512_bf16_active() { return avx512_bf16_slot().load(std::memory_order_relaxed); }
+
+void set_avx512_bf16(bool on) {
+  if (on && !avx512_bf16_supported())
+    throw std::invalid_argument("AVX512_BF16 is not available on this processor or in this build");
+  avx512_bf16_slot().store(on, std::memory_order_relaxed);
+}
+
 Isa active_isa() { return Isa(active_slot().load(std::memory_order_relaxed)); }
 
 void set_active_isa(Isa isa) {

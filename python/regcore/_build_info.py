@@ -22,6 +22,8 @@ def build_info() -> dict:
             isa_compiled=list(_native.cpu.compiled_isas()),
             isa_supported=list(_native.cpu.supported_isas()),
             isa_active=_native.cpu.active_isa(),
+            # an extension of the avx512 level (bfloat16 batch-norm stores; the same bits off or on)
+            avx512_bf16=_native.cpu.avx512_bf16_active(),
             threads=_native.cpu.max_threads(),
             thread_limit=_native.cpu.thread_limit(),
             usable_cpus=_native.cpu.usable_cpus(),

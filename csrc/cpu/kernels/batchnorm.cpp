@@ -13,6 +13,7 @@
 #include "../../core/batchnorm.h"
 #include "../../core/norm_coef.h"
 #include "../batchnorm_table.h"
+#include "../dispatch.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
@@ -243,7 +244,7 @@ template <bool B> struct Flag { static constexpr bool value = B; };
 template <class T, class F> void with_flags(int relu, int stream, F&& f) {
 #if defined(REGCORE_HAVE_BF16_NE)
   if constexpr (std::is_same<T, bfloat16_t>::value) {
-    if (bf16_store_ne_available()) {
+    if (cpu::avx512_bf16_active()) {
       if (stream) {
         if (relu) f(Flag<true>(), Flag<true>(), Flag<true>());
         else f(Flag<false>(), Flag<true>(), Flag<true>());

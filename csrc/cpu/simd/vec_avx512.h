@@ -296,7 +296,7 @@ REGCORE_HD void vload_wide(const bfloat16_t* p, VF64& lo, VF64& hi) {
 }
 // The same pair store with AVX512_BF16, an extension the avx512 level does not require: callable
 // only from code compiled for that target (a GCC target region: batchnorm.cpp) and
-// only when bf16_store_ne_available(). VCVTNE2PS2BF16 rounds to nearest even and quiets a NaN
+// only when cpu::avx512_bf16_active() (dispatch.h). VCVTNE2PS2BF16 rounds to nearest even and quiets a NaN
 // into (u >> 16) | 0x40, bf16_round_hi's bits, except that it reads a float32 SUBNORMAL as zero
 // (it ignores MXCSR). So a pair holding any subnormal lane takes vstore2 (one class test per
 // vector, a rare well-predicted branch): the bits are vstore2's on every input. One conversion
@@ -315,10 +315,6 @@ __attribute__((target("avx512bf16"))) REGCORE_HD void vstore2_ne(bfloat16_t* p, 
   const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b.v, a.v);  // a: elements 0..W-1
   if (NT) _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
   else _mm512_storeu_si512(p, v);
-}
-inline bool bf16_store_ne_available() {
-  static const bool has = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx512bf16") != 0; }();
-  return has;
 }
 REGCORE_HD VF32 vload(const float16_t* p) {
   return VF32(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));

@@ -22,7 +22,6 @@ LONG = [
     ("tests/test_docs_code.py::test_python_block_runs[docs/averaging.md:259]", 14),
     ("tests/test_threads.py::test_pytorch_dataloader_workers_forked", 13),
     ("tests/test_torch_compile.py::test_fullgraph_compile_matches_eager", 11),
-    ("tests/test_env.py::test_thread_variables_apply", 11),
     ("tests/test_hostile_api.py::test_crash_prone_cases_natively_in_a_subprocess", 10),
     ("tests/test_torch_bench.py::test_torch_modules_section_runs", 9),
     ("tests/test_infrastructure.py::test_regcore_isa_environment_variable", 9),
@@ -37,9 +36,7 @@ LONG = [
     ("tests/test_early_stopping.py::test_import_regcore_does_not_import_torch", 6),
     ("tests/test_torch_e2e.py::test_digits_mlp_reaches_torch_accuracy", 5),
     # each of these starts a fresh interpreter that imports regcore
-    ("tests/test_env.py::", 5),
-    ("tests/test_threads.py::test_thread_count_from_the_environment", 5),
-    ("tests/test_threads.py::test_bad_thread_count_in_the_environment", 5),
+    ("tests/test_env.py::test_missing_compiled_module_is_reported_as_missing", 10),
     ("tests/test_threads.py::test_threadpoolctl_caps_and_lists_regcore", 5),
     ("tests/test_threads.py::test_a_forked_child_can_call_regcore", 4),
     ("tests/test_torch_intake.py::test_import_regcore_never_imports_torch", 4),

@@ -24,8 +24,6 @@ LONG = [
     ("tests/test_torch_compile.py::test_fullgraph_compile_matches_eager", 11),
     ("tests/test_hostile_api.py::test_crash_prone_cases_natively_in_a_subprocess", 10),
     ("tests/test_torch_bench.py::test_torch_modules_section_runs", 9),
-    ("tests/test_infrastructure.py::test_regcore_isa_environment_variable", 9),
-    ("tests/test_infrastructure.py::test_regcore_backend_environment_variable", 8),
     ("tests/test_docs_code.py::test_python_block_runs[docs/averaging.md:200]", 8),
     ("tests/test_docs_code.py::test_python_block_runs[README.md:126]", 7),
     ("tests/test_examples.py::test_example_tiny[overfitting.py]", 7),

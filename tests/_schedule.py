@@ -31,13 +31,11 @@ LONG = [
     ("tests/test_torch_averaging.py::test_fused_update_compiles_without_graph_breaks", 6),
     ("tests/test_channel_dropout.py::test_identical_across_backends_isas_and_threads", 6),
     ("tests/test_torch_averaging.py::test_opcheck", 6),
-    ("tests/test_early_stopping.py::test_import_regcore_does_not_import_torch", 6),
     ("tests/test_torch_e2e.py::test_digits_mlp_reaches_torch_accuracy", 5),
     # each of these starts a fresh interpreter that imports regcore
     ("tests/test_env.py::test_missing_compiled_module_is_reported_as_missing", 10),
     ("tests/test_threads.py::test_threadpoolctl_caps_and_lists_regcore", 5),
     ("tests/test_threads.py::test_a_forked_child_can_call_regcore", 4),
-    ("tests/test_torch_intake.py::test_import_regcore_never_imports_torch", 4),
     ("tests/test_examples.py::test_example_tiny", 3),
     ("tests/test_norms_half.py::test_numpy_and_native_elementwise_bit_identical[shape2-", 4),
     ("tests/test_batchnorm.py::test_numpy_and_native_elementwise_bit_identical[shape2-", 3),

@@ -30,6 +30,7 @@ LONG = [
     ("tests/test_hostile_inputs.py::test_crash_prone_native_calls_run_in_a_subprocess", 7),
     ("tests/test_torch_averaging.py::test_fused_update_compiles_without_graph_breaks", 6),
     ("tests/test_channel_dropout.py::test_identical_across_backends_isas_and_threads", 6),
+    ("tests/test_bench_smoke.py::test_plot", 6),
     ("tests/test_torch_averaging.py::test_opcheck", 6),
     ("tests/test_torch_e2e.py::test_digits_mlp_reaches_torch_accuracy", 5),
     # each of these starts a fresh interpreter that imports regcore

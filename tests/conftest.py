@@ -13,6 +13,7 @@ import tempfile
 import pytest
 
 import regcore as rc
+import _schedule
 from _switches import cpu_backend, isa_level, num_threads  # noqa: F401
 
 ISAS = rc.available_isas()
@@ -66,7 +67,8 @@ def once(tmp_path_factory):
 # The CUDA-on-CPU harness (tests/cuda_on_cpu/, tests/_cuda_sim.py) is compiled twice: plain (the
 # check binary and _regcore_cuda_sim) and under the sanitizers, minutes of compiler time on 2 cores.
 # Both builds start in the background as soon as the collected tests are known to need them, so
-# they run while the other tests do; the tests that use them run last. The outputs are cached by
+# they run while the other tests do; the tests that use them run after the other long tests
+# (_order below), the short ones last. The outputs are cached by
 # content hash under pytest's cache directory: a later session with the same sources, compiler and
 # Python reuses them, and parallel workers build each once.
 _BUILD_USERS = {"cuda_on_cpu_build": "plain", "sanitized_harness_build": "sanitized"}
@@ -86,11 +88,29 @@ def _harness_cache(config):
     return config._regcore_harness_cache
 
 
+def pytest_configure(config):
+    """Under pytest-xdist's default load distribution, hand the tests out one at a time as workers
+    free up (--maxschedchunk=1) instead of in blocks of a quarter of the suite, so that the order
+    below decides what starts first on every worker. An explicit --maxschedchunk is kept."""
+    if getattr(config.option, "dist", "no") == "load" and getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def _order(item):
+    """Long tests first, longest first (tests/_schedule.py); the check-binary runs that wait for a
+    harness build after the other long ones, so the build has their time to finish; then the short
+    tests in their collected order; the short tests that use a build last."""
+    seconds = _schedule.seconds(item.nodeid)
+    build = bool(_builds_needed(item))
+    if seconds:
+        return (0, build, -seconds)
+    return (1, build, 0.0)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """The tests that need a harness build go last (stable order otherwise), giving the
-    background builds the rest of the suite's time."""
-    items.sort(key=lambda item: bool(_builds_needed(item)))
+    """Order only (stable sort; every test still runs): see _order."""
+    items.sort(key=_order)
 
 
 def pytest_collection_finish(session):

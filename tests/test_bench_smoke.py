@@ -2,6 +2,7 @@
 documented structure. No timing assertions (figures on a shared machine prove nothing)."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -129,10 +130,17 @@ def test_python_kernels_state_their_bytes():
                 assert hit[0].bench_bytes(k.name, d, n)[0] == k.min_bytes(n, np.dtype(d).itemsize)
 
 
-@pytest.fixture(scope="module")
-def tiny_report():
-    return bench_run(Options(sizes=[4096], threads=[1], quick=True, warmup=0, repeats=1,
-                             progress=False))
+def _tiny_run(folder):
+    rep = bench_run(Options(sizes=[4096], threads=[1], quick=True, warmup=0, repeats=1, progress=False))
+    (folder / "report.json").write_text(json.dumps(rep))
+
+
+@pytest.fixture
+def tiny_report(once):
+    """One tiny in-process run, made once per test session (under pytest-xdist the first worker to
+    ask runs it and the others read it, instead of each worker paying its seconds), read back from
+    its JSON as the command line's report.json is."""
+    return json.loads((once("bench-smoke-tiny-report", _tiny_run) / "report.json").read_text())
 
 
 def test_report_structure(tiny_report):

@@ -175,11 +175,13 @@ def test_restore_without_weights_kept():
 
 
 def test_import_regcore_does_not_import_torch():
-    import subprocess
-    import sys
+    import os
+
+    import _fresh_import       # a fresh import of regcore in a forked child that has not imported torch
 
     code = "import sys, regcore; regcore.EarlyStopping(); assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    proc = _fresh_import.run(code, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
 
 
 def _train_torch(model, stopper, x, y, xv, yv, epochs=60, lr=0.5):

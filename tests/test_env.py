@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import regcore as rc
+import _fresh_import
 
 native = pytest.mark.skipif(not rc.build_info()["native_cpu"], reason="native CPU module not built")
 
@@ -15,6 +16,8 @@ def _import(code="import regcore", flags=(), **env):
     full = {k: v for k, v in os.environ.items()
             if k not in ("REGCORE_BACKEND", "REGCORE_ISA", "REGCORE_NUM_THREADS", "OMP_NUM_THREADS")}
     full.update(env)
+    if not flags:      # a forked child that has imported NumPy but not regcore (tests/_fresh_import.py)
+        return _fresh_import.run(code, full)
     return subprocess.run([sys.executable, *flags, "-c", code], env=full, capture_output=True, text=True)
 
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import regcore as rc
 from regcore import _arrays, _native
+import _fresh_import
 
 native = pytest.mark.skipif(_native.cpu is None, reason="native CPU module not built")
 
@@ -45,19 +44,20 @@ def test_set_isa_refuses_unknown_and_unsupported_levels():
 
 @native
 def test_regcore_isa_environment_variable_forces_a_level_and_refuses_an_unknown_one():
+    # a fresh import of regcore in a forked child (tests/_fresh_import.py)
     env = dict(os.environ, REGCORE_ISA="scalar")
-    out = subprocess.run([sys.executable, "-c", "import regcore; print(regcore.active_isa())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = _fresh_import.run("import regcore; print(regcore.active_isa())", env)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "scalar"
     env["REGCORE_ISA"] = "bogus"
-    bad = subprocess.run([sys.executable, "-c", "import regcore"], env=env, capture_output=True, text=True)
+    bad = _fresh_import.run("import regcore", env)
     assert bad.returncode != 0 and "REGCORE_ISA=bogus" in bad.stderr
 
 
 def test_regcore_backend_environment_variable_selects_numpy():
     env = dict(os.environ, REGCORE_BACKEND="numpy")
-    out = subprocess.run([sys.executable, "-c", "import regcore; print(regcore.build_info()['cpu_backend'])"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = _fresh_import.run("import regcore; print(regcore.build_info()['cpu_backend'])", env)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "numpy"
 
 

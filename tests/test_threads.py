@@ -15,6 +15,7 @@ import pytest
 
 import regcore as rc
 from regcore import _native
+import _fresh_import
 
 native = pytest.mark.skipif(_native.cpu is None, reason="native CPU module not built")
 LIMIT = rc._threads.thread_limit()
@@ -27,6 +28,14 @@ def run_python(code: str, env_extra=None, timeout=120):
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def fresh_import(code: str, env_extra):
+    """run_python's result from a forked child that has imported NumPy but not regcore
+    (tests/_fresh_import.py): for the tests of what `import regcore` reads from the environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REGCORE_NUM_THREADS", "OMP_NUM_THREADS")}
+    env.update(env_extra)
+    return _fresh_import.run(code, env)
 
 
 @pytest.fixture
@@ -125,7 +134,7 @@ def test_threadpoolctl_caps_and_lists_regcore(order):
     ({"OMP_NUM_THREADS": ""}, None),            # empty: unset
 ])
 def test_thread_count_from_the_environment(env, expected):
-    out = run_python("import regcore as rc; print(rc.get_num_threads())", env)
+    out = fresh_import("import regcore as rc; print(rc.get_num_threads())", env)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == (expected if expected is not None else rc._native.cpu.usable_cpus())
 
@@ -135,7 +144,7 @@ def test_thread_count_from_the_environment(env, expected):
                                  {"REGCORE_NUM_THREADS": str(LIMIT + 1)}, {"OMP_NUM_THREADS": "-2"},
                                  {"REGCORE_NUM_THREADS": "1.5"}])
 def test_bad_thread_count_in_the_environment_fails_import_naming_it(env):
-    out = run_python("import regcore", env)
+    out = fresh_import("import regcore", env)
     name = next(iter(env))
     assert out.returncode != 0
     assert "ImportError" in out.stderr and f"{name}=" in out.stderr and "positive integer" in out.stderr

@@ -98,9 +98,10 @@ def test_non_contiguous_and_conjugate_views_are_refused():
 
 
 def test_import_regcore_never_imports_torch():
-    import subprocess
-    import sys
+    import os
+
+    import _fresh_import       # a fresh import of regcore in a forked child that has not imported torch
 
     code = "import sys, regcore, regcore.optim; assert 'torch' not in sys.modules, 'torch imported'"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = _fresh_import.run(code, dict(os.environ))
     assert proc.returncode == 0, proc.stderr

@@ -515,3 +515,55 @@ def test_torch_bias_act_dropout_and_noise_16bit():
     n = RF.gaussian_noise(torch.ones(100, dtype=torch.float16), 0.5, generator=rc.Generator(2))
     ref = rc.gaussian_noise(np.ones(100, np.float16), 0.5, generator=rc.Generator(2))
     assert n.dtype == torch.float16 and np.array_equal(n.numpy(), ref)
+
+
+_LAZY_ML_DTYPES = r"""
+import sys
+import numpy as np
+import regcore as rc
+assert "ml_dtypes" not in sys.modules, "import regcore loaded ml_dtypes"
+y, _ = rc.dropout(np.ones(64, np.float32), 0.5, generator=rc.Generator(1))
+assert "ml_dtypes" not in sys.modules, "a float32 call loaded ml_dtypes"
+g = rc.Generator(3)
+a = rc.random.uniform(10, dtype="bfloat16", generator=g)   # by name: regcore loads ml_dtypes itself
+import ml_dtypes
+x = np.linspace(-2, 2, 64, dtype=np.float32).astype(ml_dtypes.bfloat16)
+y, m = rc.dropout(x, 0.5, generator=rc.Generator(1))   # checks made before the import take bfloat16
+dx = rc.dropout_backward(np.ones_like(x), m)
+assert y.dtype == dx.dtype == x.dtype
+with rc.use_backend("numpy"):
+    y2, _ = rc.dropout(x, 0.5, generator=rc.Generator(1))
+assert np.array_equal(y.view(np.uint16), y2.view(np.uint16))
+try:
+    rc.dropout(np.ones(8, np.int16), 0.5)
+except TypeError as e:
+    assert "bfloat16" in str(e) and "float16" in str(e), e
+else:
+    raise AssertionError("int16 accepted")
+print("ok")
+"""
+
+
+def test_import_regcore_does_not_load_ml_dtypes_and_bfloat16_still_works():
+    """ml_dtypes is loaded only when bfloat16 data or the name appears (its import costs most of
+    `import regcore`); dtype checks made before the user imported it still take bfloat16 data."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _LAZY_ML_DTYPES], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_torch_bfloat16_tensor_loads_ml_dtypes_when_it_arrives():
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    code = ("import sys, torch, numpy as np, regcore as rc\n"
+            "assert 'ml_dtypes' not in sys.modules\n"
+            "x = torch.linspace(-2, 2, 64).to(torch.bfloat16)\n"
+            "y, _ = rc.dropout(x, 0.5, generator=rc.Generator(1))\n"
+            "assert y.dtype == torch.bfloat16 and 'ml_dtypes' in sys.modules\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -84,7 +84,7 @@ def _grad_refusal(name: str) -> TypeError:
 
 
 def _expected_dtypes(dtypes) -> str:
-    return "an array of dtype " + " or ".join(str(d) for d in dtypes)
+    return "an array of dtype " + " or ".join(_dtypes.names(dtypes))
 
 
 def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
@@ -159,12 +159,14 @@ def _checked(x, name, view, device, dev_id, writeable, dtypes) -> ArrayRef:
         is_writeable = bool(view.flags.writeable)
         c_contig = bool(view.flags.c_contiguous)
     else:
+        if view.dtype == "bfloat16":   # a device view names its dtype; NumPy knows this name only from ml_dtypes
+            _dtypes.require_bfloat16()
         shape, dtype = tuple(view.shape), np.dtype(view.dtype)
         is_writeable = not view.readonly
         c_contig = view.c_contiguous
         dev_id = view.device_id
 
-    if dtypes is not None and dtype not in dtypes:
+    if dtypes is not None and not _dtypes.accepts(dtype, dtypes):
         raise type_error(name, _expected_dtypes(dtypes) + _dtypes.hint_for(dtype), f"dtype {dtype}")
     if not c_contig:
         raise value_error(name, "a C-contiguous array", "an array with other strides")

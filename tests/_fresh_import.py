@@ -1,88 +1,43 @@
 """A fresh ``import regcore`` per run, for the tests of what the environment does at import
-(tests/test_env.py, tests/test_threads.py), without an interpreter start-up per run: a server
-process imports NumPy and ml_dtypes (what ``import regcore`` spends most of its time on before it
-reads any variable) but never regcore, and for each run forks a child that takes the run's
-environment, executes the code as ``python -c`` does (uncaught exceptions printed as the
-interpreter prints them, exit status 1) and reports its exit status, stdout and stderr."""
+(tests/test_env.py, tests/test_threads.py, tests/test_infrastructure.py), without an interpreter
+start-up per run: a fork server (tests/_fork_server.py) that has imported NumPy (what
+``import regcore`` spends most of its time on before it reads any variable) but never regcore
+forks a child per run, which takes the run's environment, executes the code as ``python -c``
+does and reports its exit status, stdout and stderr."""
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import pathlib
-import select
 import subprocess
 import sys
 import tempfile
 
+from _fork_server import ForkServer
+
 TIMEOUT_S = 300
 
-SERVER = r"""
-import json, os, sys, traceback
-for name in ("numpy", "ml_dtypes"):
-    try:
-        __import__(name)
-    except ImportError:
-        pass
-assert "regcore" not in sys.modules
-for line in sys.stdin:
-    req = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            for fd, name, flags in ((0, os.devnull, os.O_RDONLY),
-                                    (1, req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                                    (2, req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
-                os.dup2(os.open(name, flags, 0o644), fd)
-            os.environ.clear()
-            os.environ.update(req["env"])
-            sys.argv[:] = ["-c"]
-            exec(compile(req["code"], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            if not isinstance(e.code, (int, type(None))):
-                print(e.code, file=sys.stderr)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    print(os.waitstatus_to_exitcode(status), flush=True)
-"""
+PRELOAD = ("numpy",)
 
 
 class FreshImport:
     """run(code, env) -> subprocess.CompletedProcess, as subprocess.run([python, "-c", code],
-    env=env, capture_output=True, text=True) gives, from a forked child of the server."""
+    env=env, capture_output=True, text=True) gives, from a forked child of a server that has
+    imported PRELOAD and never regcore."""
 
     def __init__(self):
         self._dir = pathlib.Path(tempfile.mkdtemp(prefix="regcore-fresh-import-"))
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=self._dir, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.server = ForkServer(PRELOAD, self._dir, timeout_s=TIMEOUT_S)
         self._n = 0
 
     def run(self, code: str, env: dict) -> subprocess.CompletedProcess:
         self._n += 1
         out, err = self._dir / f"{self._n}.out", self._dir / f"{self._n}.err"
-        self.proc.stdin.write(json.dumps({"code": code, "env": env, "stdout": str(out), "stderr": str(err)}) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT_S)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            self.close()
-            raise AssertionError(f"the import server died or timed out ({TIMEOUT_S} s):\n{self.proc.stderr.read()[-3000:]}")
-        return subprocess.CompletedProcess(["-c", code], int(line), out.read_text(), err.read_text())
+        status = self.server.run(code=code, env=env, stdout=out, stderr=err)
+        return subprocess.CompletedProcess(["-c", code], status, out.read_text(), err.read_text())
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
+        self.server.close()
         for f in self._dir.iterdir():
             f.unlink()
         self._dir.rmdir()
@@ -97,7 +52,7 @@ def run(code: str, env: dict) -> subprocess.CompletedProcess:
     global _server
     if not hasattr(os, "fork"):
         return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    if _server is None or _server.proc.poll() is not None:
+    if _server is None or not _server.server.alive():
         _server = FreshImport()
         atexit.register(_server.close)
     return _server.run(code, env)

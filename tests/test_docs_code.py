@@ -12,11 +12,12 @@ import glob
 import importlib.util
 import os
 import re
-import select
 import subprocess
 import sys
 
 import pytest
+
+from _fork_server import ForkServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.S | re.M)
@@ -40,71 +41,6 @@ def python_blocks(path):
 BLOCKS = [(path, line, words, code) for path in DOCS for line, words, code in python_blocks(path)]
 RUNNABLE = [b for b in BLOCKS if "signature" not in b[2]]
 
-# The runner: imports the modules named on its command line, then for each script path read from
-# stdin forks a child that runs the script as __main__ (fresh globals, its directory as working
-# directory and sys.path[0], stdout/stderr to files beside it) and answers with the exit code.
-RUNNER = r"""
-import os, runpy, sys, traceback
-for name in sys.argv[1:]:
-    __import__(name)
-for line in sys.stdin:
-    script = line.rstrip("\n")
-    folder = os.path.dirname(script)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.chdir(folder)
-            for fd, name, flags in ((0, os.devnull, os.O_RDONLY),
-                                    (1, "stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                                    (2, "stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
-                os.dup2(os.open(name, flags, 0o644), fd)
-            sys.argv[:] = [script]
-            sys.path[0] = folder
-            runpy.run_path(script, run_name="__main__")
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            if not isinstance(e.code, (int, type(None))):
-                print(e.code, file=sys.stderr)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    print(os.waitstatus_to_exitcode(status), flush=True)
-"""
-
-
-class _Runner:
-    def __init__(self, modules, cwd):
-        env = dict(os.environ, MPLBACKEND="Agg")
-        self.proc = subprocess.Popen([sys.executable, "-c", RUNNER, *modules], cwd=cwd, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def run(self, script):
-        """The exit code of ``script`` run in a forked child; its output is in stdout.txt and
-        stderr.txt beside it."""
-        self.proc.stdin.write(f"{script}\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT_S)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            self.close()
-            raise AssertionError(f"the block runner died or timed out ({TIMEOUT_S} s):\n"
-                                 f"{self.proc.stderr.read()[-3000:]}")
-        return int(line)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
-
-
 @pytest.fixture(scope="module")
 def runners(tmp_path_factory):
     """A runner per set of preloaded modules, started on first use, ended with the module (under
@@ -113,7 +49,8 @@ def runners(tmp_path_factory):
 
     def get(modules):
         if modules not in started:
-            started[modules] = _Runner(modules, tmp_path_factory.mktemp("runner"))
+            started[modules] = ForkServer(modules, tmp_path_factory.mktemp("runner"),
+                                          env=dict(os.environ, MPLBACKEND="Agg"), timeout_s=TIMEOUT_S)
         return started[modules]
 
     yield get
@@ -136,7 +73,7 @@ def test_python_block_runs(path, line, words, code, tmp_path, runners):
     script.write_text(code)
     if hasattr(os, "fork"):
         runner = runners(("numpy", "regcore", "torch", "regcore.torch") if torch_block else ("numpy", "regcore"))
-        code_ = runner.run(script)
+        code_ = runner.run(script=script, stdout=tmp_path / "stdout.txt", stderr=tmp_path / "stderr.txt")
         stderr = (tmp_path / "stderr.txt").read_text()
     else:                                # no fork: a fresh interpreter per block
         env = dict(os.environ, MPLBACKEND="Agg")
@@ -144,3 +81,21 @@ def test_python_block_runs(path, line, words, code, tmp_path, runners):
                              text=True, timeout=TIMEOUT_S)
         code_, stderr = out.returncode, out.stderr
     assert code_ == 0, f"{path}:{line} failed:\n{code}\n--- stderr ---\n{stderr[-3000:]}"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the forked runner needs fork()")
+def test_the_runner_fails_what_a_fresh_interpreter_would_fail(tmp_path, runners):
+    """A block runs as a script of its own: its exceptions fail it, and it sees none of the
+    runner's preloaded names (numpy is imported there, but a block must import it itself)."""
+    runner = runners(("numpy", "regcore"))
+    for i, (code, want_ok) in enumerate([("import numpy as np\nprint(np.zeros(2).sum())", True),
+                                         ("raise ValueError('planted')", False),
+                                         ("np.zeros(1)", False)]):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        script = folder / "block.py"
+        script.write_text(code)
+        status = runner.run(script=script, stdout=folder / "stdout.txt", stderr=folder / "stderr.txt")
+        assert (status == 0) == want_ok, (code, (folder / "stderr.txt").read_text())
+        if want_ok:
+            assert (folder / "stdout.txt").read_text().strip() == "0.0"

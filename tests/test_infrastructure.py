@@ -179,3 +179,30 @@ def test_numpy_outputs_of_a_mebibyte_start_on_a_cache_line(shape, dtype):
     assert np.all(out == 3)
     y, _ = rc.batch_norm(np.ones((4, 3, 64, 1024), np.float32) + np.arange(1024, dtype=np.float32))
     assert y.ctypes.data % 64 == 0
+
+
+def test_avx512_bf16_switch_is_reported_and_refuses_what_the_processor_lacks():
+    """The AVX512_BF16 extension of the avx512 level (batch-norm bfloat16 stores) is chosen in
+    dispatch: on by default where supported, reported by build_info, and turning it on where the
+    processor lacks it is refused without changing the setting."""
+    from regcore import _native
+
+    if _native.cpu is None:
+        pytest.skip("no native CPU module")
+    cpu = _native.cpu
+    before = cpu.avx512_bf16_active()
+    assert before == cpu.avx512_bf16_supported()
+    assert rc.build_info()["avx512_bf16"] == before
+    try:
+        cpu.set_avx512_bf16(False)
+        assert not cpu.avx512_bf16_active() and rc.build_info()["avx512_bf16"] is False
+        if cpu.avx512_bf16_supported():
+            cpu.set_avx512_bf16(True)
+            assert cpu.avx512_bf16_active()
+        else:
+            with pytest.raises(ValueError, match="AVX512_BF16"):
+                cpu.set_avx512_bf16(True)
+            assert not cpu.avx512_bf16_active()
+    finally:
+        if cpu.avx512_bf16_supported():
+            cpu.set_avx512_bf16(before)

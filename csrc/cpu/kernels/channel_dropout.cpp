@@ -124,10 +124,52 @@ void channel_apply_impl(const S* x, S* y, const uint32_t* keep, int64_t begin, i
     }
     return;
   }
-  // Channels last: groups of up to 32 elements inside one sample, bits from the sample's
-  // channel pattern (a group may wrap over several rows when C < 32).
   const int64_t per_sample = Sp * C;
   int64_t i = begin;
+#if REGCORE_SIMD_W > 1
+  if constexpr (kLanes<S>) {
+    // Channels last with C a multiple of the vector width: every vector holds channels
+    // [c, c + L) of one position, so its keep bits are the same L bits of the sample's decisions
+    // at every position. They are read once per sample into `lane_bits`, and the pass is a
+    // plain load-scale-mask-store per vector; the word path below re-assembles 32 bits from the
+    // channel pattern for every 32 elements, which at cache-resident sizes costs more than the
+    // memory traffic. Same values element for element (word_apply's vector arithmetic).
+    using V = typename fvec<S>::type;
+    constexpr int L = fvec<S>::L;
+    constexpr int64_t kMaxVectors = 256;  // per row: C <= 256 L (4096 float32 channels)
+    if (C % L == 0 && C / L <= kMaxVectors) {
+      const int64_t per_row = C / L;
+      uint32_t lane_bits[kMaxVectors];
+      const V vs(c.s), vb(c.b), vd(c.d);
+      while (i < end) {
+        const int64_t n = i / per_sample;
+        const int64_t sample_end = (n + 1) * per_sample < end ? (n + 1) * per_sample : end;
+        for (int64_t j = 0; j < per_row; ++j) lane_bits[j] = keep_bits_at(keep, n * C + j * L, L);
+        // up to the first row boundary (a chunk may start inside a row), element by element
+        int64_t ch = (i - n * per_sample) % C;
+        for (; ch != 0 && ch < C && i < sample_end; ++ch, ++i) {
+          using T = compute_t<S>;
+          elem_store(y + i, masked_affine<AFFINE, T>(keep_bit_at(keep, n * C + ch), elem_load(x + i), c.s, c.b, c.d));
+        }
+        for (; i + C <= sample_end; i += C) {
+          for (int64_t j = 0; j < per_row; ++j) {
+            V v = vload(x + i + j * L) * vs;
+            if (AFFINE) v = vkeep(lane_bits[j], v + vb) + vkeep(~lane_bits[j], vd);
+            else v = vkeep(lane_bits[j], v);
+            put<NT>(y + i + j * L, v);
+          }
+        }
+        for (ch = 0; i < sample_end; ++ch, ++i) {  // a chunk that ends inside a row
+          using T = compute_t<S>;
+          elem_store(y + i, masked_affine<AFFINE, T>(keep_bit_at(keep, n * C + ch), elem_load(x + i), c.s, c.b, c.d));
+        }
+      }
+      return;
+    }
+  }
+#endif
+  // Channels last: groups of up to 32 elements inside one sample, bits from the sample's
+  // channel pattern (a group may wrap over several rows when C < 32).
   while (i < end) {
     const int64_t n = i / per_sample;
     const int64_t sample_end = (n + 1) * per_sample < end ? (n + 1) * per_sample : end;

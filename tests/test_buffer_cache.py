@@ -192,3 +192,12 @@ def test_environment_variable_sets_the_cap():
     assert ok.returncode == 0 and ok.stdout.strip() == str(3 * MB), ok.stderr
     bad = _fresh_import.run("import regcore", {**os.environ, "REGCORE_BUFFER_CACHE_MB": "lots"})
     assert bad.returncode != 0 and "REGCORE_BUFFER_CACHE_MB='lots'" in bad.stderr
+
+
+def test_failed_allocation_frees_idle_buffers_first(cache):
+    a = out()
+    del a
+    assert rc.buffer_cache_info()["cached_bytes"] == 2 * MB
+    with pytest.raises(MemoryError):
+        _arrays.empty_like_place(None, (2**58,), np.dtype(np.uint8))   # more than any address space
+    assert rc.buffer_cache_info()["cached_bytes"] == 0

@@ -74,7 +74,12 @@ class BufferCache {
       }
       ++misses_;
     }
-    return system_alloc(cap);
+    try {
+      return system_alloc(cap);
+    } catch (const std::bad_alloc&) {  // idle buffers of other sizes may be what is missing
+      clear();
+      return system_alloc(cap);
+    }
   }
 
   void give(void* p, size_t cap) {

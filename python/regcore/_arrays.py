@@ -9,7 +9,8 @@
   dtype, read-only flag, kept alive with the producer's capsule).
 
 Outputs are allocated with the input's own array library (its Array API namespace), on its
-device, so a CuPy array in gives a CuPy array out.
+device, so a CuPy array in gives a CuPy array out. Large CPU outputs (NumPy, and torch tensors
+made with torch.from_numpy) lie in buffers that are reused once they die (_buffer_cache).
 """
 from __future__ import annotations
 
@@ -217,7 +218,8 @@ def _aligned_empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < _ALIGN_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
-    # cached memory, already faulted in by an earlier output of this size (_buffer_cache)
+    # memory the CPU module keeps mapped between outputs (_buffer_cache): 64-byte aligned (2 MiB
+    # from 4 MiB on), and already faulted in when an earlier output of this size has died
     out = _buffer_cache.empty(shape, dtype)
     if out is not None:
         return out

@@ -286,14 +286,17 @@ def _flat(result):
 
 @contextlib.contextmanager
 def process_state():
-    """Restore what a successful call may change: ISA, thread count, default generator."""
+    """Restore what a successful call may change: ISA, thread count, default generator, the cap
+    of the output buffer cache."""
     isa, threads, default = rc.active_isa(), rc.get_num_threads(), _generator._default
+    cache_limit = rc.buffer_cache_info()["limit"]
     try:
         yield
     finally:
         if isa is not None:
             rc.set_isa(isa)
         rc.set_num_threads(threads)
+        rc.set_buffer_cache_limit(cache_limit)
         _generator._default = default
 
 

@@ -177,12 +177,16 @@ def build() -> dict[str, Entry]:
     none = lambda: {}   # noqa: E731
 
     # ---------------------------------------------------------------- process settings, build info
-    for n in ("active_isa", "available_isas", "build_info", "default_generator", "get_num_threads"):
+    for n in ("active_isa", "available_isas", "build_info", "default_generator", "get_num_threads",
+              "buffer_cache_info", "empty_buffer_cache"):
         T[f"regcore.{n}"] = Entry(none, getattr(rc, n))
     T["regcore.set_isa"] = Entry(lambda: dict(level=rc.active_isa()), rc.set_isa, hyper={"level": "choice"},
                                  global_state=True, needs_native=True)
     T["regcore.set_num_threads"] = Entry(lambda: dict(n=1), rc.set_num_threads, hyper={"n": "count"},
                                          global_state=True)
+    T["regcore.set_buffer_cache_limit"] = Entry(lambda: dict(nbytes=rc.buffer_cache_info()["limit"]),
+                                                rc.set_buffer_cache_limit, hyper={"nbytes": "count"},
+                                                global_state=True)
     # "at most n" threads: a huge n is a valid (no-op) cap, as in threadpoolctl
     T["regcore.threadpool_limits"] = Entry(lambda: dict(n=1), hyper={"n": "int"}, call=entered(rc.threadpool_limits))
     T["regcore.use_backend"] = Entry(lambda: dict(name="numpy"), hyper={"name": "choice"}, call=entered(rc.use_backend))

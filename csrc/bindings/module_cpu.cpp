@@ -12,6 +12,7 @@ void bind_channel_dropout_cpu(pybind11::module_& m);
 void bind_sgd_cpu(pybind11::module_& m);
 void bind_average_cpu(pybind11::module_& m);
 void bind_convert_cpu(pybind11::module_& m);
+void bind_buffer_cache_cpu(pybind11::module_& m);
 }}  // namespace regcore::bindings
 
 PYBIND11_MODULE(_regcore_cpu, m) {
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_regcore_cpu, m) {
   regcore::bindings::bind_sgd_cpu(m);
   regcore::bindings::bind_average_cpu(m);
   regcore::bindings::bind_convert_cpu(m);
+  regcore::bindings::bind_buffer_cache_cpu(m);
 }

@@ -26,9 +26,12 @@ from ._build_info import __version__, active_isa, available_isas, build_info, se
 from ._threads import get_num_threads, set_num_threads, threadpool_limits  # noqa: F401
 from ._threads import apply_environment as _apply_thread_environment
 from ._threads import hook_threadpoolctl as _hook_threadpoolctl
+from ._buffer_cache import buffer_cache_info, empty_buffer_cache, set_buffer_cache_limit  # noqa: F401
+from ._buffer_cache import apply_environment as _apply_buffer_cache_environment
 from .generator import Generator, default_generator, seed  # noqa: F401
 from .early_stopping import EarlyStopping  # noqa: F401
 from . import preprocess  # noqa: F401
 
 _apply_thread_environment()
+_apply_buffer_cache_environment()
 _hook_threadpoolctl()

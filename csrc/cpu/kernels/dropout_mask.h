@@ -9,6 +9,7 @@
 #include "../../core/dropout.h"
 #include "../dropout_table.h"
 #include "../simd/vec.h"
+#include "philox_lanes.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
@@ -34,10 +35,8 @@ REGCORE_HD void for_each_drawn_word(int64_t begin, int64_t end, const cpu::Dropo
       for (int64_t j = 0; j < WORDS; ++j) body(32 * (q + j), keep_word(key, r.offset, uint64_t(q + j), t, 0u));
       continue;
     }
-    VU32 x0 = VU32(uint32_t(b0)) + lane_iota(), x1 = VU32(uint32_t(b0 >> 32));
-    VU32 x2 = VU32(0u), x3 = VU32(0u);
-    philox4x32_10(x0, x1, x2, x3, key.k0, key.k1);
-    const VU32 in[4] = {x0, x1, x2, x3};
+    VU32 in[4];
+    philox_lanes(b0, key, in);
     VU32 e[4];
     transpose4(in, e);
     uint64_t bits = 0;

@@ -7,6 +7,7 @@
 
 #include "../../core/random_transforms.h"
 #include "../simd/vec.h"
+#include "philox_lanes.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
@@ -20,6 +21,45 @@ template <> struct vec_of<double> { using type = VF64; };
 template <class T> struct half_vec_of;
 template <> struct half_vec_of<float> { using type = VF32H; };
 template <> struct half_vec_of<double> { using type = VF64; };
+#endif
+
+#if REGCORE_SIMD_W > 1
+// The elements of the W blocks from blk, from their words (lane l of x[k]: word k of block
+// blk + l), into out[blk * E - base ...]. Always inlined: stream_generate needs two copies in one
+// stretch of code (see there).
+template <class Tr, class S>
+REGCORE_HD void transform_store(S* out, int64_t blk, int64_t base, const Tr& tr, const VU32 x[4]) {
+  using T = typename Tr::out_t;
+  constexpr int64_t E = Tr::E;
+  constexpr int64_t W = REGCORE_SIMD_W;
+  if constexpr (E == 4) {
+    typename vec_of<T>::type r[4];
+    tr.apply(x, r);
+    if constexpr (std::is_same<S, T>::value) {
+      store_transposed4(out + (blk * E - base), r);
+    } else {  // 16-bit storage: element order in float32, then the rounding stores
+      alignas(64) T tmp[4 * W];
+      store_transposed4(tmp, r);
+      for (int64_t j = 0; j < 4; ++j) vstore(out + (blk * E - base + j * W), vload(tmp + j * W));
+    }
+  } else {
+    const VU32H wl[4] = {lo_half(x[0]), lo_half(x[1]), lo_half(x[2]), lo_half(x[3])};
+    const VU32H wh[4] = {hi_half(x[0]), hi_half(x[1]), hi_half(x[2]), hi_half(x[3])};
+    typename half_vec_of<T>::type rl[2], rh[2];
+    tr.apply(wl, rl);
+    tr.apply(wh, rh);
+    if constexpr (std::is_same<S, T>::value) {
+      store_interleaved2(out + (blk * E - base), rl);
+      store_interleaved2(out + (blk * E - base + W), rh);
+    } else {  // 16-bit storage (trunc_normal draws in float32 with E = 2): as above
+      alignas(64) T tmp[2 * W];
+      store_interleaved2(tmp, rl);
+      store_interleaved2(tmp + W, rh);
+      vstore(out + (blk * E - base), vload(tmp));
+      vstore(out + (blk * E - base + W), vload(tmp + W));
+    }
+  }
+}
 #endif
 
 // S: the storage type of out; the transform computes in Tr::out_t (float32 for a 16-bit S, whose
@@ -49,44 +89,38 @@ void stream_generate(S* out, int64_t begin, int64_t end, uint64_t seed, uint64_t
   if (begin % E != 0) one_block(blk++);
 #if REGCORE_SIMD_W > 1
   constexpr int64_t W = REGCORE_SIMD_W;
-  // Full groups of W blocks whose elements all lie inside [begin, end).
-  for (; blk + W <= end / E; blk += W) {
+  // W blocks from blk, all of whose elements lie inside [begin, end).
+  auto group = [&](int64_t blk) {
     const uint64_t b0 = offset + uint64_t(blk);
     if (uint32_t(b0) > 0xFFFFFFFFu - uint32_t(W - 1)) {  // low counter word wraps inside the group
       for (int64_t j = 0; j < W; ++j) one_block(blk + j);
+      return;
+    }
+    VU32 x[4];
+    philox_lanes(b0, key, x);
+    transform_store<Tr>(out, blk, base, tr, x);
+  };
+  // Two groups at a time, in one branch-free stretch of code: their dependency chains (ten
+  // Philox rounds; a normal's log, division, square root and polynomials) are independent, and
+  // one group's ~400 instructions fill the reorder window, so the core overlaps two groups only
+  // when the compiler interleaves them (float32 normals ~10% faster at AVX-512, ~19% at AVX2 on
+  // Zen 4). Same operations per lane, so the same bits.
+  for (; blk + 2 * W <= end / E; blk += 2 * W) {
+    const uint64_t b0 = offset + uint64_t(blk);
+    if (uint32_t(b0) > 0xFFFFFFFFu - uint32_t(2 * W - 1)) {
+      group(blk);
+      group(blk + W);
       continue;
     }
-    VU32 x0 = VU32(uint32_t(b0)) + lane_iota(), x1 = VU32(uint32_t(b0 >> 32));
-    VU32 x2 = VU32(0u), x3 = VU32(0u);
-    philox4x32_10(x0, x1, x2, x3, key.k0, key.k1);
-    if constexpr (E == 4) {
-      const VU32 w[4] = {x0, x1, x2, x3};
-      typename vec_of<T>::type r[4];
-      tr.apply(w, r);
-      if constexpr (std::is_same<S, T>::value) {
-        store_transposed4(out + (blk * E - base), r);
-      } else {  // 16-bit storage: element order in float32, then the rounding stores
-        alignas(64) T tmp[4 * W];
-        store_transposed4(tmp, r);
-        for (int64_t j = 0; j < 4; ++j) vstore(out + (blk * E - base + j * W), vload(tmp + j * W));
-      }
-    } else {
-      const VU32H wl[4] = {lo_half(x0), lo_half(x1), lo_half(x2), lo_half(x3)};
-      const VU32H wh[4] = {hi_half(x0), hi_half(x1), hi_half(x2), hi_half(x3)};
-      typename half_vec_of<T>::type rl[2], rh[2];
-      tr.apply(wl, rl);
-      tr.apply(wh, rh);
-      if constexpr (std::is_same<S, T>::value) {
-        store_interleaved2(out + (blk * E - base), rl);
-        store_interleaved2(out + (blk * E - base + W), rh);
-      } else {  // 16-bit storage (trunc_normal draws in float32 with E = 2): as above
-        alignas(64) T tmp[2 * W];
-        store_interleaved2(tmp, rl);
-        store_interleaved2(tmp + W, rh);
-        vstore(out + (blk * E - base), vload(tmp));
-        vstore(out + (blk * E - base + W), vload(tmp + W));
-      }
-    }
+    VU32 x[4], y[4];
+    philox_lanes(b0, key, x);
+    philox_lanes(b0 + uint64_t(W), key, y);
+    transform_store<Tr>(out, blk, base, tr, x);
+    transform_store<Tr>(out, blk + W, base, tr, y);
+  }
+  if (blk + W <= end / E) {
+    group(blk);
+    blk += W;
   }
 #endif
   for (; blk < blk_end; ++blk) one_block(blk);

@@ -91,6 +91,12 @@ REGCORE_HD VU64 widen_u64(VU32H a) { return VU64(_mm256_cvtepu32_epi64(a.v)); }
 
 // --- 64-bit lanes
 REGCORE_HD VU64 operator^(VU64 a, VU64 b) { return VU64(_mm256_xor_si256(a.v, b.v)); }
+// Philox in 64-bit lanes (kernels/philox_lanes.h): the 64-bit product of each lane's low word and
+// m; the W lanes 2j <- even[j], 2j+1 <- odd[j] (low words).
+REGCORE_HD VU64 mul_wide32(VU64 a, uint32_t m) { return VU64(_mm256_mul_epu32(a.v, _mm256_set1_epi64x(m))); }
+REGCORE_HD VU32 interleave_lo32(VU64 even, VU64 odd) {
+  return VU32(_mm256_blend_epi32(even.v, _mm256_slli_epi64(odd.v, 32), 0xAA));
+}
 REGCORE_HD VU64 operator&(VU64 a, VU64 b) { return VU64(_mm256_and_si256(a.v, b.v)); }
 REGCORE_HD VU64 operator|(VU64 a, VU64 b) { return VU64(_mm256_or_si256(a.v, b.v)); }
 REGCORE_HD VU64 operator+(VU64 a, VU64 b) { return VU64(_mm256_add_epi64(a.v, b.v)); }

@@ -98,6 +98,12 @@ REGCORE_HD VU64 widen_u64(VU32H a) { return VU64(_mm512_cvtepu32_epi64(a.v)); }
 
 // --- 64-bit lanes
 REGCORE_HD VU64 operator^(VU64 a, VU64 b) { return VU64(_mm512_xor_si512(a.v, b.v)); }
+// Philox in 64-bit lanes (kernels/philox_lanes.h): the 64-bit product of each lane's low word and
+// m; the W lanes 2j <- even[j], 2j+1 <- odd[j] (low words).
+REGCORE_HD VU64 mul_wide32(VU64 a, uint32_t m) { return VU64(_mm512_mul_epu32(a.v, _mm512_set1_epi64(m))); }
+REGCORE_HD VU32 interleave_lo32(VU64 even, VU64 odd) {
+  return VU32(_mm512_mask_shuffle_epi32(even.v, 0xAAAA, odd.v, _MM_PERM_CCAA));
+}
 REGCORE_HD VU64 operator&(VU64 a, VU64 b) { return VU64(_mm512_and_si512(a.v, b.v)); }
 REGCORE_HD VU64 operator|(VU64 a, VU64 b) { return VU64(_mm512_or_si512(a.v, b.v)); }
 REGCORE_HD VU64 operator+(VU64 a, VU64 b) { return VU64(_mm512_add_epi64(a.v, b.v)); }

@@ -118,7 +118,10 @@ def test_batch_norm_one_call_refuses_one_value_per_channel(backend):
 
 # ------------------------------------------------------------------ layer norm
 
-LN_VIEWS = [((4, 6), 1), ((3, 4, 5), 2), ((2, 3, 33), 1), ((0, 5), 1), ((3, 0), 1)]
+# (2, 70000): rows longer than a statistics piece (65536 values, merged in order by the fused
+# forward as by bn_moments); (3, 300), (3, 1024): column sums 2400 and 8192 bytes long.
+LN_VIEWS = [((4, 6), 1), ((3, 4, 5), 2), ((2, 3, 33), 1), ((0, 5), 1), ((3, 0), 1), ((2, 70000), 1), ((3, 300), 1),
+            ((3, 1024), 1)]
 
 
 @pytest.mark.parametrize("view", LN_VIEWS)

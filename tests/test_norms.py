@@ -260,6 +260,36 @@ def test_thread_identity():
         rc.set_isa(before_isa)
 
 
+@pytest.mark.parametrize("L", [300, 1024, 70000])
+def test_layer_norm_column_sums_every_length(L):
+    """dgamma / dbeta of the native layer norm (checked and one-call paths, every ISA level)
+    against the numpy backend's float64 column sums: lengths whose two column-sum arrays sit at
+    every distance modulo 4 KiB (L*8 bytes: 2400, 8192, 560000), and one longer than a
+    statistics piece (65536 values)."""
+    rng = np.random.default_rng(L)
+    R = 5
+    x = rng.standard_normal((R, L)) * 2 + 1
+    dy, g, b = rng.standard_normal((R, L)), rng.standard_normal(L), rng.standard_normal(L)
+    with rc.use_backend("numpy"):
+        y0, s0 = rc.layer_norm(x, g, b)
+        want = rc.layer_norm_backward(dy, x, g, s0)
+    before = rc.active_isa()
+    try:
+        for isa in rc.available_isas():
+            rc.set_isa(isa)
+            y, s = rc.layer_norm(x, g, b)
+            got = rc.layer_norm_backward(dy, x, g, s)
+            mean, var, y1 = np.empty(R), np.empty(R), np.empty_like(x)
+            rc.norms.layer_norm_trusted(x, g, b, 1, EPS, y1, mean, var)
+            dx1, dg1, db1 = np.empty_like(x), np.empty_like(g), np.empty_like(b)
+            rc.norms.layer_norm_backward_trusted(dy, x, g, b, mean, var, 1, EPS, dx1, dg1, db1)
+            np.testing.assert_allclose(y, y0, rtol=0, atol=1e-12)
+            for a, w in zip((*got, dx1, dg1, db1), (*want, *want)):
+                np.testing.assert_allclose(a, w, rtol=1e-11, atol=1e-11 * np.sqrt(R)), (isa, L)
+    finally:
+        rc.set_isa(before)
+
+
 def test_numpy_native_elementwise_bit_identity():
     """Same coefficients -> the same normalize and dx bits in numpy and every ISA level (the
     element formulas round once per operation, no FMA)."""

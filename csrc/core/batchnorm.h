@@ -10,6 +10,8 @@
 //    (Sterbenz) and subtracting mlo afterwards leaves one rounding of the small centered value;
 //  * a per-channel affine map scale = gamma * rstd, shift = beta is applied to the centered value.
 #pragma once
+#include <cmath>
+
 #include "scalar_ops.h"
 
 REGCORE_CORE_BEGIN
@@ -91,6 +93,29 @@ template <class F> REGCORE_HD F ln_normalize(F x, F mhi, F mlo, F rstd, F g, F b
 // Layer norm's dx: bn_backward_dx with the per-element ka = g * rstd (kb, kc per row).
 template <class F> REGCORE_HD F ln_backward_dx(F dy, F xc, F g, F rstd, F kb, F kc) {
   return bn_backward_dx(dy, xc, g * rstd, kb, kc);
+}
+
+// Layer norm's per-row coefficients (norms.py's _layer_saved and _layer_backward), in the
+// compute type F of the element formulas: rstd = 1 / sqrt(var + eps) in float64, the mean split
+// as mhi = round(mean), mlo = round(mean - mhi), and rs = round(rstd); rounding is the plain
+// float64 -> F conversion (round to nearest), as the convert table's.
+template <class F> struct LnRowCoef {
+  double rstd;
+  F mhi, mlo, rs;
+};
+template <class F> inline LnRowCoef<F> ln_row_coef(double mean, double var, double eps) {
+  LnRowCoef<F> c;
+  c.rstd = 1.0 / std::sqrt(var + eps);
+  c.mhi = F(mean);
+  c.mlo = F(mean - double(c.mhi));
+  c.rs = F(c.rstd);
+  return c;
+}
+// The row's dx coefficients from its sums a1 = sum g*dy, a2 = sum g*dy*xc over L values:
+// kb = -rstd^3 * (a2 / L), kc = -rstd * (a1 / L) in float64, rounded once to F.
+template <class F> inline void ln_grad_row_coef(double rstd, double a1, double a2, double L, F* kb, F* kc) {
+  *kb = F((-((rstd * rstd) * rstd)) * (a2 / L));
+  *kc = F((-rstd) * (a1 / L));
 }
 
 REGCORE_CORE_END

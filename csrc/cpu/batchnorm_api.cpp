@@ -10,10 +10,6 @@ namespace regcore { namespace cpu {
 
 namespace {
 
-// Channel-flat elements per piece in the rows layout: 256 KiB of float32 stays in L2 between the
-// two passes of moments_rows, and a (32, 64, 56, 56) batch still gives 128 pieces to share out.
-constexpr int64_t kRowsPiece = int64_t(1) << 16;
-
 // Rows per piece in the cols layout: about kStreamChunk elements, at least one row.
 inline int64_t cols_rows(int64_t C) { return C >= kStreamChunk ? 1 : kStreamChunk / (C > 0 ? C : 1); }
 

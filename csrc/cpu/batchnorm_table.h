@@ -18,6 +18,12 @@ namespace regcore { namespace cpu {
 using ::regcore::BnCoef;
 using ::regcore::BnGradCoef;
 
+// Channel-flat elements per piece of the rows-layout statistics and backward sums
+// (batchnorm_api.cpp): 256 KiB of float32 stays in L2 between the two passes of moments_rows, and
+// a (32, 64, 56, 56) batch still gives 128 pieces to share out. Layer norm's fused forward cuts
+// its rows the same way (the same bits as bn_moments of the (1, R, L) view).
+constexpr int64_t kRowsPiece = int64_t(1) << 16;
+
 struct BatchNormTable {
   // out = (mean, M2) of channel c's elements [i0, i1): one pass of float64 sums of the values
   // shifted by the piece's first value (kernels/batchnorm.cpp explains the numerics).

@@ -20,4 +20,12 @@ void ln_grad_reduce(DType dt, const void* dy, const void* x, int64_t R, int64_t 
 void ln_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t R, int64_t L, const LnCoef& k,
                    const void* kb, const void* kc);
 
+// The fused passes (layernorm_table.h forward / backward), the same bits as the passes above
+// composed (bn_moments + ln_normalize; ln_grad_reduce + ln_grad_apply with the per-row kb, kc):
+// mean[R], var[R]; col_out[2L] = (dgamma[L], dbeta[L]) float64 sums. rstd[R]: float64.
+void ln_forward_rows(DType dt, const void* x, void* y, int64_t R, int64_t L, const LnCoef& k, double eps, double* mean,
+                     double* var);
+void ln_backward_rows(DType dt, const void* dy, const void* x, void* dx, int64_t R, int64_t L, const LnCoef& k,
+                      const double* rstd, double* col_out);
+
 }}  // namespace regcore::cpu

@@ -26,6 +26,17 @@ struct LayerNormTable {
   // dx = ln_backward_dx(dy, xc, g, rstd, kb[r], kc[r]) (kb, kc in compute_dtype(dt)).
   void (*grad_apply)(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
                      const LnCoef& k, const void* kb, const void* kc);
+  // The fused forward of rows [r0, r1): each row's (mean, M2) as the batch-norm rows statistics
+  // of the (1, R, L) view (the same bits), mean[r] and var[r] = M2 / L, the row's coefficients
+  // (core/batchnorm.h ln_row_coef), then y from the row while it is in cache. Uses k.gamma and
+  // k.beta only.
+  void (*forward)(DType dt, const void* x, void* y, int64_t L, int64_t r0, int64_t r1, const LnCoef& k, double eps,
+                  double* mean, double* var);
+  // The fused backward of rows [r0, r1): grad_reduce's sums of each row (column sums into col_dg,
+  // col_db as grad_reduce), its kb, kc (ln_grad_row_coef, from the float64 rstd[r]), then dx from
+  // the row while it is in cache.
+  void (*backward)(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
+                   const LnCoef& k, const double* rstd, double* col_dg, double* col_db);
 };
 
 }}  // namespace regcore::cpu

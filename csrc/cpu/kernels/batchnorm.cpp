@@ -50,62 +50,8 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
 // the order of the spread (never of the mean: no E[x^2] - E[x]^2 cancellation); for float32 data
 // x - K is exact in float64 and so is its square. The two-pass form (mean, then squared
 // deviations from cache) ran at half the copy bandwidth: its second pass is compute, not memory,
-// and could not overlap the first pass's loads.
-
-#if REGCORE_SIMD_W > 1
-// One vector of data as float64 lanes (lo, hi). Float32 halves are loaded and widened straight
-// from memory (vload_f64): widening a loaded vector's upper half costs an extra shuffle on the
-// port the conversions need, and the statistics are compute-bound on cached data.
-REGCORE_HD void load_wide(const float* p, VF64& lo, VF64& hi) {
-  lo = vload_f64(p);
-  hi = vload_f64(p + REGCORE_SIMD_W / 2);
-}
-REGCORE_HD void load_wide(const double* p, VF64& lo, VF64&) { lo = vload(p); }
-// 16-bit data: vload_wide (simd/vec_*.h), exact.
-REGCORE_HD void load_wide(const bfloat16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
-REGCORE_HD void load_wide(const float16_t* p, VF64& lo, VF64& hi) { vload_wide(p, lo, hi); }
-
-// Shifted moments of one vector: s += d, q += d*d with d = widen(v) - K.
-// T: float or a 16-bit format (W elements per vector, two float64 halves).
-template <class T> REGCORE_HD void acc_shift(Acc& s, Acc& q, const T* p, VF64 K, int half) {
-  VF64 lo, hi;
-  load_wide(p, lo, hi);
-  const VF64 d0 = lo - K, d1 = hi - K;
-  if (half == 0) {
-    s.a0 = s.a0 + d0; s.a1 = s.a1 + d1;
-    q.a0 = q.a0 + d0 * d0; q.a1 = q.a1 + d1 * d1;
-  } else {
-    s.a2 = s.a2 + d0; s.a3 = s.a3 + d1;
-    q.a2 = q.a2 + d0 * d0; q.a3 = q.a3 + d1 * d1;
-  }
-}
-REGCORE_HD void acc_shift(Acc& s, Acc& q, const double* p, VF64 K, int half) {
-  const VF64 d = vload(p) - K;
-  if (half == 0) { s.a0 = s.a0 + d; q.a0 = q.a0 + d * d; }
-  else { s.a2 = s.a2 + d; q.a2 = q.a2 + d * d; }
-}
-#endif
-
-template <class T> void span_shifted(Acc& s, Acc& q, const T* p, int64_t len, double K) {
-  int64_t k = 0;
-#if REGCORE_SIMD_W > 1
-  constexpr int64_t L = lanes<T>::n;
-  const VF64 vK(K);
-  // The two halves of the span side by side: two independent chains per sum (4 for float32), and
-  // two load streams, which kept more lines in flight than one stream (+10% measured).
-  const int64_t h = (len / (2 * L)) * L;
-  for (; k < h; k += L) {
-    acc_shift(s, q, p + k, vK, 0);
-    acc_shift(s, q, p + h + k, vK, 1);
-  }
-  for (k = 2 * h; k + L <= len; k += L) acc_shift(s, q, p + k, vK, 0);
-#endif
-  for (; k < len; ++k) {
-    const double d = widen(elem_load(p + k)) - K;
-    s.s += d;
-    q.s += d * d;
-  }
-}
+// and could not overlap the first pass's loads. span_shifted (kernels/norm_accumulate.h, shared
+// with layer norm) accumulates one contiguous run.
 
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
@@ -134,12 +80,13 @@ template <class T>
 REGCORE_HD void acc_shift2(VF64& s0, VF64& s1, VF64& q0, VF64& q1, const T* p, VF64 k0, VF64 k1) {
   VF64 lo, hi;
   load_wide(p, lo, hi);
-  const VF64 d0 = lo - k0;
-  s0 = s0 + d0;
+  // vsub_fma / vadd_fma: the same bits, on the multiply pipes (acc_shift in norm_accumulate.h)
+  const VF64 d0 = vsub_fma(lo, k0);
+  s0 = vadd_fma(s0, d0);
   q0 = q0 + d0 * d0;
   if (lanes<T>::n == REGCORE_SIMD_W) {  // float32 lanes: the upper half of the vector
-    const VF64 d1 = hi - k1;
-    s1 = s1 + d1;
+    const VF64 d1 = vsub_fma(hi, k1);
+    s1 = vadd_fma(s1, d1);
     q1 = q1 + d1 * d1;
   }
 }

@@ -10,6 +10,7 @@
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
 #include "../../core/norm_coef.h"
+#include "../batchnorm_table.h"
 #include "../layernorm_table.h"
 
 REGCORE_CORE_BEGIN
@@ -29,39 +30,82 @@ template <class F> inline typename lanes<F>::V vb_at(const F* b, int64_t l) {
 }
 #endif
 
-template <class T>
-void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * L;
-    T* yr = y + r * L;
-    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
-    int64_t l = 0;
-#if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t W = lanes<T>::n;
-    const V vmhi(mhi), vmlo(mlo), vrs(rs);
-    const auto at = [&](int64_t j) {
-      return ln_normalize(vload_arith(xr + j), vmhi, vmlo, vrs, vg_at(k.gamma, j), vb_at(k.beta, j));
-    };
-    for (; l + kPair<T> <= L; l += 2 * W) vstore2(yr + l, at(l), at(l + W));
-    for (; l + W <= L; l += W) vstore(yr + l, at(l));
-#endif
-    for (; l < L; ++l)
-      elem_store(yr + l, ln_normalize(elem_load(xr + l), mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l)));
-  }
-}
+// ---------------------------------------------------------------- one row
+//
+// The passes below are loops over rows of these; the fused forward / backward run all of a row's
+// work while it is in L1 (one read of x from memory for the forward, one of dy and x for the
+// backward, instead of two).
 
 template <class T>
-void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
-                 double* row_out, double* col_dg, double* col_db) {
-  for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * L;
-    const T* dr = dy + r * L;
-    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r];
-    Acc A, B;
-    int64_t l = 0;
+void normalize_row(const T* xr, T* yr, int64_t L, const LnCoefOf<compute_t<T>>& k, compute_t<T> mhi, compute_t<T> mlo,
+                   compute_t<T> rs) {
+  int64_t l = 0;
 #if REGCORE_SIMD_W > 1
+  using V = typename lanes<T>::V;
+  constexpr int64_t W = lanes<T>::n;
+  const V vmhi(mhi), vmlo(mlo), vrs(rs);
+  const auto at = [&](int64_t j) {
+    return ln_normalize(vload_arith(xr + j), vmhi, vmlo, vrs, vg_at(k.gamma, j), vb_at(k.beta, j));
+  };
+  for (; l + kPair<T> <= L; l += 2 * W) vstore2(yr + l, at(l), at(l + W));
+  for (; l + W <= L; l += W) vstore(yr + l, at(l));
+#endif
+  for (; l < L; ++l)
+    elem_store(yr + l, ln_normalize(elem_load(xr + l), mhi, mlo, rs, gamma_at(k.gamma, l), beta_at(k.beta, l)));
+}
+
+// One row's (mean, M2): batch norm's rows statistics of the (1, R, L) view (moments_rows, pieces
+// of kRowsPiece values merged in order by bn_moments), so the same bits.
+template <class T> Moments row_moments(const T* xr, int64_t L) {
+  Moments total{0.0, 0.0, 0.0};
+  for (int64_t i0 = 0; i0 < L; i0 += cpu::kRowsPiece) {
+    const int64_t i1 = (i0 + cpu::kRowsPiece < L) ? i0 + cpu::kRowsPiece : L;
+    const double K = widen(elem_load(xr + i0));
+    Acc s, q;
+    span_shifted(s, q, xr + i0, i1 - i0, K);
+    Moments m{double(i1 - i0), 0.0, 0.0};
+    shifted_moments(m.n, K, s.total(), q.total(), &m.mean, &m.m2);
+    total = chan_merge(total, m);
+  }
+  return total;
+}
+
+#if REGCORE_SIMD_W > 1
+// The row sums and column sums of float32 rows, W/2 lanes at a time (VF32H, as wide as VF64):
+// the same lanes, products and chains as the generic loop of reduce_row (A.a0 / B.a0 take the
+// lower half of each vector, a1 the upper), without the extract that widening an upper half
+// costs. Three of the four float64 adds run as vadd_fma (the same bits) on the multiply pipes:
+// the four conversions per half already fill the add pipes on Zen 4.
+void reduce_row_f32(const float* dr, const float* xr, int64_t L, const float* g, float mhi, float mlo, float rs,
+                    Acc& A, Acc& B, double* col_dg, double* col_db, int64_t& l) {
+  constexpr int64_t W = REGCORE_SIMD_W, H = W / 2;
+  const VF32H vmhi(mhi), vmlo(mlo), vrs(rs);
+  const auto half = [&](int64_t j, VF64& a, VF64& b) {
+    const VF32H d = vload_h(dr + j);
+    const VF32H xc = (vload_h(xr + j) - vmhi) - vmlo;
+    const VF64 wgd = widen(g ? vload_h(g + j) * d : d), wd = widen(d);
+    a = vadd_fma(a, wgd);
+    b = vadd_fma(b, wgd * widen(xc));
+    vstore(col_dg + j, vadd_fma(vload(col_dg + j), wd * widen(xc * vrs)));
+    vstore(col_db + j, vload(col_db + j) + wd);
+  };
+  for (; l + W <= L; l += W) {
+    half(l, A.a0, B.a0);
+    half(l + H, A.a1, B.a1);
+  }
+}
+#endif
+
+// Rows sums (sum g*dy, sum g*dy*xc) into out, and this row's terms added to the column sums.
+template <class T>
+void reduce_row(const T* dr, const T* xr, int64_t L, const LnCoefOf<compute_t<T>>& k, compute_t<T> mhi,
+                compute_t<T> mlo, compute_t<T> rs, double* col_dg, double* col_db, double out[2]) {
+  Acc A, B;
+  int64_t l = 0;
+#if REGCORE_SIMD_W > 1
+  if constexpr (std::is_same<T, float>::value) {
+    reduce_row_f32(dr, xr, L, k.gamma, mhi, mlo, rs, A, B, col_dg, col_db, l);
+  } else {
     using V = typename lanes<T>::V;
     constexpr int64_t W = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vrs(rs);
@@ -74,44 +118,91 @@ void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnC
       mem_mul(col_dg + l, d, xc * vrs);
       mem_add(col_db + l, d);
     }
-#endif
-    for (; l < L; ++l) {
-      using F = compute_t<T>;
-      const F xc = bn_center(elem_load(xr + l), mhi, mlo);
-      const F d = elem_load(dr + l);
-      const F gd = gamma_at(k.gamma, l) * d;
-      A.s += widen(gd);
-      B.s += widen(gd) * widen(xc);
-      col_dg[l] += widen(d) * widen(F(xc * rs));
-      col_db[l] += widen(d);
-    }
-    row_out[2 * r] = A.total();
-    row_out[2 * r + 1] = B.total();
   }
+#endif
+  for (; l < L; ++l) {
+    using F = compute_t<T>;
+    const F xc = bn_center(elem_load(xr + l), mhi, mlo);
+    const F d = elem_load(dr + l);
+    const F gd = gamma_at(k.gamma, l) * d;
+    A.s += widen(gd);
+    B.s += widen(gd) * widen(xc);
+    col_dg[l] += widen(d) * widen(F(xc * rs));
+    col_db[l] += widen(d);
+  }
+  out[0] = A.total();
+  out[1] = B.total();
+}
+
+template <class T>
+void apply_row(const T* dr, const T* xr, T* o, int64_t L, const LnCoefOf<compute_t<T>>& k, compute_t<T> mhi,
+               compute_t<T> mlo, compute_t<T> rs, compute_t<T> b, compute_t<T> c) {
+  int64_t l = 0;
+#if REGCORE_SIMD_W > 1
+  using V = typename lanes<T>::V;
+  constexpr int64_t W = lanes<T>::n;
+  const V vmhi(mhi), vmlo(mlo), vrs(rs), vb(b), vc(c);
+  const auto at = [&](int64_t j) {
+    return ln_backward_dx(vload_arith(dr + j), bn_center(vload_arith(xr + j), vmhi, vmlo), vg_at(k.gamma, j), vrs, vb, vc);
+  };
+  for (; l + kPair<T> <= L; l += 2 * W) vstore2(o + l, at(l), at(l + W));
+  for (; l + W <= L; l += W) vstore(o + l, at(l));
+#endif
+  for (; l < L; ++l)
+    elem_store(o + l, ln_backward_dx(elem_load(dr + l), bn_center(elem_load(xr + l), mhi, mlo), gamma_at(k.gamma, l),
+                                     rs, b, c));
+}
+
+// ---------------------------------------------------------------- passes over rows [r0, r1)
+
+template <class T>
+void normalize(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k) {
+  for (int64_t r = r0; r < r1; ++r) normalize_row(x + r * L, y + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r]);
+}
+
+template <class T>
+void grad_reduce(const T* dy, const T* x, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
+                 double* row_out, double* col_dg, double* col_db) {
+  for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
+  for (int64_t r = r0; r < r1; ++r)
+    reduce_row(dy + r * L, x + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], col_dg, col_db, row_out + 2 * r);
 }
 
 template <class T>
 void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
                 const compute_t<T>* kb, const compute_t<T>* kc) {
+  for (int64_t r = r0; r < r1; ++r)
+    apply_row(dy + r * L, x + r * L, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb[r], kc[r]);
+}
+
+// Statistics, coefficients and y of each row; k.mhi / mlo / rstd unused (computed per row).
+template <class T>
+void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k, double eps, double* mean,
+             double* var) {
   for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * L;
+    const Moments m = row_moments(x + r * L, L);
+    mean[r] = m.mean;
+    var[r] = m.m2 / double(L);
+    const LnRowCoef<compute_t<T>> c = ln_row_coef<compute_t<T>>(mean[r], var[r], eps);
+    normalize_row(x + r * L, y + r * L, L, k, c.mhi, c.mlo, c.rs);
+  }
+}
+
+// grad_reduce and grad_apply of each row, with its kb, kc from its sums in between; rstd: the
+// rows' float64 rstd (k.rstd is its rounding).
+template <class T>
+void backward(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k,
+              const double* rstd, double* col_dg, double* col_db) {
+  using F = compute_t<T>;
+  for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
+  for (int64_t r = r0; r < r1; ++r) {
     const T* dr = dy + r * L;
-    T* o = dx + r * L;
-    const compute_t<T> mhi = k.mhi[r], mlo = k.mlo[r], rs = k.rstd[r], b = kb[r], c = kc[r];
-    int64_t l = 0;
-#if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t W = lanes<T>::n;
-    const V vmhi(mhi), vmlo(mlo), vrs(rs), vb(b), vc(c);
-    const auto at = [&](int64_t j) {
-      return ln_backward_dx(vload_arith(dr + j), bn_center(vload_arith(xr + j), vmhi, vmlo), vg_at(k.gamma, j), vrs, vb, vc);
-    };
-    for (; l + kPair<T> <= L; l += 2 * W) vstore2(o + l, at(l), at(l + W));
-    for (; l + W <= L; l += W) vstore(o + l, at(l));
-#endif
-    for (; l < L; ++l)
-      elem_store(o + l, ln_backward_dx(elem_load(dr + l), bn_center(elem_load(xr + l), mhi, mlo), gamma_at(k.gamma, l),
-                                       rs, b, c));
+    const T* xr = x + r * L;
+    double sums[2];
+    reduce_row(dr, xr, L, k, k.mhi[r], k.mlo[r], k.rstd[r], col_dg, col_db, sums);
+    F kb, kc;
+    ln_grad_row_coef(rstd[r], sums[0], sums[1], double(L), &kb, &kc);
+    apply_row(dr, xr, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb, kc);
   }
 }
 
@@ -140,10 +231,27 @@ void grad_apply_entry(DType dt, const void* dy, const void* x, void* dx, int64_t
   });
 }
 
+void forward_entry(DType dt, const void* x, void* y, int64_t L, int64_t r0, int64_t r1, const LnCoef& k, double eps,
+                   double* mean, double* var) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    forward(static_cast<const T*>(x), static_cast<T*>(y), L, r0, r1, coef_of<compute_t<T>>(k), eps, mean, var);
+  });
+}
+void backward_entry(DType dt, const void* dy, const void* x, void* dx, int64_t L, int64_t r0, int64_t r1,
+                    const LnCoef& k, const double* rstd, double* col_dg, double* col_db) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    backward(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), L, r0, r1,
+             coef_of<compute_t<T>>(k), rstd, col_dg, col_db);
+  });
+}
+
 }  // namespace
 
 const cpu::LayerNormTable& layernorm_table() {
-  static const cpu::LayerNormTable table = {normalize_entry, grad_reduce_entry, grad_apply_entry};
+  static const cpu::LayerNormTable table = {normalize_entry, grad_reduce_entry, grad_apply_entry, forward_entry,
+                                            backward_entry};
   return table;
 }
 

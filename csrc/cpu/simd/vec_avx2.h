@@ -176,6 +176,16 @@ REGCORE_HD void vstore(float* p, VF32 a) { _mm256_storeu_ps(p, a.v); }
 REGCORE_HD void vstore(double* p, VF64 a) { _mm256_storeu_pd(p, a.v); }
 REGCORE_HD VF64 widen_lo(VF32 a) { return VF64(_mm256_cvtps_pd(_mm256_castps256_ps128(a.v))); }
 REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1))); }
+// a + b and a - b as the fused a*1 + b and a*1 - b: the same bits as operator+ / operator-
+// (simd/vec_avx512.h explains), on the multiply pipes.
+REGCORE_HD VF64 vadd_fma(VF64 a, VF64 b) { return VF64(_mm256_fmadd_pd(a.v, _mm256_set1_pd(1.0), b.v)); }
+REGCORE_HD VF64 vsub_fma(VF64 a, VF64 b) { return VF64(_mm256_fmsub_pd(a.v, _mm256_set1_pd(1.0), b.v)); }
+// Half a float32 vector (W/2 lanes, as many as VF64).
+REGCORE_HD VF32H vload_h(const float* p) { return VF32H(_mm_loadu_ps(p)); }
+REGCORE_HD VF32H operator+(VF32H a, VF32H b) { return VF32H(_mm_add_ps(a.v, b.v)); }
+REGCORE_HD VF32H operator-(VF32H a, VF32H b) { return VF32H(_mm_sub_ps(a.v, b.v)); }
+REGCORE_HD VF32H operator*(VF32H a, VF32H b) { return VF32H(_mm_mul_ps(a.v, b.v)); }
+REGCORE_HD VF64 widen(VF32H a) { return VF64(_mm256_cvtps_pd(a.v)); }
 REGCORE_CORE_END
 
 // ---- dropout family: loads/stores, keep-bit masks, the in-register 4xW transpose.

@@ -23,13 +23,18 @@ LIB = torch.library.Library("regcore", "DEF")
 def _grad_off(impl):
     @functools.wraps(impl)
     def kernel(*args, **kwargs):
-        previous = torch.is_grad_enabled()
-        torch._C._set_grad_enabled(False)
+        if not _grad_enabled():   # (an autograd formula's forward and every backward run so)
+            return impl(*args, **kwargs)
+        _set_grad_enabled(False)
         try:
             return impl(*args, **kwargs)
         finally:
-            torch._C._set_grad_enabled(previous)
+            _set_grad_enabled(True)
     return kernel
+
+
+_grad_enabled = torch.is_grad_enabled
+_set_grad_enabled = torch._C._set_grad_enabled
 
 
 def define(schema: str, impl, fake, *, tags=()):
@@ -53,6 +58,8 @@ def define(schema: str, impl, fake, *, tags=()):
 
 
 _BACKEND_KERNELS = {}   # operator overload -> its CPU/CUDA kernel
+_any_requires_grad = torch._C._any_requires_grad
+_functorch_active = torch._C._are_functorch_transforms_active
 _BACKEND_KEYS = (torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA)
 
 
@@ -101,10 +108,16 @@ def autograd(op, backward, setup_context):
 
     function = type(f"{overload._opname}_autograd", (torch.autograd.Function,),
                     {"forward": staticmethod(forward), "backward": staticmethod(backward_with_keyset)})
+    # Function.apply minus its Python preamble, which unwraps functorch wrappers that outlived
+    # their transform: the dispatcher has done so already on the way to this kernel, as for any
+    # operator. With a functorch transform active, Function.apply's own route.
+    apply = super(torch.autograd.Function, function).apply
 
     def kernel(keyset, *args):
-        if torch.is_grad_enabled() and torch._C._any_requires_grad(*args):
-            return function.apply(*args, keyset & below)
+        if _grad_enabled() and _any_requires_grad(*args):
+            if _functorch_active():
+                return function.apply(*args, keyset & below)
+            return apply(*args, keyset & below)
         return run_below(keyset & below, args)
 
     LIB.impl(overload._opname, kernel, "Autograd", with_keyset=True)

@@ -58,6 +58,7 @@ def cpu_backend_name() -> str:
 
 
 _native_backends: dict = {}
+_DEFAULT_NATIVE = _ENV_BACKEND in (None, "cpu") and _native.cpu is not None   # what host_backend picks unforced
 
 
 def native_backend(device: str):
@@ -94,7 +95,12 @@ def host_backend():
 
 def cpu_array_backend():
     """backend_for(ref) of a CPU array's ArrayRef, without making one (the trusted entry points,
-    whose callers have already checked that every array is a CPU one)."""
+    whose callers have already checked that every array is a CPU one). Where neither this
+    thread nor REGCORE_BACKEND chose a backend, the native one, in one frame: the trusted entry
+    points of small tensors pay this on every call."""
+    chosen = _local.__dict__
+    if _DEFAULT_NATIVE and chosen.get("host_override") is None and chosen.get("forced") is None:
+        return _native_backends.get("cpu") or native_backend("cpu")
     override = getattr(_local, "host_override", None)
     return host_backend() if override is None else override
 

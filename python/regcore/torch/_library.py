@@ -87,6 +87,7 @@ def autograd(op, backward, setup_context):
     overload = op if isinstance(op, torch._ops.OpOverload) else op.default
     below = torch._C._after_autograd_keyset
     direct, impl = _BACKEND_KERNELS[overload]
+    n_inputs = len(overload._schema.arguments) + 1   # and the key set
 
     def redispatch(keyset, args):
         with torch._C._AutoDispatchBelowAutograd():
@@ -99,11 +100,16 @@ def autograd(op, backward, setup_context):
     def forward(ctx, *args):   # args: the operator's arguments, then the key set below autograd or None
         keyset, args = args[-1], args[:-1]
         out = impl(*args) if keyset is None else redispatch(keyset, args)   # (grad mode is off here)
+        # Every formula reads the gradient of the first output only (the others are statistics
+        # and masks): the engine need not fill the others with zeros (two tensors a call).
+        ctx.set_materialize_grads(False)
         setup_context(ctx, args, out)
         return out
 
-    def backward_with_keyset(ctx, *grads):
-        return (*backward(ctx, *grads), None)
+    def backward_with_keyset(ctx, dy, *_):
+        if dy is None:   # (no gradient reached the first output)
+            return (None,) * n_inputs
+        return (*backward(ctx, dy, *_), None)
 
     function = type(f"{overload._opname}_autograd", (torch.autograd.Function,),
                     {"forward": staticmethod(forward), "backward": staticmethod(backward_with_keyset)})

@@ -14,6 +14,7 @@ made with torch.from_numpy) lie in buffers that are reused once they die (_buffe
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -226,6 +227,15 @@ def _aligned_empty(shape: tuple, dtype: np.dtype) -> np.ndarray:
     raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
     off = -raw.ctypes.data % _ALIGN
     return raw[off:off + nbytes].view(dtype).reshape(shape)
+
+
+def allocator(shape: tuple, dtype: np.dtype):
+    """A zero-argument function making _aligned_empty(shape, dtype), with the size test done
+    once: for callers that allocate one signature's outputs on every call."""
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < _ALIGN_MIN_BYTES:
+        return functools.partial(np.empty, shape, dtype)
+    return functools.partial(_aligned_empty, shape, dtype)
 
 
 def check_like(like) -> None:

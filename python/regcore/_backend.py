@@ -58,6 +58,7 @@ def cpu_backend_name() -> str:
 
 
 _native_backends: dict = {}
+_DEFAULT_NATIVE = _ENV_BACKEND in (None, "cpu") and _native.cpu is not None   # what host_backend picks unforced
 
 
 def native_backend(device: str):
@@ -90,6 +91,18 @@ def host_backend():
         from ._backends import numpy_backend as be
         return be
     return native_backend("cpu")
+
+
+def cpu_array_backend():
+    """backend_for(ref) of a CPU array's ArrayRef, without making one (the trusted entry points,
+    whose callers have already checked that every array is a CPU one). Where neither this
+    thread nor REGCORE_BACKEND chose a backend, the native one, in one frame: the trusted entry
+    points of small tensors pay this on every call."""
+    chosen = _local.__dict__
+    if _DEFAULT_NATIVE and chosen.get("host_override") is None and chosen.get("forced") is None:
+        return _native_backends.get("cpu") or native_backend("cpu")
+    override = getattr(_local, "host_override", None)
+    return host_backend() if override is None else override
 
 
 def backend_for(ref, name: str = "x"):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _arrays, _validate
-from ._backend import backend_for
+from ._backend import backend_for, cpu_array_backend
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, BatchNormSaved, bn_view, cast, check_backward_arrays,
                           check_gamma_given_as_in_forward, check_param, checked_bn_view, host_or_library, in_namespace,
@@ -435,8 +435,8 @@ def batch_norm_trusted(x, gamma, beta, running_mean, running_var, batch_stats, f
     running statistics) updates the running statistics in place when given (pass None for
     none), otherwise they are the statistics. The same bits as batch_norm."""
     N, C, S = checked_bn_view(x.shape, axis)
-    backend_for(_arrays.trusted(x)).bn_forward(x, y, N, C, S, gamma, beta, running_mean, running_var, eps,
-                                               batch_stats, factor, False, mean, var)
+    cpu_array_backend().bn_forward(x, y, N, C, S, gamma, beta, running_mean, running_var, eps, batch_stats, factor,
+                                   False, mean, var)
 
 
 def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, count, eps, axis, batch_stats, dx, dgamma, dbeta):
@@ -446,5 +446,5 @@ def batch_norm_backward_trusted(dy, x, gamma, beta, mean, var, count, eps, axis,
     dbeta (None: not wanted; of the parameters' dtype). ``count`` None: N*S of x."""
     N, C, S = checked_bn_view(x.shape, axis)
     count = float(N * S) if count is None else count
-    backend_for(_arrays.trusted(x)).bn_backward(dy, x, dx, N, C, S, gamma, beta, mean, var, eps, count, batch_stats,
-                                                False, dgamma, dbeta)
+    cpu_array_backend().bn_backward(dy, x, dx, N, C, S, gamma, beta, mean, var, eps, count, batch_stats, False,
+                                    dgamma, dbeta)

@@ -13,10 +13,12 @@ The keep rule, bit order, scale and memory traffic are in docs/dropout.md.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _arrays, _dtypes, _validate
-from ._backend import backend_for
+from ._backend import backend_for, cpu_array_backend
 from ._dropout_mask import (ACTIVATIONS, MASK_KINDS, MODES, BiasActDropoutState, DropoutMask, bit_words,
                             reserve)
 from ._errors import type_error, value_error
@@ -373,62 +375,94 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
     return xp.astype(mean, out_dtype), xp.astype(std, out_dtype)
 
 
-# ------------------------------------------------------------------ trusted entry points
+# ------------------------------------------------------------------ trusted plans
 #
 # For regcore.torch's operator kernels, which call the checked functions above once per argument
 # signature (shape, dtype, strides, scalars: all that decides whether their checks pass) and
-# these afterwards, with NumPy views: the same computation minus the checks (batchnorm.py has
-# the full note). The generator is the one the operator's (seed, offset) input stands for.
+# these plans afterwards: ``*_plan(<the signature>)`` works out once what depends only on the
+# signature (the keep threshold and scale, output sizes) and returns ``run``, the same
+# computation minus the checks for NumPy views of arguments of that signature. (seed, offset)
+# is the position of the generator the call would have drawn from (batchnorm.py has the note
+# on trusted entry points.) Native-endian NumPy float views only: no bfloat16.
 
-class _Positioned:
-    """What ``Generator.from_state({"seed": seed, "offset": offset})`` is to a single call:
-    the call's counter blocks start at ``offset``."""
-
-    __slots__ = ("seed", "offset")
-
-    def __init__(self, seed: int, offset: int):
-        self.seed, self.offset = seed, offset
-
-    def reserve(self, blocks: int) -> int:
-        return self.offset
+def _decisions(p, mode, dtype):
+    """(threshold, drop_all, scale) as the kernels take them: a DropoutMask's."""
+    m = DropoutMask(p=p, mode=mode, kind="none", shape=(), dtype=dtype, device="cpu", device_id=0, seed=0,
+                    offset=0)
+    return m.kernel_args()[4:]
 
 
-def dropout_trusted(x, p, mode, kind, seed, offset):
-    """dropout(x, p, mode=mode, mask=kind, generator=<a generator at (seed, offset)>): (y, mask)."""
-    xref = _arrays.trusted(x)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
-    m = _new_mask(xref, p, mode, kind, _Positioned(seed, offset))
-    _run_forward(backend_for(xref), xref, yref, m)
-    return y, m
+def dropout_plan(shape, dtype, p, mode, kind):
+    """dropout(x, p, mode=mode, mask=kind ("bits" or "none"), generator=<at (seed, offset)>) as
+    ``run(x, seed, offset) -> (y, bits or None)``."""
+    t, drop_all, scale = _decisions(p, mode, dtype)
+    new_y = _arrays.allocator(shape, dtype)
+    new_bits = _arrays.allocator((bit_words(math.prod(shape)),), _U32) if kind == "bits" else None
+
+    def run(x, seed, offset):
+        y = new_y()
+        bits = None if new_bits is None else new_bits()
+        cpu_array_backend().dropout_forward(x, y, bits, None, seed, offset, t, drop_all, scale)
+        return y, bits
+    return run
 
 
-def dropout_backward_trusted(dy, mask):
-    """dropout_backward(dy, mask) for the mask of a call whose arguments dropout accepted."""
-    dyref = _arrays.trusted(dy)
-    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
-    _run_backward(backend_for(dyref, "dy"), dyref, dxref, mask)
-    return dx
+def dropout_backward_plan(shape, dtype, p, mode):
+    """dropout_backward(dy, <the mask of dropout(x, p, mode=mode) at (seed, offset), its bits
+    or None when not stored>) as ``run(dy, bits, seed, offset) -> dx``."""
+    t, drop_all, scale = _decisions(p, mode, dtype)
+    new_dx = _arrays.allocator(shape, dtype)
+
+    def run(dy, bits, seed, offset):
+        dx = new_dx()
+        cpu_array_backend().dropout_backward(dy, dx, bits, None, seed, offset, t, drop_all, scale)
+        return dx
+    return run
 
 
-def gaussian_noise_trusted(x, std, multiplicative, seed, offset):
-    """gaussian_noise(x, std, mode=..., generator=<a generator at (seed, offset)>)."""
-    return _noise(_arrays.trusted(x), std, multiplicative, _Positioned(seed, offset))
+def gaussian_noise_plan(shape, dtype, std, multiplicative):
+    """gaussian_noise(x, std, mode=..., generator=<at (seed, offset)>) as ``run(x, seed, offset)
+    -> y``."""
+    c = _dtypes.compute(dtype).type
+    mean, std = c(1.0 if multiplicative else 0.0), c(std)
+    new_y = _arrays.allocator(shape, dtype)
+
+    def run(x, seed, offset):
+        y = new_y()
+        cpu_array_backend().gaussian_noise(x, y, seed, offset, mean, std, multiplicative)
+        return y
+    return run
 
 
-def bias_act_dropout_trusted(x, bias, residual, activation, p, kind, seed, offset):
-    """bias_act_dropout(x, bias, activation, p, residual=residual, mask=kind, generator=<a
-    generator at (seed, offset)>) (inverted mode): (y, mask)."""
-    xref, bref, rref = _arrays.trusted(x), _arrays.trusted(bias), _arrays.trusted_or_none(residual)
-    y, yref = _arrays.empty_like_place(x, xref.shape, xref.dtype)
-    m = _new_mask(xref, p, "inverted", kind, _Positioned(seed, offset))
-    _bias_act_forward(backend_for(xref), xref, bref, rref, yref, activation, m)
-    return y, m
+def bias_act_dropout_plan(shape, dtype, activation, p, kind):
+    """bias_act_dropout(x, bias, activation, p, residual=residual, mask=kind, generator=<at
+    (seed, offset)>) (inverted mode) as ``run(x, bias, residual, seed, offset) -> (y, bits or
+    None)``."""
+    t, drop_all, scale = _decisions(p, "inverted", dtype)
+    act = ACTIVATIONS[activation]
+    new_y = _arrays.allocator(shape, dtype)
+    new_bits = _arrays.allocator((bit_words(math.prod(shape)),), _U32) if kind == "bits" else None
+
+    def run(x, bias, residual, seed, offset):
+        y = new_y()
+        bits = None if new_bits is None else new_bits()
+        cpu_array_backend().bias_act_dropout_forward(x, bias, residual, y, bits, None, act, seed, offset, t, drop_all,
+                                                     scale)
+        return y, bits
+    return run
 
 
-def bias_act_dropout_backward_trusted(dy, x, bias, activation, mask):
-    """(dx, dbias) of bias_act_dropout_backward for the forward's x, bias and mask."""
-    dyref, xref, bref = _arrays.trusted(dy), _arrays.trusted(x), _arrays.trusted(bias)
-    dx, dxref = _arrays.empty_like_place(dy, dyref.shape, dyref.dtype)
-    db, dbref = _arrays.empty_like_place(bias, bref.shape, bref.dtype)
-    _bias_act_backward(backend_for(dyref, "dy"), dyref, xref, bref, dxref, dbref, activation, mask)
-    return dx, db
+def bias_act_dropout_backward_plan(shape, dtype, activation, p):
+    """(dx, dbias) of bias_act_dropout_backward for the forward's x, bias and mask (its bits, or
+    None when not stored) as ``run(dy, x, bias, bits, seed, offset) -> (dx, dbias)``."""
+    t, drop_all, scale = _decisions(p, "inverted", dtype)
+    act = ACTIVATIONS[activation]
+    new_dx = _arrays.allocator(shape, dtype)
+    new_db = _arrays.allocator(shape[-1:], dtype)
+
+    def run(dy, x, bias, bits, seed, offset):
+        dx, db = new_dx(), new_db()
+        cpu_array_backend().bias_act_dropout_backward(dy, x, bias, bits, None, dx, db, act, seed, offset, t, drop_all,
+                                                      scale)
+        return dx, db
+    return run

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _arrays, _dtypes, _validate
-from ._backend import backend_for
+from ._backend import backend_for, cpu_array_backend
 from ._errors import type_error, value_error
 from ._norm_stats import (DATA_DTYPES, F64, cast, check_backward_arrays, check_gamma_given_as_in_forward,
                           check_param_dtype, group_rows, host_or_library, layer_coefficients, layer_grad_coefficients,
@@ -480,7 +480,7 @@ def layer_norm_trusted(x, gamma, beta, normalized_ndim, eps, y, mean, var):
     """layer_norm(x, gamma, beta, axes=(-normalized_ndim, ..., -1), eps=eps) in one backend
     call (``ln_forward``) into the caller's y and (R,) float64 mean, var: the same bits."""
     R, L = _trusted_rows(x, normalized_ndim)
-    backend_for(_arrays.trusted(x)).ln_forward(x, y, R, L, gamma, beta, eps, mean, var)
+    cpu_array_backend().ln_forward(x, y, R, L, gamma, beta, eps, mean, var)
 
 
 def layer_norm_backward_trusted(dy, x, gamma, beta, mean, var, normalized_ndim, eps, dx, dgamma, dbeta):
@@ -488,7 +488,7 @@ def layer_norm_backward_trusted(dy, x, gamma, beta, mean, var, normalized_ndim, 
     one backend call (``ln_backward``) into the caller's dx and dgamma / dbeta (None: not
     wanted; of the parameters' dtype)."""
     R, L = _trusted_rows(x, normalized_ndim)
-    backend_for(_arrays.trusted(x)).ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta)
+    cpu_array_backend().ln_backward(dy, x, dx, R, L, gamma, beta, mean, var, eps, dgamma, dbeta)
 
 
 def _trusted_rows(x, k):
@@ -500,7 +500,7 @@ def _trusted_rows(x, k):
 def group_norm_trusted(x, groups, gamma, beta, eps, y, mean, var):
     """group_norm(x, groups, gamma, beta, eps=eps) in one backend call (``gn_forward``) into the
     caller's y and (N*groups,) float64 mean, var: the same bits."""
-    be = backend_for(_arrays.trusted(x))
+    be = cpu_array_backend()
     be.gn_forward(x, y, x.shape[0], x.shape[1], groups, math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
 
 
@@ -509,7 +509,7 @@ def instance_norm_trusted(x, gamma, beta, running_mean, running_var, momentum, e
     momentum=momentum, eps=eps) with a float momentum: the statistics of x, normalized in one
     backend call (``gn_forward`` with a group per channel) into the caller's y and (N*C,) mean,
     var, then the running statistics (None: none) updated in place. The same bits."""
-    be = backend_for(_arrays.trusted(x))
+    be = cpu_array_backend()
     be.gn_forward(x, y, x.shape[0], x.shape[1], x.shape[1], math.prod(x.shape[2:]), gamma, beta, eps, mean, var)
     if running_mean is not None:
         dtype = _dtypes.require_bfloat16() if running_mean.dtype == np.uint16 else running_mean.dtype
@@ -529,6 +529,6 @@ def group_norm_backward_trusted(dy, x, gamma, beta, mean, var, groups, eps, batc
     group_norm_saved / instance_norm_saved would rebuild, in one backend call (``gn_backward``)
     into the caller's dx and dgamma / dbeta (None: not wanted; of the parameters' dtype): the
     same bits."""
-    be = backend_for(_arrays.trusted(x))
+    be = cpu_array_backend()
     be.gn_backward(dy, x, dx, x.shape[0], x.shape[1], groups, math.prod(x.shape[2:]), gamma, beta, mean, var, eps,
                    batch_stats, dgamma, dbeta)

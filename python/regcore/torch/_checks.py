@@ -9,6 +9,7 @@ from .. import _dtypes, _native, _validate
 from .._errors import NO_CUDA_BUILD
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
+_STRIDED = torch.strided
 _HALF = (torch.float16, torch.bfloat16)
 
 
@@ -16,6 +17,8 @@ def float_tensor(t, name: str, *, half: bool = False) -> None:
     """t is a dense float tensor on a device regcore can run on: float32/float64, and also
     bfloat16/float16 where ``half`` (the operators whose kernels take 16-bit data,
     docs/precision.md; bfloat16 tensors are viewed through ml_dtypes)."""
+    if isinstance(t, torch.Tensor) and t.dtype in FLOAT_DTYPES and t.is_cpu and t.layout == _STRIDED:
+        return   # the common case, in one test
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
     dtype = t.dtype
@@ -56,12 +59,22 @@ def same_dtype(t, ref, name: str, ref_name: str = "input") -> None:
         raise TypeError(f"{name}: expected dtype {ref.dtype} (the dtype of {ref_name}), got {t.dtype}")
 
 
+# A Python float that passes is returned as it is (what _validate returns for it: float(value));
+# anything else, NaN included, takes _validate's checks and errors.
+
 def probability(p, name: str = "p") -> float:
+    if p.__class__ is float and 0.0 <= p <= 1.0:
+        return p
     return _validate.probability(name, p)
 
 
 def nonnegative(value, name: str) -> float:
+    if value.__class__ is float and 0.0 <= value < _INF:
+        return value
     return _validate.nonnegative(name, value)
+
+
+_INF = float("inf")
 
 
 def choice(value, name: str, options) -> str:

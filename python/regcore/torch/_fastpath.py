@@ -11,19 +11,24 @@ operator kernel whose tensors are all on the CPU, whether those checks pass is d
   outcome of its check: ``classes``, position -> function of the value);
 * whether two arguments that must not share memory do (``overlap``: pairs of positions).
 
-``fast_kernel(checked, trusted)`` is a kernel that runs ``checked`` (the operator's kernel on
-the checked array API, tensors in and out: it raises the array API's errors) for a signature it
-has not seen pass, remembers the signatures that passed, and for those runs ``trusted`` (the
-array API's trusted entry points, same computation minus the checks) on NumPy views of the
-tensors. So a bad call is refused exactly as before, before anything is written, and a good one
-pays the checks once. Calls with a tensor off the CPU (CUDA: its checks are device views that
-this cache does not model) always take the checked path.
+``fast_kernel(checked, plan)`` is a kernel that runs ``checked`` (the operator's kernel on the
+checked array API, tensors in and out: it raises the array API's errors) for a signature it has
+not seen pass. For a signature that passed it keeps ``plan(*views)``: the trusted computation
+of that signature (the array API's trusted entry points, same computation minus the checks),
+with everything that depends only on the signature (output sizes, thresholds, scales) worked
+out once; later calls of the signature run ``run(*views)`` on NumPy views of the tensors. So a
+bad call is refused exactly as before, before anything is written, and a good one pays the
+checks once. A plan reads only what the key holds: the shapes, dtypes and key scalars of its
+views, never their data or a ``classes`` scalar (which differ between calls of one signature).
+Calls with a tensor off the CPU (CUDA: its checks are device views that this cache does not
+model) always take the checked path.
 """
 from __future__ import annotations
 
 import torch
 
 _SEEN_MAX = 4096   # distinct signatures remembered per operator before the memory starts over
+_Tensor = torch.Tensor
 
 
 def _views_and_signature(args, overlap, classes):
@@ -32,17 +37,18 @@ def _views_and_signature(args, overlap, classes):
     the views: shape, dtype and byte strides say what the tensor's sizes, dtype and strides do,
     for less than reading them from the tensor."""
     views, key = [], []
-    for pos, a in enumerate(args):
-        if isinstance(a, torch.Tensor):
-            if not a.is_cpu:
-                return None
-            try:   # (a tensor that requires grad is viewed through a detached alias)
-                v = (a.detach() if a.requires_grad else a).numpy()
+    pos = -1
+    for a in args:
+        pos += 1
+        if isinstance(a, _Tensor):
+            try:   # (off the CPU, numpy() raises; a tensor that requires grad is viewed through .data, its
+                # detached alias: half the cost of a parameter's detach(), and a negative view stays one)
+                v = a.data.numpy() if a.requires_grad else a.numpy()
             except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
                 return None
             views.append(v)
-            key.append((v.shape, v.dtype, v.strides))
-        elif isinstance(a, (list, tuple)):
+            key += (v.shape, v.dtype, v.strides)
+        elif a.__class__ is list or a.__class__ is tuple:
             return None   # tensor lists (the optimizer) are not cached
         else:
             views.append(a)
@@ -60,23 +66,30 @@ def probability(value) -> bool:
     return 0.0 <= value <= 1.0
 
 
-def fast_kernel(checked, trusted, *, overlap=(), classes=None):
-    """A kernel: ``checked(*args)`` until the argument signature has passed once, then
-    ``trusted(*views)`` with every tensor argument as a NumPy view (see the module doc)."""
-    seen = set()
+def fast_kernel(checked, plan, *, overlap=(), classes=None):
+    """A kernel: ``checked(*args)`` until the argument signature has passed once, then that
+    signature's ``plan(*views)`` run on NumPy views of the arguments (see the module doc)."""
+    plans = {}
     classes = classes or {}
 
     def kernel(*args):
         found = _views_and_signature(args, overlap, classes)
-        if found is not None and found[1] in seen:
-            return trusted(*found[0])
+        if found is not None:
+            run = plans.get(found[1])
+            if run is not None:
+                return run(*found[0])
         out = checked(*args)
         if found is not None:
-            if len(seen) >= _SEEN_MAX:
-                seen.clear()
-            seen.add(found[1])
+            if len(plans) >= _SEEN_MAX:
+                plans.clear()
+            plans[found[1]] = plan(*found[0])
         return out
 
     kernel.__name__ = getattr(checked, "__name__", "kernel")
     kernel.__doc__ = checked.__doc__
     return kernel
+
+
+def fixed(trusted):
+    """The plan of a trusted function that needs no per-signature preparation."""
+    return lambda *views: trusted

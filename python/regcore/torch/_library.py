@@ -23,13 +23,18 @@ LIB = torch.library.Library("regcore", "DEF")
 def _grad_off(impl):
     @functools.wraps(impl)
     def kernel(*args, **kwargs):
-        previous = torch.is_grad_enabled()
-        torch._C._set_grad_enabled(False)
+        if not _grad_enabled():   # (an autograd formula's forward and every backward run so)
+            return impl(*args, **kwargs)
+        _set_grad_enabled(False)
         try:
             return impl(*args, **kwargs)
         finally:
-            torch._C._set_grad_enabled(previous)
+            _set_grad_enabled(True)
     return kernel
+
+
+_grad_enabled = torch.is_grad_enabled
+_set_grad_enabled = torch._C._set_grad_enabled
 
 
 def define(schema: str, impl, fake, *, tags=()):
@@ -48,11 +53,13 @@ def define(schema: str, impl, fake, *, tags=()):
         LIB.impl(name, kernel, key)
     torch.library.register_fake(f"regcore::{name}", fake, lib=LIB)
     overload = getattr(torch.ops.regcore, name).default
-    _BACKEND_KERNELS[overload] = kernel
+    _BACKEND_KERNELS[overload] = kernel, impl
     return overload
 
 
-_BACKEND_KERNELS = {}   # operator overload -> its CPU/CUDA kernel
+_BACKEND_KERNELS = {}   # operator overload -> (its CPU/CUDA kernel, the impl it runs with grad mode off)
+_any_requires_grad = torch._C._any_requires_grad
+_functorch_active = torch._C._are_functorch_transforms_active
 _BACKEND_KEYS = (torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA)
 
 
@@ -79,32 +86,46 @@ def autograd(op, backward, setup_context):
     our schemas is positional, so ``inputs`` is what the caller passed."""
     overload = op if isinstance(op, torch._ops.OpOverload) else op.default
     below = torch._C._after_autograd_keyset
-    direct = _BACKEND_KERNELS[overload]
+    direct, impl = _BACKEND_KERNELS[overload]
+    n_inputs = len(overload._schema.arguments) + 1   # and the key set
 
-    def run_below(keyset, args):
-        """What redispatching below autograd would run. When the next key is the CPU or CUDA
-        backend itself (eager tensors: no fake tensors, functionalization or dispatch modes in
-        the way), call that kernel directly: a second trip through the dispatcher into Python
-        costs more than a small kernel."""
-        if keyset.highestPriorityTypeId() in _BACKEND_KEYS:
-            return direct(*args)
+    def redispatch(keyset, args):
         with torch._C._AutoDispatchBelowAutograd():
             return overload.redispatch(keyset, *args)
 
-    def forward(ctx, *args):   # args: the operator's arguments, then the dispatch key set
-        out = run_below(args[-1], args[:-1])
-        setup_context(ctx, args[:-1], out)
+    # What redispatching below autograd would run. When the next key is the CPU or CUDA backend
+    # itself (eager tensors: no fake tensors, functionalization or dispatch modes in the way),
+    # that kernel is called directly (the keyset travels as None): a second trip through the
+    # dispatcher into Python costs more than a small kernel.
+    def forward(ctx, *args):   # args: the operator's arguments, then the key set below autograd or None
+        keyset, args = args[-1], args[:-1]
+        out = impl(*args) if keyset is None else redispatch(keyset, args)   # (grad mode is off here)
+        # Every formula reads the gradient of the first output only (the others are statistics
+        # and masks): the engine need not fill the others with zeros (two tensors a call).
+        ctx.set_materialize_grads(False)
+        setup_context(ctx, args, out)
         return out
 
-    def backward_with_keyset(ctx, *grads):
-        return (*backward(ctx, *grads), None)
+    def backward_with_keyset(ctx, dy, *_):
+        if dy is None:   # (no gradient reached the first output)
+            return (None,) * n_inputs
+        return (*backward(ctx, dy, *_), None)
 
     function = type(f"{overload._opname}_autograd", (torch.autograd.Function,),
                     {"forward": staticmethod(forward), "backward": staticmethod(backward_with_keyset)})
+    # Function.apply minus its Python preamble, which unwraps functorch wrappers that outlived
+    # their transform: the dispatcher has done so already on the way to this kernel, as for any
+    # operator. With a functorch transform active, Function.apply's own route.
+    apply = super(torch.autograd.Function, function).apply
 
     def kernel(keyset, *args):
-        if torch.is_grad_enabled() and torch._C._any_requires_grad(*args):
-            return function.apply(*args, keyset & below)
-        return run_below(keyset & below, args)
+        keyset = keyset & below
+        if keyset.highestPriorityTypeId() in _BACKEND_KEYS:
+            keyset = None
+        if _grad_enabled() and _any_requires_grad(*args):
+            if _functorch_active():
+                return function.apply(*args, keyset)
+            return apply(*args, keyset)
+        return direct(*args) if keyset is None else redispatch(keyset, args)
 
     LIB.impl(overload._opname, kernel, "Autograd", with_keyset=True)

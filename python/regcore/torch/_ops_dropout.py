@@ -8,6 +8,8 @@ call regcore's array API; the backward formulas are regcore's backward calls.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -18,13 +20,12 @@ from .. import dropout as _dropout
 from .. import dropout_ as _dropout_inplace
 from .. import dropout_backward as _dropout_backward
 from .. import gaussian_noise as _gaussian_noise
-from ..dropout import (bias_act_dropout_backward_trusted, bias_act_dropout_trusted, dropout_backward_trusted,
-                       dropout_trusted, gaussian_noise_trusted)
-from ._fastpath import fast_kernel
+from ..dropout import (bias_act_dropout_backward_plan, bias_act_dropout_plan, dropout_backward_plan, dropout_plan,
+                       gaussian_noise_plan)
 from ._checks import numpy_dtype
+from ._fastpath import fast_kernel
 from ._library import autograd, define, define_inplace
 from ._rng import decode, positioned
-
 
 
 def _mode(vanilla: bool) -> str:
@@ -56,13 +57,32 @@ def _dropout_impl(x, seed_offset, p, vanilla, store_mask):
     return y, _mask_words(m, x)
 
 
-def _dropout_trusted(x, seed_offset, p, vanilla, store_mask):
-    y, m = dropout_trusted(x, p, _mode(vanilla), "bits" if store_mask else "none", *decode(seed_offset))
-    return torch.from_numpy(y), _words(m)
+# The trusted plans (_fastpath.py) take NumPy views: seed_offset's, the bits' as int32 words.
+
+def _words(bits):
+    """The mask words a forward returns (int32: torch has no uint32 arithmetic), empty when none
+    are stored (made by NumPy: torch.empty's argument parsing costs more)."""
+    return torch.from_numpy(_NO_WORDS() if bits is None else bits.view(np.int32))
+
+
+_NO_WORDS = functools.partial(np.empty, (0,), np.int32)
+
+
+def _stored(words):
+    return words.view(np.uint32) if words.size else None
+
+
+def _dropout_plan(x, seed_offset, p, vanilla, store_mask):
+    run = dropout_plan(x.shape, x.dtype, p, _mode(vanilla), "bits" if store_mask else "none")
+
+    def trusted(x, seed_offset, p, vanilla, store_mask):
+        y, bits = run(x, *decode(seed_offset))
+        return torch.from_numpy(y), _words(bits)
+    return trusted
 
 
 dropout = define("dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool store_mask) -> (Tensor, Tensor)",
-                 fast_kernel(_dropout_impl, _dropout_trusted),
+                 fast_kernel(_dropout_impl, _dropout_plan),
                  lambda x, so, p, vanilla, store: (torch.empty_like(x), _fake_words(x, store)))
 
 
@@ -70,26 +90,14 @@ def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
     return _dropout_backward(dy, _mask(dy, bits, seed_offset, p, vanilla))
 
 
-def _trusted_mask(t, bits, seed_offset, p, vanilla) -> DropoutMask:
-    """_mask for the trusted paths (NumPy views of t, bits, seed_offset)."""
-    seed, offset = decode(seed_offset)
-    stored = bits.size > 0
-    return DropoutMask(p=p, mode=_mode(vanilla), kind="bits" if stored else "none", shape=t.shape, dtype=t.dtype,
-                       device="cpu", device_id=0, seed=seed, offset=offset,
-                       bits=bits.view(np.uint32) if stored else None)
-
-
-def _words(m):
-    return torch.empty((0,), dtype=torch.int32) if m.bits is None else torch.from_numpy(m.bits.view(np.int32))
-
-
-def _dropout_backward_trusted(dy, bits, seed_offset, p, vanilla):
-    return torch.from_numpy(dropout_backward_trusted(dy, _trusted_mask(dy, bits, seed_offset, p, vanilla)))
+def _dropout_backward_plan(dy, bits, seed_offset, p, vanilla):
+    run = dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla))
+    return lambda dy, bits, seed_offset, p, vanilla: torch.from_numpy(run(dy, _stored(bits), *decode(seed_offset)))
 
 
 dropout_backward = define(
     "dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p, bool vanilla) -> Tensor",
-    fast_kernel(_dropout_backward_impl, _dropout_backward_trusted),
+    fast_kernel(_dropout_backward_impl, _dropout_backward_plan),
     lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
 
 
@@ -122,12 +130,13 @@ def _noise_impl(x, seed_offset, std, multiplicative):
                            generator=positioned(seed_offset))
 
 
-def _noise_trusted(x, seed_offset, std, multiplicative):
-    return torch.from_numpy(gaussian_noise_trusted(x, std, multiplicative, *decode(seed_offset)))
+def _noise_plan(x, seed_offset, std, multiplicative):
+    run = gaussian_noise_plan(x.shape, x.dtype, std, multiplicative)
+    return lambda x, seed_offset, std, multiplicative: torch.from_numpy(run(x, *decode(seed_offset)))
 
 
 gaussian_noise = define("gaussian_noise(Tensor x, Tensor seed_offset, float std, bool multiplicative) -> Tensor",
-                        fast_kernel(_noise_impl, _noise_trusted), lambda x, so, std, mult: torch.empty_like(x))
+                        fast_kernel(_noise_impl, _noise_plan), lambda x, so, std, mult: torch.empty_like(x))
 
 
 def _noise_setup(ctx, inputs, output):
@@ -156,16 +165,19 @@ def _bad_impl(x, bias, residual, seed_offset, activation, p, store_mask):
     return y, _mask_words(state.mask, x)
 
 
-def _bad_trusted(x, bias, residual, seed_offset, activation, p, store_mask):
-    y, m = bias_act_dropout_trusted(x, bias, residual, activation, p, "bits" if store_mask else "none",
-                                    *decode(seed_offset))
-    return torch.from_numpy(y), _words(m)
+def _bad_plan(x, bias, residual, seed_offset, activation, p, store_mask):
+    run = bias_act_dropout_plan(x.shape, x.dtype, activation, p, "bits" if store_mask else "none")
+
+    def trusted(x, bias, residual, seed_offset, activation, p, store_mask):
+        y, bits = run(x, bias, residual, *decode(seed_offset))
+        return torch.from_numpy(y), _words(bits)
+    return trusted
 
 
 bias_act_dropout = define(
     "bias_act_dropout(Tensor x, Tensor bias, Tensor? residual, Tensor seed_offset, str activation, float p, "
     "bool store_mask) -> (Tensor, Tensor)",
-    fast_kernel(_bad_impl, _bad_trusted),
+    fast_kernel(_bad_impl, _bad_plan),
     lambda x, b, r, so, act, p, store: (torch.empty_like(x), _fake_words(x, store)))
 
 
@@ -175,16 +187,19 @@ def _bad_backward_impl(dy, x, bias, bits, seed_offset, activation, p, has_residu
     return dx, dbias
 
 
-def _bad_backward_trusted(dy, x, bias, bits, seed_offset, activation, p, has_residual):
-    dx, db = bias_act_dropout_backward_trusted(dy, x, bias, activation,
-                                               _trusted_mask(x, bits, seed_offset, p, False))
-    return torch.from_numpy(dx), torch.from_numpy(db)
+def _bad_backward_plan(dy, x, bias, bits, seed_offset, activation, p, has_residual):
+    run = bias_act_dropout_backward_plan(x.shape, x.dtype, activation, p)
+
+    def trusted(dy, x, bias, bits, seed_offset, activation, p, has_residual):
+        dx, db = run(dy, x, bias, _stored(bits), *decode(seed_offset))
+        return torch.from_numpy(dx), torch.from_numpy(db)
+    return trusted
 
 
 bias_act_dropout_backward = define(
     "bias_act_dropout_backward(Tensor dy, Tensor x, Tensor bias, Tensor bits, Tensor seed_offset, str activation, "
     "float p, bool has_residual) -> (Tensor, Tensor)",
-    fast_kernel(_bad_backward_impl, _bad_backward_trusted),
+    fast_kernel(_bad_backward_impl, _bad_backward_plan),
     lambda dy, x, b, bits, so, act, p, res: (torch.empty_like(x), torch.empty_like(b)))
 
 

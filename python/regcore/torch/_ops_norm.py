@@ -17,7 +17,7 @@ import torch
 from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
-from ._fastpath import fast_kernel, probability
+from ._fastpath import fast_kernel, fixed, probability
 from ._library import autograd, define
 
 
@@ -102,7 +102,7 @@ def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
 
     return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
                   f"{extra_schema}) -> (Tensor, Tensor, Tensor)",
-                  fast_kernel(impl, lambda *args: _t_grads(*trusted(*args))),
+                  fast_kernel(impl, fixed(lambda *args: _t_grads(*trusted(*args)))),
                   lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
 
 
@@ -173,7 +173,7 @@ def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps
 batch_norm = define(
     "batch_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, "
     "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
-    fast_kernel(_bn_impl, _bn_trusted, overlap=((3, 4),), classes={6: probability}), _bn_fake)
+    fast_kernel(_bn_impl, fixed(_bn_trusted), overlap=((3, 4),), classes={6: probability}), _bn_fake)
 
 
 batch_norm_backward = _backward_op(
@@ -263,7 +263,7 @@ def _ln_trusted(x, weight, bias, normalized_ndim, eps):
 
 layer_norm = define(
     "layer_norm(Tensor x, Tensor? weight, Tensor? bias, int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_ln_impl, _ln_trusted),
+    fast_kernel(_ln_impl, fixed(_ln_trusted)),
     lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
 
 
@@ -291,7 +291,7 @@ def _gn_trusted(x, groups, weight, bias, eps):
 
 group_norm = define(
     "group_norm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_gn_impl, _gn_trusted),
+    fast_kernel(_gn_impl, fixed(_gn_trusted)),
     lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
 
 
@@ -340,7 +340,7 @@ def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, moment
 instance_norm = define(
     "instance_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, "
     "bool use_input_stats, float momentum, float eps) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
-    fast_kernel(_in_impl, _in_trusted, overlap=((3, 4),), classes={6: probability}), _in_fake)
+    fast_kernel(_in_impl, fixed(_in_trusted), overlap=((3, 4),), classes={6: probability}), _in_fake)
 
 
 instance_norm_backward = _backward_op(

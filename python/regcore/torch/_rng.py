@@ -24,8 +24,10 @@ compiled and eager runs give the same masks.
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 
+import numpy as np
 import torch
 
 from .. import Generator
@@ -85,19 +87,30 @@ def _i64(v: int) -> int:
     return v - _U64 if v >= (1 << 63) else v
 
 
+_scratch = threading.local()   # per thread: two threads drawing at once must not read each other's draw
+
+
+def _default_bits() -> int:
+    """torch_bits(None) into a kept scalar: the same single draw without a new tensor per call."""
+    t = getattr(_scratch, "t", None)
+    if t is None:
+        t = _scratch.t = torch.empty((), dtype=torch.int64, device="cpu")
+    return t.random_().item()
+
+
 def _draw(token, generator, blocks):
     if generator == TORCH_DEFAULT:
-        seed, offset = torch_bits(None), 0
+        token.add_(1)
+        return torch.from_numpy(np.array((_default_bits(), 0), np.int64))   # 63 bits: no sign to fold
+    ref = _by_handle.get(generator)
+    g = None if ref is None else ref()
+    if g is None:
+        raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
+                           "longer exists")
+    if isinstance(g, Generator):
+        seed, offset = g.seed, g.reserve(blocks)
     else:
-        ref = _by_handle.get(generator)
-        g = None if ref is None else ref()
-        if g is None:
-            raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
-                               "longer exists")
-        if isinstance(g, Generator):
-            seed, offset = g.seed, g.reserve(blocks)
-        else:
-            seed, offset = torch_bits(g), 0
+        seed, offset = torch_bits(g), 0
     token.add_(1)
     return torch.tensor((_i64(seed), _i64(offset)), dtype=torch.int64)
 

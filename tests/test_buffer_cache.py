@@ -201,3 +201,13 @@ def test_failed_allocation_frees_idle_buffers_first(cache):
     with pytest.raises(MemoryError):
         _arrays.empty_like_place(None, (2**58,), np.dtype(np.uint8))   # more than any address space
     assert rc.buffer_cache_info()["cached_bytes"] == 0
+
+
+def test_without_the_native_module_outputs_are_plain_numpy(monkeypatch):
+    from regcore import _native
+
+    monkeypatch.setattr(_native, "cpu", None)
+    a = out()
+    assert addr(a) % 64 == 0 and a.shape == (N,)
+    assert rc.set_buffer_cache_limit(5) == 0
+    assert rc.buffer_cache_info() == {"limit": 0, "cached_bytes": 0, "cached_buffers": 0, "hits": 0, "misses": 0}

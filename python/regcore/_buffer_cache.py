@@ -15,8 +15,8 @@ go first.
 * ``empty_buffer_cache()``: free every idle buffer now (live arrays are not touched).
 * ``buffer_cache_info()``: limit, idle bytes and buffers, hits and misses.
 
-Without the native CPU module (``REGCORE_BACKEND=numpy``, no compiler) outputs are plain NumPy
-allocations and the cache is empty with limit 0.
+Without the native CPU module (an install without a compiler) outputs are plain NumPy allocations
+and the cache reads as empty with limit 0.
 """
 from __future__ import annotations
 

@@ -59,6 +59,7 @@ def test_non_affine_forward_allocates_only_its_output():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # y itself (plus its 64-byte alignment slack) and O(R) statistics; before, full-size
-    # ones and zeros took two more input-sized arrays
-    assert peak < x.nbytes * 1.25, peak
+    # y comes from the output buffer cache (native memory, which tracemalloc does not see), so
+    # what is traced is the O(R) statistics; before, full-size ones and zeros took two more
+    # input-sized NumPy arrays
+    assert peak < x.nbytes * 0.25, peak

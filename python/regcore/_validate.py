@@ -1,6 +1,7 @@
 """Validation of scalar hyper-parameters, shared by every family. Nothing here touches arrays."""
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -26,11 +27,16 @@ def real(name: str, value, *, finite: bool = True) -> float:
     return v
 
 
+@functools.lru_cache(maxsize=None)
+def _largest(d: np.dtype) -> float:
+    return float(_dtypes.finfo(d).max)
+
+
 def representable(name: str, value: float, dtype) -> float:
     """value (already checked real) must not overflow to +-inf when stored in dtype (float32:
     |value| <= 3.4e38): std=1e300 for a float32 output is refused, not turned into inf."""
     d = np.dtype(dtype)
-    top = float(_dtypes.finfo(d).max)
+    top = _largest(d)   # (finfo costs more than the rest of a small random draw)
     if math.isfinite(value) and abs(value) > top:
         raise value_error(name, f"a value representable in {d} (|value| <= {top:.4g})", value)
     return value
@@ -84,6 +90,12 @@ def float_dtype(name: str, dtype, *, half: bool = False) -> np.dtype:
     None is refused: np.dtype(None) is float64, and a silent float64 default would double the
     memory of a caller who meant "the default" (float32 here). bfloat16 needs ml_dtypes."""
     allowed = _dtypes.all_floats() if half else _dtypes.WIDE
+    # A NumPy dtype or scalar type it takes: no text built (str() of a dtype costs ~10 us, several
+    # times a small draw's kernel). Everything else takes the full path below.
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        d = np.dtype(dtype)
+        if d in allowed:
+            return d
     expected = " or ".join(str(d) for d in allowed)
     if dtype is None:
         raise type_error(name, f"{expected} (omit the argument for the float32 default)", None)

@@ -584,7 +584,10 @@ def test_bad_input_split_and_backward(backend):
 @pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 5, 17), -1),
                                         # outputs over 8 MiB take the non-temporal-store path;
                                         # odd run/row lengths put scalar heads before every run
-                                        ((2, 3, 350003), 1), ((70001, 31), -1)])
+                                        ((2, 3, 350003), 1), ((70001, 31), -1),
+                                        # cols rows over 1024 channels run in tiles of 512
+                                        # (the last one partial, with a scalar tail)
+                                        ((6, 1100), 1), ((3, 2, 2048), -1)])
 def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
     """Same statistics in -> the same bits out of normalize and dx on every backend and ISA
     (small outputs with ordinary stores, large ones with streaming stores)."""

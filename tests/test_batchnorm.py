@@ -584,7 +584,10 @@ def test_bad_input_split_and_backward(backend):
 @pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 5, 17), -1),
                                         # outputs over 8 MiB take the non-temporal-store path;
                                         # odd run/row lengths put scalar heads before every run
-                                        ((2, 3, 350003), 1), ((70001, 31), -1)])
+                                        ((2, 3, 350003), 1), ((70001, 31), -1),
+                                        # cols rows over 1024 channels run in tiles of 512
+                                        # (the last one partial, with a scalar tail)
+                                        ((6, 1100), 1), ((3, 2, 2048), -1)])
 def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
     """Same statistics in -> the same bits out of normalize and dx on every backend and ISA
     (small outputs with ordinary stores, large ones with streaming stores)."""
@@ -646,3 +649,27 @@ def test_cols_streaming_stores_same_bits(dtype, offset):
         native_backend("cpu").bn_grad_apply(dy, x, dx, N, C, 1, *k, *gk, True)
         assert np.array_equal(dx, dx0), isa
     rc.set_isa(rc.available_isas()[-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((9, 37), 1), ((5, 1100), 1), ((3, 4, 5, 70), -1)])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_cols_sums_same_bits_on_every_isa(dtype, shape, axis, activation):
+    """Channels-last / 2-D statistics and backward sums accumulate each channel in row order, so
+    they are the same bits on every ISA level (whatever lanes, blocks or halves the kernels use)."""
+    if not rc.available_isas():
+        pytest.skip("native CPU backend not built")
+    x, gamma, beta, dy = _data(shape, axis, dtype, seed=31)
+    got = []
+    before = rc.active_isa()
+    try:
+        for isa in rc.available_isas():
+            rc.set_isa(isa)
+            stats = rc.batch_norm_stats(x, axis=axis)
+            y, saved = rc.batch_norm(x, gamma, beta, axis=axis, activation=activation)
+            got.append((stats, saved.mean, saved.var, rc.batch_norm_backward_reduce(dy, x, saved)))
+    finally:
+        rc.set_isa(before)
+    for g in got[1:]:
+        for a, b in zip(g, got[0]):
+            assert np.array_equal(a, b)

@@ -1,6 +1,7 @@
 """The one-call trusted entry points of the normalization family (batch_norm_trusted,
 batch_norm_backward_trusted, layer_norm_trusted, layer_norm_backward_trusted, group_norm_trusted,
-instance_norm_trusted and group_norm_backward_trusted, which is instance norm's too: one backend
+instance_norm_trusted, instance_norm_inference_into and group_norm_backward_trusted, which is
+instance norm's too: one backend
 call per pass, csrc/cpu/*_step.h on the native CPU backend, the numpy backend's composition of
 its own passes) give the very bits of the checked, phase-by-phase API:
 y, the saved statistics, the updated running statistics, dx, dgamma, dbeta; every CPU backend
@@ -234,7 +235,12 @@ def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mod
     rebuilt = rc.instance_norm_saved(x, saved.mean, saved.var, g, b, eps=EPS)
     _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, mean, var, C, True)
     if running:   # inference: the running statistics normalize, constants for the gradient
-        _, saved = rc.instance_norm(x, g, b, rm_a, rv_a, False, eps=EPS)
+        y_a, saved = rc.instance_norm(x, g, b, rm_a, rv_a, False, eps=EPS)
+        y_b, mean_b, var_b = np.full_like(_kv(x), 7), np.empty(C), np.empty(C)
+        norms.instance_norm_inference_into(_kv(x), _kv(g), _kv(b), _kv(rm_a), _kv(rv_a), EPS, y_b, mean_b, var_b)
+        _same(y_a, y_b, "inference y")
+        _same(saved.mean, mean_b, "inference mean")
+        _same(saved.var, var_b, "inference var")
         rebuilt = rc.instance_norm_saved(x, saved.mean, saved.var, g, b, eps=EPS, batch_stats=False)
         _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, saved.mean, saved.var, C, False)
 

@@ -378,6 +378,23 @@ void gn_forward(const py::array& x, py::array y, int64_t N, int64_t C, int64_t G
   cpu::gn_forward(dt, px, py_, N, C, G, S, pdt, pg, pb, eps, pm, pv);
 }
 
+void in_forward_running(const py::array& x, py::array y, int64_t N, int64_t C, int64_t S, const py::object& gamma,
+                        const py::object& beta, const py::object& running_mean, const py::object& running_var,
+                        double eps, py::array mean, py::array var) {
+  const DType dt = data_dtype(x, N * C * S);
+  const void* px = in_ptr(x, dt, "x");
+  void* py_ = out_ptr(y, dt, "y");
+  check_size(y, N * C * S, "y");
+  const void *pg, *pb, *prm, *prv;
+  const DType pdt = param_pair(gamma, beta, dt, C, pg, pb);
+  const DType rdt = param_pair(running_mean, running_var, dt, C, prm, prv);
+  if (!prm || !prv) throw py::value_error("running_mean, running_var: expected both arrays");
+  double* pm = stat_out(mean, C, "mean");
+  double* pv = stat_out(var, C, "var");
+  py::gil_scoped_release nogil;
+  cpu::in_forward_running(dt, px, py_, N, C, S, pdt, pg, pb, rdt, prm, prv, eps, pm, pv);
+}
+
 void gn_backward(const py::array& dy, const py::array& x, py::array dx, int64_t N, int64_t C, int64_t G, int64_t S,
                  const py::object& gamma, const py::object& beta, const py::array& mean, const py::array& var,
                  double eps, bool batch_stats, const py::object& dgamma, const py::object& dbeta) {
@@ -450,6 +467,9 @@ void bind_batchnorm_cpu(py::module_& m) {
   m.def("gn_forward", &gn_forward, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"), py::arg("C"),
         py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("eps"), py::arg("mean").noconvert(),
         py::arg("var").noconvert());
+  m.def("in_forward_running", &in_forward_running, py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("N"),
+        py::arg("C"), py::arg("S"), py::arg("gamma"), py::arg("beta"), py::arg("running_mean"),
+        py::arg("running_var"), py::arg("eps"), py::arg("mean").noconvert(), py::arg("var").noconvert());
   m.def("gn_backward", &gn_backward, py::arg("dy").noconvert(), py::arg("x").noconvert(), py::arg("dx").noconvert(),
         py::arg("N"), py::arg("C"), py::arg("G"), py::arg("S"), py::arg("gamma"), py::arg("beta"),
         py::arg("mean").noconvert(), py::arg("var").noconvert(), py::arg("eps"), py::arg("batch_stats"),

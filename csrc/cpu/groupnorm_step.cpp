@@ -68,6 +68,16 @@ void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t 
   bn_normalize(dt, x, y, 1, N * C, S, k.kernel(), false);
 }
 
+void in_forward_running(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t S, DType pdt,
+                        const void* gamma, const void* beta, DType rdt, const void* running_mean,
+                        const void* running_var, double eps, double* mean, double* var) {
+  active_convert_table().to_f64(rdt, running_mean, mean, C);
+  active_convert_table().to_f64(rdt, running_var, var, C);
+  if (N * C == 0 || S == 0) return;   // _grouped_forward normalizes only a non-empty x
+  const GroupCoefs k = group_coefficients(dt, N, C, C, mean, var, false, pdt, gamma, beta, eps);
+  bn_normalize(dt, x, y, 1, N * C, S, k.kernel(), false);
+}
+
 void gn_backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t G, int64_t S,
                  DType pdt, const void* gamma, const void* beta, const double* mean, const double* var, double eps,
                  bool batch_stats, void* dgamma, void* dbeta) {

@@ -17,6 +17,13 @@ namespace regcore { namespace cpu {
 void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, int64_t S, DType pdt,
                 const void* gamma, const void* beta, double eps, double* mean, double* var);
 
+// Instance norm in inference with running statistics (norms.py's _instance_norm, training=False):
+// mean[C], var[C] = running_mean / running_var (C values of rdt) widened to float64, and y
+// normalized with them per channel (the coefficients gn_backward rebuilds for batch_stats false).
+void in_forward_running(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t S, DType pdt,
+                        const void* gamma, const void* beta, DType rdt, const void* running_mean,
+                        const void* running_var, double eps, double* mean, double* var);
+
 // dx (dt) and, when non-null, dgamma / dbeta (C values of pdt, rounded once from float64) of a
 // forward that normalized x with (mean, var): per (sample, group), N*G values each, when
 // batch_stats (the statistics of x, which the gradient flows through); otherwise per channel,

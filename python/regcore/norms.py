@@ -524,6 +524,25 @@ def instance_norm_inference_trusted(x, gamma, beta, running_mean, running_var, *
                           None, None)
 
 
+def instance_norm_inference_into(x, gamma, beta, running_mean, running_var, eps, y, mean, var):
+    """instance_norm(x, gamma, beta, running_mean, running_var, training=False, eps=eps) into the
+    caller's y and (C,) float64 mean, var (``saved.mean`` / ``saved.var``: the running statistics
+    it normalized with): one native call (``in_forward_running``) on the native CPU backend, the
+    phase-by-phase path on the numpy backend. The same bits."""
+    be = backend_for(_arrays.trusted(x))
+    try:
+        one_call = be.in_forward_running
+    except AttributeError:   # the checked path takes bfloat16 as such, not as its uint16 kernel view
+        typed = [None if a is None else (a.view(_dtypes.require_bfloat16()) if a.dtype == np.uint16 else a)
+                 for a in (x, gamma, beta, running_mean, running_var)]
+        y_ref, saved = instance_norm_inference_trusted(*typed, eps=eps)
+        np.copyto(y, _dtypes.kernel_view(np.asarray(y_ref)))
+        mean[...], var[...] = saved.mean, saved.var
+        return
+    one_call(x, y, x.shape[0], x.shape[1], math.prod(x.shape[2:]), gamma, beta, running_mean, running_var, eps, mean,
+             var)
+
+
 def group_norm_backward_trusted(dy, x, gamma, beta, mean, var, groups, eps, batch_stats, dx, dgamma, dbeta):
     """group_norm_backward / instance_norm_backward (groups = C) of the state that
     group_norm_saved / instance_norm_saved would rebuild, in one backend call (``gn_backward``)

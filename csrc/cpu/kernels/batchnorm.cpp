@@ -250,11 +250,37 @@ void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefO
 
 // ---------------------------------------------------------------- backward: reductions
 
+#if REGCORE_SIMD_W > 1
+// The float32 backward sums without the fused ReLU (dy' = dy), W/2 lanes at a time (VF32H, as
+// wide as VF64): lane for lane the generic loop's values, products and chains (a0 / a1 take the
+// lower / upper half of a vector, a2 / a3 those of the second vector of a pair), without the
+// extract that widening an upper half costs; dy is widened straight from memory.
+template <int kQuarters>
+REGCORE_HD void grad_reduce_f32_step(VF64* a, VF64* b, const float* dy, const float* x, VF32H mhi, VF32H mlo) {
+  constexpr int64_t H = REGCORE_SIMD_W / 2;
+  for (int q = 0; q < kQuarters; ++q) {
+    const VF64 d = vload_f64(dy + q * H);
+    a[q] = vadd_fma(a[q], d);
+    b[q] = vadd_fma(b[q], d * widen((vload_h(x + q * H) - mhi) - mlo));
+  }
+}
+#endif
+
 template <class T, bool R>
 void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, compute_t<T> mhi, compute_t<T> mlo,
                       compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
+  if constexpr (!R && std::is_same<T, float>::value) {
+    constexpr int64_t L = REGCORE_SIMD_W;
+    const VF32H hmhi(mhi), hmlo(mlo);
+    VF64 a[4] = {A.a0, A.a1, A.a2, A.a3}, b[4] = {B.a0, B.a1, B.a2, B.a3};
+    for (; k + 2 * L <= len; k += 2 * L) grad_reduce_f32_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
+    for (; k + L <= len; k += L) grad_reduce_f32_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
+    A.a0 = a[0], A.a1 = a[1], A.a2 = a[2], A.a3 = a[3];
+    B.a0 = b[0], B.a1 = b[1], B.a2 = b[2], B.a3 = b[3];
+    (void)sc, (void)sh;
+  } else {
   using V = typename lanes<T>::V;
   constexpr int64_t L = lanes<T>::n;
   const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
@@ -288,6 +314,7 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
     const V d = bn_masked_dy(vload_arith(dy + k), xc, vsc, vsh, R);
     acc_add(A.a0, A.a1, d);
     acc_mul(B.a0, B.a1, d, xc);
+  }
   }
 #endif
   for (; k < len; ++k) {
@@ -328,6 +355,16 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
   VF64 a[2 * B], m[2 * B];
   for (auto& v : a) v = VF64(0.0);
   for (auto& v : m) v = VF64(0.0);
+  if constexpr (!R && std::is_same<T, float>::value) {   // halves, as span_grad_reduce's float32 loop
+    constexpr int64_t H = L / 2;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int h = 0; h < 2 * B; ++h) {
+        const int64_t j = c + h * H;
+        const VF64 d = vload_f64(dy + r * C + j);
+        a[h] = vadd_fma(a[h], d);
+        m[h] = vadd_fma(m[h], d * widen((vload_h(x + r * C + j) - vload_h(k.mhi + j)) - vload_h(k.mlo + j)));
+      }
+  } else
   for (int64_t r = r0; r < r1; ++r) {
     const T* xr = x + r * C + c;
     const T* dr = dy + r * C + c;

@@ -30,21 +30,38 @@ void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_
   });
 }
 
+// The cols passes walk the chunk's rows one tile of kColTile channels at a time: the
+// per-channel coefficient arrays of a whole row (4, or 7 for dx, arrays of C values) outgrew L1
+// at C = 2048 and were read from L2 again for every row; a tile's stay in L1 across the rows.
+// A multiple of every vector pair, so a tile's vectors start where the row's did; elementwise, so
+// the same bits in any order.
+constexpr int64_t kColTile = 512;
+// Rows of at most this many channels are one tile (tiling them ran slower: their coefficients
+// fit L1 with the rows).
+constexpr int64_t kColUntiled = 1024;
+inline int64_t col_tile(int64_t C) { return C <= kColUntiled ? C : kColTile; }
+
 template <class T, bool R, bool NT>
 void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * C;
-    T* yr = y + r * C;
-    int64_t c = 0;
+  const int64_t tile = col_tile(C);
+  for (int64_t c0 = 0; c0 < C; c0 += tile) {
+    const int64_t c1 = c0 + tile < C ? c0 + tile : C;
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * C;
+      T* yr = y + r * C;
+      int64_t c = c0;
 #if REGCORE_SIMD_W > 1
-    constexpr int64_t L = lanes<T>::n;
-    const auto at = [&](int64_t j) {
-      return bn_normalize(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j), vload(k.scale + j), vload(k.shift + j), R);
-    };
-    for (; c + kPair<T> <= C; c += 2 * L) PairStore::template put<NT>(yr + c, at(c), at(c + L));
-    for (; c + L <= C; c += L) vput<NT>(yr + c, at(c));
+      constexpr int64_t L = lanes<T>::n;
+      const auto at = [&](int64_t j) {
+        return bn_normalize(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j), vload(k.scale + j),
+                            vload(k.shift + j), R);
+      };
+      for (; c + kPair<T> <= c1; c += 2 * L) PairStore::template put<NT>(yr + c, at(c), at(c + L));
+      for (; c + L <= c1; c += L) vput<NT>(yr + c, at(c));
 #endif
-    for (; c < C; ++c) elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
+      for (; c < c1; ++c)
+        elem_store(yr + c, bn_normalize(elem_load(xr + c), k.mhi[c], k.mlo[c], k.scale[c], k.shift[c], R));
+    }
   }
 }
 
@@ -85,26 +102,30 @@ void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int
 template <class T, bool R, bool NT>
 void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
                        BnGradCoefOf<compute_t<T>> g) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* xr = x + r * C;
-    const T* dr = dy + r * C;
-    T* or_ = dx + r * C;
-    int64_t c = 0;
+  const int64_t tile = col_tile(C);   // tiles of channels, as normalize_cols_t
+  for (int64_t c0 = 0; c0 < C; c0 += tile) {
+    const int64_t c1 = c0 + tile < C ? c0 + tile : C;
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * C;
+      const T* dr = dy + r * C;
+      T* or_ = dx + r * C;
+      int64_t c = c0;
 #if REGCORE_SIMD_W > 1
-    using V = typename lanes<T>::V;
-    constexpr int64_t L = lanes<T>::n;
-    const auto at = [&](int64_t j) {
-      const V xc = bn_center(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j));
-      const V d = bn_masked_dy(vload_arith(dr + j), xc, vload(k.scale + j), vload(k.shift + j), R);
-      return bn_backward_dx(d, xc, vload(g.ka + j), vload(g.kb + j), vload(g.kc + j));
-    };
-    for (; c + kPair<T> <= C; c += 2 * L) PairStore::template put<NT>(or_ + c, at(c), at(c + L));
-    for (; c + L <= C; c += L) vput<NT>(or_ + c, at(c));
+      using V = typename lanes<T>::V;
+      constexpr int64_t L = lanes<T>::n;
+      const auto at = [&](int64_t j) {
+        const V xc = bn_center(vload_arith(xr + j), vload(k.mhi + j), vload(k.mlo + j));
+        const V d = bn_masked_dy(vload_arith(dr + j), xc, vload(k.scale + j), vload(k.shift + j), R);
+        return bn_backward_dx(d, xc, vload(g.ka + j), vload(g.kb + j), vload(g.kc + j));
+      };
+      for (; c + kPair<T> <= c1; c += 2 * L) PairStore::template put<NT>(or_ + c, at(c), at(c + L));
+      for (; c + L <= c1; c += L) vput<NT>(or_ + c, at(c));
 #endif
-    for (; c < C; ++c) {
-      const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);
-      const compute_t<T> d = bn_masked_dy(elem_load(dr + c), xc, k.scale[c], k.shift[c], R);
-      elem_store(or_ + c, bn_backward_dx(d, xc, g.ka[c], g.kb[c], g.kc[c]));
+      for (; c < c1; ++c) {
+        const compute_t<T> xc = bn_center(elem_load(xr + c), k.mhi[c], k.mlo[c]);
+        const compute_t<T> d = bn_masked_dy(elem_load(dr + c), xc, k.scale[c], k.shift[c], R);
+        elem_store(or_ + c, bn_backward_dx(d, xc, g.ka[c], g.kb[c], g.kc[c]));
+      }
     }
   }
 }

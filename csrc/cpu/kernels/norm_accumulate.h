@@ -25,9 +25,11 @@ double hsum(VF64 a) {
   for (int l = 0; l < REGCORE_SIMD_W / 2; ++l) s += t[l];
   return s;
 }
-// a += v (widened); a1 takes the upper half of a float32 vector.
-REGCORE_HD void acc_add(VF64& a0, VF64& a1, VF32 v) { a0 = a0 + widen_lo(v); a1 = a1 + widen_hi(v); }
-REGCORE_HD void acc_add(VF64& a0, VF64&, VF64 v) { a0 = a0 + v; }
+// a += v (widened); a1 takes the upper half of a float32 vector. The adds of acc_add / acc_mul
+// are vadd_fma (the same bits as +) on the multiply pipes: these reductions convert two or four
+// vectors per data vector, and the conversions share the add pipes on Zen 4.
+REGCORE_HD void acc_add(VF64& a0, VF64& a1, VF32 v) { a0 = vadd_fma(a0, widen_lo(v)); a1 = vadd_fma(a1, widen_hi(v)); }
+REGCORE_HD void acc_add(VF64& a0, VF64&, VF64 v) { a0 = vadd_fma(a0, v); }
 REGCORE_HD void acc_sqdev(VF64& a0, VF64& a1, VF32 v, VF64 m) {
   const VF64 d0 = widen_lo(v) - m, d1 = widen_hi(v) - m;
   a0 = a0 + d0 * d0;
@@ -35,10 +37,10 @@ REGCORE_HD void acc_sqdev(VF64& a0, VF64& a1, VF32 v, VF64 m) {
 }
 REGCORE_HD void acc_sqdev(VF64& a0, VF64&, VF64 v, VF64 m) { const VF64 d = v - m; a0 = a0 + d * d; }
 REGCORE_HD void acc_mul(VF64& a0, VF64& a1, VF32 u, VF32 v) {
-  a0 = a0 + widen_lo(u) * widen_lo(v);
-  a1 = a1 + widen_hi(u) * widen_hi(v);
+  a0 = vadd_fma(a0, widen_lo(u) * widen_lo(v));
+  a1 = vadd_fma(a1, widen_hi(u) * widen_hi(v));
 }
-REGCORE_HD void acc_mul(VF64& a0, VF64&, VF64 u, VF64 v) { a0 = a0 + u * v; }
+REGCORE_HD void acc_mul(VF64& a0, VF64&, VF64 u, VF64 v) { a0 = vadd_fma(a0, u * v); }
 // In-memory per-channel accumulators (cols layout): acc[0 .. lanes) += v.
 REGCORE_HD void mem_add(double* acc, VF32 v) {
   vstore(acc, vload(acc) + widen_lo(v));

@@ -88,8 +88,3 @@ def fast_kernel(checked, plan, *, overlap=(), classes=None):
     kernel.__name__ = getattr(checked, "__name__", "kernel")
     kernel.__doc__ = checked.__doc__
     return kernel
-
-
-def fixed(trusted):
-    """The plan of a trusted function that needs no per-signature preparation."""
-    return lambda *views: trusted

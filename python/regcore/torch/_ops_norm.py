@@ -17,7 +17,7 @@ import torch
 from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
-from ._fastpath import fast_kernel, fixed, probability
+from ._fastpath import fast_kernel, probability
 from ._library import autograd, define
 
 
@@ -33,18 +33,28 @@ def _t_opt(a, like):
     return torch.from_numpy(np.empty((0,), like.dtype) if a is None else a)
 
 
-def _t_grads(dx, dw, db):
-    return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
+def _new(a):
+    """The allocator of arrays shaped and typed as the NumPy view a (None: None), for a trusted
+    plan's outputs: the array API's allocation (large ones start on a cache line), which
+    torch.from_numpy wraps without a copy."""
+    return None if a is None else _arrays.allocator(a.shape, a.dtype)
 
 
-def _grads_into(trusted, dy, x, w, b, mean, var, *extra):
-    """(dx, dweight or None, dbias or None) as NumPy arrays from a backward trusted entry point
-    that writes into the caller's outputs (the parameters' gradients take their dtype)."""
-    dx = _empty(x)
-    dw = None if w is None else _empty(w)
-    db = None if b is None else _empty(b)
-    trusted(dy, x, w, b, mean, var, *extra, dx, dw, db)
-    return dx, dw, db
+def _grads_plan(trusted, extra_of):
+    """The plan (_fastpath.py) of a backward operator whose array-API twin ``trusted(dy, x, w,
+    b, mean, var, *extra_of(x, *extra), dx, dw, db)`` writes into the caller's outputs (the
+    parameters' gradients take their dtype; None: not wanted)."""
+    def plan(dy, x, w, b, mean, var, *extra):
+        new_dx, new_dw, new_db = _new(x), _new(w), _new(b)
+
+        def run(dy, x, w, b, mean, var, *extra):
+            dx = new_dx()
+            dw = None if new_dw is None else new_dw()
+            db = None if new_db is None else new_db()
+            trusted(dy, x, w, b, mean, var, *extra_of(x, *extra), dx, dw, db)
+            return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
+        return run
+    return plan
 
 
 def _none(t):
@@ -90,11 +100,11 @@ def _grads_fake(dy, x, weight, bias):
 CHECKED_BACKWARD = {}   # backward operator name -> its checked kernel (the tests compare the two paths)
 
 
-def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
+def _backward_op(name, extra_schema, saved_of, backward_of, trusted, extra_of):
     """``regcore::<name>(dy, x, weight?, bias?, mean, var, <extra>) -> (dx, dweight, dbias)``: the
     forward's saved state rebuilt by ``saved_of(x, weight, bias, mean, var, *extra)``, then the
-    array API's backward ``backward_of(dy, x, weight, saved)``; ``trusted`` (same arguments, as
-    NumPy views) is the array API's trusted twin of the two (_fastpath.py)."""
+    array API's backward ``backward_of(dy, x, weight, saved)``; ``trusted`` is the array API's
+    trusted twin of the two, taking ``extra_of(x, *extra)`` (_grads_plan)."""
     def impl(dy, x, weight, bias, mean, var, *extra):
         return _grads(*backward_of(dy, x, weight, saved_of(x, weight, bias, mean, var, *extra)), x)
 
@@ -102,7 +112,7 @@ def _backward_op(name, extra_schema, saved_of, backward_of, trusted):
 
     return define(f"{name}(Tensor dy, Tensor x, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, "
                   f"{extra_schema}) -> (Tensor, Tensor, Tensor)",
-                  fast_kernel(impl, fixed(lambda *args: _t_grads(*trusted(*args)))),
+                  fast_kernel(impl, _grads_plan(trusted, extra_of)),
                   lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
 
 
@@ -141,26 +151,20 @@ def _bn_impl(x, weight, bias, running_mean, running_var, training, momentum, eps
     return _results(y, saved, rm, rv, x)
 
 
-def _empty(x):
-    """A new array shaped and typed as the NumPy view x: the array API's allocation of NumPy
-    outputs (large ones start on a cache line), which torch.from_numpy wraps without a copy."""
-    return _arrays._aligned_empty(x.shape, x.dtype)
+def _bn_plan(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
+    new_y, new_stat = _new(x), _arrays.allocator((x.shape[axis],), np.float64)
+    update = training and running_mean is not None   # new running statistics are returned
+    batch_stats = training or running_mean is None
 
-
-def _f64_empty(n):
-    return np.empty((n,), np.float64)
-
-
-def _bn_trusted(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
-    C = x.shape[axis]
-    y, mean, var = _empty(x), _f64_empty(C), _f64_empty(C)
-    rm, rv = running_mean, running_var
-    if training and rm is not None:   # fresh copies: the operator mutates none of its inputs
-        rm, rv = rm.copy(), rv.copy()
-    _bn.batch_norm_trusted(x, weight, bias, rm, rv, training or rm is None, momentum, eps, axis, y, mean, var)
-    if not training:
-        rm = rv = None
-    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+    def run(x, weight, bias, rm, rv, training, momentum, eps, axis):
+        y, mean, var = new_y(), new_stat(), new_stat()
+        if update:   # fresh copies: the operator mutates none of its inputs
+            rm, rv = rm.copy(), rv.copy()
+        _bn.batch_norm_trusted(x, weight, bias, rm, rv, batch_stats, momentum, eps, axis, y, mean, var)
+        if not update:
+            rm = rv = None
+        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+    return run
 
 
 def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps, axis):
@@ -173,7 +177,7 @@ def _bn_fake(x, weight, bias, running_mean, running_var, training, momentum, eps
 batch_norm = define(
     "batch_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, "
     "float momentum, float eps, int axis) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
-    fast_kernel(_bn_impl, fixed(_bn_trusted), overlap=((3, 4),), classes={6: probability}), _bn_fake)
+    fast_kernel(_bn_impl, _bn_plan, overlap=((3, 4),), classes={6: probability}), _bn_fake)
 
 
 batch_norm_backward = _backward_op(
@@ -181,8 +185,8 @@ batch_norm_backward = _backward_op(
     lambda x, w, b, mean, var, batch_stats, count, eps, axis: _bn.batch_norm_saved(
         x, mean, var, w, b, count=_count(count), eps=eps, axis=axis, batch_stats=batch_stats),
     _bn.batch_norm_backward,
-    lambda dy, x, w, b, mean, var, batch_stats, count, eps, axis: _grads_into(
-        _bn.batch_norm_backward_trusted, dy, x, w, b, mean, var, _count(count), eps, axis, batch_stats))
+    _bn.batch_norm_backward_trusted,
+    lambda x, batch_stats, count, eps, axis: (_count(count), eps, axis, batch_stats))
 _norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
                lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
 
@@ -254,16 +258,23 @@ def _rows(x, k):
     return n
 
 
-def _ln_trusted(x, weight, bias, normalized_ndim, eps):
-    R = _rows(x, normalized_ndim)
-    y, mean, var = _empty(x), _f64_empty(R), _f64_empty(R)
-    _norms.layer_norm_trusted(x, weight, bias, normalized_ndim, eps, y, mean, var)
-    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
+def _stats_plan(trusted, n_of):
+    """The plan of a layer / group norm forward: ``trusted(*args, y, mean, var)``, the array
+    API's twin, into new arrays (y like x, mean and var (n_of(*args),) float64)."""
+    def plan(x, *rest):
+        new_y, new_stat = _new(x), _arrays.allocator((n_of(x, *rest),), np.float64)
+
+        def run(*args):
+            y, mean, var = new_y(), new_stat(), new_stat()
+            trusted(*args, y, mean, var)
+            return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
+        return run
+    return plan
 
 
 layer_norm = define(
     "layer_norm(Tensor x, Tensor? weight, Tensor? bias, int normalized_ndim, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_ln_impl, fixed(_ln_trusted)),
+    fast_kernel(_ln_impl, _stats_plan(_norms.layer_norm_trusted, lambda x, w, b, k, eps: _rows(x, k))),
     lambda x, w, b, k, eps: (torch.empty_like(x), _f64(x, _rows(x, k)), _f64(x, _rows(x, k))))
 
 
@@ -271,8 +282,8 @@ layer_norm_backward = _backward_op(
     "layer_norm_backward", "int normalized_ndim, float eps",
     lambda x, w, b, mean, var, k, eps: _norms.layer_norm_saved(x, mean, var, w, b, axes=_axes(k), eps=eps),
     _norms.layer_norm_backward,
-    lambda dy, x, w, b, mean, var, k, eps: _grads_into(_norms.layer_norm_backward_trusted, dy, x, w, b, mean, var,
-                                                       k, eps))
+    _norms.layer_norm_backward_trusted,
+    lambda x, k, eps: (k, eps))
 _norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
 
 
@@ -283,15 +294,9 @@ def _gn_impl(x, groups, weight, bias, eps):
     return y, _t(saved.mean), _t(saved.var)
 
 
-def _gn_trusted(x, groups, weight, bias, eps):
-    y, mean, var = _empty(x), _f64_empty(x.shape[0] * groups), _f64_empty(x.shape[0] * groups)
-    _norms.group_norm_trusted(x, groups, weight, bias, eps, y, mean, var)
-    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
-
-
 group_norm = define(
     "group_norm(Tensor x, int groups, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)",
-    fast_kernel(_gn_impl, fixed(_gn_trusted)),
+    fast_kernel(_gn_impl, _stats_plan(_norms.group_norm_trusted, lambda x, G, w, b, eps: x.shape[0] * G)),
     lambda x, G, w, b, eps: (torch.empty_like(x), _f64(x, x.shape[0] * G), _f64(x, x.shape[0] * G)))
 
 
@@ -299,8 +304,8 @@ group_norm_backward = _backward_op(
     "group_norm_backward", "int groups, float eps",
     lambda x, w, b, mean, var, groups, eps: _norms.group_norm_saved(x, groups, mean, var, w, b, eps=eps),
     _norms.group_norm_backward,
-    lambda dy, x, w, b, mean, var, groups, eps: _grads_into(_norms.group_norm_backward_trusted, dy, x, w, b, mean,
-                                                            var, groups, eps, True))
+    _norms.group_norm_backward_trusted,
+    lambda x, groups, eps: (groups, eps, True))
 _norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]))
 
 
@@ -317,17 +322,25 @@ def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, moment
     return _results(y, saved, rm, rv, x)
 
 
-def _in_trusted(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
-    if not use_input_stats:   # inference with the running statistics
-        y, saved = _norms.instance_norm_inference_trusted(x, weight, bias, running_mean, running_var, eps=eps)
-        return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(None, x), _t_opt(None, x)
-    rm, rv = running_mean, running_var
-    if rm is not None:   # fresh copies: the operator mutates none of its inputs
-        rm, rv = rm.copy(), rv.copy()
-    n = x.shape[0] * x.shape[1]
-    y, mean, var = _empty(x), _f64_empty(n), _f64_empty(n)
-    _norms.instance_norm_trusted(x, weight, bias, rm, rv, momentum, eps, y, mean, var)
-    return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+def _in_inference(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    """Inference with the running statistics."""
+    y, saved = _norms.instance_norm_inference_trusted(x, weight, bias, running_mean, running_var, eps=eps)
+    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(None, x), _t_opt(None, x)
+
+
+def _in_plan(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
+    if not use_input_stats:
+        return _in_inference
+    new_y, new_stat = _new(x), _arrays.allocator((x.shape[0] * x.shape[1],), np.float64)
+    update = running_mean is not None
+
+    def run(x, weight, bias, rm, rv, use_input_stats, momentum, eps):
+        if update:   # fresh copies: the operator mutates none of its inputs
+            rm, rv = rm.copy(), rv.copy()
+        y, mean, var = new_y(), new_stat(), new_stat()
+        _norms.instance_norm_trusted(x, weight, bias, rm, rv, momentum, eps, y, mean, var)
+        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+    return run
 
 
 def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
@@ -340,7 +353,7 @@ def _in_fake(x, weight, bias, running_mean, running_var, use_input_stats, moment
 instance_norm = define(
     "instance_norm(Tensor x, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, "
     "bool use_input_stats, float momentum, float eps) -> (Tensor, Tensor, Tensor, Tensor, Tensor)",
-    fast_kernel(_in_impl, fixed(_in_trusted), overlap=((3, 4),), classes={6: probability}), _in_fake)
+    fast_kernel(_in_impl, _in_plan, overlap=((3, 4),), classes={6: probability}), _in_fake)
 
 
 instance_norm_backward = _backward_op(
@@ -348,6 +361,6 @@ instance_norm_backward = _backward_op(
     lambda x, w, b, mean, var, batch_stats, eps: _norms.instance_norm_saved(x, mean, var, w, b, eps=eps,
                                                                             batch_stats=batch_stats),
     _norms.instance_norm_backward,
-    lambda dy, x, w, b, mean, var, batch_stats, eps: _grads_into(_norms.group_norm_backward_trusted, dy, x, w, b,
-                                                                 mean, var, x.shape[1], eps, batch_stats))
+    _norms.group_norm_backward_trusted,
+    lambda x, batch_stats, eps: (x.shape[1], eps, batch_stats))
 _norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]))

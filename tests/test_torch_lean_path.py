@@ -134,3 +134,32 @@ def test_functional_checks_name_what_is_not_a_float_tensor():
         F.layer_norm(torch.zeros(2, 4).to_sparse(), (4,))
     with pytest.raises(TypeError, match="input"):
         F.dropout(np.zeros(4), 0.5)
+
+
+def test_eager_cpu_calls_run_the_backend_kernel_without_a_second_dispatch(monkeypatch):
+    """Below autograd, an eager CPU call's next key is the CPU kernel, which the autograd kernel
+    calls itself; with a dispatch mode in the way (as under tracing) it redispatches, and the
+    mode sees the operator."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    redispatched = []
+    below = torch._C._AutoDispatchBelowAutograd
+    monkeypatch.setattr(torch._C, "_AutoDispatchBelowAutograd", lambda: redispatched.append(1) or below())
+    x, w, b = _x(3, 5).requires_grad_(), _x(5, seed=1), _x(5, seed=2)
+    y = F.layer_norm(x, (5,), w, b)
+    F.dropout(x, 0.5)
+    assert redispatched == []
+
+    class Seen(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    with Seen() as seen:
+        y2 = F.layer_norm(x, (5,), w, b)
+    assert redispatched and "regcore.layer_norm.default" in seen.ops
+    assert torch.equal(y, y2)

@@ -60,10 +60,9 @@ def define(schema: str, impl, fake, *, tags=()):
 _BACKEND_KERNELS = {}   # operator overload -> (its CPU/CUDA kernel, the impl it runs with grad mode off)
 _any_requires_grad = torch._C._any_requires_grad
 _functorch_active = torch._C._are_functorch_transforms_active
+# by value: the key highestPriorityTypeId returns is a new object each call, and comparing
+# those costs several times what comparing their values does
 _BACKEND_KEYS = frozenset(k.value for k in (torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA))
-# Below autograd, an eager CPU tensor's keys are (ADInplaceOrView, CPU). ADInplaceOrView is a
-# fallthrough for functional operators (the ones with autograd formulas), so the key that decides
-# whether anything stands between autograd and the backend kernel is the one after it.
 
 
 def define_inplace(schema: str, impl, fake, *, mutates):
@@ -89,7 +88,6 @@ def autograd(op, backward, setup_context):
     our schemas is positional, so ``inputs`` is what the caller passed."""
     overload = op if isinstance(op, torch._ops.OpOverload) else op.default
     below = torch._C._after_autograd_keyset
-    deciding = below.remove(torch._C.DispatchKey.ADInplaceOrView)
     direct, impl = _BACKEND_KERNELS[overload]
     n_inputs = len(overload._schema.arguments) + 1   # and the key set
 
@@ -123,7 +121,9 @@ def autograd(op, backward, setup_context):
     apply = super(torch.autograd.Function, function).apply
 
     def kernel(keyset, *args):
-        keyset = None if (keyset & deciding).highestPriorityTypeId().value in _BACKEND_KEYS else keyset & below
+        keyset = keyset & below
+        if keyset.highestPriorityTypeId().value in _BACKEND_KEYS:
+            keyset = None
         if _grad_enabled() and _any_requires_grad(*args):
             if _functorch_active():
                 return function.apply(*args, keyset)

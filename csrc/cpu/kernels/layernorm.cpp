@@ -175,15 +175,67 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
     apply_row(dy + r * L, x + r * L, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb[r], kc[r]);
 }
 
+#if REGCORE_SIMD_W > 1
+// Row n's statistics (span_shifted's loops and order: the same sums) interleaved vector for
+// vector with row r's normalize (elementwise: any order): the statistics keep the add pipes
+// busy while the normalize waits on the cache for x and y. Float32 rows of one piece.
+void stats_and_normalize_f32(const float* xn, const float* xr, float* yr, int64_t L, const float* g, const float* b,
+                             float mhi, float mlo, float rs, Acc& s, Acc& q, double K) {
+  constexpr int64_t W = REGCORE_SIMD_W;
+  const VF64 vK(K);
+  const VF32 vmhi(mhi), vmlo(mlo), vrs(rs);
+  const auto norm = [&](int64_t j) { vstore(yr + j, ln_normalize(vload(xr + j), vmhi, vmlo, vrs, vg_at(g, j), vb_at(b, j))); };
+  const int64_t h = (L / (2 * W)) * W;
+  int64_t j = 0;
+  for (; j < h; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    acc_shift(s, q, xn + h + j, vK, 1);
+    norm(j);
+    norm(h + j);
+  }
+  for (j = 2 * h; j + W <= L; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    norm(j);
+  }
+  for (; j < L; ++j) {
+    const double d = widen(xn[j]) - K;
+    s.s += d;
+    q.s += d * d;
+    yr[j] = ln_normalize(xr[j], mhi, mlo, rs, gamma_at(g, j), beta_at(b, j));
+  }
+}
+#endif
+
 // Statistics, coefficients and y of each row; k.mhi / mlo / rstd unused (computed per row).
 template <class T>
 void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k, double eps, double* mean,
              double* var) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const Moments m = row_moments(x + r * L, L);
+  using F = compute_t<T>;
+  const auto stats = [&](int64_t r, Moments m) {
     mean[r] = m.mean;
     var[r] = m.m2 / double(L);
-    const LnRowCoef<compute_t<T>> c = ln_row_coef<compute_t<T>>(mean[r], var[r], eps);
+    return ln_row_coef<F>(mean[r], var[r], eps);
+  };
+#if REGCORE_SIMD_W > 1
+  if constexpr (std::is_same<T, float>::value) {
+    if (L <= cpu::kRowsPiece && r0 < r1) {   // one piece per row: row_moments is shifted_moments of one span
+      LnRowCoef<F> c = stats(r0, row_moments(x + r0 * L, L));
+      for (int64_t r = r0; r + 1 < r1; ++r) {
+        const float* xn = x + (r + 1) * L;
+        const double K = widen(xn[0]);
+        Acc s, q;
+        stats_and_normalize_f32(xn, x + r * L, y + r * L, L, k.gamma, k.beta, c.mhi, c.mlo, c.rs, s, q, K);
+        Moments m{double(L), 0.0, 0.0};
+        shifted_moments(m.n, K, s.total(), q.total(), &m.mean, &m.m2);
+        c = stats(r + 1, chan_merge(Moments{0.0, 0.0, 0.0}, m));
+      }
+      normalize_row(x + (r1 - 1) * L, y + (r1 - 1) * L, L, k, c.mhi, c.mlo, c.rs);
+      return;
+    }
+  }
+#endif
+  for (int64_t r = r0; r < r1; ++r) {
+    const LnRowCoef<F> c = stats(r, row_moments(x + r * L, L));
     normalize_row(x + r * L, y + r * L, L, k, c.mhi, c.mlo, c.rs);
   }
 }

@@ -7,6 +7,11 @@
 // grad_reduce produces two kinds of sums in ONE read of dy and x: per-row sums (lanes, then one
 // horizontal sum per row) and per-column sums for dgamma/dbeta accumulated in memory in row
 // order, one float64 per column, so the column sums are the same bits at every ISA level.
+//
+// forward / backward are the one-call passes: each row's statistics and y (its sums, kb, kc and
+// dx) from one read of the row, the float32 ones with the next row's arithmetic interleaved in
+// the same loop as this row's elementwise pass, in the same order as the separate passes (the
+// same bits).
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
 #include "../../core/norm_coef.h"

@@ -4,6 +4,7 @@
 
 #include "dispatch.h"
 #include "parallel.h"
+#include "workspace.h"
 
 namespace regcore { namespace cpu {
 
@@ -59,9 +60,8 @@ void ln_backward_rows(DType dt, const void* dy, const void* x, void* dx, int64_t
                       const double* rstd, double* col_out) {
   const auto& kr = active_layernorm_table();
   const int64_t rows = reduce_rows(R, L), pieces = chunk_count(R, rows), off = db_offset(L), slab = off + L;
-  // the pieces' column sums, reused from call to call (this runs on the calling thread)
-  thread_local std::vector<double> part;
-  if (part.size() < size_t(slab * pieces)) part.resize(size_t(slab * pieces));
+  struct Parts;   // the pieces' column sums
+  Workspace<Parts> part(size_t(slab * pieces));
   double* p = part.data();
   parallel_chunks(R, rows, [&](int64_t r0, int64_t r1) {
     double* v = p + slab * (r0 / rows);

@@ -1,5 +1,6 @@
 // Whole-array layer-norm passes with a per-element affine on the CPU, over the (R, L) view.
-// The statistics are bn_moments on the (1, R, L) view (batchnorm_api.h). Rows are cut in pieces
+// The statistics are bn_moments on the (1, R, L) view (batchnorm_api.h), which the fused forward
+// reproduces row by row. Rows are cut in pieces
 // whose boundaries depend only on (R, L); column sums are combined in piece order, so results
 // are identical for any thread count.
 #pragma once

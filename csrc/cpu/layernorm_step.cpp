@@ -1,22 +1,15 @@
 #include "layernorm_step.h"
 
-#include <vector>
-
 #include "../core/batchnorm.h"
 #include "dispatch.h"
 #include "layernorm_api.h"
+#include "workspace.h"
 
 namespace regcore { namespace cpu {
 
 namespace {
 
-// Per-thread working arrays, reused from call to call: no heap allocation once they have grown
-// to the shapes in use. 8 bytes per value hold a value of either compute dtype.
-double* workspace(size_t n) {
-  thread_local std::vector<double> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
+struct LnStepTag;   // the working arrays of ln_forward / ln_backward (8 bytes hold either compute dtype)
 
 // gamma / beta as compute-dtype values (an exact widening through own[0, L) into own[L, 2L), or
 // the caller's own array when it already is of that dtype): norms.py's _compute_values.
@@ -50,7 +43,8 @@ void ln_forward(DType dt, const void* x, void* y, int64_t R, int64_t L, DType pd
     return;
   }
   const DType cd = compute_dtype(dt);
-  double* w = (gamma || beta) && pdt != cd ? workspace(size_t(4 * L)) : nullptr;
+  Workspace<LnStepTag> ws((gamma || beta) && pdt != cd ? size_t(4 * L) : 0);
+  double* w = (gamma || beta) && pdt != cd ? ws.data() : nullptr;
   const LnCoef k{nullptr, nullptr, nullptr, compute_values(cd, pdt, gamma, L, w),
                  compute_values(cd, pdt, beta, L, w ? w + 2 * L : nullptr)};
   ln_forward_rows(dt, x, y, R, L, k, eps, mean, var);
@@ -61,7 +55,8 @@ void ln_backward(DType dt, const void* dy, const void* x, void* dx, int64_t R, i
                  void* dgamma, void* dbeta) {
   const auto& cv = active_convert_table();
   // col (2L) | gamma, beta as compute values (2L each) | rstd, mhi, mlo, rs (4R)
-  double* w = workspace(size_t(6 * L + 4 * R));
+  Workspace<LnStepTag> ws(size_t(6 * L + 4 * R));
+  double* w = ws.data();
   double* col = w;
   if (R > 0 && L > 0) {
     const DType cd = compute_dtype(dt);

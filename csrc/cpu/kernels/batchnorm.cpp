@@ -281,40 +281,40 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
     B.a0 = b[0], B.a1 = b[1], B.a2 = b[2], B.a3 = b[3];
     (void)sc, (void)sh;
   } else {
-  using V = typename lanes<T>::V;
-  constexpr int64_t L = lanes<T>::n;
-  const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
-  for (; k + 2 * L <= len; k += 2 * L) {
-    const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
-    if constexpr (!R && sizeof(T) == 2) {
-      // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
-      // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
-      VF64 d0l, d0h, d1l, d1h;
-      vload_wide(dy + k, d0l, d0h);
-      vload_wide(dy + k + L, d1l, d1h);
-      A.a0 = A.a0 + d0l;
-      A.a1 = A.a1 + d0h;
-      A.a2 = A.a2 + d1l;
-      A.a3 = A.a3 + d1h;
-      B.a0 = B.a0 + d0l * widen_lo(xc0);
-      B.a1 = B.a1 + d0h * widen_hi(xc0);
-      B.a2 = B.a2 + d1l * widen_lo(xc1);
-      B.a3 = B.a3 + d1h * widen_hi(xc1);
-    } else {
-      const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
-      const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
-      acc_add(A.a0, A.a1, d0);
-      acc_add(A.a2, A.a3, d1);
-      acc_mul(B.a0, B.a1, d0, xc0);
-      acc_mul(B.a2, B.a3, d1, xc1);
+    using V = typename lanes<T>::V;
+    constexpr int64_t L = lanes<T>::n;
+    const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
+    for (; k + 2 * L <= len; k += 2 * L) {
+      const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
+      if constexpr (!R && sizeof(T) == 2) {
+        // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
+        // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
+        VF64 d0l, d0h, d1l, d1h;
+        vload_wide(dy + k, d0l, d0h);
+        vload_wide(dy + k + L, d1l, d1h);
+        A.a0 = A.a0 + d0l;
+        A.a1 = A.a1 + d0h;
+        A.a2 = A.a2 + d1l;
+        A.a3 = A.a3 + d1h;
+        B.a0 = B.a0 + d0l * widen_lo(xc0);
+        B.a1 = B.a1 + d0h * widen_hi(xc0);
+        B.a2 = B.a2 + d1l * widen_lo(xc1);
+        B.a3 = B.a3 + d1h * widen_hi(xc1);
+      } else {
+        const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+        const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
+        acc_add(A.a0, A.a1, d0);
+        acc_add(A.a2, A.a3, d1);
+        acc_mul(B.a0, B.a1, d0, xc0);
+        acc_mul(B.a2, B.a3, d1, xc1);
+      }
     }
-  }
-  for (; k + L <= len; k += L) {
-    const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
-    const V d = bn_masked_dy(vload_arith(dy + k), xc, vsc, vsh, R);
-    acc_add(A.a0, A.a1, d);
-    acc_mul(B.a0, B.a1, d, xc);
-  }
+    for (; k + L <= len; k += L) {
+      const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
+      const V d = bn_masked_dy(vload_arith(dy + k), xc, vsc, vsh, R);
+      acc_add(A.a0, A.a1, d);
+      acc_mul(B.a0, B.a1, d, xc);
+    }
   }
 #endif
   for (; k < len; ++k) {

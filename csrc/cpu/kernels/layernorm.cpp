@@ -7,6 +7,11 @@
 // grad_reduce produces two kinds of sums in ONE read of dy and x: per-row sums (lanes, then one
 // horizontal sum per row) and per-column sums for dgamma/dbeta accumulated in memory in row
 // order, one float64 per column, so the column sums are the same bits at every ISA level.
+//
+// forward / backward are the one-call passes: each row's statistics and y (its sums, kb, kc and
+// dx) from one read of the row, the float32 ones with the next row's arithmetic interleaved in
+// the same loop as this row's elementwise pass, in the same order as the separate passes (the
+// same bits).
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
 #include "../../core/norm_coef.h"
@@ -76,8 +81,10 @@ template <class T> Moments row_moments(const T* xr, int64_t L) {
 // lower half of each vector, a1 the upper), without the extract that widening an upper half
 // costs. Three of the four float64 adds run as vadd_fma (the same bits) on the multiply pipes:
 // the four conversions per half already fill the add pipes on Zen 4.
+// also(l): run after each vector of W values at l (the backward interleaves another row's dx).
+template <class Also>
 void reduce_row_f32(const float* dr, const float* xr, int64_t L, const float* g, float mhi, float mlo, float rs,
-                    Acc& A, Acc& B, double* col_dg, double* col_db, int64_t& l) {
+                    Acc& A, Acc& B, double* col_dg, double* col_db, int64_t& l, Also&& also) {
   constexpr int64_t W = REGCORE_SIMD_W, H = W / 2;
   const VF32H vmhi(mhi), vmlo(mlo), vrs(rs);
   const auto half = [&](int64_t j, VF64& a, VF64& b) {
@@ -92,9 +99,26 @@ void reduce_row_f32(const float* dr, const float* xr, int64_t L, const float* g,
   for (; l + W <= L; l += W) {
     half(l, A.a0, B.a0);
     half(l + H, A.a1, B.a1);
+    also(l);
   }
 }
 #endif
+
+// The scalar tail of reduce_row from l on.
+template <class T>
+void reduce_tail(const T* dr, const T* xr, int64_t L, const LnCoefOf<compute_t<T>>& k, compute_t<T> mhi,
+                 compute_t<T> mlo, compute_t<T> rs, double* col_dg, double* col_db, Acc& A, Acc& B, int64_t l) {
+  using F = compute_t<T>;
+  for (; l < L; ++l) {
+    const F xc = bn_center(elem_load(xr + l), mhi, mlo);
+    const F d = elem_load(dr + l);
+    const F gd = gamma_at(k.gamma, l) * d;
+    A.s += widen(gd);
+    B.s += widen(gd) * widen(xc);
+    col_dg[l] += widen(d) * widen(F(xc * rs));
+    col_db[l] += widen(d);
+  }
+}
 
 // Rows sums (sum g*dy, sum g*dy*xc) into out, and this row's terms added to the column sums.
 template <class T>
@@ -104,7 +128,7 @@ void reduce_row(const T* dr, const T* xr, int64_t L, const LnCoefOf<compute_t<T>
   int64_t l = 0;
 #if REGCORE_SIMD_W > 1
   if constexpr (std::is_same<T, float>::value) {
-    reduce_row_f32(dr, xr, L, k.gamma, mhi, mlo, rs, A, B, col_dg, col_db, l);
+    reduce_row_f32(dr, xr, L, k.gamma, mhi, mlo, rs, A, B, col_dg, col_db, l, [](int64_t) {});
   } else {
     using V = typename lanes<T>::V;
     constexpr int64_t W = lanes<T>::n;
@@ -120,16 +144,7 @@ void reduce_row(const T* dr, const T* xr, int64_t L, const LnCoefOf<compute_t<T>
     }
   }
 #endif
-  for (; l < L; ++l) {
-    using F = compute_t<T>;
-    const F xc = bn_center(elem_load(xr + l), mhi, mlo);
-    const F d = elem_load(dr + l);
-    const F gd = gamma_at(k.gamma, l) * d;
-    A.s += widen(gd);
-    B.s += widen(gd) * widen(xc);
-    col_dg[l] += widen(d) * widen(F(xc * rs));
-    col_db[l] += widen(d);
-  }
+  reduce_tail(dr, xr, L, k, mhi, mlo, rs, col_dg, col_db, A, B, l);
   out[0] = A.total();
   out[1] = B.total();
 }
@@ -175,15 +190,67 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
     apply_row(dy + r * L, x + r * L, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb[r], kc[r]);
 }
 
+#if REGCORE_SIMD_W > 1
+// Row n's statistics (span_shifted's loops and order: the same sums) interleaved vector for
+// vector with row r's normalize (elementwise: any order): the statistics keep the add pipes
+// busy while the normalize waits on the cache for x and y. Float32 rows of one piece.
+void stats_and_normalize_f32(const float* xn, const float* xr, float* yr, int64_t L, const float* g, const float* b,
+                             float mhi, float mlo, float rs, Acc& s, Acc& q, double K) {
+  constexpr int64_t W = REGCORE_SIMD_W;
+  const VF64 vK(K);
+  const VF32 vmhi(mhi), vmlo(mlo), vrs(rs);
+  const auto norm = [&](int64_t j) { vstore(yr + j, ln_normalize(vload(xr + j), vmhi, vmlo, vrs, vg_at(g, j), vb_at(b, j))); };
+  const int64_t h = (L / (2 * W)) * W;
+  int64_t j = 0;
+  for (; j < h; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    acc_shift(s, q, xn + h + j, vK, 1);
+    norm(j);
+    norm(h + j);
+  }
+  for (j = 2 * h; j + W <= L; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    norm(j);
+  }
+  for (; j < L; ++j) {
+    const double d = widen(xn[j]) - K;
+    s.s += d;
+    q.s += d * d;
+    yr[j] = ln_normalize(xr[j], mhi, mlo, rs, gamma_at(g, j), beta_at(b, j));
+  }
+}
+#endif
+
 // Statistics, coefficients and y of each row; k.mhi / mlo / rstd unused (computed per row).
 template <class T>
 void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k, double eps, double* mean,
              double* var) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const Moments m = row_moments(x + r * L, L);
+  using F = compute_t<T>;
+  const auto stats = [&](int64_t r, Moments m) {
     mean[r] = m.mean;
     var[r] = m.m2 / double(L);
-    const LnRowCoef<compute_t<T>> c = ln_row_coef<compute_t<T>>(mean[r], var[r], eps);
+    return ln_row_coef<F>(mean[r], var[r], eps);
+  };
+#if REGCORE_SIMD_W > 1
+  if constexpr (std::is_same<T, float>::value) {
+    if (L <= cpu::kRowsPiece && r0 < r1) {   // one piece per row: row_moments is shifted_moments of one span
+      LnRowCoef<F> c = stats(r0, row_moments(x + r0 * L, L));
+      for (int64_t r = r0; r + 1 < r1; ++r) {
+        const float* xn = x + (r + 1) * L;
+        const double K = widen(xn[0]);
+        Acc s, q;
+        stats_and_normalize_f32(xn, x + r * L, y + r * L, L, k.gamma, k.beta, c.mhi, c.mlo, c.rs, s, q, K);
+        Moments m{double(L), 0.0, 0.0};
+        shifted_moments(m.n, K, s.total(), q.total(), &m.mean, &m.m2);
+        c = stats(r + 1, chan_merge(Moments{0.0, 0.0, 0.0}, m));
+      }
+      normalize_row(x + (r1 - 1) * L, y + (r1 - 1) * L, L, k, c.mhi, c.mlo, c.rs);
+      return;
+    }
+  }
+#endif
+  for (int64_t r = r0; r < r1; ++r) {
+    const LnRowCoef<F> c = stats(r, row_moments(x + r * L, L));
     normalize_row(x + r * L, y + r * L, L, k, c.mhi, c.mlo, c.rs);
   }
 }
@@ -195,6 +262,39 @@ void backward(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1,
               const double* rstd, double* col_dg, double* col_db) {
   using F = compute_t<T>;
   for (int64_t l = 0; l < L; ++l) col_dg[l] = col_db[l] = 0.0;
+#if REGCORE_SIMD_W > 1
+  if constexpr (std::is_same<T, float>::value) {
+    // Row r+1's reduction interleaved vector for vector with row r's dx (as the forward
+    // interleaves statistics and normalize): the same sums in the same order, elementwise dx.
+    if (r0 >= r1) return;
+    double sums[2];
+    reduce_row(dy + r0 * L, x + r0 * L, L, k, k.mhi[r0], k.mlo[r0], k.rstd[r0], col_dg, col_db, sums);
+    for (int64_t r = r0;; ++r) {
+      F kb, kc;
+      ln_grad_row_coef(rstd[r], sums[0], sums[1], double(L), &kb, &kc);
+      if (r + 1 == r1) {
+        apply_row(dy + r * L, x + r * L, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb, kc);
+        return;
+      }
+      const float *dr = dy + r * L, *xr = x + r * L;
+      float* o = dx + r * L;
+      const VF32 vmhi(k.mhi[r]), vmlo(k.mlo[r]), vrs(k.rstd[r]), vb(kb), vc(kc);
+      const auto dx_at = [&](int64_t j) {
+        vstore(o + j, ln_backward_dx(vload(dr + j), bn_center(vload(xr + j), vmhi, vmlo), vg_at(k.gamma, j), vrs, vb, vc));
+      };
+      const int64_t n = r + 1;
+      const float *dn = dy + n * L, *xn = x + n * L;
+      Acc A, B;
+      int64_t l = 0;
+      reduce_row_f32(dn, xn, L, k.gamma, k.mhi[n], k.mlo[n], k.rstd[n], A, B, col_dg, col_db, l, dx_at);
+      reduce_tail(dn, xn, L, k, k.mhi[n], k.mlo[n], k.rstd[n], col_dg, col_db, A, B, l);
+      for (int64_t j = l; j < L; ++j)   // row r's dx past its last whole vector
+        o[j] = ln_backward_dx(dr[j], bn_center(xr[j], k.mhi[r], k.mlo[r]), gamma_at(k.gamma, j), k.rstd[r], kb, kc);
+      sums[0] = A.total();
+      sums[1] = B.total();
+    }
+  }
+#endif
   for (int64_t r = r0; r < r1; ++r) {
     const T* dr = dy + r * L;
     const T* xr = x + r * L;

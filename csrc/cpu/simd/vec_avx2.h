@@ -1,4 +1,5 @@
-// AVX2 + FMA lane types (FMA is never emitted: -ffp-contract=off, see core/float_math.h).
+// AVX2 + FMA lane types (no product is ever fused into a sum: -ffp-contract=off, see
+// core/float_math.h; the only fused instructions are vadd_fma / vsub_fma's exact a*1 +- b).
 // Included only by translation units built with -mavx2 -mfma, inside the avx2 inline namespace.
 #pragma once
 #include <immintrin.h>

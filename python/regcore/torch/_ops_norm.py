@@ -322,15 +322,21 @@ def _in_impl(x, weight, bias, running_mean, running_var, use_input_stats, moment
     return _results(y, saved, rm, rv, x)
 
 
-def _in_inference(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
-    """Inference with the running statistics."""
-    y, saved = _norms.instance_norm_inference_trusted(x, weight, bias, running_mean, running_var, eps=eps)
-    return _t(y), _t(saved.mean).contiguous(), _t(saved.var).contiguous(), _t_opt(None, x), _t_opt(None, x)
+def _in_inference_plan(x):
+    """Inference with the running statistics: one native call into y and the (C,) statistics it
+    normalized with."""
+    new_y, new_stat = _new(x), _arrays.allocator((x.shape[1],), np.float64)
+
+    def run(x, weight, bias, rm, rv, use_input_stats, momentum, eps):
+        y, mean, var = new_y(), new_stat(), new_stat()
+        _norms.instance_norm_inference_into(x, weight, bias, rm, rv, eps, y, mean, var)
+        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(None, x), _t_opt(None, x)
+    return run
 
 
 def _in_plan(x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps):
     if not use_input_stats:
-        return _in_inference
+        return _in_inference_plan(x)
     new_y, new_stat = _new(x), _arrays.allocator((x.shape[0] * x.shape[1],), np.float64)
     update = running_mean is not None
 

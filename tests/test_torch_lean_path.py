@@ -105,25 +105,20 @@ _NOT_REAL = [(float("nan"), ValueError), (float("inf"), ValueError), (True, Type
              (np.float32(0.5), None)]
 
 
-@pytest.mark.parametrize("p, exc", _NOT_REAL + [(-0.25, ValueError), (1.5, ValueError), (1, None)])
-def test_functional_probability_check_refuses_what_the_array_api_refuses(p, exc):
+_SCALAR_CHECKS = ([(F.dropout, "p", v, e) for v, e in _NOT_REAL + [(-0.25, ValueError), (1.5, ValueError), (1, None)]]
+                  + [(F.gaussian_noise, "std", v, e) for v, e in _NOT_REAL + [(-1.0, ValueError), (2.5, None)]])
+
+
+@pytest.mark.parametrize("fn, name, value, exc", _SCALAR_CHECKS)
+def test_functional_scalar_checks_refuse_what_the_array_api_refuses(fn, name, value, exc):
+    """dropout's p (a probability) and gaussian_noise's std (>= 0): what the array API refuses is
+    refused by the functional layer's own checks, before the stream draw."""
     if exc is None:   # accepted, as the array API accepts it
-        F.dropout(_x(4, 4), p)
+        fn(_x(4, 4), value)
         return
     state = torch.get_rng_state()
-    with pytest.raises(exc, match="p"):
-        F.dropout(_x(4, 4), p)
-    assert torch.equal(torch.get_rng_state(), state)   # refused before the draw
-
-
-@pytest.mark.parametrize("std, exc", _NOT_REAL + [(-1.0, ValueError), (2.5, None)])
-def test_functional_nonnegative_check_refuses_what_the_array_api_refuses(std, exc):
-    if exc is None:
-        F.gaussian_noise(_x(4, 4), std)
-        return
-    state = torch.get_rng_state()
-    with pytest.raises(exc, match="std"):
-        F.gaussian_noise(_x(4, 4), std)
+    with pytest.raises(exc, match=f"^{name}\\b"):
+        fn(_x(4, 4), value)
     assert torch.equal(torch.get_rng_state(), state)   # refused before the draw
 
 

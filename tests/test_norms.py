@@ -244,7 +244,11 @@ def test_thread_identity():
     def run():
         y1, s1 = rc.layer_norm(x, lg, lb, axes=(-2, -1))
         y2, s2 = rc.group_norm(x, 4, gamma, beta)
-        return [y1, *rc.layer_norm_backward(dy, x, lg, s1), y2, *rc.group_norm_backward(dy, x, gamma, s2)]
+        # (group and instance norm: many "channels" of a few thousand elements, handed to the
+        # threads in runs of pieces)
+        y3, s3 = rc.instance_norm(x, gamma, beta)
+        return [y1, *rc.layer_norm_backward(dy, x, lg, s1), y2, *rc.group_norm_backward(dy, x, gamma, s2),
+                y3, *rc.instance_norm_backward(dy, x, gamma, s3)]
 
     try:
         for isa in rc.available_isas():

@@ -64,10 +64,18 @@ int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= k
 
 // Calls f(q, c, i0, i1) for every piece q of every channel c in the rows layout, in parallel;
 // pieces of channel c are q = c*pieces .. c*pieces + pieces - 1.
+// Pieces are handed to threads in runs of at least kPieceTaskMin elements: group and instance
+// norm see N*G or N*C "channels" of a few hundred elements, and one pool task per piece made the
+// per-task claim (and threads writing neighbouring partial sums) cost more than the work: two
+// threads ran slower than one. Which thread runs a piece never changes its result.
+constexpr int64_t kPieceTaskMin = int64_t(1) << 14;
+
 template <class F>
 void for_row_pieces(int64_t N, int64_t C, int64_t S, int64_t pieces, F&& f) {
   const int64_t per_chan = N * S;
-  bn_chunks(N * C * S, C * pieces, 1, [&](int64_t b, int64_t e) {
+  const int64_t piece = per_chan < kRowsPiece ? per_chan : kRowsPiece;
+  const int64_t run = piece >= kPieceTaskMin ? 1 : (kPieceTaskMin + piece - 1) / piece;
+  bn_chunks(N * C * S, C * pieces, run, [&](int64_t b, int64_t e) {
     for (int64_t q = b; q < e; ++q) {
       const int64_t c = q / pieces, p = q - c * pieces;
       const int64_t i0 = p * kRowsPiece;

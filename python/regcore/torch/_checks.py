@@ -10,6 +10,7 @@ from .._errors import NO_CUDA_BUILD
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 _STRIDED = torch.strided
+_INF = float("inf")
 _HALF = (torch.float16, torch.bfloat16)
 
 
@@ -32,7 +33,7 @@ def float_tensor(t, name: str, *, half: bool = False) -> None:
                             "float64, e.g. run this module outside autocast or call .float() on its input")
         else:
             raise TypeError(f"{name}: expected a float32 or float64 tensor, got {dtype}")
-    if t.layout != torch.strided:
+    if t.layout != _STRIDED:
         raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
     device = t.device.type
     if device == "cuda":
@@ -72,9 +73,6 @@ def nonnegative(value, name: str) -> float:
     if value.__class__ is float and 0.0 <= value < _INF:
         return value
     return _validate.nonnegative(name, value)
-
-
-_INF = float("inf")
 
 
 def choice(value, name: str, options) -> str:

@@ -100,19 +100,20 @@ def _default_bits() -> int:
 
 def _draw(token, generator, blocks):
     if generator == TORCH_DEFAULT:
-        token.add_(1)
-        return torch.from_numpy(np.array((_default_bits(), 0), np.int64))   # 63 bits: no sign to fold
-    ref = _by_handle.get(generator)
-    g = None if ref is None else ref()
-    if g is None:
-        raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
-                           "longer exists")
-    if isinstance(g, Generator):
-        seed, offset = g.seed, g.reserve(blocks)
+        seed, offset = _default_bits(), 0
     else:
-        seed, offset = torch_bits(g), 0
+        ref = _by_handle.get(generator)
+        g = None if ref is None else ref()
+        if g is None:
+            raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
+                               "longer exists")
+        if isinstance(g, Generator):
+            seed, offset = g.seed, g.reserve(blocks)
+        else:
+            seed, offset = torch_bits(g), 0
     token.add_(1)
-    return torch.tensor((_i64(seed), _i64(offset)), dtype=torch.int64)
+    # (made by NumPy: torch.tensor's argument parsing costs several times as much)
+    return torch.from_numpy(np.array((_i64(seed), _i64(offset)), np.int64))
 
 
 seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, int blocks) -> Tensor", _draw,

@@ -339,3 +339,9 @@ REGCORE_HD VF64 vload_arith(const double* p) { return vload(p); }
 REGCORE_HD void vstore2(float* p, VF32 a, VF32 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W, b); }
 REGCORE_HD void vstore2(double* p, VF64 a, VF64 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W / 2, b); }
 REGCORE_CORE_END
+
+// ---- stream-bound 16-bit kernels (dropout, random fills): the bfloat16 pair store with one NaN
+// test for both vectors, the AVX-512 level's name for it; vstore2 here already tests once.
+REGCORE_CORE_BEGIN
+REGCORE_HD void vstore2_nan_tested(bfloat16_t* p, VF32 a, VF32 b) { vstore2(p, a, b); }
+REGCORE_CORE_END

@@ -357,3 +357,27 @@ REGCORE_HD VF64 vload_arith(const double* p) { return vload(p); }
 REGCORE_HD void vstore2(float* p, VF32 a, VF32 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W, b); }
 REGCORE_HD void vstore2(double* p, VF64 a, VF64 b) { vstore(p, a); vstore(p + REGCORE_SIMD_W / 2, b); }
 REGCORE_CORE_END
+
+// ---- stream-bound 16-bit kernels (dropout, random fills): the bfloat16 pair store with ONE NaN
+// test for both vectors. Lanes without NaN round as f32_to_bf16 does (u + 0x7FFF + the kept part's
+// lowest bit; the upper halves are the result) with shifts and adds only; a pair holding a NaN
+// (rare, a well-predicted branch) takes vstore2: the same bits either way. bf16_round_hi's mask
+// tests and merges cost these kernels a third of their time next to Philox, whose dependency
+// chains leave them few spare slots.
+REGCORE_CORE_BEGIN
+REGCORE_HD __m512i bf16_round_hi_finite(VF32 a) {
+  const __m512i u = _mm512_castps_si512(a.v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  return _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), odd);
+}
+REGCORE_HD void vstore2_nan_tested(bfloat16_t* p, VF32 a, VF32 b) {
+  if (__builtin_expect(_mm512_cmp_ps_mask(a.v, b.v, _CMP_UNORD_Q) != 0, 0)) {
+    vstore2(p, a, b);
+    return;
+  }
+  const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
+                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
+                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
+  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(bf16_round_hi_finite(a), idx, bf16_round_hi_finite(b)));
+}
+REGCORE_CORE_END

@@ -17,11 +17,10 @@ using cpu::ChannelShape;
 using cpu::DropoutRule;
 using cpu::MaskedAffine;
 
-// The SIMD paths run when the storage type is its own arithmetic type (float, double); other
-// storage types (half precision) take the element loop, which converts on load and store.
+// The SIMD paths take every dtype: 16-bit data computes in float32 lanes (vload_arith / vstore
+// convert, cpu/simd), the element loop's arithmetic in the same order, so the same bits.
 template <class S>
-constexpr bool kLanes = REGCORE_SIMD_W > 1 && std::is_same<S, compute_t<S>>::value &&
-                        (std::is_same<S, float>::value || std::is_same<S, double>::value);
+constexpr bool kLanes = REGCORE_SIMD_W > 1;
 
 template <class S>
 struct Coef {
@@ -36,11 +35,16 @@ struct Coef {
 // -0 only when both terms are) nor d (< 0) is -0, so the sum is the selected value bit for bit.
 #if REGCORE_SIMD_W > 1
 // One vector store: non-temporal (NT) where the address is vector-aligned, else an ordinary one.
+// A 16-bit output is always stored the ordinary way (its rounding store writes half a line).
 template <bool NT, class S, class V>
 REGCORE_HD void put(S* p, V v) {
-  if (NT && (reinterpret_cast<uintptr_t>(p) & (sizeof(V) - 1)) == 0) vstream(p, v);
+  if constexpr (sizeof(S) < 4) vstore(p, v);
+  else if (NT && (reinterpret_cast<uintptr_t>(p) & (sizeof(V) - 1)) == 0) vstream(p, v);
   else vstore(p, v);
 }
+// The vector of x at p, for a product: vload_arith (the product quiets a signalling NaN as the
+// quieting load would; a lane not multiplied is replaced, never stored).
+template <class S> REGCORE_HD typename fvec<S>::type xload(const S* p) { return vload_arith(p); }
 #endif
 
 template <bool AFFINE, bool NT, class S>
@@ -51,11 +55,16 @@ void word_apply(const S* x, S* y, uint32_t w, int cnt, const Coef<S>& c) {
       using V = typename fvec<S>::type;
       constexpr int L = fvec<S>::L;
       const V vs(c.s), vb(c.b), vd(c.d);
-      for (int j = 0; j < 32; j += L) {
-        V v = vload(x + j) * vs;
+      const auto at = [&](int j) {
+        V v = xload(x + j) * vs;
         if (AFFINE) v = vkeep(w >> j, v + vb) + vkeep(~w >> j, vd);
         else v = vkeep(w >> j, v);
-        put<NT>(y + j, v);
+        return v;
+      };
+      if constexpr (sizeof(S) < 4) {  // 16-bit: two vectors a store (dropout_mask.h)
+        for (int j = 0; j < 32; j += 2 * L) pair_store(y + j, at(j), at(j + L));
+      } else {
+        for (int j = 0; j < 32; j += L) put<NT>(y + j, at(j));
       }
       return;
     }
@@ -76,7 +85,7 @@ void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
   if constexpr (kLanes<S>) {
     using V = typename fvec<S>::type;
     constexpr int L = fvec<S>::L;
-    if (NT) {
+    if (NT && sizeof(S) >= 4) {  // a 16-bit output is not streamed (put)
       const int64_t head = int64_t(((sizeof(V) - (reinterpret_cast<uintptr_t>(y) & (sizeof(V) - 1))) &
                                     (sizeof(V) - 1)) / sizeof(S));
       for (; k < head && k < len; ++k) elem_store(y + k, masked_affine<AFFINE, T>(keep, keep ? T(elem_load(x + k)) : T(0), c.s, c.b, c.d));
@@ -87,7 +96,7 @@ void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
     } else {      // a kept row: x * s (+ b) with no mask at all (masked_affine's kept branch)
       const V vs(c.s), vb(c.b);
       for (; k + L <= len; k += L) {
-        V v = vload(x + k) * vs;
+        V v = xload(x + k) * vs;
         if (AFFINE) v = v + vb;
         put<NT>(y + k, v);
       }
@@ -153,7 +162,7 @@ void channel_apply_impl(const S* x, S* y, const uint32_t* keep, int64_t begin, i
         }
         for (; i + C <= sample_end; i += C) {
           for (int64_t j = 0; j < per_row; ++j) {
-            V v = vload(x + i + j * L) * vs;
+            V v = xload(x + i + j * L) * vs;
             if (AFFINE) v = vkeep(lane_bits[j], v + vb) + vkeep(~lane_bits[j], vd);
             else v = vkeep(lane_bits[j], v);
             put<NT>(y + i + j * L, v);

@@ -203,7 +203,18 @@ void noise(const T* x, T* y, int64_t begin, int64_t end, uint64_t seed, uint64_t
     for (int64_t s = begin; s < end; s += PIECE) {
       const int64_t e = end - s < PIECE ? end : s + PIECE;
       stream_generate(z, s, e, seed, offset, tr, s);
-      for (int64_t i = s; i < e; ++i)
+      int64_t i = s;
+#if REGCORE_SIMD_W > 1
+      // Lanes: x (vload_arith: the sum or product quiets a signalling NaN as the quieting load
+      // would) op z in the element loop's operand order, two vectors a pair store.
+      constexpr int64_t L = REGCORE_SIMD_W;
+      const auto at = [&](int64_t k) {
+        const VF32 a = vload_arith(x + k), b = vload(z + (k - s));
+        return multiplicative ? a * b : a + b;
+      };
+      for (; i + 2 * L <= e; i += 2 * L) pair_store(y + i, at(i), at(i + L));
+#endif
+      for (; i < e; ++i)
         elem_store(y + i, multiplicative ? elem_load(x + i) * z[i - s] : elem_load(x + i) + z[i - s]);
     }
   } else {

@@ -6,11 +6,10 @@
 // keep words. Lane l of output word k is element 4l + k; transpose4 puts the words in element
 // order so that ge_bits (a compare and movemask) yields bits in element order directly.
 #pragma once
-#include <type_traits>
-
 #include "../../core/dropout.h"
 #include "../dropout_table.h"
 #include "../simd/vec.h"
+#include "pair_store.h"
 #include "philox_lanes.h"
 
 REGCORE_CORE_BEGIN
@@ -115,13 +114,6 @@ template <> struct fvec<double> { using type = VF64; static constexpr int L = RE
 template <> struct fvec<bfloat16_t> : fvec<float> {};
 template <> struct fvec<float16_t> : fvec<float> {};
 
-// Two vectors of an output of storage type S (2W elements from p): the bfloat16 form tests both
-// for NaN once (cpu/simd); the others are vstore2.
-template <class S, class V>
-REGCORE_HD void pair_store(S* p, V a, V b) {
-  if constexpr (std::is_same<S, bfloat16_t>::value) vstore2_nan_tested(p, a, b);
-  else vstore2(p, a, b);
-}
 #endif
 
 // out[k] = bit k of w ? a[k] * s : +0 for k < cnt: the whole of dropout forward and backward.

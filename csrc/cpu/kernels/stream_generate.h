@@ -7,6 +7,7 @@
 
 #include "../../core/random_transforms.h"
 #include "../simd/vec.h"
+#include "pair_store.h"
 #include "philox_lanes.h"
 
 REGCORE_CORE_BEGIN
@@ -37,10 +38,18 @@ REGCORE_HD void transform_store(S* out, int64_t blk, int64_t base, const Tr& tr,
     tr.apply(x, r);
     if constexpr (std::is_same<S, T>::value) {
       store_transposed4(out + (blk * E - base), r);
-    } else {  // 16-bit storage: element order in float32, then the rounding stores
-      alignas(64) T tmp[4 * W];
-      store_transposed4(tmp, r);
-      for (int64_t j = 0; j < 4; ++j) vstore(out + (blk * E - base + j * W), vload(tmp + j * W));
+#if defined(REGCORE_HAVE_BF16_TRANSPOSED4)
+    } else if constexpr (std::is_same<S, bfloat16_t>::value) {  // rounded and reordered at once (cpu/simd)
+      store_transposed4(out + (blk * E - base), r);
+#endif
+    } else {  // 16-bit storage: element order in registers, then two rounding pair stores
+      // (a float32 buffer in between cost a store and a reload per vector, and the pair stores
+      // narrow two vectors with one shuffle)
+      const VU32 in[4] = {as_uint(r[0]), as_uint(r[1]), as_uint(r[2]), as_uint(r[3])};
+      VU32 e[4];
+      transpose4(in, e);
+      pair_store(out + (blk * E - base), as_float(e[0]), as_float(e[1]));
+      pair_store(out + (blk * E - base + 2 * W), as_float(e[2]), as_float(e[3]));
     }
   } else {
     const VU32H wl[4] = {lo_half(x[0]), lo_half(x[1]), lo_half(x[2]), lo_half(x[3])};

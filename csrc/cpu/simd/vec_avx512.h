@@ -381,3 +381,34 @@ REGCORE_HD void vstore2_nan_tested(bfloat16_t* p, VF32 a, VF32 b) {
   _mm512_storeu_si512(p, _mm512_permutex2var_epi16(bf16_round_hi_finite(a), idx, bf16_round_hi_finite(b)));
 }
 REGCORE_CORE_END
+
+// ---- random fills of bfloat16 (kernels/stream_generate.h): 4W elements whose element 4l + k is
+// lane l of r[k], rounded and stored in element order. The rounded upper halves of r[0] and r[1]
+// are interleaved word by word (lane l -> elements 4l, 4l+1), likewise r[2] and r[3], and one
+// dword interleave of the two puts each pair of pairs in place: four shuffles, where transpose4
+// and the pair stores take fourteen. A NaN anywhere (a NaN mean or std) takes the pair stores.
+#define REGCORE_HAVE_BF16_TRANSPOSED4 1
+REGCORE_CORE_BEGIN
+REGCORE_HD void store_transposed4(bfloat16_t* out, const VF32 r[4]) {
+  if (__builtin_expect((_mm512_cmp_ps_mask(r[0].v, r[1].v, _CMP_UNORD_Q) |
+                        _mm512_cmp_ps_mask(r[2].v, r[3].v, _CMP_UNORD_Q)) != 0, 0)) {
+    const VU32 in[4] = {as_uint(r[0]), as_uint(r[1]), as_uint(r[2]), as_uint(r[3])};
+    VU32 e[4];
+    transpose4(in, e);
+    vstore2(out, as_float(e[0]), as_float(e[1]));
+    vstore2(out + 2 * REGCORE_SIMD_W, as_float(e[2]), as_float(e[3]));
+    return;
+  }
+  // word 2l <- upper half of lane l of the first source (word 2l + 1), word 2l + 1 <- that of
+  // the second (word 32 + 2l + 1)
+  const __m512i words = _mm512_setr_epi32(0x00210001, 0x00230003, 0x00250005, 0x00270007, 0x00290009, 0x002B000B,
+                                          0x002D000D, 0x002F000F, 0x00310011, 0x00330013, 0x00350015, 0x00370017,
+                                          0x00390019, 0x003B001B, 0x003D001D, 0x003F001F);
+  const __m512i t01 = _mm512_permutex2var_epi16(bf16_round_hi_finite(r[0]), words, bf16_round_hi_finite(r[1]));
+  const __m512i t23 = _mm512_permutex2var_epi16(bf16_round_hi_finite(r[2]), words, bf16_round_hi_finite(r[3]));
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  _mm512_storeu_si512(out, _mm512_permutex2var_epi32(t01, lo, t23));
+  _mm512_storeu_si512(out + 2 * REGCORE_SIMD_W, _mm512_permutex2var_epi32(t01, hi, t23));
+}
+REGCORE_CORE_END

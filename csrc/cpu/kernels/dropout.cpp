@@ -2,6 +2,7 @@
 // mask is drawn (or read) a word of 32 elements at a time and applied while the data streams by.
 #include "dropout_mask.h"
 #include "stream_generate.h"
+#include "../dispatch.h"
 
 REGCORE_CORE_BEGIN
 namespace isa_kernels {
@@ -27,6 +28,47 @@ void backward(const S* dy, S* dx, const uint32_t* bits, const uint8_t* bytes, in
     scale_word(dy + i0, dx + i0, w, word_count(i0, end), scale);
   });
 }
+
+#if defined(REGCORE_HAVE_BF16_NE)
+// bfloat16 forward and backward with AVX512_BF16's pair store (vstore2_ne: one conversion for a
+// pair of vectors; a pair with a subnormal lane takes vstore2), compiled in a GCC target region
+// and called only where cpu::avx512_bf16_active() (the table entries below): the same bits as
+// the plain kernels. The full-word body is scale_word's, with the other store.
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+namespace bf16ne {
+REGCORE_HD void scale_word_ne(const bfloat16_t* a, bfloat16_t* out, uint32_t w, int cnt, float s) {
+  if (cnt < 32) {
+    scale_word(a, out, w, cnt, s);
+    return;
+  }
+  const VF32 vs(s);
+  for (int j = 0; j < 32; j += 2 * REGCORE_SIMD_W) {
+    VF32 lo, hi;
+    scaled_pair(a, w, j, vs, lo, hi);
+    vstore2_ne<false>(out + j, lo, hi);
+  }
+}
+// flatten: the word body (a lambda of this target) is inlined into the word loop, which the
+// inliner's size limits would otherwise leave as a call per word.
+__attribute__((flatten)) void forward(const bfloat16_t* x, bfloat16_t* y, uint32_t* bits, uint8_t* bytes,
+                                      int64_t begin, int64_t end, const DropoutRule& r, float scale) {
+  for_each_drawn_word(begin, end, r, [&](int64_t i0, uint32_t w) {
+    const int cnt = word_count(i0, end);
+    store_mask_word(bits, bytes, i0, cnt, w);
+    scale_word_ne(x + i0, y + i0, w, cnt, scale);
+  });
+}
+__attribute__((flatten)) void backward(const bfloat16_t* dy, bfloat16_t* dx, const uint32_t* bits,
+                                       const uint8_t* bytes, int64_t begin, int64_t end, const DropoutRule& r,
+                                       float scale) {
+  for_each_mask_word(begin, end, bits, bytes, r, [&](int64_t i0, uint32_t w) {
+    scale_word_ne(dy + i0, dx + i0, w, word_count(i0, end), scale);
+  });
+}
+}  // namespace bf16ne
+#pragma GCC pop_options
+#endif
 
 // Compute lanes of storage type S (a plain compute_t<S> on the scalar build): the bias_act
 // kernels are written once against ld/st/keep and the core activation templates; ld / st convert
@@ -237,6 +279,14 @@ void forward_entry(DType dt, const void* x, void* y, uint32_t* bits, uint8_t* by
                    const DropoutRule& r, double scale) {
   visit_dtype(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
+#if defined(REGCORE_HAVE_BF16_NE)
+    if constexpr (std::is_same<S, bfloat16_t>::value) {
+      if (cpu::avx512_bf16_active()) {
+        bf16ne::forward(static_cast<const S*>(x), static_cast<S*>(y), bits, bytes, b, e, r, float(scale));
+        return;
+      }
+    }
+#endif
     forward<S>(static_cast<const S*>(x), static_cast<S*>(y), bits, bytes, b, e, r, compute_t<S>(scale));
   });
 }
@@ -244,6 +294,14 @@ void backward_entry(DType dt, const void* dy, void* dx, const uint32_t* bits, co
                     int64_t e, const DropoutRule& r, double scale) {
   visit_dtype(dt, [&](auto t) {
     using S = REGCORE_TAG_TYPE(t);
+#if defined(REGCORE_HAVE_BF16_NE)
+    if constexpr (std::is_same<S, bfloat16_t>::value) {
+      if (cpu::avx512_bf16_active()) {
+        bf16ne::backward(static_cast<const S*>(dy), static_cast<S*>(dx), bits, bytes, b, e, r, float(scale));
+        return;
+      }
+    }
+#endif
     backward<S>(static_cast<const S*>(dy), static_cast<S*>(dx), bits, bytes, b, e, r, compute_t<S>(scale));
   });
 }

@@ -116,21 +116,33 @@ template <> struct fvec<float16_t> : fvec<float> {};
 
 #endif
 
+#if REGCORE_SIMD_W > 1
+// Vectors j and j + L of a full word, kept lanes a * s, dropped +0. vload_arith: a kept lane goes
+// through the product, which quiets a signalling NaN as the quieting load would (payload kept),
+// and a dropped lane is zeroed, so the bits are vload's.
+template <class S, class V>
+REGCORE_HD void scaled_pair(const S* a, uint32_t w, int j, V vs, V& lo, V& hi) {
+  constexpr int L = fvec<S>::L;
+  lo = vkeep(w >> j, vload_arith(a + j) * vs);
+  hi = vkeep(w >> (j + L), vload_arith(a + j + L) * vs);
+}
+#endif
+
 // out[k] = bit k of w ? a[k] * s : +0 for k < cnt: the whole of dropout forward and backward.
 // S is the storage type; the product is computed in compute_t<S> and rounded once as it is stored.
+// (dropout.cpp stores full bfloat16 words with the AVX512_BF16 pair store where it can.)
 template <class S>
 REGCORE_HD void scale_word(const S* a, S* out, uint32_t w, int cnt, compute_t<S> s) {
   using C = compute_t<S>;
 #if REGCORE_SIMD_W > 1
   if (cnt == 32) {
     using V = typename fvec<S>::type;
-    constexpr int L = fvec<S>::L;
     const V vs(s);
-    // vload_arith: a kept lane goes through the product, which quiets a signalling NaN as the
-    // quieting load would (payload kept), and a dropped lane is zeroed, so the bits are vload's.
-    // The pair store rounds two vectors of a 16-bit output and narrows them with one shuffle.
-    for (int j = 0; j < 32; j += 2 * L)
-      pair_store(out + j, vkeep(w >> j, vload_arith(a + j) * vs), vkeep(w >> (j + L), vload_arith(a + j + L) * vs));
+    for (int j = 0; j < 32; j += 2 * fvec<S>::L) {
+      V lo, hi;
+      scaled_pair(a, w, j, vs, lo, hi);
+      pair_store(out + j, lo, hi);
+    }
     return;
   }
 #endif

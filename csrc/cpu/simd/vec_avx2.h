@@ -345,3 +345,27 @@ REGCORE_CORE_END
 REGCORE_CORE_BEGIN
 REGCORE_HD void vstore2_nan_tested(bfloat16_t* p, VF32 a, VF32 b) { vstore2(p, a, b); }
 REGCORE_CORE_END
+
+// ---- random fills of bfloat16 (kernels/stream_generate.h): 4W elements whose element 4l + k is
+// lane l of r[k], rounded and stored in element order. Each float32 lane is rounded in place
+// (bf16_round: the result in its lower 16 bits); a word blend puts r[1]'s result in the upper half
+// of r[0]'s lanes (lane l -> elements 4l, 4l+1), likewise r[3] into r[2], and a dword unpack plus
+// a 128-bit permute put the pairs in element order: six shuffles, where transpose4 and the pair
+// stores take sixteen. Lanes without NaN round without the NaN blend (one test for all four).
+#define REGCORE_HAVE_BF16_TRANSPOSED4 1
+REGCORE_CORE_BEGIN
+REGCORE_HD void store_transposed4(bfloat16_t* out, const VF32 r[4]) {
+  const __m256 nan = _mm256_or_ps(_mm256_cmp_ps(r[0].v, r[1].v, _CMP_UNORD_Q), _mm256_cmp_ps(r[2].v, r[3].v, _CMP_UNORD_Q));
+  __m256i q[4];
+  if (__builtin_expect(_mm256_movemask_ps(nan) != 0, 0)) {
+    for (int k = 0; k < 4; ++k) q[k] = bf16_round(r[k]);
+  } else {
+    for (int k = 0; k < 4; ++k) q[k] = bf16_round_finite(r[k]);
+  }
+  const __m256i t01 = _mm256_blend_epi16(q[0], _mm256_slli_epi32(q[1], 16), 0xAA);
+  const __m256i t23 = _mm256_blend_epi16(q[2], _mm256_slli_epi32(q[3], 16), 0xAA);
+  const __m256i lo = _mm256_unpacklo_epi32(t01, t23), hi = _mm256_unpackhi_epi32(t01, t23);  // [l0 l1 | l4 l5], [l2 l3 | l6 l7]
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(lo, hi, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * REGCORE_SIMD_W), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+REGCORE_CORE_END

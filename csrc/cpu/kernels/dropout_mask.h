@@ -135,6 +135,16 @@ REGCORE_HD void scale_word(const S* a, S* out, uint32_t w, int cnt, compute_t<S>
   if (cnt == 32) {
     using V = typename fvec<S>::type;
     const V vs(s);
+#if defined(REGCORE_HAVE_BF16_EVENODD)
+    if constexpr (std::is_same<S, bfloat16_t>::value) {  // AVX2: the shuffle-free layout (cpu/simd)
+      for (int j = 0; j < 32; j += 2 * REGCORE_SIMD_W) {
+        V even, odd;
+        vload_evenodd(a + j, even, odd);
+        vstore_evenodd(out + j, vkeep_evenodd(w >> j, 0, even * vs), vkeep_evenodd(w >> j, 1, odd * vs));
+      }
+      return;
+    }
+#endif
     for (int j = 0; j < 32; j += 2 * fvec<S>::L) {
       V lo, hi;
       scaled_pair(a, w, j, vs, lo, hi);

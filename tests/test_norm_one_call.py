@@ -245,6 +245,40 @@ def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mod
         _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, saved.mean, saved.var, C, False)
 
 
+# Group norm's one-call passes run fused per block of whole groups (csrc/cpu/groupnorm_api.h):
+# these views span many blocks of kGnBlock elements and reach the thread pool (128K elements and
+# more); float64 (64, 64, 16, 16) is 8 MiB, where the backward runs fused too
+# (kGnFusedBackwardMinBytes); (2, 4, 200, 200) in 2 groups has groups larger than one
+# statistics piece (kRowsPiece: the separate passes). Native backend, every ISA level, 1 and 2
+# threads; the checked API's separate passes are the reference.
+GN_LARGE = [((64, 64, 16, 16), 8, np.float64), ((64, 64, 16, 16), 64, np.float64), ((9, 12, 30, 70), 3, np.float32),
+            ((2, 4, 200, 200), 2, np.float32)]
+
+
+@pytest.mark.parametrize("case", GN_LARGE, ids=lambda c: f"{c[0]}-G{c[1]}-{np.dtype(c[2])}")
+def test_group_norm_one_call_gives_the_phase_bits_across_blocks_and_threads(isa, threads, case):
+    shape, G, dt = case
+    N, C = shape[:2]
+    x = _rand(shape, dt, 0, loc=40.0, scale=3.0)
+    g, b = _rand((C,), dt, 1, loc=1.0), _rand((C,), dt, 2)
+    y_a, saved = rc.group_norm(x, G, g, b, eps=EPS)
+    y_b, mean, var = np.empty_like(x), np.empty(N * G), np.empty(N * G)
+    norms.group_norm_trusted(x, G, g, b, EPS, y_b, mean, var)
+    _same(y_a, y_b, "y")
+    _same(saved.mean, mean, "mean")
+    _same(saved.var, var, "var")
+    dy = _rand(shape, dt, 5)
+    _same_grads(rc.group_norm_backward(dy, x, g, saved), dy, x, g, b, mean, var, G, True)
+    if G == C:   # instance norm in inference: per-channel running statistics normalize, constants for dx
+        rm, rv = _rand((C,), dt, 3), np.abs(_rand((C,), dt, 4)) + 0.5
+        y_a, saved = rc.instance_norm(x, g, b, rm, rv, False, eps=EPS)
+        y_b, mean_b, var_b = np.empty_like(x), np.empty(C), np.empty(C)
+        norms.instance_norm_inference_into(x, g, b, rm, rv, EPS, y_b, mean_b, var_b)
+        _same(y_a, y_b, "inference y")
+        rebuilt = rc.instance_norm_saved(x, saved.mean, saved.var, g, b, eps=EPS, batch_stats=False)
+        _same_grads(rc.instance_norm_backward(dy, x, g, rebuilt), dy, x, g, b, saved.mean, saved.var, C, False)
+
+
 # ------------------------------------------------------------------ through regcore.torch
 
 torch = pytest.importorskip("torch")

@@ -87,6 +87,9 @@ void for_row_pieces(int64_t N, int64_t C, int64_t S, int64_t pieces, F&& f) {
 
 }  // namespace
 
+bool bn_on_pool(int64_t work) { return work >= kParallelMin; }
+int bn_stream_output(DType dt, int64_t n) { return stream_output(dt, n); }
+
 void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double* out) {
   const auto& k = active_batchnorm_table();
   std::vector<Moments> total(size_t(C), Moments{0.0, 0.0, 0.0});

@@ -26,4 +26,10 @@ void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t 
 void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
                    const BnCoef& k, const BnGradCoef& g, bool relu);
 
+// The choices these passes make, for passes built from the same kernels elsewhere (group norm's
+// fused passes, groupnorm_api.cpp): whether a pass over `work` elements runs on the thread pool,
+// and the kernels' `stream` flag for an output of n elements of dt.
+bool bn_on_pool(int64_t work);
+int bn_stream_output(DType dt, int64_t n);
+
 }}  // namespace regcore::cpu

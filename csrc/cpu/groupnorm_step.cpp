@@ -6,7 +6,9 @@
 #include "batchnorm_api.h"
 #include "batchnorm_channels.h"
 #include "dispatch.h"
+#include "groupnorm_api.h"
 #include "groupnorm_channels.h"
+#include "workspace.h"
 
 namespace regcore { namespace cpu {
 
@@ -49,6 +51,31 @@ GroupCoefs group_coefficients(DType dt, int64_t N, int64_t C, int64_t G, const d
   return k;
 }
 
+struct StepTag;   // the fused passes' per-call parameter arrays
+
+// What the fused passes take of the parameters, once per call (bn_coefficients' widening and
+// rounding of them): g = gamma as float64 (1 without gamma), sh = beta rounded to the compute
+// dtype (0 without beta), C values each, in one workspace.
+struct FusedParams {
+  FusedParams(DType dt, int64_t C, DType pdt, const void* gamma, const void* beta) : ws(size_t(3 * C)) {
+    const auto& cv = active_convert_table();
+    double* w = ws.data();
+    g = w;
+    if (gamma) cv.to_f64(pdt, gamma, w, C);
+    else
+      for (int64_t c = 0; c < C; ++c) w[c] = 1.0;
+    double* b = w + C;
+    if (beta) cv.to_f64(pdt, beta, b, C);
+    else
+      for (int64_t c = 0; c < C; ++c) b[c] = 0.0;
+    cv.from_f64(compute_dtype(dt), b, w + 2 * C, C);
+    sh = w + 2 * C;
+  }
+  Workspace<StepTag> ws;
+  const double* g;
+  const void* sh;
+};
+
 }  // namespace
 
 void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, int64_t S, DType pdt,
@@ -56,6 +83,11 @@ void gn_forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t 
   const int64_t Cg = G > 0 ? C / G : 0, M = Cg * S, NG = N * G;
   if (M == 0 || NG == 0) {   // norms._moments of an empty view: zeros; nothing to normalize
     for (int64_t i = 0; i < NG; ++i) mean[i] = var[i] = 0.0;
+    return;
+  }
+  if (gn_fusable(C, G, S)) {
+    const FusedParams p(dt, C, pdt, gamma, beta);
+    gn_forward_fused(dt, x, y, N, C, G, S, p.g, p.sh, eps, false, mean, var);
     return;
   }
   std::vector<double> st(static_cast<size_t>(3 * NG));
@@ -74,6 +106,11 @@ void in_forward_running(DType dt, const void* x, void* y, int64_t N, int64_t C, 
   active_convert_table().to_f64(rdt, running_mean, mean, C);
   active_convert_table().to_f64(rdt, running_var, var, C);
   if (N * C == 0 || S == 0) return;   // _grouped_forward normalizes only a non-empty x
+  if (gn_fusable(C, C, S)) {
+    const FusedParams p(dt, C, pdt, gamma, beta);
+    gn_forward_fused(dt, x, y, N, C, C, S, p.g, p.sh, eps, true, mean, var);
+    return;
+  }
   const GroupCoefs k = group_coefficients(dt, N, C, C, mean, var, false, pdt, gamma, beta, eps);
   bn_normalize(dt, x, y, 1, N * C, S, k.kernel(), false);
 }
@@ -84,7 +121,10 @@ void gn_backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, i
   const auto& cv = active_convert_table();
   const int64_t NC = N * C;
   std::vector<double> dg(static_cast<size_t>(C), 0.0), db(static_cast<size_t>(C), 0.0);
-  if (NC > 0 && S > 0) {   // an empty x: zero parameter gradients, nothing else (_grouped_backward_on)
+  if (NC > 0 && S > 0 && gn_backward_fusable(dt, N, C, G, S)) {
+    const FusedParams p(dt, C, pdt, gamma, beta);
+    gn_backward_fused(dt, dy, x, dx, N, C, G, S, p.g, p.sh, mean, var, eps, batch_stats, dg.data(), db.data());
+  } else if (NC > 0 && S > 0) {   // an empty x: zero parameter gradients, nothing else (_grouped_backward_on)
     const GroupCoefs k = group_coefficients(dt, N, C, G, mean, var, batch_stats, pdt, gamma, beta, eps);
     std::vector<double> red(static_cast<size_t>(2 * NC));
     bn_grad_reduce(dt, dy, x, 1, NC, S, k.kernel(), false, red.data());

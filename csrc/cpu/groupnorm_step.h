@@ -4,7 +4,9 @@
 // arithmetic: bn_moments on the (1, N*G, (C/G)*S) view, bn_coefficients on the per-(sample,
 // channel) spread of the statistics and parameters (the operations _grouped_saved runs, in its
 // order), bn_normalize / bn_grad_reduce / bn_grad_apply on the (1, N*C, S) view and
-// gn_grad_coefficients between them. The same bits; outputs are the caller's.
+// gn_grad_coefficients between them. Where a group fits one statistics piece they run as the
+// fused passes of groupnorm_api.h instead (the same kernels and arithmetic a block of groups at
+// a time, no per-call N*C arrays). The same bits; outputs are the caller's.
 #pragma once
 #include <cstdint>
 

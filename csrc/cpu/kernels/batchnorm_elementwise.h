@@ -43,7 +43,7 @@ inline int64_t col_tile(int64_t C) { return C <= kColUntiled ? C : kColTile; }
 
 constexpr int kColGroup = 4;   // rows per step of the cols passes' vector part (below)
 #if REGCORE_SIMD_W > 1
-// The vector part of a tile runs kColGroup rows at a time: each step loads the per-channel
+// In an array of at most kColsGroupMaxBytes (batchnorm_api.cpp; `grouped`), the vector part of a tile runs kColGroup rows at a time: each step loads the per-channel
 // coefficients of one column step once for the group's rows. Loaded per row, the coefficient
 // vectors (4 per data vector for normalize, 7 for dx) were most of the loads and the passes ran at
 // about half the copy bandwidth. (Coefficients held in registers while a block of channels walks
@@ -88,7 +88,7 @@ void normalize_cols_row(const T* x, T* y, int64_t C, int64_t r, int64_t c0, int6
 }
 
 template <class T, bool R, bool NT>
-void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k) {
+void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k, bool grouped) {
   const int64_t tile = col_tile(C);
   for (int64_t c0 = 0; c0 < C; c0 += tile) {
     const int64_t c1 = c0 + tile < C ? c0 + tile : C;
@@ -98,7 +98,7 @@ void normalize_cols_t(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoe
     constexpr int64_t L = lanes<T>::n;
     constexpr int U = kColU<T>;
     const int64_t cv = c0 + (c1 - c0) / kColStep<T> * kColStep<T>;
-    for (; r + kColGroup <= r1; r += kColGroup) {
+    for (; grouped && r + kColGroup <= r1; r += kColGroup) {
       for (int64_t c = c0; c < cv; c += kColStep<T>) {
         V mhi[U], mlo[U], sc[U], sh[U];
         for (int u = 0; u < U; ++u) {
@@ -179,7 +179,7 @@ void grad_apply_cols_row(const T* dy, const T* x, T* dx, int64_t C, int64_t r, i
 
 template <int G, class T, bool R, bool NT>
 void grad_apply_cols_g(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
-                       BnGradCoefOf<compute_t<T>> g) {
+                       BnGradCoefOf<compute_t<T>> g, bool grouped) {
   const int64_t tile = col_tile(C);   // tiles of channels and groups of rows, as normalize_cols_t
   for (int64_t c0 = 0; c0 < C; c0 += tile) {
     const int64_t c1 = c0 + tile < C ? c0 + tile : C;
@@ -189,7 +189,7 @@ void grad_apply_cols_g(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
     constexpr int64_t L = lanes<T>::n;
     constexpr int U = kColU<T>;
     const int64_t cv = c0 + (c1 - c0) / kColStep<T> * kColStep<T>;
-    for (; r + G <= r1; r += G) {
+    for (; grouped && r + G <= r1; r += G) {
       for (int64_t c = c0; c < cv; c += kColStep<T>) {
         V mhi[U], mlo[U], sc[U], sh[U], ka[U], kb[U], kc[U];
         for (int u = 0; u < U; ++u) {
@@ -215,10 +215,10 @@ void grad_apply_cols_g(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, in
 
 template <class T, bool R, bool NT>
 void grad_apply_cols_t(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
-                       BnGradCoefOf<compute_t<T>> g) {
+                       BnGradCoefOf<compute_t<T>> g, bool grouped) {
   // Rows a multiple of 4 KiB apart put the same column of every row in the same L1 set: four rows
   // of x, dy and dx are 12 lines for its 8 ways, and the lines were evicted before they were used
   // (64x1024 float32 ran at 0.7x the row loop); two rows are 6.
-  if ((C * int64_t(sizeof(T))) % 4096 == 0) grad_apply_cols_g<2, T, R, NT>(dy, x, dx, C, r0, r1, k, g);
-  else grad_apply_cols_g<kColGroup, T, R, NT>(dy, x, dx, C, r0, r1, k, g);
+  if ((C * int64_t(sizeof(T))) % 4096 == 0) grad_apply_cols_g<2, T, R, NT>(dy, x, dx, C, r0, r1, k, g, grouped);
+  else grad_apply_cols_g<kColGroup, T, R, NT>(dy, x, dx, C, r0, r1, k, g, grouped);
 }

@@ -98,8 +98,14 @@ void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
   for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload_arith(x + c + b * L));  // row 0
   for (auto& v : s) v = VF64(0.0);
   for (auto& v : q) v = VF64(0.0);
+  // Each row also asks for the lines the next block will read: the block walks the rows with their
+  // stride (a new page per row for 1024 float32 channels), where the hardware prefetchers did not
+  // follow: the statistics of a 16 MB (4096, 1024) float32 array read from memory took 1.2x to 2.5x
+  // as long without the prefetch (into L1; into L2 only gained less).
+  constexpr int64_t kLine = 64 / sizeof(T);
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C + c;
+    for (int64_t e = 0; e < kColBlock * L; e += kLine) __builtin_prefetch(row + kColBlock * L + e);
     for (int b = 0; b < kColBlock; ++b)
       acc_shift2(s[2 * b], s[2 * b + 1], q[2 * b], q[2 * b + 1], row + b * L, k[2 * b], k[2 * b + 1]);
   }

@@ -610,6 +610,39 @@ def test_numpy_and_native_elementwise_bit_identical(shape, axis, dtype):
         assert np.array_equal(y, outs[0][0]) and np.array_equal(dx, outs[0][1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, "bfloat16"])
+@pytest.mark.parametrize("shape", [(13, 100), (11, 1024), (7, 2048), (9, 1100), (6, 48)])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_cols_row_groups_same_bits(dtype, shape, activation):
+    """The cols normalize and dx run their vector part a group of rows at a time (two rows where
+    rows are a multiple of 4 KiB apart: (11, 1024) float32, (7, 2048) float16), with the rows
+    left over and the channels past the last whole 64-byte step done one row at a time: the same
+    bits as the numpy backend on every ISA level."""
+    if dtype == "bfloat16":
+        dtype = pytest.importorskip("ml_dtypes").bfloat16
+    x, gamma, beta, dy = _data(shape, 1, np.float32, seed=17)
+    x, dy = x.astype(dtype), dy.astype(dtype)
+    if np.dtype(dtype).itemsize != 2:
+        gamma, beta = gamma.astype(dtype), beta.astype(dtype)
+    with rc.use_backend("numpy"):
+        total = rc.batch_norm_stats(x)
+    outs = []
+    for name, isa in BACKENDS:
+        if isa is not None:
+            rc.set_isa(isa)
+        with rc.use_backend(name):
+            y, saved = rc.batch_norm_apply(x, total, gamma, beta, activation=activation)
+            with rc.use_backend("numpy"):
+                red = rc.batch_norm_backward_reduce(dy, x, saved)
+            dx = rc.batch_norm_backward_apply(dy, x, gamma, saved, red)[0]
+        outs.append((name, isa, y.view(np.uint8), dx.view(np.uint8)))
+    if rc.available_isas():
+        rc.set_isa(rc.available_isas()[-1])
+    for name, isa, y, dx in outs[1:]:
+        assert np.array_equal(y, outs[0][2]), (name, isa)
+        assert np.array_equal(dx, outs[0][3]), (name, isa)
+
+
 def _aligned_empty(shape, dtype, offset_bytes):
     """An uninitialized C-contiguous array whose data starts offset_bytes past a 64-byte boundary."""
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize

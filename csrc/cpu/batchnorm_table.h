@@ -32,8 +32,10 @@ struct BatchNormTable {
   // Per-channel shifted sums over rows [r0, r1) of an (M, C) array: s[c] = sum (x - x[0, c]),
   // q[c] = sum (x - x[0, c])^2 (the shift is row 0 of the whole array, the same for every chunk).
   void (*moments_cols)(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q);
-  // y over flat elements [j0, j1) of the (N, C, S) view. stream: write y with non-temporal
-  // stores (large outputs; the same values).
+  // y over flat elements [j0, j1) of the (N, C, S) view. stream, bit 0: write y with non-temporal
+  // stores (large outputs; the same values). The cols kernels (here and grad_apply_cols) read a
+  // second flag, bit 1: run a group of rows per coefficient load (passes that stay in the caches;
+  // cols_mode in batchnorm_api.cpp sets both; the same values either way).
   void (*normalize_rows)(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t j0, int64_t j1,
                          const BnCoef& k, int relu, int stream);
   void (*normalize_cols)(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,

@@ -79,12 +79,24 @@ template <class S> constexpr int lanes_n() { return fvec<S>::L; }
 template <class S> REGCORE_HD lanes_t<S> ld(const S* p) { return vload(p); }
 template <class S> REGCORE_HD void st(S* p, lanes_t<S> v) { vstore(p, v); }
 template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return vkeep(bits, v); }
+// Loads of values that go through float arithmetic before anything is stored (vload_arith's
+// contract, cpu/simd: the arithmetic quiets a signalling NaN as vload would), and the store of
+// two vectors into 2L consecutive elements (pair_store.h: one narrowing for both): for 16-bit
+// data the conversions were most of a word's instructions (bfloat16 relu backward ran at a
+// third of float32's elements a second).
+template <class S> REGCORE_HD lanes_t<S> lda(const S* p) { return vload_arith(p); }
+template <class S> REGCORE_HD void st2(S* p, lanes_t<S> a, lanes_t<S> b) { pair_store(p, a, b); }
 #else
 template <class S> using lanes_t = compute_t<S>;
 template <class S> constexpr int lanes_n() { return 1; }
 template <class S> REGCORE_HD compute_t<S> ld(const S* p) { return elem_load(p); }
 template <class S> REGCORE_HD void st(S* p, compute_t<S> v) { elem_store(p, v); }
 template <class V> REGCORE_HD V keep_lanes(uint32_t bits, V v) { return (bits & 1u) ? v : V(0); }
+template <class S> REGCORE_HD compute_t<S> lda(const S* p) { return elem_load(p); }
+template <class S> REGCORE_HD void st2(S* p, compute_t<S> a, compute_t<S> b) {
+  elem_store(p, a);
+  elem_store(p + 1, b);
+}
 #endif
 
 // The 32 bias values of the word starting at column col: a pointer into bias when the word
@@ -102,8 +114,10 @@ REGCORE_HD const S* word_bias(const S* bias, int64_t col, int64_t cols, S* tmp) 
 // y = (keep ? f(x + bias) * scale : +0) [+ residual]; full words in lanes, the last partial
 // word element by element (the same operations, so the same bits). In compute_t<S>, y rounded
 // once as it is stored.
+// flatten: the word body is inlined into the word loop (left to the inliner's size limits it
+// was a call per word, its pointers reloaded from the captures each time).
 template <int A, class S>
-void bias_act_forward_impl(const S* x, const S* bias, const S* res, S* y, uint32_t* bits,
+__attribute__((flatten)) void bias_act_forward_impl(const S* x, const S* bias, const S* res, S* y, uint32_t* bits,
                            uint8_t* bytes, int64_t begin, int64_t end, int64_t cols,
                            const DropoutRule& r, compute_t<S> scale) {
   using C = compute_t<S>;
@@ -115,16 +129,26 @@ void bias_act_forward_impl(const S* x, const S* bias, const S* res, S* y, uint32
     const int cnt = word_count(i0, end);
     store_mask_word(bits, bytes, i0, cnt, w);
     if (cnt == 32) {
+      // (the word's pointers as locals: the vector stores may alias anything, so pointers read
+      // through the captures were reloaded after every store)
       const S* bp = word_bias(bias, col, cols, tmp);
+      const S* xw = x + i0;
+      const S* rw = res ? res + i0 : nullptr;
+      S* yw = y + i0;
       const V vs(scale);
-      for (int j = 0; j < 32; j += L) {
-        V f, d;
-        activation_fd<A>(ld(x + i0 + j) + ld(bp + j), f, d);
-        V v = keep_lanes(w >> j, f * vs);
-        if (res) v = v + ld(res + i0 + j);
-        st(y + i0 + j, v);
+      for (int j = 0; j < 32; j += 2 * L) {
+        V f0, d0, f1, d1;
+        activation_fd<A>(lda(xw + j) + lda(bp + j), f0, d0);
+        activation_fd<A>(lda(xw + j + L) + lda(bp + j + L), f1, d1);
+        V v0 = keep_lanes(w >> j, f0 * vs), v1 = keep_lanes(w >> (j + L), f1 * vs);
+        if (rw) {
+          v0 = v0 + lda(rw + j);
+          v1 = v1 + lda(rw + j + L);
+        }
+        st2(yw + j, v0, v1);
       }
-      col = (col + 32) % cols;
+      col += 32;   // (a division per word cost as much as the word's arithmetic)
+      if (col >= cols) col %= cols;
       return;
     }
     for (int k = 0; k < cnt; ++k) {
@@ -144,7 +168,7 @@ void bias_act_forward_impl(const S* x, const S* bias, const S* res, S* y, uint32
 // on every ISA and thread count). The sums add the stored dx values (for 16-bit data: dx as
 // rounded), so dbias is exactly the column sums of dx, rounded once.
 template <int A, class S>
-void bias_act_backward_impl(const S* dy, const S* x, const S* bias, const uint32_t* bits,
+__attribute__((flatten)) void bias_act_backward_impl(const S* dy, const S* x, const S* bias, const uint32_t* bits,
                             const uint8_t* bytes, S* dx, double* acc, int64_t begin, int64_t end,
                             int64_t cols, const DropoutRule& r, compute_t<S> scale) {
   using C = compute_t<S>;
@@ -158,22 +182,31 @@ void bias_act_backward_impl(const S* dy, const S* x, const S* bias, const uint32
     if (cnt == 32) {
       const bool inside = col + 32 <= cols;
       const S* bp = word_bias(bias, col, cols, tmp);
+      const S* xw = x + i0;   // (locals, as in the forward)
+      const S* dyw = dy + i0;
+      S* dxw = dx + i0;
+      C* gw = g32;
       const V vs(scale);
-      for (int j = 0; j < 32; j += L) {
-        V f, d;
-        activation_fd<A>(ld(x + i0 + j) + ld(bp + j), f, d);
-        const V g = keep_lanes(w >> j, (ld(dy + i0 + j) * vs) * d);
-        st(dx + i0 + j, g);
+      for (int j = 0; j < 32; j += 2 * L) {
+        V f0, d0, f1, d1;
+        activation_fd<A>(lda(xw + j) + lda(bp + j), f0, d0);
+        activation_fd<A>(lda(xw + j + L) + lda(bp + j + L), f1, d1);
+        const V g0 = keep_lanes(w >> j, (lda(dyw + j) * vs) * d0);
+        const V g1 = keep_lanes(w >> (j + L), (lda(dyw + j + L) * vs) * d1);
+        st2(dxw + j, g0, g1);
         if constexpr (std::is_same<S, C>::value) {
-          st(g32 + j, g);
-        } else {
-          st(g32 + j, ld(dx + i0 + j));   // the stored (rounded) values
+          st(gw + j, g0);
+          st(gw + j + L, g1);
+        } else {   // the stored (rounded) values; a stored NaN is quiet, so lda reads its bits
+          st(gw + j, lda(dxw + j));
+          st(gw + j + L, lda(dxw + j + L));
         }
       }
 #if REGCORE_SIMD_W > 1
       if (inside) {
         constexpr int H = REGCORE_SIMD_W / 2;  // float64 lanes
-        for (int j = 0; j < 32; j += H) vstore_f64(acc + col + j, vload_f64(acc + col + j) + vload_f64(g32 + j));
+        double* aw = acc + col;
+        for (int j = 0; j < 32; j += H) vstore_f64(aw + j, vload_f64(aw + j) + vload_f64(gw + j));
         col += 32;
         if (col == cols) col = 0;
         return;

@@ -18,7 +18,7 @@ class Buffer {
 
   // n elements, each set to `fill` (T's bytes): inputs get plausible values, outputs get their
   // pages mapped before timing.
-  explicit Buffer(int64_t n, T fill = T(0)) : n_(n) {
+  explicit Buffer(int64_t n, T fill = T{}) : n_(n) {  // T{}: zero bits, 16-bit structs too
     const size_t bytes = size_t(n > 0 ? n : 1) * sizeof(T);
     const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
     p_ = static_cast<T*>(std::aligned_alloc(kAlign, rounded));

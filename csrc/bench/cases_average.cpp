@@ -13,17 +13,25 @@
 namespace regcore { namespace bench {
 namespace {
 
+template <class T>
 struct Update {
-  Buffer<float> a, p;
+  Buffer<T> a, p;
   std::vector<AvgTensor> ts;
-  explicit Update(int64_t n) : a(n, 1e-3f), p(n, 2e-3f), ts(spec::average_tensors(a.data(), p.data(), n)) {}
+  explicit Update(int64_t n)
+      : a(n, spec::value_of<T>(1e-3)), p(n, spec::value_of<T>(2e-3)), ts(spec::average_tensors(a.data(), p.data(), n)) {}
   void run() { cpu::average_multi(ts.data(), ts.size(), 1.0 - spec::kEmaDecay); }
 };
 
-const Register r_ema{spec::on_backend(spec::average_spec(), "cpu", true, [](int64_t n) {
-  auto st = std::make_shared<Update>(n);
-  return make_run([st]() { st->run(); });
-})};
+template <class T>
+CaseSpec ema_case(const char* dtype) {
+  return spec::on_backend(spec::average_spec<T>(dtype), "cpu", true, [](int64_t n) {
+    auto st = std::make_shared<Update<T>>(n);
+    return make_run([st]() { st->run(); });
+  });
+}
+
+const Register r_ema{ema_case<float>("float32")};
+const Register r_ema_bf16{ema_case<bfloat16_t>("bfloat16")};
 
 }  // namespace
 }}  // namespace regcore::bench

@@ -17,7 +17,7 @@ template <class T>
 CaseSpec channel_case(const char* kernel, bool last, bool backward, const char* dtype) {
   return on_backend(channel_spec<T>(kernel, dtype), "cpu", true, [last, backward](int64_t n) {
     const int64_t dec = chan_decisions(n);
-    return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), bits = Buffer<uint32_t>(words(dec), 0x5555'5555u),
+    return make_run([x = Buffer<T>(n, value_of<T>(1)), y = Buffer<T>(n), bits = Buffer<uint32_t>(words(dec), 0x5555'5555u),
                      n, dec, last, backward, r = rule_for(kChanP)]() mutable {
       const cpu::ChannelShape sh{kChanC, kChanS, last ? 1 : 0};
       const cpu::MaskedAffine f{drop_scale(kChanP), 0.0, 0.0, 0};
@@ -30,7 +30,7 @@ CaseSpec channel_case(const char* kernel, bool last, bool backward, const char* 
 template <class T>
 CaseSpec alpha_case(const char* dtype) {
   return on_backend(alpha_spec<T>(dtype), "cpu", true, [](int64_t n) {
-    return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), bits = Buffer<uint32_t>(words(n)), n,
+    return make_run([x = Buffer<T>(n, value_of<T>(1)), y = Buffer<T>(n), bits = Buffer<uint32_t>(words(n)), n,
                      r = rule_for(kAlphaP)]() mutable {
       const cpu::MaskedAffine f{1.0, 0.25, -1.5, 1};
       cpu::alpha_dropout_forward(dtype_of<T>(), x.data(), y.data(), bits.data(), n, r, f);
@@ -46,6 +46,7 @@ CaseSpec alpha_case(const char* dtype) {
 
 REGCORE_CHANNEL_REGISTER_CASES(float, "float32", f32)
 REGCORE_CHANNEL_REGISTER_CASES(double, "float64", f64)
+REGCORE_CHANNEL_REGISTER_CASES(bfloat16_t, "bfloat16", bf16)
 
 }  // namespace
 }}  // namespace regcore::bench

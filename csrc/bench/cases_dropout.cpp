@@ -47,9 +47,9 @@ CaseSpec backward_case(Mask m, const char* dtype) {
 template <class T>
 CaseSpec bias_act_forward_case(const char* act_name, int act, const char* dtype) {
   return on_backend(bias_act_forward_spec<T>(act_name, dtype), "cpu", true, [act](int64_t n) {
-    return make_run([x = Buffer<T>(n, T(0.25)), b = Buffer<T>(kCols, T(0.125)), y = Buffer<T>(n),
+    return make_run([x = Buffer<T>(n, value_of<T>(0.25)), b = Buffer<T>(kCols, value_of<T>(0.125)), y = Buffer<T>(n),
                      bits = Buffer<uint32_t>(words(n)), n, act, r = rule_for(kBiasActP),
-                     sc = T(drop_scale(kBiasActP))]() mutable {
+                     sc = compute_t<T>(drop_scale(kBiasActP))]() mutable {
       cpu::bias_act_forward(dtype_of<T>(), x.data(), b.data(), nullptr, y.data(), bits.data(), nullptr, n,
                                kCols, act, r, sc);
     });
@@ -59,10 +59,10 @@ CaseSpec bias_act_forward_case(const char* act_name, int act, const char* dtype)
 template <class T>
 CaseSpec bias_act_backward_case(const char* act_name, int act, const char* dtype) {
   return on_backend(bias_act_backward_spec<T>(act_name, dtype), "cpu", true, [act](int64_t n) {
-    return make_run([dy = Buffer<T>(n, T(1)), x = Buffer<T>(n, T(0.25)), b = Buffer<T>(kCols, T(0.125)),
+    return make_run([dy = Buffer<T>(n, value_of<T>(1)), x = Buffer<T>(n, value_of<T>(0.25)), b = Buffer<T>(kCols, value_of<T>(0.125)),
                      bits = Buffer<uint32_t>(words(n), 0x5555'5555u), dx = Buffer<T>(n),
                      db = Buffer<T>(kCols), n, act, r = rule_for(kBiasActP),
-                     sc = T(drop_scale(kBiasActP))]() mutable {
+                     sc = compute_t<T>(drop_scale(kBiasActP))]() mutable {
       cpu::bias_act_backward(dtype_of<T>(), dy.data(), x.data(), b.data(), bits.data(), nullptr, dx.data(),
                                 db.data(), n, kCols, act, r, sc);
     });
@@ -72,8 +72,8 @@ CaseSpec bias_act_backward_case(const char* act_name, int act, const char* dtype
 template <class T>
 CaseSpec noise_case(const char* dtype) {
   return on_backend(noise_spec<T>(dtype), "cpu", true, [](int64_t n) {
-    return make_run([x = Buffer<T>(n, T(1)), y = Buffer<T>(n), n]() mutable {
-      cpu::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, kSeed, 0, 0.0, double(T(kNoiseStd)), false);
+    return make_run([x = Buffer<T>(n, value_of<T>(1)), y = Buffer<T>(n), n]() mutable {
+      cpu::gaussian_noise(dtype_of<T>(), x.data(), y.data(), n, kSeed, 0, 0.0, double(compute_t<T>(kNoiseStd)), false);
     });
   });
 }
@@ -81,6 +81,12 @@ CaseSpec noise_case(const char* dtype) {
 REGCORE_DROPOUT_REGISTER_CASES(float, "float32", f32)
 REGCORE_DROPOUT_REGISTER_CASES(double, "float64", f64)
 REGCORE_DROPOUT_REGISTER_HALF_CASES(bfloat16_t, "bfloat16", bf16)
+// The fused bias + activation + dropout and the Gaussian noise in bfloat16 (CPU cases only).
+const Register r_ba_fwd_relu_bf16{bias_act_forward_case<bfloat16_t>("relu", spec::ACT_RELU, "bfloat16")};
+const Register r_ba_fwd_gelu_bf16{bias_act_forward_case<bfloat16_t>("gelu", spec::ACT_GELU_ERF, "bfloat16")};
+const Register r_ba_bwd_relu_bf16{bias_act_backward_case<bfloat16_t>("relu", spec::ACT_RELU, "bfloat16")};
+const Register r_ba_bwd_gelu_bf16{bias_act_backward_case<bfloat16_t>("gelu", spec::ACT_GELU_ERF, "bfloat16")};
+const Register r_noise_bf16{noise_case<bfloat16_t>("bfloat16")};
 
 }  // namespace
 }}  // namespace regcore::bench

@@ -23,13 +23,15 @@ void trunc(T* p, int64_t n) {
 }
 template <class T>
 void kaiming(T* p, int64_t n) {
-  cpu::fill_normal(dtype_of<T>(), p, n, kSeed, 0, 0.0, double(T(spec::kaiming_std())));
+  cpu::fill_normal(dtype_of<T>(), p, n, kSeed, 0, 0.0, double(compute_t<T>(spec::kaiming_std())));
 }
 
 const Register r_trunc_f32{write_case<float>("trunc_normal", "float32", trunc<float>)};
 const Register r_trunc_f64{write_case<double>("trunc_normal", "float64", trunc<double>)};
 const Register r_kaiming_f32{write_case<float>("kaiming_normal", "float32", kaiming<float>)};
 const Register r_kaiming_f64{write_case<double>("kaiming_normal", "float64", kaiming<double>)};
+const Register r_trunc_bf16{write_case<bfloat16_t>("trunc_normal", "bfloat16", trunc<bfloat16_t>)};
+const Register r_kaiming_bf16{write_case<bfloat16_t>("kaiming_normal", "bfloat16", kaiming<bfloat16_t>)};
 
 }  // namespace
 }}  // namespace regcore::bench

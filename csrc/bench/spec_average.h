@@ -1,7 +1,7 @@
 // Weight averaging's shared specification (cases_average.cpp, cuda/cases_average_cuda.cpp): one
 // EMA update (decay 0.999) of float32 averages over the parameter list of a ResNet-50 (161 tensors,
 // 25,557,032 parameters; --quick: the same network at a quarter of the width), all tensors in one
-// multi-tensor call. Minimum bytes: read avg and param, write avg (3 x 4n).
+// multi-tensor call. Minimum bytes: read avg and param, write avg (3 x 4n; bfloat16: 3 x 2n).
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -59,25 +59,30 @@ inline int64_t resnet50_width(int64_t n) {
                               " or " + std::to_string(total(resnet50_sizes(16))) + " parameters");
 }
 
-// The n elements at avg and param (host or device pointers) cut as ResNet-50's tensors.
-inline std::vector<AvgTensor> average_tensors(float* avg, const float* param, int64_t n) {
+// The n elements at avg and param (host or device pointers, T's storage) cut as ResNet-50's tensors.
+template <class T>
+std::vector<AvgTensor> average_tensors(T* avg, const T* param, int64_t n) {
   std::vector<AvgTensor> ts;
   int64_t at = 0;
   for (int64_t len : resnet50_sizes(resnet50_width(n))) {
-    ts.push_back(AvgTensor{avg + at, param + at, len, DType::f32, DType::f32});
+    ts.push_back(AvgTensor{avg + at, param + at, len, dtype_of<T>(), dtype_of<T>()});
     at += len;
   }
   return ts;
 }
 
-inline CaseSpec average_spec() {
+// Averages of the parameters' own storage type T (float32; bfloat16: the blend in float32, rounded once).
+template <class T = float>
+CaseSpec average_spec(const char* dtype = "float32") {
+  constexpr int64_t s = sizeof(T);
+  const std::string sn = std::to_string(s) + "n";
   CaseSpec c{};
   c.family = "average";
   c.kernel = "ema_resnet50";
-  c.dtype = "float32";
-  c.bytes_formula = "read 4n (avg) + 4n (param) + write 4n (avg)";
-  c.min_bytes = [](int64_t n) { return 12 * n; };
-  c.state_formula = "0 (the averages are the state, 4n)";
+  c.dtype = dtype;
+  c.bytes_formula = "read " + sn + " (avg) + " + sn + " (param) + write " + sn + " (avg)";
+  c.min_bytes = [](int64_t n) { return 3 * s * n; };
+  c.state_formula = "0 (the averages are the state, " + sn + ")";
   c.state_bytes = zero_state;
   c.items = "parameters";
   c.sizes = {total(resnet50_sizes(64))};

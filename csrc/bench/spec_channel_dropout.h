@@ -19,8 +19,8 @@ template <class T>
 CaseSpec channel_spec(const char* kernel, const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base(kernel, dtype);
-  c.bytes_formula = s == 8 ? "read 8n + write 8n + NC/8 (bits), (N, 64, 32, 32)"
-                           : "read 4n + write 4n + NC/8 (bits), (N, 64, 32, 32)";
+  const std::string sn = std::to_string(s) + "n";
+  c.bytes_formula = "read " + sn + " + write " + sn + " + NC/8 (bits), (N, 64, 32, 32)";
   c.min_bytes = [s](int64_t n) { return 2 * s * n + bit_bytes(chan_decisions(n)); };
   c.state_formula = "NC/8 (bit mask)";
   c.state_bytes = [](int64_t n) { return bit_bytes(chan_decisions(n)); };
@@ -35,7 +35,8 @@ template <class T>
 CaseSpec alpha_spec(const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base("alpha_forward", dtype);
-  c.bytes_formula = with_mask(s == 8 ? "read 8n + write 8n" : "read 4n + write 4n", kBits, "");
+  const std::string sn = std::to_string(s) + "n";
+  c.bytes_formula = with_mask("read " + sn + " + write " + sn, kBits, "");
   c.min_bytes = [s](int64_t n) { return 2 * s * n + bit_bytes(n); };
   c.state_formula = "n/8 (bit mask)";
   c.state_bytes = [](int64_t n) { return bit_bytes(n); };

@@ -73,8 +73,8 @@ template <class T>
 CaseSpec bias_act_forward_spec(const char* act_name, const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base(std::string("bias_act_forward_") + act_name, dtype);
-  c.bytes_formula = s == 8 ? "read 8n + 8C + write 8n + n/8 (bits), C = 1024"
-                           : "read 4n + 4C + write 4n + n/8 (bits), C = 1024";
+  const std::string sn = std::to_string(s);
+  c.bytes_formula = "read " + sn + "n + " + sn + "C + write " + sn + "n + n/8 (bits), C = 1024";
   c.min_bytes = [s](int64_t n) { return 2 * s * n + s * kCols + bit_bytes(n); };
   c.state_formula = "n/8 (bit mask; x and bias are referenced, not copied)";
   c.state_bytes = [](int64_t n) { return bit_bytes(n); };
@@ -86,8 +86,9 @@ template <class T>
 CaseSpec bias_act_backward_spec(const char* act_name, const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base(std::string("bias_act_backward_") + act_name, dtype);
-  c.bytes_formula = s == 8 ? "read 16n + 8C + n/8 (bits) + write 8n + 8C, C = 1024"
-                           : "read 8n + 4C + n/8 (bits) + write 4n + 4C, C = 1024";
+  const std::string sn = std::to_string(s);
+  c.bytes_formula = "read " + std::to_string(2 * s) + "n + " + sn + "C + n/8 (bits) + write " + sn + "n + " + sn +
+                    "C, C = 1024";
   c.min_bytes = [s](int64_t n) { return 3 * s * n + 2 * s * kCols + bit_bytes(n); };
   c.shape = "(n/1024, 1024)";
   return c;
@@ -100,7 +101,8 @@ template <class T>
 CaseSpec noise_spec(const char* dtype) {
   const int64_t s = sizeof(T);
   CaseSpec c = dropout_base("gaussian_noise", dtype);
-  c.bytes_formula = s == 8 ? "read 8n + write 8n" : "read 4n + write 4n";
+  const std::string sn = std::to_string(s) + "n";
+  c.bytes_formula = "read " + sn + " + write " + sn;
   c.min_bytes = [s](int64_t n) { return 2 * s * n; };
   return c;
 }

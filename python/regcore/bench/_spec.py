@@ -25,6 +25,14 @@ def cpu_only(device) -> None:
         raise PeerUnavailable(f"cpu arrays only, not {device}")
 
 
+def numpy_peer(device, dtype) -> None:
+    """A NumPy peer's conditions: host arrays, and a dtype with NumPy arithmetic of its own (a
+    16-bit peer would time ml_dtypes' element loops, not what a NumPy user runs)."""
+    cpu_only(device)
+    if np.dtype(dtype).itemsize == 2:
+        raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
+
+
 # factory(shape, dtype, device) -> zero-argument callable that runs the kernel once.
 Factory = Callable[[Tuple[int, ...], np.dtype, str], Callable[[], object]]
 

@@ -1,4 +1,5 @@
-"""Weight averaging (regcore.ema_update_): one EMA update (decay 0.999) of float32 averages over
+"""Weight averaging (regcore.ema_update_): one EMA update (decay 0.999) of float32 averages (and of
+bfloat16 averages of bfloat16 parameters: the blend in float32, rounded once) over
 ResNet-50's parameter list (161 tensors, 25,557,032 parameters; --quick: the same network at a
 quarter of the width), laid out as csrc/bench/spec_average.h. Names match
 csrc/bench/cases_average.cpp.
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import averaging
 from . import _torch
-from ._spec import Kernel, Peer, cpu_only
+from ._spec import Kernel, Peer, cpu_only, numpy_peer
 
 DECAY = 0.999
 
@@ -61,7 +62,7 @@ def _ours(shape, dtype, device):
 
 
 def _np(shape, dtype, device):
-    cpu_only(device)
+    numpy_peer(device, dtype)
     avgs, params = _np_lists(shape[0], dtype)
     w = dtype.type(1.0 - DECAY)
 
@@ -90,7 +91,7 @@ def _torch_peer(variant):
 
 
 KERNELS = [Kernel(
-    name="average.ema_resnet50", dtypes=("float32",), items="parameters", sizes=_SIZES, quick_sizes=_QUICK,
+    name="average.ema_resnet50", dtypes=("float32", "bfloat16"), items="parameters", sizes=_SIZES, quick_sizes=_QUICK,
     ours=_ours, api_dtypes=("float32",),
     peers=(Peer("numpy", "a += w * (p - a) per tensor", _np),
            Peer("torch", "per-parameter loop: a.mul_(decay).add_(p, alpha=1-decay)", _torch_peer("loop"),

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import batchnorm as rc
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
+from ._spec import Kernel, Peer, cpu_only, numpy_peer
 
 _EPS = 1e-5
 _MOM = 0.1
@@ -98,9 +98,7 @@ def _np(layout, kind):
     axis = _LAYOUTS[layout][1]
 
     def make(shape, dtype, device):
-        cpu_only(device)
-        if np.dtype(dtype).itemsize == 2:
-            raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
+        numpy_peer(device, dtype)
         x = _data(shape, dtype)
         nd = len(shape)
         ax = axis % nd

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, cpu_only
+from ._spec import Kernel, Peer, cpu_only, numpy_peer
 
 cd = importlib.import_module("regcore.channel_dropout")
 
@@ -65,7 +65,7 @@ def _ours_alpha(shape, dtype, device):
 
 def _np_forward(last):
     def make(shape, dtype, device):
-        cpu_only(device)
+        numpy_peer(device, dtype)
         x = np.ones(shape, dtype)
         rng = np.random.default_rng(_SEED)
         scale = dtype.type(1.0 / (1.0 - _P))
@@ -79,7 +79,7 @@ def _np_forward(last):
 
 
 def _np_backward(shape, dtype, device):
-    cpu_only(device)
+    numpy_peer(device, dtype)
     dy = np.ones(shape, dtype)
     keep = np.random.default_rng(_SEED).random((shape[0], shape[1], 1, 1), dtype=np.float32) >= _P
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -87,7 +87,7 @@ def _np_backward(shape, dtype, device):
 
 
 def _np_alpha(shape, dtype, device):
-    cpu_only(device)
+    numpy_peer(device, dtype)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     a, b, d = cd.alpha_coefficients(_P_ALPHA, dtype)
@@ -125,7 +125,7 @@ def _torch_alpha(shape, dtype, device):
     return lambda: torch.nn.functional.alpha_dropout(x, _P_ALPHA, training=True)
 
 
-_DT = ("float32", "float64")
+_DT = ("float32", "float64", "bfloat16")
 _TORCH = dict(threaded=True, devices=("cpu", "cuda"))
 # the native cases' fixed geometry (spec_channel_dropout.h): 64 and 256 samples; quick 1 and 16
 _GEOM = dict(sizes=(1 << 22, 1 << 24), quick_sizes=(1 << 16, 1 << 20))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
+from ._spec import Kernel, Peer, PeerUnavailable, cpu_only, numpy_peer
 
 # The module, not the function: ``regcore.dropout`` is also the name of the dropout call.
 rc = importlib.import_module("regcore.dropout")
@@ -89,14 +89,8 @@ def _ours_noise(shape, dtype, device):
 
 # ---- NumPy reference
 
-def _np_16bit(dtype):
-    if np.dtype(dtype).itemsize == 2:
-        raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
-
-
 def _np_forward(shape, dtype, device):
-    _np_16bit(dtype)
-    cpu_only(device)
+    numpy_peer(device, dtype)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -108,8 +102,7 @@ def _np_forward(shape, dtype, device):
 
 
 def _np_backward(shape, dtype, device):
-    _np_16bit(dtype)
-    cpu_only(device)
+    numpy_peer(device, dtype)
     dy = np.ones(shape, dtype)
     keep = np.random.default_rng(_SEED).random(shape, dtype=np.float32) >= _P
     scale = dtype.type(1.0 / (1.0 - _P))
@@ -136,7 +129,7 @@ def _np_act_grad(act, z):
 
 def _np_bias_forward(act):
     def make(shape, dtype, device):
-        cpu_only(device)
+        numpy_peer(device, dtype)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         rng = np.random.default_rng(_SEED)
@@ -152,7 +145,7 @@ def _np_bias_forward(act):
 
 def _np_bias_backward(act):
     def make(shape, dtype, device):
-        cpu_only(device)
+        numpy_peer(device, dtype)
         x = np.full(shape, 0.25, dtype)
         b = np.full(shape[-1], 0.125, dtype)
         dy = np.ones(shape, dtype)
@@ -168,7 +161,7 @@ def _np_bias_backward(act):
 
 
 def _np_noise(shape, dtype, device):
-    cpu_only(device)
+    numpy_peer(device, dtype)
     x = np.ones(shape, dtype)
     rng = np.random.default_rng(_SEED)
     return lambda: x + dtype.type(_STD) * rng.standard_normal(shape, dtype=dtype)
@@ -223,12 +216,13 @@ def _torch_noise(shape, dtype, device):
 
 
 _DT = ("float32", "float64")
+_DT16 = _DT + ("bfloat16",)   # the kernels whose native cases have bfloat16 rows too
 _TORCH = dict(threaded=True, devices=("cpu", "cuda"))
 
 
 def _plain(kind):
     # bfloat16 rows for the mask kinds the 16-bit cases register (bits, none)
-    dt = _DT + ("bfloat16",) if kind in ("bits", "none") else _DT
+    dt = _DT16 if kind in ("bits", "none") else _DT
     return [
         Kernel(name=f"dropout.forward_{kind}", dtypes=dt, ours=_ours_forward(kind), peers=(
             Peer("numpy", "x * (rng.random(n) >= p) / (1 - p)", _np_forward),
@@ -244,12 +238,12 @@ def _plain(kind):
 def _bias(act):
     torch_name = "relu" if act == "relu" else "gelu"
     return [
-        Kernel(name=f"dropout.bias_act_forward_{act}", dtypes=_DT, shape=_rows,
+        Kernel(name=f"dropout.bias_act_forward_{act}", dtypes=_DT16, shape=_rows,
                ours=_ours_bias_forward(act), peers=(
                    Peer("numpy", f"{act}(x + b) * (rng.random(n) >= p) / (1 - p)", _np_bias_forward(act)),
                    Peer("torch", f"F.dropout(F.{torch_name}(x + b))", _torch_bias_forward(act), **_TORCH),
                )),
-        Kernel(name=f"dropout.bias_act_backward_{act}", dtypes=_DT, shape=_rows,
+        Kernel(name=f"dropout.bias_act_backward_{act}", dtypes=_DT16, shape=_rows,
                ours=_ours_bias_backward(act), peers=(
                    Peer("numpy", f"dy * mask / (1 - p) * {act}'(x + b), column sums", _np_bias_backward(act)),
                    Peer("torch", f"autograd backward of F.dropout(F.{torch_name}(x + b))",
@@ -260,7 +254,7 @@ def _bias(act):
 
 KERNELS = (
     _plain("bits") + _plain("bytes") + _plain("none") + _bias("relu") + _bias("gelu") + [
-        Kernel(name="dropout.gaussian_noise", dtypes=_DT, ours=_ours_noise, peers=(
+        Kernel(name="dropout.gaussian_noise", dtypes=_DT16, ours=_ours_noise, peers=(
             Peer("numpy", "x + std * rng.standard_normal(n)", _np_noise),
             Peer("torch", "x + std * torch.randn_like(x)", _torch_noise, **_TORCH),
         )),

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable
+from ._spec import Kernel, Peer, PeerUnavailable, numpy_peer
 
 _SEED = 20240607
 _FAN_IN = 1024
@@ -74,6 +74,7 @@ def _ours_kaiming_normal(shape, dtype, device):
 # ---- NumPy / SciPy: what a NumPy user writes today
 
 def _scipy_trunc_normal(shape, dtype, device):
+    numpy_peer(device, dtype)
     x = _cpu_out(shape, dtype, device)
     try:
         from scipy import stats  # noqa: PLC0415
@@ -90,6 +91,7 @@ def _scipy_trunc_normal(shape, dtype, device):
 
 
 def _np_kaiming_normal(shape, dtype, device):
+    numpy_peer(device, dtype)
     x = _cpu_out(shape, dtype, device)
     rng = np.random.default_rng(_SEED)
     std = x.dtype.type(math.sqrt(2.0 / shape[1]))  # gain sqrt(2) for ReLU, fan_in = shape[1]
@@ -122,7 +124,7 @@ _WRITE = dict(min_bytes=lambda n, itemsize: n * itemsize, bytes_formula="write (
 
 KERNELS = [
     Kernel(
-        name="init.trunc_normal", dtypes=("float32", "float64"), items="samples",
+        name="init.trunc_normal", dtypes=("float32", "float64", "bfloat16"), items="samples",
         shape=_weight_shape, available=_guard("trunc_normal_"), ours=_ours_trunc_normal,
         peers=(
             Peer("numpy", "scipy.stats.truncnorm.rvs", _scipy_trunc_normal),
@@ -132,7 +134,7 @@ KERNELS = [
         **_WRITE,
     ),
     Kernel(
-        name="init.kaiming_normal", dtypes=("float32", "float64"), items="samples",
+        name="init.kaiming_normal", dtypes=("float32", "float64", "bfloat16"), items="samples",
         shape=_weight_shape, available=_guard("kaiming_normal_"), ours=_ours_kaiming_normal,
         peers=(
             Peer("numpy", "numpy standard_normal(out=) * sqrt(2/fan_in)", _np_kaiming_normal),

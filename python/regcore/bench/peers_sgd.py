@@ -26,7 +26,7 @@ from .. import _dtypes
 from .. import optim as rc_optim
 from ..generator import Generator
 from . import _torch
-from ._spec import Kernel, Peer, PeerUnavailable, cpu_only
+from ._spec import Kernel, Peer, PeerUnavailable, cpu_only, numpy_peer
 
 _PART = 50000
 _ROW = 1000
@@ -81,9 +81,7 @@ def _ours(multi, rule, sr=False):
 
 def _np(multi, rule):
     def make(shape, dtype, device):
-        cpu_only(device)
-        if _dtypes.is_half(np.dtype(dtype)):
-            raise PeerUnavailable("NumPy has no native 16-bit arithmetic for bfloat16 (ml_dtypes' loops)")
+        numpy_peer(device, dtype)
         ws, gs, bs = _np_tensors(_shapes(shape[0], multi, rule), dtype)
         lr, mu, wd = (dtype.type(_HYPER[k]) for k in ("lr", "momentum", "weight_decay"))
         thr = dtype.type(_HYPER["lr"] * _L1)

@@ -31,22 +31,35 @@ def _same(a, b):
         assert torch.equal(u, v) or (u.numel() == 0 and v.numel() == 0)
 
 
-def _bn_args(dtype, training, C=7):
+HALF = [torch.bfloat16, torch.float16]
+
+
+def _params(dtype):
+    """The parameters' dtype for data of dtype: float32 for 16-bit data (the mixed form)."""
+    return torch.float32 if dtype in HALF else dtype
+
+
+def _bn_args(dtype, training, C=7, param_dtype=None):
+    pd = param_dtype or dtype
     x = _x(3, C, 5, 2, dtype=dtype)
-    w, b = _x(C, seed=1, dtype=dtype), _x(C, seed=2, dtype=dtype)
-    rm, rv = _x(C, seed=3, dtype=dtype), _x(C, seed=4, dtype=dtype).abs() + 0.5
+    w, b = _x(C, seed=1, dtype=pd), _x(C, seed=2, dtype=pd)
+    rm, rv = _x(C, seed=3, dtype=pd), _x(C, seed=4, dtype=pd).abs() + 0.5
     return x, w, b, rm, rv, training, 0.25, 1e-4, 1
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+# 16-bit data with float32 parameters, and all in bfloat16 (bfloat16 tensors reach the trusted
+# path through an int16 view seen as ml_dtypes' bfloat16)
+@pytest.mark.parametrize("dtype, param_dtype", [(torch.float32, None), (torch.float64, None),
+                                                (torch.bfloat16, torch.float32), (torch.float16, torch.float32),
+                                                (torch.bfloat16, None)])
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_trusted_path_gives_the_checked_bits(dtype, training, monkeypatch):
+def test_batch_norm_trusted_path_gives_the_checked_bits(dtype, param_dtype, training, monkeypatch):
     import regcore.batchnorm as bn
 
     calls = []
     trusted = bn.batch_norm_trusted
     monkeypatch.setattr(bn, "batch_norm_trusted", lambda *a: calls.append(1) or trusted(*a))
-    args = _bn_args(dtype, training)
+    args = _bn_args(dtype, training, param_dtype=param_dtype)
     first, second = _fresh_kernel_results(lambda: ops.batch_norm(*args))
     assert calls == [1]   # the second call, and only it, took the trusted path
     _same(first, second)
@@ -57,18 +70,22 @@ def test_batch_norm_trusted_path_gives_the_checked_bits(dtype, training, monkeyp
     _same(*_fresh_kernel_results(bw))
 
 
-def test_norm_trusted_paths_give_the_checked_bits():
-    x = _x(4, 6, 3, 5, dtype=torch.float64)
-    w6, b6 = _x(6, seed=1, dtype=torch.float64), _x(6, seed=2, dtype=torch.float64)
-    wl, bl = _x(3, 5, seed=1, dtype=torch.float64), _x(3, 5, seed=2, dtype=torch.float64)
-    dy = _x(*x.shape, seed=5, dtype=torch.float64)
+@pytest.mark.parametrize("dtype", [torch.float64, *HALF])
+def test_norm_trusted_paths_give_the_checked_bits(dtype):
+    pd = _params(dtype)
+    x = _x(4, 6, 3, 5, dtype=dtype)
+    w6, b6 = _x(6, seed=1, dtype=pd), _x(6, seed=2, dtype=pd)
+    wl, bl = _x(3, 5, seed=1, dtype=pd), _x(3, 5, seed=2, dtype=pd)
+    dy = _x(*x.shape, seed=5, dtype=dtype)
+    from regcore.torch import _fastpath   # the 16-bit calls are cached (they reach the trusted path)
+    assert _fastpath._views_and_signature((x, wl, bl, 2, 1e-5), (), {}) is not None
     y, mean, var = _fresh_kernel_results(lambda: ops.layer_norm(x, wl, bl, 2, 1e-5))[0]
     _same(*_fresh_kernel_results(lambda: ops.layer_norm(x, wl, bl, 2, 1e-5)))
     _same(*_fresh_kernel_results(lambda: ops.layer_norm_backward(dy, x, wl, bl, mean, var, 2, 1e-5)))
     y, mean, var = ops.group_norm(x, 3, w6, b6, 1e-5)
     _same(*_fresh_kernel_results(lambda: ops.group_norm(x, 3, w6, b6, 1e-5)))
     _same(*_fresh_kernel_results(lambda: ops.group_norm_backward(dy, x, w6, b6, mean, var, 3, 1e-5)))
-    rm, rv = torch.zeros(6, dtype=torch.float64), torch.ones(6, dtype=torch.float64)
+    rm, rv = torch.zeros(6, dtype=pd), torch.ones(6, dtype=pd)
     out = ops.instance_norm(x, w6, b6, rm, rv, True, 0.5, 1e-5)
     _same(*_fresh_kernel_results(lambda: ops.instance_norm(x, w6, b6, rm, rv, True, 0.5, 1e-5)))
     _same(*_fresh_kernel_results(
@@ -112,34 +129,36 @@ def test_changing_momentum_keeps_the_trusted_path_exact():
     np.testing.assert_allclose(ours.running_var.numpy(), ref.running_var.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, *HALF])
 @pytest.mark.parametrize("store_mask", [True, False])
 @pytest.mark.parametrize("vanilla", [True, False])
-def test_dropout_trusted_path_gives_the_checked_bits(store_mask, vanilla):
+def test_dropout_trusted_path_gives_the_checked_bits(store_mask, vanilla, dtype):
     import regcore as rc
 
-    x = _x(5, 7, 3, dtype=torch.float64)
+    x = _x(5, 7, 3, dtype=dtype)
     so = torch.tensor([123, 40], dtype=torch.int64)
     (y1, w1), (y2, w2) = _fresh_kernel_results(lambda: ops.dropout(x, so, 0.3, vanilla, store_mask))
     _same((y1, w1), (y2, w2))
     # and the array API's own result for that (seed, offset)
-    ref, _ = rc.dropout(x.numpy(), 0.3, generator=rc.Generator.from_state({"seed": 123, "offset": 40}),
+    ref, _ = rc.dropout(x, 0.3, generator=rc.Generator.from_state({"seed": 123, "offset": 40}),
                         mode="vanilla" if vanilla else "inverted", mask="bits" if store_mask else "none")
-    assert np.array_equal(y2.numpy(), ref)
-    dy = _x(5, 7, 3, seed=3, dtype=torch.float64)
+    assert torch.equal(y2, ref)
+    dy = _x(5, 7, 3, seed=3, dtype=dtype)
     _same(*_fresh_kernel_results(lambda: (ops.dropout_backward(dy, w1, so, 0.3, vanilla),)))
     noise = _fresh_kernel_results(lambda: (ops.gaussian_noise(x, so, 0.2, True),))
     _same(*noise)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, *HALF])
 @pytest.mark.parametrize("residual", [False, True])
-def test_bias_act_dropout_trusted_path_gives_the_checked_bits(residual):
-    x = _x(6, 9, dtype=torch.float64)
-    b = _x(9, seed=1, dtype=torch.float64)
-    r = _x(6, 9, seed=2, dtype=torch.float64) if residual else None
+def test_bias_act_dropout_trusted_path_gives_the_checked_bits(residual, dtype):
+    x = _x(6, 9, dtype=dtype)
+    b = _x(9, seed=1, dtype=dtype)
+    r = _x(6, 9, seed=2, dtype=dtype) if residual else None
     so = torch.tensor([77, 5], dtype=torch.int64)
     (y, w), second = _fresh_kernel_results(lambda: ops.bias_act_dropout(x, b, r, so, "gelu", 0.25, True))
     _same((y, w), second)
-    dy = _x(6, 9, seed=3, dtype=torch.float64)
+    dy = _x(6, 9, seed=3, dtype=dtype)
     _same(*_fresh_kernel_results(lambda: ops.bias_act_dropout_backward(dy, x, b, w, so, "gelu", 0.25, residual)))
     with pytest.raises(ValueError, match="bias"):
         ops.bias_act_dropout(x, b[:8], r, so, "gelu", 0.25, True)

@@ -20,14 +20,30 @@ namespace py = pybind11;
 
 // The NumPy dtype an array of each storage type arrives as. bfloat16 has no NumPy dtype of its
 // own (ml_dtypes' is not part of the buffer protocol or DLPack), so the Python layer passes
-// bfloat16 data as a uint16 view of the same memory (regcore/_dtypes.py); uint16 is not a data
-// dtype of any kernel, so the tag is unambiguous. float16 is NumPy's own.
+// bfloat16 data as a uint16 view of the same memory (regcore/_dtypes.py), or as ml_dtypes'
+// bfloat16 array itself (is_ml_bfloat16 below); uint16 is not a data dtype of any kernel, so the
+// tag is unambiguous. float16 is NumPy's own.
 template <class S> inline py::dtype storage_dtype() { return py::dtype::of<S>(); }
 template <> inline py::dtype storage_dtype<bfloat16_t>() { return py::dtype::of<uint16_t>(); }
 template <> inline py::dtype storage_dtype<float16_t>() {
   // NumPy's cached descriptor, looked up once (never destroyed: no Python call at exit).
   static const py::dtype* d = new py::dtype("float16");
   return *d;
+}
+
+// ml_dtypes' bfloat16 dtype: the trusted paths of regcore.torch hand bfloat16 tensors over as
+// ml_dtypes views (the dtype their plans compute with), which are the same bytes as the uint16
+// view. Recognized by name once, then by descriptor (a registered NumPy dtype has one), so the
+// test costs a pointer compare per array; it runs only when the uint16 match has failed.
+inline bool is_ml_bfloat16(const py::dtype& d) {
+  static PyObject* known = nullptr;  // the descriptor, kept alive once seen
+  if (d.ptr() == known) return true;
+  if (d.kind() != 'V' || d.itemsize() != 2 || std::string(py::str(d)) != "bfloat16") return false;
+  if (!known) {
+    known = d.ptr();
+    Py_INCREF(known);
+  }
+  return true;
 }
 
 // The NumPy dtype of each tag (cheap: NumPy's cached descriptors).
@@ -45,6 +61,10 @@ inline bool tag_of(const py::dtype& d, DType& dt) {
       found = true;
     }
   });
+  if (!found && is_ml_bfloat16(d)) {
+    dt = DType::bf16;
+    found = true;
+  }
   return found;
 }
 
@@ -71,7 +91,7 @@ inline DType float_dtype(const py::object& dtype, const char* name) {
 }
 
 inline void check_array(const py::array& a, const py::dtype& want, const char* name) {
-  if (!a.dtype().is(want))
+  if (!a.dtype().is(want) && !(want.is(storage_dtype<bfloat16_t>()) && is_ml_bfloat16(a.dtype())))
     throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(want)) + ", got " +
                          std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style))

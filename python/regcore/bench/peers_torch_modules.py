@@ -11,7 +11,8 @@ torch's); the torch rows run at each thread count. Rows:
   ``dropout(gelu(x + b))``; ``gaussian_noise`` (multiplicative) vs ``x * (1 + std * randn_like(x))``;
 * ``batchnorm2d`` (N, 64, 16, 16) NCHW and ``batchnorm2d_cl`` channels_last, ``batchnorm1d``
   (N, 256), ``layernorm`` (N, 1024), ``groupnorm`` (N, 64, 16, 16) in 8 groups,
-  ``instancenorm2d`` (N, 64, 16, 16) affine; training mode;
+  ``instancenorm2d`` (N, 64, 16, 16) affine; training mode; each in float32 and in bfloat16
+  (bfloat16 input; the norm modules keep float32 parameters, on both sides);
 * ``sgd_l1``: one step over 200 tensors of 50k (momentum 0.9, weight decay, proximal L1) vs torch's
   loss-term L1 (``l1 * sum |w|`` backward) plus torch.optim.SGD's step;
 * ``mlp_step``: 784-2048-2048-10 MLP, batch norm, dropout 0.5, batch 256, cross entropy, SGD
@@ -71,6 +72,11 @@ def _fwd_bwd(torch, module, x, extra=()):
     return run
 
 
+# The module rows' dtypes: bfloat16 beside float32 (the input's dtype; the norm modules keep
+# float32 parameters for bfloat16 input, as torch's mixed batch norm and a model under autocast do).
+_DTYPES = ("float32", "bfloat16")
+
+
 def _module_kernel(name, doc, make_ours, make_torch, shape, min_bytes, formula, sizes=SIZES):
     """One fwd+bwd row pair: make_*(torch, rct, shape, dtype) -> (module, input)."""
     def ours(shp, dtype, device):
@@ -90,7 +96,7 @@ def _module_kernel(name, doc, make_ours, make_torch, shape, min_bytes, formula, 
         module, x = make_torch(torch, shp, _torch.dtype(dtype))
         return _fwd_bwd(torch, module, x)
 
-    return Kernel(name=f"torch_modules.{name}", dtypes=("float32",), ours=ours,
+    return Kernel(name=f"torch_modules.{name}", dtypes=_DTYPES, ours=ours,
                   peers=(Peer("torch", doc, peer, threaded=True),), shape=shape, min_bytes=min_bytes,
                   bytes_formula=formula, sizes=sizes, quick_sizes=QUICK)
 
@@ -150,7 +156,8 @@ def _noise():
 
 
 def _norm(kind, channels_last=False):
-    def build(nn, s, d):
+    def build(nn, s, x_dtype):
+        d = _param_dtype(x_dtype)
         if kind == "bn2d":
             return nn.BatchNorm2d(s[1], dtype=d)
         if kind == "bn1d":
@@ -162,6 +169,12 @@ def _norm(kind, channels_last=False):
         return nn.InstanceNorm2d(s[1], affine=True, dtype=d)
     return (lambda torch, rct, s, d: (build(rct.nn, s, d), _x(torch, s, d, channels_last)),
             lambda torch, s, d: (build(torch.nn, s, d), _x(torch, s, d, channels_last)))
+
+
+def _param_dtype(x_dtype):
+    """A norm module's parameter dtype for input of x_dtype: float32 for 16-bit input."""
+    torch = _torch.require()
+    return torch.float32 if x_dtype in (torch.bfloat16, torch.float16) else x_dtype
 
 
 def _bytes_elementwise(reads_writes):

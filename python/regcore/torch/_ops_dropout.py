@@ -23,7 +23,7 @@ from .. import gaussian_noise as _gaussian_noise
 from ..dropout import (bias_act_dropout_backward_plan, bias_act_dropout_plan, dropout_backward_plan, dropout_plan,
                        gaussian_noise_plan)
 from ._checks import numpy_dtype
-from ._fastpath import fast_kernel
+from ._fastpath import as_tensor, fast_kernel
 from ._library import autograd, define, define_inplace
 from ._rng import decode, positioned
 
@@ -77,7 +77,7 @@ def _dropout_plan(x, seed_offset, p, vanilla, store_mask):
 
     def trusted(x, seed_offset, p, vanilla, store_mask):
         y, bits = run(x, *decode(seed_offset))
-        return torch.from_numpy(y), _words(bits)
+        return as_tensor(y), _words(bits)
     return trusted
 
 
@@ -92,7 +92,7 @@ def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
 
 def _dropout_backward_plan(dy, bits, seed_offset, p, vanilla):
     run = dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla))
-    return lambda dy, bits, seed_offset, p, vanilla: torch.from_numpy(run(dy, _stored(bits), *decode(seed_offset)))
+    return lambda dy, bits, seed_offset, p, vanilla: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
 
 
 dropout_backward = define(
@@ -132,7 +132,7 @@ def _noise_impl(x, seed_offset, std, multiplicative):
 
 def _noise_plan(x, seed_offset, std, multiplicative):
     run = gaussian_noise_plan(x.shape, x.dtype, std, multiplicative)
-    return lambda x, seed_offset, std, multiplicative: torch.from_numpy(run(x, *decode(seed_offset)))
+    return lambda x, seed_offset, std, multiplicative: as_tensor(run(x, *decode(seed_offset)))
 
 
 gaussian_noise = define("gaussian_noise(Tensor x, Tensor seed_offset, float std, bool multiplicative) -> Tensor",
@@ -170,7 +170,7 @@ def _bad_plan(x, bias, residual, seed_offset, activation, p, store_mask):
 
     def trusted(x, bias, residual, seed_offset, activation, p, store_mask):
         y, bits = run(x, bias, residual, *decode(seed_offset))
-        return torch.from_numpy(y), _words(bits)
+        return as_tensor(y), _words(bits)
     return trusted
 
 
@@ -192,7 +192,7 @@ def _bad_backward_plan(dy, x, bias, bits, seed_offset, activation, p, has_residu
 
     def trusted(dy, x, bias, bits, seed_offset, activation, p, has_residual):
         dx, db = run(dy, x, bias, _stored(bits), *decode(seed_offset))
-        return torch.from_numpy(dx), torch.from_numpy(db)
+        return as_tensor(dx), as_tensor(db)
     return trusted
 
 

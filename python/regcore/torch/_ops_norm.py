@@ -17,20 +17,19 @@ import torch
 from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
-from ._fastpath import fast_kernel, probability
+from ._fastpath import as_tensor, fast_kernel, probability
 from ._library import autograd, define
 
 
 def _t(a):
     """An array the array API returned as a torch tensor (a zero-copy view of a NumPy array)."""
-    return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
+    return as_tensor(a) if isinstance(a, np.ndarray) else a
 
 
-# (bfloat16 tensors never take the trusted paths: NumPy cannot view them, _fastpath.py)
 def _t_opt(a, like):
     """The trusted paths' optional result: a tensor, or an empty one of ``like``'s dtype (made
     by NumPy: torch.empty's argument parsing costs several times as much)."""
-    return torch.from_numpy(np.empty((0,), like.dtype) if a is None else a)
+    return as_tensor(np.empty((0,), like.dtype) if a is None else a)
 
 
 def _new(a):
@@ -52,7 +51,7 @@ def _grads_plan(trusted, extra_of):
             dw = None if new_dw is None else new_dw()
             db = None if new_db is None else new_db()
             trusted(dy, x, w, b, mean, var, *extra_of(x, *extra), dx, dw, db)
-            return torch.from_numpy(dx), _t_opt(dw, dx), _t_opt(db, dx)
+            return as_tensor(dx), _t_opt(dw, dx), _t_opt(db, dx)
         return run
     return plan
 
@@ -163,7 +162,7 @@ def _bn_plan(x, weight, bias, running_mean, running_var, training, momentum, eps
         _bn.batch_norm_trusted(x, weight, bias, rm, rv, batch_stats, momentum, eps, axis, y, mean, var)
         if not update:
             rm = rv = None
-        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+        return as_tensor(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
     return run
 
 
@@ -267,7 +266,7 @@ def _stats_plan(trusted, n_of):
         def run(*args):
             y, mean, var = new_y(), new_stat(), new_stat()
             trusted(*args, y, mean, var)
-            return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var)
+            return as_tensor(y), torch.from_numpy(mean), torch.from_numpy(var)
         return run
     return plan
 
@@ -330,7 +329,7 @@ def _in_inference_plan(x):
     def run(x, weight, bias, rm, rv, use_input_stats, momentum, eps):
         y, mean, var = new_y(), new_stat(), new_stat()
         _norms.instance_norm_inference_into(x, weight, bias, rm, rv, eps, y, mean, var)
-        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(None, x), _t_opt(None, x)
+        return as_tensor(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(None, x), _t_opt(None, x)
     return run
 
 
@@ -345,7 +344,7 @@ def _in_plan(x, weight, bias, running_mean, running_var, use_input_stats, moment
             rm, rv = rm.copy(), rv.copy()
         y, mean, var = new_y(), new_stat(), new_stat()
         _norms.instance_norm_trusted(x, weight, bias, rm, rv, momentum, eps, y, mean, var)
-        return torch.from_numpy(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
+        return as_tensor(y), torch.from_numpy(mean), torch.from_numpy(var), _t_opt(rm, x), _t_opt(rv, x)
     return run
 
 

@@ -2,13 +2,33 @@
 momentum buffers updated in place: declared mutated), the array API's ``sgd_step_multi_``."""
 from __future__ import annotations
 
+import torch
+
 from ..generator import Generator
 from ..optim import sgd_step_multi_
 from ._library import define_inplace
 
 
+_NUMPY_DTYPES = (torch.float32, torch.float64)
+
+
+def _numpy_views(tensors):
+    """CPU float32/float64 tensors as NumPy views of the same memory, or the tensors themselves
+    when any is not one. The array API checks a list of plain NumPy arrays in one cheap pass
+    (optim/_step.py, _fast_numpy_plan: attribute reads and one native overlap test), tensors
+    one ArrayRef at a time: 20 parameters of 1,000 elements stepped in 730 us against torch's
+    130 us, almost all of it those checks."""
+    views = []
+    for t in tensors:
+        if t.dtype not in _NUMPY_DTYPES or not t.is_cpu:
+            return tensors
+        views.append(t.data.numpy() if t.requires_grad else t.numpy())   # (.data: a parameter's detached alias)
+    return views
+
+
 def _impl(params, grads, momentum_buffers, fresh, lr, momentum, dampening, nesterov, weight_decay,
           decoupled_weight_decay, l1, l1_mode, max_norm, max_norm_axis, maximize):
+    params, grads, momentum_buffers = _numpy_views(params), _numpy_views(grads), _numpy_views(momentum_buffers)
     sgd_step_multi_(params, grads, momentum_buffers if momentum != 0.0 else None, lr=lr, momentum=momentum,
                     dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
                     decoupled_weight_decay=decoupled_weight_decay, l1=l1, l1_mode=l1_mode,

@@ -211,3 +211,29 @@ def test_cpu_float_steps_take_the_array_apis_one_pass_check(monkeypatch):
         opt_ref.step()
     for a, b in zip(ref, ours):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_the_one_pass_check_steps_the_full_paths_bits(dtype, monkeypatch):
+    """16-bit parameters (float32 buffers) take the one-pass check too, and give the bits of the
+    per-tensor path, momentum, decay and L1 included."""
+    from regcore.optim import _step
+
+    def run(one_pass):
+        ps = [torch.nn.Parameter(torch.randn(7, 33, generator=torch.Generator().manual_seed(i)).to(dtype))
+              for i in range(3)]
+        opt = rct.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=1e-3, l1=1e-3)
+        with monkeypatch.context() as m:
+            if one_pass:
+                m.setattr(_step, "_check_tensors", lambda *a, **k: pytest.fail("per-tensor checks ran"))
+            else:
+                m.setattr(_step, "_fast_numpy_plan", lambda *a, **k: None)
+            for k in range(3):
+                for i, p in enumerate(ps):
+                    p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(10 * k + i)).to(dtype)
+                opt.step()
+        return [p.detach().view(torch.int16).clone() for p in ps] + \
+               [opt.state[p]["momentum_buffer"].clone() for p in ps]
+
+    for a, b in zip(run(True), run(False)):
+        assert torch.equal(a, b)

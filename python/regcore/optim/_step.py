@@ -123,6 +123,19 @@ def _check_tensors(params, grads, bufs, hyper, names, half=_PLAIN):
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
+_BUFFER_DTYPES = {_F32: _F32, _F64: _F64, _dtypes.F16: _F32}
+
+
+def _buffer_dtypes() -> dict:
+    """Parameter dtype -> its momentum buffer's dtype (its arithmetic type), for every float
+    dtype a NumPy array can have here (bfloat16 once ml_dtypes is loaded)."""
+    if len(_BUFFER_DTYPES) == 3:
+        bf = _dtypes._loaded_bfloat16()
+        if bf is not None:
+            _BUFFER_DTYPES[bf] = _F32
+    return _BUFFER_DTYPES
+
+
 def _fast_numpy_plan(params, grads, bufs, hyper):
     """The common case, checked cheaply: plain NumPy arrays on the native CPU backend.
 
@@ -137,13 +150,15 @@ def _fast_numpy_plan(params, grads, bufs, hyper):
     if bufs is not None and len(bufs) != len(params):
         return None
     nd = np.ndarray
+    buffer_dtypes = _buffer_dtypes()
     arrays = []
     for i, p in enumerate(params):
         g = grads[i]
         if type(p) is not nd or type(g) is not nd:
             return None
         dt = p.dtype
-        if (dt != _F32 and dt != _F64) or g.dtype != dt or g.shape != p.shape:
+        bdt = buffer_dtypes.get(dt)
+        if bdt is None or g.dtype != dt or g.shape != p.shape:
             return None
         pf, gf = p.flags, g.flags
         if not (pf.c_contiguous and pf.writeable and gf.c_contiguous):
@@ -151,7 +166,7 @@ def _fast_numpy_plan(params, grads, bufs, hyper):
         arrays.append(p)
         b = None if bufs is None else bufs[i]
         if b is not None:
-            if type(b) is not nd or b.dtype != dt or b.shape != p.shape:
+            if type(b) is not nd or b.dtype != bdt or b.shape != p.shape:
                 return None
             bf = b.flags
             if not (bf.c_contiguous and bf.writeable):
@@ -184,7 +199,7 @@ class _FastPlan:
         if hyper.uses_momentum:
             for i, p in enumerate(self.params):
                 if out_bufs[i] is None:
-                    out_bufs[i] = np.empty(p.shape, dtype=p.dtype)
+                    out_bufs[i] = np.empty(p.shape, dtype=_dtypes.compute(p.dtype))
                     firsts[i] = True
             kernel_bufs = out_bufs
         else:

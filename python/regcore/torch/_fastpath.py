@@ -50,7 +50,7 @@ def as_tensor(a):
     return _from_numpy(a.view(np.int16)).view(_BF16)
 
 
-def _bf16_view(t):
+def bf16_view(t):
     """A bfloat16 tensor as a NumPy bfloat16 view (None: off the CPU, or no ml_dtypes here, where
     the checked path says what to install)."""
     bf = _dtypes.bfloat16()
@@ -73,7 +73,7 @@ def _views_and_signature(args, overlap, classes):
         pos += 1
         if isinstance(a, _Tensor):
             if a.dtype is _BF16:   # (tested first: numpy()'s refusal, an exception, cost 7 us a tensor)
-                v = _bf16_view(a)
+                v = bf16_view(a)
                 if v is None:
                     return None
             else:

@@ -162,3 +162,33 @@ def test_bias_act_dropout_trusted_path_gives_the_checked_bits(residual, dtype):
     _same(*_fresh_kernel_results(lambda: ops.bias_act_dropout_backward(dy, x, b, w, so, "gelu", 0.25, residual)))
     with pytest.raises(ValueError, match="bias"):
         ops.bias_act_dropout(x, b[:8], r, so, "gelu", 0.25, True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, *HALF])
+@pytest.mark.parametrize("store_mask", [True, False])
+@pytest.mark.parametrize("channels_last, alpha, vanilla", [(False, False, False), (True, False, True),
+                                                           (False, True, False), (True, True, False)])
+def test_channel_and_alpha_dropout_trusted_paths_give_the_checked_bits(dtype, store_mask, channels_last, alpha,
+                                                                        vanilla):
+    import regcore as rc
+
+    x = _x(3, 5, 7, 6, dtype=dtype)   # (channels last: C = 6)
+    so = torch.tensor([31, 12], dtype=torch.int64)
+    args = (0.4, vanilla, alpha, channels_last, store_mask)
+    (y, w), second = _fresh_kernel_results(lambda: ops.channel_dropout(x, so, *args))
+    _same((y, w), second)
+    at = rc.Generator.from_state({"seed": 31, "offset": 12})
+    layout = "channels_last" if channels_last else "channels_first"
+    kind = "bits" if store_mask else "none"
+    ref = (rc.feature_alpha_dropout(x, 0.4, layout=layout, generator=at, mask=kind)[0] if alpha else
+           rc.channel_dropout(x, 0.4, layout=layout, generator=at, mask=kind,
+                              mode="vanilla" if vanilla else "inverted")[0])
+    assert torch.equal(second[0], ref)
+    dy = _x(3, 5, 7, 6, seed=4, dtype=dtype)
+    _same(*_fresh_kernel_results(
+        lambda: (ops.channel_dropout_backward(dy, w, so, 0.4, vanilla, alpha, channels_last),)))
+    (ya, wa), second = _fresh_kernel_results(lambda: ops.alpha_dropout(x, so, 0.15, store_mask))
+    _same((ya, wa), second)
+    assert torch.equal(second[0], rc.alpha_dropout(x, 0.15, generator=rc.Generator.from_state(
+        {"seed": 31, "offset": 12}), mask=kind)[0])
+    _same(*_fresh_kernel_results(lambda: (ops.alpha_dropout_backward(dy, wa, so, 0.15),)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _arrays, _validate
-from ._backend import backend_for
+from ._backend import backend_for, cpu_array_backend
 from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMask, ChannelDropoutMask,
                                     alpha_coefficients)
 from ._dropout_mask import MODES, bit_words, reserve
@@ -154,4 +154,75 @@ def alpha_dropout_backward(dy, mask, *, out=None):
     return dx
 
 
+# ------------------------------------------------------------------ trusted plans
+# The functions above for one argument signature, minus the checks, as ``run(...)`` on CPU NumPy
+# arrays at a given (seed, offset): regcore.torch's per-signature plans (torch/_fastpath.py) call
+# them once the checked functions have accepted the signature. Everything that depends only on
+# the signature (the kernel's threshold, scale and affine constants, the output allocators) is
+# worked out once, by the mask classes the checked functions use.
 
+def _template(mask_cls, shape, dtype, **kw):
+    return mask_cls(shape=tuple(shape), dtype=dtype, device="cpu", device_id=0, seed=0, offset=0, **kw)
+
+
+def channel_dropout_plan(shape, dtype, p, mode, layout, kind):
+    """channel_dropout (mode "inverted"/"vanilla") or feature_alpha_dropout (mode "alpha") with
+    mask=kind at (seed, offset) as ``run(x, seed, offset) -> (y, bits or None)``."""
+    m = _template(ChannelDropoutMask, shape, dtype, p=p, mode=mode, kind=kind, layout=layout)
+    args = (m.batch, m.channels, m.spatial, layout == "channels_last")
+    rule = (m.kernel_threshold, m.drop_all, m.scale, m.shift, m.dropped, mode == "alpha")
+    new_y = _arrays.allocator(shape, dtype)
+    new_bits = _arrays.allocator((bit_words(m.decisions),), _U32) if kind == "bits" else None
+
+    def run(x, seed, offset):
+        y = new_y()
+        bits = None if new_bits is None else new_bits()
+        cpu_array_backend().channel_dropout(x, y, None, bits, *args, seed, offset, *rule)
+        return y, bits
+    return run
+
+
+def channel_dropout_backward_plan(shape, dtype, p, mode, layout):
+    """channel_dropout_backward with the mask of ``channel_dropout_plan``'s call at (seed,
+    offset) (its bits, or None when not stored) as ``run(dy, bits, seed, offset) -> dx``."""
+    m = _template(ChannelDropoutMask, shape, dtype, p=p, mode=mode, kind="none", layout=layout)
+    args = (m.batch, m.channels, m.spatial, layout == "channels_last")
+    rule = (m.kernel_threshold, m.drop_all, m.scale, 0.0, 0.0, False)
+    new_dx = _arrays.allocator(shape, dtype)
+
+    def run(dy, bits, seed, offset):
+        dx = new_dx()
+        cpu_array_backend().channel_dropout(dy, dx, bits, None, *args, seed, offset, *rule)
+        return dx
+    return run
+
+
+def alpha_dropout_plan(shape, dtype, p, kind):
+    """alpha_dropout(x, p, mask=kind) at (seed, offset) as ``run(x, seed, offset) -> (y, bits or
+    None)``."""
+    m = _template(AlphaDropoutMask, shape, dtype, p=p, kind=kind)
+    _, _, _, _, t, drop_all, _ = m.kernel_args()
+    affine = (m.scale, m.shift, m.dropped)
+    new_y = _arrays.allocator(shape, dtype)
+    new_bits = _arrays.allocator((bit_words(m.size),), _U32) if kind == "bits" else None
+
+    def run(x, seed, offset):
+        y = new_y()
+        bits = None if new_bits is None else new_bits()
+        cpu_array_backend().alpha_dropout_forward(x, y, bits, seed, offset, t, drop_all, *affine)
+        return y, bits
+    return run
+
+
+def alpha_dropout_backward_plan(shape, dtype, p):
+    """alpha_dropout_backward with the mask of ``alpha_dropout_plan``'s call at (seed, offset)
+    as ``run(dy, bits, seed, offset) -> dx``."""
+    m = _template(AlphaDropoutMask, shape, dtype, p=p, kind="none")
+    _, _, _, _, t, drop_all, scale = m.kernel_args()
+    new_dx = _arrays.allocator(shape, dtype)
+
+    def run(dy, bits, seed, offset):
+        dx = new_dx()
+        cpu_array_backend().dropout_backward(dy, dx, bits, None, seed, offset, t, drop_all, scale)
+        return dx
+    return run

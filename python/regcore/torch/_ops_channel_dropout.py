@@ -17,10 +17,13 @@ from .. import alpha_dropout_backward as _alpha_dropout_backward
 from .. import channel_dropout as _channel_dropout
 from .. import channel_dropout_backward as _channel_dropout_backward
 from .. import feature_alpha_dropout as _feature_alpha_dropout
+from ..channel_dropout import (alpha_dropout_backward_plan, alpha_dropout_plan, channel_dropout_backward_plan,
+                               channel_dropout_plan)
 from . import _checks
+from ._fastpath import as_tensor, fast_kernel
 from ._library import autograd, define
+from ._ops_dropout import _stored, _words as _plan_words
 from ._rng import decode, positioned
-
 
 
 def _layout(channels_last: bool) -> str:
@@ -62,10 +65,22 @@ def _channel_impl(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
     return y, _words(m, x)
 
 
+# The trusted plans (_fastpath.py) take NumPy views: seed_offset's, the bits' as int32 words.
+
+def _channel_plan(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
+    run = channel_dropout_plan(x.shape, x.dtype, p, _mode(vanilla, alpha), _layout(channels_last),
+                               "bits" if store_mask else "none")
+
+    def trusted(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
+        y, bits = run(x, *decode(seed_offset))
+        return as_tensor(y), _plan_words(bits)
+    return trusted
+
+
 channel_dropout = define(
     "channel_dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool alpha, bool channels_last, "
     "bool store_mask) -> (Tensor, Tensor)",
-    _channel_impl,
+    fast_kernel(_channel_impl, _channel_plan),
     lambda x, so, p, vanilla, alpha, cl, store: (torch.empty_like(x), _fake_words(_decisions(x, cl), store, x)))
 
 
@@ -75,10 +90,15 @@ def _channel_backward_impl(dy, bits, seed_offset, p, vanilla, alpha, channels_la
     return _channel_dropout_backward(dy, m)
 
 
+def _channel_backward_plan(dy, bits, seed_offset, p, vanilla, alpha, channels_last):
+    run = channel_dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla, alpha), _layout(channels_last))
+    return lambda dy, bits, seed_offset, *_: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
+
+
 channel_dropout_backward = define(
     "channel_dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p, bool vanilla, bool alpha, "
     "bool channels_last) -> Tensor",
-    _channel_backward_impl, lambda dy, bits, so, p, vanilla, alpha, cl: torch.empty_like(dy))
+    fast_kernel(_channel_backward_impl, _channel_backward_plan), lambda dy, bits, so, p, vanilla, alpha, cl: torch.empty_like(dy))
 
 
 def _channel_setup(ctx, inputs, output):
@@ -103,18 +123,32 @@ def _alpha_impl(x, seed_offset, p, store_mask):
     return y, _words(m, x)
 
 
+def _alpha_plan(x, seed_offset, p, store_mask):
+    run = alpha_dropout_plan(x.shape, x.dtype, p, "bits" if store_mask else "none")
+
+    def trusted(x, seed_offset, p, store_mask):
+        y, bits = run(x, *decode(seed_offset))
+        return as_tensor(y), _plan_words(bits)
+    return trusted
+
+
 alpha_dropout = define(
     "alpha_dropout(Tensor x, Tensor seed_offset, float p, bool store_mask) -> (Tensor, Tensor)",
-    _alpha_impl, lambda x, so, p, store: (torch.empty_like(x), _fake_words(x.numel(), store, x)))
+    fast_kernel(_alpha_impl, _alpha_plan), lambda x, so, p, store: (torch.empty_like(x), _fake_words(x.numel(), store, x)))
 
 
 def _alpha_backward_impl(dy, bits, seed_offset, p):
     return _alpha_dropout_backward(dy, AlphaDropoutMask(p=p, **_place(dy, seed_offset, bits)))
 
 
+def _alpha_backward_plan(dy, bits, seed_offset, p):
+    run = alpha_dropout_backward_plan(dy.shape, dy.dtype, p)
+    return lambda dy, bits, seed_offset, p: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
+
+
 alpha_dropout_backward = define(
     "alpha_dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p) -> Tensor",
-    _alpha_backward_impl, lambda dy, bits, so, p: torch.empty_like(dy))
+    fast_kernel(_alpha_backward_impl, _alpha_backward_plan), lambda dy, bits, so, p: torch.empty_like(dy))
 
 
 def _alpha_setup(ctx, inputs, output):

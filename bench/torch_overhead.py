@@ -14,6 +14,12 @@ operator whose kernel is ``x.clone()`` with a Python autograd formula (``grad ->
 way regcore's operators are declared, against torch's own ``clone``. What a regcore row costs
 above its floor row is regcore's Python (checks, stream draw, array intake, output wrapping),
 not the dispatcher.
+
+The ``layernorm_python_autograd`` row puts torch's OWN layer-norm kernels (``native_layer_norm``
+and its backward) behind a Python ``torch.autograd.Function``, in its regcore column: what any
+module whose autograd formula is Python pays above torch's C++-registered module, whatever its
+kernels. Where that row is below 1.0x, a Python-registered module reaches torch's module only with
+kernels faster than torch's by at least the difference.
 """
 from __future__ import annotations
 
@@ -82,6 +88,24 @@ class _Noise(torch.nn.Module):
         return x * (1.0 + 0.1 * torch.randn_like(x))
 
 
+class _TorchLayerNormFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b):
+        y, mean, rstd = torch.ops.aten.native_layer_norm(x, (x.shape[-1],), w, b, 1e-5)
+        ctx.save_for_backward(x, w, b, mean, rstd)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w, b, mean, rstd = ctx.saved_tensors
+        return torch.ops.aten.native_layer_norm_backward(dy, x, (x.shape[-1],), mean, rstd, w, b, [True, True, True])
+
+
+class _PythonAutogradLayerNorm(torch.nn.LayerNorm):
+    def forward(self, x):
+        return _TorchLayerNormFunction.apply(x, self.weight, self.bias)
+
+
 # name, (regcore module, torch module) for a shape, shapes (256 and 64K elements), channels_last
 ROWS = [
     ("floor", lambda s: (_FloorOp(), _Clone()), [(16, 16), (64, 1024)], False),
@@ -100,6 +124,11 @@ ROWS = [
      [(1, 4, 8, 8), (4, 64, 16, 16)], False),
     ("instancenorm2d", lambda s: (rct.nn.InstanceNorm2d(s[1], affine=True),
                                   torch.nn.InstanceNorm2d(s[1], affine=True)), [(1, 4, 8, 8), (4, 64, 16, 16)], False),
+    ("dropout2d", lambda s: (rct.nn.Dropout2d(0.5), torch.nn.Dropout2d(0.5)), [(1, 4, 8, 8), (16, 64, 8, 8)], False),
+    ("alpha_dropout", lambda s: (rct.nn.AlphaDropout(0.1), torch.nn.AlphaDropout(0.1)), [(16, 16), (64, 1024)],
+     False),
+    ("layernorm_python_autograd", lambda s: (_PythonAutogradLayerNorm(s[-1]), torch.nn.LayerNorm(s[-1])),
+     [(16, 16), (64, 1024)], False),
 ]
 
 

@@ -405,3 +405,22 @@ REGCORE_HD void vstore_evenodd(bfloat16_t* p, VF32 even, VF32 odd) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), out);
 }
 REGCORE_CORE_END
+
+// ---- stochastic rounding of bfloat16 (kernels/sgd.cpp): the bits of
+// vstore(p, sr_format<bfloat16_t>::round(x, r)) in one pass. Off NaN, sr_bf16 clears the low 16
+// bits of u + (r >> 16), which the nearest-even store then keeps unchanged (nothing to round), so
+// the stored half is just the upper half of u + (r >> 16) (a carry into the exponent included,
+// inf from the largest finite values; inf itself has zero low bits and stays inf). A NaN keeps x
+// and the store quiets it: the upper half of u | 0x00400000 (its word is masked off).
+REGCORE_CORE_BEGIN
+REGCORE_HD void vstore_sr(bfloat16_t* p, VF32 x, VU32 r) {
+  const __m256i u = _mm256_castps_si256(x.v);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x.v, x.v, _CMP_UNORD_Q));
+  const __m256i q = _mm256_or_si256(u, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+  const __m256i s = _mm256_add_epi32(q, _mm256_andnot_si256(nan, _mm256_srli_epi32(r.v, 16)));
+  const __m256i h = _mm256_srli_epi32(s, 16);
+  // 8 values < 2^16 -> 8 uint16: packus works per 128-bit half, so reorder the 64-bit pieces.
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+REGCORE_CORE_END

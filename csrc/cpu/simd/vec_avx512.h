@@ -412,3 +412,20 @@ REGCORE_HD void store_transposed4(bfloat16_t* out, const VF32 r[4]) {
   _mm512_storeu_si512(out + 2 * REGCORE_SIMD_W, _mm512_permutex2var_epi32(t01, hi, t23));
 }
 REGCORE_CORE_END
+
+// ---- stochastic rounding of bfloat16 (kernels/sgd.cpp): the bits of
+// vstore(p, sr_format<bfloat16_t>::round(x, r)) in one pass. Off NaN, sr_bf16 clears the low 16
+// bits of u + (r >> 16), which the nearest-even store then keeps unchanged (nothing to round), so
+// the stored half is just the upper half of u + (r >> 16) (a carry into the exponent included,
+// inf from the largest finite values; inf itself has zero low bits and stays inf). A NaN keeps x
+// and the store quiets it: the upper half of u | 0x00400000. One compare, one shift, one OR and
+// one masked add, where the two steps take eleven operations.
+REGCORE_CORE_BEGIN
+REGCORE_HD void vstore_sr(bfloat16_t* p, VF32 x, VU32 r) {
+  const __m512i u = _mm512_castps_si512(x.v);
+  const __mmask16 num = _mm512_cmp_ps_mask(x.v, x.v, _CMP_ORD_Q);
+  const __m512i q = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
+  const __m512i s = _mm512_mask_add_epi32(q, num, u, _mm512_srli_epi32(r.v, 16));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(s, 16)));
+}
+REGCORE_CORE_END

@@ -105,8 +105,13 @@ typename Lanes<compute_t<SW>, Vec>::U words_at(const StepArgs<SW, SG>& a, int64_
   else return U(0u);
 }
 
+// The loops read the pointers and hyper-parameters from local copies: an integer vector store
+// (a may-alias type) could otherwise overwrite the caller's structs as far as the compiler knows,
+// which reloads each of them and retests every flag per vector.
 template <bool Mom, bool First, Store St, class SW, class SG>
-void step_range(const StepArgs<SW, SG>& a, int64_t begin, int64_t end, const SgdParams<compute_t<SW>>& p) {
+void step_range(const StepArgs<SW, SG>& args, int64_t begin, int64_t end, const SgdParams<compute_t<SW>>& params) {
+  const StepArgs<SW, SG> a = args;
+  const SgdParams<compute_t<SW>> p = params;
   int64_t i = begin;
 #if REGCORE_SIMD_W > 1
   constexpr int64_t L = Lanes<compute_t<SW>, true>::L;
@@ -162,9 +167,11 @@ void step_stochastic(StepArgs<SW, SG> a, int64_t begin, int64_t end, bool first,
   int64_t i = std::min(begin + (4 - (elem0 + begin) % 4) % 4, end);  // the first block start
   if (end - i >= G) {
     through_block(begin, i);
-    const StreamKey key = stream_key(seed);
     with_mom_first(p, first, [&](auto mom, auto fst) {
       constexpr bool M = decltype(mom)::value, F = decltype(fst)::value;
+      const StepArgs<SW, SG> la = a;  // local copies: see step_range
+      const SgdParams<float> lp = p;
+      const StreamKey key = stream_key(seed);
       for (; i + G <= end; i += G) {
         const uint64_t b0 = sr_offset + uint64_t((elem0 + i) / 4);
         if (uint32_t(b0) > 0xFFFFFFFFu - uint32_t(W - 1)) {
@@ -174,7 +181,7 @@ void step_stochastic(StepArgs<SW, SG> a, int64_t begin, int64_t end, bool first,
         VU32 x[4], e[4];
         philox_lanes(b0, key, x);
         transpose4(x, e);
-        for (int j = 0; j < 4; ++j) step_at<true, M, F, Store::kStochastic>(a, i + j * W, p, e[j]);
+        for (int j = 0; j < 4; ++j) step_at<true, M, F, Store::kStochastic>(la, i + j * W, lp, e[j]);
       }
     });
     begin = i;

@@ -33,7 +33,8 @@ constexpr int kAccVecs = 16 / (REGCORE_SIMD_W / 2);
 
 // Loads and stores of compute type C: one element (Vec = false) or one SIMD vector of L elements
 // of any storage type whose arithmetic is C (16-bit storage converts in vload / vstore). U: the
-// lanes' 32-bit random words (stochastic rounding).
+// lanes' random words for stochastic rounding (an element's whole word; a vector's words as their
+// top 16 bits, all the rounding reads, core/stochastic_round.h).
 template <class C, bool Vec> struct Lanes {
   using V = C;
   using U = uint32_t;
@@ -55,13 +56,18 @@ template <class C> struct Lanes<C, true> {
   // against vload's five operations for bfloat16.
   template <class S> static V load_arith(const S* p) { return vload_arith(p); }
   template <class S> static void store(S* p, V v) { vstore(p, v); }
-  // bfloat16: one fused rounding store with the bits of the two steps below (cpu/simd).
-  template <class S> static void store_sr(S* p, V v, U r) {
-    if constexpr (std::is_same<S, bfloat16_t>::value) vstore_sr(p, v, r);
-    else vstore(p, sr_format<S>::round(v, r));
+  // bfloat16: fused rounding stores with the bits of rounding, then storing (cpu/simd).
+  template <class S> static void store_sr(S* p, V v, U r16) {
+    if constexpr (std::is_same<S, bfloat16_t>::value) vstore_sr(p, v, r16);
+    else vstore(p, sr_format<S>::round_top(v, r16));
   }
-  // Random words as 32-bit lanes (a float32 load moves bits unchanged).
-  static U words(const uint32_t* p) { return as_uint(vload(reinterpret_cast<const float*>(p))); }
+  // 2L consecutive elements.
+  template <class S> static void store_sr2(S* p, V a, V b, U ra, U rb) {
+    if constexpr (std::is_same<S, bfloat16_t>::value) vstore2_sr(p, a, b, ra, rb);
+    else vstore2(p, sr_format<S>::round_top(a, ra), sr_format<S>::round_top(b, rb));
+  }
+  // Random words as 32-bit lanes (a float32 load moves bits unchanged), their top halves.
+  static U words(const uint32_t* p) { return as_uint(vload(reinterpret_cast<const float*>(p))) >> 16; }
 };
 #endif
 
@@ -79,10 +85,10 @@ template <class SW, class SG> struct StepArgs {
   int64_t wbase;
 };
 
-// r: the elements' random words (kStochastic only).
-template <bool Vec, bool Mom, bool First, Store St, class SW, class SG>
-REGCORE_HD void step_at(const StepArgs<SW, SG>& a, int64_t i, const SgdParams<compute_t<SW>>& p,
-                        typename Lanes<compute_t<SW>, Vec>::U r) {
+// The new weight of element or vector i (in its arithmetic type), the buffer already stored.
+template <bool Vec, bool Mom, bool First, class SW, class SG>
+REGCORE_HD typename Lanes<compute_t<SW>, Vec>::V update_at(const StepArgs<SW, SG>& a, int64_t i,
+                                                         const SgdParams<compute_t<SW>>& p) {
   using C = compute_t<SW>;
   using LN = Lanes<C, Vec>;
   using V = typename LN::V;
@@ -93,6 +99,15 @@ REGCORE_HD void step_at(const StepArgs<SW, SG>& a, int64_t i, const SgdParams<co
   const V g = (Mom && First) ? LN::load(a.g + i) : LN::load_arith(a.g + i);
   sgd_rule(w, g, b, First, p);
   if (Mom) LN::store(a.b + i, b);
+  return w;
+}
+
+// r: the elements' random words (kStochastic only).
+template <bool Vec, bool Mom, bool First, Store St, class SW, class SG>
+REGCORE_HD void step_at(const StepArgs<SW, SG>& a, int64_t i, const SgdParams<compute_t<SW>>& p,
+                        typename Lanes<compute_t<SW>, Vec>::U r) {
+  using LN = Lanes<compute_t<SW>, Vec>;
+  const auto w = update_at<Vec, Mom, First>(a, i, p);
   if constexpr (St == Store::kStochastic && is_half_v<SW>) LN::store_sr(a.w + i, w, r);
   else LN::store(a.w + i, w);
   if constexpr (St == Store::kMasterOut && is_half_v<SG>) LN::store(a.out + i, w);
@@ -143,12 +158,32 @@ void step_loop(const StepArgs<SW, SG>& a, int64_t begin, int64_t end, bool first
 // Elements per batch of random words (on the stack; stream_generate fills them W blocks at a time).
 constexpr int64_t kWordBlock = 1024;
 
+#if REGCORE_SIMD_W > 1
+// NG groups of 4W elements from element i, whose words are those of the NG * W counter blocks
+// from b0 (the caller checked that the low counter word does not wrap among them), generated
+// in registers: the groups' Philox chains are independent, so two of them overlap in the core
+// (stream_generate.h), and each pair of vectors goes out through one pair store.
+template <int NG, bool Mom, bool First, class SW, class SG>
+void sr_groups(const StepArgs<SW, SG>& a, int64_t i, const SgdParams<float>& p, const StreamKey& key, uint64_t b0) {
+  using LN = Lanes<float, true>;
+  constexpr int64_t W = REGCORE_SIMD_W;
+  VU32 x[4 * NG], r[4 * NG];
+  for (int k = 0; k < NG; ++k) philox_lanes(b0 + uint64_t(k * W), key, x + 4 * k);
+  for (int k = 0; k < NG; ++k) words_top16(x + 4 * k, r + 4 * k);
+  for (int j = 0; j < 4 * NG; j += 2) {
+    const VF32 w0 = update_at<true, Mom, First>(a, i + j * W, p);
+    const VF32 w1 = update_at<true, Mom, First>(a, i + (j + 1) * W, p);
+    LN::store_sr2(a.w + i + j * W, w0, w1, r[j], r[j + 1]);
+  }
+}
+#endif
+
 // Stochastic rounding of [begin, end), element i (of the tensor: elem0 + i) rounded with word
 // (elem0 + i) % 4 of counter block sr_offset + (elem0 + i) / 4 (the `bits` draw), wherever the
 // caller cut the range. Runs of 4W elements that start a block take their words straight from
-// philox_lanes in registers (transposed into element order); the edges, and a group whose low
-// counter word would wrap, go through a block of words on the stack. Every element sees the same
-// word and the same operations either way.
+// philox_lanes in registers (put into element order by word shuffles); the edges, and groups
+// whose low counter word would wrap, go through a block of words on the stack. Every element
+// sees the same word and the same operations either way.
 template <class SW, class SG>
 void step_stochastic(StepArgs<SW, SG> a, int64_t begin, int64_t end, bool first, const SgdParams<float>& p,
                      uint64_t seed, uint64_t sr_offset, int64_t elem0) {
@@ -172,16 +207,15 @@ void step_stochastic(StepArgs<SW, SG> a, int64_t begin, int64_t end, bool first,
       const StepArgs<SW, SG> la = a;  // local copies: see step_range
       const SgdParams<float> lp = p;
       const StreamKey key = stream_key(seed);
-      for (; i + G <= end; i += G) {
-        const uint64_t b0 = sr_offset + uint64_t((elem0 + i) / 4);
-        if (uint32_t(b0) > 0xFFFFFFFFu - uint32_t(W - 1)) {
-          through_block(i, i + G);
-          continue;
-        }
-        VU32 x[4], e[4];
-        philox_lanes(b0, key, x);
-        transpose4(x, e);
-        for (int j = 0; j < 4; ++j) step_at<true, M, F, Store::kStochastic>(la, i + j * W, lp, e[j]);
+      const auto b0 = [&](int64_t k) { return sr_offset + uint64_t((elem0 + k) / 4); };
+      for (; i + 2 * G <= end; i += 2 * G) {
+        if (uint32_t(b0(i)) <= 0xFFFFFFFFu - uint32_t(2 * W - 1)) sr_groups<2, M, F>(la, i, lp, key, b0(i));
+        else through_block(i, i + 2 * G);
+      }
+      if (i + G <= end) {
+        if (uint32_t(b0(i)) <= 0xFFFFFFFFu - uint32_t(W - 1)) sr_groups<1, M, F>(la, i, lp, key, b0(i));
+        else through_block(i, i + G);
+        i += G;
       }
     });
     begin = i;

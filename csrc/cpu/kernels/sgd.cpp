@@ -81,7 +81,7 @@ template <class SW, class SG> struct StepArgs {
   const SG* g;
   compute_t<SW>* b;
   SG* out;                // kMasterOut: the 16-bit parameters
-  const uint32_t* words;  // kStochastic through a block of words: words[i - wbase] is element i's
+  const uint32_t* words;  // kStochastic through a block: words[i - wbase] is element i's word
   int64_t wbase;
 };
 

@@ -31,14 +31,17 @@ template <class F, class U> REGCORE_HD F sr_not_nan_keep(F x, F y) {
   return vselect(vle(ax, F(as_float(uint32_t(0x7F800000u)))), y, x);
 }
 
-template <class F, class U> REGCORE_HD F sr_bf16(F x, U r) {
-  const F y = as_float((as_uint(x) + (r >> 16)) & U(0xFFFF0000u));
+// The roundings read only the top 16 bits of r: the *_top forms take them as r16 = r >> 16 (SIMD
+// callers shift whole vectors of words at once).
+template <class F, class U> REGCORE_HD F sr_bf16_top(F x, U r16) {
+  const F y = as_float((as_uint(x) + r16) & U(0xFFFF0000u));
   return sr_not_nan_keep<F, U>(x, y);
 }
+template <class F, class U> REGCORE_HD F sr_bf16(F x, U r) { return sr_bf16_top<F, U>(x, r >> 16); }
 
-template <class F, class U> REGCORE_HD F sr_f16(F x, U r) {
+template <class F, class U> REGCORE_HD F sr_f16_top(F x, U r16) {
   const U u = as_uint(x);
-  const U r13 = r >> 19, keep = U(0xFFFFE000u);
+  const U r13 = r16 >> 3, keep = U(0xFFFFE000u);
   const F ax = as_float(u & U(0x7FFFFFFFu));
   const F tiny = F(0x1p-14f);
   const F normal = as_float((as_uint(ax) + r13) & keep);
@@ -46,14 +49,17 @@ template <class F, class U> REGCORE_HD F sr_f16(F x, U r) {
   const F y = as_float(as_uint(vselect(vle(tiny, ax), normal, sub)) | (u & U(0x80000000u)));
   return sr_not_nan_keep<F, U>(x, y);
 }
+template <class F, class U> REGCORE_HD F sr_f16(F x, U r) { return sr_f16_top<F, U>(x, r >> 16); }
 
 // The rounding for storage type S (bfloat16_t or float16_t; others never reach it).
 template <class S> struct sr_format;
 template <> struct sr_format<bfloat16_t> {
   template <class F, class U> static REGCORE_HD F round(F x, U r) { return sr_bf16(x, r); }
+  template <class F, class U> static REGCORE_HD F round_top(F x, U r16) { return sr_bf16_top(x, r16); }
 };
 template <> struct sr_format<float16_t> {
   template <class F, class U> static REGCORE_HD F round(F x, U r) { return sr_f16(x, r); }
+  template <class F, class U> static REGCORE_HD F round_top(F x, U r16) { return sr_f16_top(x, r16); }
 };
 
 REGCORE_CORE_END

@@ -405,3 +405,36 @@ REGCORE_HD void vstore_evenodd(bfloat16_t* p, VF32 even, VF32 odd) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), out);
 }
 REGCORE_CORE_END
+
+// ---- stochastic rounding (kernels/sgd.cpp). The roundings read the top 16 bits of each word
+// (core/stochastic_round.h, the *_top forms), so the words travel as those halves, one per 32-bit
+// lane. words_top16: the halves of 4W Philox words whose element 4l + k is lane l of in[k], in
+// element order (out[j] lane l: element jW + l).
+REGCORE_CORE_BEGIN
+REGCORE_HD void words_top16(const VU32 in[4], VU32 out[4]) {
+  transpose4(in, out);
+  for (int j = 0; j < 4; ++j) out[j] = out[j] >> 16;
+}
+// bfloat16: the bits of vstore(p, sr_format<bfloat16_t>::round_top(x, r16)) in one pass, as the
+// upper 16 bits of each lane. Off NaN, sr_bf16 clears the low 16 bits of u + r16, which the
+// nearest-even store then keeps unchanged (nothing to round), so the stored half is just the
+// upper half of u + r16 (a carry into the exponent included: inf from the largest finite values;
+// inf itself has zero low bits and stays inf). A NaN keeps x and the store quiets it: the upper
+// half of u | 0x00400000 (its word is masked off).
+REGCORE_HD __m256i sr_bf16_half(VF32 x, VU32 r16) {
+  const __m256i u = _mm256_castps_si256(x.v);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x.v, x.v, _CMP_UNORD_Q));
+  const __m256i q = _mm256_or_si256(u, _mm256_and_si256(nan, _mm256_set1_epi32(0x00400000)));
+  return _mm256_srli_epi32(_mm256_add_epi32(q, _mm256_andnot_si256(nan, r16.v)), 16);
+}
+REGCORE_HD void vstore_sr(bfloat16_t* p, VF32 x, VU32 r16) {
+  const __m256i h = sr_bf16_half(x, r16);
+  // 8 values < 2^16 -> 8 uint16: packus works per 128-bit half, so reorder the 64-bit pieces.
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0xD8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+REGCORE_HD void vstore2_sr(bfloat16_t* p, VF32 a, VF32 b, VU32 ra, VU32 rb) {
+  const __m256i packed = _mm256_packus_epi32(sr_bf16_half(a, ra), sr_bf16_half(b, rb));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_permute4x64_epi64(packed, 0xD8));
+}
+REGCORE_CORE_END

@@ -412,3 +412,48 @@ REGCORE_HD void store_transposed4(bfloat16_t* out, const VF32 r[4]) {
   _mm512_storeu_si512(out + 2 * REGCORE_SIMD_W, _mm512_permutex2var_epi32(t01, hi, t23));
 }
 REGCORE_CORE_END
+
+// ---- stochastic rounding (kernels/sgd.cpp). The roundings read the top 16 bits of each word
+// (core/stochastic_round.h, the *_top forms), so the words travel as those halves, one per 32-bit
+// lane. words_top16: the halves of 4W Philox words whose element 4l + k is lane l of in[k], in
+// element order (out[j] lane l: element jW + l). Two word shuffles pair elements 4l, 4l + 1 and
+// 4l + 2, 4l + 3 in lane l (store_transposed4's first step), and one zeroing word shuffle per
+// output picks its 16 halves from the pairs: six shuffles and no shift, where transpose4 and the
+// shifts take sixteen operations.
+REGCORE_CORE_BEGIN
+REGCORE_HD void words_top16(const VU32 in[4], VU32 out[4]) {
+  const __m512i pairs = _mm512_setr_epi32(0x00210001, 0x00230003, 0x00250005, 0x00270007, 0x00290009, 0x002B000B,
+                                          0x002D000D, 0x002F000F, 0x00310011, 0x00330013, 0x00350015, 0x00370017,
+                                          0x00390019, 0x003B001B, 0x003D001D, 0x003F001F);
+  const __m512i t01 = _mm512_permutex2var_epi16(in[0].v, pairs, in[1].v);
+  const __m512i t23 = _mm512_permutex2var_epi16(in[2].v, pairs, in[3].v);
+  // lane m of out[j]: element 16j + m, block l = 4j + m/4, word k = m%4: half 2l + (k & 1) of
+  // t01 (k < 2) or of t23 (index + 32); the upper halves are zeroed (mask 0x55555555).
+  const __m512i idx[4] = {
+      _mm512_setr_epi32(0, 1, 32, 33, 2, 3, 34, 35, 4, 5, 36, 37, 6, 7, 38, 39),
+      _mm512_setr_epi32(8, 9, 40, 41, 10, 11, 42, 43, 12, 13, 44, 45, 14, 15, 46, 47),
+      _mm512_setr_epi32(16, 17, 48, 49, 18, 19, 50, 51, 20, 21, 52, 53, 22, 23, 54, 55),
+      _mm512_setr_epi32(24, 25, 56, 57, 26, 27, 58, 59, 28, 29, 60, 61, 30, 31, 62, 63)};
+  for (int j = 0; j < 4; ++j) out[j] = VU32(_mm512_maskz_permutex2var_epi16(__mmask32(0x55555555u), t01, idx[j], t23));
+}
+// bfloat16: the bits of vstore(p, sr_format<bfloat16_t>::round_top(x, r16)) in one pass. Off NaN,
+// sr_bf16 clears the low 16 bits of u + r16, which the nearest-even store then keeps unchanged
+// (nothing to round), so the stored half is just the upper half of u + r16 (a carry into the
+// exponent included: inf from the largest finite values; inf itself has zero low bits and stays
+// inf). A NaN keeps x and the store quiets it: the upper half of u | 0x00400000. The upper
+// halves of the two vectors' sums are picked by one word shuffle (vstore2's).
+REGCORE_HD __m512i sr_bf16_sum(VF32 x, VU32 r16) {
+  const __m512i u = _mm512_castps_si512(x.v);
+  const __mmask16 num = _mm512_cmp_ps_mask(x.v, x.v, _CMP_ORD_Q);
+  return _mm512_mask_add_epi32(_mm512_or_si512(u, _mm512_set1_epi32(0x00400000)), num, u, r16.v);
+}
+REGCORE_HD void vstore_sr(bfloat16_t* p, VF32 x, VU32 r16) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(sr_bf16_sum(x, r16), 16)));
+}
+REGCORE_HD void vstore2_sr(bfloat16_t* p, VF32 a, VF32 b, VU32 ra, VU32 rb) {
+  const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
+                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
+                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
+  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(sr_bf16_sum(a, ra), idx, sr_bf16_sum(b, rb)));
+}
+REGCORE_CORE_END

@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import regcore as rc
+from _switches import cpu_backend, num_threads
+
 # The special values overflow and meet NaNs on purpose: the NumPy backend's float32 arithmetic
 # says so in RuntimeWarnings, which are the expected outcome here, not a finding.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-import regcore as rc
-from _switches import cpu_backend, num_threads
 
 if not rc.available_isas():
     pytest.skip("no native CPU module", allow_module_level=True)

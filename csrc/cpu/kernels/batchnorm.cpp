@@ -265,17 +265,24 @@ void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefO
 // ---------------------------------------------------------------- backward: reductions
 
 #if REGCORE_SIMD_W > 1
-// The float32 backward sums without the fused ReLU (dy' = dy), W/2 lanes at a time (VF32H, as
-// wide as VF64): lane for lane the generic loop's values, products and chains (a0 / a1 take the
-// lower / upper half of a vector, a2 / a3 those of the second vector of a pair), without the
-// extract that widening an upper half costs; dy is widened straight from memory.
-template <int kQuarters>
-REGCORE_HD void grad_reduce_f32_step(VF64* a, VF64* b, const float* dy, const float* x, VF32H mhi, VF32H mlo) {
+// W/2 values of dy as float64 lanes, exactly: float32 widened straight from memory, 16-bit
+// values through a half vector (vload_h).
+REGCORE_HD VF64 load_f64_h(const float* p) { return vload_f64(p); }
+template <class T> REGCORE_HD VF64 load_f64_h(const T* p) { return widen(vload_h(p)); }
+
+// The backward sums without the fused ReLU (dy' = dy) of float32 and 16-bit data, W/2 lanes at a
+// time (VF32H, as wide as VF64): lane for lane the generic loop's values, products and chains
+// (a0 / a1 take the lower / upper half of a vector, a2 / a3 those of the second vector of a
+// pair), without the extract that widening an upper half costs; dy is widened straight from
+// memory. The product of two widened float32 values is exact, so vmuladd_exact adds it with the
+// bits of a separate multiply and add.
+template <int kQuarters, class T>
+REGCORE_HD void grad_reduce_h_step(VF64* a, VF64* b, const T* dy, const T* x, VF32H mhi, VF32H mlo) {
   constexpr int64_t H = REGCORE_SIMD_W / 2;
   for (int q = 0; q < kQuarters; ++q) {
-    const VF64 d = vload_f64(dy + q * H);
+    const VF64 d = load_f64_h(dy + q * H);
     a[q] = vadd_fma(a[q], d);
-    b[q] = vadd_fma(b[q], d * widen((vload_h(x + q * H) - mhi) - mlo));
+    b[q] = vmuladd_exact(d, widen((vload_h(x + q * H) - mhi) - mlo), b[q]);
   }
 }
 #endif
@@ -285,12 +292,12 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
                       compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
-  if constexpr (!R && std::is_same<T, float>::value) {
+  if constexpr (!R && !std::is_same<T, double>::value) {
     constexpr int64_t L = REGCORE_SIMD_W;
     const VF32H hmhi(mhi), hmlo(mlo);
     VF64 a[4] = {A.a0, A.a1, A.a2, A.a3}, b[4] = {B.a0, B.a1, B.a2, B.a3};
-    for (; k + 2 * L <= len; k += 2 * L) grad_reduce_f32_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
-    for (; k + L <= len; k += L) grad_reduce_f32_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
+    for (; k + 2 * L <= len; k += 2 * L) grad_reduce_h_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
+    for (; k + L <= len; k += L) grad_reduce_h_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
     A.a0 = a[0], A.a1 = a[1], A.a2 = a[2], A.a3 = a[3];
     B.a0 = b[0], B.a1 = b[1], B.a2 = b[2], B.a3 = b[3];
     (void)sc, (void)sh;
@@ -300,28 +307,12 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
     const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
     for (; k + 2 * L <= len; k += 2 * L) {
       const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
-      if constexpr (!R && sizeof(T) == 2) {
-        // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
-        // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
-        VF64 d0l, d0h, d1l, d1h;
-        vload_wide(dy + k, d0l, d0h);
-        vload_wide(dy + k + L, d1l, d1h);
-        A.a0 = A.a0 + d0l;
-        A.a1 = A.a1 + d0h;
-        A.a2 = A.a2 + d1l;
-        A.a3 = A.a3 + d1h;
-        B.a0 = B.a0 + d0l * widen_lo(xc0);
-        B.a1 = B.a1 + d0h * widen_hi(xc0);
-        B.a2 = B.a2 + d1l * widen_lo(xc1);
-        B.a3 = B.a3 + d1h * widen_hi(xc1);
-      } else {
-        const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
-        const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
-        acc_add(A.a0, A.a1, d0);
-        acc_add(A.a2, A.a3, d1);
-        acc_mul(B.a0, B.a1, d0, xc0);
-        acc_mul(B.a2, B.a3, d1, xc1);
-      }
+      const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+      const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
+      acc_add(A.a0, A.a1, d0);
+      acc_add(A.a2, A.a3, d1);
+      acc_mul(B.a0, B.a1, d0, xc0);
+      acc_mul(B.a2, B.a3, d1, xc1);
     }
     for (; k + L <= len; k += L) {
       const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
@@ -369,14 +360,14 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
   VF64 a[2 * B], m[2 * B];
   for (auto& v : a) v = VF64(0.0);
   for (auto& v : m) v = VF64(0.0);
-  if constexpr (!R && std::is_same<T, float>::value) {   // halves, as span_grad_reduce's float32 loop
+  if constexpr (!R && !std::is_same<T, double>::value) {   // halves, as span_grad_reduce's loop
     constexpr int64_t H = L / 2;
     for (int64_t r = r0; r < r1; ++r)
       for (int h = 0; h < 2 * B; ++h) {
         const int64_t j = c + h * H;
-        const VF64 d = vload_f64(dy + r * C + j);
+        const VF64 d = load_f64_h(dy + r * C + j);
         a[h] = vadd_fma(a[h], d);
-        m[h] = vadd_fma(m[h], d * widen((vload_h(x + r * C + j) - vload_h(k.mhi + j)) - vload_h(k.mlo + j)));
+        m[h] = vmuladd_exact(d, widen((vload_h(x + r * C + j) - vload_h(k.mhi + j)) - vload_h(k.mlo + j)), m[h]);
       }
   } else
   for (int64_t r = r0; r < r1; ++r) {

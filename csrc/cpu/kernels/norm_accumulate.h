@@ -36,9 +36,11 @@ REGCORE_HD void acc_sqdev(VF64& a0, VF64& a1, VF32 v, VF64 m) {
   a1 = a1 + d1 * d1;
 }
 REGCORE_HD void acc_sqdev(VF64& a0, VF64&, VF64 v, VF64 m) { const VF64 d = v - m; a0 = a0 + d * d; }
+// Products of widened float32 lanes are exact in float64: vmuladd_exact, the same bits as
+// a0 + u*v, one instruction.
 REGCORE_HD void acc_mul(VF64& a0, VF64& a1, VF32 u, VF32 v) {
-  a0 = vadd_fma(a0, widen_lo(u) * widen_lo(v));
-  a1 = vadd_fma(a1, widen_hi(u) * widen_hi(v));
+  a0 = vmuladd_exact(widen_lo(u), widen_lo(v), a0);
+  a1 = vmuladd_exact(widen_hi(u), widen_hi(v), a1);
 }
 REGCORE_HD void acc_mul(VF64& a0, VF64&, VF64 u, VF64 v) { a0 = vadd_fma(a0, u * v); }
 // In-memory per-channel accumulators (cols layout): acc[0 .. lanes) += v.

@@ -58,7 +58,9 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
   const int64_t n0 = i0 / S;
   const double K = widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S)));
   Acc s, q;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_shifted(s, q, x + off, len, K); });
+  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
+    span_shifted(s, q, x + off, len, K, C * S);   // C * S: the channel's next run (prefetch)
+  });
   shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
 
@@ -287,16 +289,21 @@ REGCORE_HD void grad_reduce_h_step(VF64* a, VF64* b, const T* dy, const T* x, VF
 }
 #endif
 
+// next: the channel's next run starts next elements after dy and x (prefetch_ahead).
 template <class T, bool R>
-void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, compute_t<T> mhi, compute_t<T> mlo,
-                      compute_t<T> sc, compute_t<T> sh) {
+void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, int64_t next, compute_t<T> mhi,
+                      compute_t<T> mlo, compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
   if constexpr (!R && !std::is_same<T, double>::value) {
     constexpr int64_t L = REGCORE_SIMD_W;
     const VF32H hmhi(mhi), hmlo(mlo);
     VF64 a[4] = {A.a0, A.a1, A.a2, A.a3}, b[4] = {B.a0, B.a1, B.a2, B.a3};
-    for (; k + 2 * L <= len; k += 2 * L) grad_reduce_h_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
+    for (; k + 2 * L <= len; k += 2 * L) {
+      prefetch_ahead(dy, k, 2 * L, len, next);
+      prefetch_ahead(x, k, 2 * L, len, next);
+      grad_reduce_h_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
+    }
     for (; k + L <= len; k += L) grad_reduce_h_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
     A.a0 = a[0], A.a1 = a[1], A.a2 = a[2], A.a3 = a[3];
     B.a0 = b[0], B.a1 = b[1], B.a2 = b[2], B.a3 = b[3];
@@ -335,7 +342,7 @@ void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c
                         BnCoefOf<compute_t<T>> k, double out[2]) {
   Acc A, B;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
-    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
+    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, C * S, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
   });
   out[0] = A.total();
   out[1] = B.total();

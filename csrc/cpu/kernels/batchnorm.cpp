@@ -225,6 +225,14 @@ template <class T, class F> void with_flags(int relu, int stream, F&& f) {
   if (relu) f(Flag<true>(), Flag<false>(), Flag<false>());
   else f(Flag<false>(), Flag<false>(), Flag<false>());
 }
+// Whether the elementwise kernels write dt's output with streaming stores when asked (with_flags'
+// choice): float32 / float64 at every vector level, bfloat16 only through the AVX512_BF16 pair.
+int streams_entry(DType dt) {
+#if defined(REGCORE_HAVE_BF16_NE)
+  if (dt == DType::bf16) return cpu::avx512_bf16_active() ? 1 : 0;
+#endif
+  return REGCORE_SIMD_W > 1 && dtype_size(dt) >= 4;
+}
 // kernel<T, R, NT>(args...) from the copy NE names.
 #define REGCORE_BN_ELEMENTWISE(kernel, ...)                                                      \
   with_flags<T>(relu, stream, [&](auto R, auto NT, auto NE) {                                  \
@@ -237,6 +245,11 @@ template <class T>
 void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t j1, BnCoefOf<compute_t<T>> k, int relu,
                     int stream) {
   REGCORE_BN_ELEMENTWISE(normalize_rows_t, x, y, C, S, j0, j1, k);
+}
+template <class T>
+void normalize_chan(const T* x, T* y, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, BnCoefOf<compute_t<T>> k,
+                    int relu, int stream) {
+  REGCORE_BN_ELEMENTWISE(normalize_chan_t, x, y, C, S, c, i0, i1, k);
 }
 // The cols kernels stream only when every row starts on a vector boundary (aligned output, a row a
 // multiple of one float32 vector's bytes: the 16-bit pair store writes that much): a scalar head in every row cost more than the streaming saved (C = 64
@@ -433,6 +446,12 @@ void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64
 }
 
 template <class T>
+void grad_apply_chan(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                     BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
+  REGCORE_BN_ELEMENTWISE(grad_apply_chan_t, dy, x, dx, C, S, c, i0, i1, k, g);
+}
+
+template <class T>
 void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
                      BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
   const bool grouped = (stream & kColsGrouped) != 0;   // as normalize_cols
@@ -457,6 +476,14 @@ void normalize_rows_entry(DType dt, const void* x, void* y, int64_t C, int64_t S
   visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<compute_t<T>>(k), relu, stream);
+  });
+}
+void normalize_chan_entry(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                          const BnCoef& k, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    normalize_chan(static_cast<const T*>(x), static_cast<T*>(y), C, S, c, i0, i1, coef_of<compute_t<T>>(k), relu,
+                   stream);
   });
 }
 void normalize_cols_entry(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
@@ -488,6 +515,14 @@ void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, in
                     coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
   });
 }
+void grad_apply_chan_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t c,
+                           int64_t i0, int64_t i1, const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_apply_chan(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, S, c, i0, i1,
+                    coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
+  });
+}
 void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0, int64_t r1,
                            const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
   visit_dtype(dt, [&](auto t) {
@@ -502,7 +537,8 @@ void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, in
 const cpu::BatchNormTable& batchnorm_table() {
   static const cpu::BatchNormTable table = {
       moments_rows_entry,     moments_cols_entry,     normalize_rows_entry,  normalize_cols_entry,
-      grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry};
+      grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry,
+      normalize_chan_entry,   grad_apply_chan_entry,  streams_entry};
   return table;
 }
 

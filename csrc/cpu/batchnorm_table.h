@@ -51,10 +51,8 @@ struct BatchNormTable {
                           int stream);
   void (*grad_apply_cols)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0,
                           int64_t r1, const BnCoef& k, const BnGradCoef& g, int relu, int stream);
-  // normalize_rows and grad_apply_rows over channel c's channel-flat elements [i0, i1) (as
-  // moments_rows walks them): the passes that run one channel at a time (batchnorm_api.cpp).
-  void (*normalize_chan)(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                         const BnCoef& k, int relu, int stream);
+  // grad_apply_rows over channel c's channel-flat elements [i0, i1) (as grad_reduce_rows walks
+  // them): the channel-by-channel backward (batchnorm_api.cpp).
   void (*grad_apply_chan)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t c,
                           int64_t i0, int64_t i1, const BnCoef& k, const BnGradCoef& g, int relu, int stream);
   // Whether normalize and grad_apply honour `stream` for dt's outputs at this level (1) or ignore

@@ -246,11 +246,6 @@ void normalize_rows(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_t 
                     int stream) {
   REGCORE_BN_ELEMENTWISE(normalize_rows_t, x, y, C, S, j0, j1, k);
 }
-template <class T>
-void normalize_chan(const T* x, T* y, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, BnCoefOf<compute_t<T>> k,
-                    int relu, int stream) {
-  REGCORE_BN_ELEMENTWISE(normalize_chan_t, x, y, C, S, c, i0, i1, k);
-}
 // The cols kernels stream only when every row starts on a vector boundary (aligned output, a row a
 // multiple of one float32 vector's bytes: the 16-bit pair store writes that much): a scalar head in every row cost more than the streaming saved (C = 64
 // float32 rows at a 16-byte offset ran at half the speed of ordinary stores).
@@ -308,13 +303,16 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, int6
                       compute_t<T> mlo, compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
+  const bool pf = short_run<T>(len);   // prefetch_ahead (norm_accumulate.h)
   if constexpr (!R && !std::is_same<T, double>::value) {
     constexpr int64_t L = REGCORE_SIMD_W;
     const VF32H hmhi(mhi), hmlo(mlo);
     VF64 a[4] = {A.a0, A.a1, A.a2, A.a3}, b[4] = {B.a0, B.a1, B.a2, B.a3};
     for (; k + 2 * L <= len; k += 2 * L) {
-      prefetch_ahead(dy, k, 2 * L, len, next);
-      prefetch_ahead(x, k, 2 * L, len, next);
+      if (pf) {
+        prefetch_ahead(dy, k, 2 * L, len, next);
+        prefetch_ahead(x, k, 2 * L, len, next);
+      }
       grad_reduce_h_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
     }
     for (; k + L <= len; k += L) grad_reduce_h_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
@@ -326,6 +324,10 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, int6
     constexpr int64_t L = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
     for (; k + 2 * L <= len; k += 2 * L) {
+      if (pf) {
+        prefetch_ahead(dy, k, 2 * L, len, next);
+        prefetch_ahead(x, k, 2 * L, len, next);
+      }
       const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
       const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
       const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
@@ -478,14 +480,6 @@ void normalize_rows_entry(DType dt, const void* x, void* y, int64_t C, int64_t S
     normalize_rows(static_cast<const T*>(x), static_cast<T*>(y), C, S, j0, j1, coef_of<compute_t<T>>(k), relu, stream);
   });
 }
-void normalize_chan_entry(DType dt, const void* x, void* y, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
-                          const BnCoef& k, int relu, int stream) {
-  visit_dtype(dt, [&](auto t) {
-    using T = REGCORE_TAG_TYPE(t);
-    normalize_chan(static_cast<const T*>(x), static_cast<T*>(y), C, S, c, i0, i1, coef_of<compute_t<T>>(k), relu,
-                   stream);
-  });
-}
 void normalize_cols_entry(DType dt, const void* x, void* y, int64_t C, int64_t r0, int64_t r1,
                           const BnCoef& k, int relu, int stream) {
   visit_dtype(dt, [&](auto t) {
@@ -538,7 +532,7 @@ const cpu::BatchNormTable& batchnorm_table() {
   static const cpu::BatchNormTable table = {
       moments_rows_entry,     moments_cols_entry,     normalize_rows_entry,  normalize_cols_entry,
       grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry,
-      normalize_chan_entry,   grad_apply_chan_entry,  streams_entry};
+      grad_apply_chan_entry,  streams_entry};
   return table;
 }
 

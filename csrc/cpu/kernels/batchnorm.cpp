@@ -42,6 +42,15 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
   }
 }
 
+// Where the reductions' prefetch (norm_accumulate.h) continues after a run of len values that
+// ends at channel-flat index `end` of a piece ending at i1: the channel's next run, C*S values
+// on; after the piece's last run, the values that follow it in memory (the next channel's run in
+// the (1, N*C, S) views of group and instance norm, whose channels are one run each: the next
+// piece the thread reads).
+REGCORE_HD int64_t next_run(int64_t C, int64_t S, int64_t len, int64_t end, int64_t i1) {
+  return end < i1 ? C * S : len;
+}
+
 // ---------------------------------------------------------------- statistics
 //
 // One pass, shifted data: with a shift K taken from the data (the piece's first value, or each
@@ -58,8 +67,9 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
   const int64_t n0 = i0 / S;
   const double K = widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S)));
   Acc s, q;
+  int64_t done = i0;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
-    span_shifted(s, q, x + off, len, K, C * S);   // C * S: the channel's next run (prefetch)
+    span_shifted(s, q, x + off, len, K, next_run(C, S, len, done += len, i1));
   });
   shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
@@ -356,8 +366,10 @@ template <class T, bool R>
 void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                         BnCoefOf<compute_t<T>> k, double out[2]) {
   Acc A, B;
+  int64_t done = i0;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
-    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, C * S, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
+    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, next_run(C, S, len, done += len, i1), k.mhi[c], k.mlo[c],
+                           k.scale[c], k.shift[c]);
   });
   out[0] = A.total();
   out[1] = B.total();

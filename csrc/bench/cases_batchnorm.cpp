@@ -29,7 +29,7 @@ struct Layer {
   using F = compute_t<T>;
   int64_t N, C, S;
   Buffer<T> x, y, dy, dx;
-  std::vector<double> stats, red;
+  std::vector<double> stats;
   std::vector<F> mhi, mlo, scale, shift, gamma, beta, ka, kb, kc;
   std::vector<double> rstd, mean, run_mean, run_var;
 
@@ -37,7 +37,7 @@ struct Layer {
       : N(l.C * l.S > 0 ? n / (l.C * l.S) : 0), C(l.C), S(l.S),
         x(n, value_of<T>(1)), y(n, value_of<T>(0)), dy(backward ? n : 1, value_of<T>(0.5)),
         dx(backward ? n : 1, value_of<T>(0)),
-        stats(3 * l.C), red(2 * l.C), mhi(l.C), mlo(l.C), scale(l.C), shift(l.C),
+        stats(3 * l.C), mhi(l.C), mlo(l.C), scale(l.C), shift(l.C),
         gamma(l.C, F(1)), beta(l.C, F(0)), ka(l.C), kb(l.C), kc(l.C), rstd(l.C), mean(l.C, 1.0),
         run_mean(l.C, 0.0), run_var(l.C, 1.0) {
     // Distinct values so the statistics are not degenerate (x = 1 + small ramp per element).
@@ -73,17 +73,20 @@ struct Layer {
   }
   void inference() { cpu::bn_normalize(dtype_of<T>(), x.data(), y.data(), N, C, S, coef(), false); }
   void statistics() { cpu::bn_moments(dtype_of<T>(), x.data(), N, C, S, stats.data()); }
+  // The sums, the coefficients, dx: the passes of the library's backward (bn_grad_passes runs
+  // them channel by channel where a channel fits the caches).
   void backward() {
-    cpu::bn_grad_reduce(dtype_of<T>(), dy.data(), x.data(), N, C, S, coef(), false, red.data());
     const double M = double(N) * double(S);
-    for (int64_t c = 0; c < C; ++c) {
-      const double a = double(gamma[c]) * rstd[c];
-      ka[c] = F(a);
-      kb[c] = F(-a * rstd[c] * rstd[c] * red[C + c] / M);
-      kc[c] = F(-a * red[c] / M);
-    }
-    cpu::bn_grad_apply(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, coef(),
-                          cpu::BnGradCoef{ka.data(), kb.data(), kc.data()}, false);
+    cpu::bn_grad_passes(dtype_of<T>(), dy.data(), x.data(), dx.data(), N, C, S, coef(),
+                        cpu::BnGradCoef{ka.data(), kb.data(), kc.data()}, false,
+                        [&](int64_t c0, int64_t n, const double* r) {
+                          for (int64_t c = c0; c < c0 + n; ++c) {
+                            const double a = double(gamma[c]) * rstd[c];
+                            ka[c] = F(a);
+                            kb[c] = F(-a * rstd[c] * rstd[c] * r[n + c - c0] / M);
+                            kc[c] = F(-a * r[c - c0] / M);
+                          }
+                        });
   }
 };
 

@@ -4,6 +4,7 @@
 // and per-piece results are combined in piece order: identical for any thread count.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "batchnorm_table.h"
 
@@ -25,6 +26,19 @@ void bn_grad_reduce(DType dt, const void* dy, const void* x, int64_t N, int64_t 
 // dx = ka*dy' + kb*(x - mean) + kc with per-channel ka, kb, kc.
 void bn_grad_apply(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
                    const BnCoef& k, const BnGradCoef& g, bool relu);
+
+// The whole backward over the data: the sums, then coef, then dx. coef(c0, n, red) writes the
+// coefficients of channels [c0, c0 + n) into g's arrays (and whatever else the caller keeps) from
+// their sums red = (sum dy'[n], sum dy' * xc[n]) before their dx is computed. Where one channel's
+// dy and x fit the caches (bn_channel_schedule) it runs channel by channel: each channel's sums,
+// its coefficients (n = 1), its dx while the channel is still cached. Otherwise bn_grad_reduce,
+// coef over all C channels, bn_grad_apply. The same bits either way.
+using BnGradCoefFn = std::function<void(int64_t c0, int64_t n, const double* red)>;
+void bn_grad_passes(DType dt, const void* dy, const void* x, void* dx, int64_t N, int64_t C, int64_t S,
+                    const BnCoef& k, const BnGradCoef& g, bool relu, const BnGradCoefFn& coef);
+
+// Whether passes reading `arrays` arrays of dt run channel by channel (bn_grad_passes).
+bool bn_channel_schedule(DType dt, int64_t N, int64_t C, int64_t S, int arrays);
 
 // The choices these passes make, for passes built from the same kernels elsewhere (group norm's
 // fused passes, groupnorm_api.cpp): whether a pass over `work` elements runs on the thread pool,

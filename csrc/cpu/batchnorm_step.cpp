@@ -65,13 +65,18 @@ void bn_backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, i
                  bool batch_stats, bool relu, void* dgamma, void* dbeta) {
   // batch_norm_backward on the state batch_norm_saved rebuilds: _reduce, then _grad_apply.
   const Coefs k = coefficients(dt, C, mean, var, pdt, gamma, beta, eps);
-  std::vector<double> red(static_cast<size_t>(2 * C));
-  bn_grad_reduce(dt, dy, x, N, C, S, k.kernel(), relu, red.data());
   const size_t c = static_cast<size_t>(C);
   std::vector<double> ka(c), kb(c), kc(c), dg(c), db(c);
-  bn_grad_coefficients(dt, C, k.rstd.data(), pdt, gamma, red.data(), count, batch_stats, ka.data(), kb.data(),
-                       kc.data(), dg.data(), db.data());
-  bn_grad_apply(dt, dy, x, dx, N, C, S, k.kernel(), BnGradCoef{ka.data(), kb.data(), kc.data()}, relu);
+  // ka, kb, kc hold compute_dtype(dt) values (8 bytes a channel holds either), gamma pdt values.
+  const size_t cz = dtype_size(compute_dtype(dt)), pz = dtype_size(pdt);
+  const auto at = [](void* p, int64_t c0, size_t z) { return static_cast<char*>(p) + size_t(c0) * z; };
+  bn_grad_passes(dt, dy, x, dx, N, C, S, k.kernel(), BnGradCoef{ka.data(), kb.data(), kc.data()}, relu,
+                 [&](int64_t c0, int64_t n, const double* red) {
+                   bn_grad_coefficients(dt, n, k.rstd.data() + c0, pdt,
+                                        gamma ? at(const_cast<void*>(gamma), c0, pz) : nullptr, red, count,
+                                        batch_stats, at(ka.data(), c0, cz), at(kb.data(), c0, cz),
+                                        at(kc.data(), c0, cz), dg.data() + c0, db.data() + c0);
+                 });
   if (dgamma) active_convert_table().from_f64(pdt, dg.data(), dgamma, C);
   if (dbeta) active_convert_table().from_f64(pdt, db.data(), dbeta, C);
 }

@@ -51,6 +51,13 @@ struct BatchNormTable {
                           int stream);
   void (*grad_apply_cols)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0,
                           int64_t r1, const BnCoef& k, const BnGradCoef& g, int relu, int stream);
+  // grad_apply_rows over channel c's channel-flat elements [i0, i1) (as grad_reduce_rows walks
+  // them): the channel-by-channel backward (batchnorm_api.cpp).
+  void (*grad_apply_chan)(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t c,
+                          int64_t i0, int64_t i1, const BnCoef& k, const BnGradCoef& g, int relu, int stream);
+  // Whether normalize and grad_apply honour `stream` for dt's outputs at this level (1) or ignore
+  // it (0: the scalar level; 16-bit outputs other than AVX512_BF16's bfloat16 pairs).
+  int (*streams)(DType dt);
 };
 
 }}  // namespace regcore::cpu

@@ -42,6 +42,15 @@ REGCORE_HD void for_rows(int64_t C, int64_t S, int64_t j0, int64_t j1, Fn&& f) {
   }
 }
 
+// Where the reductions' prefetch (norm_accumulate.h) continues after a run of len values that
+// ends at channel-flat index `end` of a piece ending at i1: the channel's next run, C*S values
+// on; after the piece's last run, the values that follow it in memory (the next channel's run in
+// the (1, N*C, S) views of group and instance norm, whose channels are one run each: the next
+// piece the thread reads).
+REGCORE_HD int64_t next_run(int64_t C, int64_t S, int64_t len, int64_t end, int64_t i1) {
+  return end < i1 ? C * S : len;
+}
+
 // ---------------------------------------------------------------- statistics
 //
 // One pass, shifted data: with a shift K taken from the data (the piece's first value, or each
@@ -58,7 +67,10 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
   const int64_t n0 = i0 / S;
   const double K = widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S)));
   Acc s, q;
-  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) { span_shifted(s, q, x + off, len, K); });
+  int64_t done = i0;
+  for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
+    span_shifted(s, q, x + off, len, K, next_run(C, S, len, done += len, i1));
+  });
   shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
 
@@ -223,6 +235,14 @@ template <class T, class F> void with_flags(int relu, int stream, F&& f) {
   if (relu) f(Flag<true>(), Flag<false>(), Flag<false>());
   else f(Flag<false>(), Flag<false>(), Flag<false>());
 }
+// Whether the elementwise kernels write dt's output with streaming stores when asked (with_flags'
+// choice): float32 / float64 at every vector level, bfloat16 only through the AVX512_BF16 pair.
+int streams_entry(DType dt) {
+#if defined(REGCORE_HAVE_BF16_NE)
+  if (dt == DType::bf16) return cpu::avx512_bf16_active() ? 1 : 0;
+#endif
+  return REGCORE_SIMD_W > 1 && dtype_size(dt) >= 4;
+}
 // kernel<T, R, NT>(args...) from the copy NE names.
 #define REGCORE_BN_ELEMENTWISE(kernel, ...)                                                      \
   with_flags<T>(relu, stream, [&](auto R, auto NT, auto NE) {                                  \
@@ -265,32 +285,47 @@ void normalize_cols(const T* x, T* y, int64_t C, int64_t r0, int64_t r1, BnCoefO
 // ---------------------------------------------------------------- backward: reductions
 
 #if REGCORE_SIMD_W > 1
-// The float32 backward sums without the fused ReLU (dy' = dy), W/2 lanes at a time (VF32H, as
-// wide as VF64): lane for lane the generic loop's values, products and chains (a0 / a1 take the
-// lower / upper half of a vector, a2 / a3 those of the second vector of a pair), without the
-// extract that widening an upper half costs; dy is widened straight from memory.
-template <int kQuarters>
-REGCORE_HD void grad_reduce_f32_step(VF64* a, VF64* b, const float* dy, const float* x, VF32H mhi, VF32H mlo) {
+// W/2 values of dy as float64 lanes, exactly: float32 widened straight from memory, 16-bit
+// values through a half vector (vload_h).
+REGCORE_HD VF64 load_f64_h(const float* p) { return vload_f64(p); }
+template <class T> REGCORE_HD VF64 load_f64_h(const T* p) { return widen(vload_h(p)); }
+
+// The backward sums without the fused ReLU (dy' = dy) of float32 and 16-bit data, W/2 lanes at a
+// time (VF32H, as wide as VF64): lane for lane the generic loop's values, products and chains
+// (a0 / a1 take the lower / upper half of a vector, a2 / a3 those of the second vector of a
+// pair), without the extract that widening an upper half costs; dy is widened straight from
+// memory. The product of two widened float32 values is exact, so vmuladd_exact adds it with the
+// bits of a separate multiply and add.
+template <int kQuarters, class T>
+REGCORE_HD void grad_reduce_h_step(VF64* a, VF64* b, const T* dy, const T* x, VF32H mhi, VF32H mlo) {
   constexpr int64_t H = REGCORE_SIMD_W / 2;
   for (int q = 0; q < kQuarters; ++q) {
-    const VF64 d = vload_f64(dy + q * H);
+    const VF64 d = load_f64_h(dy + q * H);
     a[q] = vadd_fma(a[q], d);
-    b[q] = vadd_fma(b[q], d * widen((vload_h(x + q * H) - mhi) - mlo));
+    b[q] = vmuladd_exact(d, widen((vload_h(x + q * H) - mhi) - mlo), b[q]);
   }
 }
 #endif
 
+// next: the channel's next run starts next elements after dy and x (prefetch_ahead).
 template <class T, bool R>
-void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, compute_t<T> mhi, compute_t<T> mlo,
-                      compute_t<T> sc, compute_t<T> sh) {
+void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, int64_t next, compute_t<T> mhi,
+                      compute_t<T> mlo, compute_t<T> sc, compute_t<T> sh) {
   int64_t k = 0;
 #if REGCORE_SIMD_W > 1
-  if constexpr (!R && std::is_same<T, float>::value) {
+  const bool pf = short_run<T>(len);   // prefetch_ahead (norm_accumulate.h)
+  if constexpr (!R && !std::is_same<T, double>::value) {
     constexpr int64_t L = REGCORE_SIMD_W;
     const VF32H hmhi(mhi), hmlo(mlo);
     VF64 a[4] = {A.a0, A.a1, A.a2, A.a3}, b[4] = {B.a0, B.a1, B.a2, B.a3};
-    for (; k + 2 * L <= len; k += 2 * L) grad_reduce_f32_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
-    for (; k + L <= len; k += L) grad_reduce_f32_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
+    for (; k + 2 * L <= len; k += 2 * L) {
+      if (pf) {
+        prefetch_ahead(dy, k, 2 * L, len, next);
+        prefetch_ahead(x, k, 2 * L, len, next);
+      }
+      grad_reduce_h_step<4>(a, b, dy + k, x + k, hmhi, hmlo);
+    }
+    for (; k + L <= len; k += L) grad_reduce_h_step<2>(a, b, dy + k, x + k, hmhi, hmlo);
     A.a0 = a[0], A.a1 = a[1], A.a2 = a[2], A.a3 = a[3];
     B.a0 = b[0], B.a1 = b[1], B.a2 = b[2], B.a3 = b[3];
     (void)sc, (void)sh;
@@ -299,29 +334,17 @@ void span_grad_reduce(Acc& A, Acc& B, const T* dy, const T* x, int64_t len, comp
     constexpr int64_t L = lanes<T>::n;
     const V vmhi(mhi), vmlo(mlo), vsc(sc), vsh(sh);
     for (; k + 2 * L <= len; k += 2 * L) {
-      const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
-      if constexpr (!R && sizeof(T) == 2) {
-        // dy' = dy: 16-bit dy widened straight from memory (vload_wide: one shuffle fewer than
-        // vload_arith + widen_lo/hi), the same float64 values and the same sums as below.
-        VF64 d0l, d0h, d1l, d1h;
-        vload_wide(dy + k, d0l, d0h);
-        vload_wide(dy + k + L, d1l, d1h);
-        A.a0 = A.a0 + d0l;
-        A.a1 = A.a1 + d0h;
-        A.a2 = A.a2 + d1l;
-        A.a3 = A.a3 + d1h;
-        B.a0 = B.a0 + d0l * widen_lo(xc0);
-        B.a1 = B.a1 + d0h * widen_hi(xc0);
-        B.a2 = B.a2 + d1l * widen_lo(xc1);
-        B.a3 = B.a3 + d1h * widen_hi(xc1);
-      } else {
-        const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
-        const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
-        acc_add(A.a0, A.a1, d0);
-        acc_add(A.a2, A.a3, d1);
-        acc_mul(B.a0, B.a1, d0, xc0);
-        acc_mul(B.a2, B.a3, d1, xc1);
+      if (pf) {
+        prefetch_ahead(dy, k, 2 * L, len, next);
+        prefetch_ahead(x, k, 2 * L, len, next);
       }
+      const V xc0 = bn_center(vload_arith(x + k), vmhi, vmlo), xc1 = bn_center(vload_arith(x + k + L), vmhi, vmlo);
+      const V d0 = bn_masked_dy(vload_arith(dy + k), xc0, vsc, vsh, R);
+      const V d1 = bn_masked_dy(vload_arith(dy + k + L), xc1, vsc, vsh, R);
+      acc_add(A.a0, A.a1, d0);
+      acc_add(A.a2, A.a3, d1);
+      acc_mul(B.a0, B.a1, d0, xc0);
+      acc_mul(B.a2, B.a3, d1, xc1);
     }
     for (; k + L <= len; k += L) {
       const V xc = bn_center(vload_arith(x + k), vmhi, vmlo);
@@ -343,8 +366,10 @@ template <class T, bool R>
 void grad_reduce_rows_t(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
                         BnCoefOf<compute_t<T>> k, double out[2]) {
   Acc A, B;
+  int64_t done = i0;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
-    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
+    span_grad_reduce<T, R>(A, B, dy + off, x + off, len, next_run(C, S, len, done += len, i1), k.mhi[c], k.mlo[c],
+                           k.scale[c], k.shift[c]);
   });
   out[0] = A.total();
   out[1] = B.total();
@@ -369,14 +394,14 @@ void grad_reduce_col_block(const T* dy, const T* x, int64_t C, int64_t c, int64_
   VF64 a[2 * B], m[2 * B];
   for (auto& v : a) v = VF64(0.0);
   for (auto& v : m) v = VF64(0.0);
-  if constexpr (!R && std::is_same<T, float>::value) {   // halves, as span_grad_reduce's float32 loop
+  if constexpr (!R && !std::is_same<T, double>::value) {   // halves, as span_grad_reduce's loop
     constexpr int64_t H = L / 2;
     for (int64_t r = r0; r < r1; ++r)
       for (int h = 0; h < 2 * B; ++h) {
         const int64_t j = c + h * H;
-        const VF64 d = vload_f64(dy + r * C + j);
+        const VF64 d = load_f64_h(dy + r * C + j);
         a[h] = vadd_fma(a[h], d);
-        m[h] = vadd_fma(m[h], d * widen((vload_h(x + r * C + j) - vload_h(k.mhi + j)) - vload_h(k.mlo + j)));
+        m[h] = vmuladd_exact(d, widen((vload_h(x + r * C + j) - vload_h(k.mhi + j)) - vload_h(k.mlo + j)), m[h]);
       }
   } else
   for (int64_t r = r0; r < r1; ++r) {
@@ -435,6 +460,12 @@ void grad_apply_rows(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64
 }
 
 template <class T>
+void grad_apply_chan(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                     BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
+  REGCORE_BN_ELEMENTWISE(grad_apply_chan_t, dy, x, dx, C, S, c, i0, i1, k, g);
+}
+
+template <class T>
 void grad_apply_cols(const T* dy, const T* x, T* dx, int64_t C, int64_t r0, int64_t r1, BnCoefOf<compute_t<T>> k,
                      BnGradCoefOf<compute_t<T>> g, int relu, int stream) {
   const bool grouped = (stream & kColsGrouped) != 0;   // as normalize_cols
@@ -490,6 +521,14 @@ void grad_apply_rows_entry(DType dt, const void* dy, const void* x, void* dx, in
                     coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
   });
 }
+void grad_apply_chan_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t S, int64_t c,
+                           int64_t i0, int64_t i1, const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_apply_chan(static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<T*>(dx), C, S, c, i0, i1,
+                    coef_of<compute_t<T>>(k), coef_of<compute_t<T>>(g), relu, stream);
+  });
+}
 void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, int64_t C, int64_t r0, int64_t r1,
                            const BnCoef& k, const BnGradCoef& g, int relu, int stream) {
   visit_dtype(dt, [&](auto t) {
@@ -504,7 +543,8 @@ void grad_apply_cols_entry(DType dt, const void* dy, const void* x, void* dx, in
 const cpu::BatchNormTable& batchnorm_table() {
   static const cpu::BatchNormTable table = {
       moments_rows_entry,     moments_cols_entry,     normalize_rows_entry,  normalize_cols_entry,
-      grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry};
+      grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry,
+      grad_apply_chan_entry,  streams_entry};
   return table;
 }
 

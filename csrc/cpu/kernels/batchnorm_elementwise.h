@@ -29,7 +29,6 @@ void normalize_rows_t(const T* x, T* y, int64_t C, int64_t S, int64_t j0, int64_
     span_normalize<T, R, NT>(x + j, y + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
   });
 }
-
 // The cols passes walk the chunk's rows one tile of kColTile channels at a time: the
 // per-channel coefficient arrays of a whole row (4, or 7 for dx, arrays of C values) outgrew L1
 // at C = 2048 and were read from L2 again for every row; a tile's stay in L1 across the rows.
@@ -152,6 +151,15 @@ template <class T, bool R, bool NT>
 void grad_apply_rows_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t j0, int64_t j1,
                        BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g) {
   for_rows(C, S, j0, j1, [&](int64_t j, int64_t c, int64_t len) {
+    span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
+                              g.ka[c], g.kb[c], g.kc[c]);
+  });
+}
+// Channel c's channel-flat elements [i0, i1): the channel-by-channel backward (batchnorm_api.cpp).
+template <class T, bool R, bool NT>
+void grad_apply_chan_t(const T* dy, const T* x, T* dx, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1,
+                       BnCoefOf<compute_t<T>> k, BnGradCoefOf<compute_t<T>> g) {
+  for_runs(C, S, c, i0, i1, [&](int64_t j, int64_t len) {
     span_grad_apply<T, R, NT>(dy + j, x + j, dx + j, len, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c],
                               g.ka[c], g.kb[c], g.kc[c]);
   });

@@ -1,5 +1,6 @@
 // AVX2 + FMA lane types (no product is ever fused into a sum: -ffp-contract=off, see
-// core/float_math.h; the only fused instructions are vadd_fma / vsub_fma's exact a*1 +- b).
+// core/float_math.h; the only fused instructions are vadd_fma / vsub_fma's exact a*1 +- b and vmuladd_exact's
+// exact products).
 // Included only by translation units built with -mavx2 -mfma, inside the avx2 inline namespace.
 #pragma once
 #include <immintrin.h>
@@ -181,6 +182,12 @@ REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm256_cvtps_pd(_mm256_extractf12
 // (simd/vec_avx512.h explains), on the multiply pipes.
 REGCORE_HD VF64 vadd_fma(VF64 a, VF64 b) { return VF64(_mm256_fmadd_pd(a.v, _mm256_set1_pd(1.0), b.v)); }
 REGCORE_HD VF64 vsub_fma(VF64 a, VF64 b) { return VF64(_mm256_fmsub_pd(a.v, _mm256_set1_pd(1.0), b.v)); }
+// a*b + c with one rounding, ONLY for products exact in float64: widened float32 or 16-bit
+// values (at most 24 + 24 = 48 significant bits, and no product of them leaves float64's normal
+// range). Then a*b needs no rounding and this rounds the exact sum once: the same bits as
+// a * b + c, in one multiply-pipe instruction instead of a multiply and an add (the backward
+// sums, which widen two values and add two products per element, were bound by those pipes).
+REGCORE_HD VF64 vmuladd_exact(VF64 a, VF64 b, VF64 c) { return VF64(_mm256_fmadd_pd(a.v, b.v, c.v)); }
 // Half a float32 vector (W/2 lanes, as many as VF64).
 REGCORE_HD VF32H vload_h(const float* p) { return VF32H(_mm_loadu_ps(p)); }
 REGCORE_HD VF32H operator+(VF32H a, VF32H b) { return VF32H(_mm_add_ps(a.v, b.v)); }
@@ -327,6 +334,11 @@ REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
                                        _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
+// W/2 16-bit values as a half float32 vector, with vload_arith's contract.
+REGCORE_HD VF32H vload_h(const bfloat16_t* p) {
+  return VF32H(_mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+}
+REGCORE_HD VF32H vload_h(const float16_t* p) { return VF32H(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))); }
 // W 16-bit values as float64 lanes (elements 0 .. W/2-1 in lo, the rest in hi), exactly: the
 // statistics' widening (vec_avx512.h has a cheaper bfloat16 form).
 template <class H> REGCORE_HD void vload_wide(const H* p, VF64& lo, VF64& hi) {

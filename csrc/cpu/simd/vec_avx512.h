@@ -190,6 +190,12 @@ REGCORE_HD VF64 widen_hi(VF32 a) { return VF64(_mm512_cvtps_pd(_mm512_extractf32
 // widening kernels move part of their adds over (the statistics pass ran 20% faster).
 REGCORE_HD VF64 vadd_fma(VF64 a, VF64 b) { return VF64(_mm512_fmadd_pd(a.v, _mm512_set1_pd(1.0), b.v)); }
 REGCORE_HD VF64 vsub_fma(VF64 a, VF64 b) { return VF64(_mm512_fmsub_pd(a.v, _mm512_set1_pd(1.0), b.v)); }
+// a*b + c with one rounding, ONLY for products exact in float64: widened float32 or 16-bit
+// values (at most 24 + 24 = 48 significant bits, and no product of them leaves float64's normal
+// range). Then a*b needs no rounding and this rounds the exact sum once: the same bits as
+// a * b + c, in one multiply-pipe instruction instead of a multiply and an add (the backward
+// sums, which widen two values and add two products per element, were bound by those pipes).
+REGCORE_HD VF64 vmuladd_exact(VF64 a, VF64 b, VF64 c) { return VF64(_mm512_fmadd_pd(a.v, b.v, c.v)); }
 // Half a float32 vector (W/2 lanes, as many as VF64): loads and arithmetic, widened without the
 // extract that widen_hi needs.
 REGCORE_HD VF32H vload_h(const float* p) { return VF32H(_mm256_loadu_ps(p)); }
@@ -314,6 +320,15 @@ REGCORE_HD void vload_wide(const bfloat16_t* p, VF64& lo, VF64& hi) {
   lo = half(p);
   hi = half(p + REGCORE_SIMD_W / 2);
 }
+// W/2 16-bit values as a half float32 vector, with vload_arith's contract (a signalling NaN is
+// quieted by the arithmetic or widening that follows). bfloat16: vload_wide's broadcast load and
+// byte shuffle, one uop.
+REGCORE_HD VF32H vload_h(const bfloat16_t* p) {
+  const __m256i idx = _mm256_setr_epi8(-128, -128, 0, 1, -128, -128, 2, 3, -128, -128, 4, 5, -128, -128, 6, 7,
+                                       -128, -128, 8, 9, -128, -128, 10, 11, -128, -128, 12, 13, -128, -128, 14, 15);
+  const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return VF32H(_mm256_castsi256_ps(_mm256_shuffle_epi8(b, idx)));
+}
 // The same pair store with AVX512_BF16, an extension the avx512 level does not require: callable
 // only from code compiled for that target (a GCC target region: batchnorm.cpp) and
 // only when cpu::avx512_bf16_active() (dispatch.h). VCVTNE2PS2BF16 rounds to nearest even and quiets a NaN
@@ -347,6 +362,9 @@ REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
                                             _mm512_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), 1));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
+REGCORE_HD VF32H vload_h(const float16_t* p) {
+  return VF32H(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
 REGCORE_HD void vload_wide(const float16_t* p, VF64& lo, VF64& hi) {
   const VF32 v = vload(p);
   lo = widen_lo(v);

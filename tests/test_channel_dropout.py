@@ -291,6 +291,26 @@ def test_large_outputs_streaming_stores(cfg, layout, shape):
     np.testing.assert_array_equal(a, affine(x, kb, 0.5)[0].astype(np.float32))
 
 
+@pytest.mark.parametrize("fmt", ["bfloat16", "float16"])
+def test_large_16bit_outputs_stream_with_the_same_bits(fmt):
+    """16-bit outputs of 8 MiB or more stream two vectors per store (rows of odd length: a
+    scalar head to the aligned address, pairs, a vector and scalar tail): forward, feature alpha
+    and backward give the NumPy backend's bits at every ISA level."""
+    dt = np.dtype(pytest.importorskip("ml_dtypes").bfloat16) if fmt == "bfloat16" else np.dtype(np.float16)
+    x = data((6, 37, 151, 131), np.float32, 19).astype(dt)   # 8.8 MB of 16-bit data
+    outs = []
+    for cfg in CONFIGS:
+        with backend(cfg):
+            y, m = rc.channel_dropout(x, 0.5, generator=rc.Generator(4))
+            a, ma = rc.feature_alpha_dropout(x, 0.3, generator=rc.Generator(5))
+            dx = rc.channel_dropout_backward(x, m)
+            da = rc.feature_alpha_dropout_backward(x, ma)
+        outs.append([v.view(np.uint16) for v in (y, a, dx, da)])
+    for o in outs[1:]:
+        for u, v in zip(outs[0], o):
+            np.testing.assert_array_equal(u, v)
+
+
 @settings(max_examples=25, deadline=None)
 @given(shape=st.lists(st.integers(0, 12), min_size=2, max_size=4), p=st.floats(0.0, 1.0),
        layout=st.sampled_from(LAYOUTS), kind=st.sampled_from(KINDS), dtype=st.sampled_from(DTYPES),

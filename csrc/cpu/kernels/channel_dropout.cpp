@@ -35,7 +35,8 @@ struct Coef {
 // -0 only when both terms are) nor d (< 0) is -0, so the sum is the selected value bit for bit.
 #if REGCORE_SIMD_W > 1
 // One vector store: non-temporal (NT) where the address is vector-aligned, else an ordinary one.
-// A 16-bit output is always stored the ordinary way (its rounding store writes half a line).
+// One vector of a 16-bit output is half a vector's bytes: stored the ordinary way (run_apply
+// streams 16-bit rows two vectors at a time, vstream2).
 template <bool NT, class S, class V>
 REGCORE_HD void put(S* p, V v) {
   if constexpr (sizeof(S) < 4) vstore(p, v);
@@ -85,22 +86,24 @@ void run_apply(const S* x, S* y, int64_t len, uint32_t keep, const Coef<S>& c) {
   if constexpr (kLanes<S>) {
     using V = typename fvec<S>::type;
     constexpr int L = fvec<S>::L;
-    if (NT && sizeof(S) >= 4) {  // a 16-bit output is not streamed (put)
+    if (NT) {  // up to the first output address aligned to a vector (a 16-bit pair is one vector's bytes)
       const int64_t head = int64_t(((sizeof(V) - (reinterpret_cast<uintptr_t>(y) & (sizeof(V) - 1))) &
                                     (sizeof(V) - 1)) / sizeof(S));
       for (; k < head && k < len; ++k) elem_store(y + k, masked_affine<AFFINE, T>(keep, keep ? T(elem_load(x + k)) : T(0), c.s, c.b, c.d));
     }
-    if (!keep) {  // store-only: a dropped row never reads x
-      const V vd(AFFINE ? c.d : T(0));
-      for (; k + L <= len; k += L) put<NT>(y + k, vd);
-    } else {      // a kept row: x * s (+ b) with no mask at all (masked_affine's kept branch)
-      const V vs(c.s), vb(c.b);
-      for (; k + L <= len; k += L) {
-        V v = xload(x + k) * vs;
-        if (AFFINE) v = v + vb;
-        put<NT>(y + k, v);
-      }
+    const V vs(c.s), vb(c.b), vd(AFFINE ? c.d : T(0));
+    // a dropped row is store-only (never reads x); a kept row is x * s (+ b) with no mask at all
+    // (masked_affine's kept branch)
+    const auto at = [&](int64_t j) {
+      if (!keep) return vd;
+      V v = xload(x + j) * vs;
+      if (AFFINE) v = v + vb;
+      return v;
+    };
+    if constexpr (NT && sizeof(S) < 4) {  // 16-bit: two vectors fill one aligned vector's bytes
+      for (; k + 2 * L <= len; k += 2 * L) vstream2(y + k, at(k), at(k + L));
     }
+    for (; k + L <= len; k += L) put<NT>(y + k, at(k));
   }
 #endif
   for (; k < len; ++k) elem_store(y + k, masked_affine<AFFINE, T>(keep, keep ? T(elem_load(x + k)) : T(0), c.s, c.b, c.d));

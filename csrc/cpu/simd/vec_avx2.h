@@ -307,12 +307,16 @@ REGCORE_HD __m256i bf16_round_finite(VF32 a) {
 // 2W consecutive elements from two vectors: one pack and one reorder for both. One test for NaN
 // in either vector picks the rounding without the NaN blend (the usual case; the bits are the
 // same either way), which saves a third of the store's operations.
-REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
+// pack2 makes the 2W elements vstore2 writes (and vstream2, the non-temporal store of them).
+REGCORE_HD __m256i pack2(const bfloat16_t*, VF32 a, VF32 b) {
   const __m256 nan = _mm256_or_ps(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q), _mm256_cmp_ps(b.v, b.v, _CMP_UNORD_Q));
   const bool any_nan = _mm256_movemask_ps(nan) != 0;
   const __m256i ra = any_nan ? bf16_round(a) : bf16_round_finite(a);
   const __m256i rb = any_nan ? bf16_round(b) : bf16_round_finite(b);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_permute4x64_epi64(_mm256_packus_epi32(ra, rb), 0xD8));
+  return _mm256_permute4x64_epi64(_mm256_packus_epi32(ra, rb), 0xD8);
+}
+REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), pack2(p, a, b));
 }
 // bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
 // arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN
@@ -328,10 +332,16 @@ REGCORE_HD VF32 vload(const float16_t* p) {
 REGCORE_HD void vstore(float16_t* p, VF32 a) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
 }
+REGCORE_HD __m256i pack2(const float16_t*, VF32 a, VF32 b) {
+  return _mm256_set_m128i(_mm256_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
+}
 REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
-                      _mm256_set_m128i(_mm256_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT),
-                                       _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), pack2(p, a, b));
+}
+// vstore2's 32 bytes with a non-temporal store (p aligned to a vector, 32 bytes: consecutive
+// pairs fill whole lines in the write-combining buffers; the same bits as vstore2).
+template <class S> REGCORE_HD void vstream2(S* p, VF32 a, VF32 b) {
+  _mm256_stream_si256(reinterpret_cast<__m256i*>(p), pack2(p, a, b));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
 // W/2 16-bit values as a half float32 vector, with vload_arith's contract.

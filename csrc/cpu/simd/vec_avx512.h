@@ -286,12 +286,14 @@ REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_round_hi(a), 16)));
 }
 // 2W consecutive elements from two vectors: one word shuffle takes the upper halves of both.
-REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) {
+// pack2 makes the line vstore2 writes (and vstream2, the non-temporal store of it).
+REGCORE_HD __m512i pack2(const bfloat16_t*, VF32 a, VF32 b) {
   const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
                                         0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
                                         0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
-  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(bf16_round_hi(a), idx, bf16_round_hi(b)));
+  return _mm512_permutex2var_epi16(bf16_round_hi(a), idx, bf16_round_hi(b));
 }
+REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) { _mm512_storeu_si512(p, pack2(p, a, b)); }
 // bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
 // arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN
 // with its payload kept, exactly as the quieting load would have: the results are the same bits
@@ -357,9 +359,15 @@ REGCORE_HD VF32 vload(const float16_t* p) {
 REGCORE_HD void vstore(float16_t* p, VF32 a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
 }
-REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) {
-  _mm512_storeu_si512(p, _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)),
-                                            _mm512_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), 1));
+REGCORE_HD __m512i pack2(const float16_t*, VF32 a, VF32 b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT)),
+                            _mm512_cvtps_ph(b.v, _MM_FROUND_TO_NEAREST_INT), 1);
+}
+REGCORE_HD void vstore2(float16_t* p, VF32 a, VF32 b) { _mm512_storeu_si512(p, pack2(p, a, b)); }
+// vstore2's line with a non-temporal store (p aligned to a vector, 64 bytes: a whole line, so a
+// 16-bit output streams as a float32 one does; the same bits as vstore2).
+template <class S> REGCORE_HD void vstream2(S* p, VF32 a, VF32 b) {
+  _mm512_stream_si512(reinterpret_cast<__m512i*>(p), pack2(p, a, b));
 }
 REGCORE_HD VF32 vload_arith(const float16_t* p) { return vload(p); }
 REGCORE_HD VF32H vload_h(const float16_t* p) {

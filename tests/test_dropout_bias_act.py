@@ -176,3 +176,30 @@ def test_bad_input(cfg):
             rc.bias_act_dropout_backward(np.ones((4, 6), np.float64), s)
         with pytest.raises(TypeError, match="^state: "):
             rc.bias_act_dropout_backward(np.ones((4, 6), np.float32), s.mask)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("cols", [1024, 1000])
+def test_large_backward_gives_the_same_bits_everywhere(dtype, cols):
+    """A backward over 9 MiB (several chunks per thread, beyond the caches): dx and dbias equal
+    the NumPy backend's bits at every ISA level and on 1 and 2 threads (cols = 1000: words that
+    cross row ends)."""
+    if dtype == "bfloat16":
+        dt = np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    else:
+        dt = np.dtype(dtype)
+    rows = (9 << 20) // (cols * dt.itemsize) + 1
+    x, b = (a.astype(dt) for a in inputs((rows, cols), np.float32, 7)[:2])
+    dy = inputs((rows, cols), np.float32, 8)[0].astype(dt)
+    ref = None
+    for cfg in CONFIGS:
+        for nt in ((1,) if cfg[0] == "numpy" else (1, 2)):
+            with backend(cfg), threads(nt):
+                _, st = rc.bias_act_dropout(x, b, "relu", 0.3, generator=rc.Generator(11))
+                dx, db = rc.bias_act_dropout_backward(dy, st)
+            got = (dx.view(np.uint8), db.view(np.uint8))
+            if ref is None:
+                ref = got
+                continue
+            for u, v in zip(ref, got):
+                assert np.array_equal(u, v), (cfg, nt)

@@ -54,10 +54,7 @@ inline int64_t elementwise_chunk(int64_t n) {
   return c < 4096 ? 4096 : (c > kStreamChunk ? kStreamChunk : c);
 }
 
-// Outputs of at least this many bytes are written with non-temporal stores: they would not stay
-// in this core's L2 anyway, and skipping the read-for-ownership made a 25 MB normalize 25% faster
-// here. Smaller outputs keep ordinary stores (they are likely to be read again from cache).
-constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
+// Outputs of kStreamMinBytes or more (parallel.h) are written with non-temporal stores.
 // 16-bit outputs stream only where the kernels' rounding store writes whole lines (bfloat16 with
 // AVX512_BF16, kernels/batchnorm.cpp); elsewhere the kernels ignore the flag for them.
 int stream_output(DType dt, int64_t n) { return n * int64_t(dtype_size(dt)) >= kStreamMinBytes; }

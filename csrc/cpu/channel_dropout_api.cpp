@@ -7,12 +7,6 @@
 
 namespace regcore { namespace cpu {
 
-namespace {
-// Outputs of at least this many bytes are written with non-temporal stores (no read for
-// ownership: the pass moves its minimum bytes; they would not stay in cache anyway), as the
-// batch-norm passes do.
-constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
-}  // namespace
 
 void channel_dropout(DType dt, const void* x, void* y, const uint32_t* keep_in, uint32_t* keep_out, int64_t batch,
                      const ChannelShape& shape, const DropoutRule& rule, const MaskedAffine& f) {

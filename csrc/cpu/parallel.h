@@ -19,6 +19,11 @@ namespace regcore { namespace cpu {
 // enough that the last chunks balance threads and that a thread preempted inside a chunk holds
 // little work. A multiple of every SIMD group (64 elements).
 constexpr int64_t kStreamChunk = int64_t(1) << 16;
+// Outputs of at least this many bytes are written with non-temporal stores (no read for
+// ownership: the pass moves its minimum bytes, and the output would not stay in this core's L2
+// anyway; skipping the read made a 25 MB batch-norm normalize 25% faster here). Smaller outputs
+// keep ordinary stores (they are likely to be read again from cache).
+constexpr int64_t kStreamMinBytes = int64_t(8) << 20;
 
 inline int64_t chunk_count(int64_t n, int64_t chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
 

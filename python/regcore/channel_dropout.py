@@ -24,7 +24,7 @@ from ._channel_dropout_mask import (CHANNEL_MASK_KINDS, LAYOUTS, AlphaDropoutMas
 from ._dropout_mask import MODES, bit_words, reserve
 from ._errors import type_error, value_error
 from .dropout import (_HALF_OK, _check_against_mask, _check_field, _check_position, _check_stored, _mask_arg, _mask_shape, _output,
-                      _run_backward, _stored, _target)
+                      _run_backward, _stored, _target, masked_backward_plan)
 from .generator import resolve
 
 __all__ = ["ChannelDropoutMask", "AlphaDropoutMask", "channel_dropout", "channel_dropout_backward",
@@ -217,12 +217,5 @@ def alpha_dropout_plan(shape, dtype, p, kind):
 def alpha_dropout_backward_plan(shape, dtype, p):
     """alpha_dropout_backward with the mask of ``alpha_dropout_plan``'s call at (seed, offset)
     as ``run(dy, bits, seed, offset) -> dx``."""
-    m = _template(AlphaDropoutMask, shape, dtype, p=p, kind="none")
-    _, _, _, _, t, drop_all, scale = m.kernel_args()
-    new_dx = _arrays.allocator(shape, dtype)
-
-    def run(dy, bits, seed, offset):
-        dx = new_dx()
-        cpu_array_backend().dropout_backward(dy, dx, bits, None, seed, offset, t, drop_all, scale)
-        return dx
-    return run
+    _, _, _, _, t, drop_all, scale = _template(AlphaDropoutMask, shape, dtype, p=p, kind="none").kernel_args()
+    return masked_backward_plan(shape, dtype, t, drop_all, scale)

@@ -410,7 +410,13 @@ def dropout_plan(shape, dtype, p, mode, kind):
 def dropout_backward_plan(shape, dtype, p, mode):
     """dropout_backward(dy, <the mask of dropout(x, p, mode=mode) at (seed, offset), its bits
     or None when not stored>) as ``run(dy, bits, seed, offset) -> dx``."""
-    t, drop_all, scale = _decisions(p, mode, dtype)
+    return masked_backward_plan(shape, dtype, *_decisions(p, mode, dtype))
+
+
+def masked_backward_plan(shape, dtype, t, drop_all, scale):
+    """``run(dy, bits, seed, offset) -> dx``, dx = keep ? dy * scale : +0 with the keep decisions
+    of threshold t at (seed, offset) (stored in bits, or redrawn when bits is None): the backward
+    of every element-wise mask (dropout's; alpha dropout's, whose scale is a)."""
     new_dx = _arrays.allocator(shape, dtype)
 
     def run(dy, bits, seed, offset):

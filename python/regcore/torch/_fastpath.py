@@ -45,8 +45,10 @@ _from_numpy = torch.from_numpy
 def as_tensor(a):
     """A NumPy array (or None) as a torch tensor of the same memory: ml_dtypes' bfloat16 through
     an int16 view (torch.from_numpy knows no ml_dtypes array)."""
-    if a is None or a.dtype.kind != "V":   # (ml_dtypes' bfloat16 is NumPy kind "V"; NumPy's floats "f")
-        return a if a is None else _from_numpy(a)
+    if a is None:
+        return None
+    if a.dtype.kind != "V":   # (ml_dtypes' bfloat16 is NumPy kind "V"; NumPy's floats "f")
+        return _from_numpy(a)
     return _from_numpy(a.view(np.int16)).view(_BF16)
 
 

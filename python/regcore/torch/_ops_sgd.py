@@ -28,7 +28,10 @@ def _numpy_views(tensors):
         elif t.dtype not in _NUMPY_DTYPES or not t.is_cpu:
             return tensors
         else:
-            v = t.data.numpy() if t.requires_grad else t.numpy()   # (.data: a parameter's detached alias)
+            try:   # (.data: a parameter's detached alias)
+                v = t.data.numpy() if t.requires_grad else t.numpy()
+            except (RuntimeError, TypeError):   # e.g. a lazily negated view: the array API names it
+                return tensors
         views.append(v)
     return views
 

@@ -7,7 +7,6 @@
 
 namespace regcore { namespace cpu {
 
-
 void channel_dropout(DType dt, const void* x, void* y, const uint32_t* keep_in, uint32_t* keep_out, int64_t batch,
                      const ChannelShape& shape, const DropoutRule& rule, const MaskedAffine& f) {
   const auto& table = active_channel_dropout_table();

@@ -285,14 +285,17 @@ REGCORE_HD __m512i bf16_round_hi(VF32 a) {
 REGCORE_HD void vstore(bfloat16_t* p, VF32 a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(bf16_round_hi(a), 16)));
 }
-// 2W consecutive elements from two vectors: one word shuffle takes the upper halves of both.
-// pack2 makes the line vstore2 writes (and vstream2, the non-temporal store of it).
-REGCORE_HD __m512i pack2(const bfloat16_t*, VF32 a, VF32 b) {
+// The upper 16 bits of every 32-bit lane of a, then of b, in lane order: one word shuffle (the
+// bfloat16 pair stores keep each rounded value in the upper half of its lane).
+REGCORE_HD __m512i upper_halves2(__m512i a, __m512i b) {
   const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
                                         0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
                                         0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
-  return _mm512_permutex2var_epi16(bf16_round_hi(a), idx, bf16_round_hi(b));
+  return _mm512_permutex2var_epi16(a, idx, b);
 }
+// 2W consecutive elements from two vectors: one word shuffle takes the upper halves of both.
+// pack2 makes the line vstore2 writes (and vstream2, the non-temporal store of it).
+REGCORE_HD __m512i pack2(const bfloat16_t*, VF32 a, VF32 b) { return upper_halves2(bf16_round_hi(a), bf16_round_hi(b)); }
 REGCORE_HD void vstore2(bfloat16_t* p, VF32 a, VF32 b) { _mm512_storeu_si512(p, pack2(p, a, b)); }
 // bfloat16 -> float32 without quieting a signalling NaN: only for values that go through float
 // arithmetic (or a float64 widening) before anything is stored, which quiets a signalling NaN
@@ -401,10 +404,7 @@ REGCORE_HD void vstore2_nan_tested(bfloat16_t* p, VF32 a, VF32 b) {
     vstore2(p, a, b);
     return;
   }
-  const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
-                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
-                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
-  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(bf16_round_hi_finite(a), idx, bf16_round_hi_finite(b)));
+  _mm512_storeu_si512(p, upper_halves2(bf16_round_hi_finite(a), bf16_round_hi_finite(b)));
 }
 REGCORE_CORE_END
 
@@ -477,9 +477,6 @@ REGCORE_HD void vstore_sr(bfloat16_t* p, VF32 x, VU32 r16) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(sr_bf16_sum(x, r16), 16)));
 }
 REGCORE_HD void vstore2_sr(bfloat16_t* p, VF32 a, VF32 b, VU32 ra, VU32 rb) {
-  const __m512i idx = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000B0009, 0x000F000D, 0x00130011, 0x00170015,
-                                        0x001B0019, 0x001F001D, 0x00230021, 0x00270025, 0x002B0029, 0x002F002D,
-                                        0x00330031, 0x00370035, 0x003B0039, 0x003F003D);
-  _mm512_storeu_si512(p, _mm512_permutex2var_epi16(sr_bf16_sum(a, ra), idx, sr_bf16_sum(b, rb)));
+  _mm512_storeu_si512(p, upper_halves2(sr_bf16_sum(a, ra), sr_bf16_sum(b, rb)));
 }
 REGCORE_CORE_END

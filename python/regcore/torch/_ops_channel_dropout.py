@@ -20,9 +20,9 @@ from .. import feature_alpha_dropout as _feature_alpha_dropout
 from ..channel_dropout import (alpha_dropout_backward_plan, alpha_dropout_plan, channel_dropout_backward_plan,
                                channel_dropout_plan)
 from . import _checks
-from ._fastpath import as_tensor, fast_kernel
+from ._fastpath import fast_kernel
 from ._library import autograd, define
-from ._ops_dropout import _stored, _words as _plan_words
+from ._ops_dropout import masked_backward, masked_forward
 from ._rng import decode, positioned
 
 
@@ -65,16 +65,11 @@ def _channel_impl(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
     return y, _words(m, x)
 
 
-# The trusted plans (_fastpath.py) take NumPy views: seed_offset's, the bits' as int32 words.
+# The trusted plans (_fastpath.py), as dropout's (_ops_dropout.py).
 
 def _channel_plan(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
-    run = channel_dropout_plan(x.shape, x.dtype, p, _mode(vanilla, alpha), _layout(channels_last),
-                               "bits" if store_mask else "none")
-
-    def trusted(x, seed_offset, p, vanilla, alpha, channels_last, store_mask):
-        y, bits = run(x, *decode(seed_offset))
-        return as_tensor(y), _plan_words(bits)
-    return trusted
+    return masked_forward(channel_dropout_plan(x.shape, x.dtype, p, _mode(vanilla, alpha), _layout(channels_last),
+                                               "bits" if store_mask else "none"))
 
 
 channel_dropout = define(
@@ -91,8 +86,8 @@ def _channel_backward_impl(dy, bits, seed_offset, p, vanilla, alpha, channels_la
 
 
 def _channel_backward_plan(dy, bits, seed_offset, p, vanilla, alpha, channels_last):
-    run = channel_dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla, alpha), _layout(channels_last))
-    return lambda dy, bits, seed_offset, *_: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
+    return masked_backward(channel_dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla, alpha),
+                                                         _layout(channels_last)))
 
 
 channel_dropout_backward = define(
@@ -124,12 +119,7 @@ def _alpha_impl(x, seed_offset, p, store_mask):
 
 
 def _alpha_plan(x, seed_offset, p, store_mask):
-    run = alpha_dropout_plan(x.shape, x.dtype, p, "bits" if store_mask else "none")
-
-    def trusted(x, seed_offset, p, store_mask):
-        y, bits = run(x, *decode(seed_offset))
-        return as_tensor(y), _plan_words(bits)
-    return trusted
+    return masked_forward(alpha_dropout_plan(x.shape, x.dtype, p, "bits" if store_mask else "none"))
 
 
 alpha_dropout = define(
@@ -142,8 +132,7 @@ def _alpha_backward_impl(dy, bits, seed_offset, p):
 
 
 def _alpha_backward_plan(dy, bits, seed_offset, p):
-    run = alpha_dropout_backward_plan(dy.shape, dy.dtype, p)
-    return lambda dy, bits, seed_offset, p: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
+    return masked_backward(alpha_dropout_backward_plan(dy.shape, dy.dtype, p))
 
 
 alpha_dropout_backward = define(

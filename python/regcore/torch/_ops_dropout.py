@@ -72,13 +72,23 @@ def _stored(words):
     return words.view(np.uint32) if words.size else None
 
 
-def _dropout_plan(x, seed_offset, p, vanilla, store_mask):
-    run = dropout_plan(x.shape, x.dtype, p, _mode(vanilla), "bits" if store_mask else "none")
-
-    def trusted(x, seed_offset, p, vanilla, store_mask):
+def masked_forward(run):
+    """The trusted kernel of a masked forward operator ``(x, seed_offset, <scalars>) -> (y,
+    words)`` from the array API's plan ``run(x, seed, offset) -> (y, bits or None)``."""
+    def trusted(x, seed_offset, *_):
         y, bits = run(x, *decode(seed_offset))
         return as_tensor(y), _words(bits)
     return trusted
+
+
+def masked_backward(run):
+    """The trusted kernel of a masked backward operator ``(dy, words, seed_offset, <scalars>) ->
+    dx`` from the array API's plan ``run(dy, bits or None, seed, offset) -> dx``."""
+    return lambda dy, words, seed_offset, *_: as_tensor(run(dy, _stored(words), *decode(seed_offset)))
+
+
+def _dropout_plan(x, seed_offset, p, vanilla, store_mask):
+    return masked_forward(dropout_plan(x.shape, x.dtype, p, _mode(vanilla), "bits" if store_mask else "none"))
 
 
 dropout = define("dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool store_mask) -> (Tensor, Tensor)",
@@ -91,8 +101,7 @@ def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
 
 
 def _dropout_backward_plan(dy, bits, seed_offset, p, vanilla):
-    run = dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla))
-    return lambda dy, bits, seed_offset, p, vanilla: as_tensor(run(dy, _stored(bits), *decode(seed_offset)))
+    return masked_backward(dropout_backward_plan(dy.shape, dy.dtype, p, _mode(vanilla)))
 
 
 dropout_backward = define(

@@ -26,4 +26,9 @@ def cases():
         "alpha_dropout": (ops.alpha_dropout.default, (x, so, 0.3, True)),
         "alpha_dropout_nomask": (ops.alpha_dropout.default, (x, so, 0.3, False)),
         "alpha_dropout_backward": (ops.alpha_dropout_backward.default, (dy, abits, so, 0.3)),
+        # a second derivative differentiates the backward operators (linear_backward_formula)
+        "channel_dropout_backward_differentiated": (ops.channel_dropout_backward.default,
+                                                    (dy.clone().requires_grad_(), bits, so, 0.3, False, True, False)),
+        "alpha_dropout_backward_differentiated": (ops.alpha_dropout_backward.default,
+                                                  (dy.clone().requires_grad_(), abits, so, 0.3)),
     }

@@ -54,10 +54,14 @@ def define(schema: str, impl, fake, *, tags=()):
     torch.library.register_fake(f"regcore::{name}", fake, lib=LIB)
     overload = getattr(torch.ops.regcore, name).default
     _BACKEND_KERNELS[overload] = kernel, impl
+    if not overload._schema.is_mutable:
+        _FORMULAS[overload] = formula = [None]
+        LIB.impl(name, _autograd_kernel(overload, kernel, formula), "Autograd", with_keyset=True)
     return overload
 
 
 _BACKEND_KERNELS = {}   # operator overload -> (its CPU/CUDA kernel, the impl it runs with grad mode off)
+_FORMULAS = {}   # functional operator overload -> [its autograd kernel (autograd()), or None: none]
 _any_requires_grad = torch._C._any_requires_grad
 _functorch_active = torch._C._are_functorch_transforms_active
 # by value: the key highestPriorityTypeId returns is a new object each call, and comparing
@@ -76,8 +80,9 @@ def define_inplace(schema: str, impl, fake, *, mutates):
     return getattr(torch.ops.regcore, name).default
 
 
-def autograd(op, backward, setup_context):
-    """Register the autograd formula of a functional operator at its Autograd dispatch key.
+def autograd(op, backward, setup_context, *, every_output=False):
+    """Register the autograd formula of a functional operator (its Autograd kernel,
+    _autograd_kernel, runs it).
 
     This is the registration torch.library.register_autograd makes (an autograd.Function whose
     forward redispatches below autograd, applied only when autograd is recording and an input
@@ -85,33 +90,28 @@ def autograd(op, backward, setup_context):
     schema (O(arguments^2) pybind conversions: ~40 us for a 9-argument operator, more than a
     small batch-norm kernel) and a metadata record per call. ``setup_context(ctx, inputs,
     output)`` and ``backward(ctx, *grads)`` have register_autograd's meaning; every argument of
-    our schemas is positional, so ``inputs`` is what the caller passed."""
+    our schemas is positional, so ``inputs`` is what the caller passed. Unless ``every_output``,
+    the formula reads the gradient of the first output only (the others are statistics and
+    masks), and no gradient there means no gradients at all."""
     overload = op if isinstance(op, torch._ops.OpOverload) else op.default
-    below = torch._C._after_autograd_keyset
     direct, impl = _BACKEND_KERNELS[overload]
     n_inputs = len(overload._schema.arguments) + 1   # and the key set
 
-    def redispatch(keyset, args):
-        with torch._C._AutoDispatchBelowAutograd():
-            return overload.redispatch(keyset, *args)
-
-    # What redispatching below autograd would run. When the next key is the CPU or CUDA backend
-    # itself (eager tensors: no fake tensors, functionalization or dispatch modes in the way),
-    # that kernel is called directly (the keyset travels as None): a second trip through the
-    # dispatcher into Python costs more than a small kernel.
+    # What redispatching below autograd would run: with the key set None (eager tensors, see
+    # _autograd_kernel), the operator's own kernel, called directly.
     def forward(ctx, *args):   # args: the operator's arguments, then the key set below autograd or None
         keyset, args = args[-1], args[:-1]
-        out = impl(*args) if keyset is None else redispatch(keyset, args)   # (grad mode is off here)
-        # Every formula reads the gradient of the first output only (the others are statistics
-        # and masks): the engine need not fill the others with zeros (two tensors a call).
+        out = impl(*args) if keyset is None else _redispatch(overload, keyset, args)   # (grad mode is off here)
+        # The engine need not fill the gradients the formula does not read with zeros (two
+        # tensors a call for a norm).
         ctx.set_materialize_grads(False)
         setup_context(ctx, args, out)
         return out
 
-    def backward_with_keyset(ctx, dy, *_):
-        if dy is None:   # (no gradient reached the first output)
+    def backward_with_keyset(ctx, dy, *rest):
+        if dy is None and not every_output:   # (no gradient reached the first output)
             return (None,) * n_inputs
-        return (*backward(ctx, dy, *_), None)
+        return (*backward(ctx, dy, *rest), None)
 
     function = type(f"{overload._opname}_autograd", (torch.autograd.Function,),
                     {"forward": staticmethod(forward), "backward": staticmethod(backward_with_keyset)})
@@ -120,14 +120,81 @@ def autograd(op, backward, setup_context):
     # operator. With a functorch transform active, Function.apply's own route.
     apply = super(torch.autograd.Function, function).apply
 
-    def kernel(keyset, *args):
-        keyset = keyset & below
-        if keyset.highestPriorityTypeId().value in _BACKEND_KEYS:
-            keyset = None
+    def recorded(keyset, args):
         if _grad_enabled() and _any_requires_grad(*args):
             if _functorch_active():
                 return function.apply(*args, keyset)
             return apply(*args, keyset)
-        return direct(*args) if keyset is None else redispatch(keyset, args)
+        return direct(*args) if keyset is None else _redispatch(overload, keyset, args)
 
-    LIB.impl(overload._opname, kernel, "Autograd", with_keyset=True)
+    _FORMULAS[overload][0] = recorded
+
+
+_below_autograd = torch._C._after_autograd_keyset
+
+
+def _redispatch(overload, keyset, args):
+    with torch._C._AutoDispatchBelowAutograd():
+        return overload.redispatch(keyset, *args)
+
+
+def _autograd_kernel(overload, direct, formula):
+    """The Autograd kernel of a functional operator: its formula when autograd() gave it one;
+    otherwise the operator computes, and when autograd is recording and an input requires grad,
+    its floating-point outputs come back attached to a node that raises, naming the operator,
+    if a gradient ever flows into it. Without this kernel torch's fallback only warned there and
+    the gradient stopped silently: a gradient penalty through a regcore layer's backward (a
+    second derivative) came out wrong (torch.autograd.function.once_differentiable's approach,
+    also counting saved tensors that require grad, as a norm's x does)."""
+    name = overload._opname
+    message = (f"regcore::{name} has no derivative formula. A gradient reaches it when a second derivative is "
+               "taken through a regcore layer's backward (create_graph=True, then a backward through that "
+               "gradient: a gradient penalty, a Hessian-vector product): regcore's normalization layers do not "
+               "support that (its dropout layers do); use torch's own module for that layer")
+
+    def kernel(keyset, *args):
+        keyset = keyset & _below_autograd
+        # When the next key is the CPU or CUDA backend itself (eager tensors: no fake tensors,
+        # functionalization or dispatch modes in the way), that kernel is called directly (the
+        # key set travels as None): a second trip through the dispatcher into Python costs more
+        # than a small kernel.
+        if keyset.highestPriorityTypeId().value in _BACKEND_KEYS:
+            keyset = None
+        if formula[0] is not None:
+            return formula[0](keyset, args)
+        out = direct(*args) if keyset is None else _redispatch(overload, keyset, args)
+        if _grad_enabled() and _any_requires_grad(*args):
+            return _raising_gradients(out, message, args)
+        return out
+    return kernel
+
+
+def _raising_gradients(out, message, args):
+    """out (a tensor or a tuple of them) with its floating-point tensors attached to a node whose
+    backward raises ``message``, with an edge to every argument that requires grad: a gradient
+    asked of any of them runs into it (torch.autograd.function.once_differentiable's detached
+    aliases lead nowhere, so torch.autograd.grad reported those arguments unused, or with
+    allow_unused=True answered None: a silent zero)."""
+    outs = out if isinstance(out, tuple) else (out,)
+    floats = [i for i, t in enumerate(outs) if t.is_floating_point()]
+    inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+    if not floats:
+        return out
+    raising = _NoDerivative.apply(message, tuple(outs[i] for i in floats), *inputs)
+    outs = list(outs)
+    for i, t in zip(floats, raising):
+        outs[i] = t
+    return tuple(outs) if isinstance(out, tuple) else outs[0]
+
+
+class _NoDerivative(torch.autograd.Function):
+    """Outputs computed elsewhere, made to depend on ``inputs``; differentiating them raises."""
+
+    @staticmethod
+    def forward(ctx, message, outputs, *inputs):
+        ctx.message = message
+        return outputs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(ctx.message)

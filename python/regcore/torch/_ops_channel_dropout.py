@@ -22,7 +22,7 @@ from ..channel_dropout import (alpha_dropout_backward_plan, alpha_dropout_plan, 
 from . import _checks
 from ._fastpath import fast_kernel
 from ._library import autograd, define
-from ._ops_dropout import masked_backward, masked_forward
+from ._ops_dropout import linear_backward_formula, masked_backward, masked_forward
 from ._rng import decode, positioned
 
 
@@ -96,6 +96,9 @@ channel_dropout_backward = define(
     fast_kernel(_channel_backward_impl, _channel_backward_plan), lambda dy, bits, so, p, vanilla, alpha, cl: torch.empty_like(dy))
 
 
+linear_backward_formula(channel_dropout_backward)
+
+
 def _channel_setup(ctx, inputs, output):
     _, seed_offset, p, vanilla, alpha, channels_last, _ = inputs
     ctx.save_for_backward(output[1], seed_offset)
@@ -138,6 +141,9 @@ def _alpha_backward_plan(dy, bits, seed_offset, p):
 alpha_dropout_backward = define(
     "alpha_dropout_backward(Tensor dy, Tensor bits, Tensor seed_offset, float p) -> Tensor",
     fast_kernel(_alpha_backward_impl, _alpha_backward_plan), lambda dy, bits, so, p: torch.empty_like(dy))
+
+
+linear_backward_formula(alpha_dropout_backward)
 
 
 def _alpha_setup(ctx, inputs, output):

@@ -110,6 +110,26 @@ dropout_backward = define(
     lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
 
 
+def linear_backward_formula(backward_op):
+    """Give a masked backward operator ``(dy, bits, seed_offset, <scalars>) -> dx`` its own
+    formula, so that second derivatives flow through the dropout layers (a gradient penalty, a
+    Hessian-vector product): dx is dy times the mask's factor (0, or the scale), linear in dy
+    and constant in everything else, so the gradient into dy is the same operator applied to the
+    incoming gradient, at the same (seed, offset) and bits."""
+    def setup(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1], inputs[2])
+        ctx.args = inputs[3:]
+
+    def grad(ctx, g):
+        bits, seed_offset = ctx.saved_tensors
+        return (backward_op(g.contiguous(), bits, seed_offset, *ctx.args), None, None, *(None for _ in ctx.args))
+
+    autograd(backward_op, grad, setup)
+
+
+linear_backward_formula(dropout_backward)
+
+
 def _dropout_setup(ctx, inputs, output):
     _, seed_offset, p, vanilla, _ = inputs
     ctx.save_for_backward(output[1], seed_offset)
@@ -210,6 +230,39 @@ bias_act_dropout_backward = define(
     "float p, bool has_residual) -> (Tensor, Tensor)",
     fast_kernel(_bad_backward_impl, _bad_backward_plan),
     lambda dy, x, b, bits, so, act, p, res: (torch.empty_like(x), torch.empty_like(b)))
+
+
+# The activations whose slope is piecewise constant: the backward's second derivative has no
+# term in the activation's curvature, which the kernels do not compute.
+_PIECEWISE_LINEAR = ("identity", "relu")
+
+
+def _bad_backward_setup(ctx, inputs, output):
+    _, x, bias, bits, seed_offset, activation, p, has_residual = inputs
+    ctx.save_for_backward(x, bias, bits, seed_offset)
+    ctx.args = (activation, p, has_residual)
+
+
+def _bad_backward_grad(ctx, g_dx, g_dbias):
+    # dx = m * dy with m the mask's factor times act'(x + bias), and dbias = dx summed over the
+    # rows. For a piecewise-linear activation m is constant in x and bias (no gradient into
+    # them), so the gradient into dy is m * (g_dx + g_dbias on every row): the backward
+    # operator applied to it.
+    activation = ctx.args[0]
+    if activation not in _PIECEWISE_LINEAR:
+        raise RuntimeError(f"regcore::bias_act_dropout with activation {activation!r}: a second derivative (a "
+                           "gradient through its backward) is not implemented, only for the piecewise-linear "
+                           f"activations {', '.join(_PIECEWISE_LINEAR)}")
+    x, bias, bits, seed_offset = ctx.saved_tensors
+    if g_dbias is not None:
+        g_dx = g_dbias.expand_as(x) if g_dx is None else g_dx + g_dbias
+    if g_dx is None:
+        return (None,) * 8
+    gdy = bias_act_dropout_backward(g_dx.contiguous(), x, bias, bits, seed_offset, *ctx.args)[0]
+    return gdy, None, None, None, None, None, None, None
+
+
+autograd(bias_act_dropout_backward, _bad_backward_grad, _bad_backward_setup, every_output=True)
 
 
 def _bad_setup(ctx, inputs, output):

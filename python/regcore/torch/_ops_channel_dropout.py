@@ -21,8 +21,8 @@ from ..channel_dropout import (alpha_dropout_backward_plan, alpha_dropout_plan, 
                                channel_dropout_plan)
 from . import _checks
 from ._fastpath import fast_kernel
-from ._library import autograd, define
-from ._ops_dropout import linear_backward_formula, masked_backward, masked_forward
+from ._library import define
+from ._ops_dropout import masked_backward, masked_forward, masked_formulas
 from ._rng import decode, positioned
 
 
@@ -96,22 +96,7 @@ channel_dropout_backward = define(
     fast_kernel(_channel_backward_impl, _channel_backward_plan), lambda dy, bits, so, p, vanilla, alpha, cl: torch.empty_like(dy))
 
 
-linear_backward_formula(channel_dropout_backward)
-
-
-def _channel_setup(ctx, inputs, output):
-    _, seed_offset, p, vanilla, alpha, channels_last, _ = inputs
-    ctx.save_for_backward(output[1], seed_offset)
-    ctx.args = (p, vanilla, alpha, channels_last)
-
-
-def _channel_grad(ctx, dy, _dbits):
-    bits, seed_offset = ctx.saved_tensors
-    return (channel_dropout_backward(dy.contiguous(), bits, seed_offset, *ctx.args),
-            None, None, None, None, None, None)
-
-
-autograd(channel_dropout, _channel_grad, _channel_setup)
+masked_formulas(channel_dropout, channel_dropout_backward, 4)   # (p, vanilla, alpha, channels_last)
 
 
 # ------------------------------------------------------------------ alpha dropout (element-wise)
@@ -143,18 +128,4 @@ alpha_dropout_backward = define(
     fast_kernel(_alpha_backward_impl, _alpha_backward_plan), lambda dy, bits, so, p: torch.empty_like(dy))
 
 
-linear_backward_formula(alpha_dropout_backward)
-
-
-def _alpha_setup(ctx, inputs, output):
-    _, seed_offset, p, _ = inputs
-    ctx.save_for_backward(output[1], seed_offset)
-    ctx.p = p
-
-
-def _alpha_grad(ctx, dy, _dbits):
-    bits, seed_offset = ctx.saved_tensors
-    return alpha_dropout_backward(dy.contiguous(), bits, seed_offset, ctx.p), None, None, None
-
-
-autograd(alpha_dropout, _alpha_grad, _alpha_setup)
+masked_formulas(alpha_dropout, alpha_dropout_backward, 1)   # (p,)

@@ -24,7 +24,7 @@ from ..dropout import (bias_act_dropout_backward_plan, bias_act_dropout_plan, dr
                        gaussian_noise_plan)
 from ._checks import numpy_dtype
 from ._fastpath import as_tensor, fast_kernel
-from ._library import autograd, define, define_inplace
+from ._library import autograd, call, define, define_inplace, save
 from ._rng import decode, positioned
 
 
@@ -110,38 +110,47 @@ dropout_backward = define(
     lambda dy, bits, so, p, vanilla: torch.empty_like(dy))
 
 
-def linear_backward_formula(backward_op):
-    """Give a masked backward operator ``(dy, bits, seed_offset, <scalars>) -> dx`` its own
-    formula, so that second derivatives flow through the dropout layers (a gradient penalty, a
-    Hessian-vector product): dx is dy times the mask's factor (0, or the scale), linear in dy
-    and constant in everything else, so the gradient into dy is the same operator applied to the
-    incoming gradient, at the same (seed, offset) and bits."""
+def masked_formulas(forward_op, backward_op, n_scalars):
+    """The formulas of a masked forward ``(x, seed_offset, <n_scalars scalars>, ...) -> (y,
+    words)`` whose backward operator is ``backward_op(dy, words, seed_offset, <those scalars>)
+    -> dx``. y is x times the mask's factor (0, or the scale; plus a constant for alpha
+    dropout), linear in x and constant in everything else, so:
+
+    * its gradient is backward_op on dy, and its forward-mode tangent backward_op on x's tangent;
+    * backward_op itself is linear in dy, so its own gradient and tangent are backward_op again
+      on theirs, at the same (seed, offset) and bits: second derivatives (a gradient penalty, a
+      Hessian-vector product) and forward-over-reverse (torch.func.hessian) flow through the
+      dropout layers."""
+    n_inputs = len(forward_op._schema.arguments)
+
     def setup(ctx, inputs, output):
-        ctx.save_for_backward(inputs[1], inputs[2])
+        save(ctx, output[1], inputs[1])
+        ctx.args = inputs[2:2 + n_scalars]
+
+    def grad(ctx, dy, _dwords):
+        bits, seed_offset = ctx.saved_tensors
+        return (call(backward_op, dy.contiguous(), bits, seed_offset, *ctx.args), *(None for _ in range(n_inputs - 1)))
+
+    def jvp(ctx, x_t, *_):
+        return (None if x_t is None else call(backward_op, x_t.contiguous(), *ctx.saved_tensors, *ctx.args)), None
+
+    autograd(forward_op, grad, setup, jvp=jvp)
+
+    def backward_setup(ctx, inputs, output):
+        save(ctx, inputs[1], inputs[2])
         ctx.args = inputs[3:]
 
-    def grad(ctx, g):
+    def backward_grad(ctx, g):
         bits, seed_offset = ctx.saved_tensors
-        return (backward_op(g.contiguous(), bits, seed_offset, *ctx.args), None, None, *(None for _ in ctx.args))
+        return (call(backward_op, g.contiguous(), bits, seed_offset, *ctx.args), None, None, *(None for _ in ctx.args))
 
-    autograd(backward_op, grad, setup)
+    def backward_jvp(ctx, dy_t, *_):
+        return None if dy_t is None else call(backward_op, dy_t.contiguous(), *ctx.saved_tensors, *ctx.args)
 
-
-linear_backward_formula(dropout_backward)
-
-
-def _dropout_setup(ctx, inputs, output):
-    _, seed_offset, p, vanilla, _ = inputs
-    ctx.save_for_backward(output[1], seed_offset)
-    ctx.p, ctx.vanilla = p, vanilla
+    autograd(backward_op, backward_grad, backward_setup, jvp=backward_jvp)
 
 
-def _dropout_grad(ctx, dy, _dbits):
-    bits, seed_offset = ctx.saved_tensors
-    return dropout_backward(dy.contiguous(), bits, seed_offset, ctx.p, ctx.vanilla), None, None, None, None
-
-
-autograd(dropout, _dropout_grad, _dropout_setup)
+masked_formulas(dropout, dropout_backward, 2)   # (p, vanilla)
 
 
 def _dropout_inplace_impl(x, seed_offset, p, vanilla):
@@ -170,20 +179,27 @@ gaussian_noise = define("gaussian_noise(Tensor x, Tensor seed_offset, float std,
 
 def _noise_setup(ctx, inputs, output):
     _, seed_offset, std, multiplicative = inputs
-    ctx.save_for_backward(seed_offset)
+    save(ctx, seed_offset)
     ctx.std, ctx.multiplicative = std, multiplicative
 
 
 def _noise_grad(ctx, dy):
     # additive: dx = dy. multiplicative: dx = dy * n with the forward's n, which is the same
-    # operator applied to dy at the same (seed, offset): one IEEE product, the same bits.
+    # operator applied to dy at the same (seed, offset): one IEEE product, the same bits (and
+    # an operator with this formula: differentiable again).
     if not ctx.multiplicative:
         return dy, None, None, None
     (seed_offset,) = ctx.saved_tensors
-    return gaussian_noise(dy.contiguous(), seed_offset, ctx.std, True), None, None, None
+    return call(gaussian_noise, dy.contiguous(), seed_offset, ctx.std, True), None, None, None
 
 
-autograd(gaussian_noise, _noise_grad, _noise_setup)
+def _noise_jvp(ctx, x_t, *_):
+    if x_t is None or not ctx.multiplicative:
+        return x_t
+    return call(gaussian_noise, x_t.contiguous(), *ctx.saved_tensors, ctx.std, True)
+
+
+autograd(gaussian_noise, _noise_grad, _noise_setup, jvp=_noise_jvp)
 
 
 # ------------------------------------------------------------------ bias + activation + dropout
@@ -232,50 +248,80 @@ bias_act_dropout_backward = define(
     lambda dy, x, b, bits, so, act, p, res: (torch.empty_like(x), torch.empty_like(b)))
 
 
-# The activations whose slope is piecewise constant: the backward's second derivative has no
-# term in the activation's curvature, which the kernels do not compute.
+# bias + activation + dropout: y = m * act(x + bias) [+ residual], m the mask's factor. Its
+# backward operator gives dx = m * act'(x + bias) * dy and dbias = dx summed over the rows; the
+# same product is the forward-mode tangent: y' = m * act'(x + bias) * (x' + bias') [+ residual'].
+# The backward's own derivative has a term in act'' (the kernels have none), which vanishes for
+# the activations whose slope is piecewise constant.
 _PIECEWISE_LINEAR = ("identity", "relu")
-
-
-def _bad_backward_setup(ctx, inputs, output):
-    _, x, bias, bits, seed_offset, activation, p, has_residual = inputs
-    ctx.save_for_backward(x, bias, bits, seed_offset)
-    ctx.args = (activation, p, has_residual)
-
-
-def _bad_backward_grad(ctx, g_dx, g_dbias):
-    # dx = m * dy with m the mask's factor times act'(x + bias), and dbias = dx summed over the
-    # rows. For a piecewise-linear activation m is constant in x and bias (no gradient into
-    # them), so the gradient into dy is m * (g_dx + g_dbias on every row): the backward
-    # operator applied to it.
-    activation = ctx.args[0]
-    if activation not in _PIECEWISE_LINEAR:
-        raise RuntimeError(f"regcore::bias_act_dropout with activation {activation!r}: a second derivative (a "
-                           "gradient through its backward) is not implemented, only for the piecewise-linear "
-                           f"activations {', '.join(_PIECEWISE_LINEAR)}")
-    x, bias, bits, seed_offset = ctx.saved_tensors
-    if g_dbias is not None:
-        g_dx = g_dbias.expand_as(x) if g_dx is None else g_dx + g_dbias
-    if g_dx is None:
-        return (None,) * 8
-    gdy = bias_act_dropout_backward(g_dx.contiguous(), x, bias, bits, seed_offset, *ctx.args)[0]
-    return gdy, None, None, None, None, None, None, None
-
-
-autograd(bias_act_dropout_backward, _bad_backward_grad, _bad_backward_setup, every_output=True)
 
 
 def _bad_setup(ctx, inputs, output):
     x, bias, residual, seed_offset, activation, p, _ = inputs
-    ctx.save_for_backward(x, bias, output[1], seed_offset)
+    save(ctx, x, bias, output[1], seed_offset)
     ctx.activation, ctx.p, ctx.has_residual = activation, p, residual is not None
 
 
 def _bad_grad(ctx, dy, _dbits):
     x, bias, bits, seed_offset = ctx.saved_tensors
-    dx, dbias = bias_act_dropout_backward(dy.contiguous(), x, bias, bits, seed_offset, ctx.activation, ctx.p,
-                                          ctx.has_residual)
+    dx, dbias = call(bias_act_dropout_backward, dy.contiguous(), x, bias, bits, seed_offset, ctx.activation, ctx.p,
+                     ctx.has_residual)
     return dx, dbias, (dy if ctx.has_residual else None), None, None, None, None
 
 
-autograd(bias_act_dropout, _bad_grad, _bad_setup)
+def _bad_jvp(ctx, x_t, bias_t, residual_t, *_):
+    x, bias, bits, seed_offset = ctx.saved_tensors
+    if x_t is None:
+        t = None if bias_t is None else bias_t.expand_as(x)
+    else:
+        t = x_t if bias_t is None else x_t + bias_t
+    y_t = None
+    if t is not None:
+        y_t = call(bias_act_dropout_backward, t.contiguous(), x, bias, bits, seed_offset, ctx.activation, ctx.p,
+                   ctx.has_residual)[0]
+    if residual_t is not None:
+        y_t = residual_t if y_t is None else y_t + residual_t
+    return y_t, None
+
+
+autograd(bias_act_dropout, _bad_grad, _bad_setup, jvp=_bad_jvp)
+
+
+def _bad_backward_setup(ctx, inputs, output):
+    _, x, bias, bits, seed_offset, activation, p, has_residual = inputs
+    save(ctx, x, bias, bits, seed_offset)
+    ctx.args = (activation, p, has_residual)
+
+
+def _second_order(ctx):
+    """Refuse the backward operator's own derivatives for a curved activation (the act'' term)."""
+    activation = ctx.args[0]
+    if activation not in _PIECEWISE_LINEAR:
+        raise RuntimeError(f"regcore::bias_act_dropout with activation {activation!r}: a second derivative (a "
+                           "derivative of its backward) is not implemented, only for the piecewise-linear "
+                           f"activations {', '.join(_PIECEWISE_LINEAR)}")
+
+
+def _bad_backward_grad(ctx, g_dx, g_dbias):
+    # For a piecewise-linear activation dx = m * act' * dy is linear in dy and constant in x
+    # and bias: the gradient into dy is m * act' * (g_dx + g_dbias on every row), the
+    # backward operator applied to it.
+    _second_order(ctx)
+    x, bias, bits, seed_offset = ctx.saved_tensors
+    if g_dbias is not None:
+        g_dx = g_dbias.expand_as(x) if g_dx is None else g_dx + g_dbias
+    if g_dx is None:
+        return (None,) * 8
+    gdy = call(bias_act_dropout_backward, g_dx.contiguous(), x, bias, bits, seed_offset, *ctx.args)[0]
+    return gdy, None, None, None, None, None, None, None
+
+
+def _bad_backward_jvp(ctx, dy_t, *_):
+    _second_order(ctx)
+    if dy_t is None:
+        return None, None
+    return call(bias_act_dropout_backward, dy_t.contiguous(), *ctx.saved_tensors, *ctx.args)
+
+
+autograd(bias_act_dropout_backward, _bad_backward_grad, _bad_backward_setup, every_output=True,
+         jvp=_bad_backward_jvp)

@@ -33,7 +33,16 @@ import torch
 from .. import Generator
 from ._library import define
 
-TOKEN = torch.zeros((), dtype=torch.int64)
+
+def _kept_scalar():
+    """A scalar this module keeps and updates in place on later calls: never an inference tensor
+    (one made under torch.inference_mode refuses in-place updates outside it, so a validation
+    pass under inference_mode, the first to draw, broke every later training step)."""
+    with torch.inference_mode(False):
+        return torch.zeros((), dtype=torch.int64)
+
+
+TOKEN = _kept_scalar()
 TORCH_DEFAULT = 0
 
 _U64 = 1 << 64
@@ -94,7 +103,7 @@ def _default_bits() -> int:
     """torch_bits(None) into a kept scalar: the same single draw without a new tensor per call."""
     t = getattr(_scratch, "t", None)
     if t is None:
-        t = _scratch.t = torch.empty((), dtype=torch.int64, device="cpu")
+        t = _scratch.t = _kept_scalar()
     return t.random_().item()
 
 

@@ -1,0 +1,52 @@
+"""A pass under torch.inference_mode (a validation loop) must not break later training: tensors
+regcore.torch keeps and updates in place (the draw token, the per-thread draw scalar) are never
+inference tensors, which refuse in-place updates outside inference mode. Before, the first
+dropout draw under inference_mode made the thread's draw scalar one, and every later dropout in
+training raised."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+from _torch_helpers import rct, torch
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), rct.nn.LayerNorm(16), rct.nn.Dropout(0.2),
+                               rct.nn.BiasActDropout(16, "gelu", 0.1), torch.nn.Linear(16, 4), rct.nn.BatchNorm1d(4),
+                               rct.nn.GaussianNoise(0.1), rct.nn.AlphaDropout(0.1))
+
+
+def _validate_then_train():
+    model = _model()
+    x = torch.randn(6, 8)
+    with torch.inference_mode():
+        model(x)           # training-mode layers, as a loop that forgets model.eval() runs them
+        model.eval()(x)
+    model.train()
+    model(x.requires_grad_()).sum().backward()
+    return x.grad
+
+
+def test_training_after_an_inference_mode_pass_in_a_new_thread():
+    # a new thread: no draw scalar yet, so the pass under inference_mode makes it
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("grad", _validate_then_train()))
+    thread.start()
+    thread.join()
+    assert out.get("grad") is not None and torch.isfinite(out["grad"]).all()
+
+
+def test_training_after_importing_under_inference_mode():
+    code = ("import torch\n"
+            "with torch.inference_mode():\n"
+            "    import regcore.torch as rct\n"
+            "    rct.nn.Dropout(0.5)(torch.ones(4, 4))\n"
+            "x = torch.ones(4, 4, requires_grad=True)\n"
+            "rct.nn.Dropout(0.5)(x).sum().backward()\n"
+            "print(int(x.grad.ne(0).sum()))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert 0 < int(run.stdout) < 16

@@ -1,0 +1,62 @@
+"""torch.export and torch.jit.trace of a model built from regcore modules: regcore's operators
+are torch.library operators with fake kernels, so an exported program holds them as nodes and
+runs them. The exported training program draws fresh masks per call that repeat after
+torch.manual_seed and equal eager mode's, and updates the batch-norm running statistics as
+eager mode does. (torch.jit.script is not supported: TorchScript cannot compile regcore's
+Python functional layer, and torch deprecates it in favour of torch.export and torch.compile.)"""
+from __future__ import annotations
+
+import warnings
+
+from _torch_helpers import rct, torch
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), rct.nn.LayerNorm(16), rct.nn.Dropout(0.3),
+                               torch.nn.Linear(16, 4), rct.nn.BatchNorm1d(4), rct.nn.GroupNorm(2, 4))
+
+
+X = torch.randn(5, 8, generator=torch.Generator().manual_seed(1))
+
+
+def test_exported_eval_program_equals_eager():
+    model = _model().eval()
+    program = torch.export.export(model, (X,)).module()
+    assert torch.equal(program(X), model(X))
+    assert any("regcore" in str(n.target) for n in torch.export.export(model, (X,)).graph.nodes)
+
+
+def test_exported_training_program_draws_like_eager():
+    eager, exported = _model(), _model()
+    program = torch.export.export(exported, (X,)).module()
+    first, second = program(X), program(X)
+    assert not torch.equal(first, second)   # fresh masks per call
+    torch.manual_seed(3)
+    a = program(X)
+    torch.manual_seed(3)
+    b = program(X)
+    torch.manual_seed(3)
+    c = eager(X)
+    assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_exported_training_program_updates_running_statistics():
+    eager, exported = _model(), _model()
+    program = torch.export.export(exported, (X,)).module()
+    torch.manual_seed(3)
+    program(X)
+    torch.manual_seed(3)
+    eager(X)
+    bn = dict(program.named_buffers())
+    torch.testing.assert_close(bn["4.running_mean"], eager[4].running_mean, rtol=0, atol=0)
+    torch.testing.assert_close(bn["4.running_var"], eager[4].running_var, rtol=0, atol=0)
+    assert not torch.equal(eager[4].running_mean, torch.zeros(4))
+
+
+def test_traced_eval_model_equals_eager():
+    model = _model().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (torch.jit's deprecation notice)
+        traced = torch.jit.trace(model, (X,))
+    assert torch.equal(traced(X), model(X))

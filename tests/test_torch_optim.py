@@ -180,7 +180,7 @@ def test_refusals_change_nothing():
         rct.optim.SGD(lin.parameters(), lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="differentiable"):
         rct.optim.SGD(lin.parameters(), differentiable=True)
-    with pytest.raises(TypeError, match="expected a float32 or float64 tensor, got torch.int32"):
+    with pytest.raises(TypeError, match="expected a float32, float64, bfloat16 or float16 tensor, got torch.int32"):
         rct.optim.SGD([torch.zeros(3, dtype=torch.int32)])
     opt2 = rct.optim.SGD(lin.parameters(), lr=0.1)
     opt2.param_groups[0]["lr"] = -1.0

@@ -32,7 +32,8 @@ def float_tensor(t, name: str, *, half: bool = False) -> None:
                             "(docs/precision.md lists the ones that take 16-bit data); use float32 or "
                             "float64, e.g. run this module outside autocast or call .float() on its input")
         else:
-            raise TypeError(f"{name}: expected a float32 or float64 tensor, got {dtype}")
+            kinds = "float32, float64, bfloat16 or float16" if half else "float32 or float64"
+            raise TypeError(f"{name}: expected a {kinds} tensor, got {dtype}")
     if t.layout != _STRIDED:
         raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
     device = t.device.type

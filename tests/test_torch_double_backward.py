@@ -1,14 +1,15 @@
 """Second derivatives (double backward) through regcore.torch: a gradient penalty or a
 Hessian-vector product differentiates a layer's backward.
 
-The dropout family's backward operators carry their own formulas, so they pass gradgradcheck in
-float64 (finite differences of the first derivative against the registered second one). The
-normalization layers' backward operators have no formula: differentiating through them must
-raise a RuntimeError naming the operator, whichever way the second derivative is asked for
-(torch.autograd.grad with the input, with allow_unused=True, or .backward() into parameters);
-before, torch's fallback only warned and the gradient penalty's parameter gradients came out
-silently wrong. A first-order create_graph=True that never differentiates a regcore backward
-must still work and equal torch's modules.
+The dropout family's backward operators carry their own formulas; the normalization layers'
+gradient is computed, when it must itself be differentiable (grad mode on in the backward), by
+the norm written in torch operations (_norm_composite.py). Both pass gradgradcheck in float64
+(finite differences of the first derivative against the registered second one), and a gradient
+penalty through any regcore layer equals the same model's with torch's modules: before, torch's
+fallback for the backward operators only warned and the penalty's parameter gradients came out
+silently wrong. Where there is no formula (a backward operator called directly,
+bias_act_dropout with a curved activation) differentiating raises a RuntimeError naming it,
+whichever way the derivative is asked for.
 """
 from __future__ import annotations
 
@@ -123,14 +124,40 @@ def test_gradient_penalty_through_dropout_equals_its_mask_product():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
-# ---------------------------------------------------------------- no formula: loud, never silent
+# ---------------------------------------------------------------- the norms: a differentiable gradient
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("axis", [1, -1])
+def test_batch_norm_gradgradcheck(training, axis):
+    x = _x(4, 3, 2, 2) if axis == 1 else _x(4, 2, 2, 3)
+    w, b = _x(3, seed=1), _x(3, seed=2)
+    rm, rv = _x(3, seed=3, grad=False), _x(3, seed=4, grad=False).abs() + 0.5
+    _gradgradcheck(lambda x, w, b: ops.batch_norm(x, w, b, rm.clone(), rv.clone(), training, 0.1, 1e-5, axis)[0],
+                   x, w, b)
+
+
+def test_layer_norm_gradgradcheck():
+    _gradgradcheck(lambda x, w, b: ops.layer_norm(x, w, b, 2, 1e-5)[0], _x(3, 4, 5), _x(4, 5, seed=1), _x(4, 5, seed=2))
+    _gradgradcheck(lambda x: ops.layer_norm(x, None, None, 1, 1e-5)[0], _x(3, 5))
+
+
+def test_group_norm_gradgradcheck():
+    _gradgradcheck(lambda x, w, b: ops.group_norm(x, 2, w, b, 1e-5)[0], _x(3, 6, 4), _x(6, seed=1), _x(6, seed=2))
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_gradgradcheck(use_input_stats):
+    rm, rv = _x(4, seed=3, grad=False), _x(4, seed=4, grad=False).abs() + 0.5
+    _gradgradcheck(lambda x, w, b: ops.instance_norm(x, w, b, rm.clone(), rv.clone(), use_input_stats, 0.1,
+                                                     1e-5)[0], _x(3, 4, 5), _x(4, seed=1), _x(4, seed=2))
+
 
 _NORMS = {
-    "layer_norm": (lambda: rct.nn.LayerNorm(8), "layer_norm_backward"),
-    "group_norm": (lambda: rct.nn.GroupNorm(2, 8), "group_norm_backward"),
-    "batch_norm": (lambda: rct.nn.BatchNorm1d(8), "batch_norm_backward"),
-    "batch_norm_eval": (lambda: rct.nn.BatchNorm1d(8).eval(), "batch_norm_backward"),
-    "instance_norm": (lambda: rct.nn.InstanceNorm1d(8, affine=True), "instance_norm_backward"),
+    "layer_norm": (lambda m: m.LayerNorm(8), 8),
+    "group_norm": (lambda m: m.GroupNorm(2, 8), 8),
+    "batch_norm": (lambda m: m.BatchNorm1d(8), 8),
+    "batch_norm_eval": (lambda m: m.BatchNorm1d(8).eval(), 8),
+    "instance_norm": (lambda m: m.InstanceNorm1d(8, affine=True), 8),
 }
 
 
@@ -145,16 +172,34 @@ def _discriminator(norm):
 
 
 @pytest.mark.parametrize("name", sorted(_NORMS))
-def test_norm_second_derivative_raises_naming_the_operator(name):
-    make, op = _NORMS[name]
-    model = _discriminator(make())
+def test_gradient_penalty_through_a_norm_equals_torch(name):
+    # was silently wrong (torch's fallback warned; the penalty's parameter gradients differed)
+    make = _NORMS[name][0]
     x = _x(5, 6)
-    with pytest.raises(RuntimeError, match=f"regcore::{op} has no derivative formula"):
-        _penalty_grads(model, x)   # .backward() into the parameters: was silently wrong
-    for allow_unused in (False, True):   # grad with respect to the input: was "unused" or None
-        g, = torch.autograd.grad(model(x).pow(3).sum(), x, create_graph=True)
-        with pytest.raises(RuntimeError, match=f"regcore::{op} has no derivative formula"):
-            torch.autograd.grad(g.sum(), x, allow_unused=allow_unused)
+    got = _penalty_grads(_discriminator(make(rct.nn)), x)
+    x.grad = None
+    want = _penalty_grads(_discriminator(make(torch.nn)), x)
+    assert [a is None for a in got] == [b is None for b in want]
+    for a, b in zip(got, want):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_backward_operator_called_directly_refuses_a_gradient():
+    # the backward operators themselves have no formula: differentiating through one raises
+    x = _x(4, 6, grad=False)
+    y, mean, var = ops.layer_norm(x, None, None, 1, 1e-5)
+    dy = _x(4, 6, seed=1)
+    dx = ops.layer_norm_backward(dy, x, None, None, mean, var, 1, 1e-5)[0]
+    assert dx.requires_grad
+    with pytest.raises(RuntimeError, match="regcore::layer_norm_backward has no derivative formula"):
+        dx.sum().backward()
+    for allow_unused in (False, True):   # with respect to an argument: never "unused" or None
+        dx = ops.layer_norm_backward(dy, x, None, None, mean, var, 1, 1e-5)[0]
+        with pytest.raises(RuntimeError, match="regcore::layer_norm_backward has no derivative formula"):
+            torch.autograd.grad(dx.sum(), dy, allow_unused=allow_unused)
+    with torch.no_grad():   # not recording: a plain result
+        assert not ops.layer_norm_backward(dy, x, None, None, mean, var, 1, 1e-5)[0].requires_grad
 
 
 def test_bias_act_dropout_curved_activation_second_derivative_raises():
@@ -165,25 +210,13 @@ def test_bias_act_dropout_curved_activation_second_derivative_raises():
         torch.autograd.grad(g.sum(), x)
 
 
-def test_backward_operator_called_directly_refuses_a_gradient():
-    x = _x(4, 6, grad=False)
-    y, mean, var = ops.layer_norm(x, None, None, 1, 1e-5)
-    dy = _x(4, 6, seed=1)
-    dx = ops.layer_norm_backward(dy, x, None, None, mean, var, 1, 1e-5)[0]
-    assert dx.requires_grad
-    with pytest.raises(RuntimeError, match="regcore::layer_norm_backward has no derivative formula"):
-        dx.sum().backward()
-    with torch.no_grad():   # not recording: a plain result
-        assert not ops.layer_norm_backward(dy, x, None, None, mean, var, 1, 1e-5)[0].requires_grad
-
-
 @pytest.mark.parametrize("name", ["layer_norm", "group_norm", "batch_norm"])
 def test_first_order_create_graph_through_a_norm_equals_torch(name):
     # the penalty of d loss / d (last layer's weight) differentiates the norm's forward only
     torch_norm = {"layer_norm": lambda: torch.nn.LayerNorm(8), "group_norm": lambda: torch.nn.GroupNorm(2, 8),
                   "batch_norm": lambda: torch.nn.BatchNorm1d(8)}[name]()
     grads = []
-    for norm in (_NORMS[name][0](), torch_norm):
+    for norm in (_NORMS[name][0](rct.nn), torch_norm):
         model = _discriminator(norm)
         x = _x(5, 6, grad=False)
         g, = torch.autograd.grad(model(x).pow(2).sum(), model[-1].weight, create_graph=True)

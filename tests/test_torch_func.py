@@ -1,13 +1,12 @@
 """regcore.torch under torch.func's transforms and forward-mode AD.
 
-Reverse mode (torch.func.grad, jacrev, vjp), vmap, per-sample gradients (vmap over grad) and
-grad over vmap give torch's modules' answers for the normalization layers. The dropout family
-also has forward-mode formulas (torch.func.jvp, jacfwd, hessian, torch.autograd.forward_ad),
-checked against the reverse-mode Jacobian of the same masks. Where a formula is missing (the
-normalization layers' forward mode, bias_act_dropout's second derivative for a curved
-activation), the call raises naming the operator: before, torch.func.jvp and jacfwd through a
-regcore layer returned zeros without a word, and torch.func.grad raised an error about
-autograd.Function internals.
+Reverse mode (torch.func.grad, jacrev, vjp), vmap, per-sample gradients (vmap over grad), grad
+over vmap, and forward mode (torch.func.jvp, jacfwd, hessian, torch.autograd.forward_ad) give
+torch's modules' answers for the normalization layers; for the dropout family forward mode is
+checked against the reverse-mode Jacobian of the same masks. Before, torch.func.jvp and jacfwd
+through a regcore layer returned zeros without a word, and torch.func.grad raised an error about
+autograd.Function internals. Where a formula is missing (bias_act_dropout's second derivative
+for a curved activation, an operator called directly under a transform) the call raises naming it.
 """
 from __future__ import annotations
 
@@ -60,24 +59,29 @@ def test_norm_reverse_mode_transforms_equal_torch(name, transform):
 
 
 _FORWARD = {
-    "jvp": lambda f, x: func.jvp(f, (x,), (torch.ones_like(x),)),
-    "jacfwd": lambda f, x: func.jacfwd(f)(x),
-    "hessian": lambda f, x: func.hessian(lambda x: f(x).pow(2).sum())(x),
+    "jvp": lambda m: func.jvp(m, (X,), (_T,))[1],
+    "jacfwd": lambda m: func.jacfwd(m)(X[:2]),
+    "hessian": lambda m: func.hessian(lambda x: m(x).pow(2).sum())(X[:2]),
+    "forward_ad": lambda m: _dual(m, X, _T),
+    "jvp_in_weight": lambda m: func.jvp(lambda w: func.functional_call(m, {"weight": w}, (X,)), (m.weight.detach(),),
+                                        (torch.ones_like(m.weight),))[1],
 }
+_T = torch.randn(X.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
 
 
-def _dual(f, x):
+def _dual(f, x, t):
     with torch.autograd.forward_ad.dual_level():
-        return torch.autograd.forward_ad.unpack_dual(f(torch.autograd.forward_ad.make_dual(x, torch.ones_like(x))))
+        return torch.autograd.forward_ad.unpack_dual(f(torch.autograd.forward_ad.make_dual(x, t))).tangent
 
 
-@pytest.mark.parametrize("mode", [*sorted(_FORWARD), "forward_ad"])
+@pytest.mark.parametrize("mode", sorted(_FORWARD))
 @pytest.mark.parametrize("name", sorted(_NORMS))
-def test_norm_forward_mode_raises_naming_the_operator(name, mode):
-    m = _NORMS[name][0]().double()
-    run = _dual if mode == "forward_ad" else _FORWARD[mode]
-    with pytest.raises(RuntimeError, match=r"regcore::(batch|layer|group|instance)_norm: forward-mode AD"):
-        run(m, X[:2])
+def test_norm_forward_mode_equals_torch(name, mode):
+    # was: torch.func.jvp / jacfwd returned zeros silently
+    ours, theirs = (make().double() for make in _NORMS[name])
+    got = _flat(_FORWARD[mode](ours))
+    assert got.abs().sum() > 0
+    torch.testing.assert_close(got, _flat(_FORWARD[mode](theirs)), rtol=1e-9, atol=1e-11)
 
 
 _DROPOUTS = {

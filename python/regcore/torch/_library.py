@@ -204,10 +204,8 @@ def _autograd_kernel(overload, direct, formula):
     second derivative) came out wrong (torch.autograd.function.once_differentiable's approach,
     also counting saved tensors that require grad, as a norm's x does)."""
     name = overload._opname
-    message = (f"regcore::{name} has no derivative formula. A gradient reaches it when a second derivative is "
-               "taken through a regcore layer's backward (create_graph=True, then a backward through that "
-               "gradient: a gradient penalty, a Hessian-vector product): regcore's normalization layers do not "
-               "support that (its dropout layers do); use torch's own module for that layer")
+    message = (f"regcore::{name} has no derivative formula: a gradient cannot flow through it (called directly "
+               "while autograd records; regcore's layers differentiate their backward with their own formulas)")
 
     def kernel(keyset, *args):
         keyset = keyset & _below_autograd

@@ -17,8 +17,9 @@ import torch
 from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
+from . import _norm_composite as _composite
 from ._fastpath import as_tensor, fast_kernel, probability
-from ._library import autograd, define
+from ._library import autograd, define, save
 
 
 def _t(a):
@@ -115,27 +116,47 @@ def _backward_op(name, extra_schema, saved_of, backward_of, trusted, extra_of):
                   lambda dy, x, w, b, *rest: _grads_fake(dy, x, w, b))
 
 
-def _norm_autograd(forward, backward, xwb, extra_of):
-    """The autograd formula of a norm forward whose inputs hold x, weight, bias at positions
+def _norm_autograd(forward, backward, xwb, extra_of, composite_of):
+    """The autograd formulas of a norm forward whose inputs hold x, weight, bias at positions
     ``xwb`` and whose outputs start (y, mean, var): the backward operator on the saved x,
-    weight, bias, mean, var and ``extra_of(inputs)``."""
+    weight, bias, mean, var and ``extra_of(inputs)``. Where that gradient must itself be
+    differentiable (grad mode on in the backward: create_graph=True, torch.func.grad) and for
+    forward-mode tangents, the norm in torch operations (_norm_composite.py), laid out by
+    ``composite_of(x, extra) -> (layout, eps, statistics given)`` (given: the saved mean and
+    var are running statistics, constants; else x's own, recomputed so that they too are
+    differentiated)."""
     ix, iw, ib = xwb
 
     def setup(ctx, inputs, output):
         _non_diff(ctx, output)
-        ctx.save_for_backward(inputs[ix], inputs[iw], inputs[ib], output[1], output[2])
-        ctx.extra, ctx.n_inputs = extra_of(inputs), len(inputs)
+        save(ctx, inputs[ix], inputs[iw], inputs[ib], output[1], output[2])
+        ctx.extra, ctx.n_inputs, ctx.n_outputs = extra_of(inputs), len(inputs), len(output)
+
+    def composite(ctx, x, mean, var):
+        layout, eps, given = composite_of(x, ctx.extra)
+        return layout, eps, ((mean, var) if given else None)
 
     def grad(ctx, dy, *_):
         x, weight, bias, mean, var = ctx.saved_tensors
-        dx, dw, db = backward(dy.contiguous(), x, weight, bias, mean, var, *ctx.extra)
+        wanted = ctx.needs_input_grad
+        if torch.is_grad_enabled():
+            layout, eps, stats = composite(ctx, x, mean, var)
+            dx, dw, db = _composite.grads(dy, x, weight, layout, eps, stats, (wanted[ix], wanted[iw], wanted[ib]))
+        else:
+            dx, dw, db = backward(dy.contiguous(), x, weight, bias, mean, var, *ctx.extra)
         grads = [None] * ctx.n_inputs
         grads[ix] = dx
-        grads[iw] = dw if ctx.needs_input_grad[iw] else None
-        grads[ib] = db if ctx.needs_input_grad[ib] else None
+        grads[iw] = dw if wanted[iw] else None
+        grads[ib] = db if wanted[ib] else None
         return tuple(grads)
 
-    autograd(forward, grad, setup)
+    def jvp(ctx, *tangents):
+        x, weight, bias, mean, var = ctx.saved_tensors
+        layout, eps, stats = composite(ctx, x, mean, var)
+        y_t = _composite.tangent(x, weight, tangents[ix], tangents[iw], tangents[ib], layout, eps, stats)
+        return (y_t, *(None for _ in range(ctx.n_outputs - 1)))
+
+    autograd(forward, grad, setup, jvp=jvp)
 
 
 # ------------------------------------------------------------------ batch norm, fused
@@ -187,7 +208,8 @@ batch_norm_backward = _backward_op(
     _bn.batch_norm_backward_trusted,
     lambda x, batch_stats, count, eps, axis: (_count(count), eps, axis, batch_stats))
 _norm_autograd(batch_norm, batch_norm_backward, (0, 1, 2),
-               lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]))   # batch stats when training or untracked
+               lambda i: (i[5] or i[3] is None, 0.0, i[7], i[8]),   # batch stats when training or untracked
+               lambda x, e: (_composite.batch_norm_layout(x, e[3]), e[2], not e[0]))
 
 
 # ------------------------------------------------------------------ batch norm, split phases (SyncBatchNorm)
@@ -283,7 +305,8 @@ layer_norm_backward = _backward_op(
     _norms.layer_norm_backward,
     _norms.layer_norm_backward_trusted,
     lambda x, k, eps: (k, eps))
-_norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]))
+_norm_autograd(layer_norm, layer_norm_backward, (0, 1, 2), lambda i: (i[3], i[4]),
+               lambda x, e: (_composite.layer_norm_layout(x, e[0]), e[1], False))
 
 
 # ------------------------------------------------------------------ group norm
@@ -305,7 +328,8 @@ group_norm_backward = _backward_op(
     _norms.group_norm_backward,
     _norms.group_norm_backward_trusted,
     lambda x, groups, eps: (groups, eps, True))
-_norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]))
+_norm_autograd(group_norm, group_norm_backward, (0, 2, 3), lambda i: (i[1], i[4]),
+               lambda x, e: (_composite.group_norm_layout(x, e[0]), e[1], False))
 
 
 # ------------------------------------------------------------------ instance norm
@@ -368,4 +392,5 @@ instance_norm_backward = _backward_op(
     _norms.instance_norm_backward,
     _norms.group_norm_backward_trusted,
     lambda x, batch_stats, eps: (x.shape[1], eps, batch_stats))
-_norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]))
+_norm_autograd(instance_norm, instance_norm_backward, (0, 1, 2), lambda i: (i[5], i[7]),
+               lambda x, e: (_composite.instance_norm_layout(x), e[1], not e[0]))

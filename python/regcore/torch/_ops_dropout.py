@@ -262,10 +262,29 @@ def _bad_setup(ctx, inputs, output):
     ctx.activation, ctx.p, ctx.has_residual = activation, p, residual is not None
 
 
+# The activations' derivatives as torch computes them, f'(z) * g: differentiable again
+_ACTIVATION_BACKWARD = {
+    "identity": lambda g, z: g,
+    "relu": lambda g, z: torch.ops.aten.threshold_backward(g, z, 0),
+    "gelu": lambda g, z: torch.ops.aten.gelu_backward(g, z, approximate="none"),
+    "gelu_tanh": lambda g, z: torch.ops.aten.gelu_backward(g, z, approximate="tanh"),
+    "tanh": lambda g, z: torch.ops.aten.tanh_backward(g, torch.tanh(z)),
+    "sigmoid": lambda g, z: torch.ops.aten.sigmoid_backward(g, torch.sigmoid(z)),
+}
+
+
 def _bad_grad(ctx, dy, _dbits):
     x, bias, bits, seed_offset = ctx.saved_tensors
-    dx, dbias = call(bias_act_dropout_backward, dy.contiguous(), x, bias, bits, seed_offset, ctx.activation, ctx.p,
-                     ctx.has_residual)
+    if torch.is_grad_enabled():
+        # A gradient that must itself be differentiable (create_graph=True, torch.func.grad):
+        # the mask's factor (dropout's backward of ones: the same bits) times torch's derivative
+        # of the activation at x + bias, in torch operations; equal to the kernel's within rounding.
+        factor = call(dropout_backward, torch.ones_like(x), bits, seed_offset, ctx.p, False)
+        dx = _ACTIVATION_BACKWARD[ctx.activation](dy * factor, x + bias)
+        dbias = dx.sum(tuple(range(x.dim() - 1)))
+    else:
+        dx, dbias = call(bias_act_dropout_backward, dy.contiguous(), x, bias, bits, seed_offset, ctx.activation,
+                         ctx.p, ctx.has_residual)
     return dx, dbias, (dy if ctx.has_residual else None), None, None, None, None
 
 

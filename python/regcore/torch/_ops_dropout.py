@@ -22,9 +22,10 @@ from .. import dropout_backward as _dropout_backward
 from .. import gaussian_noise as _gaussian_noise
 from ..dropout import (bias_act_dropout_backward_plan, bias_act_dropout_plan, dropout_backward_plan, dropout_plan,
                        gaussian_noise_plan)
+from ._autograd import autograd, call, save
 from ._checks import numpy_dtype
 from ._fastpath import as_tensor, fast_kernel
-from ._library import autograd, call, define, define_inplace, save
+from ._library import define, define_inplace
 from ._rng import decode, positioned
 
 

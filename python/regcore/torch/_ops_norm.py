@@ -18,8 +18,9 @@ from .. import _arrays
 from .. import batchnorm as _bn
 from .. import norms as _norms
 from . import _norm_composite as _composite
+from ._autograd import autograd, save
 from ._fastpath import as_tensor, fast_kernel, probability
-from ._library import autograd, define, save
+from ._library import define
 
 
 def _t(a):

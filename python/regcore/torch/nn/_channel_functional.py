@@ -19,7 +19,7 @@ import warnings
 
 import torch
 
-from .. import _checks, _library, _ops_channel_dropout, _rng
+from .. import _autograd, _checks, _ops_channel_dropout, _rng
 
 __all__ = ["dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
 
@@ -57,7 +57,7 @@ def _channels(input, p, inplace, mask, generator, alpha):
                          f"{tuple(input.shape)}")
     x, channels_last, back = _memory_layout(input)
     so = _draw(input, p, input.shape[0] * input.shape[1], generator)
-    y, _ = _library.call(_ops_channel_dropout.channel_dropout, x, so, p, False, alpha, channels_last, mask == "bits")
+    y, _ = _autograd.call(_ops_channel_dropout.channel_dropout, x, so, p, False, alpha, channels_last, mask == "bits")
     y = back(y)
     return input.copy_(y) if inplace else y
 
@@ -131,7 +131,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False, *, mask="bits", g
         return input
     _check_input(input, inplace)
     so = _draw(input, p, input.numel(), generator)
-    y, _ = _library.call(_ops_channel_dropout.alpha_dropout, input.contiguous(), so, p, mask == "bits")
+    y, _ = _autograd.call(_ops_channel_dropout.alpha_dropout, input.contiguous(), so, p, mask == "bits")
     return input.copy_(y) if inplace else y
 
 

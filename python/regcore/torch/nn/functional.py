@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from .. import _checks, _library, _ops_dropout, _ops_norm, _rng  # noqa: F401
+from .. import _autograd, _checks, _ops_dropout, _ops_norm, _rng  # noqa: F401
 from ._channel_functional import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
                                   feature_alpha_dropout)
 
@@ -55,7 +55,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     if inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad):
         _ops_dropout.dropout_(input, so, p, vanilla)
         return input
-    y, _ = _library.call(_ops_dropout.dropout, input.contiguous(), so, p, vanilla, mask == "bits")
+    y, _ = _autograd.call(_ops_dropout.dropout, input.contiguous(), so, p, vanilla, mask == "bits")
     if inplace:   # autograd is recording (or x is strided): the result goes back into x
         return input.copy_(y)
     return y
@@ -70,7 +70,7 @@ def gaussian_noise(input, std, training=True, *, mode="additive", generator=None
         return input
     _checks.float_tensor(input, "input", half=True)
     so = _draw(input, generator, _rng.blocks_for(input.numel(), input.element_size()))
-    return _library.call(_ops_dropout.gaussian_noise, input.contiguous(), so, std, mode == "multiplicative")
+    return _autograd.call(_ops_dropout.gaussian_noise, input.contiguous(), so, std, mode == "multiplicative")
 
 
 def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, residual=None, mask="bits",
@@ -97,7 +97,7 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     if not training:
         p = 0.0
     so = _mask_draw(input, p, generator)
-    y, _ = _library.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so, activation, p,
+    y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so, activation, p,
                                          mask == "bits")
     return y
 
@@ -130,7 +130,7 @@ def _call(op, *args):
     """Run a normalization operator; the array API's checks (which run before anything is
     written) name the array API's arguments, reported here under torch's names."""
     try:
-        return _library.call(op, *args)
+        return _autograd.call(op, *args)
     except (TypeError, ValueError) as exc:
         name, sep, rest = str(exc).partition(": ")
         if sep and name in _TORCH_NAMES:

@@ -251,6 +251,22 @@ def test_generator_state_round_trip():
     np.testing.assert_array_equal(rc.random.normal(9, generator=g), rc.random.normal(9, generator=h))
 
 
+def test_generator_set_state_continues_in_place():
+    g = rc.Generator(11)
+    rc.random.normal(5, generator=g)
+    state = g.state
+    first = rc.random.normal(9, generator=g)
+    h = g
+    g.set_state(state)
+    assert h is g and g.state == state
+    np.testing.assert_array_equal(rc.random.normal(9, generator=g), first)
+    g.set_state(rc.Generator(3).state)
+    assert (g.seed, g.offset) == (3, 0)
+    with pytest.raises(ValueError, match="offset"):
+        g.set_state({"seed": 1, "offset": -1})
+    assert (g.seed, g.offset) == (3, 0)   # nothing changed
+
+
 @pytest.mark.parametrize("seed,exc", [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError),
                                       ("1", TypeError), (None, TypeError)])
 def test_bad_seeds_are_refused(seed, exc):

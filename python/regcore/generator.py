@@ -42,11 +42,18 @@ class Generator:
 
     @classmethod
     def from_state(cls, state: dict) -> "Generator":
-        if not isinstance(state, dict) or state.get("algorithm", "philox4x32-10") != "philox4x32-10":
-            raise value_error("state", "a dict from Generator.state", state)
-        g = cls(state.get("seed"))
-        g._offset = _validate.integer("state['offset']", state.get("offset"), lo=0, hi=_U64 - 1)
+        seed, offset = _checked_state(state)
+        g = cls(seed)
+        g._offset = offset
         return g
+
+    def set_state(self, state: dict) -> None:
+        """Continue from ``state`` (a dict from ``Generator.state``) in place, as
+        ``torch.Generator.set_state`` does: whoever holds this generator (a module) draws from
+        there on. Checked before anything changes."""
+        seed, offset = _checked_state(state)
+        with self._lock:
+            self._seed, self._offset = seed, offset
 
     def reserve(self, blocks: int) -> int:
         """Take ``blocks`` counter blocks; returns the first. Called after validation only."""
@@ -60,6 +67,14 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"Generator(seed={self._seed}, offset={self._offset})"
+
+
+def _checked_state(state):
+    """(seed, offset) of a state dict, refused with the argument named if it is not one."""
+    if not isinstance(state, dict) or state.get("algorithm", "philox4x32-10") != "philox4x32-10":
+        raise value_error("state", "a dict from Generator.state", state)
+    seed = _validate.integer("state['seed']", state.get("seed"), lo=0, hi=_U64 - 1)
+    return seed, _validate.integer("state['offset']", state.get("offset"), lo=0, hi=_U64 - 1)
 
 
 _default = Generator(secrets.randbits(64))

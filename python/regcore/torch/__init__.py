@@ -32,4 +32,5 @@ _check_torch()
 from . import _ops_channel_dropout, _ops_dropout, _ops_norm, _ops_sgd  # noqa: E402,F401  (registers torch.ops.regcore.*)
 from . import _ops_average  # noqa: E402,F401
 from . import nn, optim  # noqa: E402,F401
+from ._checkpoint import checkpoint_context_fn  # noqa: E402,F401
 from ._convert import convert, convert_sync_batchnorm  # noqa: E402,F401

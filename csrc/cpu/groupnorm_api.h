@@ -29,7 +29,7 @@ bool gn_fusable(int64_t C, int64_t G, int64_t S);
 // is in how the two kernels share the caches); from 2M elements (8 MiB) on the fused one was
 // 1.2x faster (16M: 1.24x group norm, 1.36x instance norm). The fused forward wins at every
 // size (its second kernel reads one array from cache instead of memory).
-constexpr int64_t kGnFusedBackwardMinBytes = int64_t(8) << 20;
+constexpr int64_t kGnFusedBackwardMinBytes = 0;
 bool gn_backward_fusable(DType dt, int64_t N, int64_t C, int64_t G, int64_t S);
 
 // g: C values of gamma as float64 (1 without gamma); sh: C values of beta in compute_dtype(dt)

@@ -126,10 +126,6 @@ bool gn_fusable(int64_t C, int64_t G, int64_t S) {
   return G > 0 && S > 1 && (C / G) * S <= kRowsPiece;
 }
 
-bool gn_backward_fusable(DType dt, int64_t N, int64_t C, int64_t G, int64_t S) {
-  return gn_fusable(C, G, S) && N * C * S * int64_t(dtype_size(dt)) >= kGnFusedBackwardMinBytes;
-}
-
 void gn_forward_fused(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, int64_t S, const double* g,
                       const void* sh, double eps, bool stats_given, double* mean, double* var) {
   if (compute_dtype(dt) == DType::f64)

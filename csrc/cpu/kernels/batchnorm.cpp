@@ -97,7 +97,8 @@ void moments_runs(const T* x, int64_t S, int64_t n, double* out) {
     } else {
       for (int j = 0; j < m; ++j) st[j] = s[j].total(), qt[j] = q[j].total();
     }
-    for (int j = 0; j < m; ++j) shifted_moments(double(S), K[j], st[j], qt[j], &out[2 * (r0 + j)], &out[2 * (r0 + j) + 1]);
+    for (int j = 0; j < m; ++j)
+      shifted_moments(double(S), K[j], st[j], qt[j], &out[2 * (r0 + j)], &out[2 * (r0 + j) + 1]);
   }
 }
 

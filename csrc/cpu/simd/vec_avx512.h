@@ -157,7 +157,9 @@ REGCORE_HD void transpose_f64(VF64 r[8]) {
     t[i + 1] = _mm512_unpackhi_pd(r[i].v, r[i + 1].v);
   }
   const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  for (int i = 0; i < 8; i += 4)   // u[i + j]: lanes j and j + 4 (j = 0, 2 from t[i]; 1, 3 from t[i + 1]) of rows i .. i+3
+  // u[i + j]: lane j (low half) and lane j + 4 (high half) of rows i .. i + 3; lanes 0 and 2 come
+  // from t[i], lanes 1 and 3 from t[i + 1]
+  for (int i = 0; i < 8; i += 4)
     for (int p = 0; p < 2; ++p) {
       u[i + p] = _mm512_permutex2var_pd(t[i + p], lo, t[i + 2 + p]);
       u[i + 2 + p] = _mm512_permutex2var_pd(t[i + p], hi, t[i + 2 + p]);

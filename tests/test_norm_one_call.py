@@ -247,12 +247,13 @@ def test_instance_norm_one_call_gives_the_phase_bits(backend, shape, dtypes, mod
 
 # Group norm's one-call passes run fused per block of whole groups (csrc/cpu/groupnorm_api.h):
 # these views span many blocks of kGnBlock elements and reach the thread pool (128K elements and
-# more); float64 (64, 64, 16, 16) is 8 MiB, where the backward runs fused too
-# (kGnFusedBackwardMinBytes); (2, 4, 200, 200) in 2 groups has groups larger than one
-# statistics piece (kRowsPiece: the separate passes). Native backend, every ISA level, 1 and 2
-# threads; the checked API's separate passes are the reference.
+# more); (2, 4, 200, 200) in 2 groups has groups larger than one statistics piece (kRowsPiece:
+# the separate passes). (2, 13, 20, 65) as instance norm has blocks of 12 sets of 1300 values
+# and a last one of 2: the run kernels' totals a vector of sets at a time and the sets left over
+# (kAccBatch is 4 or 8). Native backend, every ISA level, 1 and 2 threads; the checked API's
+# separate passes are the reference.
 GN_LARGE = [((64, 64, 16, 16), 8, np.float64), ((64, 64, 16, 16), 64, np.float64), ((9, 12, 30, 70), 3, np.float32),
-            ((2, 4, 200, 200), 2, np.float32)]
+            ((2, 4, 200, 200), 2, np.float32), ((2, 13, 20, 65), 13, np.float64)]
 
 
 @pytest.mark.parametrize("case", GN_LARGE, ids=lambda c: f"{c[0]}-G{c[1]}-{np.dtype(c[2])}")

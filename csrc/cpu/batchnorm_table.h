@@ -58,6 +58,13 @@ struct BatchNormTable {
   // Whether normalize and grad_apply honour `stream` for dt's outputs at this level (1) or ignore
   // it (0: the scalar level; 16-bit outputs other than AVX512_BF16's bfloat16 pairs).
   int (*streams)(DType dt);
+  // moments_rows / grad_reduce_rows of channels [0, n) of the (1, n, S) view, whose channels are
+  // one run of S values each, one after another (group and instance norm's sets): the same bits
+  // a call per channel gives, with the per-channel totals finished a vector of channels at a time.
+  // moments: out[2i], out[2i + 1]; sums: sdy[i], sdyx[i] (coefficients of channel i at k's [i]).
+  void (*moments_runs)(DType dt, const void* x, int64_t S, int64_t n, double* out);
+  void (*grad_reduce_runs)(DType dt, const void* dy, const void* x, int64_t S, int64_t n, const BnCoef& k, int relu,
+                           double* sdy, double* sdyx);
 };
 
 }}  // namespace regcore::cpu

@@ -30,8 +30,10 @@ void* at(void* p, int64_t i, DType dt) { return static_cast<char*>(p) + i * dtyp
 // The four normalize coefficient arrays of a block of nc channels, in one workspace.
 template <class Fp>
 struct BlockCoefs {
-  explicit BlockCoefs(int64_t nc, int arrays) : ws(size_t(arrays * nc)), nc(nc) {}
+  // `arrays` arrays of nc values, then room for the statistics of nc sets (stats())
+  explicit BlockCoefs(int64_t nc, int arrays) : ws(size_t((arrays + 2) * nc)), nc(nc), arrays(arrays) {}
   Fp* arr(int i) { return reinterpret_cast<Fp*>(ws.data() + i * nc); }
+  double* stats() { return ws.data() + arrays * nc; }
   BnCoef coef() { return {arr(0), arr(1), arr(2), arr(3)}; }
   // bn_coefficients of channels [j, j + n) of the block, from the statistics (mean, var).
   double set(int64_t j, int64_t n, double mean, double var, double eps, const double* g, const Fp* sh) {
@@ -39,6 +41,7 @@ struct BlockCoefs {
   }
   Workspace<BlockTag> ws;
   int64_t nc;
+  int arrays;
 };
 
 template <class Fp>
@@ -50,13 +53,14 @@ void forward(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, 
   for_blocks(NG, M, N * C * S, [&](int64_t q0, int64_t q1) {
     const int64_t nc = (q1 - q0) * Cg;
     BlockCoefs<Fp> kc(nc, 4);
-    if (!stats_given)   // bn_moments of the (1, N*G, M) view: one piece per set, so its merge returns the piece
+    if (!stats_given) {   // bn_moments of the (1, N*G, M) view: one piece per set, so its merge returns the piece
+      double* st = kc.stats();
+      k.moments_runs(dt, at(x, q0 * M, dt), M, q1 - q0, st);
       for (int64_t q = q0; q < q1; ++q) {
-        double st[2];
-        k.moments_rows(dt, x, NG, M, q, 0, M, st);
-        mean[q] = st[0];
-        var[q] = st[1] / double(M);
+        mean[q] = st[2 * (q - q0)];
+        var[q] = st[2 * (q - q0) + 1] / double(M);
       }
+    }
     // the coefficients of every set of the block first: independent square roots and divisions
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t c0 = (q % G) * Cg, s = stats_given ? c0 : q;
@@ -94,11 +98,10 @@ void backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, int6
         for (int64_t i = 0; i < Cg; ++i) kc.set(j + i, 1, mean[c0 + i], var[c0 + i], eps, g + c0 + i, sh + c0 + i);
     }
     // bn_grad_reduce of each channel: one piece each (S <= kRowsPiece), added to a zero total
+    k.grad_reduce_runs(dt, dyb, xb, S, nc, kc.coef(), 0, red + i0, red + NC + i0);
     for (int64_t i = 0; i < nc; ++i) {
-      double s[2];
-      k.grad_reduce_rows(dt, dyb, xb, nc, S, i, 0, S, kc.coef(), 0, s);
-      red[i0 + i] = 0.0 + s[0];
-      red[NC + i0 + i] = 0.0 + s[1];
+      red[i0 + i] = 0.0 + red[i0 + i];
+      red[NC + i0 + i] = 0.0 + red[NC + i0 + i];
     }
     // gn_grad_coefficients of the block's channels
     for (int64_t q = q0; q < q1; ++q) {
@@ -121,10 +124,6 @@ void backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, int6
 
 bool gn_fusable(int64_t C, int64_t G, int64_t S) {
   return G > 0 && S > 1 && (C / G) * S <= kRowsPiece;
-}
-
-bool gn_backward_fusable(DType dt, int64_t N, int64_t C, int64_t G, int64_t S) {
-  return gn_fusable(C, G, S) && N * C * S * int64_t(dtype_size(dt)) >= kGnFusedBackwardMinBytes;
 }
 
 void gn_forward_fused(DType dt, const void* x, void* y, int64_t N, int64_t C, int64_t G, int64_t S, const double* g,

@@ -20,17 +20,13 @@ namespace regcore { namespace cpu {
 // two kernels, and a 1M-element batch still gives 64 blocks to share out.
 constexpr int64_t kGnBlock = int64_t(1) << 14;
 
-// Whether the fused passes take an (N, C, S) batch in G groups: see the file comment.
+// Whether the fused passes take an (N, C, S) batch in G groups: see the file comment. Both run
+// at every size: with the sets' sums finished a vector of sets at a time (moments_runs,
+// grad_reduce_runs) the fused backward measured faster than the separate passes from 64K
+// elements on (float32, Zen 4, 1 thread: (4, 64, 16, 16) 29 -> 22 us, (64, 64, 16, 16) in 8
+// groups 464 -> 377 us, where the separate passes' second read of dy and x from the last-level
+// cache had been the cheaper schedule while each set's totals cost more).
 bool gn_fusable(int64_t C, int64_t G, int64_t S);
-
-// The fused backward runs from this size of x on (gn_backward_fusable). Below it the separate
-// passes' second read of dy and x came from the last-level cache and they measured 3-8% faster
-// (float32, 64K..1M elements, Zen 4: the fused backward runs fewer instructions, and the loss
-// is in how the two kernels share the caches); from 2M elements (8 MiB) on the fused one was
-// 1.2x faster (16M: 1.24x group norm, 1.36x instance norm). The fused forward wins at every
-// size (its second kernel reads one array from cache instead of memory).
-constexpr int64_t kGnFusedBackwardMinBytes = int64_t(8) << 20;
-bool gn_backward_fusable(DType dt, int64_t N, int64_t C, int64_t G, int64_t S);
 
 // g: C values of gamma as float64 (1 without gamma); sh: C values of beta in compute_dtype(dt)
 // (0 without beta). N*C > 0.

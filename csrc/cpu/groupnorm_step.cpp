@@ -121,7 +121,7 @@ void gn_backward(DType dt, const void* dy, const void* x, void* dx, int64_t N, i
   const auto& cv = active_convert_table();
   const int64_t NC = N * C;
   std::vector<double> dg(static_cast<size_t>(C), 0.0), db(static_cast<size_t>(C), 0.0);
-  if (NC > 0 && S > 0 && gn_backward_fusable(dt, N, C, G, S)) {
+  if (NC > 0 && S > 0 && gn_fusable(C, G, S)) {
     const FusedParams p(dt, C, pdt, gamma, beta);
     gn_backward_fused(dt, dy, x, dx, N, C, G, S, p.g, p.sh, mean, var, eps, batch_stats, dg.data(), db.data());
   } else if (NC > 0 && S > 0) {   // an empty x: zero parameter gradients, nothing else (_grouped_backward_on)

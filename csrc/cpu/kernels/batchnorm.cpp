@@ -74,6 +74,34 @@ void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64
   shifted_moments(double(i1 - i0), K, s.total(), q.total(), &out[0], &out[1]);
 }
 
+// moments_rows of every channel of a (1, n, S) view, the channels' runs one after another (group
+// and instance norm's sets, each one piece): out[2i], out[2i + 1] of run i, the same bits, with
+// kAccBatch totals finished at once (acc_totals).
+template <class T>
+void moments_runs(const T* x, int64_t S, int64_t n, double* out) {
+  Acc s[kAccBatch], q[kAccBatch];
+  double st[kAccBatch], qt[kAccBatch], K[kAccBatch];
+  for (int64_t r0 = 0; r0 < n; r0 += kAccBatch) {
+    const int m = n - r0 < kAccBatch ? int(n - r0) : kAccBatch;
+    for (int j = 0; j < m; ++j) {
+      const T* p = x + (r0 + j) * S;
+      Acc sj, qj;
+      K[j] = widen(elem_load(p));
+      span_shifted(sj, qj, p, S, K[j], S);
+      s[j] = sj;
+      q[j] = qj;
+    }
+    if (m == kAccBatch) {
+      acc_totals(s, st);
+      acc_totals(q, qt);
+    } else {
+      for (int j = 0; j < m; ++j) st[j] = s[j].total(), qt[j] = q[j].total();
+    }
+    for (int j = 0; j < m; ++j)
+      shifted_moments(double(S), K[j], st[j], qt[j], &out[2 * (r0 + j)], &out[2 * (r0 + j) + 1]);
+  }
+}
+
 #if REGCORE_SIMD_W > 1
 // Channels-last statistics, one block of kColBlock vectors of channels at a time: the per-channel
 // float64 accumulators live in registers for the whole row range (in-memory accumulators made
@@ -381,6 +409,36 @@ void grad_reduce_rows(const T* dy, const T* x, int64_t C, int64_t S, int64_t c, 
   else grad_reduce_rows_t<T, false>(dy, x, C, S, c, i0, i1, k, out);
 }
 
+// grad_reduce_rows of every channel of a (1, n, S) view (moments_runs' layout): sdy[i], sdyx[i] of
+// run i, the same bits, kAccBatch totals at a time.
+template <class T, bool R>
+void grad_reduce_runs_t(const T* dy, const T* x, int64_t S, int64_t n, BnCoefOf<compute_t<T>> k, double* sdy,
+                        double* sdyx) {
+  Acc A[kAccBatch], B[kAccBatch];
+  for (int64_t r0 = 0; r0 < n; r0 += kAccBatch) {
+    const int m = n - r0 < kAccBatch ? int(n - r0) : kAccBatch;
+    for (int j = 0; j < m; ++j) {
+      const int64_t c = r0 + j;
+      Acc a, b;
+      span_grad_reduce<T, R>(a, b, dy + c * S, x + c * S, S, S, k.mhi[c], k.mlo[c], k.scale[c], k.shift[c]);
+      A[j] = a;
+      B[j] = b;
+    }
+    if (m == kAccBatch) {
+      acc_totals(A, sdy + r0);
+      acc_totals(B, sdyx + r0);
+    } else {
+      for (int j = 0; j < m; ++j) sdy[r0 + j] = A[j].total(), sdyx[r0 + j] = B[j].total();
+    }
+  }
+}
+template <class T>
+void grad_reduce_runs(const T* dy, const T* x, int64_t S, int64_t n, BnCoefOf<compute_t<T>> k, int relu, double* sdy,
+                      double* sdyx) {
+  if (relu) grad_reduce_runs_t<T, true>(dy, x, S, n, k, sdy, sdyx);
+  else grad_reduce_runs_t<T, false>(dy, x, S, n, k, sdy, sdyx);
+}
+
 #if REGCORE_SIMD_W > 1
 // Channels-last backward sums, one block of B vectors of channels at a time with the per-channel
 // float64 sums in registers for the whole row range (as moments_col_block; the in-memory sums were
@@ -482,6 +540,9 @@ void moments_rows_entry(DType dt, const void* x, int64_t C, int64_t S, int64_t c
     moments_rows(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, S, c, i0, i1, out);
   });
 }
+void moments_runs_entry(DType dt, const void* x, int64_t S, int64_t n, double* out) {
+  visit_dtype(dt, [&](auto t) { moments_runs(static_cast<const REGCORE_TAG_TYPE(t)*>(x), S, n, out); });
+}
 void moments_cols_entry(DType dt, const void* x, int64_t C, int64_t r0, int64_t r1, double* s, double* q) {
   visit_dtype(dt, [&](auto t) { moments_cols(static_cast<const REGCORE_TAG_TYPE(t)*>(x), C, r0, r1, s, q); });
 }
@@ -504,6 +565,14 @@ void grad_reduce_rows_entry(DType dt, const void* dy, const void* x, int64_t C, 
   visit_dtype(dt, [&](auto t) {
     using T = REGCORE_TAG_TYPE(t);
     grad_reduce_rows(static_cast<const T*>(dy), static_cast<const T*>(x), C, S, c, i0, i1, coef_of<compute_t<T>>(k), relu, out);
+  });
+}
+void grad_reduce_runs_entry(DType dt, const void* dy, const void* x, int64_t S, int64_t n, const BnCoef& k, int relu,
+                            double* sdy, double* sdyx) {
+  visit_dtype(dt, [&](auto t) {
+    using T = REGCORE_TAG_TYPE(t);
+    grad_reduce_runs(static_cast<const T*>(dy), static_cast<const T*>(x), S, n, coef_of<compute_t<T>>(k), relu, sdy,
+                     sdyx);
   });
 }
 void grad_reduce_cols_entry(DType dt, const void* dy, const void* x, int64_t C, int64_t r0, int64_t r1,
@@ -544,7 +613,7 @@ const cpu::BatchNormTable& batchnorm_table() {
   static const cpu::BatchNormTable table = {
       moments_rows_entry,     moments_cols_entry,     normalize_rows_entry,  normalize_cols_entry,
       grad_reduce_rows_entry, grad_reduce_cols_entry, grad_apply_rows_entry, grad_apply_cols_entry,
-      grad_apply_chan_entry,  streams_entry};
+      grad_apply_chan_entry,  streams_entry,          moments_runs_entry,    grad_reduce_runs_entry};
   return table;
 }
 

@@ -82,6 +82,32 @@ struct Acc {
   }
 };
 
+// out[i] = acc[i].total() for kAccBatch accumulators at once. The short runs of group and
+// instance norm (a few hundred values a set) finished one total at a time spent a third of their
+// time in hsum's eight dependent adds of shuffled lanes; transposed, lane i of one vector
+// carries acc[i]'s sum, so a vector add takes the same step of every total: the same additions
+// in the same order (0.0, then lanes 0, 1, ...; then the four sums and the scalar tail).
+#if REGCORE_SIMD_W > 1
+constexpr int kAccBatch = REGCORE_SIMD_W / 2;
+inline void acc_totals(const Acc* acc, double* out) {
+  auto hsums = [&](VF64 Acc::*part) {   // lane i: hsum(acc[i].*part)
+    VF64 r[kAccBatch];
+    for (int i = 0; i < kAccBatch; ++i) r[i] = acc[i].*part;
+    transpose_f64(r);
+    VF64 h(0.0);
+    for (int l = 0; l < kAccBatch; ++l) h = h + r[l];
+    return h;
+  };
+  const VF64 h0 = hsums(&Acc::a0), h1 = hsums(&Acc::a1), h2 = hsums(&Acc::a2), h3 = hsums(&Acc::a3);
+  double tail[kAccBatch];
+  for (int i = 0; i < kAccBatch; ++i) tail[i] = acc[i].s;
+  vstore(out, ((h0 + h1) + (h2 + h3)) + vload(tail));
+}
+#else
+constexpr int kAccBatch = 1;
+inline void acc_totals(const Acc* acc, double* out) { out[0] = acc[0].total(); }
+#endif
+
 
 // ---------------------------------------------------------------- software prefetch
 //

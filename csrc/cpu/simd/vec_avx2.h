@@ -145,6 +145,15 @@ REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
   _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
   _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
 }
+// r[i] lane l -> r[l] lane i (the 4x4 float64 transpose).
+REGCORE_HD void transpose_f64(VF64 r[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0].v, r[1].v), t1 = _mm256_unpackhi_pd(r[0].v, r[1].v);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2].v, r[3].v), t3 = _mm256_unpackhi_pd(r[2].v, r[3].v);
+  r[0] = VF64(_mm256_permute2f128_pd(t0, t2, 0x20));
+  r[1] = VF64(_mm256_permute2f128_pd(t1, t3, 0x20));
+  r[2] = VF64(_mm256_permute2f128_pd(t0, t2, 0x31));
+  r[3] = VF64(_mm256_permute2f128_pd(t1, t3, 0x31));
+}
 
 
 // ---- init family: float32 lanes as wide as VF64 (results of E = 2 draws in float32), clamps.

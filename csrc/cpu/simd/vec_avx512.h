@@ -149,6 +149,26 @@ REGCORE_HD void store_interleaved2(double* out, const VF64 r[2]) {
   _mm512_storeu_pd(out, _mm512_permutex2var_pd(r[0].v, lo, r[1].v));
   _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(r[0].v, hi, r[1].v));
 }
+// r[i] lane l -> r[l] lane i (the 8x8 float64 transpose).
+REGCORE_HD void transpose_f64(VF64 r[8]) {
+  __m512d t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {   // t[i]: lanes 0, 2, 4, 6 of rows i, i+1 interleaved; t[i+1]: the odd lanes
+    t[i] = _mm512_unpacklo_pd(r[i].v, r[i + 1].v);
+    t[i + 1] = _mm512_unpackhi_pd(r[i].v, r[i + 1].v);
+  }
+  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  // u[i + j]: lane j (low half) and lane j + 4 (high half) of rows i .. i + 3; lanes 0 and 2 come
+  // from t[i], lanes 1 and 3 from t[i + 1]
+  for (int i = 0; i < 8; i += 4)
+    for (int p = 0; p < 2; ++p) {
+      u[i + p] = _mm512_permutex2var_pd(t[i + p], lo, t[i + 2 + p]);
+      u[i + 2 + p] = _mm512_permutex2var_pd(t[i + p], hi, t[i + 2 + p]);
+    }
+  for (int j = 0; j < 4; ++j) {   // rows 0..3 and 4..7 of lane j, then of lane j + 4
+    r[j] = VF64(_mm512_shuffle_f64x2(u[j], u[4 + j], 0x44));
+    r[j + 4] = VF64(_mm512_shuffle_f64x2(u[j], u[4 + j], 0xEE));
+  }
+}
 
 
 // ---- init family: float32 lanes as wide as VF64 (results of E = 2 draws in float32), clamps.

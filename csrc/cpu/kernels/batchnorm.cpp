@@ -272,10 +272,10 @@ template <class T> int cols_stream(const T* y, int64_t C, int64_t r0, int stream
 }
 
 // The cols kernels' `stream` argument holds two flags (batchnorm_api.cpp sets them): bit 0 asks for
-// streaming stores, bit 1 (kColsGrouped) says the array is small enough to stay in the caches, where the
-// vector part runs a group of rows per coefficient load (batchnorm_elementwise.h). From memory the
-// group's interleaved rows ran up to 3x slower than the row loop (8 MB float32, 256 channels),
-// in cache 1.5x faster.
+// streaming stores, bit 1 (kColsGrouped) says the array is small enough to stay in the caches (or
+// its rows are short: cols_mode), where the vector part runs a group of rows per coefficient load
+// (batchnorm_elementwise.h). From memory the group's interleaved rows ran up to 3x slower than
+// the row loop (8 MB float32, 256 channels), in cache 1.5x faster.
 constexpr int kColsGrouped = 2;
 
 template <class T>

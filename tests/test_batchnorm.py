@@ -651,17 +651,22 @@ def _aligned_empty(shape, dtype, offset_bytes):
     return buf[start:start + n].view(dtype).reshape(shape)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype,shape", [(np.float32, (70001, 32)), (np.float64, (35001, 32)),
+                                         # exactly 8 MiB per array: dx too runs a group of rows
+                                         # per step (rows of at most 256 bytes, three arrays of
+                                         # at most 24 MiB in all) with streaming stores
+                                         (np.float32, (65536, 32)), (np.float64, (32768, 32))])
 @pytest.mark.parametrize("offset", [0, 16])
-def test_cols_streaming_stores_same_bits(dtype, offset):
+def test_cols_streaming_stores_same_bits(dtype, shape, offset):
     """Channels-last outputs over 8 MiB with vector-aligned rows take the non-temporal-store path
     (an aligned output and C a multiple of the vector); a 16-byte offset takes ordinary stores.
-    The output is passed to the kernels directly, so both alignments are exercised every run."""
+    The output is passed to the kernels directly, so both alignments are exercised every run.
+    These rows are narrow, so normalize runs its rows in groups (batchnorm_api.cpp's cols_mode),
+    as dx does at 8 MiB per array: streaming stores inside the row groups."""
     if not rc.available_isas():
         pytest.skip("native CPU backend not built")
     from regcore._backend import native_backend
     from regcore._backends import numpy_backend
-    shape = (70001, 32) if dtype == np.float32 else (35001, 32)
     N, C = shape
     x, gamma, beta, dy = _data(shape, -1, dtype, seed=4)
     with rc.use_backend("numpy"):

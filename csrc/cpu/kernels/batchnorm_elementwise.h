@@ -42,8 +42,8 @@ inline int64_t col_tile(int64_t C) { return C <= kColUntiled ? C : kColTile; }
 
 constexpr int kColGroup = 4;   // rows per step of the cols passes' vector part (below)
 #if REGCORE_SIMD_W > 1
-// In passes that stay in the caches (`grouped`: at most kColsGroupMaxBytes, batchnorm_api.cpp), the
-// vector part of a tile runs kColGroup rows at a time: each step loads the per-channel
+// In passes that stay in the caches, or whose rows are short enough that a group of them is one
+// contiguous run (`grouped`: cols_mode in batchnorm_api.cpp), the vector part of a tile runs kColGroup rows at a time: each step loads the per-channel
 // coefficients of one column step once for the group's rows. Loaded per row, the coefficient
 // vectors (4 per data vector for normalize, 7 for dx) were most of the loads and the passes ran at
 // about half the copy bandwidth. (Coefficients held in registers while a block of channels walks
@@ -53,8 +53,8 @@ constexpr int kColGroup = 4;   // rows per step of the cols passes' vector part 
 // apart, and a load issued after a store to an address with the same low 12 bits waits for it
 // (4K aliasing: dx of 64x1024 ran at half the speed of the row loop with a store per row).
 // A step is kColStep<T> elements: a whole 64-byte line of output (and whole 16-bit pairs), so the
-// group's interleaved rows never leave partly written lines (should a streaming output ever be
-// grouped: today those are over 8 MB and take the row loop).
+// group's interleaved rows never leave partly written lines (grouped outputs of narrow rows
+// from 8 MiB on are written with streaming stores).
 template <class T> constexpr int kColU = 64 / (lanes<T>::n * int64_t(sizeof(T))) > 1
                                              ? int(64 / (lanes<T>::n * int64_t(sizeof(T)))) : 1;
 template <class T> constexpr int64_t kColStep = kColU<T> * lanes<T>::n;

@@ -201,6 +201,8 @@ REGCORE_HD VF64 vmuladd_exact(VF64 a, VF64 b, VF64 c) { return VF64(_mm256_fmadd
 REGCORE_HD VF32H vload_h(const float* p) { return VF32H(_mm_loadu_ps(p)); }
 REGCORE_HD VF32H operator+(VF32H a, VF32H b) { return VF32H(_mm_add_ps(a.v, b.v)); }
 REGCORE_HD VF32H operator-(VF32H a, VF32H b) { return VF32H(_mm_sub_ps(a.v, b.v)); }
+// a - b as a*1 - b on the multiply pipes (vsub_fma above: the same bits).
+REGCORE_HD VF32H vsub_fma(VF32H a, VF32H b) { return VF32H(_mm_fmsub_ps(a.v, _mm_set1_ps(1.0f), b.v)); }
 REGCORE_HD VF32H operator*(VF32H a, VF32H b) { return VF32H(_mm_mul_ps(a.v, b.v)); }
 REGCORE_HD VF64 widen(VF32H a) { return VF64(_mm256_cvtps_pd(a.v)); }
 REGCORE_CORE_END

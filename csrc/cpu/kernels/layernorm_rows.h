@@ -202,7 +202,7 @@ void backward(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r1,
   if constexpr (!std::is_same<T, double>::value) {
     // Row r+1's reduction interleaved vector for vector with row r's dx (as the forward
     // interleaves statistics and normalize): the same sums in the same order, elementwise dx.
-    // 16-bit dx goes out two vectors at a time after every second vector (vstore2, as apply_row).
+    // 16-bit dx goes out two vectors at a time after every second vector (PairStore, as apply_row).
     if (r0 >= r1) return;
     using V = typename lanes<T>::V;
     constexpr int64_t W = lanes<T>::n;

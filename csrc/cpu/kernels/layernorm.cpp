@@ -10,8 +10,9 @@
 //
 // forward / backward are the one-call passes: each row's statistics and y (its sums, kb, kc and
 // dx) from one read of the row, with the next row's arithmetic interleaved in the same loop as
-// this row's elementwise pass (the forward for float32, the backward for float32 and the 16-bit
-// formats), in the same order as the separate passes (the same bits).
+// this row's elementwise pass (float32 and the 16-bit formats), in the same order as the
+// separate passes (the same bits). They and every pass that stores y or dx are in
+// layernorm_rows.h, compiled twice (see below).
 #include "../simd/vec.h"
 #include "../../core/batchnorm.h"
 #include "../../core/norm_coef.h"
@@ -52,36 +53,6 @@ template <class T> Moments row_moments(const T* xr, int64_t L) {
   return total;
 }
 
-#if REGCORE_SIMD_W > 1
-// Row n's statistics (span_shifted's loops and order: the same sums) interleaved vector for
-// vector with row r's normalize (elementwise: any order): the statistics keep the add pipes
-// busy while the normalize waits on the cache for x and y. Float32 rows of one piece.
-void stats_and_normalize_f32(const float* xn, const float* xr, float* yr, int64_t L, const float* g, const float* b,
-                             float mhi, float mlo, float rs, Acc& s, Acc& q, double K) {
-  constexpr int64_t W = REGCORE_SIMD_W;
-  const VF64 vK(K);
-  const VF32 vmhi(mhi), vmlo(mlo), vrs(rs);
-  const auto norm = [&](int64_t j) { vstore(yr + j, ln_normalize(vload(xr + j), vmhi, vmlo, vrs, vg_at(g, j), vb_at(b, j))); };
-  const int64_t h = (L / (2 * W)) * W;
-  int64_t j = 0;
-  for (; j < h; j += W) {
-    acc_shift(s, q, xn + j, vK, 0);
-    acc_shift(s, q, xn + h + j, vK, 1);
-    norm(j);
-    norm(h + j);
-  }
-  for (j = 2 * h; j + W <= L; j += W) {
-    acc_shift(s, q, xn + j, vK, 0);
-    norm(j);
-  }
-  for (; j < L; ++j) {
-    const double d = widen(xn[j]) - K;
-    s.s += d;
-    q.s += d * d;
-    yr[j] = ln_normalize(xr[j], mhi, mlo, rs, gamma_at(g, j), beta_at(b, j));
-  }
-}
-#endif
 
 // The passes that store data (layernorm_rows.h), compiled with the plain pair store and, at the
 // AVX-512 level, once more in a GCC target region that enables AVX512_BF16 for vstore2_ne

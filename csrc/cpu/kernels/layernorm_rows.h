@@ -2,10 +2,10 @@
 // forward / backward. Included by layernorm.cpp inside a namespace that defines
 // PairStore::put(p, a, b), the store of two vectors of a 16-bit output (vstore2, or vstore2_ne
 // in the AVX512_BF16 target region: the same bits). Included once per store, so no include
-// guard; the helpers it uses (vg_at, vb_at, row_moments, stats_and_normalize_f32) come from
-// layernorm.cpp before the inclusion. The reductions are here too: the backward passes its dx
-// to reduce_row_halves as a lambda, which inlines only into a function of the same target
-// (compiled outside the region, the bfloat16 backward made a call per vector and ran 15% slower).
+// guard; the helpers it uses (vg_at, vb_at, row_moments) come from layernorm.cpp before the
+// inclusion. The row reductions are here too: the backward hands its dx to reduce_row_halves as
+// a lambda, which inlines only into a function of the same target (compiled outside the region,
+// the bfloat16 backward made a call per vector and ran 15% slower).
 
 // ---------------------------------------------------------------- row sums
 
@@ -157,6 +157,43 @@ void grad_apply(const T* dy, const T* x, T* dx, int64_t L, int64_t r0, int64_t r
     apply_row(dy + r * L, x + r * L, dx + r * L, L, k, k.mhi[r], k.mlo[r], k.rstd[r], kb[r], kc[r]);
 }
 
+#if REGCORE_SIMD_W > 1
+// Row n's statistics (span_shifted's loops and order: the same sums) interleaved vector for
+// vector with row r's normalize (elementwise: any order): the statistics keep the add pipes
+// busy while the normalize waits on the cache for x and y. Rows of one piece. 16-bit y goes
+// out in pairs (PairStore) at 2j while the statistics read j and h + j: the same elements.
+template <class T>
+void stats_and_normalize(const T* xn, const T* xr, T* yr, int64_t L, const float* g, const float* b, float mhi,
+                         float mlo, float rs, Acc& s, Acc& q, double K) {
+  constexpr int64_t W = REGCORE_SIMD_W;
+  const VF64 vK(K);
+  const VF32 vmhi(mhi), vmlo(mlo), vrs(rs);
+  const auto at = [&](int64_t j) { return ln_normalize(vload_arith(xr + j), vmhi, vmlo, vrs, vg_at(g, j), vb_at(b, j)); };
+  const int64_t h = (L / (2 * W)) * W;
+  int64_t j = 0;
+  for (; j < h; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    acc_shift(s, q, xn + h + j, vK, 1);
+    if constexpr (sizeof(T) == 4) {
+      vstore(yr + j, at(j));
+      vstore(yr + h + j, at(h + j));
+    } else {
+      PairStore::put(yr + 2 * j, at(2 * j), at(2 * j + W));
+    }
+  }
+  for (j = 2 * h; j + W <= L; j += W) {
+    acc_shift(s, q, xn + j, vK, 0);
+    vstore(yr + j, at(j));
+  }
+  for (; j < L; ++j) {
+    const double d = widen(elem_load(xn + j)) - K;
+    s.s += d;
+    q.s += d * d;
+    elem_store(yr + j, ln_normalize(elem_load(xr + j), mhi, mlo, rs, gamma_at(g, j), beta_at(b, j)));
+  }
+}
+#endif
+
 // Statistics, coefficients and y of each row; k.mhi / mlo / rstd unused (computed per row).
 template <class T>
 void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compute_t<T>> k, double eps, double* mean,
@@ -168,14 +205,14 @@ void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compu
     return ln_row_coef<F>(mean[r], var[r], eps);
   };
 #if REGCORE_SIMD_W > 1
-  if constexpr (std::is_same<T, float>::value) {
+  if constexpr (!std::is_same<T, double>::value) {
     if (L <= cpu::kRowsPiece && r0 < r1) {   // one piece per row: row_moments is shifted_moments of one span
       LnRowCoef<F> c = stats(r0, row_moments(x + r0 * L, L));
       for (int64_t r = r0; r + 1 < r1; ++r) {
-        const float* xn = x + (r + 1) * L;
-        const double K = widen(xn[0]);
+        const T* xn = x + (r + 1) * L;
+        const double K = widen(elem_load(xn));
         Acc s, q;
-        stats_and_normalize_f32(xn, x + r * L, y + r * L, L, k.gamma, k.beta, c.mhi, c.mlo, c.rs, s, q, K);
+        stats_and_normalize(xn, x + r * L, y + r * L, L, k.gamma, k.beta, c.mhi, c.mlo, c.rs, s, q, K);
         Moments m{double(L), 0.0, 0.0};
         shifted_moments(m.n, K, s.total(), q.total(), &m.mean, &m.m2);
         c = stats(r + 1, chan_merge(Moments{0.0, 0.0, 0.0}, m));

@@ -224,8 +224,6 @@ REGCORE_HD VF32H operator-(VF32H a, VF32H b) { return VF32H(_mm256_sub_ps(a.v, b
 // a - b as a*1 - b on the multiply pipes (vsub_fma above: the same bits).
 REGCORE_HD VF32H vsub_fma(VF32H a, VF32H b) { return VF32H(_mm256_fmsub_ps(a.v, _mm256_set1_ps(1.0f), b.v)); }
 REGCORE_HD VF32H operator*(VF32H a, VF32H b) { return VF32H(_mm256_mul_ps(a.v, b.v)); }
-// vsub_fma of half vectors (the same bits as operator-, on the multiply pipes).
-REGCORE_HD VF32H vsub_fma(VF32H a, VF32H b) { return VF32H(_mm256_fmsub_ps(a.v, _mm256_set1_ps(1.0f), b.v)); }
 REGCORE_HD VF64 widen(VF32H a) { return VF64(_mm512_cvtps_pd(a.v)); }
 REGCORE_CORE_END
 

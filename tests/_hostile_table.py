@@ -198,6 +198,9 @@ def build() -> dict[str, Entry]:
                                            call=method("reserve"))
     T["regcore.Generator.from_state"] = Entry(lambda: dict(state={"algorithm": "philox4x32-10", "seed": 1, "offset": 4}),
                                               rc.Generator.from_state, hyper={"state": "obj"})
+    T["regcore.Generator.set_state"] = Entry(lambda: dict(self=gen(), state={"algorithm": "philox4x32-10", "seed": 1,
+                                                                             "offset": 4}),
+                                             hyper={"state": "obj"}, call=method("set_state"))
 
     # ---------------------------------------------------------------- random
     for n in ("uniform", "normal"):

@@ -267,6 +267,21 @@ def test_generator_set_state_continues_in_place():
     assert (g.seed, g.offset) == (3, 0)   # nothing changed
 
 
+@pytest.mark.parametrize("copy_of", ["deepcopy", "copy", "pickle"])
+def test_generator_copies_continue_independently_from_the_same_state(copy_of):
+    import copy
+    import pickle
+    g = rc.Generator(2**63 + 7)
+    rc.random.normal(13, generator=g)
+    h = {"deepcopy": copy.deepcopy, "copy": copy.copy, "pickle": lambda g: pickle.loads(pickle.dumps(g))}[copy_of](g)
+    assert h is not g and h.state == g.state
+    np.testing.assert_array_equal(rc.random.normal(9, generator=h), rc.random.normal(9, generator=g))
+    rc.random.normal(5, generator=h)   # advancing the copy leaves the original where it was
+    assert h.offset > g.offset
+    with pytest.raises(TypeError, match="offset"):   # a forged state is refused on the way back
+        pickle.loads(pickle.dumps(g).replace(b"offset", b"offsex"))
+
+
 @pytest.mark.parametrize("seed,exc", [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError),
                                       ("1", TypeError), (None, TypeError)])
 def test_bad_seeds_are_refused(seed, exc):

@@ -73,3 +73,4 @@ def test_context_collects_generators_from_modules_and_refuses_other_sources():
     assert rct._checkpoint._generators([model]) == [g1, g2]
     with pytest.raises(TypeError, match="checkpoint_context_fn"):
         rct.checkpoint_context_fn(model, 3)
+

@@ -65,6 +65,16 @@ class Generator:
             self._offset = start + blocks
         return start
 
+    # Pickling and copying (copy.deepcopy of a model holding the generator, torch.save of a whole
+    # model, torch.optim.swa_utils.AveragedModel, a process pool): the state, and a new lock on
+    # the way back; a copy continues from the same state independently, as torch.Generator's does.
+    def __getstate__(self) -> dict:
+        return self.state
+
+    def __setstate__(self, state: dict) -> None:
+        self._seed, self._offset = _checked_state(state)
+        self._lock = threading.Lock()
+
     def __repr__(self) -> str:
         return f"Generator(seed={self._seed}, offset={self._offset})"
 

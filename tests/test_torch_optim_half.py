@@ -175,6 +175,35 @@ def test_stochastic_rounding_is_reproducible_and_the_array_api_step(dtype):
     assert all(torch.equal(x, y) for x, y in zip(ps, arrays))
 
 
+def test_stochastic_rounding_resumes_from_a_checkpoint_bit_for_bit():
+    # the generator's state travels in the state_dict: 3 steps, save, 3 more == 6 uninterrupted
+    def fresh(seed):
+        model = _model()
+        return model, rct.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, stochastic_rounding=True,
+                                    generator=rc.Generator(seed))
+    model, opt = fresh(4)
+    _train(model, opt, steps=3)
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    assert saved_opt["generator_state"] == opt.generator.state
+    _train(model, opt, steps=3, seed=2)
+    resumed, ropt = fresh(99)   # another seed: the state_dict must bring the saved one
+    resumed.load_state_dict(saved_model)
+    ropt.load_state_dict(saved_opt)
+    _train(resumed, ropt, steps=3, seed=2)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), resumed.parameters()))
+    assert ropt.generator.state == opt.generator.state
+    torch.optim.SGD(resumed.parameters(), lr=1e-2, momentum=0.9).load_state_dict(saved_opt)   # torch ignores the key
+    bad = copy.deepcopy(saved_opt)
+    bad["generator_state"] = {"seed": 1, "offset": -1}
+    before = copy.deepcopy(ropt.state_dict())
+    with pytest.raises(ValueError, match="offset"):
+        ropt.load_state_dict(bad)
+    after = ropt.state_dict()
+    assert after["generator_state"] == before["generator_state"]
+    assert all(torch.equal(before["state"][i]["momentum_buffer"], after["state"][i]["momentum_buffer"])
+               for i in before["state"])
+
+
 def test_mixed_float32_and_bf16_parameters_in_one_group():
     a = torch.randn(4, 3).to(torch.bfloat16)
     b = torch.randn(5)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ...generator import blocks_for, resolve
+from ...generator import Generator, blocks_for, resolve
 from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
@@ -58,6 +58,9 @@ def _order(p):
         raise ValueError("params: regcore updates parameters in place and needs each to be a dense block "
                          f"(any axis order); got a tensor with strides {p.stride()}")
     return tuple(order)
+
+
+_GENERATOR_STATE = "generator_state"
 
 
 class SGD(torch.optim.Optimizer):
@@ -104,12 +107,28 @@ class SGD(torch.optim.Optimizer):
             for k, v in REGCORE_DEFAULTS.items():
                 group.setdefault(k, self.defaults.get(k, v))
 
+    def state_dict(self):
+        """torch's state_dict, plus the stochastic-rounding generator's state (``generator_state``,
+        with ``stochastic_rounding=True``): a run resumed from a checkpoint draws the rounding
+        words the uninterrupted run would have. torch.optim.SGD ignores the extra key."""
+        state = super().state_dict()
+        if self.generator is not None:
+            state[_GENERATOR_STATE] = self.generator.state
+        return state
+
     def load_state_dict(self, state_dict):
         """torch's load_state_dict; regcore keys a state_dict lacks (one saved by
-        torch.optim.SGD) keep this optimizer's current values."""
+        torch.optim.SGD) keep this optimizer's current values. A saved stochastic-rounding
+        generator state continues in this optimizer's generator (in place: whoever else holds it
+        draws from there too)."""
         current = [{k: g[k] for k in REGCORE_DEFAULTS} for g in self.param_groups]
         saved = state_dict["param_groups"]
+        generator_state = state_dict.get(_GENERATOR_STATE)
+        if generator_state is not None and self.generator is not None:
+            Generator.from_state(generator_state)   # (refused here, before anything is loaded)
         super().load_state_dict(state_dict)
+        if generator_state is not None and self.generator is not None:
+            self.generator.set_state(generator_state)
         for g, kept, loaded in zip(self.param_groups, current, saved):
             for k, v in kept.items():
                 if k not in loaded:

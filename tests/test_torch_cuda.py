@@ -77,6 +77,30 @@ def test_norm_modules_on_cuda(make, shape, channels_last):
         torch.testing.assert_close(b.cpu(), a, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("make", [lambda: rct.nn.LayerNorm(6), lambda: rct.nn.GroupNorm(2, 6),
+                                  lambda: rct.nn.BatchNorm1d(6, track_running_stats=False), lambda: rct.nn.Dropout(0.3),
+                                  lambda: rct.nn.BiasActDropout(6, "gelu", 0.3)])
+def test_second_derivatives_and_tangents_on_cuda_equal_cpu(make):
+    # a gradient penalty's parameter gradients (the differentiable-gradient paths) and a
+    # forward-mode tangent, float64, the same masks (same seed) on both devices
+    x = torch.randn(5, 6, dtype=torch.float64)
+    t = torch.randn(5, 6, dtype=torch.float64)
+    outs = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 6), make(), torch.nn.Tanh(), torch.nn.Linear(6, 1))
+        model = model.double().to(device)
+        xi = x.to(device).requires_grad_()
+        torch.manual_seed(3)
+        (g,) = torch.autograd.grad(model(xi).sum(), xi, create_graph=True)
+        g.pow(2).sum().backward()
+        torch.manual_seed(3)
+        tangent = torch.func.jvp(model, (x.to(device),), (t.to(device),))[1]
+        outs.append([p.grad.cpu() for p in model.parameters() if p.grad is not None] + [tangent.cpu()])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-11)
+
+
 def test_sgd_on_cuda_matches_cpu():
     ps = [torch.nn.Parameter(torch.randn(6, 4, dtype=torch.float64)), torch.nn.Parameter(torch.randn(4))]
     gs = [torch.randn(6, 4, dtype=torch.float64), torch.randn(4)]

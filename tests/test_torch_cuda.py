@@ -78,8 +78,8 @@ def test_norm_modules_on_cuda(make, shape, channels_last):
 
 
 @pytest.mark.parametrize("make", [lambda: rct.nn.LayerNorm(6), lambda: rct.nn.GroupNorm(2, 6),
-                                  lambda: rct.nn.BatchNorm1d(6, track_running_stats=False), lambda: rct.nn.Dropout(0.3),
-                                  lambda: rct.nn.BiasActDropout(6, "gelu", 0.3)])
+                                  lambda: rct.nn.BatchNorm1d(6, track_running_stats=False),
+                                  lambda: rct.nn.Dropout(0.3), lambda: rct.nn.BiasActDropout(6, "gelu", 0.3)])
 def test_second_derivatives_and_tangents_on_cuda_equal_cpu(make):
     # a gradient penalty's parameter gradients (the differentiable-gradient paths) and a
     # forward-mode tangent, float64, the same masks (same seed) on both devices

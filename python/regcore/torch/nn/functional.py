@@ -97,8 +97,8 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     if not training:
         p = 0.0
     so = _mask_draw(input, p, generator)
-    y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so, activation, p,
-                                         mask == "bits")
+    y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so,
+                          activation, p, mask == "bits")
     return y
 
 

@@ -138,13 +138,12 @@ def _redispatch(overload, keyset, args):
 
 def kernel(overload, direct, impl):
     """The Autograd kernel of a functional operator whose CPU/CUDA kernel is ``direct`` (``impl``
-    with grad mode off): its formula when autograd() gives it one;
-    otherwise the operator computes, and when autograd is recording and an input requires grad,
-    its floating-point outputs come back attached to a node that raises, naming the operator,
-    if a gradient ever flows into it. Without this kernel torch's fallback only warned there and
-    the gradient stopped silently: a gradient penalty through a regcore layer's backward (a
-    second derivative) came out wrong (torch.autograd.function.once_differentiable's approach,
-    also counting saved tensors that require grad, as a norm's x does)."""
+    with grad mode off): its formulas once autograd() gives it some. Without, the operator
+    computes, and when autograd records and an input requires grad its floating-point outputs
+    come back attached to a node that raises, naming the operator, if a gradient ever flows into
+    it (a tangent raises at once). torch's fallback for an operator without an Autograd kernel
+    only warned there and the gradient stopped: a gradient penalty through a regcore layer's
+    backward operator came out wrong."""
     _BACKEND_KERNELS[overload] = direct, impl
     _FORMULAS[overload] = formula = [None]
     name = overload._opname
@@ -184,8 +183,9 @@ def _raising_gradients(out, message, args):
     ``where`` that always picks out's values, with the raising node's output as the value it
     never picks: built from torch operators and a C++ node, it also works inside torch.func's
     transforms, where an autograd.Function cannot be applied from a dispatcher kernel. It costs
-    a copy of each output, and is only built while a backward records a graph
-    (create_graph=True, and every torch.func.grad / vjp)."""
+    a copy of each output, only on this path (an operator without a formula called while
+    autograd records: a backward operator called directly, SyncBatchNorm's phases under
+    create_graph=True)."""
     outs = out if isinstance(out, tuple) else (out,)
     floats = [i for i, t in enumerate(outs) if t.is_floating_point()]
     inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad and a.numel()]

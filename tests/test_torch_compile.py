@@ -58,3 +58,35 @@ def test_fullgraph_compile_matches_eager(make, shape, fresh_compile):
     torch.testing.assert_close(compiled(x), runs["compiled"][0][0], rtol=0, atol=0)
     model.eval()   # eval mode: no random draws, running statistics
     torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_fullgraph_compile_with_explicit_generators_draws_as_eager(fresh_compile):
+    # A generator's operator handle is a constant to dynamo (handle()'s mark in _rng.py): without
+    # it, dynamo traced the lookup and the compiled graph referred to a generator it no longer had.
+    import regcore as rc
+
+    def model():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(6, 8), rct.nn.Dropout(0.5, generator=rc.Generator(11)),
+                             rct.nn.Dropout(0.3, generator=torch.Generator().manual_seed(12)), nn.Linear(8, 2))
+    torch._dynamo.reset()
+    x = torch.randn(5, 6)
+    eager, second = model(), model()
+    compiled = torch.compile(second, fullgraph=True)
+    for _ in range(2):   # the same draws call after call: each model's generators advance alike
+        torch.testing.assert_close(compiled(x), eager(x), rtol=1e-5, atol=1e-6)
+    assert eager[1].generator.offset == second[1].generator.offset > 0
+
+
+def test_importing_regcore_torch_does_not_import_dynamo():
+    # (torch._dynamo costs ~1.6 s to import; torch.compile imports it when it first runs)
+    import subprocess
+    import sys
+    code = ("import sys, torch\n"
+            "before = 'torch._dynamo' in sys.modules\n"
+            "import regcore.torch\n"
+            "print(before, 'torch._dynamo' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    before, after = run.stdout.split()
+    assert after == before

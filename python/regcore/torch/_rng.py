@@ -71,7 +71,6 @@ def _remember(generator, h):
         _by_handle[h] = lambda g=generator: g   # called like a weak reference
 
 
-@torch.compiler.assume_constant_result
 def handle(generator) -> int:
     """The operator argument that stands for ``generator`` (a constant under torch.compile)."""
     if generator is None:
@@ -84,6 +83,13 @@ def handle(generator) -> int:
         h = next(_next)
         _remember(generator, h)
     return h
+
+
+# torch.compiler.assume_constant_result(handle), without its import of torch._dynamo, which
+# cost 1.6 s of every `import regcore.torch` (dynamo is imported when torch.compile first runs
+# and reads this mark then; without it a compiled model with an explicit generator failed:
+# tests/test_torch_compile.py).
+handle._dynamo_marked_constant = True
 
 
 def torch_bits(gen) -> int:

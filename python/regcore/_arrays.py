@@ -118,6 +118,14 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
         return None
 
 
+def is_masked(x) -> bool:
+    """x is a numpy.ma.MaskedArray. (Asked through sys.modules: ``np.ma`` imports numpy.ma on
+    first use, 0.13 s that every first call of the array API paid; a masked array cannot exist
+    before that import.)"""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(x, ma.MaskedArray)
+
+
 def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> ArrayRef:
     """Check one array argument; refuse anything that would need a copy or a conversion."""
     tensor = None if isinstance(x, np.ndarray) else _torch_tensor_type()
@@ -128,7 +136,7 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
                 return _checked(x, name, view, "cpu", 0, writeable, dtypes)
         elif x.requires_grad and not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
-    if isinstance(x, np.ma.MaskedArray):
+    if is_masked(x):
         # its mask would be ignored by the kernels (and read by NumPy's arithmetic): refused
         raise type_error(name, "a plain array (a MaskedArray's mask would be ignored: pass "
                          "x.filled(value) or x.data)", "numpy.ma.MaskedArray")

@@ -59,7 +59,7 @@ def _as_2d(X, name="X"):
     shape (n, F), F >= 1, finite values, and where it lives. Integers and other real dtypes become
     float64; complex, bool, object data are refused. Anything that is not an array of a library
     array-api-compat knows is read with np.asarray (lists, ...)."""
-    if isinstance(X, np.ma.MaskedArray):   # np.asarray would drop the mask and fit the masked values
+    if _arrays.is_masked(X):   # np.asarray would drop the mask and fit the masked values
         raise type_error(name, "a plain array (pass X.filled(value) or X.compressed() rows)", "numpy.ma.MaskedArray")
     if _places.is_array(X):
         a = X

@@ -144,6 +144,18 @@ def test_convert_in_place_keeps_tensors_and_mode():
     model(torch.randn(2, 3, 6, 6)).sum().backward()
 
 
+def test_convert_turns_lazy_norms_into_regcore_modules_when_materialized():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.LazyBatchNorm2d(), nn.Flatten(1, 2), nn.LazyInstanceNorm1d())
+    rct.convert(model)
+    assert type(model[1]) is nn.LazyBatchNorm2d   # not materialized yet: torch's class
+    x = torch.randn(2, 3, 6, 6)
+    model(x)   # torch materializes them (this call still runs torch's forward)
+    assert type(model[1]) is rct.nn.BatchNorm2d and type(model[3]) is rct.nn.InstanceNorm1d
+    assert model[1].weight.shape == (4,) and model[1].num_batches_tracked == 1
+    model(x).sum().backward()
+    assert model[1].num_batches_tracked == 2 and model[1].weight.grad is not None
+
+
 def test_convert_sync_batchnorm():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), rct.nn.BatchNorm1d(4))
     bn = model[1]

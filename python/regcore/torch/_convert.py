@@ -4,8 +4,11 @@ attribute; ``convert_sync_batchnorm``: BatchNorm*d -> regcore's SyncBatchNorm.
 
 Replaced (exact type match, so subclasses with their own behaviour are left alone): nn.Dropout,
 nn.Dropout1d/2d/3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.BatchNorm1d/2d/3d, nn.LayerNorm,
-nn.GroupNorm, nn.InstanceNorm1d/2d/3d, nn.SyncBatchNorm. Left as they are: lazy modules not yet
-materialized, and anything else.
+nn.GroupNorm, nn.InstanceNorm1d/2d/3d, nn.SyncBatchNorm. A lazy module not yet materialized
+(nn.LazyBatchNorm*d, nn.LazyInstanceNorm*d) is told to become regcore's class when torch
+materializes it (its ``cls_to_become``): torch swaps the class in a hook of the first call, whose
+forward is already torch's, so regcore's runs from the second call on. Anything else is left
+as it is.
 """
 from __future__ import annotations
 
@@ -59,6 +62,8 @@ def convert(model, *, generator=None):
             _swap(m, cls)
             if hasattr(m, "generator"):
                 m.generator = generator
+        elif isinstance(m, nn.modules.lazy.LazyModuleMixin) and getattr(m, "cls_to_become", None) in _REPLACEMENTS:
+            m.cls_to_become = _REPLACEMENTS[m.cls_to_become]   # (the lazy norms: no extras to set)
     return model
 
 

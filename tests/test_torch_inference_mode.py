@@ -1,8 +1,9 @@
-"""A pass under torch.inference_mode (a validation loop) must not break later training: tensors
-regcore.torch keeps and updates in place (the draw token, the per-thread draw scalar) are never
-inference tensors, which refuse in-place updates outside inference mode. Before, the first
-dropout draw under inference_mode made the thread's draw scalar one, and every later dropout in
-training raised."""
+"""Process-wide torch settings in force when regcore.torch is imported or first draws must not
+break later training: the tensors regcore.torch keeps and updates in place (the draw token, the
+per-thread draw scalar, the no-draw constant) are never inference tensors, which refuse in-place
+updates outside inference mode, and stay on the CPU whatever torch.set_default_device says.
+Before, the first dropout draw under inference_mode made the thread's draw scalar an inference
+tensor, and every later dropout in training raised."""
 from __future__ import annotations
 
 import subprocess
@@ -50,3 +51,19 @@ def test_training_after_importing_under_inference_mode():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert 0 < int(run.stdout) < 16
+
+
+def test_importing_under_another_default_device_keeps_the_draw_state_on_the_cpu():
+    # torch.set_default_device (common in inference code) must not move regcore's kept scalars
+    code = ("import torch\n"
+            "torch.set_default_device('meta')\n"
+            "import regcore.torch as rct\n"
+            "torch.set_default_device('cpu')\n"
+            "assert rct._rng.TOKEN.device.type == 'cpu' and rct._rng.NO_DRAW.device.type == 'cpu'\n"
+            "torch.manual_seed(0)\n"
+            "x = torch.ones(4, 8, requires_grad=True)\n"
+            "rct.nn.Dropout(0.5)(x).sum().backward()\n"
+            "print(int(x.grad.ne(0).sum()))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert 0 < int(run.stdout) < 32

@@ -38,8 +38,8 @@ def _kept_scalar():
     """A scalar this module keeps and updates in place on later calls: never an inference tensor
     (one made under torch.inference_mode refuses in-place updates outside it, so a validation
     pass under inference_mode, the first to draw, broke every later training step)."""
-    with torch.inference_mode(False):
-        return torch.zeros((), dtype=torch.int64)
+    with torch.inference_mode(False):   # (and on the CPU whatever torch.set_default_device says)
+        return torch.zeros((), dtype=torch.int64, device="cpu")
 
 
 TOKEN = _kept_scalar()
@@ -140,7 +140,7 @@ def draw(generator, blocks: int):
     return seed_offset_op(TOKEN, handle(generator), blocks)
 
 
-NO_DRAW = torch.zeros((2,), dtype=torch.int64)   # for calls that read no random bits (p = 0 or 1)
+NO_DRAW = torch.zeros((2,), dtype=torch.int64, device="cpu")   # for calls that read no random bits (p = 0 or 1)
 
 
 def no_draw():

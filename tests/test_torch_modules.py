@@ -214,3 +214,29 @@ def test_dropout_module_is_nn_dropout():
     assert isinstance(d, nn.Dropout) and d.state_dict() == {} and "mask='none'" in repr(d)
     with pytest.raises(ValueError):
         rct.nn.Dropout(1.5)
+
+
+@pytest.mark.parametrize("make", [lambda: rct.nn.Dropout(0.5), lambda: rct.nn.AlphaDropout(0.3),
+                                  lambda: rct.nn.GaussianNoise(0.2, mode="multiplicative"),
+                                  lambda: rct.nn.BiasActDropout(7, "gelu", 0.2), lambda: rct.nn.GroupNorm(2, 4),
+                                  lambda: rct.nn.BatchNorm2d(4), lambda: rct.nn.Dropout2d(0.5)])
+@pytest.mark.parametrize("dims", [4, 5])
+def test_channels_last_input_gives_channels_last_output_with_the_same_values(make, dims):
+    # as torch's modules (and x * mask in torch ops) do: a channels_last model stays channels_last
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}[dims]
+    shape = (2, 4, 6, 7) if dims == 4 else (2, 4, 3, 5, 7)
+    if isinstance(make(), (rct.nn.Dropout2d, rct.nn.BatchNorm2d)) and dims == 5:
+        pytest.skip("4-d inputs only")
+    x = torch.randn(*shape, dtype=torch.float64)
+    outs = []
+    for t in (x.clone(), x.contiguous(memory_format=fmt)):
+        m = make().double()
+        t.requires_grad_()
+        torch.manual_seed(3)
+        y = m(t)
+        (g,) = torch.autograd.grad(y, t, torch.ones_like(y))
+        outs.append((y, g))
+    (y0, g0), (y1, g1) = outs
+    assert y1.is_contiguous(memory_format=fmt)
+    torch.testing.assert_close(y1, y0, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g1, g0, rtol=1e-12, atol=1e-12)

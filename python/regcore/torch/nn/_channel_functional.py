@@ -20,6 +20,7 @@ import warnings
 import torch
 
 from .. import _autograd, _checks, _ops_channel_dropout, _rng
+from . import _layout
 
 __all__ = ["dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
 
@@ -132,7 +133,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False, *, mask="bits", g
     _check_input(input, inplace)
     so = _draw(input, p, input.numel(), generator)
     y, _ = _autograd.call(_ops_channel_dropout.alpha_dropout, input.contiguous(), so, p, mask == "bits")
-    return input.copy_(y) if inplace else y
+    return input.copy_(y) if inplace else _layout.kept(y, _layout.format_of(input))
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, mask="bits", generator=None):

@@ -13,6 +13,7 @@ import math
 import torch
 
 from .. import _autograd, _checks, _ops_dropout, _ops_norm, _rng  # noqa: F401
+from . import _layout
 from ._channel_functional import (alpha_dropout, dropout1d, dropout2d, dropout3d,  # noqa: F401
                                   feature_alpha_dropout)
 
@@ -58,7 +59,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     y, _ = _autograd.call(_ops_dropout.dropout, input.contiguous(), so, p, vanilla, mask == "bits")
     if inplace:   # autograd is recording (or x is strided): the result goes back into x
         return input.copy_(y)
-    return y
+    return _layout.kept(y, _layout.format_of(input))
 
 
 def gaussian_noise(input, std, training=True, *, mode="additive", generator=None):
@@ -70,7 +71,8 @@ def gaussian_noise(input, std, training=True, *, mode="additive", generator=None
         return input
     _checks.float_tensor(input, "input", half=True)
     so = _draw(input, generator, _rng.blocks_for(input.numel(), input.element_size()))
-    return _autograd.call(_ops_dropout.gaussian_noise, input.contiguous(), so, std, mode == "multiplicative")
+    y = _autograd.call(_ops_dropout.gaussian_noise, input.contiguous(), so, std, mode == "multiplicative")
+    return _layout.kept(y, _layout.format_of(input))
 
 
 def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, residual=None, mask="bits",
@@ -99,7 +101,7 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     so = _mask_draw(input, p, generator)
     y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so,
                           activation, p, mask == "bits")
-    return y
+    return _layout.kept(y, _layout.format_of(input))
 
 
 # ------------------------------------------------------------------ normalization
@@ -195,7 +197,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"num_groups: expected a divisor of the {C} channels, got {num_groups!r}")
     _on_device(input, weight=weight, bias=bias)
     y, _, _ = _call(_ops_norm.group_norm, input.contiguous(), num_groups, weight, bias, float(eps))
-    return y
+    return _layout.kept(y, _layout.format_of(input))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,

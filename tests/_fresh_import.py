@@ -56,3 +56,19 @@ def run(code: str, env: dict) -> subprocess.CompletedProcess:
         _server = FreshImport()
         atexit.register(_server.close)
     return _server.run(code, env)
+
+
+def output(code: str) -> str:
+    """The stdout of ``code`` run fresh (run(), with this process's environment); a failure
+    fails the caller's test with the child's stderr."""
+    proc = run(code, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def imports_module(code: str, module: str) -> bool:
+    """Whether running ``code`` (after whatever the fresh child had imported) imports ``module``
+    that was not imported before it."""
+    probe = f"import sys\nbefore = {module!r} in sys.modules\n{code}\nprint(before, {module!r} in sys.modules)\n"
+    before, after = output(probe).split()[-2:]
+    return before == "False" and after == "True"

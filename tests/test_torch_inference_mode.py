@@ -6,10 +6,9 @@ Before, the first dropout draw under inference_mode made the thread's draw scala
 tensor, and every later dropout in training raised."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
+import _fresh_import
 from _torch_helpers import rct, torch
 
 
@@ -40,30 +39,26 @@ def test_training_after_an_inference_mode_pass_in_a_new_thread():
     assert out.get("grad") is not None and torch.isfinite(out["grad"]).all()
 
 
+# a training step's dropout after the setup above it, in a fresh process: how many of x's 32
+# gradient entries it kept
+_TRAIN = ("x = torch.ones(4, 8, requires_grad=True)\n"
+          "rct.nn.Dropout(0.5)(x).sum().backward()\n"
+          "print(int(x.grad.ne(0).sum()))\n")
+
+
 def test_training_after_importing_under_inference_mode():
-    code = ("import torch\n"
-            "with torch.inference_mode():\n"
-            "    import regcore.torch as rct\n"
-            "    rct.nn.Dropout(0.5)(torch.ones(4, 4))\n"
-            "x = torch.ones(4, 4, requires_grad=True)\n"
-            "rct.nn.Dropout(0.5)(x).sum().backward()\n"
-            "print(int(x.grad.ne(0).sum()))\n")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert 0 < int(run.stdout) < 16
+    setup = ("import torch\n"
+             "with torch.inference_mode():\n"
+             "    import regcore.torch as rct\n"
+             "    rct.nn.Dropout(0.5)(torch.ones(4, 4))\n")
+    assert 0 < int(_fresh_import.output(setup + _TRAIN)) < 32
 
 
 def test_importing_under_another_default_device_keeps_the_draw_state_on_the_cpu():
     # torch.set_default_device (common in inference code) must not move regcore's kept scalars
-    code = ("import torch\n"
-            "torch.set_default_device('meta')\n"
-            "import regcore.torch as rct\n"
-            "torch.set_default_device('cpu')\n"
-            "assert rct._rng.TOKEN.device.type == 'cpu' and rct._rng.NO_DRAW.device.type == 'cpu'\n"
-            "torch.manual_seed(0)\n"
-            "x = torch.ones(4, 8, requires_grad=True)\n"
-            "rct.nn.Dropout(0.5)(x).sum().backward()\n"
-            "print(int(x.grad.ne(0).sum()))\n")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert 0 < int(run.stdout) < 32
+    setup = ("import torch\n"
+             "torch.set_default_device('meta')\n"
+             "import regcore.torch as rct\n"
+             "torch.set_default_device('cpu')\n"
+             "assert rct._rng.TOKEN.device.type == 'cpu' and rct._rng.NO_DRAW.device.type == 'cpu'\n")
+    assert 0 < int(_fresh_import.output(setup + _TRAIN)) < 32

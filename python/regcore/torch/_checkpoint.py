@@ -40,7 +40,7 @@ def _generators(sources):
         elif isinstance(source, (Generator, torch.Generator)):
             candidates = [source]
         else:
-            raise TypeError("checkpoint_context_fn: expected modules, regcore.Generator or torch.Generator, "
+            raise TypeError("sources: expected modules, regcore.Generators or torch.Generators, "
                             f"got {type(source).__name__}")
         for g in candidates:
             if isinstance(g, (Generator, torch.Generator)) and id(g) not in seen:

@@ -60,6 +60,36 @@ def test_fullgraph_compile_matches_eager(make, shape, fresh_compile):
     torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-6)
 
 
+def _every_probability():
+    return nn.Sequential(nn.Linear(12, 32, bias=False), rct.nn.BiasActDropout(32, "gelu", 0.2), rct.nn.BatchNorm1d(32),
+                         rct.nn.Dropout(0.5), rct.nn.AlphaDropout(0.1), nn.Linear(32, 16), rct.nn.LayerNorm(16),
+                         rct.nn.GaussianNoise(0.1), nn.Unflatten(1, (4, 4)), rct.nn.Dropout2d(0.25), nn.Flatten(),
+                         nn.Linear(16, 3))
+
+
+@pytest.mark.filterwarnings("ignore:dropout2d: Received a 3D input")
+def test_dynamic_shape_compile_matches_eager(fresh_compile):
+    # torch.compile(dynamic=True) (and automatic dynamic shapes, once a batch size changed) traces
+    # the modules' p and std as symbolic floats: the checks of regcore's functional layer broke
+    # the graph there (math.isnan of a symbolic float; fullgraph=True raised), and so did
+    # Dropout2d's warning for a 3-D input (warnings.warn).
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = _every_probability()
+    compiled = torch.compile(model, dynamic=True, fullgraph=True)
+    for batch in (16, 9):
+        x = torch.randn(batch, 12)
+        outs = {}
+        for name, fn in (("eager", model), ("compiled", compiled)):
+            torch.manual_seed(batch)
+            y = fn(x)
+            outs[name] = y.detach(), torch.autograd.grad(y.square().sum(), list(model.parameters()))
+        (ye, ge), (yc, gc) = outs["eager"], outs["compiled"]
+        torch.testing.assert_close(yc, ye, rtol=1e-5, atol=1e-6)
+        for a, b in zip(ge, gc):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
 def test_fullgraph_compile_with_explicit_generators_draws_as_eager(fresh_compile):
     # A generator's operator handle is a constant to dynamo (handle()'s mark in _rng.py): without
     # it, dynamo traced the lookup and the compiled graph referred to a generator it no longer had.

@@ -63,16 +63,33 @@ def same_dtype(t, ref, name: str, ref_name: str = "input") -> None:
 
 # A Python float that passes is returned as it is (what _validate returns for it: float(value));
 # anything else, NaN included, takes _validate's checks and errors.
+#
+# Under torch.compile(dynamic=True) (and automatic dynamic shapes once a float changed between
+# calls) dynamo traces a module's p or std as a symbolic float, which is not a Python float:
+# _validate's math.isnan broke the graph on it. A value that passes the comparison (NaN never
+# does) is returned as it is there, and the comparison becomes a guard of the compiled graph;
+# one that fails is made concrete for _validate's error.
+_SYMBOLIC = (torch.SymFloat, torch.SymInt)
+_compiling = torch.compiler.is_compiling
+
 
 def probability(p, name: str = "p") -> float:
     if p.__class__ is float and 0.0 <= p <= 1.0:
         return p
+    if _compiling() or isinstance(p, _SYMBOLIC):
+        if 0.0 <= p <= 1.0:
+            return p
+        p = float(p)
     return _validate.probability(name, p)
 
 
 def nonnegative(value, name: str) -> float:
     if value.__class__ is float and 0.0 <= value < _INF:
         return value
+    if _compiling() or isinstance(value, _SYMBOLIC):
+        if 0.0 <= value < _INF:
+            return value
+        value = float(value)
     return _validate.nonnegative(name, value)
 
 

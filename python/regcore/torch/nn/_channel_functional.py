@@ -98,11 +98,11 @@ def dropout2d(input, p=0.5, training=True, inplace=False, *, mask="bits", genera
         raise ValueError(f"input: expected a tensor with at least 2 dimensions (N, C, *), got shape "
                          f"{tuple(input.shape)}")
     if input.dim() not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {input.dim()}-D input to dropout2d; dropout2d exists to "
-                      "provide channel-wise dropout on 3D or 4D inputs", stacklevel=2)
+        _warn(f"dropout2d: Received a {input.dim()}-D input to dropout2d; dropout2d exists to "
+              "provide channel-wise dropout on 3D or 4D inputs")
     if input.dim() == 3:
-        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
-                      "behavior is desired - input is interpreted as shape (N, C, L)", stacklevel=2)
+        _warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+              "behavior is desired - input is interpreted as shape (N, C, L)")
     if not training or p == 0.0:
         return input
     _check_input(input, inplace)
@@ -116,8 +116,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False, *, mask="bits", genera
     if input.dim() < 1:
         raise ValueError(f"input: expected a tensor with at least 1 dimension, got shape {tuple(input.shape)}")
     if input.dim() not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {input.dim()}-D input to dropout3d; dropout3d exists to "
-                      "provide channel-wise dropout on 4D or 5D inputs", stacklevel=2)
+        _warn(f"dropout3d: Received a {input.dim()}-D input to dropout3d; dropout3d exists to "
+              "provide channel-wise dropout on 4D or 5D inputs")
     if not training or p == 0.0:
         return input
     _check_input(input, inplace)
@@ -147,3 +147,11 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, mask="
         return input
     _check_input(input, inplace)
     return _channels(input, p, inplace, mask, generator, True)
+
+
+def _warn(message):
+    """torch's warning for an unusual rank, in eager mode: under torch.compile a call of
+    warnings.warn breaks the graph (fullgraph=True: it raises), and the compiled graph would not
+    warn on its later calls anyway."""
+    if not torch.compiler.is_compiling():
+        warnings.warn(message, stacklevel=3)

@@ -60,3 +60,22 @@ def test_traced_eval_model_equals_eager():
         warnings.simplefilter("ignore")   # (torch.jit's deprecation notice)
         traced = torch.jit.trace(model, (X,))
     assert torch.equal(traced(X), model(X))
+
+
+def test_fake_tensor_mode_runs_every_random_layer_without_drawing():
+    # Shape and memory estimates run a model under FakeTensorMode directly; the random layers
+    # passed it the real draw token and the mode refused it (a real tensor among fake ones).
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from regcore.torch import _rng
+    torch.manual_seed(3)
+    state, token = torch.get_rng_state(), _rng.TOKEN.clone()
+    with FakeTensorMode():
+        model = torch.nn.Sequential(torch.nn.Linear(8, 16, bias=False), rct.nn.BiasActDropout(16, "gelu", 0.2),
+                                    rct.nn.Dropout(0.3), rct.nn.AlphaDropout(0.1), rct.nn.GaussianNoise(0.1),
+                                    torch.nn.Unflatten(1, (4, 2, 2)), rct.nn.Dropout2d(0.2), torch.nn.Flatten(),
+                                    rct.nn.LayerNorm(16))
+        y = model(torch.randn(5, 8))
+        y.sum().backward()
+        assert y.shape == (5, 16) and model[0].weight.grad.shape == (16, 8)
+    assert torch.equal(torch.get_rng_state(), state) and torch.equal(_rng.TOKEN, token)

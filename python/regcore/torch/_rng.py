@@ -137,7 +137,28 @@ seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, int blocks
 
 def draw(generator, blocks: int):
     """The (seed, offset) tensor of one random call that reads ``blocks`` counter blocks."""
-    return seed_offset_op(TOKEN, handle(generator), blocks)
+    token = TOKEN
+    if not _compiling() and _dispatch_modes():   # (is_compiling first: dynamo cannot trace the other)
+        token = _token_under_fake_mode(token)
+    return seed_offset_op(token, handle(generator), blocks)
+
+
+_dispatch_modes = torch._C._len_torch_dispatch_stack
+_compiling = torch.compiler.is_compiling
+
+
+def _token_under_fake_mode(token):
+    """The token as the active FakeTensorMode's tensor, when that mode refuses real inputs: a
+    model run under FakeTensorMode directly (shape and memory estimates) gave its random
+    layers the real token and the mode raised. The fake draw leaves the real token untouched,
+    as a fake run leaves torch's generators. (torch.export's fake mode takes the real token:
+    its programs update it.)"""
+    from torch._guards import detect_fake_mode
+
+    mode = detect_fake_mode()
+    if mode is None or mode.allow_non_fake_inputs:
+        return token
+    return mode.from_tensor(token)
 
 
 NO_DRAW = torch.zeros((2,), dtype=torch.int64, device="cpu")   # for calls that read no random bits (p = 0 or 1)

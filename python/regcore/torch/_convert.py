@@ -72,7 +72,7 @@ def convert_sync_batchnorm(module, process_group=None):
     SyncBatchNorm, keeping parameters, buffers, mode and ``process_group`` (torch's
     nn.SyncBatchNorm.convert_sync_batchnorm, returning the new module)."""
     bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    if isinstance(module, bns) and not isinstance(module, nn.SyncBatchNorm):
+    if isinstance(module, bns):   # (a SyncBatchNorm, torch's or regcore's, is none of them)
         out = _sync.SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                   module.track_running_stats, process_group)
         if module.affine:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import _ops_norm
 from .normalization import _BatchNormForward
@@ -62,10 +62,30 @@ class _SyncBatchNormFunction(torch.autograd.Function):
                 None, None, None, None, None, None)
 
 
-class SyncBatchNorm(_BatchNormForward, nn.SyncBatchNorm):
+class SyncBatchNorm(_BatchNormForward, _BatchNorm):
     """torch.nn.SyncBatchNorm on regcore's kernels, on CPU tensors (gloo) as well as CUDA
     tensors (NCCL). Outside a process group of more than one rank, or in eval mode, it is
-    regcore's BatchNorm."""
+    regcore's BatchNorm.
+
+    Not a subclass of torch.nn.SyncBatchNorm, on purpose: DistributedDataParallel refuses a
+    model on the CPU that holds any instance of torch's class (torch's syncs accelerator
+    tensors only), so ``isinstance(m, torch.nn.SyncBatchNorm)`` is False. Its constructor arguments, input
+    checks, ``process_group``, ``convert_sync_batchnorm`` and state_dict keys are torch's.
+    ``**kwargs``: the keyword-only extras of the installed torch's batch norm (``bias``)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None, **kwargs):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype,
+                         **kwargs)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def _check_non_zero_input_channels(self, input):
+        if input.size(1) == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
 
     def forward(self, input):
         self._check_input_dim(input)

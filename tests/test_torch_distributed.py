@@ -47,6 +47,9 @@ def test_convert_takes_torchs_sync_batch_norm_and_leaves_regcores():
     assert type(model[0]) is rct.nn.SyncBatchNorm and model[1] is ours and type(ours) is rct.nn.SyncBatchNorm
     assert rct.convert_sync_batchnorm(model)[1] is ours
     assert rct.nn.SyncBatchNorm.convert_sync_batchnorm(ours) is ours
+    theirs = nn.Sequential(nn.SyncBatchNorm(4, momentum=0.3).eval())   # (torch's recipe applied first)
+    converted = rct.convert_sync_batchnorm(theirs)[0]
+    assert type(converted) is rct.nn.SyncBatchNorm and converted.momentum == 0.3 and not converted.training
 
 
 @gloo

@@ -68,11 +68,12 @@ def convert(model, *, generator=None):
 
 
 def convert_sync_batchnorm(module, process_group=None):
-    """Every BatchNorm1d/2d/3d (torch's or regcore's) under ``module`` becomes regcore's
-    SyncBatchNorm, keeping parameters, buffers, mode and ``process_group`` (torch's
-    nn.SyncBatchNorm.convert_sync_batchnorm, returning the new module)."""
+    """Every BatchNorm1d/2d/3d (torch's or regcore's) and every torch nn.SyncBatchNorm under
+    ``module`` becomes regcore's SyncBatchNorm, keeping parameters, buffers, mode and
+    ``process_group`` (torch's nn.SyncBatchNorm.convert_sync_batchnorm, returning the new
+    module). Torch's SyncBatchNorm too: torch's DDP refuses it on the CPU."""
     bns = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-    if isinstance(module, bns):   # (a SyncBatchNorm, torch's or regcore's, is none of them)
+    if isinstance(module, bns) or type(module) is nn.SyncBatchNorm:   # (regcore's own is neither)
         out = _sync.SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                   module.track_running_stats, process_group)
         if module.affine:

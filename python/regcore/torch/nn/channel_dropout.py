@@ -9,11 +9,12 @@ from torch import nn
 
 from .. import _checks
 from . import _channel_functional as F
+from ._capture import NotScriptable, Proxy, traced_call
 
 __all__ = ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
-class _Extras:
+class _Extras(NotScriptable):
     def _init_extras(self, mask, generator):
         self.mask = _checks.choice(mask, "mask", F.MASKS)
         self.generator = generator
@@ -30,6 +31,8 @@ class Dropout1d(_Extras, nn.Dropout1d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout1d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -41,6 +44,8 @@ class Dropout2d(_Extras, nn.Dropout2d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout2d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -52,6 +57,8 @@ class Dropout3d(_Extras, nn.Dropout3d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout3d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -63,6 +70,8 @@ class AlphaDropout(_Extras, nn.AlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+            return traced_call(self, input)
         return F.alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                generator=self.generator)
 
@@ -75,5 +84,7 @@ class FeatureAlphaDropout(_Extras, nn.FeatureAlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+            return traced_call(self, input)
         return F.feature_alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                        generator=self.generator)

@@ -13,7 +13,9 @@ the module, seeing a Proxy, records the call itself: ``traced_call`` adds to the
 it the call_module node fx adds for a leaf (the tracer has already entered the module, so node
 names, module paths and fx-based tools that follow them see a leaf). The GraphModule then calls
 the module, and train/eval, running statistics, generators and gradients are the module's own.
-The cost in eager mode is one isinstance test per call.
+The cost in eager mode is the forwards' first test: ``input.__class__ is not Tensor`` (about 8 ns;
+an isinstance test of a tensor alone costs about 45 ns), then isinstance only for other classes,
+so that Proxy's subclasses (fx's Attribute for ``x.mT``, other tracers' Proxies) count too.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ state and eval behaviour (the input itself); regcore's extras are keyword-only: 
 torch's default generator; a regcore.Generator or a torch.Generator)."""
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _checks
 from . import _channel_functional as F
@@ -31,7 +31,7 @@ class Dropout1d(_Extras, nn.Dropout1d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.dropout1d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
@@ -44,7 +44,7 @@ class Dropout2d(_Extras, nn.Dropout2d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.dropout2d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
@@ -57,7 +57,7 @@ class Dropout3d(_Extras, nn.Dropout3d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.dropout3d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
@@ -70,7 +70,7 @@ class AlphaDropout(_Extras, nn.AlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                generator=self.generator)
@@ -84,7 +84,7 @@ class FeatureAlphaDropout(_Extras, nn.FeatureAlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.feature_alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                        generator=self.generator)

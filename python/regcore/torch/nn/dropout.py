@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _checks
 from . import functional as F
@@ -33,7 +33,7 @@ class Dropout(NotScriptable, nn.Dropout):
         self.generator = generator
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.dropout(input, self.p, self.training, self.inplace, mode=self.mode, mask=self.mask,
                          generator=self.generator)
@@ -61,7 +61,7 @@ class GaussianNoise(NotScriptable, nn.Module):
         return cls(math.sqrt(p / (1.0 - p)), mode="multiplicative", generator=generator)
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.gaussian_noise(input, self.std, self.training, mode=self.mode, generator=self.generator)
 
@@ -82,7 +82,7 @@ class DropConnectLinear(NotScriptable, nn.Linear):
         self.generator = generator
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         w = F.dropout(self.weight, self.p, self.training, mask=self.mask, generator=self.generator)
         return nn.functional.linear(input, w, self.bias)
@@ -108,7 +108,7 @@ class BiasActDropout(NotScriptable, nn.Module):
         self.bias = nn.Parameter(torch.zeros(self.num_features, device=device, dtype=dtype))
 
     def forward(self, input, residual=None):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input) if residual is None else traced_call(self, input, residual)
         return F.bias_act_dropout(input, self.bias, self.activation, self.p, self.training, residual=residual,
                                   mask=self.mask, generator=self.generator)

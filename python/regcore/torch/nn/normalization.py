@@ -5,7 +5,7 @@ arithmetic is regcore's.
 """
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from . import functional as F
@@ -20,7 +20,7 @@ class _BatchNormForward(NotScriptable):
     advanced after the operator succeeded, so a refused input changes no buffer."""
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
@@ -53,7 +53,7 @@ class LayerNorm(NotScriptable, nn.LayerNorm):
     """torch.nn.LayerNorm on regcore's kernels."""
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -62,7 +62,7 @@ class GroupNorm(NotScriptable, nn.GroupNorm):
     """torch.nn.GroupNorm on regcore's kernels."""
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
@@ -71,7 +71,7 @@ class _InstanceNormForward(NotScriptable):
     """torch's _InstanceNorm.forward (checks, unbatched inputs) calls this for the arithmetic."""
 
     def forward(self, input):
-        if isinstance(input, Proxy):   # torch.fx symbolic tracing (_capture.py)
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return _InstanceNorm.forward(self, input)
 

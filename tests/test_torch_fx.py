@@ -163,6 +163,38 @@ def test_sync_batchnorm_traces():
     assert torch.equal(gm(X), model(X))
 
 
+def _converted():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.Dropout(0.2), nn.BatchNorm1d(16), nn.Linear(16, 4))
+    return rct.convert(model)
+
+
+def test_a_converted_torch_model_traces_as_before_with_regcore_modules_as_nodes():
+    model = _converted()
+    gm = fx.symbolic_trace(copy.deepcopy(model))
+    kinds = [type(gm.get_submodule(n.target)) for n in gm.graph.nodes if n.op == "call_module"]
+    assert kinds == [type(m) for m in model] and rct.nn.Dropout in kinds
+    torch.manual_seed(2)
+    y = model(X)
+    torch.manual_seed(2)
+    assert torch.equal(gm(X), y)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_fx_graph_mode_quantization_keeps_regcore_modules_in_float():
+    quantize_fx = pytest.importorskip("torch.ao.quantization.quantize_fx")
+    from torch.ao.quantization import get_default_qconfig_mapping
+
+    model = _converted().eval()
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(4))
+    prepared = quantize_fx.prepare_fx(copy.deepcopy(model), get_default_qconfig_mapping("x86"), (x,))
+    prepared(x)
+    quantized = quantize_fx.convert_fx(prepared)
+    for name in ("1", "2", "3"):
+        assert type(quantized.get_submodule(name)) is type(model[int(name)])
+    torch.testing.assert_close(quantized(x), model(x), rtol=0, atol=0.25)
+
+
 def test_feature_extractor():
     feature_extraction = pytest.importorskip("torchvision.models.feature_extraction")
     model = _model().eval()

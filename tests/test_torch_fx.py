@@ -153,6 +153,23 @@ def test_a_proxy_subclass_input_is_recorded_too():
     assert torch.equal(gm(x), model(x))
 
 
+def test_hooks_of_a_module_run_once():
+    # the hooks run while tracing (around the module's own node), so the graph holds them; the
+    # node then calls the module's forward alone, not the module (which would run them again)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), rct.nn.LayerNorm(8), rct.nn.Dropout(0.3))
+    model[1].register_forward_pre_hook(lambda m, args: (args[0] + 1.0,))
+    model[1].register_forward_hook(lambda m, args, out: out * 2.0)
+    gm = fx.symbolic_trace(model)
+    assert [n.op for n in gm.graph.nodes].count("call_method") == 1
+    torch.manual_seed(1)
+    y = model(X)
+    torch.manual_seed(1)
+    assert torch.equal(gm(X), y)
+    gm.eval(), model.eval()
+    assert torch.equal(gm(X), model(X))
+
+
 @pytest.mark.xfail(strict=True, raises=torch.fx.proxy.TraceError,
                    reason="SyncBatchNorm.forward checks the input's rank before anything else; it needs the "
                           "other modules' first line (the Proxy test and traced_call of nn/_capture.py)")

@@ -1,5 +1,6 @@
 """How regcore's modules meet torch's Python-level program capture: torch.fx symbolic tracing
-(each module becomes one call_module node, as torch's own modules do) and TorchScript (refused
+(each module becomes one call_module node, as torch's own modules do; one with hooks, its
+hooks traced around a call of its forward) and TorchScript (refused
 with a clear error). torch.compile, torch.export and torch.jit.trace need nothing here: they
 record regcore's operators (docs/torch.md).
 
@@ -13,13 +14,14 @@ the module, seeing a Proxy, records the call itself: ``traced_call`` adds to the
 it the call_module node fx adds for a leaf (the tracer has already entered the module, so node
 names, module paths and fx-based tools that follow them see a leaf). The GraphModule then calls
 the module, and train/eval, running statistics, generators and gradients are the module's own.
-The cost in eager mode is the forwards' first test: ``input.__class__ is not Tensor`` (about 8 ns;
+The cost in eager mode is the forwards' first test: ``input.__class__ is not Tensor`` (about 10 ns;
 an isinstance test of a tensor alone costs about 45 ns), then isinstance only for other classes,
 so that Proxy's subclasses (fx's Attribute for ``x.mT``, other tracers' Proxies) count too.
 """
 from __future__ import annotations
 
 from torch.fx import Proxy  # noqa: F401  (the forwards' isinstance test)
+from torch.nn.modules import module as _module_hooks
 
 
 def traced_call(module, *args):
@@ -30,7 +32,21 @@ def traced_call(module, *args):
         raise RuntimeError(f"{type(module).__name__}: torch.fx records regcore's modules as call_module nodes of "
                            "the model that holds them; trace a model holding this module (e.g. "
                            "torch.nn.Sequential(module)), not the module itself")
+    if _hooked(module):
+        # The module's hooks ran (pre-hooks) and will run (forward hooks) on Proxies around this
+        # call, so the graph already holds them, as for any module fx traces into; a call_module
+        # node would run them a second time. The node calls the forward alone.
+        owner = tracer.create_proxy("get_attr", path, (), {})
+        return tracer.create_proxy("call_method", "forward", (owner, *args), {})
     return tracer.create_proxy("call_module", path, args, {})
+
+
+def _hooked(module):
+    """Whether calling module runs hooks: nn.Module._call_impl's own test."""
+    g = _module_hooks
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or g._global_forward_hooks or g._global_forward_pre_hooks
+                or g._global_backward_hooks or g._global_backward_pre_hooks)
 
 
 class NotScriptable:

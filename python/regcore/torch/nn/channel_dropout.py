@@ -5,15 +5,16 @@ state and eval behaviour (the input itself); regcore's extras are keyword-only: 
 torch's default generator; a regcore.Generator or a torch.Generator)."""
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _checks
 from . import _channel_functional as F
+from ._capture import NotScriptable, Proxy, traced_call
 
 __all__ = ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
-class _Extras:
+class _Extras(NotScriptable):
     def _init_extras(self, mask, generator):
         self.mask = _checks.choice(mask, "mask", F.MASKS)
         self.generator = generator
@@ -30,6 +31,8 @@ class Dropout1d(_Extras, nn.Dropout1d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout1d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -41,6 +44,8 @@ class Dropout2d(_Extras, nn.Dropout2d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout2d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -52,6 +57,8 @@ class Dropout3d(_Extras, nn.Dropout3d):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout3d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
 
 
@@ -63,6 +70,8 @@ class AlphaDropout(_Extras, nn.AlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                generator=self.generator)
 
@@ -75,5 +84,7 @@ class FeatureAlphaDropout(_Extras, nn.FeatureAlphaDropout):
         self._init_extras(mask, generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.feature_alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
                                        generator=self.generator)

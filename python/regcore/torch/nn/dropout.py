@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .. import _checks
 from . import functional as F
+from ._capture import NotScriptable, Proxy, traced_call
 
 __all__ = ["Dropout", "GaussianNoise", "DropConnectLinear", "BiasActDropout"]
 
 
-class Dropout(nn.Dropout):
+class Dropout(NotScriptable, nn.Dropout):
     """torch.nn.Dropout on regcore's kernel, with 1-bit masks by default.
 
     ``mask="bits"`` keeps 1 bit per element for the backward; ``"none"`` keeps nothing and
@@ -32,6 +33,8 @@ class Dropout(nn.Dropout):
         self.generator = generator
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.dropout(input, self.p, self.training, self.inplace, mode=self.mode, mask=self.mask,
                          generator=self.generator)
 
@@ -39,7 +42,7 @@ class Dropout(nn.Dropout):
         return f"{super().extra_repr()}, mask={self.mask!r}, mode={self.mode!r}"
 
 
-class GaussianNoise(nn.Module):
+class GaussianNoise(NotScriptable, nn.Module):
     """Additive (x + N(0, std^2)) or multiplicative (Gaussian dropout: x * N(1, std^2)) noise in
     training; the input itself in eval mode. For Gaussian dropout matching a dropout rate p use
     ``std = sqrt(p / (1 - p))`` (``GaussianNoise.for_dropout_rate(p)``)."""
@@ -58,13 +61,15 @@ class GaussianNoise(nn.Module):
         return cls(math.sqrt(p / (1.0 - p)), mode="multiplicative", generator=generator)
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.gaussian_noise(input, self.std, self.training, mode=self.mode, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"std={self.std}, mode={self.mode!r}"
 
 
-class DropConnectLinear(nn.Linear):
+class DropConnectLinear(NotScriptable, nn.Linear):
     """nn.Linear whose WEIGHTS are dropped in training (DropConnect, Wan et al. 2013): each call
     draws a mask over the weight matrix, kept weights scaled by 1/(1 - p) (inverted), so eval
     mode uses the weight as it is. Same parameters and state_dict as nn.Linear."""
@@ -77,6 +82,8 @@ class DropConnectLinear(nn.Linear):
         self.generator = generator
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         w = F.dropout(self.weight, self.p, self.training, mask=self.mask, generator=self.generator)
         return nn.functional.linear(input, w, self.bias)
 
@@ -84,7 +91,7 @@ class DropConnectLinear(nn.Linear):
         return f"{super().extra_repr()}, p={self.p}, mask={self.mask!r}"
 
 
-class BiasActDropout(nn.Module):
+class BiasActDropout(NotScriptable, nn.Module):
     """y = dropout(act(x + bias)) [+ residual] in one pass over x, for use after a bias-free
     nn.Linear (``nn.Linear(i, o, bias=False)``): the bias add, the activation and the dropout
     of a transformer MLP or a classifier head, with a 1-bit mask. ``forward(x, residual=None)``.
@@ -101,6 +108,8 @@ class BiasActDropout(nn.Module):
         self.bias = nn.Parameter(torch.zeros(self.num_features, device=device, dtype=dtype))
 
     def forward(self, input, residual=None):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input) if residual is None else traced_call(self, input, residual)
         return F.bias_act_dropout(input, self.bias, self.activation, self.p, self.training, residual=residual,
                                   mask=self.mask, generator=self.generator)
 

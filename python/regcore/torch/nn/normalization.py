@@ -5,19 +5,23 @@ arithmetic is regcore's.
 """
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from . import functional as F
+from ._capture import NotScriptable, Proxy, traced_call
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
            "InstanceNorm2d", "InstanceNorm3d"]
 
 
-class _BatchNormForward:
+class _BatchNormForward(NotScriptable):
     """forward of torch's _BatchNorm on regcore's functional batch_norm. The batch counter is
     advanced after the operator succeeded, so a refused input changes no buffer."""
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         counting = self.training and self.track_running_stats and self.num_batches_tracked is not None
@@ -45,22 +49,31 @@ class BatchNorm3d(_BatchNormForward, nn.BatchNorm3d):
     """torch.nn.BatchNorm3d on regcore's kernels (NCDHW and channels_last_3d)."""
 
 
-class LayerNorm(nn.LayerNorm):
+class LayerNorm(NotScriptable, nn.LayerNorm):
     """torch.nn.LayerNorm on regcore's kernels."""
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
-class GroupNorm(nn.GroupNorm):
+class GroupNorm(NotScriptable, nn.GroupNorm):
     """torch.nn.GroupNorm on regcore's kernels."""
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
 
-class _InstanceNormForward:
+class _InstanceNormForward(NotScriptable):
     """torch's _InstanceNorm.forward (checks, unbatched inputs) calls this for the arithmetic."""
+
+    def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
+        return _InstanceNorm.forward(self, input)
 
     def _apply_instance_norm(self, input):
         return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,

@@ -170,9 +170,6 @@ def test_hooks_of_a_module_run_once():
     assert torch.equal(gm(X), model(X))
 
 
-@pytest.mark.xfail(strict=True, raises=torch.fx.proxy.TraceError,
-                   reason="SyncBatchNorm.forward checks the input's rank before anything else; it needs the "
-                          "other modules' first line (the Proxy test and traced_call of nn/_capture.py)")
 def test_sync_batchnorm_traces():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 6), rct.nn.SyncBatchNorm(6))

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import _ops_norm
+from ._capture import Proxy, traced_call
 from .normalization import _BatchNormForward
 from . import functional as F
 
@@ -88,6 +90,8 @@ class SyncBatchNorm(_BatchNormForward, _BatchNorm):
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
 
     def forward(self, input):
+        if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
+            return traced_call(self, input)
         self._check_input_dim(input)
         self._check_non_zero_input_channels(input)
         group = self.process_group or (dist.group.WORLD if dist.is_available() and dist.is_initialized() else None)

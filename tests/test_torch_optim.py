@@ -189,6 +189,20 @@ def test_refusals_change_nothing():
     assert all(torch.equal(a, b) for a, b in zip(before, lin.parameters()))
 
 
+@pytest.mark.parametrize("group, error", [(dict(max_norm=-1.0), ValueError), (dict(l1_mode="lasso"), ValueError),
+                                          (dict(params=[torch.zeros(3, dtype=torch.int64)]), TypeError)])
+def test_refused_param_group_is_not_kept(group, error):
+    model = _model()
+    opt = rct.optim.SGD(model[0].parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(error):
+        opt.add_param_group({"params": model[2].parameters(), **group})
+    assert len(opt.param_groups) == 1
+    _train(model, opt, steps=2)   # the optimizer goes on as before
+    opt.add_param_group({"params": model[2].parameters(), "max_norm": 0.5, "l1": 0.0, "lr": 0.2})
+    _train(model, opt, steps=1)
+    assert float(model[2].weight.norm(dim=1).max()) <= 0.5 * (1 + 1e-6)
+
+
 def test_cpu_float_steps_take_the_array_apis_one_pass_check(monkeypatch):
     """float32/float64 CPU parameters reach the array API as NumPy views, whose whole list is
     checked in one cheap pass: the per-tensor checks do not run (they cost ~10x the step on small

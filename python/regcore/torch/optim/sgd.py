@@ -43,7 +43,8 @@ def _hyper(group, where=""):
                           nesterov=group["nesterov"], weight_decay=group["weight_decay"],
                           decoupled_weight_decay=group["decoupled_weight_decay"], l1=group["l1"],
                           l1_mode=group["l1_mode"], max_norm=group["max_norm"],
-                          max_norm_axis=group["max_norm_axis"], maximize=group["maximize"])
+                          max_norm_axis=group["max_norm_axis"], maximize=group["maximize"],
+                          zero_lr=True)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}{exc}") from None
 

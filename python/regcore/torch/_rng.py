@@ -131,7 +131,7 @@ def _draw(token, generator, blocks):
     return torch.from_numpy(np.array((_i64(seed), _i64(offset)), np.int64))
 
 
-seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, int blocks) -> Tensor", _draw,
+seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, SymInt blocks) -> Tensor", _draw,
                         lambda token, generator, blocks: token.new_empty((2,)))
 
 

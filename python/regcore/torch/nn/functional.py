@@ -101,8 +101,10 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     if not training:
         p = 0.0
     so = _mask_draw(input, p, generator)
+    # p = 0 keeps no mask (there is none to keep): its words, sized by the batch, made torch.export
+    # with a dynamic batch refuse an eval-mode model (size-1 guards on the word count)
     y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so,
-                          activation, p, mask == "bits")
+                          activation, p, mask == "bits" and p > 0.0)
     return _layout.kept(y, _layout.format_of(input))
 
 

@@ -70,6 +70,26 @@ def test_saved_training_program_loads_in_a_fresh_process(tmp_path):
     assert torch.equal(loaded, model(X).detach().flatten())
 
 
+def test_loaded_program_with_an_explicit_generator_says_what_to_do(tmp_path):
+    # the handle of a module's generator= is baked into the program; in another process it
+    # names no generator, and the error says how to export instead
+    import _fresh_import
+
+    import regcore
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), rct.nn.Dropout(0.5, generator=regcore.Generator(1)))
+    path = tmp_path / "program.pt2"
+    torch.export.save(torch.export.export(model, (X,)), str(path))
+    code = ("import torch, regcore.torch\n"
+            f"program = torch.export.load({str(path)!r}).module()\n"
+            "try:\n"
+            "    program(torch.ones(5, 8))\n"
+            "except RuntimeError as e:\n"
+            "    print(e)\n")
+    message = _fresh_import.output(code)
+    assert "refers to a generator that no longer exists" in message and "generator=None" in message
+
+
 def test_exported_training_program_draws_like_eager():
     eager, exported = _model(), _model()
     program = torch.export.export(exported, (X,)).module()

@@ -120,8 +120,12 @@ def _draw(token, generator, blocks):
         ref = _by_handle.get(generator)
         g = None if ref is None else ref()
         if g is None:
-            raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
-                               "longer exists")
+            raise RuntimeError(
+                f"regcore.torch: generator handle {generator} refers to a generator that no longer exists. A "
+                "program traced or exported (torch.compile, torch.export) from a module given generator= holds "
+                "that generator's handle, valid only in the process that traced it while the generator lives; "
+                "for a program saved and loaded elsewhere, export the modules with generator=None (draws tied "
+                "to torch's default generator: torch.manual_seed reproduces them), or run it in eval mode")
         if isinstance(g, Generator):
             seed, offset = g.seed, g.reserve(blocks)
         else:

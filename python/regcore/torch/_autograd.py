@@ -15,7 +15,7 @@ _BACKEND_KERNELS = {}   # operator overload -> (its CPU/CUDA kernel, the impl it
 _FORMULAS = {}   # functional operator overload -> [its formulas' kernel (autograd()), or None: none]
 _grad_enabled = torch.is_grad_enabled
 _any_requires_grad = torch._C._any_requires_grad
-functorch_active = torch._C._are_functorch_transforms_active
+_functorch_active = torch._C._are_functorch_transforms_active
 # by value: the key highestPriorityTypeId returns is a new object each call, and comparing
 # those costs several times what comparing their values does
 _BACKEND_KEYS = frozenset(k.value for k in (torch._C.DispatchKey.CPU, torch._C.DispatchKey.CUDA))
@@ -88,7 +88,7 @@ def autograd(op, backward, setup_context, *, every_output=False, jvp=None):
 
     def recorded(keyset, args):
         if (_grad_enabled() and _any_requires_grad(*args)) or _forward_ad._current_level >= 0:
-            if functorch_active():   # (an autograd.Function cannot be applied from inside the dispatcher there)
+            if _functorch_active():   # (an autograd.Function cannot be applied from inside the dispatcher there)
                 raise RuntimeError(f"regcore::{overload._opname} under a torch.func transform that differentiates "
                                    "(grad, jacrev, jvp, ...): call it through regcore.torch.nn.functional or "
                                    "the modules, which apply its formula where the transform sees it")
@@ -121,7 +121,7 @@ def call(op, *args):
     the operator's autograd.Function is applied here, where the transform sees it, and its
     forward dispatches the operator afresh; from inside the dispatcher the transform could not
     handle it."""
-    if functorch_active() and any(i.key() in _DIFFERENTIATING for i in _interpreters()):
+    if _functorch_active() and any(i.key() in _DIFFERENTIATING for i in _interpreters()):
         function = _FUNCTIONS.get(op)
         if function is not None:
             return function.apply(*args, _DISPATCH)
@@ -160,7 +160,7 @@ def kernel(overload, direct, impl):
             keyset = None
         if formula[0] is not None:
             return formula[0](keyset, args)
-        if _forward_ad._current_level >= 0 and (functorch_active() or any(map(_has_tangent, args))):
+        if _forward_ad._current_level >= 0 and (_functorch_active() or any(map(_has_tangent, args))):
             raise RuntimeError(f"regcore::{name} has no forward-mode derivative (torch.func.jvp, jacfwd, hessian, "
                                "torch.autograd.forward_ad)")
         out = direct(*args) if keyset is None else _redispatch(overload, keyset, args)

@@ -55,7 +55,7 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
     so = _mask_draw(input, p, generator)
     # (not under vmap and the other torch.func transforms: their fallback cannot run an in-place operator)
     if (inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad)
-            and not _autograd.functorch_active()):
+            and not _autograd._functorch_active()):
         _ops_dropout.dropout_(input, so, p, vanilla)
         return input
     y, _ = _autograd.call(_ops_dropout.dropout, input.contiguous(), so, p, vanilla, mask == "bits")

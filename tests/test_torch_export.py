@@ -27,6 +27,69 @@ def test_exported_eval_program_equals_eager():
     assert any("regcore" in str(n.target) for n in torch.export.export(model, (X,)).graph.nodes)
 
 
+def test_exported_eval_program_with_a_dynamic_batch():
+    # every module, BiasActDropout included (its eval-mode mask words, sized by the batch, made
+    # export refuse the dynamic batch)
+    model = torch.nn.Sequential(_model(), torch.nn.Linear(4, 6, bias=False), rct.nn.BiasActDropout(6, "gelu")).eval()
+    batch = torch.export.Dim("batch", min=2)
+    program = torch.export.export(model, (X,), dynamic_shapes=({0: batch},)).module()
+    for n in (2, 3, 17):
+        x = torch.randn(n, 8, generator=torch.Generator().manual_seed(n))
+        assert torch.equal(program(x), model(x))
+
+
+def test_exported_training_program_with_a_dynamic_batch():
+    # the draw's block count is a symbolic size (it was an int: the batch was specialized);
+    # layers that keep no mask words (whose count gets size-1 guards: docs/torch.md)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), rct.nn.GaussianNoise(0.2), rct.nn.Dropout(0.3, mask="none"),
+                                torch.nn.Linear(16, 4))
+    batch = torch.export.Dim("batch", min=2)
+    program = torch.export.export(model, (X,), dynamic_shapes=({0: batch},)).module()
+    for n in (2, 3, 17):
+        x = torch.randn(n, 8, generator=torch.Generator().manual_seed(n))
+        torch.manual_seed(n)
+        a = program(x)
+        torch.manual_seed(n)
+        assert torch.equal(a, model(x))
+
+
+def test_saved_training_program_loads_in_a_fresh_process(tmp_path):
+    import _fresh_import
+
+    model = _model()
+    path, x_path = tmp_path / "program.pt2", tmp_path / "x.pt"
+    torch.export.save(torch.export.export(model, (X,)), str(path))
+    torch.save(X, x_path)
+    code = ("import torch, regcore.torch\n"
+            f"program = torch.export.load({str(path)!r}).module()\n"
+            f"x = torch.load({str(x_path)!r})\n"
+            "torch.manual_seed(3)\n"
+            "print(program(x).flatten().tolist())\n")
+    loaded = torch.tensor([float(v) for v in _fresh_import.output(code).strip()[1:-1].split(",")])
+    torch.manual_seed(3)
+    assert torch.equal(loaded, model(X).detach().flatten())
+
+
+def test_loaded_program_with_an_explicit_generator_says_what_to_do(tmp_path):
+    # the handle of a module's generator= is baked into the program; in another process it
+    # names no generator, and the error says how to export instead
+    import _fresh_import
+
+    import regcore
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), rct.nn.Dropout(0.5, generator=regcore.Generator(1)))
+    path = tmp_path / "program.pt2"
+    torch.export.save(torch.export.export(model, (X,)), str(path))
+    code = ("import torch, regcore.torch\n"
+            f"program = torch.export.load({str(path)!r}).module()\n"
+            "try:\n"
+            "    program(torch.ones(5, 8))\n"
+            "except RuntimeError as e:\n"
+            "    print(e)\n")
+    message = _fresh_import.output(code)
+    assert "refers to a generator that no longer exists" in message and "generator=None" in message
+
+
 def test_exported_training_program_draws_like_eager():
     eager, exported = _model(), _model()
     program = torch.export.export(exported, (X,)).module()

@@ -189,6 +189,50 @@ def test_refusals_change_nothing():
     assert all(torch.equal(a, b) for a, b in zip(before, lin.parameters()))
 
 
+@pytest.mark.parametrize("group, error", [(dict(max_norm=-1.0), ValueError), (dict(l1_mode="lasso"), ValueError),
+                                          (dict(params=[torch.zeros(3, dtype=torch.int64)]), TypeError)])
+def test_refused_param_group_is_not_kept(group, error):
+    model = _model()
+    opt = rct.optim.SGD(model[0].parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(error):
+        opt.add_param_group({"params": model[2].parameters(), **group})
+    assert len(opt.param_groups) == 1
+    _train(model, opt, steps=2)   # the optimizer goes on as before
+    opt.add_param_group({"params": model[2].parameters(), "max_norm": 0.5, "l1": 0.0, "lr": 0.2})
+    _train(model, opt, steps=1)
+    assert float(model[2].weight.norm(dim=1).max()) <= 0.5 * (1 + 1e-6)
+
+
+SCHEDULES = {   # schedules that reach lr = 0, as torch.optim.SGD accepts it
+    "warmup_from_zero": lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, step / 3)),
+    "cosine_past_t_max": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_schedules_reaching_zero_lr(schedule, dtype):
+    ref, ours = _model(dtype=dtype), _model(dtype=dtype)
+    opts = dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)
+    opt_ref, opt = torch.optim.SGD(ref.parameters(), **opts), rct.optim.SGD(ours.parameters(), **opts)
+    sched_ref, sched = SCHEDULES[schedule](opt_ref), SCHEDULES[schedule](opt)
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        _train(ref, opt_ref, steps=1)
+        _train(ours, opt, steps=1)
+        sched_ref.step()
+        sched.step()
+    assert 0.0 in lrs
+    # (16-bit parameters: regcore's float32 momentum buffer; torch keeps it in 16 bits)
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == torch.float32 else dict(rtol=2e-2, atol=1e-2)
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(b, a, **tol)
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(opt.state[b]["momentum_buffer"].to(dtype), opt_ref.state[a]["momentum_buffer"],
+                                   **tol)
+
+
 def test_cpu_float_steps_take_the_array_apis_one_pass_check(monkeypatch):
     """float32/float64 CPU parameters reach the array API as NumPy views, whose whole list is
     checked in one cheap pass: the per-tensor checks do not run (they cost ~10x the step on small

@@ -237,3 +237,29 @@ def test_refusals_name_the_option():
         rct.optim.SGD([p], lr=0.1, master_weights=True, stochastic_rounding=True)
     with pytest.raises(TypeError, match="master_weights: expected True or False"):
         rct.optim.SGD([p], lr=0.1, master_weights=1)
+
+
+def test_grad_scaler_with_16_bit_parameters_as_with_torch_sgd():
+    # bfloat16 parameters: scaled, unscaled and skipped on inf like torch's SGD (bfloat16 needs no
+    # scaling, but mixed-precision recipes keep the scaler); float16 gradients torch's GradScaler
+    # refuses to unscale, for either optimizer
+    ref, ours = _model(), _model()
+    for model, opt_cls in ((ref, torch.optim.SGD), (ours, rct.optim.SGD)):
+        opt = opt_cls(model.parameters(), lr=0.1, momentum=0.9)
+        scaler = torch.amp.GradScaler("cpu", init_scale=256.0)
+        g = torch.Generator().manual_seed(3)
+        for step in range(4):
+            x = torch.randn(5, 6, generator=g).to(torch.bfloat16)
+            opt.zero_grad()
+            loss = model(x).float().square().mean() * (float("inf") if step == 1 else 1.0)   # step 1 is skipped
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(b, a)   # (torch's bfloat16 tolerances)
+    for opt_cls in (torch.optim.SGD, rct.optim.SGD):
+        model = _model(dtype=torch.float16)
+        opt, scaler = opt_cls(model.parameters(), lr=0.1), torch.amp.GradScaler("cpu")
+        scaler.scale(model(torch.randn(5, 6).half()).float().sum()).backward()
+        with pytest.raises(ValueError, match="Attempting to unscale FP16 gradients"):
+            scaler.step(opt)

@@ -67,9 +67,13 @@ def _flag(name: str, value) -> bool:
 
 
 def make_hyper(*, lr, momentum, dampening, nesterov, weight_decay, decoupled_weight_decay, l1,
-               l1_mode, max_norm, max_norm_axis, maximize) -> SgdHyper:
-    """Validate every hyper-parameter (TypeError/ValueError naming it) and derive coefficients."""
-    lr = _validate.positive("lr", lr)
+               l1_mode, max_norm, max_norm_axis, maximize, zero_lr=False) -> SgdHyper:
+    """Validate every hyper-parameter (TypeError/ValueError naming it) and derive coefficients.
+
+    ``zero_lr=True`` admits lr = 0 (torch.optim.SGD's rule, which regcore.torch's SGD keeps:
+    torch's schedulers reach 0, e.g. a warmup that starts from it); the step then updates the
+    momentum buffer and leaves the weights where they are, max-norm aside."""
+    lr = _validate.nonnegative("lr", lr) if zero_lr else _validate.positive("lr", lr)
     momentum = _validate.real("momentum", momentum)
     if not 0.0 <= momentum < 1.0:
         raise value_error("momentum", "a value in [0, 1)", momentum)

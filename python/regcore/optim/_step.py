@@ -301,7 +301,7 @@ def sgd_step_(param, grad, momentum_buf=None, lr=DEFAULTS["lr"], momentum=DEFAUL
 def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], momentum=DEFAULTS["momentum"],
                     dampening=0.0, nesterov=False, weight_decay=0.0, decoupled_weight_decay=0.0, l1=0.0,
                     l1_mode="proximal", max_norm=None, max_norm_axis=0, maximize=False, *, fresh_buffers=False,
-                    master_params=None, stochastic_rounding=False, generator=None):
+                    master_params=None, stochastic_rounding=False, generator=None, _zero_lr=False):
     """``sgd_step_`` on every tensor of a list at once (one parallel region / one launch).
 
     Bit for bit the same as a loop of ``sgd_step_``. ``momentum_bufs`` is None or a list with an
@@ -314,11 +314,13 @@ def sgd_step_multi_(params, grads, momentum_bufs=None, lr=DEFAULTS["lr"], moment
 
     ``master_params``, ``stochastic_rounding``, ``generator``: as in ``sgd_step_`` (a list with a
     float32 array or None per parameter); the tensors draw their random words in list order.
+
+    ``_zero_lr``: admit lr = 0 (make_hyper's ``zero_lr``; regcore.torch's SGD, torch's rule).
     """
     hyper = make_hyper(**dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                              weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
                              l1=l1, l1_mode=l1_mode, max_norm=max_norm, max_norm_axis=max_norm_axis,
-                             maximize=maximize))
+                             maximize=maximize), zero_lr=_zero_lr)
     params = _as_list("params", params)
     grads = _as_list("grads", grads)
     bufs = None if momentum_bufs is None else _as_list("momentum_bufs", momentum_bufs)

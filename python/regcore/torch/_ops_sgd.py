@@ -43,7 +43,7 @@ def _impl(params, grads, momentum_buffers, fresh, lr, momentum, dampening, neste
                     dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
                     decoupled_weight_decay=decoupled_weight_decay, l1=l1, l1_mode=l1_mode,
                     max_norm=max_norm if max_norm > 0.0 else None, max_norm_axis=max_norm_axis,
-                    maximize=maximize, fresh_buffers=fresh if momentum != 0.0 else False)
+                    maximize=maximize, fresh_buffers=fresh if momentum != 0.0 else False, _zero_lr=True)
 
 
 sgd_step_ = define_inplace(
@@ -63,7 +63,7 @@ def _impl_half(params, grads, momentum_buffers, fresh, masters, lr, momentum, da
                     dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
                     decoupled_weight_decay=decoupled_weight_decay, l1=l1, l1_mode=l1_mode,
                     max_norm=max_norm if max_norm > 0.0 else None, max_norm_axis=max_norm_axis,
-                    maximize=maximize, fresh_buffers=fresh if momentum != 0.0 else False,
+                    maximize=maximize, fresh_buffers=fresh if momentum != 0.0 else False, _zero_lr=True,
                     master_params=list(masters) if masters else None, stochastic_rounding=stochastic_rounding,
                     generator=gen)
 

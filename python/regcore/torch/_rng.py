@@ -120,8 +120,12 @@ def _draw(token, generator, blocks):
         ref = _by_handle.get(generator)
         g = None if ref is None else ref()
         if g is None:
-            raise RuntimeError(f"regcore.torch: generator handle {generator} refers to a generator that no "
-                               "longer exists")
+            raise RuntimeError(
+                f"regcore.torch: generator handle {generator} refers to a generator that no longer exists. A "
+                "program traced or exported (torch.compile, torch.export) from a module given generator= holds "
+                "that generator's handle, valid only in the process that traced it while the generator lives; "
+                "for a program saved and loaded elsewhere, export the modules with generator=None (draws tied "
+                "to torch's default generator: torch.manual_seed reproduces them), or run it in eval mode")
         if isinstance(g, Generator):
             seed, offset = g.seed, g.reserve(blocks)
         else:
@@ -131,20 +135,59 @@ def _draw(token, generator, blocks):
     return torch.from_numpy(np.array((_i64(seed), _i64(offset)), np.int64))
 
 
-seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, int blocks) -> Tensor", _draw,
+seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, SymInt blocks) -> Tensor", _draw,
                         lambda token, generator, blocks: token.new_empty((2,)))
 
 
 def draw(generator, blocks: int):
     """The (seed, offset) tensor of one random call that reads ``blocks`` counter blocks."""
     token = TOKEN
-    if not _compiling() and _dispatch_modes():   # (is_compiling first: dynamo cannot trace the other)
-        token = _token_under_fake_mode(token)
+    if not _compiling():   # (is_compiling first: dynamo cannot trace the others)
+        if _dispatch_modes():
+            token = _token_under_fake_mode(token)
+        if _functorch_active():
+            return _draw_under_vmap(token, handle(generator), blocks)
     return seed_offset_op(token, handle(generator), blocks)
 
 
 _dispatch_modes = torch._C._len_torch_dispatch_stack
 _compiling = torch.compiler.is_compiling
+_functorch_active = torch._C._are_functorch_transforms_active
+
+
+def _draw_under_vmap(token, h, blocks):
+    """vmap's ``randomness`` argument, which torch's own random operators obey. The random
+    operators run per sample under vmap (torch's batching fallback) and read their (seed,
+    offset) from an input, so one unbatched draw gave every sample the same mask whatever vmap
+    was told. ``"different"``: one draw per sample (in sample order, as a loop over the samples
+    would draw), handed to the operator batched at that vmap level, so sample i gets draw i;
+    ``"same"``: one draw for all. ``"error"`` (vmap's default, and that of jacfwd and hessian,
+    which run the function under vmap) draws as ``"same"`` where torch's own random operators
+    raise: the forward-mode Jacobian and Hessian of a layer with fixed masks are well defined,
+    and regcore's layers give them (tests/test_torch_func.py)."""
+    from torch._C import _functorch as ft
+    from torch._functorch.pyfunctorch import temporarily_clear_interpreter_stack
+
+    levels = []   # (level, batch size) of the "different" vmaps, outermost first
+    for ci in ft.get_interpreter_stack() or ():
+        if ci.key() != ft.TransformType.Vmap:
+            continue
+        vi = ft.CVmapInterpreterPtr(ci)
+        if vi.randomness() == ft.RandomnessType.Different:
+            levels.append((ci.level(), vi.batchSize()))
+    if not levels:
+        return seed_offset_op(token, h, blocks)
+    sizes = [b for _, b in levels]
+    n = 1
+    for b in sizes:
+        n *= b
+    # drawn below every transform: under grad or jvp the pairs would come back wrapped at their
+    # level, inside the batch dimensions added here (an order torch's dispatcher asserts against)
+    with temporarily_clear_interpreter_stack():
+        pairs = torch.stack([seed_offset_op(token, h, blocks) for _ in range(n)]).view(*sizes, 2)
+    for level, _ in levels:
+        pairs = ft._add_batch_dim(pairs, 0, level)
+    return pairs
 
 
 def _token_under_fake_mode(token):

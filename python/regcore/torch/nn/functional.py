@@ -53,7 +53,9 @@ def dropout(input, p=0.5, training=True, inplace=False, *, mode="inverted", mask
                            "(inplace=True); use inplace=False, or run under torch.no_grad()")
     vanilla = mode == "vanilla"
     so = _mask_draw(input, p, generator)
-    if inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad):
+    # (not under vmap and the other torch.func transforms: their fallback cannot run an in-place operator)
+    if (inplace and input.is_contiguous() and not (torch.is_grad_enabled() and input.requires_grad)
+            and not _autograd._functorch_active()):
         _ops_dropout.dropout_(input, so, p, vanilla)
         return input
     y, _ = _autograd.call(_ops_dropout.dropout, input.contiguous(), so, p, vanilla, mask == "bits")
@@ -99,8 +101,10 @@ def bias_act_dropout(input, bias, activation="relu", p=0.1, training=True, *, re
     if not training:
         p = 0.0
     so = _mask_draw(input, p, generator)
+    # p = 0 keeps no mask (there is none to keep): its words, sized by the batch, made torch.export
+    # with a dynamic batch refuse an eval-mode model (size-1 guards on the word count)
     y, _ = _autograd.call(_ops_dropout.bias_act_dropout, input.contiguous(), bias.contiguous(), residual, so,
-                          activation, p, mask == "bits")
+                          activation, p, mask == "bits" and p > 0.0)
     return _layout.kept(y, _layout.format_of(input))
 
 

@@ -43,7 +43,8 @@ def _hyper(group, where=""):
                           nesterov=group["nesterov"], weight_decay=group["weight_decay"],
                           decoupled_weight_decay=group["decoupled_weight_decay"], l1=group["l1"],
                           l1_mode=group["l1_mode"], max_norm=group["max_norm"],
-                          max_norm_axis=group["max_norm_axis"], maximize=group["maximize"])
+                          max_norm_axis=group["max_norm_axis"], maximize=group["maximize"],
+                          zero_lr=True)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}{exc}") from None
 
@@ -89,12 +90,18 @@ class SGD(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group):
-        super().add_param_group(param_group)
+        super().add_param_group(param_group)   # (fills in the defaults regcore's checks need)
         group = self.param_groups[-1]
-        _hyper(group, f"param_groups[{len(self.param_groups) - 1}]: ")
-        for p in group["params"]:
-            _checks.float_tensor(p, "params", half=True)
-            _order(p)
+        try:
+            _hyper(group, f"param_groups[{len(self.param_groups) - 1}]: ")
+            for p in group["params"]:
+                _checks.float_tensor(p, "params", half=True)
+                _order(p)
+        except (TypeError, ValueError):
+            # a refused group is not kept (torch refuses its own before appending): kept, it
+            # failed every later step() of an optimizer the caller had caught the error from
+            self.param_groups.pop()
+            raise
 
     def __setstate__(self, state):
         super().__setstate__(state)

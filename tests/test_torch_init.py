@@ -73,3 +73,68 @@ def test_constants_and_gain():
     assert init.calculate_gain("leaky_relu", 0.2) == torch.nn.init.calculate_gain("leaky_relu", 0.2)
     with pytest.raises(TypeError, match="generator"):
         init.normal_(w, generator=7)
+
+
+def test_every_torch_name_is_here_and_the_old_names_warn_as_torchs():
+    assert set(torch.nn.init.__all__) <= set(init.__all__)
+    a, b = torch.empty(6, 4), torch.empty(6, 4)
+    with pytest.warns(FutureWarning, match=r"nn\.init\.xavier_normal_"):
+        init.xavier_normal(a, generator=rc.Generator(3))
+    init.xavier_normal_(b, generator=rc.Generator(3))
+    assert torch.equal(a, b)
+
+
+def test_meta_tensors_are_torchs_no_op_and_draw_no_seed():
+    with torch.device("meta"):
+        lin = torch.nn.Linear(3, 4)
+    torch.manual_seed(0)
+    for name, args in [("kaiming_uniform_", ()), ("orthogonal_", ()), ("trunc_normal_", ()), ("sparse_", (0.5,)),
+                       ("xavier_normal_", ())]:
+        assert getattr(init, name)(lin.weight, *args) is lin.weight
+    init.zeros_(lin.bias), init.constant_(lin.bias, 2.0)
+    drawn = torch.randint(0, 2**62, (1,))
+    torch.manual_seed(0)
+    assert torch.equal(drawn, torch.randint(0, 2**62, (1,)))   # nothing was drawn for the meta tensors
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        init.kaiming_uniform_(lin.bias)                          # torch's own checks still apply
+
+
+def test_constant_fills_what_torchs_fills():
+    assert torch.equal(init.constant_(torch.empty(3, dtype=torch.int64), 2), torch.full((3,), 2))
+    assert init.ones_(torch.empty(2, dtype=torch.bool)).all()
+    assert not init.zeros_(torch.ones(2, dtype=torch.int32)).any()
+    assert torch.equal(init.constant_(torch.empty(2), torch.tensor(0.5)), torch.full((2,), 0.5))
+    assert torch.equal(init.constant_(torch.empty(2), True), torch.ones(2))
+
+
+def test_kaiming_on_zero_elements_warns_and_returns_as_torchs():
+    w = torch.empty(0, 3)
+    for fn in (init.kaiming_uniform_, init.kaiming_normal_):
+        with pytest.warns(UserWarning, match="zero-element"):
+            assert fn(w, mode="not checked by torch either") is w
+
+
+@pytest.mark.parametrize("sparsity,zeros", [(1.5, 4), (1.0, 4), (-0.2, 0)])
+def test_sparse_outside_zero_one_follows_torch(sparsity, zeros):
+    w = torch.empty(4, 3)
+    init.sparse_(w, sparsity, generator=rc.Generator(1))
+    ref = torch.nn.init.sparse_(torch.empty(4, 3), sparsity)
+    assert ((w == 0).sum(dim=0) == zeros).all() and ((ref == 0).sum(dim=0) == zeros).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+def test_default_generator_draws_follow_the_laws(dtype):
+    """Fixed seed, torch's default generator: bounds (rounded to the dtype) hold, moments within
+    about 5 sigma."""
+    from scipy import stats
+
+    torch.manual_seed(11)
+    w = init.kaiming_uniform_(torch.empty(256, 64, 3, 3, dtype=dtype), a=0.2, mode="fan_out")
+    bound = torch.nn.init.calculate_gain("leaky_relu", 0.2) * (3.0 / (256 * 9)) ** 0.5
+    x = w.double()
+    assert x.abs().max() <= torch.tensor(bound, dtype=dtype).item() and abs(x.std().item() / (bound / 3**0.5) - 1) < 0.01
+    t = init.trunc_normal_(torch.empty(100_000, dtype=dtype), mean=0.5, std=2.0, a=3.0, b=7.0).double()
+    law = stats.truncnorm((3.0 - 0.5) / 2, (7.0 - 0.5) / 2, loc=0.5, scale=2.0)   # both bounds above the mean
+    assert t.min() >= 3.0 and t.max() <= 7.0
+    assert abs(t.mean().item() - law.mean()) < 5 * law.std() / 100_000**0.5 + 4e-3   # + 16-bit rounding
+    assert abs(t.std().item() / law.std() - 1) < 0.02

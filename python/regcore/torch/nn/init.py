@@ -10,10 +10,19 @@ match, the samples do not.
 
 A tensor regcore cannot write in place (channels_last weights, other strides) is filled through
 a contiguous temporary in its logical order, so the values do not depend on the layout.
+
+Where regcore has nothing to write, torch's own function runs, so a model written against
+torch.nn.init keeps working: meta tensors (``with torch.device("meta")``: nothing to fill, no seed
+drawn) and, for the deterministic ``constant_`` / ``zeros_`` / ``ones_``, dtypes regcore has no
+kernel for (integer, bool, complex buffers) and values that are not plain real numbers (a 0-d
+tensor, a bool). torch's deprecated names without the trailing underscore (``normal``,
+``xavier_uniform``, ...) are kept too, with torch's FutureWarning.
 """
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 import torch
 
@@ -23,7 +32,8 @@ from .. import _rng
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-           "sparse_"]
+           "sparse_", "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
 
 calculate_gain = _init.calculate_gain
 eye_ = torch.nn.init.eye_          # deterministic: nothing of regcore's to add
@@ -39,9 +49,18 @@ def _generator(generator) -> Generator:
     return Generator(_rng.torch_bits(generator))
 
 
-def _fill(tensor, sampler, *args, random=True, generator=None, **kwargs):
+def _check_tensor(tensor):
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"tensor: expected a torch.Tensor, got {type(tensor).__name__}")
+
+
+def _fill(tensor, name, *args, random=True, generator=None, **kwargs):
+    """regcore.init's ``name`` on tensor; on a meta tensor (no storage to write, nothing drawn)
+    torch.nn.init's ``name``, whose argument checks and no-op are what torch users expect."""
+    _check_tensor(tensor)
+    if tensor.is_meta:
+        return getattr(torch.nn.init, name)(tensor, *args)
+    sampler = getattr(_init, name)
     if random:
         kwargs["generator"] = _generator(generator)
     with torch.no_grad():
@@ -56,60 +75,111 @@ def _fill(tensor, sampler, *args, random=True, generator=None, **kwargs):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    return _fill(tensor, _init.uniform_, a, b, generator=generator)
+    return _fill(tensor, "uniform_", a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    return _fill(tensor, _init.normal_, mean, std, generator=generator)
+    return _fill(tensor, "normal_", mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std^2) restricted to [a, b] by inverse-CDF sampling (std: the parent's, as torch)."""
-    return _fill(tensor, _init.trunc_normal_, mean, std, a, b, generator=generator)
+    return _fill(tensor, "trunc_normal_", mean, std, a, b, generator=generator)
+
+
+_FILL_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def _deterministic(tensor, name, *args):
+    """A constant fill: regcore's for its float dtypes and real values, torch's fill otherwise
+    (an integer or bool buffer, a 0-d tensor value), as torch.nn.init accepts them."""
+    _check_tensor(tensor)
+    real = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in args)
+    if tensor.dtype not in _FILL_DTYPES or not real:
+        return getattr(torch.nn.init, name)(tensor, *args)
+    return _fill(tensor, name, *args, random=False)
 
 
 def constant_(tensor, val):
-    return _fill(tensor, _init.constant_, val, random=False)
+    return _deterministic(tensor, "constant_", val)
 
 
 def ones_(tensor):
-    return _fill(tensor, _init.ones_, random=False)
+    return _deterministic(tensor, "ones_")
 
 
 def zeros_(tensor):
-    return _fill(tensor, _init.zeros_, random=False)
+    return _deterministic(tensor, "zeros_")
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    return _fill(tensor, _init.xavier_uniform_, gain, generator=generator)
+    return _fill(tensor, "xavier_uniform_", gain, generator=generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    return _fill(tensor, _init.xavier_normal_, gain, generator=generator)
+    return _fill(tensor, "xavier_normal_", gain, generator=generator)
+
+
+def _kaiming(name, tensor, a, mode, nonlinearity, generator):
+    # torch warns and returns before anything else (no check, no draw from the generator)
+    if isinstance(tensor, torch.Tensor) and 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return tensor
+    return _fill(tensor, name, a, mode, nonlinearity, generator=generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    return _fill(tensor, _init.kaiming_uniform_, a, mode, nonlinearity, generator=generator)
+    return _kaiming("kaiming_uniform_", tensor, a, mode, nonlinearity, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    return _fill(tensor, _init.kaiming_normal_, a, mode, nonlinearity, generator=generator)
+    return _kaiming("kaiming_normal_", tensor, a, mode, nonlinearity, generator)
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    return _fill(tensor, _init.orthogonal_, gain, generator=generator)
+    return _fill(tensor, "orthogonal_", gain, generator=generator)
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     """torch's law: a 2-D tensor whose every COLUMN has ceil(sparsity * rows) zeros, the other
     entries N(0, std^2). regcore.init.sparse_ keeps exactly k entries per row; applied to the
-    transposed (cols, rows) matrix with k = rows - ceil(sparsity * rows) it is torch's law."""
+    transposed (cols, rows) matrix with k = rows - ceil(sparsity * rows) it is torch's law
+    (k clipped to [0, rows]: torch zeroes every row for sparsity > 1, none for sparsity < 0)."""
     if not isinstance(tensor, torch.Tensor) or tensor.dim() != 2:
         raise ValueError("tensor: expected a 2-D tensor (torch.nn.init.sparse_'s rule)")
+    if tensor.is_meta:
+        return tensor
     rows, cols = tensor.shape
-    keep = rows - int(math.ceil(sparsity * rows))
+    keep = min(rows, max(0, rows - int(math.ceil(sparsity * rows))))
     with torch.no_grad():
         t = torch.empty((cols, rows), dtype=tensor.dtype, device=tensor.device)
         _init.sparse_(t, keep, std, generator=_generator(generator))
         tensor.copy_(t.T)
     return tensor
+
+
+def _deprecated(new):
+    """torch's old name for ``new`` (its trailing underscore dropped), with torch's warning."""
+    old = new.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old
+    deprecated_init.__doc__ = f"Deprecated (as in torch): use ``{new.__name__}``."
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

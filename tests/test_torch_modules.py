@@ -201,6 +201,21 @@ def test_dropconnect_linear():
     torch.testing.assert_close(lin(x), nn.functional.linear(x, lin.weight, lin.bias))
 
 
+def test_dropconnect_linear_draws_per_call_and_differentiates_in_float64():
+    lin = rct.nn.DropConnectLinear(5, 3, bias=False, p=0.4, generator=rc.Generator(7), dtype=torch.float64)
+    assert set(lin.state_dict()) == {"weight"}
+    x = torch.randn(2, 4, 5, dtype=torch.float64, requires_grad=True)   # (N, L, in_features)
+    y1, y2 = lin(x), lin(x)
+    assert y1.shape == (2, 4, 3) and not torch.equal(y1, y2)           # a new weight mask per call
+
+    def fresh(x, w):   # the same mask on every evaluation gradcheck makes
+        lin.generator = rc.Generator(7)
+        return lin(x)
+    assert torch.autograd.gradcheck(fresh, (x, lin.weight))
+    lin.p = 0.0
+    assert torch.equal(lin(x), nn.functional.linear(x, lin.weight))
+
+
 def test_gaussian_noise_module():
     m = rct.nn.GaussianNoise.for_dropout_rate(0.2, generator=rc.Generator(1))
     assert m.mode == "multiplicative" and abs(m.std - 0.5) < 1e-12

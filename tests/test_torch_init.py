@@ -97,6 +97,9 @@ def test_meta_tensors_are_torchs_no_op_and_draw_no_seed():
     assert torch.equal(drawn, torch.randint(0, 2**62, (1,)))   # nothing was drawn for the meta tensors
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         init.kaiming_uniform_(lin.bias)                          # torch's own checks still apply
+    for name, args in [("normal_", ()), ("sparse_", (0.5,))]:
+        with pytest.raises(TypeError, match="generator"):
+            getattr(init, name)(lin.weight, *args, generator=7)   # and regcore's
 
 
 def test_constant_fills_what_torchs_fills():

@@ -40,13 +40,15 @@ eye_ = torch.nn.init.eye_          # deterministic: nothing of regcore's to add
 dirac_ = torch.nn.init.dirac_
 
 
-def _generator(generator) -> Generator:
-    if isinstance(generator, Generator):
-        return generator
-    if generator is not None and not isinstance(generator, torch.Generator):
+def _check_generator(generator):
+    if generator is not None and not isinstance(generator, (Generator, torch.Generator)):
         raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, got "
                         f"{type(generator).__name__}")
-    return Generator(_rng.torch_bits(generator))
+
+
+def _generator(generator) -> Generator:
+    _check_generator(generator)
+    return generator if isinstance(generator, Generator) else Generator(_rng.torch_bits(generator))
 
 
 def _check_tensor(tensor):
@@ -59,6 +61,7 @@ def _fill(tensor, name, *args, random=True, generator=None, **kwargs):
     torch.nn.init's ``name``, whose argument checks and no-op are what torch users expect."""
     _check_tensor(tensor)
     if tensor.is_meta:
+        _check_generator(generator)
         return getattr(torch.nn.init, name)(tensor, *args)
     sampler = getattr(_init, name)
     if random:
@@ -148,6 +151,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     if not isinstance(tensor, torch.Tensor) or tensor.dim() != 2:
         raise ValueError("tensor: expected a 2-D tensor (torch.nn.init.sparse_'s rule)")
     if tensor.is_meta:
+        _check_generator(generator)
         return tensor
     rows, cols = tensor.shape
     keep = min(rows, max(0, rows - int(math.ceil(sparsity * rows))))

@@ -10,7 +10,7 @@ the net robust to a bad initialization.
 
 The run: 1000 standardized digits through 8 hidden layers of 256 units (no training: the
 initialization alone), weights drawn with regcore.torch.nn.init from one regcore.Generator, batch
-norm as rct.nn.BatchNorm1d (training mode: batch statistics) before the nonlinearity. For each of
+norm as rct.nn.functional.batch_norm (batch statistics, no affine) before the nonlinearity. For each of
 small Gaussian, large Gaussian, Xavier, He and small Gaussian + batch norm, with tanh and with
 ReLU, it records each hidden layer's activations and, after one backward pass of the
 cross-entropy loss, the gradient norms with respect to each layer's activations and weights. It

@@ -212,6 +212,23 @@ def test_ema_in_a_training_loop_and_checkpoint():
         assert torch.equal(p, s)
 
 
+def test_ema_pickles_with_its_model_and_keeps_updating_the_same():
+    import pickle
+
+    model = small_net(8)
+    ema = swa_utils.EMA(model, decay=0.7)
+    ema.update()
+    twin = pickle.loads(pickle.dumps(ema))    # torch.save(ema) pickles it the same way
+    assert twin.decay == 0.7 and twin.num_updates == 1
+    for e in (ema, twin):
+        with torch.no_grad():
+            for p in e.model.parameters():
+                p.add_(1.0)
+        e.update()
+    for a, b in zip(ema.shadow, twin.shadow):
+        assert torch.equal(a, b)
+
+
 def test_ema_decay_one_keeps_and_zero_copies():
     model = small_net(11)
     keep = swa_utils.EMA(model, decay=1.0)

@@ -284,6 +284,17 @@ class EMA:
                 for t, b in zip(current, backup):
                     t.copy_(b)
 
+    def __getstate__(self):
+        # the update function is a closure over decay (a local function pickle cannot name):
+        # rebuilt on unpickling, so torch.save(ema) and multiprocessing work
+        state = self.__dict__.copy()
+        del state["_update"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._update = get_ema_multi_avg_fn(self.decay)
+
     def state_dict(self):
         return {"decay": self.decay, "num_updates": self.num_updates, "use_buffers": self.use_buffers,
                 "shadow": [s for s in self.shadow]}

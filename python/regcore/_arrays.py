@@ -118,6 +118,12 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
         return None
 
 
+def _device_text(x) -> str:
+    """What a caller would call the place of an array DLPack cannot describe."""
+    device = getattr(x, "device", None)
+    return f"{type(x).__name__} on device {device}" if device is not None else type(x).__name__
+
+
 def is_masked(x) -> bool:
     """x is a numpy.ma.MaskedArray. (Asked through sys.modules: ``np.ma`` imports numpy.ma on
     first use, 0.13 s that every first call of the array API paid; a masked array cannot exist
@@ -141,9 +147,15 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
         raise type_error(name, "a plain array (a MaskedArray's mask would be ignored: pass "
                          "x.filled(value) or x.data)", "numpy.ma.MaskedArray")
     if isinstance(x, np.ndarray):
-        view, device, dev_id = x, "cpu", 0
+        # a subclass (np.matrix, np.memmap, ...) is read as the plain array it views: np.matrix's
+        # `*` is a matrix product and its reductions stay 2-D, so the NumPy backend's arithmetic
+        # on it would fail or differ from the native kernels, which only see the memory
+        view, device, dev_id = (x if type(x) is np.ndarray else x.view(np.ndarray)), "cpu", 0
     elif hasattr(x, "__dlpack_device__") and hasattr(x, "__dlpack__"):
-        dev_type, dev_id = x.__dlpack_device__()
+        try:
+            dev_type, dev_id = x.__dlpack_device__()
+        except (ValueError, TypeError, RuntimeError, BufferError) as exc:   # torch's meta device: no memory
+            raise type_error(name, "an array on the CPU or a CUDA device", _device_text(x)) from exc
         dev_type, dev_id = int(dev_type), int(dev_id)
         if dev_type in (_DL_CUDA, _DL_CUDA_MANAGED):
             view, device = _cuda_view(x, name), "cuda"

@@ -315,7 +315,14 @@ def _check_saved_stats(saved, x_ref) -> None:
     n = _saved_length(saved)
     for attr in ("mean", "var", "rstd"):
         name = f"saved.{attr}"
-        ref = _arrays.inspect(getattr(saved, attr), name, dtypes=(F64,))
+        value = getattr(saved, attr)
+        # the forward leaves NumPy statistics for CPU data (host_or_library); the backward's
+        # coefficient code and the native module take them as they are, so another CPU library's
+        # array (a torch tensor, which inspect would accept as a view) is refused here by name
+        if x_ref.device == "cpu" and not isinstance(value, np.ndarray):
+            raise type_error(name, "a float64 NumPy array (as the forward pass left it for CPU data)",
+                             type(value).__name__)
+        ref = _arrays.inspect(value, name, dtypes=(F64,))
         _arrays.same_place(x_ref, ref, name)
         if ref.shape != (n,):
             raise value_error(name, f"shape ({n},) float64 (as the forward pass left it)", f"shape {ref.shape}")

@@ -69,6 +69,8 @@ def _as_2d(X, name="X"):
         except Exception as exc:   # ragged lists, objects NumPy cannot read
             raise type_error(name, "a 2-D array of real numbers", type(X).__name__) from exc
     place = _places.place_of(a)
+    if getattr(a, "is_meta", False):          # torch's meta device: a shape without values to check or fit
+        raise type_error(name, "an array with values (on the CPU or a CUDA device)", place.describe())
     xp = place.xp
     if not _places.is_real(a, xp):            # bool, complex, object, strings refused
         raise type_error(name, "a 2-D array of real numbers (float, int)", f"dtype {a.dtype}")

@@ -73,3 +73,33 @@ def test_saved_statistics_as_torch_tensors_are_refused_naming_the_field(kind, ba
     with rc.use_backend(backend):
         with pytest.raises(TypeError, match=r"^saved\.rstd: "):
             getattr(rc, f"{kind}_backward")(arr(x.shape, k=5), x, g, saved)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_negative_bit_views_are_refused_not_read_negated(backend):
+    # DLPack exports a negative-bit view's memory as it is: dropout(p=0) returned +x for a tensor
+    # showing -x, and an `out=` view showed the result negated
+    torch = pytest.importorskip("torch")
+    x = torch.arange(1.0, 7.0).reshape(2, 3)
+    neg = torch._neg_view(x)
+    with rc.use_backend(backend):
+        with pytest.raises(TypeError, match=r"^x: .*resolve_neg"):
+            rc.dropout(neg, 0.0)
+        with pytest.raises(TypeError, match=r"^gamma: .*resolve_neg"):
+            rc.layer_norm(x, torch._neg_view(torch.ones(3)), None)
+        out = torch._neg_view(torch.zeros(2, 3))
+        with pytest.raises(TypeError, match=r"^out: .*resolve_neg"):
+            rc.dropout(x, 0.0, out=out)
+        assert torch.equal(out, torch.zeros(2, 3))
+        with pytest.raises(TypeError, match=r"^x: .*dense"):          # was "expected dtype float32 ..., got float32"
+            rc.dropout(x.to_sparse(), 0.1)
+
+
+def test_preprocess_reads_a_negative_bit_view_by_its_values():
+    # preprocess converts what it is given: the view is resolved (the fitted mean had the wrong sign)
+    torch = pytest.importorskip("torch")
+    x = torch.from_numpy(np.random.default_rng(4).standard_normal((20, 3)) + 5)
+    neg = torch._neg_view(x)
+    a, b = rc.preprocess.StandardScaler().fit(neg), rc.preprocess.StandardScaler().fit(neg.resolve_neg())
+    assert torch.equal(a.transform(neg), b.transform(neg.resolve_neg()))
+    assert bool((a.transform(-x).mean(0).abs() < 1e-12).all())

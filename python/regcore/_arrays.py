@@ -118,6 +118,19 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
         return None
 
 
+def _refuse_torch_views(x, name: str) -> None:
+    """A tensor whose memory does not hold its values: a negative-bit view (torch._neg_view, what
+    conjugate-view arithmetic leaves) stores the values before a pending negation, and DLPack
+    exports that memory as it is, so the kernels read -x and write what the tensor shows negated.
+    A sparse or otherwise non-strided tensor has no dense memory at all. (A conjugate view is
+    complex, refused by its dtype.)"""
+    if x.layout != _torch.strided:
+        raise type_error(name, "a dense (strided) tensor (pass its .to_dense())", f"a tensor of layout {x.layout}")
+    if x.is_neg():
+        raise type_error(name, "a tensor whose memory holds its values (pass its .resolve_neg())",
+                         "a negative-bit view")
+
+
 def _device_text(x) -> str:
     """What a caller would call the place of an array DLPack cannot describe."""
     device = getattr(x, "device", None)
@@ -136,6 +149,7 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
     """Check one array argument; refuse anything that would need a copy or a conversion."""
     tensor = None if isinstance(x, np.ndarray) else _torch_tensor_type()
     if tensor is not None and isinstance(x, tensor):
+        _refuse_torch_views(x, name)
         if x.device.type == "cpu":
             view = _torch_cpu_view(x, name, writeable, dtypes)
             if view is not None:

@@ -68,6 +68,10 @@ def _as_2d(X, name="X"):
             a = np.asarray(X)
         except Exception as exc:   # ragged lists, objects NumPy cannot read
             raise type_error(name, "a 2-D array of real numbers", type(X).__name__) from exc
+    if getattr(a, "is_neg", None) is not None and a.is_neg():
+        # torch's negative-bit view: its memory holds the values before a pending negation, and
+        # the native statistics read memory (a fitted mean came out with the wrong sign)
+        a = a.resolve_neg()
     place = _places.place_of(a)
     if getattr(a, "is_meta", False):          # torch's meta device: a shape without values to check or fit
         raise type_error(name, "an array with values (on the CPU or a CUDA device)", place.describe())

@@ -103,3 +103,16 @@ def test_preprocess_reads_a_negative_bit_view_by_its_values():
     a, b = rc.preprocess.StandardScaler().fit(neg), rc.preprocess.StandardScaler().fit(neg.resolve_neg())
     assert torch.equal(a.transform(neg), b.transform(neg.resolve_neg()))
     assert bool((a.transform(-x).mean(0).abs() < 1e-12).all())
+
+
+def test_like_takes_any_tensor_of_a_place():
+    # like= names a library and a device and is never read: an nn.Parameter was refused with the
+    # advice for data that requires grad ("the gradient would silently stop here")
+    torch = pytest.importorskip("torch")
+    p = torch.nn.Parameter(torch.zeros(3, 3))
+    w = rc.init.kaiming_uniform(tuple(p.shape), like=p, generator=rc.Generator(1))
+    assert isinstance(w, torch.Tensor) and not w.requires_grad
+    assert torch.equal(w, torch.from_numpy(rc.init.kaiming_uniform((3, 3), generator=rc.Generator(1))))
+    assert rc.random.uniform((4,), like=torch._neg_view(torch.zeros(2))).shape == (4,)
+    with pytest.raises(TypeError, match=r"^like: .*meta"):
+        rc.init.zeros((2,), like=torch.empty(2, device="meta"))

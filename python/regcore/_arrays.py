@@ -276,6 +276,12 @@ def check_like(like) -> None:
     """A public ``like=`` argument: None, or an array regcore can allocate next to (named
     TypeError otherwise, before anything is allocated or drawn)."""
     if like is not None and not isinstance(like, np.ndarray):
+        tensor = _torch_tensor_type()
+        if tensor is not None and isinstance(like, tensor):
+            # like names a library and a device, nothing is read from it: an nn.Parameter or a
+            # negative-bit view is as good a `like` as any (inspect refuses those as data); an
+            # empty tensor of its place keeps the checks of the device and of the build
+            like = like.new_empty((0,))
         inspect(like, "like", dtypes=None)
 
 

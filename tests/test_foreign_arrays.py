@@ -116,3 +116,23 @@ def test_like_takes_any_tensor_of_a_place():
     assert rc.random.uniform((4,), like=torch._neg_view(torch.zeros(2))).shape == (4,)
     with pytest.raises(TypeError, match=r"^like: .*meta"):
         rc.init.zeros((2,), like=torch.empty(2, device="meta"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tensors_written_in_place_are_marked_modified_for_autograd(backend):
+    # the kernels write through a view autograd cannot see: a graph that had saved the tensor
+    # differentiated with the new values (w.grad 7 where the forward multiplied by 2)
+    torch = pytest.importorskip("torch")
+    calls = [lambda a: rc.init.constant_(a, 7.0), lambda a: rc.dropout_(a, 0.5),
+             lambda a: rc.dropout(torch.ones(3), 0.5, out=a), lambda a: rc.random.normal_(a)]
+    with rc.use_backend(backend):
+        for write in calls:
+            w, a = torch.ones(3, requires_grad=True), torch.full((3,), 2.0)
+            y = (w * a).sum()
+            write(a)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                y.backward()
+        a = torch.full((3,), 2.0)
+        before = a._version
+        rc.dropout(a, 0.5)                       # only read: not marked
+        assert a._version == before

@@ -118,6 +118,22 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
         return None
 
 
+def _mark_written(x) -> None:
+    """A tensor the call will write is marked modified for autograd (its version counter), as
+    torch's own in-place ops mark it: the kernels write through a NumPy or DLPack view, which
+    autograd cannot see, so a graph that had saved the tensor (y = w * a; init.constant_(a, 7);
+    y.backward()) gave w the gradient of the new values instead of torch's "modified by an
+    inplace operation" error. (Marked once the argument is accepted: a call refused later leaves
+    the data as it was and only this counter moved.)"""
+    global _increment_version
+    if _increment_version is None:
+        _increment_version = _torch.autograd.graph.increment_version
+    _increment_version(x)
+
+
+_increment_version = None
+
+
 def _refuse_torch_views(x, name: str) -> None:
     """A tensor whose memory does not hold its values: a negative-bit view (torch._neg_view, what
     conjugate-view arithmetic leaves) stores the values before a pending negation, and DLPack
@@ -153,7 +169,10 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
         if x.device.type == "cpu":
             view = _torch_cpu_view(x, name, writeable, dtypes)
             if view is not None:
-                return _checked(x, name, view, "cpu", 0, writeable, dtypes)
+                ref = _checked(x, name, view, "cpu", 0, writeable, dtypes)
+                if writeable:
+                    _mark_written(x)
+                return ref
         elif x.requires_grad and not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
     if is_masked(x):
@@ -185,7 +204,10 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
         view, device, dev_id = _cuda_view(x, name), "cuda", None
     else:
         raise type_error(name, "an array (NumPy, or an object exporting __dlpack__)", type(x).__name__)
-    return _checked(x, name, view, device, dev_id, writeable, dtypes)
+    ref = _checked(x, name, view, device, dev_id, writeable, dtypes)
+    if writeable and tensor is not None and isinstance(x, tensor):
+        _mark_written(x)
+    return ref
 
 
 def _checked(x, name, view, device, dev_id, writeable, dtypes) -> ArrayRef:

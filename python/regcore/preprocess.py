@@ -197,6 +197,11 @@ class _Fitted:
             if com is not None:
                 d = st[1] - self._stats[1]
                 new_com = self._com + com + (d[:, None] * d[None, :]) * (n_a * n_b / (n_a + n_b))
+        # finite data whose squared deviations overflow float64 (spread beyond ~1e154) gave inf
+        # statistics: NaN transforms, or eigh's unnamed "did not converge" for PCA/ZCA
+        if not (bool(xp.all(xp.isfinite(new_stats))) and (new_com is None or bool(xp.all(xp.isfinite(new_com))))):
+            raise value_error("X", "values whose squared deviations from the mean fit in float64 "
+                              "(a spread below about 1e154)", "statistics that overflow to inf")
         self._stats = new_stats
         self._com = new_com
         self._place = place

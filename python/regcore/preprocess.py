@@ -34,8 +34,8 @@ Statistics (docs/preprocess.md has the math):
   Centering before the product is what keeps a feature with mean 1e8 and standard deviation 1
   exact. The eigendecomposition is the library's ``linalg.eigh`` in float64.
 
-Bad input (not 2-D, another feature count than the fitted one, NaN/inf, no rows, transform before
-fit, n_components > n_features) raises TypeError/ValueError naming the argument, before any
+Bad input (not 2-D, another feature count than the fitted one, NaN/inf, a spread whose squares
+overflow, no rows, transform before fit, n_components > n_features) raises TypeError/ValueError naming the argument, before any
 statistic changes.
 """
 from __future__ import annotations

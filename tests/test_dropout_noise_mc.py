@@ -145,3 +145,26 @@ def test_mc_dropout_bad_input():
     shapes = iter([(2,), (3,)])
     with pytest.raises(ValueError, match="^forward_fn: "):
         rc.mc_dropout(lambda a, gen: np.zeros(next(shapes)), x, samples=2, generator=g)
+
+
+def test_mc_dropout_infinite_samples_and_matrix_results():
+    """An infinite value in the samples makes the mean that inf, as the mean of the samples is
+    (Welford's update turned it into NaN at the next finite sample); an np.matrix result is
+    averaged as the plain array (its `*` is a matrix product: the std came out NaN)."""
+    x = np.random.default_rng(0).standard_normal((4, 4))
+    x[0, 0], x[1, 1], x[2, 2] = np.inf, -np.inf, np.nan
+    f = lambda a, g: rc.dropout(a, 0.5, generator=g)[0]   # noqa: E731
+    mean, std = rc.mc_dropout(f, x, samples=20, generator=rc.Generator(1))
+    g = rc.Generator(1)
+    ys = np.stack([f(x, g) for _ in range(20)])
+    with np.errstate(invalid="ignore"):
+        want_mean, want_std = ys.mean(axis=0), ys.std(axis=0)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-14)   # equal_nan, infs equal
+    np.testing.assert_array_equal(np.isnan(std), np.isnan(want_std))
+    y = np.random.default_rng(1).standard_normal((4, 4))
+    fm = lambda a, g: np.asmatrix(rc.dropout(a, 0.5, generator=g)[0])   # noqa: E731
+    got = rc.mc_dropout(fm, y, samples=10, generator=rc.Generator(2))
+    want = rc.mc_dropout(f, y, samples=10, generator=rc.Generator(2))
+    for a, b in zip(got, want):
+        assert type(a) is np.ndarray
+        np.testing.assert_array_equal(a, b)

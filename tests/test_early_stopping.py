@@ -167,6 +167,16 @@ def test_bad_step_arguments_leave_state_unchanged():
     assert not es.step(0.1) and es.best == 0.1
 
 
+def test_restore_into_a_read_only_array_says_so_and_writes_nothing():
+    es = rc.EarlyStopping("val_loss", patience=1, restore_best_weights=True)
+    es.step(1.0, {"a": np.ones(3), "b": np.ones(3)})
+    w = {"a": np.zeros(3), "b": np.zeros(3)}
+    w["b"].flags.writeable = False
+    with pytest.raises(ValueError, match=r"^weights\['b'\]: expected a writeable .*got 'a read-only ndarray"):
+        es.restore(w)                        # the message read "got 'ndarray of shape (3,)'"
+    assert not w["a"].any()
+
+
 def test_restore_without_weights_kept():
     es = rc.EarlyStopping()
     es.step(1.0)

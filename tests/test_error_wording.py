@@ -139,3 +139,16 @@ def test_averaging_16_bit_refusals_name_both_arguments():
     with pytest.raises(TypeError, match=r"^params\[0\]: expected the dtype of averages\[0\] \(float16\), "
                                         r"got 'dtype bfloat16'$"):
         rc.swa_update_([np.zeros(4, np.float16)], [p], 1)
+
+
+def test_a_foreign_generator_is_named_with_its_library():
+    # numpy's and torch's generators are also called "Generator": "expected a regcore.Generator
+    # ..., got Generator" read as a contradiction
+    x = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match=r"^generator: .*got numpy\.Generator$"):
+        rc.dropout(x, 0.3, generator=np.random.default_rng(0))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"^generator: .*got torch\.Generator$"):
+        rc.init.normal((3,), generator=torch.Generator())
+    with pytest.raises(TypeError, match=r"^generator: .*got int$"):
+        rc.dropout(x, 0.3, generator=3)

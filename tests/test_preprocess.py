@@ -179,6 +179,8 @@ def test_bad_input_changes_nothing(cls):
         (np.ones((0, 3)), ValueError, "X"),                     # no rows
         (np.array([[1.0, np.nan, 2.0]]), ValueError, "X"),      # NaN
         (np.array([[1.0, np.inf, 2.0]]), ValueError, "X"),
+        # finite, but the squared deviations overflow: NaN transforms, eigh's unnamed LinAlgError
+        (np.array([[1e200, 1.0, 2.0], [-1e200, 3.0, 4.0]]), ValueError, "X"),
         (np.ones((2, 3), dtype=complex), TypeError, "X"),
         (np.ones((2, 3), dtype=bool), TypeError, "X"),
         ("abc", TypeError, "X"),

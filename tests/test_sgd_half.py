@@ -331,9 +331,13 @@ def test_mixed_dtypes_name_both_arrays_and_write_nothing():
     assert np.array_equal(bits(w), bits(keep))
 
 
-def test_penalty_takes_16_bit_arrays():
-    x = np.array([1.5, -2.0, 0.25], BF16)
-    assert rc.penalty([x], l1=1.0, l2=2.0) == 3.75 + (2.25 + 4.0 + 0.0625)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF, ids=IDS)
+def test_penalty_takes_16_bit_arrays(backend, dtype):
+    # the NumPy backend summed bfloat16's uint16 bit patterns (2.2e9 for values of about 1)
+    x = np.array([1.5, -2.0, 0.25], dtype)
+    with cpu_backend(backend):
+        assert rc.penalty([x], l1=1.0, l2=2.0) == 3.75 + (2.25 + 4.0 + 0.0625)
 
 
 # ---------------------------------------------------------------- regcore.optim.SGD

@@ -20,8 +20,14 @@ struct Moments {
   double n, mean, m2;
 };
 
+// v itself when finite: v - v is 0 for a finite v and NaN for an infinity or a NaN.
+REGCORE_HD bool is_finite(double v) { return v - v == 0.0; }
+
 // Chan, Golub & LeVeque's pairwise update: merges the moments of two disjoint parts (counts may
 // differ). The same operation order is used by the Python merge (python/regcore/_norm_stats.py).
+// A part holding an inf has an infinite mean; a + (b - a) * fb would then be inf - inf = NaN where
+// the mean of all the values is that inf (as NumPy and PyTorch give), so non-finite means are
+// added instead (inf + finite = inf; +inf + -inf and NaN stay NaN). M2 is NaN either way.
 REGCORE_HD Moments chan_merge(Moments a, Moments b) {
   if (b.n == 0.0) return a;
   if (a.n == 0.0) return b;
@@ -29,10 +35,16 @@ REGCORE_HD Moments chan_merge(Moments a, Moments b) {
   r.n = a.n + b.n;
   const double d = b.mean - a.mean;
   const double fb = b.n / r.n;
-  r.mean = a.mean + d * fb;
+  r.mean = is_finite(a.mean) && is_finite(b.mean) ? a.mean + d * fb : a.mean + b.mean;
   r.m2 = (a.m2 + b.m2) + (d * d) * (a.n * fb);
   return r;
 }
+
+// The shift K of a set's shifted sums: its first value, or 0 when that value is not finite. An
+// infinite K would make every deviation x - K NaN or inf - inf, so a set starting with an inf
+// would get a NaN mean where its other values put it (the NumPy backend's two-pass sums give
+// the inf). With K = 0 the sums carry the inf or NaN as the two-pass form does.
+REGCORE_HD double moment_shift(double first) { return is_finite(first) ? first : 0.0; }
 
 // (mean, M2) of n values from their sums shifted by K: s = sum (x - K), q = sum (x - K)^2. With K
 // a sample of the data the deviations are of the order of the spread, so q - s*s/n does not

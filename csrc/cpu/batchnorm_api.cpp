@@ -164,7 +164,8 @@ void bn_moments(DType dt, const void* x, int64_t N, int64_t C, int64_t S, double
     active_convert_table().to_f64(dt, x, shift.data(), C);
     for (int64_t c = 0; c < C; ++c) {
       total[c].n = double(N);
-      shifted_moments(double(N), shift[size_t(c)], s[size_t(c)], q[size_t(c)], &total[c].mean, &total[c].m2);
+      shifted_moments(double(N), moment_shift(shift[size_t(c)]), s[size_t(c)], q[size_t(c)], &total[c].mean,
+                      &total[c].m2);
     }
   }
   for (int64_t c = 0; c < C; ++c) {

@@ -118,6 +118,41 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
         return None
 
 
+def _mark_written(x) -> None:
+    """A tensor the call will write is marked modified for autograd (its version counter), as
+    torch's own in-place ops mark it: the kernels write through a NumPy or DLPack view, which
+    autograd cannot see, so a graph that had saved the tensor (y = w * a; init.constant_(a, 7);
+    y.backward()) gave w the gradient of the new values instead of torch's "modified by an
+    inplace operation" error. (Marked once the argument is accepted: a call refused later leaves
+    the data as it was and only this counter moved.)"""
+    global _increment_version
+    if _increment_version is None:
+        _increment_version = _torch.autograd.graph.increment_version
+    _increment_version(x)
+
+
+_increment_version = None
+
+
+def _refuse_torch_views(x, name: str) -> None:
+    """A tensor whose memory does not hold its values: a negative-bit view (torch._neg_view, what
+    conjugate-view arithmetic leaves) stores the values before a pending negation, and DLPack
+    exports that memory as it is, so the kernels read -x and write what the tensor shows negated.
+    A sparse or otherwise non-strided tensor has no dense memory at all. (A conjugate view is
+    complex, refused by its dtype.)"""
+    if x.layout != _torch.strided:
+        raise type_error(name, "a dense (strided) tensor (pass its .to_dense())", f"a tensor of layout {x.layout}")
+    if x.is_neg():
+        raise type_error(name, "a tensor whose memory holds its values (pass its .resolve_neg())",
+                         "a negative-bit view")
+
+
+def _device_text(x) -> str:
+    """What a caller would call the place of an array DLPack cannot describe."""
+    device = getattr(x, "device", None)
+    return f"{type(x).__name__} on device {device}" if device is not None else type(x).__name__
+
+
 def is_masked(x) -> bool:
     """x is a numpy.ma.MaskedArray. (Asked through sys.modules: ``np.ma`` imports numpy.ma on
     first use, 0.13 s that every first call of the array API paid; a masked array cannot exist
@@ -130,10 +165,14 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
     """Check one array argument; refuse anything that would need a copy or a conversion."""
     tensor = None if isinstance(x, np.ndarray) else _torch_tensor_type()
     if tensor is not None and isinstance(x, tensor):
+        _refuse_torch_views(x, name)
         if x.device.type == "cpu":
             view = _torch_cpu_view(x, name, writeable, dtypes)
             if view is not None:
-                return _checked(x, name, view, "cpu", 0, writeable, dtypes)
+                ref = _checked(x, name, view, "cpu", 0, writeable, dtypes)
+                if writeable:
+                    _mark_written(x)
+                return ref
         elif x.requires_grad and not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
     if is_masked(x):
@@ -141,9 +180,15 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
         raise type_error(name, "a plain array (a MaskedArray's mask would be ignored: pass "
                          "x.filled(value) or x.data)", "numpy.ma.MaskedArray")
     if isinstance(x, np.ndarray):
-        view, device, dev_id = x, "cpu", 0
+        # a subclass (np.matrix, np.memmap, ...) is read as the plain array it views: np.matrix's
+        # `*` is a matrix product and its reductions stay 2-D, so the NumPy backend's arithmetic
+        # on it would fail or differ from the native kernels, which only see the memory
+        view, device, dev_id = (x if type(x) is np.ndarray else x.view(np.ndarray)), "cpu", 0
     elif hasattr(x, "__dlpack_device__") and hasattr(x, "__dlpack__"):
-        dev_type, dev_id = x.__dlpack_device__()
+        try:
+            dev_type, dev_id = x.__dlpack_device__()
+        except (ValueError, TypeError, RuntimeError, BufferError) as exc:   # torch's meta device: no memory
+            raise type_error(name, "an array on the CPU or a CUDA device", _device_text(x)) from exc
         dev_type, dev_id = int(dev_type), int(dev_id)
         if dev_type in (_DL_CUDA, _DL_CUDA_MANAGED):
             view, device = _cuda_view(x, name), "cuda"
@@ -159,7 +204,10 @@ def inspect(x, name: str, *, writeable: bool = False, dtypes=FLOAT_DTYPES) -> Ar
         view, device, dev_id = _cuda_view(x, name), "cuda", None
     else:
         raise type_error(name, "an array (NumPy, or an object exporting __dlpack__)", type(x).__name__)
-    return _checked(x, name, view, device, dev_id, writeable, dtypes)
+    ref = _checked(x, name, view, device, dev_id, writeable, dtypes)
+    if writeable and tensor is not None and isinstance(x, tensor):
+        _mark_written(x)
+    return ref
 
 
 def _checked(x, name, view, device, dev_id, writeable, dtypes) -> ArrayRef:
@@ -250,6 +298,12 @@ def check_like(like) -> None:
     """A public ``like=`` argument: None, or an array regcore can allocate next to (named
     TypeError otherwise, before anything is allocated or drawn)."""
     if like is not None and not isinstance(like, np.ndarray):
+        tensor = _torch_tensor_type()
+        if tensor is not None and isinstance(like, tensor):
+            # like names a library and a device, nothing is read from it: an nn.Parameter or a
+            # negative-bit view is as good a `like` as any (inspect refuses those as data); an
+            # empty tensor of its place keeps the checks of the device and of the build
+            like = like.new_empty((0,))
         inspect(like, "like", dtypes=None)
 
 

@@ -102,10 +102,12 @@ def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
     csrc/core/batchnorm.h (chan_merge). Counts may differ between the parts."""
     xp = xp_of(n_a)
     n = n_a + n_b
-    with np.errstate(invalid="ignore", divide="ignore"):   # 0/0 for two empty parts, masked below
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):   # 0/0 for two empty parts, masked below
         d = mean_b - mean_a
         fb = n_b / n
-        mean = mean_a + d * fb
+        # a part with an inf has an infinite mean: a + (b - a) * fb would be inf - inf = NaN, the
+        # mean of all the values is that inf, so non-finite means are added (as chan_merge does)
+        mean = xp.where(xp.isfinite(mean_a) & xp.isfinite(mean_b), mean_a + d * fb, mean_a + mean_b)
         m2 = (m2_a + m2_b) + (d * d) * (n_a * fb)
     mean = xp.where(n_b == 0, mean_a, xp.where(n_a == 0, mean_b, mean))
     m2 = xp.where(n_b == 0, m2_a, xp.where(n_a == 0, m2_b, m2))
@@ -315,7 +317,15 @@ def _check_saved_stats(saved, x_ref) -> None:
     n = _saved_length(saved)
     for attr in ("mean", "var", "rstd"):
         name = f"saved.{attr}"
-        ref = _arrays.inspect(getattr(saved, attr), name, dtypes=(F64,))
+        value = getattr(saved, attr)
+        # the backward's coefficient code takes the statistics as they are, with the forward's
+        # other arrays (NumPy for CPU data, the caller's library for CUDA data): another library's
+        # array (a torch CPU tensor, which inspect accepts as a view) met NumPy's or the native
+        # module's unnamed errors there, so it is refused here by name
+        kind = type(saved.mhi)
+        if type(value) is not kind:
+            raise type_error(name, f"a float64 {kind.__name__} (as the forward pass left it)", type(value).__name__)
+        ref = _arrays.inspect(value, name, dtypes=(F64,))
         _arrays.same_place(x_ref, ref, name)
         if ref.shape != (n,):
             raise value_error(name, f"shape ({n},) float64 (as the forward pass left it)", f"shape {ref.shape}")

@@ -356,6 +356,8 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
     xp = shape = out_dtype = None
     for k in range(1, samples + 1):
         y = forward_fn(x, g)
+        if isinstance(y, np.ndarray) and type(y) is not np.ndarray:
+            y = y.view(np.ndarray)   # np.matrix: `*` below would be a matrix product
         if k == 1:
             try:
                 ref = _arrays.inspect(y, "forward_fn")
@@ -369,7 +371,10 @@ def mc_dropout(forward_fn, x, samples=30, *, generator=None, ddof=0):
                               f"shape {tuple(y.shape)}, dtype {y.dtype} at pass {k}")
         y64 = xp.astype(y, xp.float64)
         delta = y64 - mean
-        mean = mean + delta / k
+        # an infinite sample makes the mean that inf, as the mean of the samples is: Welford's
+        # mean + (inf - mean)/k is inf, but a later finite sample gives inf + -inf/k = NaN, so
+        # non-finite means take y as they are (inf + y; +inf then -inf is NaN). m2 is NaN anyway.
+        mean = xp.where(xp.isfinite(mean), mean + delta / k, mean + y64)
         m2 = m2 + delta * (y64 - mean)
     std = xp.sqrt(m2 / (samples - ddof))
     return xp.astype(mean, out_dtype), xp.astype(std, out_dtype)

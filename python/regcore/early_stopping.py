@@ -208,8 +208,9 @@ class EarlyStopping:
         for k, arr in weights.items():
             writeable = _is_tensor(arr) or arr.flags.writeable
             if tuple(arr.shape) != tuple(best[k].shape) or not writeable or _is_tensor(arr) != _is_tensor(best[k]):
+                got = f"{'' if writeable else 'a read-only '}{type(arr).__name__} of shape {tuple(arr.shape)}"
                 raise value_error(f"weights[{k!r}]", f"a writeable {type(best[k]).__name__} of shape "
-                                  f"{tuple(best[k].shape)}", f"{type(arr).__name__} of shape {tuple(arr.shape)}")
+                                  f"{tuple(best[k].shape)}", got)
         for k, arr in weights.items():
             if _is_tensor(arr):
                 arr.detach().copy_(best[k])       # same storage; a parameter that requires grad too

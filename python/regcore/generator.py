@@ -106,7 +106,11 @@ def resolve(generator) -> Generator:
     if generator is None:
         return _default
     if not isinstance(generator, Generator):
-        raise TypeError(f"generator: expected a regcore.Generator or None, got {type(generator).__name__}")
+        # the module too: torch.Generator and numpy.random.Generator share regcore's class name
+        kind = type(generator)
+        where = kind.__module__.partition(".")[0]
+        got = kind.__name__ if where == "builtins" else f"{where}.{kind.__qualname__}"
+        raise TypeError(f"generator: expected a regcore.Generator or None, got {got}")
     return generator
 
 

@@ -34,8 +34,8 @@ Statistics (docs/preprocess.md has the math):
   Centering before the product is what keeps a feature with mean 1e8 and standard deviation 1
   exact. The eigendecomposition is the library's ``linalg.eigh`` in float64.
 
-Bad input (not 2-D, another feature count than the fitted one, NaN/inf, no rows, transform before
-fit, n_components > n_features) raises TypeError/ValueError naming the argument, before any
+Bad input (not 2-D, another feature count than the fitted one, NaN/inf, a spread whose squares
+overflow, no rows, transform before fit, n_components > n_features) raises TypeError/ValueError naming the argument, before any
 statistic changes.
 """
 from __future__ import annotations
@@ -68,7 +68,13 @@ def _as_2d(X, name="X"):
             a = np.asarray(X)
         except Exception as exc:   # ragged lists, objects NumPy cannot read
             raise type_error(name, "a 2-D array of real numbers", type(X).__name__) from exc
+    if getattr(a, "is_neg", None) is not None and a.is_neg():
+        # torch's negative-bit view: its memory holds the values before a pending negation, and
+        # the native statistics read memory (a fitted mean came out with the wrong sign)
+        a = a.resolve_neg()
     place = _places.place_of(a)
+    if getattr(a, "is_meta", False):          # torch's meta device: a shape without values to check or fit
+        raise type_error(name, "an array with values (on the CPU or a CUDA device)", place.describe())
     xp = place.xp
     if not _places.is_real(a, xp):            # bool, complex, object, strings refused
         raise type_error(name, "a 2-D array of real numbers (float, int)", f"dtype {a.dtype}")
@@ -191,6 +197,11 @@ class _Fitted:
             if com is not None:
                 d = st[1] - self._stats[1]
                 new_com = self._com + com + (d[:, None] * d[None, :]) * (n_a * n_b / (n_a + n_b))
+        # finite data whose squared deviations overflow float64 (spread beyond ~1e154) gave inf
+        # statistics: NaN transforms, or eigh's unnamed "did not converge" for PCA/ZCA
+        if not (bool(xp.all(xp.isfinite(new_stats))) and (new_com is None or bool(xp.all(xp.isfinite(new_com))))):
+            raise value_error("X", "values whose squared deviations from the mean fit in float64 "
+                              "(a spread below about 1e154)", "statistics that overflow to inf")
         self._stats = new_stats
         self._com = new_com
         self._place = place

@@ -65,7 +65,7 @@ REGCORE_HD int64_t next_run(int64_t C, int64_t S, int64_t len, int64_t end, int6
 template <class T>
 void moments_rows(const T* x, int64_t C, int64_t S, int64_t c, int64_t i0, int64_t i1, double out[2]) {
   const int64_t n0 = i0 / S;
-  const double K = widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S)));
+  const double K = moment_shift(widen(elem_load(x + (n0 * C + c) * S + (i0 - n0 * S))));
   Acc s, q;
   int64_t done = i0;
   for_runs(C, S, c, i0, i1, [&](int64_t off, int64_t len) {
@@ -86,7 +86,7 @@ void moments_runs(const T* x, int64_t S, int64_t n, double* out) {
     for (int j = 0; j < m; ++j) {
       const T* p = x + (r0 + j) * S;
       Acc sj, qj;
-      K[j] = widen(elem_load(p));
+      K[j] = moment_shift(widen(elem_load(p)));
       span_shifted(sj, qj, p, S, K[j], S);
       s[j] = sj;
       q[j] = qj;
@@ -139,6 +139,12 @@ void moments_col_block(const T* x, int64_t C, int64_t c, int64_t r0, int64_t r1,
   constexpr int64_t L = lanes<T>::n;
   VF64 k[2 * kColBlock], s[2 * kColBlock], q[2 * kColBlock];
   for (int b = 0; b < kColBlock; ++b) widen2(k[2 * b], k[2 * b + 1], vload_arith(x + c + b * L));  // row 0
+  // moment_shift lane by lane (v - v <= 0 fails for an inf or NaN); k[odd] holds float32's upper half
+  const auto finite_or_zero = [](VF64 v) { return vselect(vle(v - v, VF64(0.0)), v, VF64(0.0)); };
+  for (int b = 0; b < kColBlock; ++b) {
+    k[2 * b] = finite_or_zero(k[2 * b]);
+    if (L == REGCORE_SIMD_W) k[2 * b + 1] = finite_or_zero(k[2 * b + 1]);
+  }
   for (auto& v : s) v = VF64(0.0);
   for (auto& v : q) v = VF64(0.0);
   // Each row also asks for the lines the next block will read: the block walks the rows with their
@@ -176,7 +182,7 @@ void moments_cols(const T* x, int64_t C, int64_t r0, int64_t r1, double* s, doub
   for (int64_t r = r0; r < r1; ++r) {
     const T* row = x + r * C;
     for (int64_t c = cb; c < C; ++c) {
-      const double d = widen(elem_load(row + c)) - widen(elem_load(x + c));
+      const double d = widen(elem_load(row + c)) - moment_shift(widen(elem_load(x + c)));
       s[c] += d;
       q[c] += d * d;
     }

@@ -43,7 +43,7 @@ template <class T> Moments row_moments(const T* xr, int64_t L) {
   Moments total{0.0, 0.0, 0.0};
   for (int64_t i0 = 0; i0 < L; i0 += cpu::kRowsPiece) {
     const int64_t i1 = (i0 + cpu::kRowsPiece < L) ? i0 + cpu::kRowsPiece : L;
-    const double K = widen(elem_load(xr + i0));
+    const double K = moment_shift(widen(elem_load(xr + i0)));
     Acc s, q;
     span_shifted(s, q, xr + i0, i1 - i0, K);
     Moments m{double(i1 - i0), 0.0, 0.0};

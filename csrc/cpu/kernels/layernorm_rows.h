@@ -210,7 +210,7 @@ void forward(const T* x, T* y, int64_t L, int64_t r0, int64_t r1, LnCoefOf<compu
       LnRowCoef<F> c = stats(r0, row_moments(x + r0 * L, L));
       for (int64_t r = r0; r + 1 < r1; ++r) {
         const T* xn = x + (r + 1) * L;
-        const double K = widen(elem_load(xn));
+        const double K = moment_shift(widen(elem_load(xn)));
         Acc s, q;
         stats_and_normalize(xn, x + r * L, y + r * L, L, k.gamma, k.beta, c.mhi, c.mlo, c.rs, s, q, K);
         Moments m{double(L), 0.0, 0.0};

@@ -148,7 +148,8 @@ def penalty_sums(xs):
     for x in xs:
         flat = x.reshape(-1)
         for b0 in range(0, flat.size, CHUNK):
-            v = flat[b0:b0 + CHUNK].astype(np.float64).reshape(1, -1)
+            # 16-bit values decoded first: bfloat16 arrives as its uint16 bit patterns
+            v = _half.load(flat[b0:b0 + CHUNK]).astype(np.float64).reshape(1, -1)
             s_abs = s_abs + float(_tree(_lanes(np.abs(v)))[0])
             s_sq = s_sq + float(_tree(_lanes(v * v))[0])
     return s_abs, s_sq

@@ -15,6 +15,12 @@ from conftest import BACKENDS, cpu_backend, num_threads
 
 DTYPES = [np.float32, np.float64]
 
+try:
+    import ml_dtypes
+    HALF = [np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)]
+except ImportError:
+    HALF = [np.dtype(np.float16)]
+
 # ---------------------------------------------------------------- gains and fans (PyTorch's table)
 
 GAINS = {  # torch.nn.init.calculate_gain, documented values
@@ -210,6 +216,7 @@ SAMPLERS = {
     # float32 rounds these tiny negative draws to -0.0, which the clamp at b = +0.0 must keep
     # (the min/max of the two zeros is where NumPy's np.minimum and the kernels' min differ)
     "trunc_normal_signed_zero": lambda s, dt, g: rc.init.trunc_normal(s, 0.0, 1e-300, -1.0, 0.0, dtype=dt, generator=g),
+    "uniform_point": lambda s, dt, g: rc.init.uniform(s, -0.75, -0.75, dtype=dt, generator=g),
     "xavier_uniform": lambda s, dt, g: rc.init.xavier_uniform(s, 1.2, dtype=dt, generator=g),
     "xavier_normal": lambda s, dt, g: rc.init.xavier_normal(s, 1.2, dtype=dt, generator=g),
     "kaiming_uniform": lambda s, dt, g: rc.init.kaiming_uniform(s, 0.1, dtype=dt, generator=g),
@@ -268,7 +275,6 @@ BAD = [
     (lambda x, g: rc.init.trunc_normal_(x, 0.0, 1.0, 3.0, -3.0, generator=g), ValueError, "b"),
     (lambda x, g: rc.init.trunc_normal_(x, 0.0, 1.0, 50.0, 60.0, generator=g), ValueError, "a"),
     (lambda x, g: rc.init.trunc_normal_(x, std_is="truncated", generator=g), ValueError, "std_is"),
-    (lambda x, g: rc.init.uniform_(x, 1.0, 1.0, generator=g), ValueError, "b"),
     (lambda x, g: rc.init.uniform_(x, 2.0, 1.0, generator=g), ValueError, "b"),
     (lambda x, g: rc.init.sparse_(x, 7, generator=g), ValueError, "k"),
     (lambda x, g: rc.init.sparse_(x, -1, generator=g), ValueError, "k"),
@@ -321,6 +327,41 @@ def test_in_place_refuses_bad_arrays(backend, name):
 def test_allocating_forms_refuse_non_float_dtypes(dtype):
     with pytest.raises(TypeError, match="dtype"):
         rc.init.kaiming_normal((4, 4), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES + HALF)
+def test_uniform_with_equal_bounds_fills_a_and_consumes_the_draws_range(backend, dtype):
+    """torch.nn.init fills U(a, a) with a. The stream advances as for any uniform draw of that
+    size, so what is drawn next does not depend on the bounds."""
+    ga, gb = rc.Generator(9), rc.Generator(9)
+    rc.init.uniform((7, 5), 0.3, 1.0, dtype=dtype, generator=ga)
+    x = np.full((7, 5), 7.0, dtype)
+    assert rc.init.uniform_(x, -0.0, -0.0, generator=gb) is x
+    assert gb.offset == ga.offset > 0
+    assert np.all(x.astype(np.float64) == 0.0) and np.all(np.signbit(x.astype(np.float64)))   # a's sign kept, as torch
+    np.testing.assert_array_equal(rc.random.normal(9, generator=ga), rc.random.normal(9, generator=gb))
+    y = rc.init.uniform((3, 4), 2.5, 2.5, dtype=dtype, generator=rc.Generator(9))
+    assert y.dtype == dtype and np.all(y.astype(np.float64) == 2.5)
+
+
+def test_uniform_bounds_that_round_to_one_value_fill_it_and_a_above_b_is_refused():
+    x = rc.init.uniform(6, 1.0, 1.0 + 2.0 ** -30, dtype=np.float32, generator=rc.Generator(1))
+    assert np.all(x == np.float32(1.0))
+    with pytest.raises(ValueError, match="b"):
+        rc.init.uniform(6, 1.0 + 2.0 ** -30, 1.0, dtype=np.float32, generator=rc.Generator(1))
+    with pytest.raises(ValueError, match="high"):   # the sampling primitive keeps its law U[low, high), low < high
+        rc.random.uniform(6, 1.0, 1.0, generator=rc.Generator(1))
+
+
+def test_kaiming_slope_none_is_calculate_gains_default_and_read_only_for_leaky_relu():
+    for fn in (rc.init.kaiming_uniform, rc.init.kaiming_normal):
+        want = fn((6, 4), 0.01, generator=rc.Generator(2))
+        np.testing.assert_array_equal(fn((6, 4), None, generator=rc.Generator(2)), want)
+        want = fn((6, 4), 0.0, nonlinearity="relu", generator=rc.Generator(2))
+        np.testing.assert_array_equal(fn((6, 4), None, nonlinearity="relu", generator=rc.Generator(2)), want)
+        np.testing.assert_array_equal(fn((6, 4), "unread", nonlinearity="relu", generator=rc.Generator(2)), want)
+    with pytest.raises(TypeError, match="^a: "):
+        rc.init.kaiming_uniform((6, 4), True, generator=rc.Generator(2))
 
 
 def test_zero_size_weights_are_no_ops():

@@ -20,7 +20,7 @@ from . import _arrays, _dtypes, _truncnorm, _validate
 from ._backend import backend_for, host_backend
 from ._errors import value_error
 from .generator import blocks_for, resolve
-from .random import normal_params, uniform_params
+from .random import normal_params, uniform_bounds, uniform_params
 
 __all__ = [
     "calculate_gain", "fan_in_and_fan_out", "trunc_normal_parent_std",
@@ -44,6 +44,12 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     """The recommended gain for a nonlinearity (PyTorch's table): 1 for linear/conv/sigmoid,
     5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (slope = param,
     default 0.01), 3/4 for selu."""
+    return _nonlinearity_gain(nonlinearity, param, "param")
+
+
+def _nonlinearity_gain(nonlinearity, param, name):
+    """calculate_gain with the slope named as the caller names it (kaiming's ``a``). As in torch,
+    the slope is read (and checked) only for leaky_relu, and None means 0.01."""
     _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if nonlinearity in _LINEAR_GAIN_ONE:
         return 1.0
@@ -53,7 +59,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "selu":
         return 0.75
-    slope = 0.01 if param is None else _validate.real("param", param)
+    slope = 0.01 if param is None else _validate.real(name, param)
     return math.sqrt(2.0 / (1.0 + slope * slope))
 
 
@@ -94,6 +100,11 @@ def _sizeof(shape):
 
 
 def _uniform_plan(dtype, low, high, names=("a", "b")):
+    low, high = uniform_bounds(dtype, low, high, names)
+    if low <= high and _dtypes.round_scalar(dtype, low) == _dtypes.round_scalar(dtype, high):
+        # U[a, a) is empty; torch.nn.init fills with a (also where a < b round to one value of
+        # the dtype). The draw's range is still consumed, so later draws do not depend on it.
+        return _constant_plan(dtype, low, consume=True)
     lo, span, hi = uniform_params(dtype, low, high, names)
 
     def run(ref, g):
@@ -164,8 +175,7 @@ def _xavier_std(shape, dtype, gain, layout, name):
 
 def _kaiming_std(shape, a, mode, nonlinearity, layout, name):
     _validate.choice("mode", mode, ("fan_in", "fan_out"))
-    a = _validate.real("a", a)
-    gain = calculate_gain(nonlinearity, a)
+    gain = _nonlinearity_gain(nonlinearity, a, "a")
     fan = _fan(shape, layout, mode, name)
     return gain / math.sqrt(fan) if fan > 0 else 0.0
 

@@ -24,6 +24,13 @@ def _alloc(shape, dtype, like):
     return _arrays.empty_like_place(like, shape, dtype)
 
 
+def uniform_bounds(dtype: np.dtype, low, high, names=("low", "high")):
+    """low and high as floats: real, finite and within dtype's range (their order unchecked)."""
+    nlo, nhi = names
+    return (_validate.representable(nlo, _validate.real(nlo, low), dtype),
+            _validate.representable(nhi, _validate.real(nhi, high), dtype))
+
+
 def uniform_params(dtype: np.dtype, low, high, names=("low", "high")):
     """(lo, span, hi) in the arithmetic's precision: lo + span*u, clamped to hi < high.
     ``names``: what the caller calls the bounds (init.uniform_ calls them a and b).
@@ -32,8 +39,7 @@ def uniform_params(dtype: np.dtype, low, high, names=("low", "high")):
     16-bit format, and hi is the largest 16-bit value below high, so the rounded draws stay in
     [low, high) too (rounding is monotonic and keeps 16-bit values unchanged)."""
     nlo, nhi = names
-    low = _validate.representable(nlo, _validate.real(nlo, low), dtype)
-    high = _validate.representable(nhi, _validate.real(nhi, high), dtype)
+    low, high = uniform_bounds(dtype, low, high, names)
     c = _dtypes.compute(dtype).type
     lo, top = _dtypes.round_scalar(dtype, low), _dtypes.round_scalar(dtype, high)
     if not c(lo) < c(top):

@@ -141,3 +141,54 @@ def test_default_generator_draws_follow_the_laws(dtype):
     assert t.min() >= 3.0 and t.max() <= 7.0
     assert abs(t.mean().item() - law.mean()) < 5 * law.std() / 100_000**0.5 + 4e-3   # + 16-bit rounding
     assert abs(t.std().item() / law.std() - 1) < 0.02
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("a", [0.75, -0.0, 1.0 + 2.0**-40])
+def test_uniform_with_equal_bounds_fills_a_as_torchs(dtype, a):
+    ours = init.uniform_(torch.empty(5, 3, dtype=dtype), a, a, generator=(g := rc.Generator(2)))
+    theirs = torch.nn.init.uniform_(torch.empty(5, 3, dtype=dtype), a, a)
+    assert torch.equal(ours, theirs) and torch.equal(ours.signbit(), theirs.signbit())
+    init.uniform_(torch.empty(5, 3, dtype=dtype), 0.0, 1.0, generator=(h := rc.Generator(2)))
+    assert g.offset == h.offset   # the draw's range is consumed whatever the bounds
+
+
+def test_kaiming_slope_none_is_torchs_leaky_relu_default():
+    assert init.calculate_gain("leaky_relu", None) == torch.nn.init.calculate_gain("leaky_relu", None)
+    for name in ("kaiming_uniform_", "kaiming_normal_"):
+        ours, ref = torch.empty(6, 4), torch.empty(6, 4)
+        getattr(init, name)(ours, None, generator=rc.Generator(5))
+        getattr(init, name)(ref, 0.01, generator=rc.Generator(5))
+        assert torch.equal(ours, ref)
+        getattr(init, name)(ours, None, nonlinearity="relu", generator=rc.Generator(5))   # ignored, as torch
+        getattr(init, name)(ref, 0, nonlinearity="relu", generator=rc.Generator(5))
+        assert torch.equal(ours, ref)
+
+
+@pytest.mark.parametrize("name,args", [("uniform_", (-0.5, 0.5)), ("normal_", (0.1, 2.0)),
+                                       ("trunc_normal_", (0.0, 1.0, -1.5, 2)), ("xavier_uniform_", (1.5,)),
+                                       ("xavier_normal_", (3,)), ("orthogonal_", (2.0,)), ("sparse_", (0.5, 0.1))])
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
+def test_zero_dim_tensors_are_taken_as_their_values_as_torch_does(name, args):
+    tensors = [torch.tensor(v) for v in args]
+    getattr(torch.nn.init, name)(torch.empty(6, 4), *tensors)   # torch takes them
+    ours, ref = torch.empty(6, 4), torch.empty(6, 4)
+    getattr(init, name)(ours, *tensors, generator=rc.Generator(8))
+    getattr(init, name)(ref, *args, generator=rc.Generator(8))
+    assert torch.equal(ours, ref)
+
+
+def test_slopes_that_are_not_numbers_raise_torchs_value_error():
+    for param in (True, torch.tensor(0.2), "0.2"):
+        with pytest.raises(ValueError):
+            torch.nn.init.calculate_gain("leaky_relu", param)
+        with pytest.raises(ValueError, match="^param: "):
+            init.calculate_gain("leaky_relu", param)
+        for fn in (torch.nn.init.kaiming_uniform_, init.kaiming_uniform_, init.kaiming_normal_):
+            with pytest.raises(ValueError, match="a"):
+                fn(torch.empty(6, 4), param)
+    assert init.calculate_gain("relu", True) == torch.nn.init.calculate_gain("relu", True)   # unread there
+    with pytest.raises(ValueError, match="nonlinearity"):
+        init.calculate_gain("gelu")
+    with pytest.raises(TypeError, match="a"):   # torch's own parser refuses a 0-d tensor that requires grad
+        init.uniform_(torch.empty(3), torch.tensor(-1.0, requires_grad=True), 1.0)

@@ -17,6 +17,10 @@ drawn) and, for the deterministic ``constant_`` / ``zeros_`` / ``ones_``, dtypes
 kernel for (integer, bool, complex buffers) and values that are not plain real numbers (a 0-d
 tensor, a bool). torch's deprecated names without the trailing underscore (``normal``,
 ``xavier_uniform``, ...) are kept too, with torch's FutureWarning.
+
+Scalar arguments follow torch's rules: a bound, mean, std, gain or sparsity may be a 0-d tensor
+(torch's float arguments take one by its value); a slope (``a`` of ``kaiming_*_``, ``param`` of
+``calculate_gain``) that is not a number is torch's ValueError.
 """
 from __future__ import annotations
 
@@ -35,7 +39,30 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
            "sparse_", "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
            "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
 
-calculate_gain = _init.calculate_gain
+
+def calculate_gain(nonlinearity, param=None):
+    """regcore.init.calculate_gain with torch's exception class: torch raises ValueError for any
+    nonlinearity it does not know and any slope that is not a number (a bool, a string, a tensor),
+    where the array API's rule is TypeError for a value of the wrong type."""
+    return _gain(nonlinearity, param, "param")
+
+
+def _gain(nonlinearity, slope, name):
+    try:
+        return _init._nonlinearity_gain(nonlinearity, slope, name)
+    except TypeError as e:
+        raise ValueError(*e.args) from None
+
+
+def _number(value):
+    """A 0-d tensor as the number it holds, as torch's float arguments take it (not one that
+    requires grad, which torch refuses too: it then reaches the array API's TypeError). .item()
+    rather than float(): a bool or complex value stays one and is refused as such."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad and not value.is_meta:
+        return value.item()
+    return value
+
+
 eye_ = torch.nn.init.eye_          # deterministic: nothing of regcore's to add
 dirac_ = torch.nn.init.dirac_
 
@@ -78,16 +105,16 @@ def _fill(tensor, name, *args, random=True, generator=None, **kwargs):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    return _fill(tensor, "uniform_", a, b, generator=generator)
+    return _fill(tensor, "uniform_", _number(a), _number(b), generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    return _fill(tensor, "normal_", mean, std, generator=generator)
+    return _fill(tensor, "normal_", _number(mean), _number(std), generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std^2) restricted to [a, b] by inverse-CDF sampling (std: the parent's, as torch)."""
-    return _fill(tensor, "trunc_normal_", mean, std, a, b, generator=generator)
+    return _fill(tensor, "trunc_normal_", *map(_number, (mean, std, a, b)), generator=generator)
 
 
 _FILL_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
@@ -116,11 +143,11 @@ def zeros_(tensor):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    return _fill(tensor, "xavier_uniform_", gain, generator=generator)
+    return _fill(tensor, "xavier_uniform_", _number(gain), generator=generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    return _fill(tensor, "xavier_normal_", gain, generator=generator)
+    return _fill(tensor, "xavier_normal_", _number(gain), generator=generator)
 
 
 def _kaiming(name, tensor, a, mode, nonlinearity, generator):
@@ -128,6 +155,7 @@ def _kaiming(name, tensor, a, mode, nonlinearity, generator):
     if isinstance(tensor, torch.Tensor) and 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
+    _gain(nonlinearity, a, "a")   # the slope by torch's rule (None: 0.01), with torch's ValueError
     return _fill(tensor, name, a, mode, nonlinearity, generator=generator)
 
 
@@ -140,7 +168,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    return _fill(tensor, "orthogonal_", gain, generator=generator)
+    return _fill(tensor, "orthogonal_", _number(gain), generator=generator)
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None):
@@ -153,6 +181,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     if tensor.is_meta:
         _check_generator(generator)
         return tensor
+    sparsity, std = _number(sparsity), _number(std)
     rows, cols = tensor.shape
     keep = min(rows, max(0, rows - int(math.ceil(sparsity * rows))))
     with torch.no_grad():

@@ -27,9 +27,10 @@ EXCLUDED = {
     # helpers the submodules import for their own use (not in their __all__; the public function
     # of the same name is tested where it is exported)
     **{f"regcore.random.{n}": "imported helper" for n in
-       ("backend_for", "blocks_for", "normal_params", "resolve", "uniform_params", "value_error")},
+       ("backend_for", "blocks_for", "normal_params", "resolve", "uniform_bounds", "uniform_params", "value_error")},
     **{f"regcore.init.{n}": "imported helper" for n in
-       ("backend_for", "blocks_for", "normal_params", "resolve", "uniform_params", "value_error", "host_backend")},
+       ("backend_for", "blocks_for", "normal_params", "resolve", "uniform_bounds", "uniform_params", "value_error",
+        "host_backend")},
     **{f"regcore.preprocess.{n}": "imported helper (public as regcore.batch_norm_stats / merge_stats)"
        for n in ("batch_norm_stats", "merge_stats", "type_error", "value_error")},
     # exception types: nothing to call with hostile arguments

@@ -192,3 +192,18 @@ def test_slopes_that_are_not_numbers_raise_torchs_value_error():
         init.calculate_gain("gelu")
     with pytest.raises(TypeError, match="a"):   # torch's own parser refuses a 0-d tensor that requires grad
         init.uniform_(torch.empty(3), torch.tensor(-1.0, requires_grad=True), 1.0)
+
+
+@pytest.mark.parametrize("dtype,name", [(torch.float32, "float32"), (torch.bfloat16, "bfloat16"),
+                                        (torch.float16, "float16"), (torch.float64, "float64")])
+def test_device_fill_writes_values_torch_accepts(dtype, name):
+    """A constant fill on a CUDA tensor (zeros_, constant_, a zero bound, uniform_(t, a, a)) is an
+    item assignment through torch; the same assignment on a CPU tensor stands in for it here."""
+    from regcore import _dtypes, init as array_init
+    from regcore._arrays import ArrayRef
+
+    t = torch.empty(4, dtype=dtype)
+    np_dtype = _dtypes.require_bfloat16() if name == "bfloat16" else np.dtype(name)
+    ref = ArrayRef(t, "cuda", 0, (4,), np_dtype, None, True)
+    array_init._fill(ref, _dtypes.round_scalar(np_dtype, -0.75))
+    assert torch.equal(t, torch.full((4,), -0.75, dtype=dtype))

@@ -201,7 +201,9 @@ def _fill(ref, value):
     if ref.device == "cpu":
         ref.target[...] = np.asarray(value, ref.dtype).view(ref.target.dtype)   # bfloat16: its bits
     else:
-        ref.obj[...] = value
+        # a Python float holds any value of the four dtypes exactly (and -0.0): torch's item
+        # assignment refuses NumPy scalars other than float64 ("can't assign a numpy.float32")
+        ref.obj[...] = float(value)
 
 
 def _write_host(ref, arr: np.ndarray):

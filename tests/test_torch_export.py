@@ -40,7 +40,7 @@ def test_exported_eval_program_with_a_dynamic_batch():
 
 def test_exported_training_program_with_a_dynamic_batch():
     # the draw's block count is a symbolic size (it was an int: the batch was specialized);
-    # layers that keep no mask words (whose count gets size-1 guards: docs/torch.md)
+    # layers that keep no mask words
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), rct.nn.GaussianNoise(0.2), rct.nn.Dropout(0.3, mask="none"),
                                 torch.nn.Linear(16, 4))
     batch = torch.export.Dim("batch", min=2)

@@ -40,7 +40,7 @@ def test_exported_eval_program_with_a_dynamic_batch():
 
 def test_exported_training_program_with_a_dynamic_batch():
     # the draw's block count is a symbolic size (it was an int: the batch was specialized);
-    # layers that keep no mask words (whose count gets size-1 guards: docs/torch.md)
+    # layers that keep no mask words
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), rct.nn.GaussianNoise(0.2), rct.nn.Dropout(0.3, mask="none"),
                                 torch.nn.Linear(16, 4))
     batch = torch.export.Dim("batch", min=2)
@@ -51,6 +51,33 @@ def test_exported_training_program_with_a_dynamic_batch():
         a = program(x)
         torch.manual_seed(n)
         assert torch.equal(a, model(x))
+
+
+def _masked_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16, bias=False), rct.nn.BiasActDropout(16, "gelu", 0.2),
+                               rct.nn.Dropout(0.3), rct.nn.AlphaDropout(0.1), torch.nn.Unflatten(1, (4, 2, 2)),
+                               rct.nn.Dropout2d(0.2), torch.nn.Flatten(), torch.nn.Linear(16, 4))
+
+
+def test_exported_training_program_with_mask_words_and_a_dynamic_batch():
+    # 1-bit masks (mask="bits"): their word count, ceil(decisions / 32), is 1 at batch 2, and
+    # torch's tensor metadata guarded it against 1, refusing the batch's range (docs/torch.md)
+    eager, exported = _masked_model(), _masked_model()
+    batch = torch.export.Dim("batch", min=2)
+    program = torch.export.export(exported, (X,), dynamic_shapes=({0: batch},)).module()
+    for n in (2, 3, 17):
+        x = torch.randn(n, 8, generator=torch.Generator().manual_seed(n))
+        grads = []
+        for model in (program, eager):
+            model.zero_grad()
+            xi = x.clone().requires_grad_()
+            torch.manual_seed(n)
+            y = model(xi)
+            y.backward(torch.ones_like(y))
+            grads.append((y, xi.grad, *(p.grad for p in model.parameters())))
+        for a, b in zip(*grads):
+            assert torch.equal(a, b)
 
 
 def test_saved_training_program_loads_in_a_fresh_process(tmp_path):

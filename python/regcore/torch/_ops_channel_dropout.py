@@ -22,7 +22,7 @@ from ..channel_dropout import (alpha_dropout_backward_plan, alpha_dropout_plan, 
 from . import _checks
 from ._fastpath import fast_kernel
 from ._library import define
-from ._ops_dropout import masked_backward, masked_forward, masked_formulas
+from ._ops_dropout import fake_words, masked_backward, masked_forward, masked_formulas
 from ._rng import decode, positioned
 
 
@@ -40,10 +40,6 @@ def _words(m, like):
 
 def _decisions(x, channels_last):
     return x.shape[0] * (x.shape[-1] if channels_last else x.shape[1])
-
-
-def _fake_words(count, store_mask, like):
-    return like.new_empty(((count + 31) // 32 if store_mask else 0,), dtype=torch.int32)
 
 
 def _place(t, seed_offset, bits):
@@ -76,7 +72,7 @@ channel_dropout = define(
     "channel_dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool alpha, bool channels_last, "
     "bool store_mask) -> (Tensor, Tensor)",
     fast_kernel(_channel_impl, _channel_plan),
-    lambda x, so, p, vanilla, alpha, cl, store: (torch.empty_like(x), _fake_words(_decisions(x, cl), store, x)))
+    lambda x, so, p, vanilla, alpha, cl, store: (torch.empty_like(x), fake_words(_decisions(x, cl), store, x)))
 
 
 def _channel_backward_impl(dy, bits, seed_offset, p, vanilla, alpha, channels_last):
@@ -112,7 +108,7 @@ def _alpha_plan(x, seed_offset, p, store_mask):
 
 alpha_dropout = define(
     "alpha_dropout(Tensor x, Tensor seed_offset, float p, bool store_mask) -> (Tensor, Tensor)",
-    fast_kernel(_alpha_impl, _alpha_plan), lambda x, so, p, store: (torch.empty_like(x), _fake_words(x.numel(), store, x)))
+    fast_kernel(_alpha_impl, _alpha_plan), lambda x, so, p, store: (torch.empty_like(x), fake_words(x.numel(), store, x)))
 
 
 def _alpha_backward_impl(dy, bits, seed_offset, p):

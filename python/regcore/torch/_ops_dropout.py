@@ -46,8 +46,21 @@ def _mask(t, bits, seed_offset, p, vanilla) -> DropoutMask:
                        offset=offset, bits=bits.view(torch.uint32) if stored else None)
 
 
-def _fake_words(x, store_mask):
-    return x.new_empty(((x.numel() + 31) // 32 if store_mask else 0,), dtype=torch.int32)
+def fake_words(count, store_mask, like):
+    """The fake mask words of a forward making ``count`` keep decisions: ceil(count / 32) int32
+    words, none for ``store_mask=False``.
+
+    Exporting with a dynamic batch, that count is an expression in the batch that reaches 1 at
+    small batches (16 features, batch 2: 32 decisions, one word), and torch's tensor metadata
+    (is_contiguous: ``numel() < 2``) would guard it against 1, refusing the batch's range. The
+    words' length is then a fresh size of its own (unbacked), which nothing downstream relates to
+    the batch: the backward operators take the words whatever their length."""
+    if not store_mask:
+        return like.new_empty((0,), dtype=torch.int32)
+    words = (count + 31) // 32
+    if isinstance(words, torch.SymInt) and torch.compiler.is_exporting():
+        words = torch.library.get_ctx().new_dynamic_size()
+    return like.new_empty((words,), dtype=torch.int32)
 
 
 # ------------------------------------------------------------------ dropout
@@ -94,7 +107,7 @@ def _dropout_plan(x, seed_offset, p, vanilla, store_mask):
 
 dropout = define("dropout(Tensor x, Tensor seed_offset, float p, bool vanilla, bool store_mask) -> (Tensor, Tensor)",
                  fast_kernel(_dropout_impl, _dropout_plan),
-                 lambda x, so, p, vanilla, store: (torch.empty_like(x), _fake_words(x, store)))
+                 lambda x, so, p, vanilla, store: (torch.empty_like(x), fake_words(x.numel(), store, x)))
 
 
 def _dropout_backward_impl(dy, bits, seed_offset, p, vanilla):
@@ -224,7 +237,7 @@ bias_act_dropout = define(
     "bias_act_dropout(Tensor x, Tensor bias, Tensor? residual, Tensor seed_offset, str activation, float p, "
     "bool store_mask) -> (Tensor, Tensor)",
     fast_kernel(_bad_impl, _bad_plan),
-    lambda x, b, r, so, act, p, store: (torch.empty_like(x), _fake_words(x, store)))
+    lambda x, b, r, so, act, p, store: (torch.empty_like(x), fake_words(x.numel(), store, x)))
 
 
 def _bad_backward_impl(dy, x, bias, bits, seed_offset, activation, p, has_residual):

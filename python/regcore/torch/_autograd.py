@@ -129,6 +129,30 @@ def call(op, *args):
 
 
 _below_autograd = torch._C._after_autograd_keyset
+_NEXT_KEYS = {}   # a call's key set (its raw_repr) -> _next_keys' answer for it
+_NEXT_KEYS_MAX = 256   # distinct key sets remembered before the memory starts over
+
+
+def _next_keys(keyset):
+    """The key set an Autograd kernel redispatches to, or None when its next key is the CPU or
+    CUDA backend itself (eager tensors: no fake tensors, functionalization or dispatch modes in
+    the way), whose kernel is then called directly: a second trip through the dispatcher into
+    Python costs more than a small kernel. Remembered per key set: the few a program uses recur
+    on every call, and the set's raw value is read in a fifth of the time the intersection and
+    its highest key take."""
+    raw = keyset.raw_repr()
+    below = _NEXT_KEYS.get(raw, _UNSEEN)
+    if below is _UNSEEN:
+        below = keyset & _below_autograd
+        if below.highestPriorityTypeId().value in _BACKEND_KEYS:
+            below = None
+        if len(_NEXT_KEYS) >= _NEXT_KEYS_MAX:
+            _NEXT_KEYS.clear()
+        _NEXT_KEYS[raw] = below
+    return below
+
+
+_UNSEEN = object()
 
 
 def _redispatch(overload, keyset, args):
@@ -151,13 +175,7 @@ def kernel(overload, direct, impl):
                "while autograd records; regcore's layers differentiate their backward with their own formulas)")
 
     def autograd_kernel(keyset, *args):
-        keyset = keyset & _below_autograd
-        # When the next key is the CPU or CUDA backend itself (eager tensors: no fake tensors,
-        # functionalization or dispatch modes in the way), that kernel is called directly (the
-        # key set travels as None): a second trip through the dispatcher into Python costs more
-        # than a small kernel.
-        if keyset.highestPriorityTypeId().value in _BACKEND_KEYS:
-            keyset = None
+        keyset = _next_keys(keyset)
         if formula[0] is not None:
             return formula[0](keyset, args)
         if _forward_ad._current_level >= 0 and (_functorch_active() or any(map(_has_tangent, args))):

@@ -94,4 +94,6 @@ def nonnegative(value, name: str) -> float:
 
 
 def choice(value, name: str, options) -> str:
+    if value.__class__ is str and value in options:   # (the common case: a module's setting, every call)
+        return value
     return _validate.choice(name, value, options)

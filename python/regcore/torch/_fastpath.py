@@ -79,9 +79,10 @@ def _views_and_signature(args, overlap, classes):
                 if v is None:
                     return None
             else:
-                try:   # (off the CPU, numpy() raises; a tensor that requires grad is viewed through .data, its
-                    # detached alias: half the cost of a parameter's detach(), and a negative view stays one)
-                    v = a.data.numpy() if a.requires_grad else a.numpy()
+                try:   # (off the CPU, numpy() raises. Operator kernels run with grad mode off (_library.py,
+                    # and an autograd formula's forward), where numpy() views a tensor that requires grad as
+                    # it is: no .data alias to make, which cost a third more than the view itself)
+                    v = a.numpy()
                 except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
                     return None
             views.append(v)

@@ -135,7 +135,7 @@ def masked_formulas(forward_op, backward_op, n_scalars):
       on theirs, at the same (seed, offset) and bits: second derivatives (a gradient penalty, a
       Hessian-vector product) and forward-over-reverse (torch.func.hessian) flow through the
       dropout layers."""
-    n_inputs = len(forward_op._schema.arguments)
+    nones = (None,) * (len(forward_op._schema.arguments) - 1)   # (the gradients of all but x)
 
     def setup(ctx, inputs, output):
         save(ctx, output[1], inputs[1])
@@ -143,7 +143,7 @@ def masked_formulas(forward_op, backward_op, n_scalars):
 
     def grad(ctx, dy, _dwords):
         bits, seed_offset = ctx.saved_tensors
-        return (call(backward_op, dy.contiguous(), bits, seed_offset, *ctx.args), *(None for _ in range(n_inputs - 1)))
+        return (call(backward_op, dy.contiguous(), bits, seed_offset, *ctx.args), *nones)
 
     def jvp(ctx, x_t, *_):
         return (None if x_t is None else call(backward_op, x_t.contiguous(), *ctx.saved_tensors, *ctx.args)), None

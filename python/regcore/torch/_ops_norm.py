@@ -89,13 +89,12 @@ def _grads(dx, dw, db, x):
     return dx, _opt(dw, x), _opt(db, x)
 
 
-def _non_diff(ctx, output):
-    ctx.mark_non_differentiable(*output[1:])
-
-
 def _grads_fake(dy, x, weight, bias):
     return (torch.empty_like(x), torch.empty_like(weight) if weight is not None else _none(x),
             torch.empty_like(bias) if bias is not None else _none(x))
+
+
+_grad_enabled = torch.is_grad_enabled
 
 
 CHECKED_BACKWARD = {}   # backward operator name -> its checked kernel (the tests compare the two paths)
@@ -127,11 +126,12 @@ def _norm_autograd(forward, backward, xwb, extra_of, composite_of):
     var are running statistics, constants; else x's own, recomputed so that they too are
     differentiated)."""
     ix, iw, ib = xwb
+    n_inputs, n_outputs = len(forward._schema.arguments), len(forward._schema.returns)
 
     def setup(ctx, inputs, output):
-        _non_diff(ctx, output)
+        ctx.mark_non_differentiable(*output[1:])
         save(ctx, inputs[ix], inputs[iw], inputs[ib], output[1], output[2])
-        ctx.extra, ctx.n_inputs, ctx.n_outputs = extra_of(inputs), len(inputs), len(output)
+        ctx.extra = extra_of(inputs)
 
     def composite(ctx, x, mean, var):
         layout, eps, given = composite_of(x, ctx.extra)
@@ -140,12 +140,12 @@ def _norm_autograd(forward, backward, xwb, extra_of, composite_of):
     def grad(ctx, dy, *_):
         x, weight, bias, mean, var = ctx.saved_tensors
         wanted = ctx.needs_input_grad
-        if torch.is_grad_enabled():
+        if _grad_enabled():
             layout, eps, stats = composite(ctx, x, mean, var)
             dx, dw, db = _composite.grads(dy, x, weight, layout, eps, stats, (wanted[ix], wanted[iw], wanted[ib]))
         else:
             dx, dw, db = backward(dy.contiguous(), x, weight, bias, mean, var, *ctx.extra)
-        grads = [None] * ctx.n_inputs
+        grads = [None] * n_inputs
         grads[ix] = dx
         grads[iw] = dw if wanted[iw] else None
         grads[ib] = db if wanted[ib] else None
@@ -155,7 +155,7 @@ def _norm_autograd(forward, backward, xwb, extra_of, composite_of):
         x, weight, bias, mean, var = ctx.saved_tensors
         layout, eps, stats = composite(ctx, x, mean, var)
         y_t = _composite.tangent(x, weight, tangents[ix], tangents[iw], tangents[ib], layout, eps, stats)
-        return (y_t, *(None for _ in range(ctx.n_outputs - 1)))
+        return (y_t, *(None for _ in range(n_outputs - 1)))
 
     autograd(forward, grad, setup, jvp=jvp)
 

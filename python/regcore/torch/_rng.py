@@ -34,15 +34,16 @@ from .. import Generator
 from ._library import define
 
 
-def _kept_scalar():
+def _kept_scalar(value=0):
     """A scalar this module keeps and updates in place on later calls: never an inference tensor
     (one made under torch.inference_mode refuses in-place updates outside it, so a validation
     pass under inference_mode, the first to draw, broke every later training step)."""
     with torch.inference_mode(False):   # (and on the CPU whatever torch.set_default_device says)
-        return torch.zeros((), dtype=torch.int64, device="cpu")
+        return torch.full((), value, dtype=torch.int64, device="cpu")
 
 
 TOKEN = _kept_scalar()
+_ONE = _kept_scalar(1)   # (token.add_(_ONE): a Python 1 is wrapped in a new tensor per call, 0.6 us)
 TORCH_DEFAULT = 0
 
 _U64 = 1 << 64
@@ -115,7 +116,7 @@ def _default_bits() -> int:
 
 def _draw(token, generator, blocks):
     if generator == TORCH_DEFAULT:
-        seed, offset = _default_bits(), 0
+        pair = (_default_bits(), 0)   # (63 bits: an int64 as they are)
     else:
         ref = _by_handle.get(generator)
         g = None if ref is None else ref()
@@ -127,12 +128,12 @@ def _draw(token, generator, blocks):
                 "for a program saved and loaded elsewhere, export the modules with generator=None (draws tied "
                 "to torch's default generator: torch.manual_seed reproduces them), or run it in eval mode")
         if isinstance(g, Generator):
-            seed, offset = g.seed, g.reserve(blocks)
+            pair = (_i64(g.seed), _i64(g.reserve(blocks)))
         else:
-            seed, offset = torch_bits(g), 0
-    token.add_(1)
+            pair = (torch_bits(g), 0)
+    token.add_(_ONE)
     # (made by NumPy: torch.tensor's argument parsing costs several times as much)
-    return torch.from_numpy(np.array((_i64(seed), _i64(offset)), np.int64))
+    return torch.from_numpy(np.array(pair, np.int64))
 
 
 seed_offset_op = define("seed_offset(Tensor(a!) token, int generator, SymInt blocks) -> Tensor", _draw,

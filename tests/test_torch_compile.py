@@ -90,6 +90,9 @@ def test_dynamic_shape_compile_matches_eager(fresh_compile):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.skipif(tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 13),
+                    reason="torch 2.8's dynamo cannot hold a generator argument of a constant-result function "
+                           "(InternalTorchDynamoError); docs/torch.md, Versions")
 def test_fullgraph_compile_with_explicit_generators_draws_as_eager(fresh_compile):
     # A generator's operator handle is a constant to dynamo (handle()'s mark in _rng.py): without
     # it, dynamo traced the lookup and the compiled graph referred to a generator it no longer had.

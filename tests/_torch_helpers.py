@@ -1,4 +1,5 @@
-"""Shared by the tests/test_torch_*.py files: skip without torch, seeds, and tolerances."""
+"""Shared by the tests/test_torch_*.py files: skip without torch, seeds, tolerances, and a
+GradScaler training run."""
 from __future__ import annotations
 
 import pytest
@@ -38,3 +39,18 @@ def no_compile_caches():
     if hasattr(aot_config, "enable_autograd_cache"):
         stack.enter_context(aot_config.patch(enable_autograd_cache=False))
     return stack
+
+
+def train_with_grad_scaler(model, opt_cls, dtype, init_scale):
+    """Four steps of ``opt_cls`` (lr 0.1, momentum 0.9) on ``model`` through torch.amp.GradScaler,
+    inputs of ``dtype``; the loss of step 1 is inf, so the scaler skips that step."""
+    opt = opt_cls(model.parameters(), lr=0.1, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)
+    g = torch.Generator().manual_seed(3)
+    for step in range(4):
+        x = torch.randn(5, 6, generator=g).to(dtype)
+        opt.zero_grad()
+        loss = model(x).float().square().mean() * (float("inf") if step == 1 else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from _torch_helpers import rct, torch
+from _torch_helpers import rct, torch, train_with_grad_scaler
 
 nn = torch.nn
 
@@ -151,16 +151,7 @@ def test_one_fused_call_per_group_and_device(monkeypatch):
 def test_grad_scaler():
     ref, ours = _model(), _model()
     for model, opt_cls in ((ref, torch.optim.SGD), (ours, rct.optim.SGD)):
-        opt = opt_cls(model.parameters(), lr=0.1, momentum=0.9)
-        scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-        g = torch.Generator().manual_seed(3)
-        for step in range(4):
-            x = torch.randn(5, 6, generator=g)
-            opt.zero_grad()
-            loss = model(x).square().mean() * (float("inf") if step == 1 else 1.0)   # step 1 is skipped
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        train_with_grad_scaler(model, opt_cls, torch.float32, init_scale=1024.0)
     for a, b in zip(ref.parameters(), ours.parameters()):
         torch.testing.assert_close(b, a, rtol=2e-6, atol=1e-7)
 

@@ -10,7 +10,7 @@ import copy
 import numpy as np
 import pytest
 
-from _torch_helpers import rct, torch
+from _torch_helpers import rct, torch, train_with_grad_scaler
 
 import regcore as rc
 
@@ -245,16 +245,7 @@ def test_grad_scaler_with_16_bit_parameters_as_with_torch_sgd():
     # refuses to unscale, for either optimizer
     ref, ours = _model(), _model()
     for model, opt_cls in ((ref, torch.optim.SGD), (ours, rct.optim.SGD)):
-        opt = opt_cls(model.parameters(), lr=0.1, momentum=0.9)
-        scaler = torch.amp.GradScaler("cpu", init_scale=256.0)
-        g = torch.Generator().manual_seed(3)
-        for step in range(4):
-            x = torch.randn(5, 6, generator=g).to(torch.bfloat16)
-            opt.zero_grad()
-            loss = model(x).float().square().mean() * (float("inf") if step == 1 else 1.0)   # step 1 is skipped
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        train_with_grad_scaler(model, opt_cls, torch.bfloat16, init_scale=256.0)
     for a, b in zip(ref.parameters(), ours.parameters()):
         torch.testing.assert_close(b, a)   # (torch's bfloat16 tolerances)
     for opt_cls in (torch.optim.SGD, rct.optim.SGD):

@@ -209,3 +209,11 @@ def test_device_fill_writes_values_torch_accepts(dtype, name):
     ref = ArrayRef(t, "cuda", 0, (4,), np_dtype, None, True)
     array_init._fill(ref, _dtypes.round_scalar(np_dtype, -0.75))
     assert torch.equal(t, torch.full((4,), -0.75, dtype=dtype))
+
+
+@pytest.mark.parametrize("sparsity,error", [(float("nan"), ValueError), ("0.5", TypeError), (None, TypeError)])
+def test_sparse_refuses_a_bad_sparsity_by_name_before_writing(sparsity, error):
+    w = torch.full((4, 3), 7.0)
+    with pytest.raises(error, match="^sparsity: "):   # torch's classes; torch's messages named nothing
+        init.sparse_(w, sparsity, generator=rc.Generator(1))
+    assert bool((w == 7.0).all())

@@ -31,6 +31,7 @@ import warnings
 import torch
 
 from ... import Generator
+from ... import _validate
 from ... import init as _init
 from .. import _rng
 
@@ -181,7 +182,8 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     if tensor.is_meta:
         _check_generator(generator)
         return tensor
-    sparsity, std = _number(sparsity), _number(std)
+    # named, with torch's exception classes (a NaN: ValueError; not a number: TypeError)
+    sparsity, std = _validate.real("sparsity", _number(sparsity)), _number(std)
     rows, cols = tensor.shape
     keep = min(rows, max(0, rows - int(math.ceil(sparsity * rows))))
     with torch.no_grad():

@@ -90,24 +90,30 @@ def test_dynamic_shape_compile_matches_eager(fresh_compile):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 13),
-                    reason="torch 2.8's dynamo cannot hold a generator argument of a constant-result function "
-                           "(InternalTorchDynamoError); docs/torch.md, Versions")
 def test_fullgraph_compile_with_explicit_generators_draws_as_eager(fresh_compile):
-    # A generator's operator handle is a constant to dynamo (handle()'s mark in _rng.py): without
-    # it, dynamo traced the lookup and the compiled graph referred to a generator it no longer had.
+    # A module hands the operator its generator's handle, an int resolved when the generator was
+    # assigned (nn/_generator.py): torch 2.8's dynamo refused the generator object itself as an
+    # argument of the constant-result handle() (InternalTorchDynamoError), and without a constant
+    # dynamo traced the lookup and the graph referred to a generator it no longer had.
     import regcore as rc
 
     def model():
         torch.manual_seed(0)
         return nn.Sequential(nn.Linear(6, 8), rct.nn.Dropout(0.5, generator=rc.Generator(11)),
-                             rct.nn.Dropout(0.3, generator=torch.Generator().manual_seed(12)), nn.Linear(8, 2))
+                             rct.nn.Dropout(0.3, generator=torch.Generator().manual_seed(12)),
+                             nn.Unflatten(1, (4, 2)), rct.nn.Dropout1d(0.5, generator=rc.Generator(13)),
+                             nn.Flatten(), nn.Linear(8, 2))
     torch._dynamo.reset()
     x = torch.randn(5, 6)
     eager, second = model(), model()
     compiled = torch.compile(second, fullgraph=True)
     for _ in range(2):   # the same draws call after call: each model's generators advance alike
         torch.testing.assert_close(compiled(x), eager(x), rtol=1e-5, atol=1e-6)
+    assert eager[1].generator.offset == second[1].generator.offset > 0
+    assert eager[4].generator.offset == second[4].generator.offset > 0
+    # a generator assigned after compiling is the one drawn from (the handle is guarded on)
+    eager[1].generator, second[1].generator = rc.Generator(5), rc.Generator(5)
+    torch.testing.assert_close(compiled(x), eager(x), rtol=1e-5, atol=1e-6)
     assert eager[1].generator.offset == second[1].generator.offset > 0
 
 

@@ -73,9 +73,12 @@ def _remember(generator, h):
 
 
 def handle(generator) -> int:
-    """The operator argument that stands for ``generator`` (a constant under torch.compile)."""
+    """The operator argument that stands for ``generator`` (a constant under torch.compile): also
+    what ``bound`` made of one (a module's resolved generator, nn/_generator.py)."""
     if generator is None:
         return TORCH_DEFAULT
+    if generator.__class__ is int and generator in _by_handle:
+        return generator
     if not isinstance(generator, (Generator, torch.Generator)):
         raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, "
                         f"got {type(generator).__name__}")
@@ -84,6 +87,13 @@ def handle(generator) -> int:
         h = next(_next)
         _remember(generator, h)
     return h
+
+
+def bound(generator):
+    """``generator`` resolved once, for a holder that passes it on every call: None stays None
+    (torch's default generator), a generator becomes its handle, which ``handle`` and so every
+    ``generator=`` of this package take while the generator lives."""
+    return None if generator is None else handle(generator)
 
 
 # torch.compiler.assume_constant_result(handle), without its import of torch._dynamo, which

@@ -10,11 +10,12 @@ from torch import Tensor, nn
 from .. import _checks
 from . import _channel_functional as F
 from ._capture import NotScriptable, Proxy, traced_call
+from ._generator import HoldsGenerator
 
 __all__ = ["Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
-class _Extras(NotScriptable):
+class _Extras(HoldsGenerator, NotScriptable):
     def _init_extras(self, mask, generator):
         self.mask = _checks.choice(mask, "mask", F.MASKS)
         self.generator = generator
@@ -33,7 +34,7 @@ class Dropout1d(_Extras, nn.Dropout1d):
     def forward(self, input):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
-        return F.dropout1d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
+        return F.dropout1d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self._generator_handle)
 
 
 class Dropout2d(_Extras, nn.Dropout2d):
@@ -46,7 +47,7 @@ class Dropout2d(_Extras, nn.Dropout2d):
     def forward(self, input):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
-        return F.dropout2d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
+        return F.dropout2d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self._generator_handle)
 
 
 class Dropout3d(_Extras, nn.Dropout3d):
@@ -59,7 +60,7 @@ class Dropout3d(_Extras, nn.Dropout3d):
     def forward(self, input):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
-        return F.dropout3d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self.generator)
+        return F.dropout3d(input, self.p, self.training, self.inplace, mask=self.mask, generator=self._generator_handle)
 
 
 class AlphaDropout(_Extras, nn.AlphaDropout):
@@ -73,7 +74,7 @@ class AlphaDropout(_Extras, nn.AlphaDropout):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
-                               generator=self.generator)
+                               generator=self._generator_handle)
 
 
 class FeatureAlphaDropout(_Extras, nn.FeatureAlphaDropout):
@@ -87,4 +88,4 @@ class FeatureAlphaDropout(_Extras, nn.FeatureAlphaDropout):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.feature_alpha_dropout(input, self.p, self.training, self.inplace, mask=self.mask,
-                                       generator=self.generator)
+                                       generator=self._generator_handle)

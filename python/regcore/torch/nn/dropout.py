@@ -3,7 +3,8 @@
 Constructor arguments and defaults are torch's where torch has the module; regcore's extras are
 keyword-only. ``generator``: None (draws tied to torch's default generator, so
 ``torch.manual_seed`` reproduces the masks), a ``regcore.Generator`` or a ``torch.Generator``.
-It is not part of the state_dict (as torch's modules keep no generator).
+It is not part of the state_dict (as torch's modules keep no generator). The forwards pass on
+the generator's handle, resolved when it is assigned (_generator.py: what torch.compile needs).
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from torch import Tensor, nn
 from .. import _checks
 from . import functional as F
 from ._capture import NotScriptable, Proxy, traced_call
+from ._generator import HoldsGenerator
 
 __all__ = ["Dropout", "GaussianNoise", "DropConnectLinear", "BiasActDropout"]
 
 
-class Dropout(NotScriptable, nn.Dropout):
+class Dropout(HoldsGenerator, NotScriptable, nn.Dropout):
     """torch.nn.Dropout on regcore's kernel, with 1-bit masks by default.
 
     ``mask="bits"`` keeps 1 bit per element for the backward; ``"none"`` keeps nothing and
@@ -36,13 +38,13 @@ class Dropout(NotScriptable, nn.Dropout):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
         return F.dropout(input, self.p, self.training, self.inplace, mode=self.mode, mask=self.mask,
-                         generator=self.generator)
+                         generator=self._generator_handle)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask={self.mask!r}, mode={self.mode!r}"
 
 
-class GaussianNoise(NotScriptable, nn.Module):
+class GaussianNoise(HoldsGenerator, NotScriptable, nn.Module):
     """Additive (x + N(0, std^2)) or multiplicative (Gaussian dropout: x * N(1, std^2)) noise in
     training; the input itself in eval mode. For Gaussian dropout matching a dropout rate p use
     ``std = sqrt(p / (1 - p))`` (``GaussianNoise.for_dropout_rate(p)``)."""
@@ -63,13 +65,13 @@ class GaussianNoise(NotScriptable, nn.Module):
     def forward(self, input):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
-        return F.gaussian_noise(input, self.std, self.training, mode=self.mode, generator=self.generator)
+        return F.gaussian_noise(input, self.std, self.training, mode=self.mode, generator=self._generator_handle)
 
     def extra_repr(self) -> str:
         return f"std={self.std}, mode={self.mode!r}"
 
 
-class DropConnectLinear(NotScriptable, nn.Linear):
+class DropConnectLinear(HoldsGenerator, NotScriptable, nn.Linear):
     """nn.Linear whose WEIGHTS are dropped in training (DropConnect, Wan et al. 2013): each call
     draws a mask over the weight matrix, kept weights scaled by 1/(1 - p) (inverted), so eval
     mode uses the weight as it is. Same parameters and state_dict as nn.Linear."""
@@ -84,14 +86,14 @@ class DropConnectLinear(NotScriptable, nn.Linear):
     def forward(self, input):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input)
-        w = F.dropout(self.weight, self.p, self.training, mask=self.mask, generator=self.generator)
+        w = F.dropout(self.weight, self.p, self.training, mask=self.mask, generator=self._generator_handle)
         return nn.functional.linear(input, w, self.bias)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}, mask={self.mask!r}"
 
 
-class BiasActDropout(NotScriptable, nn.Module):
+class BiasActDropout(HoldsGenerator, NotScriptable, nn.Module):
     """y = dropout(act(x + bias)) [+ residual] in one pass over x, for use after a bias-free
     nn.Linear (``nn.Linear(i, o, bias=False)``): the bias add, the activation and the dropout
     of a transformer MLP or a classifier head, with a 1-bit mask. ``forward(x, residual=None)``.
@@ -111,7 +113,7 @@ class BiasActDropout(NotScriptable, nn.Module):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)
             return traced_call(self, input) if residual is None else traced_call(self, input, residual)
         return F.bias_act_dropout(input, self.bias, self.activation, self.p, self.training, residual=residual,
-                                  mask=self.mask, generator=self.generator)
+                                  mask=self.mask, generator=self._generator_handle)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, activation={self.activation!r}, p={self.p}, mask={self.mask!r}"

@@ -139,3 +139,24 @@ def test_threads_first_to_call_regcore_in_a_fresh_process_get_the_serial_bits():
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0"], done.stdout + done.stderr[-2000:]
+
+
+def test_threads_drawing_from_one_generator_get_disjoint_counter_ranges():
+    # One regcore.Generator shared by every thread (one module called from several threads, or
+    # the array API's calls): which thread draws first is up to the scheduler, but no two calls
+    # may read the same counter blocks, and none may be lost.
+    from regcore.torch import _rng
+
+    g = rc.Generator(7)
+    sizes = [(1 + i % 9) * 40 for i in range(160)]
+
+    def draw(i):
+        x = torch.ones(sizes[i])
+        if i % 2:
+            rct.nn.functional.dropout(x, 0.5, generator=g)
+            return None
+        mask = rc.dropout(x.numpy(), 0.5, generator=g)[1]
+        return mask.offset, _rng.blocks_for(sizes[i])
+    ranges = sorted(r for r in concurrently(draw, range(len(sizes))) if r is not None)
+    assert g.offset == sum(_rng.blocks_for(n) for n in sizes)
+    assert all(a + n <= b for (a, n), (b, _) in zip(ranges, ranges[1:])), "two calls read the same counter blocks"

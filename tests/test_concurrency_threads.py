@@ -160,3 +160,37 @@ def test_threads_drawing_from_one_generator_get_disjoint_counter_ranges():
     ranges = sorted(r for r in concurrently(draw, range(len(sizes))) if r is not None)
     assert g.offset == sum(_rng.blocks_for(n) for n in sizes)
     assert all(a + n <= b for (a, n), (b, _) in zip(ranges, ranges[1:])), "two calls read the same counter blocks"
+
+
+@native
+def test_overlapping_threadpool_limits_of_two_threads_cap_both_blocks_and_restore_the_count():
+    # Each block restored the count it had seen on entry: thread A's block opened (2 -> 1), then
+    # B's (seeing 1), then A's closed (back to 2, with B's block still open: uncapped), then B's
+    # (to 1, for the rest of the process).
+    before = rc.get_num_threads()
+    rc.set_num_threads(2)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with rc.threadpool_limits(1):
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with rc.threadpool_limits(1):
+            b_in.set()
+            a_out.wait(10)
+            seen["inside B after A"] = rc.get_num_threads()
+    try:
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        seen["after both"] = rc.get_num_threads()
+    finally:
+        rc.set_num_threads(before)
+    assert seen == {"inside B after A": 1, "after both": 2}

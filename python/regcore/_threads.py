@@ -19,6 +19,7 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import threading
 
 from . import _native
 from ._errors import value_error
@@ -54,18 +55,39 @@ def get_num_threads() -> int:
     return 1 if _native.cpu is None else int(_native.cpu.max_threads())
 
 
+# The blocks of threadpool_limits open now, in every Python thread, and the count before the first
+# of them opened. The count is the smallest of it and their caps, worked out again whenever a block
+# opens or closes: when each block restored the count it saw on entry, two threads' overlapping
+# blocks left the count at the cap for the rest of the process (the last to close restored the
+# first one's cap), and the block open longer ran uncapped once the other closed.
+_caps_lock = threading.Lock()
+_caps: list = []
+_uncapped = 1
+
+
+def _apply_caps(caps) -> None:
+    if _native.cpu is not None:
+        _native.cpu.set_threads(min([_uncapped, *caps]))
+
+
 @contextlib.contextmanager
 def threadpool_limits(n):
     """Run the block with at most ``n`` kernel threads (process-wide, like threadpoolctl), then
-    restore the previous count. ``n=None`` leaves the count unchanged."""
-    previous = get_num_threads()
-    if n is not None:
-        set_num_threads(min(integer("n", n, lo=1), previous))
+    restore the previous count (the one before the outermost block, when blocks of several
+    threads overlap). ``n=None`` leaves the count unchanged."""
+    global _uncapped
+    cap = thread_limit() if n is None else integer("n", n, lo=1)
+    with _caps_lock:
+        if not _caps:
+            _uncapped = get_num_threads()
+        _apply_caps([*_caps, cap])
+        _caps.append(cap)
     try:
         yield get_num_threads()
     finally:
-        if _native.cpu is not None:
-            _native.cpu.set_threads(previous)
+        with _caps_lock:
+            _caps.remove(cap)
+            _apply_caps(_caps)
 
 
 # ------------------------------------------------------------------ environment, at import

@@ -76,10 +76,14 @@ NORMS = {
     "batch3d-no-affine": lambda d: _module(nn.BatchNorm3d(3, affine=False), d, 2, 3, 2, 2, 3),
     "batch2d-mixed": lambda d: _mixed_batch_norm(d),
     "batch2d-channels-last": lambda d: _module(nn.BatchNorm2d(3), d, 4, 3, 2, 5, channels_last=True),
+    "batch-cumulative": lambda d: _module(nn.BatchNorm1d(6, momentum=None), d, 5, 6, 3),
+    "batch-no-running": lambda d: _module(nn.BatchNorm1d(6, track_running_stats=False), d, 5, 6),
     "batch-eval": lambda d: _eval(nn.BatchNorm1d(6), d, 5, 6),
     "sync-batch": lambda d: _module(nn.SyncBatchNorm(4), d, 5, 4, 3),
     "layer": lambda d: _module(nn.LayerNorm((3, 5)), d, 4, 3, 5),
     "layer-float32-params": lambda d: _module(nn.LayerNorm(5), d, 4, 3, 5, param_dtype=torch.float32),
+    "layer-no-affine": lambda d: _module(nn.LayerNorm(5, elementwise_affine=False), d, 4, 3, 5),
+    "group-no-affine": lambda d: _module(nn.GroupNorm(3, 6, affine=False), d, 3, 6, 2, 2),
     "group": lambda d: _module(nn.GroupNorm(2, 6), d, 3, 6, 5),
     "group-float32-params": lambda d: _module(nn.GroupNorm(3, 6), d, 3, 6, 5, param_dtype=torch.float32),
     "instance1d": lambda d: _module(nn.InstanceNorm1d(4, affine=True, track_running_stats=True), d, 3, 4, 7),
@@ -279,11 +283,11 @@ def test_normalization_matches_the_native_backend(name, dtype):
             torch.testing.assert_close(a, b, **_TOL[a.dtype], msg=lambda m: f"tensor {i}: {m}")
     per_call = len(pairs) // CALLS
     for backend in (0, 1):   # same input each call: the checked call and the cached ones agree
-        first = [p[backend] for p in pairs[:per_call]]
-        for call in range(1, CALLS):
-            for i, (a, b) in enumerate(zip(first, [p[backend] for p in pairs[call * per_call:(call + 1) * per_call]])):
+        calls = [[p[backend] for p in pairs[c * per_call:(c + 1) * per_call]] for c in range(CALLS)]
+        for c in range(1, CALLS):
+            for i, (a, b) in enumerate(zip(calls[0], calls[c])):
                 if a is not None and not _is_running_stat(name, i, per_call):
-                    assert torch.equal(_bits(a), _bits(b)), f"{'native' if backend else 'numpy'} call {call}, tensor {i}"
+                    assert torch.equal(_bits(a), _bits(b)), f"{('numpy', 'native')[backend]} call {c}, tensor {i}"
 
 
 def _is_running_stat(name, i, per_call):
@@ -291,8 +295,8 @@ def _is_running_stat(name, i, per_call):
     return i >= per_call - _RUNNING.get(name, 0)
 
 
-_RUNNING = {"batch1d": 2, "batch2d": 2, "batch2d-channels-last": 2, "batch3d-no-affine": 2, "batch2d-mixed": 2, "sync-batch": 2,
-            "instance1d": 2, "functional-batch": 2}
+_RUNNING = dict.fromkeys(("batch1d", "batch-cumulative", "batch2d", "batch2d-channels-last", "batch3d-no-affine",
+                          "batch2d-mixed", "sync-batch", "instance1d", "functional-batch"), 2)
 
 
 # ------------------------------------------------------------------ the numpy backend's entry

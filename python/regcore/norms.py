@@ -536,7 +536,8 @@ def instance_norm_inference_into(x, gamma, beta, running_mean, running_var, eps,
         typed = [None if a is None else (a.view(_dtypes.require_bfloat16()) if a.dtype == np.uint16 else a)
                  for a in (x, gamma, beta, running_mean, running_var)]
         y_ref, saved = instance_norm_inference_trusted(*typed, eps=eps)
-        np.copyto(y, _dtypes.kernel_view(np.asarray(y_ref)))
+        # (y is the uint16 view from the checked path, ml_dtypes' bfloat16 from a cached plan: bits, not values)
+        np.copyto(_dtypes.kernel_view(y), _dtypes.kernel_view(np.asarray(y_ref)))
         mean[...], var[...] = saved.mean, saved.var
         return
     one_call(x, y, x.shape[0], x.shape[1], math.prod(x.shape[2:]), gamma, beta, running_mean, running_var, eps, mean,

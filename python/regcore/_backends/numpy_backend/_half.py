@@ -1,8 +1,9 @@
 """The 16-bit formats <-> float32, step for step as csrc/core/half.h (integer operations and one
 float32 addition), so the NumPy backend stores the same bits as every native one.
 
-16-bit data arrives here as it reaches every backend: float16 arrays, and bfloat16 as a uint16
-view (regcore/_dtypes.py). ``load(a)`` gives float32 values, ``store(dst, f32)`` rounds into dst.
+16-bit data arrives here as float16 arrays, and bfloat16 as a uint16 view (regcore/_dtypes.py;
+an ml_dtypes bfloat16 array is turned into that view at the backend's entry, _kernel_views.py).
+``load(a)`` gives float32 values, ``store(dst, f32)`` rounds into dst.
 """
 from __future__ import annotations
 

@@ -107,7 +107,14 @@ class BiasActDropout(HoldsGenerator, NotScriptable, nn.Module):
         self.p = _checks.probability(p)
         self.mask = _checks.choice(mask, "mask", F.MASKS)
         self.generator = generator
-        self.bias = nn.Parameter(torch.zeros(self.num_features, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.empty(self.num_features, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The bias back to 0. torch's deferred initialization (a model built under
+        ``torch.device("meta")``, then ``to_empty`` and each module's ``reset_parameters``) relies
+        on it: without it the bias kept whatever memory to_empty handed it."""
+        nn.init.zeros_(self.bias)
 
     def forward(self, input, residual=None):
         if input.__class__ is not Tensor and isinstance(input, Proxy):   # torch.fx tracing (_capture.py)

@@ -166,8 +166,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return input.clone()
     training = bool(training) or running_mean is None
     x, axis, inverse = _channels_view(input)
-    y, _, _, new_mean, new_var = _call(_ops_norm.batch_norm, x, weight, bias, running_mean, running_var, training,
-                                       float(momentum), float(eps), axis)
+    y, _, _, new_mean, new_var = _call(_ops_norm.batch_norm, x, _contig(weight), _contig(bias), _contig(running_mean),
+                                       _contig(running_var), training, float(momentum), float(eps), axis)
     if training and running_mean is not None:
         running_mean.copy_(new_mean)
         running_var.copy_(new_var)
@@ -188,6 +188,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def _contig(t):
+    """t as the kernels take it. Parameters and buffers are usually contiguous, but not always:
+    ``load_state_dict(..., assign=True)`` installs the state_dict's tensors themselves, which may
+    be strided views (of a fused or interleaved checkpoint tensor), and torch's modules take them.
+    A contiguous copy of a parameter stays on the autograd graph (its gradient flows back into the
+    strided one); new running statistics are copied back into the buffers themselves."""
     return None if t is None else t.contiguous()
 
 
@@ -200,7 +205,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if not isinstance(num_groups, int) or isinstance(num_groups, bool) or num_groups < 1 or C % num_groups:
         raise ValueError(f"num_groups: expected a divisor of the {C} channels, got {num_groups!r}")
     _on_device(input, weight=weight, bias=bias)
-    y, _, _ = _call(_ops_norm.group_norm, input.contiguous(), num_groups, weight, bias, float(eps))
+    y, _, _ = _call(_ops_norm.group_norm, input.contiguous(), num_groups, _contig(weight), _contig(bias), float(eps))
     return _layout.kept(y, _layout.format_of(input))
 
 
@@ -217,8 +222,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if use_input_stats and math.prod(input.shape[2:]) <= 1 and input.numel():
         raise ValueError(f"input: expected more than 1 spatial element when using input statistics, got input size "
                          f"{tuple(input.shape)}")
-    y, _, _, new_mean, new_var = _call(_ops_norm.instance_norm, input.contiguous(), weight, bias, running_mean,
-                                       running_var, bool(use_input_stats), float(momentum), float(eps))
+    y, _, _, new_mean, new_var = _call(_ops_norm.instance_norm, input.contiguous(), _contig(weight), _contig(bias),
+                                       _contig(running_mean), _contig(running_var), bool(use_input_stats),
+                                       float(momentum), float(eps))
     if use_input_stats and running_mean is not None:
         running_mean.copy_(new_mean)
         running_var.copy_(new_var)

@@ -37,8 +37,8 @@ class _SyncBatchNormFunction(torch.autograd.Function):
         parts = [torch.empty_like(stats) for _ in range(world_size)]
         dist.all_gather(parts, stats, group=group)
         total = _ops_norm.merge_stats(torch.stack(parts))
-        y, mean, var, new_mean, new_var = _ops_norm.batch_norm_apply(view, total, weight, bias, running_mean,
-                                                                     running_var, momentum, eps, axis)
+        y, mean, var, new_mean, new_var = _ops_norm.batch_norm_apply(
+            view, total, weight, bias, F._contig(running_mean), F._contig(running_var), momentum, eps, axis)
         if running_mean is not None:
             running_mean.copy_(new_mean)
             running_var.copy_(new_var)
@@ -104,8 +104,8 @@ class SyncBatchNorm(_BatchNormForward, _BatchNorm):
         if counting and self.momentum is None:
             factor = 1.0 / (float(self.num_batches_tracked) + 1.0)
         running = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
-        y = _SyncBatchNormFunction.apply(input, self.weight, self.bias, *running, float(self.eps), float(factor),
-                                         group, world)
+        y = _SyncBatchNormFunction.apply(input, F._contig(self.weight), F._contig(self.bias), *running,
+                                         float(self.eps), float(factor), group, world)
         if counting:
             self.num_batches_tracked.add_(1)
         return y

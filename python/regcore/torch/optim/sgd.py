@@ -28,6 +28,7 @@ from ...generator import Generator, blocks_for, resolve
 from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
+from ._dtensor import check_param, local
 
 _HALF = (torch.bfloat16, torch.float16)
 
@@ -64,6 +65,17 @@ def _order(p):
 _GENERATOR_STATE = "generator_state"
 
 
+def _state_initializing(group, calls):
+    """Whether this group's step is one that must move no weight: lr = 0 and every gradient zero.
+    torch.distributed.checkpoint's get/set_optimizer_state_dict make an optimizer's state that way
+    (zero gradients, lr set to 0, step(), lr restored) on the premise that such a step leaves the
+    parameters alone; max-norm, which clips at lr = 0 too, would clip a model that only had its
+    optimizer state saved or loaded (a fresh model's rows, or by a few ulps loaded ones)."""
+    if float(group["lr"]) != 0.0:
+        return False
+    return all(not bool(g.any()) for entry in calls.values() for g in entry[1])
+
+
 class SGD(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None, l1=0.0, l1_mode="proximal",
@@ -96,7 +108,8 @@ class SGD(torch.optim.Optimizer):
             _hyper(group, f"param_groups[{len(self.param_groups) - 1}]: ")
             for p in group["params"]:
                 _checks.float_tensor(p, "params", half=True)
-                _order(p)
+                check_param(p, group, "params")
+                _order(local(p, p, "params"))
         except (TypeError, ValueError):
             # a refused group is not kept (torch refuses its own before appending): kept, it
             # failed every later step() of an optimizer the caller had caught the error from
@@ -172,7 +185,10 @@ class SGD(torch.optim.Optimizer):
             _checks.float_tensor(g, "grad", half=True)
             _checks.same_dtype(g, p, "grad", "its parameter")
             _checks.same_device(g, p, "grad", "its parameter")
-            order = _order(p)
+            # DTensor parameters (FSDP2): their state stays DTensors (what distributed checkpoints
+            # save); the step runs on the local shards (_dtensor.py)
+            check_param(p, group, "params")
+            g = local(g, p, "grad")
             buf, fresh = None, False
             if momentum:
                 buf = self.state.get(p, {}).get("momentum_buffer")   # .get: no state entry made yet
@@ -181,12 +197,16 @@ class SGD(torch.optim.Optimizer):
                     dt = torch.float32 if p.dtype in _HALF else p.dtype
                     buf, fresh = torch.empty_like(p, dtype=dt, memory_format=torch.preserve_format), True
                     new_buffers.append((p, "momentum_buffer", buf))
+                buf = local(buf, p, "momentum_buffer")
             master = None
             if self.master_weights and p.dtype in _HALF:
                 master = self.state.get(p, {}).get("master_param")
                 if master is None:
                     master = p.detach().to(torch.float32, memory_format=torch.preserve_format)
                     new_buffers.append((p, "master_param", master))
+                master = local(master, p, "master_param")
+            p = local(p, p, "params")
+            order = _order(p)
             axis = group["max_norm_axis"]
             if order is not None:   # update the contiguous permutation of p (and of grad, buffer)
                 axis = order.index(axis % p.dim()) if group["max_norm"] is not None and p.dim() else axis
@@ -218,8 +238,10 @@ class SGD(torch.optim.Optimizer):
             self.state[p][key] = buf
         with signals_deferred():   # Ctrl-C between two groups' calls is raised after the last one
             for group, calls in plans:
+                max_norm = group["max_norm"]
+                if max_norm is not None and _state_initializing(group, calls):
+                    max_norm = None
                 for (_device, axis, _with_master), (params, grads, bufs, fresh, masters) in calls.items():
-                    max_norm = group["max_norm"]
                     args = (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
                             bool(group["nesterov"]), float(group["weight_decay"]),
                             float(group["decoupled_weight_decay"]), float(group["l1"]), group["l1_mode"],

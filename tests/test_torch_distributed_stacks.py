@@ -17,6 +17,7 @@ from _torch_helpers import rct, torch
 from test_torch_distributed import gloo, run_ranks
 
 import regcore
+import regcore.optim
 
 nn = torch.nn
 THIS = os.path.abspath(__file__)
@@ -25,12 +26,13 @@ KW = dict(lr=0.05, momentum=0.9, weight_decay=1e-3, nesterov=True)
 CLOSE = dict(rtol=1e-5, atol=1e-6)
 
 
-def mlp(seed=0, regcore_modules=True):
-    """A small MLP (float32); with regcore's LayerNorm, GroupNorm, BiasActDropout and Dropout (seeded
-    regcore generators, so that two copies draw the same masks)."""
+def mlp(seed=0, dropout=True):
+    """A small MLP (float32) with regcore's LayerNorm and GroupNorm, and with ``dropout`` regcore's
+    BiasActDropout and Dropout (seeded regcore generators, so that two copies draw the same masks)."""
     torch.manual_seed(seed)
-    if not regcore_modules:
-        return nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 4))
+    if not dropout:
+        return nn.Sequential(nn.Linear(8, 16), rct.nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 6),
+                             rct.nn.GroupNorm(2, 6), nn.Linear(6, 4))
     return nn.Sequential(nn.Linear(8, 16), rct.nn.LayerNorm(16), rct.nn.BiasActDropout(16, "relu", 0.1,
                          generator=regcore.Generator(1)), nn.Linear(16, 6), rct.nn.GroupNorm(2, 6),
                          rct.nn.Dropout(0.2, generator=regcore.Generator(2)), nn.Linear(6, 4))
@@ -56,15 +58,16 @@ def assert_same_params(a, b, **tol):
 # ---------------------------------------------------------------- two ranks (worker side)
 
 def fsdp2(rank, world):
-    """fully_shard(torch modules) + regcore's SGD: equal to torch's SGD under the same sharding;
-    regcore's extras (l1, max-norm along the sharded dim 0) equal regcore's SGD in one process on
-    the whole batch; a distributed-checkpoint state_dict round trip continues the run exactly.
-    (regcore's normalization modules are not sharded here: docs/torch.md, "FSDP2".)"""
+    """fully_shard(regcore's LayerNorm and GroupNorm among torch's Linear layers; FSDP frees the
+    gathered parameters by resizing their storage) + regcore's SGD: equal to torch's SGD under the
+    same sharding; regcore's extras (l1, max-norm along the sharded dim 0) equal regcore's SGD in one
+    process on the whole batch; a distributed-checkpoint state_dict round trip continues the run
+    exactly. (No dropout: each rank's masks differ from one process's.)"""
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
     from torch.distributed.fsdp import fully_shard
 
     def sharded(opt_class, **kw):
-        m = mlp(regcore_modules=False)
+        m = mlp(dropout=False)
         fully_shard(m[0]), fully_shard(m)
         return m, opt_class(m.parameters(), **kw)
 
@@ -83,7 +86,7 @@ def fsdp2(rank, world):
 
     extras = dict(KW, l1=1e-2, max_norm=0.3, decoupled_weight_decay=1e-2)
     ours = sharded(rct.optim.SGD, **extras)
-    single = mlp(regcore_modules=False)
+    single = mlp(dropout=False)
     single_opt = rct.optim.SGD(single.parameters(), **extras)
     train(*ours, 3, 6)
     train(single, single_opt, 3, 6, whole=True)
@@ -245,6 +248,24 @@ def test_zero_lr_clips_only_with_a_gradient():
     w.grad[0, 0] = 1.0   # a step with a gradient keeps w in the max-norm ball, even at lr = 0
     opt.step()
     torch.testing.assert_close(w.detach().norm(dim=1), torch.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_parameters_storage_stays_resizable(dtype):
+    """FSDP frees gathered parameters with storage.resize_(0); Tensor.numpy() forbids that for
+    good, so regcore must read parameters without it (also through the plain regcore.* API)."""
+    if dtype == torch.bfloat16:
+        pytest.importorskip("ml_dtypes")
+    for module, x in ((rct.nn.LayerNorm(8), torch.randn(3, 8)), (rct.nn.GroupNorm(2, 4), torch.randn(3, 4, 5)),
+                      (rct.nn.BatchNorm1d(4), torch.randn(3, 4))):
+        module.to(dtype)
+        for _ in range(2):   # (the first call of a signature is checked, later ones take the fast path)
+            module(x.to(dtype).requires_grad_()).sum().backward()
+        for p in module.parameters():
+            p.untyped_storage().resize_(0)
+    w = nn.Parameter(torch.ones(4, 3))
+    regcore.optim.sgd_step_(w, torch.ones(4, 3), lr=0.1)   # the array API's view of a torch tensor
+    w.untyped_storage().resize_(0)
 
 
 def test_dtensor_inputs_are_refused_not_computed(mesh):

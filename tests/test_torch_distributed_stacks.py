@@ -249,6 +249,28 @@ def test_checkpoint_helpers_leave_the_weights_alone(mesh):
     assert all(p.grad is None for p in model.parameters()) and opt.param_groups[0]["lr"] == 0.1
 
 
+def test_checkpoint_helpers_draw_no_rounding_words(mesh):
+    """... nor draw stochastic-rounding words: a run that saved a checkpoint before its first step
+    rounds as one that did not."""
+    pytest.importorskip("ml_dtypes")
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    runs = []
+    for save in (True, False):
+        torch.manual_seed(0)
+        model = nn.Linear(3, 4).to(torch.bfloat16)
+        opt = rct.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, stochastic_rounding=True,
+                            generator=regcore.Generator(7))
+        if save:
+            get_optimizer_state_dict(model, opt)
+            assert opt.generator.state["offset"] == 0
+        model(torch.ones(2, 3, dtype=torch.bfloat16)).float().square().sum().backward()
+        opt.step()
+        runs.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
 def test_zero_lr_clips_only_with_a_gradient():
     w = torch.full((2, 4), 1.0, requires_grad=True)   # rows of norm 2
     opt = rct.optim.SGD([w], lr=0.0, max_norm=1.0)

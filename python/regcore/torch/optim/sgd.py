@@ -69,8 +69,11 @@ def _state_initializing(group, calls):
     """Whether this group's step is one that must move no weight: lr = 0 and every gradient zero.
     torch.distributed.checkpoint's get/set_optimizer_state_dict make an optimizer's state that way
     (zero gradients, lr set to 0, step(), lr restored) on the premise that such a step leaves the
-    parameters alone; max-norm, which clips at lr = 0 too, would clip a model that only had its
-    optimizer state saved or loaded (a fresh model's rows, or by a few ulps loaded ones)."""
+    parameters alone. Such a step neither max-norm-clips (which it does at lr = 0 otherwise: a
+    model that only had its optimizer state saved or loaded was clipped, a fresh model's rows, or
+    loaded ones by a few ulps) nor draws stochastic-rounding words (the parameters do not change,
+    so the words decide nothing; drawn, they made a run that saved a checkpoint round differently
+    from one that did not)."""
     if float(group["lr"]) != 0.0:
         return False
     return all(not bool(g.any()) for entry in calls.values() for g in entry[1])
@@ -238,15 +241,15 @@ class SGD(torch.optim.Optimizer):
             self.state[p][key] = buf
         with signals_deferred():   # Ctrl-C between two groups' calls is raised after the last one
             for group, calls in plans:
-                max_norm = group["max_norm"]
-                if max_norm is not None and _state_initializing(group, calls):
-                    max_norm = None
+                max_norm, rounding = group["max_norm"], self.stochastic_rounding
+                if (max_norm is not None or rounding) and _state_initializing(group, calls):
+                    max_norm, rounding = None, False
                 for (_device, axis, _with_master), (params, grads, bufs, fresh, masters) in calls.items():
                     args = (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
                             bool(group["nesterov"]), float(group["weight_decay"]),
                             float(group["decoupled_weight_decay"]), float(group["l1"]), group["l1_mode"],
                             0.0 if max_norm is None else float(max_norm), int(axis), bool(group["maximize"]))
-                    sr = self.stochastic_rounding and any(p.dtype in _HALF for p in params)
+                    sr = rounding and any(p.dtype in _HALF for p in params)
                     if not sr and all(m is None for m in masters):
                         _ops_sgd.sgd_step_(params, grads, bufs, fresh, *args)
                         continue

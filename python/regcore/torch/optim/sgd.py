@@ -28,7 +28,7 @@ from ...generator import Generator, blocks_for, resolve
 from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
-from ._dtensor import check_param, local
+from ._dtensor import check_param, dtensor_class, local
 
 _HALF = (torch.bfloat16, torch.float16)
 
@@ -177,6 +177,9 @@ class SGD(torch.optim.Optimizer):
         only once every group has been checked."""
         calls = {}
         momentum = group["momentum"] != 0
+        # DTensor parameters (FSDP2): their state stays DTensors (what distributed checkpoints save);
+        # the step runs on the local shards (_dtensor.py). (None: no DTensor exists.)
+        dtensor = dtensor_class()
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -188,10 +191,10 @@ class SGD(torch.optim.Optimizer):
             _checks.float_tensor(g, "grad", half=True)
             _checks.same_dtype(g, p, "grad", "its parameter")
             _checks.same_device(g, p, "grad", "its parameter")
-            # DTensor parameters (FSDP2): their state stays DTensors (what distributed checkpoints
-            # save); the step runs on the local shards (_dtensor.py)
-            check_param(p, group, "params")
-            g = local(g, p, "grad")
+            sharding = dtensor is not None and (isinstance(p, dtensor) or isinstance(g, dtensor))
+            if sharding:
+                check_param(p, group, "params")
+                g = local(g, p, "grad")
             buf, fresh = None, False
             if momentum:
                 buf = self.state.get(p, {}).get("momentum_buffer")   # .get: no state entry made yet
@@ -200,15 +203,15 @@ class SGD(torch.optim.Optimizer):
                     dt = torch.float32 if p.dtype in _HALF else p.dtype
                     buf, fresh = torch.empty_like(p, dtype=dt, memory_format=torch.preserve_format), True
                     new_buffers.append((p, "momentum_buffer", buf))
-                buf = local(buf, p, "momentum_buffer")
+                buf = local(buf, p, "momentum_buffer") if sharding else buf
             master = None
             if self.master_weights and p.dtype in _HALF:
                 master = self.state.get(p, {}).get("master_param")
                 if master is None:
                     master = p.detach().to(torch.float32, memory_format=torch.preserve_format)
                     new_buffers.append((p, "master_param", master))
-                master = local(master, p, "master_param")
-            p = local(p, p, "params")
+                master = local(master, p, "master_param") if sharding else master
+            p = local(p, p, "params") if sharding else p
             order = _order(p)
             axis = group["max_norm_axis"]
             if order is not None:   # update the contiguous permutation of p (and of grad, buffer)

@@ -15,6 +15,7 @@ LONG = [
     ("tests/test_bench_smoke.py::test_report_structure", 37),
     ("tests/test_norms_half.py::test_torch_opcheck_16bit", 25),
     ("tests/test_torch_distributed.py::test_two_process_gloo_sync_batch_norm", 30),
+    ("tests/test_torch_distributed_stacks.py::test_two_ranks", 14),
     ("tests/test_docs_code.py::test_python_block_runs[README.md:11]", 30),
     ("tests/test_torch_channel_dropout.py::test_fullgraph_compile_matches_eager", 19),
     ("tests/test_bench_contention.py::test_contention_section_runs_in_tiny_mode", 17),

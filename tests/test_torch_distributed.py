@@ -72,13 +72,14 @@ def test_one_rank_data_parallel_on_cpu(tmp_path, monkeypatch):
         torch.distributed.destroy_process_group()
 
 
-@gloo
-def test_two_process_gloo_sync_batch_norm(tmp_path):
+def run_ranks(script, tmp_path, *args, world=2):
+    """Runs ``python script RANK WORLD STORE *args`` as ``world`` gloo processes over a file store;
+    each must exit 0 and print "rank R: ok"."""
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
     store = str(tmp_path / "store")
-    procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "torch_syncbn_worker.py"), str(r), "2", store],
+    procs = [subprocess.Popen([sys.executable, script, str(r), str(world), store, *args],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-             for r in range(2)]
+             for r in range(world)]
     outs = []
     for p in procs:
         try:
@@ -91,3 +92,8 @@ def test_two_process_gloo_sync_batch_norm(tmp_path):
     for rank, (code, out) in enumerate(outs):
         assert code == 0, f"rank {rank} failed:\n{out}"
         assert f"rank {rank}: ok" in out
+
+
+@gloo
+def test_two_process_gloo_sync_batch_norm(tmp_path):
+    run_ranks(os.path.join(HERE, "torch_syncbn_worker.py"), tmp_path)

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _buffer_cache, _dtypes, _native
 from ._errors import NO_CUDA_BUILD, type_error, value_error
+from ._torch_views import pinnable, unpinned_view
 
 # DLPack device types (dlpack.h, DLDeviceType)
 _DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 13
@@ -97,6 +98,7 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
     A tensor that requires grad is accepted only where the call cannot be differentiated anyway:
     an in-place target (init, an optimizer step: torch itself updates parameters in place under
     no_grad) or while autograd is not recording; elsewhere it is refused with what to do."""
+    pin = pinnable(x)   # (asked before detach(): a parameter's storage is not pinned, _torch_views.py)
     if x.requires_grad:
         if not writeable and _torch.is_grad_enabled():
             raise _grad_refusal(name)
@@ -107,8 +109,9 @@ def _torch_cpu_view(x, name: str, writeable: bool, dtypes):
             bf = _dtypes.bfloat16()
             if bf is None:
                 raise TypeError
-            return x.view(_torch.int16).numpy().view(bf)
-        return x.numpy()
+            x = x.view(_torch.int16)
+            return (x.numpy() if pin else unpinned_view(x)).view(bf)
+        return x.numpy() if pin else unpinned_view(x)
     except TypeError:   # a dtype NumPy has no type for: name it
         if dtypes is None:
             return None

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .. import _dtypes
+from .._torch_views import numpy_view, pinnable, unpinned_view
 
 _SEEN_MAX = 4096   # distinct signatures remembered per operator before the memory starts over
 _Tensor = torch.Tensor
@@ -59,7 +60,8 @@ def bf16_view(t):
     if bf is None or not t.is_cpu:
         return None
     try:
-        return (t.data if t.requires_grad else t).view(_I16).numpy().view(bf)
+        i16 = (t.data if t.requires_grad else t).view(_I16)
+        return (i16.numpy() if pinnable(t) else unpinned_view(i16)).view(bf)
     except (RuntimeError, TypeError):
         return None
 
@@ -82,7 +84,7 @@ def _views_and_signature(args, overlap, classes):
                 try:   # (off the CPU, numpy() raises. Operator kernels run with grad mode off (_library.py,
                     # and an autograd formula's forward), where numpy() views a tensor that requires grad as
                     # it is: no .data alias to make, which cost a third more than the view itself)
-                    v = a.numpy()
+                    v = numpy_view(a)   # (a parameter's storage left resizable: _torch_views.py)
                 except (RuntimeError, TypeError):   # e.g. a negative view: the checked path names it
                     return None
             views.append(v)

@@ -28,6 +28,7 @@ from ...generator import Generator, blocks_for, resolve
 from ...optim._atomic import signals_deferred
 from ...optim._hyper import make_hyper
 from .. import _checks, _ops_sgd
+from ._dtensor import check_param, dtensor_class, local
 
 _HALF = (torch.bfloat16, torch.float16)
 
@@ -64,6 +65,20 @@ def _order(p):
 _GENERATOR_STATE = "generator_state"
 
 
+def _state_initializing(group, calls):
+    """Whether this group's step is one that must move no weight: lr = 0 and every gradient zero.
+    torch.distributed.checkpoint's get/set_optimizer_state_dict make an optimizer's state that way
+    (zero gradients, lr set to 0, step(), lr restored) on the premise that such a step leaves the
+    parameters alone. Such a step neither max-norm-clips (which it does at lr = 0 otherwise: a
+    model that only had its optimizer state saved or loaded was clipped, a fresh model's rows, or
+    loaded ones by a few ulps) nor draws stochastic-rounding words (the parameters do not change,
+    so the words decide nothing; drawn, they made a run that saved a checkpoint round differently
+    from one that did not)."""
+    if float(group["lr"]) != 0.0:
+        return False
+    return all(not bool(g.any()) for entry in calls.values() for g in entry[1])
+
+
 class SGD(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None, l1=0.0, l1_mode="proximal",
@@ -96,7 +111,8 @@ class SGD(torch.optim.Optimizer):
             _hyper(group, f"param_groups[{len(self.param_groups) - 1}]: ")
             for p in group["params"]:
                 _checks.float_tensor(p, "params", half=True)
-                _order(p)
+                check_param(p, group, "params")
+                _order(local(p, p, "params"))
         except (TypeError, ValueError):
             # a refused group is not kept (torch refuses its own before appending): kept, it
             # failed every later step() of an optimizer the caller had caught the error from
@@ -161,6 +177,9 @@ class SGD(torch.optim.Optimizer):
         only once every group has been checked."""
         calls = {}
         momentum = group["momentum"] != 0
+        # DTensor parameters (FSDP2): their state stays DTensors (what distributed checkpoints save);
+        # the step runs on the local shards (_dtensor.py). (None: no DTensor exists.)
+        dtensor = dtensor_class()
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -172,7 +191,10 @@ class SGD(torch.optim.Optimizer):
             _checks.float_tensor(g, "grad", half=True)
             _checks.same_dtype(g, p, "grad", "its parameter")
             _checks.same_device(g, p, "grad", "its parameter")
-            order = _order(p)
+            sharding = dtensor is not None and (isinstance(p, dtensor) or isinstance(g, dtensor))
+            if sharding:
+                check_param(p, group, "params")
+                g = local(g, p, "grad")
             buf, fresh = None, False
             if momentum:
                 buf = self.state.get(p, {}).get("momentum_buffer")   # .get: no state entry made yet
@@ -181,12 +203,16 @@ class SGD(torch.optim.Optimizer):
                     dt = torch.float32 if p.dtype in _HALF else p.dtype
                     buf, fresh = torch.empty_like(p, dtype=dt, memory_format=torch.preserve_format), True
                     new_buffers.append((p, "momentum_buffer", buf))
+                buf = local(buf, p, "momentum_buffer") if sharding else buf
             master = None
             if self.master_weights and p.dtype in _HALF:
                 master = self.state.get(p, {}).get("master_param")
                 if master is None:
                     master = p.detach().to(torch.float32, memory_format=torch.preserve_format)
                     new_buffers.append((p, "master_param", master))
+                master = local(master, p, "master_param") if sharding else master
+            p = local(p, p, "params") if sharding else p
+            order = _order(p)
             axis = group["max_norm_axis"]
             if order is not None:   # update the contiguous permutation of p (and of grad, buffer)
                 axis = order.index(axis % p.dim()) if group["max_norm"] is not None and p.dim() else axis
@@ -218,13 +244,15 @@ class SGD(torch.optim.Optimizer):
             self.state[p][key] = buf
         with signals_deferred():   # Ctrl-C between two groups' calls is raised after the last one
             for group, calls in plans:
+                max_norm, rounding = group["max_norm"], self.stochastic_rounding
+                if (max_norm is not None or rounding) and _state_initializing(group, calls):
+                    max_norm, rounding = None, False
                 for (_device, axis, _with_master), (params, grads, bufs, fresh, masters) in calls.items():
-                    max_norm = group["max_norm"]
                     args = (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
                             bool(group["nesterov"]), float(group["weight_decay"]),
                             float(group["decoupled_weight_decay"]), float(group["l1"]), group["l1_mode"],
                             0.0 if max_norm is None else float(max_norm), int(axis), bool(group["maximize"]))
-                    sr = self.stochastic_rounding and any(p.dtype in _HALF for p in params)
+                    sr = rounding and any(p.dtype in _HALF for p in params)
                     if not sr and all(m is None for m in masters):
                         _ops_sgd.sgd_step_(params, grads, bufs, fresh, *args)
                         continue

@@ -74,7 +74,7 @@ def test_one_rank_data_parallel_on_cpu(tmp_path, monkeypatch):
 
 def run_ranks(script, tmp_path, *args, world=2):
     """Runs ``python script RANK WORLD STORE *args`` as ``world`` gloo processes over a file store;
-    each must exit 0 and print "rank R: ok"."""
+    each must exit 0 and print "rank R: ok". Returns their outputs (rank order)."""
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
     store = str(tmp_path / "store")
     procs = [subprocess.Popen([sys.executable, script, str(r), str(world), store, *args],
@@ -92,6 +92,7 @@ def run_ranks(script, tmp_path, *args, world=2):
     for rank, (code, out) in enumerate(outs):
         assert code == 0, f"rank {rank} failed:\n{out}"
         assert f"rank {rank}: ok" in out
+    return [out for _, out in outs]
 
 
 @gloo

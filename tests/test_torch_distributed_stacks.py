@@ -62,7 +62,8 @@ def fsdp2(rank, world):
     gathered parameters by resizing their storage) + regcore's SGD: equal to torch's SGD under the
     same sharding; regcore's extras (l1, max-norm along the sharded dim 0) equal regcore's SGD in one
     process on the whole batch; a distributed-checkpoint state_dict round trip continues the run
-    exactly. (No dropout: each rank's masks differ from one process's.)"""
+    exactly. (No dropout: each rank's masks differ from one process's. The one-process comparison is
+    skipped where FSDP2 over gloo does not average the gradients: FSDP2_SUMS.)"""
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
     from torch.distributed.fsdp import fully_shard
 
@@ -86,11 +87,14 @@ def fsdp2(rank, world):
 
     extras = dict(KW, l1=1e-2, max_norm=0.3, decoupled_weight_decay=1e-2)
     ours = sharded(rct.optim.SGD, **extras)
-    single = mlp(dropout=False)
-    single_opt = rct.optim.SGD(single.parameters(), **extras)
     train(*ours, 2, 6)
-    train(single, single_opt, 2, 6, whole=True)
-    assert_same_params(ours[0], single)
+    if fsdp2_averages_gradients(rank, world):
+        single = mlp(dropout=False)
+        single_opt = rct.optim.SGD(single.parameters(), **extras)
+        train(single, single_opt, 2, 6, whole=True)
+        assert_same_params(ours[0], single)
+    else:
+        print(f"rank {rank}: {SKIP_MARK}{FSDP2_SUMS}", flush=True)
 
     saved = copy.deepcopy(get_optimizer_state_dict(*ours))   # (a saved checkpoint: its state is the live one)
     assert isinstance(saved["state"]["0.weight"]["momentum_buffer"], type(next(ours[0].parameters())))
@@ -100,6 +104,24 @@ def fsdp2(rank, world):
     train(*ours, 2, 7)
     train(*resumed, 2, 7)
     assert_same_params(resumed[0], ours[0], rtol=0, atol=0)
+
+
+SKIP_MARK = "skipped a check: "
+FSDP2_SUMS = ("this torch's FSDP2 over gloo sums the ranks' gradients instead of averaging them (its float32 "
+              "reduce-scatter asks for ReduceOp.AVG, which this torch's gloo reduce_scatter_tensor computes as a "
+              "sum: pytorch/pytorch#162338, seen on torch 2.8), so a sharded run's gradients are world_size times "
+              "one process's on the whole batch and the two runs differ")
+
+
+def fsdp2_averages_gradients(rank, world):
+    """Whether fully_shard's gradient of a parameter is the ranks' mean (it is with NCCL, and with
+    gloo on torch 2.13; the one-process comparison needs it)."""
+    from torch.distributed.fsdp import fully_shard
+
+    layer = nn.Linear(1, world, bias=False)   # (one weight row per rank: no padding)
+    fully_shard(layer)
+    layer(torch.full((1, 1), float(rank + 1))).sum().backward()   # rank r's gradient: r + 1
+    return bool((layer.weight.grad.full_tensor() == (world + 1) / 2).all())
 
 
 def ddp(rank, world, options=True):
@@ -164,7 +186,10 @@ def zero(rank, world):
 def test_two_ranks(case, tmp_path):
     if case == "fsdp2" and not hasattr(pytest.importorskip("torch.distributed.fsdp"), "fully_shard"):
         pytest.skip("this torch has no torch.distributed.fsdp.fully_shard (FSDP2)")
-    run_ranks(THIS, tmp_path, case)
+    skipped = {line.split(SKIP_MARK, 1)[1] for out in run_ranks(THIS, tmp_path, case)
+               for line in out.splitlines() if SKIP_MARK in line}
+    if skipped:   # (the case's other checks ran and passed)
+        pytest.skip("; ".join(sorted(skipped)))
 
 
 # ---------------------------------------------------------------- one rank, in this process

@@ -62,6 +62,22 @@ def test_random_refusals_draw_nothing():
     assert g.offset == 0
 
 
+def test_an_int_generator_is_refused_even_where_a_module_holds_that_handle():
+    """Modules pass their generator resolved to its operator handle; a plain int from a caller (a
+    seed, by mistake) is still refused, never read as the generator some module holds."""
+    g = rc.Generator(3)
+    module = rct.nn.Dropout(0.5, generator=g)
+    (handle,) = module._generator_handle
+    for call in (lambda: F.dropout(torch.zeros(4), 0.5, generator=handle),
+                 lambda: F.gaussian_noise(torch.zeros(4), 1.0, generator=handle),
+                 lambda: F.dropout2d(torch.zeros(2, 3, 4, 4), 0.5, generator=handle)):
+        with pytest.raises(TypeError, match="generator"):
+            call()
+    assert g.offset == 0
+    module(torch.zeros(4))
+    assert g.offset > 0   # (the module's own handle draws from g)
+
+
 def test_inplace_dropout_of_a_leaf_that_requires_grad():
     x = torch.randn(5, requires_grad=True)
     g = rc.Generator(1)

@@ -77,8 +77,8 @@ def handle(generator) -> int:
     what ``bound`` made of one (a module's resolved generator, nn/_generator.py)."""
     if generator is None:
         return TORCH_DEFAULT
-    if generator.__class__ is int and generator in _by_handle:
-        return generator
+    if generator.__class__ is tuple and len(generator) == 1 and generator[0] in _by_handle:
+        return generator[0]   # (what bound() made: a tuple, so a user's int is refused below)
     if not isinstance(generator, (Generator, torch.Generator)):
         raise TypeError("generator: expected a regcore.Generator, a torch.Generator or None, "
                         f"got {type(generator).__name__}")
@@ -91,9 +91,12 @@ def handle(generator) -> int:
 
 def bound(generator):
     """``generator`` resolved once, for a holder that passes it on every call: None stays None
-    (torch's default generator), a generator becomes its handle, which ``handle`` and so every
-    ``generator=`` of this package take while the generator lives."""
-    return None if generator is None else handle(generator)
+    (torch's default generator), a generator becomes ``(its handle,)``, which ``handle`` and so
+    every ``generator=`` of this package take while the generator lives. A tuple of an int, not
+    the int: a plain int given as ``generator=`` (a seed, by mistake) must still be refused, not
+    read as whichever module's generator holds that handle; and to torch.compile a tuple of
+    constants is a constant, as the int is."""
+    return None if generator is None else (handle(generator),)
 
 
 # torch.compiler.assume_constant_result(handle), without its import of torch._dynamo, which

@@ -1,8 +1,9 @@
 """A random module's ``generator`` attribute, resolved to its operator handle when it is assigned.
 
-The forwards hand the functional layer ``self._generator_handle`` (an int, or None for torch's
-default generator) instead of the generator object. To torch.compile an int attribute of a
-module is a constant (guarded on its value), while a generator object is not one to torch 2.8's
+The forwards hand the functional layer ``self._generator_handle`` (``(handle,)``: a tuple of the
+int, so that a plain int passed as ``generator=`` stays refused; or None for torch's default
+generator) instead of the generator object. To torch.compile such an attribute of a module is a
+constant (guarded on its value), while a generator object is not one to torch 2.8's
 dynamo: its ``assume_constant_result`` call of ``_rng.handle(generator)`` raised there
 ("UserDefinedObjectVariable(Generator) is not a constant"). Resolving at assignment also spares
 eager calls the per-call weak-dictionary lookup of the generator.

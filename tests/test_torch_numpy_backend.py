@@ -310,7 +310,7 @@ def test_every_numpy_kernel_takes_both_bfloat16_views():
     from regcore._backends import numpy_backend as nb
 
     exported = {n for n, v in vars(nb).items() if callable(v) and not n.startswith("_")}
-    assert exported == set(nb.KERNELS)
+    assert exported and all(hasattr(getattr(nb, n), "__wrapped__") for n in exported)   # (each wrapped)
     rng = np.random.default_rng(0)
     x, bias = (rng.standard_normal(s).astype(ml_dtypes.bfloat16) for s in ((6, 5), (5,)))
     for act in range(6):

@@ -4,7 +4,6 @@ from ._kernel_views import taking_bfloat16_arrays as _taking_bfloat16_arrays
 from .random import random_bits, random_normal, random_uniform  # noqa: F401
 from .init import init_sparse_keep, init_trunc_normal  # noqa: F401
 from .dropout import *  # noqa: F401,F403
-from .dropout import __all__ as _dropout_kernels
 from .sgd import penalty_sums, sgd_step_multi  # noqa: F401
 from .averaging import average_multi  # noqa: F401
 from .batchnorm import (bn_backward, bn_coefficients, bn_forward, bn_grad_apply, bn_grad_coefficients,  # noqa: F401
@@ -12,11 +11,9 @@ from .batchnorm import (bn_backward, bn_coefficients, bn_forward, bn_grad_apply,
                         gn_grad_coefficients, ln_backward, ln_forward, ln_grad_apply, ln_grad_reduce, ln_normalize)
 from .channel_dropout import alpha_dropout_forward, channel_dropout  # noqa: F401
 
-KERNELS = ("random_bits", "random_normal", "random_uniform", "init_sparse_keep", "init_trunc_normal",
-           *_dropout_kernels, "penalty_sums", "sgd_step_multi", "average_multi", "bn_backward", "bn_coefficients",
-           "bn_forward", "bn_grad_apply", "bn_grad_coefficients", "bn_grad_reduce", "bn_moments", "bn_normalize",
-           "bn_running_update", "gn_backward", "gn_forward", "gn_grad_coefficients", "ln_backward", "ln_forward",
-           "ln_grad_apply", "ln_grad_reduce", "ln_normalize", "alpha_dropout_forward", "channel_dropout")
-for _name in KERNELS:
-    globals()[_name] = _taking_bfloat16_arrays(globals()[_name])
-del _name
+# Every kernel this package exports (its public callables), wrapped once here: a kernel added
+# above is covered without being listed again.
+for _name, _kernel in list(globals().items()):
+    if callable(_kernel) and not _name.startswith("_"):
+        globals()[_name] = _taking_bfloat16_arrays(_kernel)
+del _name, _kernel
